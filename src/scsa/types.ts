@@ -3,7 +3,6 @@
  * scsi_address(9S), scsi_arq_status(9S), ddi_dma_cookie(9S), ddi_dma_attr(9S), scsi_hba_tran(9S)).
  * Values: ../shared/reference/facts.md §3, from the illumos headers.
  */
-/* eslint-disable @typescript-eslint/naming-convention */
 
 // pkt_reason (scsi_pkt(9S))
 export const CMD_CMPLT = 0;

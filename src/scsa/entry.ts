@@ -1,0 +1,66 @@
+/**
+ * Target-driver entry points that go straight to the tran vector: scsi_transport(9F), scsi_poll(9F),
+ * scsi_abort(9F), scsi_reset(9F), scsi_ifgetcap(9F), scsi_ifsetcap(9F).
+ */
+import { CMD_CMPLT, FLAG_NOINTR, STATUS_BUSY, STATUS_GOOD, TRAN_ACCEPT, TRAN_BUSY } from './types.js';
+import { pktWrapper, type scsi_address, type scsi_pkt } from './pkt.js';
+
+/** scsi_poll(9F) gives a command without pkt_time this long (SCSI_POLL_TIMEOUT). */
+export const SCSI_POLL_TIMEOUT = 60;
+/** How long scsi_poll waits before trying a busy HBA or target again. */
+const POLL_RETRY_MS = 10;
+
+/** scsi_transport(9F): TRAN_ACCEPT, TRAN_BUSY, TRAN_BADPKT or TRAN_FATAL_ERROR; completion via pkt_comp. */
+export function scsi_transport(pkt: scsi_pkt): number {
+  return pkt.pkt_address.a_hba_tran.tran_start(pkt.pkt_address, pkt);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * scsi_poll(9F): run the packet with FLAG_NOINTR (pkt_comp is not called) and wait for it; TRAN_BUSY and a
+ * BUSY status are retried until pkt_time runs out. 0 when it completed with GOOD status, -1 otherwise.
+ */
+export async function scsi_poll(pkt: scsi_pkt): Promise<number> {
+  const w = pktWrapper(pkt);
+  pkt.pkt_flags |= FLAG_NOINTR;
+  if (pkt.pkt_time === 0) pkt.pkt_time = SCSI_POLL_TIMEOUT;
+  const deadline = Date.now() + pkt.pkt_time * 1000;
+  for (;;) {
+    const done = new Promise<void>((resolve) => { w.pollDone = resolve; });
+    const rc = scsi_transport(pkt);
+    if (rc === TRAN_ACCEPT) {
+      await done;
+      if (pkt.pkt_reason === CMD_CMPLT && pkt.pkt_scbp[0] === STATUS_BUSY && Date.now() < deadline) {
+        await sleep(POLL_RETRY_MS);
+        continue;
+      }
+      return pkt.pkt_reason === CMD_CMPLT && (pkt.pkt_scbp[0] ?? 0) === STATUS_GOOD ? 0 : -1;
+    }
+    w.pollDone = null;
+    if (rc !== TRAN_BUSY || Date.now() >= deadline) return -1;
+    await sleep(POLL_RETRY_MS);
+  }
+}
+
+/** scsi_abort(9F): 1 on success, 0 on failure; pkt = null aborts every outstanding packet of the address. */
+export function scsi_abort(ap: scsi_address, pkt: scsi_pkt | null): Promise<number> {
+  return ap.a_hba_tran.tran_abort(ap, pkt);
+}
+
+/** scsi_reset(9F): RESET_LUN, RESET_TARGET or RESET_ALL; 1 on success, 0 on failure. */
+export function scsi_reset(ap: scsi_address, level: number): Promise<number> {
+  return ap.a_hba_tran.tran_reset(ap, level);
+}
+
+/** scsi_ifgetcap(9F): the capability's value, or -1 if undefined. */
+export function scsi_ifgetcap(ap: scsi_address, cap: string, whom: number): number {
+  if (typeof cap !== 'string' || cap.length === 0) return -1;
+  return ap.a_hba_tran.tran_getcap(ap, cap, whom);
+}
+
+/** scsi_ifsetcap(9F): 1 set, 0 not settable, -1 undefined. */
+export function scsi_ifsetcap(ap: scsi_address, cap: string, value: number, whom: number): number {
+  if (typeof cap !== 'string' || cap.length === 0) return -1;
+  return ap.a_hba_tran.tran_setcap(ap, cap, value, whom);
+}

@@ -1,0 +1,210 @@
+/**
+ * One packet on the wire: its cookies become the segments of one BOT command (or of several, when a READ/WRITE
+ * is larger than dma-max), CHECK CONDITION triggers auto request sense before anything else may use the wire,
+ * and the outcome is written into the packet the way a target driver reads it (pkt_reason, pkt_state,
+ * pkt_statistics, pkt_resid, the status byte or struct scsi_arq_status).
+ */
+import { CSW_STATUS_PASSED, type BotRequest, type BotResult, type BotSlot, type BotTransportApi } from '../bot/api.js';
+import { logger } from '../util/log.js';
+import {
+  CMD_ABORTED, CMD_CMPLT, CMD_DATA_OVR, CMD_DEV_GONE, CMD_RESET, CMD_TIMEOUT, CMD_TRAN_ERR, SCSI_ARQ_STATUS_SIZE,
+  STAT_ABORTED, STAT_BUS_RESET, STAT_DEV_RESET, STAT_TIMEOUT, STATE_ARQ_DONE, STATE_GOT_BUS, STATE_GOT_STATUS,
+  STATE_GOT_TARGET, STATE_SENT_CMD, STATE_XARQ_DONE, STATE_XFERRED_DATA, STATUS_CHECK, STATUS_GOOD,
+} from './types.js';
+import type { scsi_pkt } from './pkt.js';
+import { DDI_DMA_READ } from './dma.js';
+import { ARQ_SENSE_OFFSET, arqSenseLength, encodeArqHead } from './arq.js';
+import { isSplittable, pieceBytes, rwBlocks, rwLba, writeRwPiece } from './split.js';
+import type { LunCaps } from './caps.js';
+
+const log = logger('hba', 'exec');
+
+/** Why the HBA itself stopped a packet; decides pkt_reason over whatever error the engine reports. */
+export type StopReason = 'abort' | 'timeout' | 'reset-dev' | 'reset-bus' | 'detach' | 'gone';
+
+const SENT = STATE_GOT_BUS | STATE_GOT_TARGET | STATE_SENT_CMD;
+const SCMD_REQUEST_SENSE = 0x03;
+
+/** pkt_ha_private of every packet: what tran_pkt_constructor allocates once and each command reuses. */
+export class HbaCmd {
+  readonly segments: Buffer[] = [];
+  readonly req: BotRequest;
+  readonly pieceCdb = Buffer.alloc(16);
+  stopReason: StopReason | null = null;
+  /** tran_setup_pkt grew the cdb / status area beyond the preallocated one (teardown gives them back). */
+  grewCdb = false;
+  grewScb = false;
+  timer: NodeJS.Timeout | null = null;
+  constructor(readonly slot: BotSlot) {
+    this.req = { lun: 0, cdb: this.pieceCdb, cdbLength: 0, direction: 'none', segments: this.segments,
+      segmentCount: 0, dataTimeoutMs: 0 };
+  }
+}
+
+export interface ExecContext {
+  readonly transport: BotTransportApi;
+  readonly lunCaps: readonly LunCaps[];
+  readonly dmaMax: number;
+  /** The HBA's own REQUEST SENSE command (FLAG_SENSING in illumos terms). */
+  readonly senseCmd: HbaCmd;
+}
+
+export function dataLength(pkt: scsi_pkt): number {
+  return pkt.pkt_numcookies > 0 ? pkt.pkt_dma_len : 0;
+}
+
+/** Block size for splitting: the sector-size capability, else what the CDB itself implies; 0 if neither. */
+export function splitBlockSize(pkt: scsi_pkt, caps: LunCaps | undefined): number {
+  if (!isSplittable(pkt.pkt_cdbp, pkt.pkt_cdblen)) return 0;
+  const len = dataLength(pkt);
+  const blocks = rwBlocks(pkt.pkt_cdbp);
+  if (blocks === 0) return 0;
+  const bs = caps !== undefined && caps.sectorSize > 0 ? caps.sectorSize : len / blocks;
+  return Number.isInteger(bs) && bs * blocks === len ? bs : 0;
+}
+
+/** Point the request's segments at the cookies covering [from, to) of the current window (views, no copies). */
+function fillSegments(pkt: scsi_pkt, cmd: HbaCmd, from: number, to: number): void {
+  let n = 0;
+  for (let i = 0; i < pkt.pkt_numcookies; i++) {
+    const c = pkt.pkt_cookies[i];
+    if (c === undefined) break;
+    const cs = c.dmac_laddress - pkt.pkt_dma_offset;
+    const ce = cs + c.dmac_size;
+    if (ce <= from || cs >= to) continue;
+    cmd.segments[n++] = cs >= from && ce <= to ? c.buffer : c.buffer.subarray(Math.max(from, cs) - cs, Math.min(to, ce) - cs);
+  }
+  cmd.req.segmentCount = n;
+}
+
+/** Run the packet; never throws: every outcome ends up in the packet. */
+export async function runPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd): Promise<void> {
+  const len = dataLength(pkt);
+  const req = cmd.req;
+  req.lun = pkt.pkt_address.a_lun;
+  req.direction = len === 0 ? 'none' : (pkt.pkt_dma_flags & DDI_DMA_READ) !== 0 ? 'in' : 'out';
+  req.dataTimeoutMs = Math.ceil(pkt.pkt_time * 1000);
+  let moved = 0;
+  let last: BotResult | null = null;
+  try {
+    if (len <= ctx.dmaMax) {
+      req.cdb = pkt.pkt_cdbp;
+      req.cdbLength = pkt.pkt_cdblen;
+      fillSegments(pkt, cmd, 0, len);
+      last = await ctx.transport.execute(cmd.slot, req);
+      moved = last.transferred;
+    } else {
+      const bs = splitBlockSize(pkt, ctx.lunCaps[req.lun]);
+      const piece = pieceBytes(bs, ctx.transport.maxPacketSize, ctx.dmaMax);
+      const lba0 = rwLba(pkt.pkt_cdbp);
+      req.cdb = cmd.pieceCdb;
+      req.cdbLength = pkt.pkt_cdblen;
+      for (let done = 0; done < len; done += piece) {
+        if (cmd.stopReason !== null) throw new Error(`stopped: ${cmd.stopReason}`);
+        const n = Math.min(piece, len - done);
+        writeRwPiece(pkt.pkt_cdbp, pkt.pkt_cdblen, cmd.pieceCdb, lba0 + BigInt(done / bs), n / bs);
+        fillSegments(pkt, cmd, done, done + n);
+        last = await ctx.transport.execute(cmd.slot, req);
+        moved += last.transferred;
+        // A failed or short piece ends the command: what follows it was never asked for.
+        if (last.status !== CSW_STATUS_PASSED || last.residue > 0) break;
+      }
+    }
+  } catch (err) {
+    await failPacket(ctx, pkt, cmd, err, len);
+    return;
+  }
+  if (last === null) return;
+  pkt.pkt_reason = CMD_CMPLT;
+  pkt.pkt_state = SENT | STATE_GOT_STATUS | (moved > 0 ? STATE_XFERRED_DATA : 0);
+  pkt.pkt_resid = len - moved;
+  if (last.status === CSW_STATUS_PASSED) {
+    pkt.pkt_scbp[0] = STATUS_GOOD;
+    return;
+  }
+  // BOT says only "failed": that is CHECK CONDITION, and the sense data says why.
+  pkt.pkt_scbp[0] = STATUS_CHECK;
+  const caps = ctx.lunCaps[req.lun];
+  if (caps?.autoRqsense === true && pkt.pkt_scblen >= SCSI_ARQ_STATUS_SIZE && cmd.stopReason === null) {
+    await autoRequestSense(ctx, pkt);
+  }
+}
+
+async function autoRequestSense(ctx: ExecContext, pkt: scsi_pkt): Promise<void> {
+  const xarq = pkt.pkt_scblen > SCSI_ARQ_STATUS_SIZE;
+  const senseLen = arqSenseLength(pkt.pkt_scblen, xarq);
+  const sc = ctx.senseCmd;
+  const cdb = sc.pieceCdb;
+  cdb.fill(0);
+  cdb[0] = SCMD_REQUEST_SENSE;
+  cdb[4] = senseLen;
+  const req = sc.req;
+  req.lun = pkt.pkt_address.a_lun;
+  req.cdbLength = 6;
+  req.direction = 'in';
+  req.dataTimeoutMs = 0;
+  // The sense bytes land straight in sts_sensedata.
+  sc.segments[0] = pkt.pkt_scbp.subarray(ARQ_SENSE_OFFSET, ARQ_SENSE_OFFSET + senseLen);
+  req.segmentCount = 1;
+  let rqStatus = STATUS_GOOD;
+  let rqReason = CMD_CMPLT;
+  let rqState = SENT;
+  let rqStatistics = 0;
+  let rqResid = senseLen;
+  try {
+    const r = await ctx.transport.execute(sc.slot, req);
+    rqStatus = r.status === CSW_STATUS_PASSED ? STATUS_GOOD : STATUS_CHECK;
+    rqState = SENT | STATE_GOT_STATUS | (r.transferred > 0 ? STATE_XFERRED_DATA : 0);
+    rqResid = senseLen - r.transferred;
+  } catch (err) {
+    const o = errorOutcome(err, null);
+    rqReason = o.reason;
+    rqStatistics = o.statistics;
+    log('auto request sense failed: %O', err);
+  }
+  encodeArqHead(pkt.pkt_scbp, STATUS_CHECK, rqStatus, rqReason, rqResid, rqState, rqStatistics);
+  pkt.pkt_state |= STATE_ARQ_DONE | (xarq ? STATE_XARQ_DONE : 0);
+}
+
+interface ErrorOutcome { reason: number; statistics: number; needsRecovery: boolean; gone: boolean }
+
+function errorOutcome(err: unknown, stop: StopReason | null): ErrorOutcome {
+  const kind = typeof err === 'object' && err !== null && 'kind' in err ? String(err.kind) : 'transport';
+  const recovered = typeof err === 'object' && err !== null && 'recovered' in err && err.recovered === true;
+  const o = (reason: number, statistics: number, needsRecovery = false, gone = false): ErrorOutcome =>
+    ({ reason, statistics, needsRecovery, gone });
+  switch (stop) {
+    case 'abort': return o(CMD_ABORTED, STAT_ABORTED);
+    case 'timeout': return o(CMD_TIMEOUT, STAT_TIMEOUT);
+    case 'reset-dev': return o(CMD_RESET, STAT_DEV_RESET);
+    case 'reset-bus': return o(CMD_RESET, STAT_BUS_RESET);
+    case 'detach': return o(CMD_TRAN_ERR, 0);
+    case 'gone': return o(CMD_DEV_GONE, 0, false, true);
+    case null: break;
+  }
+  switch (kind) {
+    case 'device-gone': return o(CMD_DEV_GONE, 0, false, true);
+    case 'timeout': return o(CMD_TIMEOUT, STAT_TIMEOUT, !recovered);
+    case 'overrun': return o(CMD_DATA_OVR, 0, !recovered);
+    case 'aborted': return o(CMD_ABORTED, STAT_ABORTED);
+    default: return o(CMD_TRAN_ERR, 0, !recovered);
+  }
+}
+
+/** Returns true when the device is gone (the HBA then fails everything else the same way). */
+async function failPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd, err: unknown, len: number): Promise<void> {
+  const o = errorOutcome(err, cmd.stopReason);
+  log('lun %d cmd 0x%s failed: %s', pkt.pkt_address.a_lun, pkt.pkt_cdbp[0]?.toString(16), String(err));
+  if (o.needsRecovery) {
+    // The engine could not bring the device back; try once more before the target driver retries.
+    await ctx.transport.resetRecovery().catch((e: unknown) => log('reset recovery failed: %O', e));
+  }
+  pkt.pkt_reason = o.reason;
+  pkt.pkt_statistics |= o.statistics;
+  pkt.pkt_state = o.gone ? 0 : SENT;
+  pkt.pkt_resid = len;
+}
+
+export function isGoneOutcome(pkt: scsi_pkt): boolean {
+  return pkt.pkt_reason === CMD_DEV_GONE;
+}

@@ -1,0 +1,166 @@
+/**
+ * The packet and DMA machinery both HBA styles share: packets come from the tran's kmem-style cache and count
+ * against the packet budget, bound bytes count against the DMA budget, and every release lets the resource
+ * waiters try again. A shortage returns null/'noresources' (the caller may wait); a request that no amount of
+ * waiting can satisfy throws a ScsaError.
+ */
+import { B_ERROR, B_READ, DDI_DMA_NOMAPPING, DDI_DMA_TOOBIG, PKT_CONSISTENT, PKT_DMA_PARTIAL, type buf } from './types.js';
+import { DEFAULT_PRIVLEN, pktWrapper, resetPktForInit, type scsi_address, type scsi_pkt } from './pkt.js';
+import { DDI_DMA_CONSISTENT, DDI_DMA_PARTIAL, DDI_DMA_READ, DDI_DMA_STREAMING, DDI_DMA_WRITE, DmaHandle } from './dma.js';
+import { ScsaError } from './errors.js';
+import type { scsi_hba_tran } from './tran.js';
+
+const EINVAL = 22;
+const ENOMEM = 12;
+
+/** Memory from scsi_alloc_consistent_buf, kept in buf.b_private: already charged to the DMA budget. */
+export class ConsistentMemory {
+  constructor(readonly bytes: number, readonly ownsBuf: boolean, readonly tran: scsi_hba_tran) {}
+}
+
+export function isConsistent(bp: buf): boolean {
+  return bp.b_private instanceof ConsistentMemory;
+}
+
+/** A packet from the cache, reset for a new user; null when the packet budget or the constructor says no. */
+export function cacheAllocPkt(tran: scsi_hba_tran, ap: scsi_address, cmdlen: number, statuslen: number,
+  privlen: number): scsi_pkt | null {
+  if (!tran.tran_resources.takePacket()) return null;
+  const pkt = tran.tran_pkt_cache_ptr.alloc();
+  if (pkt === null) {
+    tran.tran_resources.releasePacket();
+    return null;
+  }
+  const w = pktWrapper(pkt);
+  w.cache = tran.tran_pkt_cache_ptr;
+  w.allocated = true;
+  // The framework owns the target-private area (illumos allocates it when it exceeds the preallocated one).
+  if (privlen > DEFAULT_PRIVLEN) pkt.pkt_private = Buffer.alloc(privlen);
+  resetPktForInit(pkt, ap);
+  pkt.pkt_cdblen = cmdlen;
+  pkt.pkt_scblen = statuslen;
+  pkt.pkt_tgtlen = privlen;
+  return pkt;
+}
+
+/** Back to the cache (still constructed); the default areas are restored for the next user. */
+export function cacheFreePkt(tran: scsi_hba_tran, pkt: scsi_pkt): void {
+  const w = pktWrapper(pkt);
+  pkt.pkt_private = w.defaultPriv;
+  pkt.pkt_cdbp = w.defaultCdb;
+  pkt.pkt_scbp = w.defaultScb;
+  w.allocated = false;
+  tran.tran_pkt_cache_ptr.release(pkt);
+  tran.tran_resources.releasePacket();
+}
+
+function failBuf(bp: buf, errno: number): void {
+  bp.b_flags |= B_ERROR;
+  bp.b_error = errno;
+}
+
+/**
+ * Bind bp to the packet, or, for a packet already bound with PKT_DMA_PARTIAL, move to the next window.
+ * Fills pkt_cookies/pkt_numcookies/pkt_dma_offset/pkt_dma_len and pkt_resid (bytes not yet mapped).
+ */
+export function bindPktDma(tran: scsi_hba_tran, pkt: scsi_pkt, bp: buf, flags: number): 'ok' | 'noresources' {
+  const w = pktWrapper(pkt);
+  const dma = (w.dma ??= new DmaHandle(tran.tran_dma_attr));
+  if (dma.bound) {
+    if ((pkt.pkt_dma_flags & DDI_DMA_PARTIAL) === 0) return 'ok'; // already fully mapped: nothing to do
+    if (!dma.nextWindow()) throw new ScsaError('DMA_NO_WINDOW', 'PKT_DMA_PARTIAL: no DMA window left to map');
+    publishWindow(pkt, dma);
+    return 'ok';
+  }
+  if (!Number.isInteger(bp.b_bcount) || bp.b_bcount < 0 || bp.b_bcount > bp.b_un.b_addr.length) {
+    failBuf(bp, EINVAL);
+    throw new ScsaError('EINVAL', `b_bcount ${bp.b_bcount} does not fit the ${bp.b_un.b_addr.length}-byte buffer`);
+  }
+  let dflags = (bp.b_flags & B_READ) !== 0 ? DDI_DMA_READ : DDI_DMA_WRITE;
+  dflags |= (flags & PKT_CONSISTENT) !== 0 ? DDI_DMA_CONSISTENT : DDI_DMA_STREAMING;
+  if ((flags & PKT_DMA_PARTIAL) !== 0) dflags |= DDI_DMA_PARTIAL;
+  const r = dma.bind(bp.b_un.b_addr, bp.b_bcount, dflags);
+  if (r === DDI_DMA_TOOBIG || r === DDI_DMA_NOMAPPING) {
+    failBuf(bp, EINVAL);
+    throw new ScsaError(r === DDI_DMA_TOOBIG ? 'DMA_TOOBIG' : 'DMA_NOMAPPING',
+      r === DDI_DMA_TOOBIG
+        ? `${bp.b_bcount} bytes need several DMA windows; pass PKT_DMA_PARTIAL`
+        : `the HBA's DMA attributes cannot map ${bp.b_bcount} bytes`);
+  }
+  // A partial binding holds at most one window's worth of memory at a time.
+  const charge = isConsistent(bp) ? 0 : Math.min(bp.b_bcount, (dflags & DDI_DMA_PARTIAL) !== 0
+    ? tran.tran_dma_attr.dma_attr_maxxfer : bp.b_bcount);
+  if (!tran.tran_resources.takeDma(charge)) {
+    dma.unbind();
+    if (charge > tran.tran_resources.limits.maxDmaBytes) {
+      failBuf(bp, ENOMEM);
+      throw new ScsaError('NO_RESOURCES', `${charge} bytes exceed the HBA's whole DMA budget`);
+    }
+    return 'noresources';
+  }
+  w.dmaCharge = charge;
+  pkt.pkt_handle = dma;
+  pkt.pkt_dma_flags = dflags;
+  pkt.pkt_cookies = dma.cookies;
+  publishWindow(pkt, dma);
+  return 'ok';
+}
+
+function publishWindow(pkt: scsi_pkt, dma: DmaHandle): void {
+  pkt.pkt_numcookies = dma.ncookies;
+  pkt.pkt_dma_offset = dma.winOffset;
+  pkt.pkt_dma_len = dma.winLength;
+  pkt.pkt_resid = dma.unmapped;
+}
+
+/** tran_dmafree / scsi_dmafree: release the binding; the packet itself lives on. */
+export function unbindPktDma(tran: scsi_hba_tran, pkt: scsi_pkt): void {
+  const w = pktWrapper(pkt);
+  if (w.dma === null || !w.dma.bound) return;
+  w.dma.unbind();
+  pkt.pkt_numcookies = 0;
+  pkt.pkt_dma_len = 0;
+  pkt.pkt_dma_offset = 0;
+  pkt.pkt_dma_flags = 0;
+  pkt.pkt_handle = null;
+  const charge = w.dmaCharge;
+  w.dmaCharge = 0;
+  tran.tran_resources.releaseDma(charge);
+}
+
+/**
+ * The body of scsi_init_pkt for both styles, never waiting: a fresh packet from the cache (prepared by
+ * `setup`, i.e. tran_setup_pkt) when pkt is null, then bp bound (or its next window mapped). null = short of
+ * resources, and nothing is left half-allocated.
+ */
+export function initPktNoWait(tran: scsi_hba_tran, ap: scsi_address, pkt: scsi_pkt | null, bp: buf | null,
+  cmdlen: number, statuslen: number, privlen: number, flags: number,
+  setup: (pkt: scsi_pkt) => number, teardown: (pkt: scsi_pkt) => void): scsi_pkt | null {
+  let fresh: scsi_pkt | null = null;
+  if (pkt === null) {
+    fresh = cacheAllocPkt(tran, ap, cmdlen, statuslen, privlen);
+    if (fresh === null) return null;
+    if (setup(fresh) !== 0) {
+      cacheFreePkt(tran, fresh);
+      return null;
+    }
+    pkt = fresh;
+  }
+  if (bp === null || bp.b_bcount === 0) return pkt;
+  let r: 'ok' | 'noresources';
+  try {
+    r = bindPktDma(tran, pkt, bp, flags);
+  } catch (err) {
+    if (fresh !== null) destroyPktCommon(tran, fresh, teardown);
+    throw err;
+  }
+  if (r === 'ok') return pkt;
+  if (fresh !== null) destroyPktCommon(tran, fresh, teardown);
+  return null;
+}
+
+export function destroyPktCommon(tran: scsi_hba_tran, pkt: scsi_pkt, teardown: (pkt: scsi_pkt) => void): void {
+  unbindPktDma(tran, pkt);
+  teardown(pkt);
+  cacheFreePkt(tran, pkt);
+}

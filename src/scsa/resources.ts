@@ -1,0 +1,88 @@
+/**
+ * Finite HBA resources (packets, bytes of DMA memory bound or allocated) and the three ways a target driver
+ * may wait for them (scsi_init_pkt(9F)): NULL_FUNC fails at once, SLEEP_FUNC waits (a Promise), and a callback
+ * function is queued and called when resources may have been freed: it returns 0 to stay queued, 1 when done.
+ * Callbacks run from setImmediate, never inside the caller that freed the resources, and a throwing callback
+ * is logged and dropped: it can neither block the HBA nor break the caller.
+ */
+import { logger } from '../util/log.js';
+import type { ResourceCallback } from './types.js';
+
+const log = logger('hba', 'resources');
+
+export interface ResourceLimits {
+  maxPackets: number;
+  maxDmaBytes: number;
+}
+
+export class ResourcePool {
+  packets = 0;
+  dmaBytes = 0;
+  private readonly callbacks: { fn: ResourceCallback; arg: unknown }[] = [];
+  private sleepers: (() => void)[] = [];
+  private drainScheduled = false;
+
+  constructor(readonly limits: ResourceLimits) {}
+
+  takePacket(): boolean {
+    if (this.packets >= this.limits.maxPackets) return false;
+    this.packets++;
+    return true;
+  }
+
+  releasePacket(): void {
+    this.packets--;
+    this.freed();
+  }
+
+  takeDma(bytes: number): boolean {
+    if (this.dmaBytes + bytes > this.limits.maxDmaBytes) return false;
+    this.dmaBytes += bytes;
+    return true;
+  }
+
+  releaseDma(bytes: number): void {
+    if (bytes === 0) return;
+    this.dmaBytes -= bytes;
+    this.freed();
+  }
+
+  /** A SLEEP_FUNC caller: resolves the next time resources are freed (then it tries again). */
+  waitForRelease(): Promise<void> {
+    return new Promise((resolve) => this.sleepers.push(resolve));
+  }
+
+  /** A callback-function caller: remembered until it returns 1. */
+  enqueueCallback(fn: ResourceCallback, arg: unknown): void {
+    this.callbacks.push({ fn, arg });
+  }
+
+  get waiting(): number {
+    return this.callbacks.length + this.sleepers.length;
+  }
+
+  private freed(): void {
+    if (this.drainScheduled || (this.callbacks.length === 0 && this.sleepers.length === 0)) return;
+    this.drainScheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  /** Each waiter gets one chance per release; those that fail again wait for the next one. */
+  private drain(): void {
+    this.drainScheduled = false;
+    const sleepers = this.sleepers;
+    this.sleepers = [];
+    for (const wake of sleepers) wake();
+    const round = this.callbacks.splice(0, this.callbacks.length);
+    for (const cb of round) {
+      let r: number;
+      try {
+        r = cb.fn(cb.arg);
+      } catch (err) {
+        log('resource callback threw, dropped: %O', err);
+        continue;
+      }
+      if (r === 0) this.callbacks.push(cb);
+    }
+  }
+}
