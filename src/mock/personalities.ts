@@ -1,0 +1,75 @@
+/**
+ * Quirky devices: each personality has the misbehaviour that a Linux unusual_devs entry or a scsa2usb
+ * blacklist entry exists for, and its own VID:PID (VID 0xF055, not assigned to any vendor) so the BOT quirks
+ * table can name it.
+ */
+import { MemoryMedia, WrappingMedia } from './media.js';
+import { MockUsbDevice } from './device.js';
+import type { MockDeviceOptions, MockLunOptions, PersonalityName } from './types.js';
+
+export const PERSONALITY_VENDOR_ID = 0xf055;
+
+/** VID:PID of each personality. */
+export const PERSONALITY_IDS: Readonly<Record<PersonalityName, { vendorId: number; productId: number }>> = {
+  'good': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b00 },
+  'ignore-residue': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b01 },
+  'fix-capacity': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b02 },
+  'no-get-max-lun': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b03 },
+  'single-lun': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b04 },
+  'max-sectors-64': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b05 },
+  'no-read-capacity-16': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b06 },
+  'slow': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b07 },
+  'counterfeit': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b08 },
+  'multi-lun': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b09 },
+};
+
+export interface PersonalityOptions extends MockDeviceOptions {
+  /** counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
+  realBytes?: number;
+  /** slow: per-command delay in ms (default 20) and per-transfer latency (default 2). */
+  commandDelayMs?: number;
+}
+
+const MIB = 1024 * 1024;
+
+function disk(blocks: number, product: string): MockLunOptions {
+  return { blocks, vendor: 'USBMS', product };
+}
+
+export function createPersonality(name: PersonalityName, opts: PersonalityOptions = {}): MockUsbDevice {
+  const { realBytes, commandDelayMs, ...rest } = opts;
+  const base: MockDeviceOptions = {
+    ...PERSONALITY_IDS[name],
+    product: `usbms ${name}`,
+    serialNumber: `USBMS-${name.toUpperCase()}`,
+  };
+  const blocks64M = (64 * MIB) / 512;
+  let own: MockDeviceOptions;
+  switch (name) {
+    case 'good': own = { luns: [disk(blocks64M, 'Good Disk')] }; break;
+    case 'ignore-residue': own = { luns: [disk(blocks64M, 'Residue Liar')], quirks: { residue: 'garbage' } }; break;
+    case 'fix-capacity': own = { luns: [disk(blocks64M, 'Capacity +1')], quirks: { capacityOffByOne: true } }; break;
+    case 'no-get-max-lun': own = { luns: [disk(blocks64M, 'No Max LUN')], getMaxLunStalls: true }; break;
+    case 'single-lun': own = { luns: [disk(blocks64M, 'Ghost LUN')], quirks: { ghostLuns: 1 } }; break;
+    case 'max-sectors-64': own = { luns: [disk(blocks64M, 'Max 64 Sectors')], quirks: { maxSectors: 64 } }; break;
+    case 'no-read-capacity-16': own = { luns: [disk(blocks64M, 'No RC16')], quirks: { noReadCapacity16: true } }; break;
+    case 'slow':
+      own = { luns: [disk(blocks64M, 'Slow Disk')], latencyMs: 2, quirks: { commandDelayMs: commandDelayMs ?? 20 } };
+      break;
+    case 'counterfeit': {
+      const real = realBytes ?? 16 * MIB;
+      const claimed = real * 4;
+      own = { luns: [{ ...disk(claimed / 512, 'Huge Cheap Drive'), media: new WrappingMedia(new MemoryMedia(real), claimed) }] };
+      break;
+    }
+    case 'multi-lun':
+      own = {
+        luns: [
+          disk(blocks64M, 'Combo Disk'),
+          { blocks: (32 * MIB) / 2048, blockSize: 2048, deviceType: 5, removable: true, writeProtected: true, product: 'Combo CD-ROM' },
+        ],
+      };
+      break;
+  }
+  return new MockUsbDevice({ ...base, ...own, ...rest, quirks: { ...own.quirks, ...rest.quirks } });
+}

@@ -1,0 +1,107 @@
+import { describe, it, expect } from 'vitest';
+import { createPersonality, PERSONALITY_IDS, type PersonalityName } from '../../src/mock/index.js';
+import type { UsbError } from '../../src/usb/errors.js';
+import { OP, TestHost, makeCbw, read10, rw16, write10 } from './host.js';
+
+const RC10 = [OP.READ_CAPACITY10, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+function open(name: PersonalityName, opts = {}): { host: TestHost; dev: ReturnType<typeof createPersonality> } {
+  const dev = createPersonality(name, opts);
+  return { dev, host: new TestHost(dev.open(), 500) };
+}
+
+describe('personalities', () => {
+  it('each has its own VID:PID', () => {
+    const ids = Object.entries(PERSONALITY_IDS).map(([n, id]) => {
+      const dev = createPersonality(n as PersonalityName);
+      const port = dev.open();
+      expect(port.info.vendorId).toBe(id.vendorId);
+      expect(port.info.productId).toBe(id.productId);
+      return `${id.vendorId}:${id.productId}`;
+    });
+    expect(new Set(ids).size).toBe(10);
+  });
+
+  it('good: reads capacity and stores data', async () => {
+    const { host } = open('good');
+    const rc = await host.run({ cdb: RC10, length: 8, dir: 'in' });
+    expect(rc.data.readUInt32BE(0)).toBe(131071);
+    expect(await host.getMaxLun()).toBe(0);
+  });
+
+  it('ignore-residue: reports the full length as residue although all data moved', async () => {
+    const { host } = open('ignore-residue');
+    const o = await host.run({ cdb: read10(0, 1), length: 512, dir: 'in' });
+    expect(o.moved).toBe(512);
+    expect(o.csw).toMatchObject({ status: 0, residue: 512 });
+  });
+
+  it('fix-capacity: READ CAPACITY reports the block count', async () => {
+    const { host } = open('fix-capacity');
+    expect((await host.run({ cdb: RC10, length: 8, dir: 'in' })).data.readUInt32BE(0)).toBe(131072);
+  });
+
+  it('no-get-max-lun stalls Get Max LUN', async () => {
+    const { host } = open('no-get-max-lun');
+    expect(((await host.getMaxLun()) as UsbError).code).toBe('STALL');
+  });
+
+  it('single-lun: claims LUN 1, which mirrors LUN 0', async () => {
+    const { host } = open('single-lun');
+    expect(await host.getMaxLun()).toBe(1);
+    await host.run({ cdb: write10(5, 1), length: 512, dir: 'out', lun: 0 }, Buffer.alloc(512, 0x44));
+    expect((await host.run({ cdb: read10(5, 1), length: 512, dir: 'in', lun: 1 })).data[0]).toBe(0x44);
+  });
+
+  it('max-sectors-64: 64 sectors work, 65 end in a stall and a phase error', async () => {
+    const { host } = open('max-sectors-64');
+    expect((await host.run({ cdb: read10(0, 64), length: 64 * 512, dir: 'in' })).csw.status).toBe(0);
+    const o = await host.run({ cdb: read10(0, 65), length: 65 * 512, dir: 'in' });
+    expect(o.dataError?.code).toBe('STALL');
+    expect(o.csw.status).toBe(2);
+  });
+
+  it('no-read-capacity-16: READ CAPACITY(16) gives a stall and a phase error, (10) works', async () => {
+    const { host } = open('no-read-capacity-16');
+    const o = await host.run({ cdb: [OP.SERVICE_IN16, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], length: 32, dir: 'in' });
+    expect(o.dataError?.code).toBe('STALL');
+    expect(o.csw.status).toBe(2);
+    expect((await host.run({ cdb: RC10, length: 8, dir: 'in' })).csw.status).toBe(0);
+  });
+
+  it('slow: each command takes at least its delay', async () => {
+    const { host } = open('slow', { commandDelayMs: 15 });
+    const t0 = performance.now();
+    await host.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0] });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(14);
+  });
+
+  it('counterfeit: claims 4x, writes past the real size overwrite the start', async () => {
+    const { host } = open('counterfeit', { realBytes: 1024 * 1024 });
+    const rc = await host.run({ cdb: RC10, length: 8, dir: 'in' });
+    expect(rc.data.readUInt32BE(0) + 1).toBe(4 * 2048);
+    const stamp = Buffer.alloc(512);
+    stamp.write('LBA 2048');
+    await host.run({ cdb: rw16(OP.WRITE16, 2048n, 1), length: 512, dir: 'out' }, stamp);
+    const first = await host.run({ cdb: read10(0, 1), length: 512, dir: 'in' });
+    expect(first.data.toString('latin1', 0, 8)).toBe('LBA 2048');
+  });
+
+  it('multi-lun: a disk and a write-protected CD-ROM with 2048-byte blocks', async () => {
+    const { host } = open('multi-lun');
+    expect(await host.getMaxLun()).toBe(1);
+    const inq = await host.run({ cdb: [OP.INQUIRY, 0, 0, 0, 36, 0], length: 36, dir: 'in', lun: 1 });
+    expect(inq.data[0]).toBe(5);
+    expect(inq.data[1]).toBe(0x80);
+    const rc = await host.run({ cdb: RC10, length: 8, dir: 'in', lun: 1 });
+    expect(rc.data.readUInt32BE(4)).toBe(2048);
+    const w = await host.run({ cdb: write10(0, 1), length: 2048, dir: 'out', lun: 1 }, Buffer.alloc(2048));
+    expect(w.csw.status).toBe(1);
+  });
+
+  it('a CBW for a LUN beyond the personality max is not meaningful', async () => {
+    const { host } = open('good');
+    await host.bulkOut.submit(makeCbw({ cdb: [OP.TUR, 0, 0, 0, 0, 0], lun: 1 }), 100);
+    expect((await host.readCsw()).status).toBe(2);
+  });
+});
