@@ -1,0 +1,91 @@
+/**
+ * Command Block Wrapper (BOT 1.0 §5.1): 31 bytes, little-endian, declared once and encoded into a buffer the
+ * engine allocates at open time. Tags come from {@link TagCounter}.
+ */
+import { Struct, u8, u32, blob } from '../util/layout.js';
+import type { DataDirection } from './api.js';
+
+export const CBW_SIGNATURE = 0x43425355; // "USBC"
+export const CBW_LENGTH = 31;
+export const CBW_CB_LENGTH = 16;
+export const CBW_FLAG_DATA_IN = 0x80;
+
+export const CbwLayout = new Struct({
+  signature: u32,
+  tag: u32,
+  dataTransferLength: u32,
+  flags: u8,
+  lun: u8,
+  cbLength: u8,
+  cb: blob(CBW_CB_LENGTH),
+});
+
+export interface CbwFields {
+  tag: number;
+  dataTransferLength: number;
+  direction: DataDirection;
+  lun: number;
+  cdb: Uint8Array;
+  cdbLength: number;
+}
+
+/**
+ * Encodes CBWs into one 31-byte buffer owned by the encoder. The CDB is staged in a 16-byte scratch buffer
+ * (buffer-layout's blob field wants a Buffer of exactly its span), zero padded so that no byte of a previous,
+ * longer CDB leaks into CBWCB.
+ */
+export class CbwEncoder {
+  readonly buffer = Buffer.alloc(CBW_LENGTH);
+  private readonly cb = Buffer.alloc(CBW_CB_LENGTH);
+  private readonly value = {
+    signature: CBW_SIGNATURE, tag: 0, dataTransferLength: 0, flags: 0, lun: 0, cbLength: 0, cb: this.cb as Uint8Array,
+  };
+
+  /** Encode and return the 31-byte buffer (the same one each time). Throws RangeError on out-of-range fields. */
+  encode(f: CbwFields): Buffer {
+    if (!Number.isInteger(f.lun) || f.lun < 0 || f.lun > 15) throw new RangeError(`LUN ${f.lun} is not 0..15`);
+    if (!Number.isInteger(f.cdbLength) || f.cdbLength < 1 || f.cdbLength > CBW_CB_LENGTH) {
+      throw new RangeError(`CDB length ${f.cdbLength} is not 1..16`);
+    }
+    if (f.cdb.length < f.cdbLength) throw new RangeError(`CDB has ${f.cdb.length} bytes, cdbLength says ${f.cdbLength}`);
+    this.cb.fill(0);
+    this.cb.set(f.cdb.subarray(0, f.cdbLength));
+    const v = this.value;
+    v.tag = f.tag;
+    v.dataTransferLength = f.dataTransferLength;
+    // Direction bit is only meaningful with a data phase; BOT says the host sets it to 0 when there is none.
+    v.flags = f.direction === 'in' ? CBW_FLAG_DATA_IN : 0;
+    v.lun = f.lun;
+    v.cbLength = f.cdbLength;
+    CbwLayout.encode(v, this.buffer);
+    return this.buffer;
+  }
+}
+
+/** Decoded CBW (used by tests and by anything that inspects the wire). */
+export function decodeCbw(buf: Uint8Array): CbwFields & { signature: number } {
+  const raw = CbwLayout.decode(buf);
+  return {
+    signature: raw.signature,
+    tag: raw.tag,
+    dataTransferLength: raw.dataTransferLength,
+    direction: raw.dataTransferLength === 0 ? 'none' : (raw.flags & CBW_FLAG_DATA_IN) !== 0 ? 'in' : 'out',
+    lun: raw.lun & 0x0f,
+    cdb: raw.cb.subarray(0, raw.cbLength & 0x1f),
+    cdbLength: raw.cbLength & 0x1f,
+  };
+}
+
+/**
+ * dCBWTag source: monotonic, wraps at 2^32, and never hands out the tag it handed out last time, so a stale CSW
+ * of the previous command can never match the current one.
+ */
+export class TagCounter {
+  private last: number;
+  constructor(start = 0) { this.last = start >>> 0; }
+  next(): number {
+    this.last = (this.last + 1) >>> 0;
+    return this.last;
+  }
+  get current(): number { return this.last; }
+}

@@ -1,0 +1,67 @@
+/**
+ * Command Status Wrapper (BOT 1.0 §5.2): 13 bytes. Validity (length, signature, tag) and meaningfulness (status
+ * and residue) are checked here, so the engine only decides what to do with the verdict.
+ */
+import { Struct, u8, u32 } from '../util/layout.js';
+import { CSW_STATUS_FAILED, CSW_STATUS_PASSED, CSW_STATUS_PHASE_ERROR } from './api.js';
+
+export const CSW_SIGNATURE = 0x53425355; // "USBS"
+export const CSW_LENGTH = 13;
+
+export const CswLayout = new Struct({
+  signature: u32,
+  tag: u32,
+  dataResidue: u32,
+  status: u8,
+});
+
+export interface Csw {
+  signature: number;
+  tag: number;
+  dataResidue: number;
+  status: number;
+}
+
+export function encodeCsw(csw: Csw, buf: Uint8Array, offset = 0): number {
+  return CswLayout.encode({ signature: csw.signature, tag: csw.tag, dataResidue: csw.dataResidue, status: csw.status },
+    buf, offset);
+}
+
+export type CswVerdict =
+  | { ok: true; csw: Csw }
+  | { ok: false; reason: 'length' | 'signature' | 'tag' | 'status' | 'residue'; detail: string; csw?: Csw };
+
+/**
+ * Check `received` bytes of `buf` as the CSW of the command tagged `tag` with `expected` data bytes.
+ * `ignoreResidue` (quirk) skips the residue <= expected test, because such devices report garbage there.
+ */
+export function checkCsw(buf: Uint8Array, received: number, tag: number, expected: number,
+  ignoreResidue: boolean): CswVerdict {
+  if (received !== CSW_LENGTH) return { ok: false, reason: 'length', detail: `CSW of ${received} bytes, not 13` };
+  const csw: Csw = CswLayout.decode(buf);
+  if (csw.signature !== CSW_SIGNATURE) {
+    return { ok: false, reason: 'signature', detail: `CSW signature 0x${csw.signature.toString(16)}`, csw };
+  }
+  if (csw.tag !== tag) return { ok: false, reason: 'tag', detail: `CSW tag ${csw.tag}, expected ${tag}`, csw };
+  if (csw.status === CSW_STATUS_PHASE_ERROR) return { ok: true, csw };
+  if (csw.status !== CSW_STATUS_PASSED && csw.status !== CSW_STATUS_FAILED) {
+    return { ok: false, reason: 'status', detail: `CSW status ${csw.status} is not 0, 1 or 2`, csw };
+  }
+  if (!ignoreResidue && csw.dataResidue > expected) {
+    return { ok: false, reason: 'residue', detail: `CSW residue ${csw.dataResidue} > expected ${expected}`, csw };
+  }
+  return { ok: true, csw };
+}
+
+/**
+ * The residue the host believes. The host counted what it moved; the device may claim MORE was left over (it
+ * padded an IN phase, or accepted OUT data it did not process) and that is kept, but a device residue smaller
+ * than what the host saw missing can never make missing data look present. With IGNORE_RESIDUE only the host's
+ * count is used.
+ */
+export function hostResidue(expected: number, transferred: number, deviceResidue: number,
+  ignoreResidue: boolean): number {
+  const counted = expected - transferred;
+  if (ignoreResidue || deviceResidue > expected) return counted;
+  return Math.max(counted, deviceResidue);
+}

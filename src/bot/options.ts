@@ -1,0 +1,74 @@
+/**
+ * Engine options, default timeouts (with the reasons for their values) and request validation.
+ */
+import type { UsbSpeed } from '../usb/port.js';
+import type { BotRequest } from './api.js';
+import type { QuirkOverride, Quirks } from './quirks.js';
+
+export interface BotTimeouts {
+  cbwMs: number;
+  /** Floor of the CSW wait; a request's dataTimeoutMs above it is used instead (the device may finish slowly). */
+  cswMs: number;
+  /** Data phase when the request says 0. */
+  dataMs: number;
+  /** Get Max LUN and Mass Storage Reset. */
+  controlMs: number;
+}
+
+/**
+ * CBW and CSW: 6 s, as scsa2usb (EDK2 uses 3 s; a healthy device takes a CBW in microseconds, but one still
+ * flushing a write cache may NAK for seconds). Data: 30 s, the Linux sd default command timeout. Control
+ * requests: 5 s, the USB 2.0 §9.2.6.4 limit for a request with a data stage.
+ */
+export const DEFAULT_TIMEOUTS: Readonly<BotTimeouts> = { cbwMs: 6000, cswMs: 6000, dataMs: 30000, controlMs: 5000 };
+/** GO_SLOW multiplies every timeout by this. */
+export const GO_SLOW_FACTOR = 4;
+
+export interface BotOptions {
+  /** Resolved quirks; default: looked up by the port's VID:PID (and bcdDevice) with `quirkOverrides`. */
+  quirks?: Quirks;
+  quirkOverrides?: readonly QuirkOverride[];
+  /** The device's bcdDevice, for quirk entries limited to some revisions (PortInfo does not carry it). */
+  bcdDevice?: number;
+  timeouts?: Partial<BotTimeouts>;
+  /** Upper bound on bytes per command; the quirks' cap still applies below it. */
+  maxTransferBytes?: number;
+}
+
+export function effectiveTimeouts(opts: BotOptions, quirks: Quirks): BotTimeouts {
+  const f = quirks.goSlow ? GO_SLOW_FACTOR : 1;
+  const t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  return { cbwMs: t.cbwMs * f, cswMs: t.cswMs * f, dataMs: t.dataMs * f, controlMs: t.controlMs * f };
+}
+
+/** Per-speed default bytes per command: Linux usb-storage's 240 sectors at high speed, 1 MiB at SuperSpeed. */
+export function defaultMaxTransfer(speed: UsbSpeed): number {
+  if (speed === 'super' || speed === 'super-plus') return 1024 * 1024;
+  if (speed === 'high') return 240 * 512;
+  return 64 * 1024;
+}
+
+export function totalLength(req: BotRequest): number {
+  let n = 0;
+  for (let i = 0; i < req.segmentCount; i++) n += req.segments[i]?.length ?? 0;
+  return n;
+}
+
+/** Why `req` cannot be sent, or undefined when it can. */
+export function requestProblem(req: BotRequest, maxSegments: number, maxLun: number,
+  maxTransferBytes: number): string | undefined {
+  if (!Number.isInteger(req.lun) || req.lun < 0 || req.lun > maxLun) return `LUN ${req.lun} outside 0..${maxLun}`;
+  if (!Number.isInteger(req.cdbLength) || req.cdbLength < 1 || req.cdbLength > 16 || req.cdb.length < req.cdbLength) {
+    return `CDB length ${req.cdbLength} (buffer ${req.cdb.length})`;
+  }
+  if (!Number.isInteger(req.segmentCount) || req.segmentCount < 0 || req.segmentCount > req.segments.length) {
+    return `segmentCount ${req.segmentCount} with ${req.segments.length} segments`;
+  }
+  if (req.segmentCount > maxSegments) return `${req.segmentCount} segments > the slot's ${maxSegments}`;
+  if (req.direction === 'none' && req.segmentCount > 0) return 'segments given for direction none';
+  if (req.direction !== 'none' && req.segmentCount === 0) return `direction ${req.direction} without segments`;
+  const total = totalLength(req);
+  if (total > maxTransferBytes) return `${total} bytes > max transfer ${maxTransferBytes}`;
+  if (!(req.dataTimeoutMs >= 0)) return `dataTimeoutMs ${req.dataTimeoutMs}`;
+  return undefined;
+}

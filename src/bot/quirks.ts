@@ -1,0 +1,221 @@
+/**
+ * Device quirks as data: a table of VID:PID (+ optional bcdDevice range) -> named flags, each entry saying why,
+ * plus user overrides in the style of Linux `usb-storage.quirks=VID:PID:flags`. The engine reads the transport
+ * flags; the SCSI-level flags (FIX_CAPACITY, NO_READ_CAPACITY_16, NO_SYNCHRONIZE_CACHE) are only carried, for
+ * the HBA and the disk driver to read from `transport.quirks`.
+ */
+import { logger } from '../util/log.js';
+
+const log = logger('quirks');
+
+export const QUIRK_FLAGS = [
+  'IGNORE_RESIDUE', // dCSWDataResidue is garbage: use only what the host counted
+  'MAX_SECTORS_64', // the bridge fails commands over 64 sectors: cap a command at 32 KiB
+  'MAX_TRANSFER_BYTES', // cap a command at n bytes (MAX_TRANSFER_BYTES=n)
+  'SINGLE_LUN', // only LUN 0 exists or works: do not ask Get Max LUN, use 0
+  'NO_GET_MAX_LUN', // Get Max LUN hangs or crashes the device: do not send it
+  'FIX_CAPACITY', // READ CAPACITY reports the number of blocks, not the last LBA (SCSI layer subtracts one)
+  'NO_READ_CAPACITY_16', // READ CAPACITY(16) confuses the device (SCSI layer uses only (10))
+  'GO_SLOW', // slow bridge: four times longer CBW/data/CSW timeouts
+  'RESET_DELAY', // wait after Mass Storage Reset before clearing halts (RESET_DELAY=ms, default 100)
+  'NO_SYNCHRONIZE_CACHE', // SYNCHRONIZE CACHE fails or hangs (disk layer skips it)
+  'NO_CSW_PIPELINING', // never have an IN transfer queued beyond the data phase (QEMU xHCI loses it)
+] as const;
+export type QuirkFlag = (typeof QUIRK_FLAGS)[number];
+
+/** Resolved quirks of one device, as the layers read them. */
+export interface Quirks {
+  readonly flags: readonly QuirkFlag[];
+  readonly ignoreResidue: boolean;
+  readonly singleLun: boolean;
+  readonly noGetMaxLun: boolean;
+  readonly fixCapacity: boolean;
+  readonly noReadCapacity16: boolean;
+  readonly goSlow: boolean;
+  readonly noSynchronizeCache: boolean;
+  readonly noCswPipelining: boolean;
+  /** Cap on bytes per command from MAX_SECTORS_64 / MAX_TRANSFER_BYTES; undefined = no quirk cap. */
+  readonly maxTransferBytes: number | undefined;
+  /** Pause after Mass Storage Reset (0 unless RESET_DELAY). */
+  readonly resetDelayMs: number;
+  /** Where the flags came from. */
+  readonly source: 'none' | 'table' | 'override';
+}
+
+export interface QuirkEntry {
+  readonly vendorId: number;
+  readonly productId: number;
+  /** Inclusive bcdDevice range; absent = every revision. */
+  readonly bcd?: readonly [number, number];
+  /** Flag names, parameterised ones as NAME=value. */
+  readonly quirks: readonly string[];
+  readonly why: string;
+}
+
+export const MAX_SECTORS_64_BYTES = 64 * 512;
+const DEFAULT_RESET_DELAY_MS = 100;
+
+/** Known devices. Linux entries are from drivers/usb/storage/unusual_devs.h (bcd ranges as there). */
+export const QUIRK_TABLE: readonly QuirkEntry[] = [
+  { vendorId: 0x46f4, productId: 0x0001, quirks: ['NO_CSW_PIPELINING'],
+    why: 'QEMU usb-storage on qemu-xhci: an IN transfer queued while the data read is pending never completes '
+      + '(lab README quirk 2), so data segments go one at a time and the CSW is read only after them' },
+  // The software device's personalities (src/mock/personalities.ts, VID 0xF055): each misbehaves like a real
+  // product, and needs its quirk for the same reason that product does.
+  { vendorId: 0xf055, productId: 0x5b01, quirks: ['IGNORE_RESIDUE'],
+    why: 'mock "ignore-residue": reports dCBWDataTransferLength as residue on every command' },
+  { vendorId: 0xf055, productId: 0x5b02, quirks: ['FIX_CAPACITY'],
+    why: 'mock "fix-capacity": READ CAPACITY returns the block count instead of the last LBA' },
+  { vendorId: 0xf055, productId: 0x5b03, quirks: ['NO_GET_MAX_LUN'],
+    why: 'mock "no-get-max-lun": stalls Get Max LUN' },
+  { vendorId: 0xf055, productId: 0x5b04, quirks: ['SINGLE_LUN'],
+    why: 'mock "single-lun": claims a second LUN that mirrors LUN 0' },
+  { vendorId: 0xf055, productId: 0x5b05, quirks: ['MAX_SECTORS_64'],
+    why: 'mock "max-sectors-64": phase error on READ/WRITE over 64 blocks' },
+  { vendorId: 0xf055, productId: 0x5b06, quirks: ['NO_READ_CAPACITY_16'],
+    why: 'mock "no-read-capacity-16": stalls and answers phase error to READ CAPACITY(16)' },
+  { vendorId: 0xf055, productId: 0x5b07, quirks: ['GO_SLOW'],
+    why: 'mock "slow": 20 ms per command plus transfer latency' },
+  { vendorId: 0x03eb, productId: 0x2002, bcd: [0x0100, 0x0100], quirks: ['IGNORE_RESIDUE'],
+    why: 'ATMEL SND1 Storage: reports bogus residue (unusual_devs.h)' },
+  { vendorId: 0x03ee, productId: 0x6901, bcd: [0x0000, 0x0200], quirks: ['SINGLE_LUN'],
+    why: 'Mitsumi USB FDD: only LUN 0 answers (unusual_devs.h)' },
+  { vendorId: 0x0409, productId: 0x0040, quirks: ['SINGLE_LUN'],
+    why: 'NEC USB UF000x floppies need single-LUN enforcement (unusual_devs.h)' },
+  { vendorId: 0x0421, productId: 0x0019, bcd: [0x0592, 0x0592], quirks: ['MAX_SECTORS_64'],
+    why: 'Nokia 6288: fails transfers over 64 sectors (unusual_devs.h)' },
+  { vendorId: 0x0421, productId: 0x047c, bcd: [0x0370, 0x0610], quirks: ['MAX_SECTORS_64'],
+    why: 'Nokia 6131: fails transfers over 64 sectors (unusual_devs.h)' },
+  { vendorId: 0x0421, productId: 0x005d, bcd: [0x0001, 0x0600], quirks: ['FIX_CAPACITY'],
+    why: 'Nokia 3110c: READ CAPACITY returns the block count instead of the last LBA (unusual_devs.h)' },
+  { vendorId: 0x0421, productId: 0x0433, bcd: [0x0100, 0x0100], quirks: ['IGNORE_RESIDUE', 'FIX_CAPACITY'],
+    why: 'Nokia E70: bogus residue and off-by-one capacity (unusual_devs.h)' },
+  { vendorId: 0x0424, productId: 0x0fdc, bcd: [0x0210, 0x0210], quirks: ['SINGLE_LUN'],
+    why: 'SMSC FDC GOLD-2.30: only LUN 0 answers (unusual_devs.h)' },
+  { vendorId: 0x04b0, productId: 0x0405, bcd: [0x0100, 0x0100], quirks: ['FIX_CAPACITY'],
+    why: 'Nikon DSC D70: off-by-one capacity (unusual_devs.h)' },
+];
+
+export class QuirkParseError extends Error {
+  override readonly name = 'QuirkParseError';
+  readonly code = 'QUIRK_PARSE';
+}
+
+/** One user override: replaces the table's flags for that VID:PID (like Linux usb-storage.quirks). */
+export interface QuirkOverride {
+  readonly vendorId: number;
+  readonly productId: number;
+  readonly quirks: readonly string[];
+}
+
+/** Linux usb-storage.quirks letters usbms acts on. */
+const LINUX_LETTERS: Readonly<Record<string, QuirkFlag>> = {
+  c: 'FIX_CAPACITY', e: 'NO_READ_CAPACITY_16', m: 'MAX_SECTORS_64', r: 'IGNORE_RESIDUE', s: 'SINGLE_LUN',
+};
+/** Valid Linux letters for behaviour usbms does not have (sense sizes, UAS, locking ...): accepted, ignored. */
+const LINUX_LETTERS_IGNORED = new Set('abdfghijklnoptuwy');
+
+function parseHexId(text: string, what: string, item: string): number {
+  if (!/^[0-9a-fA-F]{1,4}$/.test(text)) throw new QuirkParseError(`bad ${what} "${text}" in "${item}" (want 1-4 hex digits)`);
+  return parseInt(text, 16);
+}
+
+/**
+ * Parse "vid:pid:flags[,vid:pid:flags...]". flags is either Linux letters ("rm") or flag names joined by '+' or
+ * '|' ("IGNORE_RESIDUE+MAX_TRANSFER_BYTES=65536"); empty flags clear the table's quirks for that device.
+ */
+export function parseQuirkOverrides(text: string): QuirkOverride[] {
+  const out: QuirkOverride[] = [];
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const parts = item.split(':');
+    if (parts.length !== 3) throw new QuirkParseError(`"${item}" is not vid:pid:flags`);
+    const [vidText = '', pidText = '', flagText = ''] = parts;
+    const vendorId = parseHexId(vidText, 'vendor id', item);
+    const productId = parseHexId(pidText, 'product id', item);
+    const quirks: string[] = [];
+    if (/^[a-z]*$/.test(flagText)) {
+      for (const letter of flagText) {
+        const flag = LINUX_LETTERS[letter];
+        if (flag !== undefined) quirks.push(flag);
+        else if (LINUX_LETTERS_IGNORED.has(letter)) log('%s: Linux quirk letter %s has no effect in usbms', item, letter);
+        else throw new QuirkParseError(`unknown quirk letter "${letter}" in "${item}"`);
+      }
+    } else {
+      for (const name of flagText.split(/[+|]/)) {
+        parseQuirkName(name.trim(), item); // validates
+        quirks.push(name.trim());
+      }
+    }
+    out.push({ vendorId, productId, quirks });
+  }
+  return out;
+}
+
+interface ParsedQuirk { flag: QuirkFlag; value: number | undefined }
+
+function parseQuirkName(token: string, where: string): ParsedQuirk {
+  const m = /^([A-Z0-9_]+)(?:=(\d+))?$/.exec(token);
+  const name = m?.[1];
+  if (m === null || name === undefined || !(QUIRK_FLAGS as readonly string[]).includes(name)) {
+    throw new QuirkParseError(`unknown quirk "${token}" in "${where}" (known: ${QUIRK_FLAGS.join(', ')})`);
+  }
+  const flag = name as QuirkFlag;
+  const value = m[2] === undefined ? undefined : Number(m[2]);
+  if (flag === 'MAX_TRANSFER_BYTES' && (value === undefined || value < 512)) {
+    throw new QuirkParseError(`MAX_TRANSFER_BYTES needs a value >= 512 in "${where}"`);
+  }
+  if (value !== undefined && flag !== 'MAX_TRANSFER_BYTES' && flag !== 'RESET_DELAY') {
+    throw new QuirkParseError(`quirk ${flag} takes no value in "${where}"`);
+  }
+  return { flag, value };
+}
+
+export const NO_QUIRKS: Quirks = buildQuirks([], 'none');
+
+function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirks {
+  const flags = new Set<QuirkFlag>();
+  let maxTransferBytes: number | undefined;
+  let resetDelayMs = 0;
+  const cap = (n: number): void => { maxTransferBytes = maxTransferBytes === undefined ? n : Math.min(maxTransferBytes, n); };
+  for (const token of tokens) {
+    const { flag, value } = parseQuirkName(token, 'quirk table');
+    flags.add(flag);
+    if (flag === 'MAX_SECTORS_64') cap(MAX_SECTORS_64_BYTES);
+    if (flag === 'MAX_TRANSFER_BYTES' && value !== undefined) cap(value);
+    if (flag === 'RESET_DELAY') resetDelayMs = value ?? DEFAULT_RESET_DELAY_MS;
+  }
+  const has = (f: QuirkFlag): boolean => flags.has(f);
+  return {
+    flags: [...flags], source, maxTransferBytes, resetDelayMs,
+    ignoreResidue: has('IGNORE_RESIDUE'), singleLun: has('SINGLE_LUN'), noGetMaxLun: has('NO_GET_MAX_LUN'),
+    fixCapacity: has('FIX_CAPACITY'), noReadCapacity16: has('NO_READ_CAPACITY_16'), goSlow: has('GO_SLOW'),
+    noSynchronizeCache: has('NO_SYNCHRONIZE_CACHE'), noCswPipelining: has('NO_CSW_PIPELINING'),
+  };
+}
+
+export interface QuirkLookup {
+  readonly vendorId: number;
+  readonly productId: number;
+  /** Unknown (undefined) matches only entries without a bcd range. */
+  readonly bcdDevice?: number | undefined;
+}
+
+/** The quirks of one device: a user override for its VID:PID wins over the table; table entries add up. */
+export function resolveQuirks(dev: QuirkLookup, overrides: readonly QuirkOverride[] = [],
+  table: readonly QuirkEntry[] = QUIRK_TABLE): Quirks {
+  const id = `${hex4(dev.vendorId)}:${hex4(dev.productId)}`;
+  const override = overrides.find((o) => o.vendorId === dev.vendorId && o.productId === dev.productId);
+  if (override !== undefined) {
+    log('%s: user override %s', id, override.quirks.join('+') || '(none)');
+    return buildQuirks(override.quirks, 'override');
+  }
+  const hits = table.filter((e) => e.vendorId === dev.vendorId && e.productId === dev.productId
+    && (e.bcd === undefined || (dev.bcdDevice !== undefined && dev.bcdDevice >= e.bcd[0] && dev.bcdDevice <= e.bcd[1])));
+  if (hits.length === 0) return NO_QUIRKS;
+  for (const e of hits) log('%s: %s (%s)', id, e.quirks.join('+'), e.why);
+  return buildQuirks(hits.flatMap((e) => e.quirks), 'table');
+}
+
+export function hex4(n: number): string { return n.toString(16).padStart(4, '0'); }

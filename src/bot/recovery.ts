@@ -1,0 +1,96 @@
+/**
+ * Control-pipe side of BOT: Get Max LUN with its fallbacks, and Reset Recovery in the order BOT 1.0 §5.3.4
+ * prescribes (Mass Storage Reset, Clear Feature HALT bulk-in, then bulk-out), with a USB port reset as the last
+ * resort when any step fails.
+ */
+import { isUsbError } from '../usb/errors.js';
+import type { ControlSetup, UsbPort } from '../usb/port.js';
+import { logger } from '../util/log.js';
+import type { Quirks } from './quirks.js';
+
+const log = logger('bot');
+
+export const BOMSR_REQUEST = 0xff;
+export const GET_MAX_LUN_REQUEST = 0xfe;
+const CLASS_INTERFACE_OUT = 0x21;
+const CLASS_INTERFACE_IN = 0xa1;
+export const MAX_LUN_LIMIT = 15;
+
+export function massStorageResetSetup(interfaceNumber: number): ControlSetup {
+  return { bmRequestType: CLASS_INTERFACE_OUT, bRequest: BOMSR_REQUEST, wValue: 0, wIndex: interfaceNumber };
+}
+
+export function getMaxLunSetup(interfaceNumber: number): ControlSetup {
+  return { bmRequestType: CLASS_INTERFACE_IN, bRequest: GET_MAX_LUN_REQUEST, wValue: 0, wIndex: interfaceNumber };
+}
+
+/**
+ * Highest LUN. Every doubtful answer means 0 (a single-LUN device may STALL the request; an answer above 15 is
+ * nonsense, Linux takes it as 0 too). Only a disconnect is thrown, since nothing else can work after it.
+ */
+export async function queryMaxLun(port: UsbPort, quirks: Quirks, timeoutMs: number): Promise<number> {
+  if (quirks.singleLun || quirks.noGetMaxLun) {
+    log('Get Max LUN not sent (%s): max LUN 0', quirks.singleLun ? 'SINGLE_LUN' : 'NO_GET_MAX_LUN');
+    return 0;
+  }
+  let answer: Buffer;
+  try {
+    answer = await port.controlIn(getMaxLunSetup(port.info.interfaceNumber), 1, timeoutMs);
+  } catch (e) {
+    if (isUsbError(e, 'NO_DEVICE')) throw e;
+    if (isUsbError(e, 'STALL')) log('Get Max LUN stalled: single-LUN device, max LUN 0');
+    else log('Get Max LUN failed (%s): assuming max LUN 0', e instanceof Error ? e.message : String(e));
+    return 0;
+  }
+  const lun = answer[0];
+  if (lun === undefined) {
+    log('Get Max LUN returned no data: max LUN 0');
+    return 0;
+  }
+  if (lun > MAX_LUN_LIMIT) {
+    log('Get Max LUN answered %d (> 15): max LUN 0', lun);
+    return 0;
+  }
+  log('max LUN %d', lun);
+  return lun;
+}
+
+export interface RecoveryTimeouts {
+  readonly controlMs: number;
+  readonly resetDelayMs: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Reset Recovery. Resolves true when the device is back (by BOT reset or by port reset), false when even the
+ * port reset failed. Rejects only with UsbDeviceGoneError. No transfer of ours may be in flight when called.
+ */
+export async function resetRecovery(port: UsbPort, t: RecoveryTimeouts): Promise<boolean> {
+  try {
+    await port.controlOut(massStorageResetSetup(port.info.interfaceNumber), undefined, t.controlMs);
+    // Some bridges answer control requests but are still resetting (RESET_DELAY quirk).
+    if (t.resetDelayMs > 0) await sleep(t.resetDelayMs);
+    await port.clearHalt('in');
+    await port.clearHalt('out');
+    log('reset recovery done (mass storage reset, clear halt in, clear halt out)');
+    return true;
+  } catch (e) {
+    if (isUsbError(e, 'NO_DEVICE')) throw e;
+    log('reset recovery failed (%s): trying a port reset', e instanceof Error ? e.message : String(e));
+  }
+  return portResetOnly(port);
+}
+
+/** USB port reset. true = the device is back; false = it failed. Rejects only with UsbDeviceGoneError. */
+export async function portResetOnly(port: UsbPort): Promise<boolean> {
+  try {
+    await port.resetDevice();
+    log('port reset done');
+    return true;
+  } catch (e) {
+    if (isUsbError(e, 'NO_DEVICE')) throw e;
+    log('port reset failed (%s): device unusable until replugged', e instanceof Error ? e.message : String(e));
+    return false;
+  }
+}
