@@ -28,7 +28,7 @@ interface Figure { mbps: number; cmdsPerSec: number; allocsPerCmd: number }
 const allocCounter = { n: 0 };
 function instrumentBufferAllocs(): void {
   for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow', 'from', 'concat'] as const) {
-    const orig = Buffer[name] as (...a: unknown[]) => Buffer;
+    const orig = (Buffer as unknown as Record<string, (...a: unknown[]) => Buffer>)[name] as (...a: unknown[]) => Buffer;
     (Buffer as unknown as Record<string, unknown>)[name] = function counted(this: unknown, ...a: unknown[]): Buffer {
       allocCounter.n++;
       return orig.apply(this, a);
