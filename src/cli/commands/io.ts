@@ -1,0 +1,164 @@
+/**
+ * Data commands: read, write, image, restore, verify. Destructive ones need --write; data goes to stdout or a
+ * file, progress (only on a TTY) and messages to stderr.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Argv } from 'yargs';
+import { isDiskError, type Disk } from '../../disk/index.js';
+import { CliError, EXIT } from '../exit.js';
+import { hexDump, Progress } from '../format.js';
+import { out, parseCount, parseLba, printJson, requireWrite, run, withDisk, type GlobalArgs } from '../context.js';
+
+interface ReadArgs extends GlobalArgs { lba: string; count?: string | undefined; out?: string | undefined }
+interface WriteArgs extends GlobalArgs { lba: string; in?: string | undefined; write: boolean }
+interface ImageArgs extends GlobalArgs { out?: string | undefined; in?: string | undefined; write: boolean; 'chunk-blocks'?: number | undefined }
+interface VerifyArgs extends GlobalArgs { start?: string | undefined; count?: string | undefined }
+
+async function readCmd(a: ReadArgs): Promise<number> {
+  const lba = parseLba(a.lba);
+  const count = parseCount(a.count, 'COUNT', 1);
+  return withDisk(a, {}, async (disk) => {
+    const data = await disk.read(lba, count);
+    if (a.out !== undefined) {
+      writeFileSync(a.out, data);
+      if (a.json) printJson({ lba, blocks: count, blockSize: disk.blockSize, bytes: data.length, file: a.out });
+      else process.stderr.write(`read ${count} blocks at LBA ${lba} (${data.length} bytes) into ${a.out}\n`);
+    } else if (a.json) {
+      printJson({ lba, blocks: count, blockSize: disk.blockSize, hex: data.toString('hex') });
+    } else {
+      out(hexDump(data, lba * BigInt(disk.blockSize)));
+    }
+  });
+}
+
+async function writeCmd(a: WriteArgs): Promise<number> {
+  const lba = parseLba(a.lba);
+  if (a.in === undefined) throw new CliError('write needs --in FILE');
+  requireWrite(a.write, 'write');
+  const data = readFileSync(a.in);
+  return withDisk(a, { allowWrite: true }, async (disk) => {
+    if (data.length === 0 || data.length % disk.blockSize !== 0) {
+      throw new CliError(`${a.in} is ${data.length} bytes, not a whole number of ${disk.blockSize}-byte blocks`);
+    }
+    await disk.write(lba, data);
+    await disk.synchronizeCache();
+    const blocks = data.length / disk.blockSize;
+    if (a.json) printJson({ lba, blocks, bytes: data.length });
+    else process.stderr.write(`wrote ${blocks} blocks at LBA ${lba}\n`);
+  });
+}
+
+/** Pass-through that hashes and reports progress, without copying the chunks. */
+function meter(total: bigint, label: string, hash: ReturnType<typeof createHash>): Transform {
+  const progress = new Progress(total, label);
+  let done = 0n;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb): void {
+      hash.update(chunk);
+      done += BigInt(chunk.length);
+      progress.update(done);
+      cb(null, chunk);
+    },
+    flush(cb): void { progress.finish(); cb(); },
+  });
+}
+
+async function imageCmd(a: ImageArgs): Promise<number> {
+  if (a.out === undefined) throw new CliError('image needs --out FILE');
+  const chunkBlocks = parseCount(a['chunk-blocks'], '--chunk-blocks', 0) || undefined;
+  return withDisk(a, {}, async (disk) => {
+    const hash = createHash('sha256');
+    const started = Date.now();
+    await pipeline(disk.createReadStream(chunkBlocks === undefined ? {} : { chunkBlocks }),
+      meter(disk.capacityBytes, 'image', hash), createWriteStream(a.out!));
+    const sha256 = hash.digest('hex');
+    if (a.json) printJson({ file: a.out, blocks: disk.blocks, bytes: disk.capacityBytes, sha256, seconds: (Date.now() - started) / 1000 });
+    else out(`${sha256}  ${a.out}`);
+  });
+}
+
+async function restoreCmd(a: ImageArgs): Promise<number> {
+  if (a.in === undefined) throw new CliError('restore needs --in FILE');
+  requireWrite(a.write, 'restore');
+  const size = BigInt(statSync(a.in).size);
+  return withDisk(a, { allowWrite: true }, async (disk) => {
+    if (size === 0n || size % BigInt(disk.blockSize) !== 0n) {
+      throw new CliError(`${a.in} is ${size} bytes, not a whole number of ${disk.blockSize}-byte blocks`);
+    }
+    if (size > disk.capacityBytes) {
+      throw new CliError(`${a.in} is ${size} bytes, larger than the disk (${disk.capacityBytes} bytes)`, EXIT.LBA_OUT_OF_RANGE);
+    }
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(a.in!, { highWaterMark: 64 * 1024 }), meter(size, 'restore', hash),
+      disk.createWriteStream());
+    await disk.synchronizeCache();
+    const sha256 = hash.digest('hex');
+    if (a.json) printJson({ file: a.in, blocks: size / BigInt(disk.blockSize), bytes: size, sha256 });
+    else out(`${sha256}  ${a.in}`);
+  });
+}
+
+/** Read every block of a range; a failing chunk is re-read block by block to name each unreadable LBA. */
+async function scan(disk: Disk, start: bigint, count: bigint, onProgress: (done: bigint) => void): Promise<bigint[]> {
+  const chunk = Math.max(1, Math.floor(disk.maxTransferBytes / disk.blockSize));
+  const buf = Buffer.allocUnsafe(chunk * disk.blockSize);
+  const bad: bigint[] = [];
+  for (let done = 0n; done < count;) {
+    const n = Number(count - done < BigInt(chunk) ? count - done : BigInt(chunk));
+    const lba = start + done;
+    try {
+      await disk.read(lba, n, buf);
+    } catch (e) {
+      if (!isDiskError(e, 'medium') && !isDiskError(e, 'hardware')) throw e;
+      for (let i = 0; i < n; i++) {
+        await disk.read(lba + BigInt(i), 1, buf).catch((err: unknown) => {
+          if (!isDiskError(err, 'medium') && !isDiskError(err, 'hardware')) throw err;
+          bad.push(lba + BigInt(i));
+        });
+      }
+    }
+    done += BigInt(n);
+    onProgress(done);
+  }
+  return bad;
+}
+
+async function verifyCmd(a: VerifyArgs): Promise<number> {
+  return withDisk(a, { retries: 1 }, async (disk) => {
+    const start = a.start === undefined ? 0n : parseLba(a.start, '--start');
+    const count = a.count === undefined ? disk.blocks - start : BigInt(parseCount(a.count, '--count', 1));
+    if (start + count > disk.blocks || count < 1n) {
+      throw new CliError(`range ${start}+${count} is not on the disk (${disk.blocks} blocks)`, EXIT.LBA_OUT_OF_RANGE);
+    }
+    const progress = new Progress(count * BigInt(disk.blockSize), 'verify');
+    const bad = await scan(disk, start, count, (done) => { progress.update(done * BigInt(disk.blockSize)); });
+    progress.finish();
+    if (a.json) printJson({ start, blocks: count, unreadable: bad });
+    else out(bad.length === 0 ? `all ${count} blocks readable` : `unreadable LBAs (${bad.length}):\n${bad.join('\n')}`);
+    return bad.length === 0 ? EXIT.OK : EXIT.MEDIUM_HARD;
+  });
+}
+
+export function registerIoCommands<T>(y: Argv<T>): Argv<T> {
+  const writeFlag = { type: 'boolean', default: false, describe: 'confirm that data on the disk is changed' } as const;
+  return y
+    .command('read <lba> [count]', 'read blocks: hex dump like xxd, or --out FILE', (b) => b
+      .positional('lba', { type: 'string' }).positional('count', { type: 'string' })
+      .option('out', { alias: 'o', type: 'string', describe: 'write the raw blocks to FILE' }),
+    (a) => run(() => readCmd(a as unknown as ReadArgs)))
+    .command('write <lba>', 'write FILE (whole blocks) at LBA', (b) => b
+      .positional('lba', { type: 'string' }).option('in', { alias: 'i', type: 'string' }).option('write', writeFlag),
+    (a) => run(() => writeCmd(a as unknown as WriteArgs)))
+    .command('image', 'copy the whole disk into FILE and print its sha256', (b) => b
+      .option('out', { alias: 'o', type: 'string' }).option('chunk-blocks', { type: 'number' }),
+    (a) => run(() => imageCmd(a as unknown as ImageArgs)))
+    .command('restore', 'write an image FILE onto the disk from LBA 0', (b) => b
+      .option('in', { alias: 'i', type: 'string' }).option('write', writeFlag),
+    (a) => run(() => restoreCmd(a as unknown as ImageArgs)))
+    .command('verify', 'read every block and list the unreadable LBAs', (b) => b
+      .option('start', { type: 'string' }).option('count', { type: 'string' }),
+    (a) => run(() => verifyCmd(a as unknown as VerifyArgs)));
+}

@@ -1,0 +1,159 @@
+/**
+ * The retry policy of the disk driver: what sd does around every packet, bounded so nothing hangs.
+ *
+ * - UNIT ATTENTION: retried (a power-on/reset/medium-change report is not a failure of this command); 28/00
+ *   "medium may have changed" also calls `onMediumChanged` first, so the capacity is re-read transparently.
+ * - NOT READY 04/01 (becoming ready), 04/07 (operation in progress), 04/00 (cause not reportable): wait and retry
+ *   until `readyTimeoutMs` (60 s by default, as EDK2's UsbMassStorageDxe).
+ * - NOT READY 04/02 (initializing command required): START STOP UNIT (start) once, then retry.
+ * - BUSY / TASK SET FULL, ABORTED COMMAND, transport errors after recovery, timeouts, a short data phase:
+ *   retried up to `retries` times.
+ * - RECOVERED ERROR: the command succeeded (the device fixed it); logged.
+ * Everything else becomes a typed DiskError at once.
+ */
+import type { scsi_address } from '../scsa/index.js';
+import {
+  CMD_ABORTED, CMD_CMPLT, CMD_DEV_GONE, CMD_TIMEOUT, STATUS_BUSY, STATUS_CHECK, STATUS_GOOD, STATUS_MET,
+  STATUS_QFULL, STATUS_RESERVATION_CONFLICT,
+} from '../scsa/types.js';
+import { logger } from '../util/log.js';
+import {
+  DiskError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense,
+} from './errors.js';
+import { runPacket, type PacketOutcome, type PacketRequest } from './packet.js';
+import { decodeDiskSense, errorForSense, SENSE_KEY } from './sense.js';
+
+const log = logger('disk');
+
+export interface RetryPolicy {
+  /** Retries of transient failures (not counting the first attempt). */
+  readonly retries: number;
+  /** How long NOT READY "becoming ready" is waited out. */
+  readonly readyTimeoutMs: number;
+  /** Pause between NOT READY polls. */
+  readonly readyPollMs: number;
+}
+
+export const DEFAULT_POLICY: RetryPolicy = { retries: 3, readyTimeoutMs: 60_000, readyPollMs: 200 };
+
+export interface CommandHooks {
+  /** Called on UNIT ATTENTION 28/xx before the retry (re-read capacity). */
+  onMediumChanged?(): Promise<void>;
+  /** Sends START STOP UNIT (start) for NOT READY 04/02. */
+  startUnit?(): Promise<void>;
+}
+
+export interface CommandResult {
+  /** Bytes of the data phase that were not transferred. */
+  readonly resid: number;
+  /** Sense of a RECOVERED ERROR that was accepted as success. */
+  readonly recovered: DiskSense | undefined;
+}
+
+export interface CommandOptions extends PacketRequest {
+  /** A short data phase is accepted (INQUIRY, MODE SENSE ...); otherwise it is retried, then an error. */
+  readonly allowResid?: boolean;
+  /** Human name for messages ("READ(10)"). */
+  readonly name: string;
+  /** First LBA of the command, for errors. */
+  readonly lba?: bigint | undefined;
+  /** No retries at all (TEST UNIT READY from the user, REQUEST SENSE, raw). */
+  readonly once?: boolean;
+}
+
+function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
+
+/** An error that is worth retrying, with the wait before the next attempt. */
+interface Transient { error: DiskError; waitMs: number; kind: 'retry' | 'not-ready' | 'medium-changed' | 'start' }
+
+export async function runCommand(ap: scsi_address, opts: CommandOptions, policy: RetryPolicy,
+  hooks: CommandHooks): Promise<CommandResult> {
+  let retriesLeft = opts.once === true ? 0 : policy.retries;
+  // UNIT ATTENTIONs are reported once per event; a few in a row are normal after reset + media change.
+  let unitAttentionsLeft = opts.once === true ? 0 : 8;
+  let started = false;
+  const readyDeadline = Date.now() + policy.readyTimeoutMs;
+  for (;;) {
+    const outcome = await runPacket(ap, opts);
+    const verdict = classify(outcome, opts);
+    if (!('waitMs' in verdict)) return verdict;
+    const t = verdict;
+    if (t.kind === 'medium-changed') {
+      if (unitAttentionsLeft-- <= 0) throw t.error;
+      log('%s: unit attention %s, retrying', opts.name, t.error.sense?.text);
+      if (t.error.sense?.asc === 0x28 && hooks.onMediumChanged !== undefined) await hooks.onMediumChanged();
+      continue;
+    }
+    if (t.kind === 'not-ready') {
+      if (opts.once === true || Date.now() + policy.readyPollMs > readyDeadline) throw t.error;
+      log('%s: %s, waiting', opts.name, t.error.sense?.text);
+      await sleep(policy.readyPollMs);
+      continue;
+    }
+    if (t.kind === 'start') {
+      if (started || opts.once === true || hooks.startUnit === undefined) throw t.error;
+      started = true;
+      log('%s: initializing command required, sending START STOP UNIT', opts.name);
+      await hooks.startUnit();
+      continue;
+    }
+    if (retriesLeft-- <= 0) throw t.error;
+    log('%s: %s, retrying (%d left)', opts.name, t.error.message, retriesLeft);
+    if (t.waitMs > 0) await sleep(t.waitMs);
+  }
+}
+
+function classify(o: PacketOutcome, opts: CommandOptions): CommandResult | Transient {
+  const at = opts.lba === undefined ? '' : ` at LBA ${opts.lba}`;
+  if (o.reason !== CMD_CMPLT) {
+    if (o.reason === CMD_DEV_GONE) throw new DiskGoneError(`${opts.name}: device disconnected`);
+    if (o.reason === CMD_TIMEOUT) {
+      return { kind: 'retry', waitMs: 0, error: new DiskTimeoutError(`${opts.name}${at} timed out`, { lba: opts.lba }) };
+    }
+    const what = o.reason === CMD_ABORTED ? 'was aborted' : `failed in transport (pkt_reason ${o.reason})`;
+    return { kind: 'retry', waitMs: 10, error: new DiskTransportError(`${opts.name}${at} ${what}`, { lba: opts.lba }) };
+  }
+  switch (o.status) {
+    case STATUS_GOOD:
+    case STATUS_MET:
+      return goodOrShort(o, opts, at, undefined);
+    case STATUS_BUSY:
+    case STATUS_QFULL:
+    case STATUS_RESERVATION_CONFLICT:
+      return { kind: 'retry', waitMs: 50,
+        error: new DiskError('busy', `${opts.name}: device busy (status 0x${o.status.toString(16)})`, { status: o.status }) };
+    case STATUS_CHECK:
+      break;
+    default:
+      throw new DiskTransportError(`${opts.name}: unexpected SCSI status 0x${o.status.toString(16)}`, { status: o.status });
+  }
+  if (o.sense === undefined || o.sense.length < 3) {
+    return { kind: 'retry', waitMs: 10,
+      error: new DiskTransportError(`${opts.name}${at}: CHECK CONDITION without sense data`, { status: o.status }) };
+  }
+  const sense = decodeDiskSense(o.sense);
+  if (sense.key === SENSE_KEY.RECOVERED_ERROR) {
+    log('%s%s: recovered error %s', opts.name, at, sense.text);
+    return goodOrShort(o, opts, at, sense);
+  }
+  const error = errorForSense(sense, opts.name, opts.lba);
+  if (sense.key === SENSE_KEY.UNIT_ATTENTION) return { kind: 'medium-changed', waitMs: 0, error };
+  if (sense.key === SENSE_KEY.NOT_READY && sense.asc === 0x04) {
+    if (sense.ascq === 0x02) return { kind: 'start', waitMs: 0, error };
+    if (sense.ascq === 0x00 || sense.ascq === 0x01 || sense.ascq === 0x07) return { kind: 'not-ready', waitMs: 0, error };
+  }
+  if (sense.key === SENSE_KEY.ABORTED_COMMAND || sense.key === SENSE_KEY.NO_SENSE) {
+    return { kind: 'retry', waitMs: 10, error };
+  }
+  throw error;
+}
+
+function goodOrShort(o: PacketOutcome, opts: CommandOptions, at: string, recovered: DiskSense | undefined)
+  : CommandResult | Transient {
+  if (o.resid > 0 && opts.allowResid !== true) {
+    // The device moved less than the command needs: never hand back a buffer with a hole in it as success.
+    return { kind: 'retry', waitMs: 0, error: new DiskTransportError(
+      `${opts.name}${at}: device transferred ${o.resid} bytes less than requested`, { lba: opts.lba }) };
+  }
+  return { resid: o.resid, recovered };
+}

@@ -1,0 +1,273 @@
+/**
+ * The disk target driver: what sd(4D) is to scsa2usb, in idiomatic TypeScript above the SCSA entry points.
+ *
+ * Every command is a packet from scsi_init_pkt(SLEEP_FUNC) with auto request sense, run through the retry policy
+ * of command.ts. LBAs are BigInt end to end; READ/WRITE(10) are used while the LBA and length fit, (16) beyond.
+ * Transfers are split at the HBA's "dma-max" and land directly in the caller's buffer (views, no copies).
+ */
+import { scsi_ifgetcap, scsi_ifsetcap, type scsi_address, type UsbmsHba } from '../scsa/index.js';
+import { commands } from '../scsi/index.js';
+import { logger } from '../util/log.js';
+import { DEFAULT_POLICY, runCommand, type CommandHooks, type CommandOptions, type CommandResult, type RetryPolicy } from './command.js';
+import {
+  DiskArgumentError, DiskError, DiskNoMediumError, DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError,
+  isDiskError,
+} from './errors.js';
+import { inquiry, readCapacity, readWriteProtect, type Capacity, type CapacityQuirks, type InquiryInfo } from './identify.js';
+import { DiskCommands } from './commands.js';
+import { createDiskReadStream, createDiskWriteStream, type DiskReadStreamOptions, type DiskWriteStreamOptions } from './streams.js';
+import type { Readable, Writable } from 'node:stream';
+
+const log = logger('disk');
+
+export interface DiskQuirks extends CapacityQuirks {
+  /** SYNCHRONIZE CACHE fails or hangs on this device: skip it. */
+  readonly noSynchronizeCache?: boolean | undefined;
+}
+
+export interface DiskOpenOptions {
+  /** Writes are refused unless this is true. */
+  allowWrite?: boolean;
+  /** Retries of transient failures per command (default 3). */
+  retries?: number;
+  /** How long NOT READY "becoming ready" is waited out (default 60 000 ms, as EDK2). */
+  readyTimeoutMs?: number;
+  /** Pause between NOT READY polls (default 200 ms). */
+  readyPollMs?: number;
+  /** pkt_time of each command in seconds (default 30). */
+  timeoutS?: number;
+  quirks?: DiskQuirks;
+}
+
+/** A READ(10)/WRITE(10) moves at most 0xFFFF blocks; beyond the dma-max cap, commands are split anyway. */
+const MAX_BLOCKS_10 = 0xffff;
+const LBA_LIMIT_10 = 0xffff_ffffn;
+const DEFAULT_DMA_MAX = 64 * 1024;
+
+export class Disk extends DiskCommands {
+  private capacityInfo: Capacity | undefined;
+  private wp = false;
+  private reprobing = false;
+  private closedFlag = false;
+  /** Bytes per command: the HBA's dma-max capability. */
+  readonly maxTransferBytes: number;
+
+  private constructor(
+    readonly hba: UsbmsHba,
+    readonly lun: number,
+    ap: scsi_address,
+    readonly info: InquiryInfo,
+    private readonly opts: Required<Pick<DiskOpenOptions, 'allowWrite' | 'timeoutS'>> & { quirks: DiskQuirks },
+    policy: RetryPolicy,
+  ) {
+    super(ap, policy, opts.timeoutS);
+    const dmaMax = scsi_ifgetcap(ap, 'dma-max', 1);
+    this.maxTransferBytes = dmaMax > 0 ? dmaMax : DEFAULT_DMA_MAX;
+  }
+
+  /**
+   * Open LUN `lun`: INQUIRY, TEST UNIT READY (waiting out "becoming ready", starting a stopped unit), READ
+   * CAPACITY and the write-protect bit. A removable disk without a medium opens with `mediumPresent: false`.
+   */
+  static async open(hba: UsbmsHba, lun: number, options: DiskOpenOptions = {}): Promise<Disk> {
+    if (!Number.isInteger(lun) || lun < 0 || lun > hba.maxLun) {
+      throw new DiskArgumentError(`LUN ${lun} does not exist (the device has LUNs 0..${hba.maxLun})`);
+    }
+    const ap = hba.address(lun);
+    // ARQ: the sense comes back with the status (scsa2usb always does it; ask anyway, as sd does).
+    scsi_ifsetcap(ap, 'auto-rqsense', 1, 1);
+    const policy: RetryPolicy = {
+      retries: options.retries ?? DEFAULT_POLICY.retries,
+      readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_POLICY.readyTimeoutMs,
+      readyPollMs: options.readyPollMs ?? DEFAULT_POLICY.readyPollMs,
+    };
+    const timeoutS = options.timeoutS ?? 30;
+    const bootstrap = (o: CommandOptions): Promise<CommandResult> => runCommand(ap, o, policy, {});
+    const info = await inquiry(bootstrap, timeoutS);
+    const disk = new Disk(hba, lun, ap, info,
+      { allowWrite: options.allowWrite ?? false, timeoutS, quirks: options.quirks ?? {} }, policy);
+    log('LUN %d: %s %s %s, %s', lun, info.vendor, info.product, info.revision, info.removable ? 'removable' : 'fixed');
+    await disk.probeMedium();
+    return disk;
+  }
+
+  protected override hooks(): CommandHooks {
+    return {
+      onMediumChanged: () => this.probeMedium(),
+      startUnit: () => this.startStopUnit({ start: true }),
+    };
+  }
+
+  /** TUR, then capacity and write protect; called at open and when the medium may have changed. */
+  private async probeMedium(): Promise<void> {
+    if (this.reprobing) return;
+    this.reprobing = true;
+    try {
+      await this.exec({ name: 'TEST UNIT READY', cdbLength: 6, timeoutS: this.timeoutS,
+        writeCdb: (into) => { commands.testUnitReady.encodeCdb({}, into); } });
+      this.capacityInfo = await readCapacity((o) => this.exec(o), this.opts.quirks, this.timeoutS);
+      this.wp = await readWriteProtect((o) => this.exec(o), this.timeoutS);
+    } catch (e) {
+      if (!isDiskError(e, 'no-medium')) throw e;
+      this.capacityInfo = undefined;
+      if (!this.info.removable) throw e;
+      log('LUN %d: no medium', this.lun);
+    } finally {
+      this.reprobing = false;
+    }
+  }
+
+  get mediumPresent(): boolean { return this.capacityInfo !== undefined; }
+  get writeProtected(): boolean { return this.wp; }
+  get writable(): boolean { return this.opts.allowWrite; }
+  get closed(): boolean { return this.closedFlag; }
+  /** Logical block length in bytes (0 without a medium). */
+  get blockSize(): number { return this.capacityInfo?.blockSize ?? 0; }
+  /** Number of logical blocks (0n without a medium). */
+  get blocks(): bigint { return this.capacityInfo?.blocks ?? 0n; }
+  get capacityBytes(): bigint { return this.blocks * BigInt(this.blockSize); }
+  get capacity(): Capacity | undefined { return this.capacityInfo; }
+
+  /** Re-read the capacity (and the write-protect bit) now. */
+  async refresh(): Promise<Capacity | undefined> {
+    this.checkOpen();
+    await this.probeMedium();
+    return this.capacityInfo;
+  }
+
+  private async requireMedium(): Promise<Capacity> {
+    this.checkOpen();
+    if (this.capacityInfo === undefined) await this.probeMedium();
+    if (this.capacityInfo === undefined) throw new DiskNoMediumError(`LUN ${this.lun}: medium not present`);
+    return this.capacityInfo;
+  }
+
+  private checkRange(cap: Capacity, lba: bigint, blocks: number): void {
+    if (lba < 0n) throw new DiskArgumentError(`LBA ${lba} is negative`);
+    if (!Number.isSafeInteger(blocks) || blocks < 1) throw new DiskArgumentError(`block count ${blocks} is not a positive integer`);
+    if (lba + BigInt(blocks) > cap.blocks) {
+      throw new DiskRangeError(`LBA range ${lba}..${lba + BigInt(blocks) - 1n} is past the end of the medium ` +
+        `(${cap.blocks} blocks)`, lba < cap.blocks ? cap.blocks : lba);
+    }
+  }
+
+  private blocksPerCommand(blockSize: number, limit10: boolean): number {
+    const byDma = Math.max(1, Math.floor(this.maxTransferBytes / blockSize));
+    return limit10 ? Math.min(byDma, MAX_BLOCKS_10) : byDma;
+  }
+
+  /** Read `blocks` blocks at `lba` into `into` (or a new buffer); returns the filled view. */
+  async read(lba: bigint, blocks: number, into?: Buffer): Promise<Buffer> {
+    const cap = await this.requireMedium();
+    this.checkRange(cap, lba, blocks);
+    const bytes = blocks * cap.blockSize;
+    if (into !== undefined && into.length < bytes) {
+      throw new DiskArgumentError(`buffer of ${into.length} bytes cannot hold ${blocks} blocks of ${cap.blockSize}`);
+    }
+    const out = into === undefined ? Buffer.allocUnsafe(bytes) : into.subarray(0, bytes);
+    await this.transfer('read', lba, blocks, cap.blockSize, out);
+    return out;
+  }
+
+  /** Write `data` (a whole number of blocks) at `lba`. Needs `{ allowWrite: true }` and a writable medium. */
+  async write(lba: bigint, data: Buffer): Promise<void> {
+    this.checkOpen();
+    if (!this.opts.allowWrite) throw new DiskReadOnlyError();
+    const cap = await this.requireMedium();
+    if (this.wp) throw new DiskWriteProtectedError(`LUN ${this.lun}: medium is write protected`);
+    if (data.length === 0 || data.length % cap.blockSize !== 0) {
+      throw new DiskArgumentError(`write of ${data.length} bytes is not a whole number of ${cap.blockSize}-byte blocks`);
+    }
+    const blocks = data.length / cap.blockSize;
+    this.checkRange(cap, lba, blocks);
+    try {
+      await this.transfer('write', lba, blocks, cap.blockSize, data);
+    } catch (e) {
+      if (isDiskError(e, 'data-protect')) this.wp = true;
+      throw e;
+    }
+  }
+
+  private async transfer(op: 'read' | 'write', lba: bigint, blocks: number, blockSize: number, buf: Buffer)
+    : Promise<void> {
+    let done = 0;
+    while (done < blocks) {
+      const at = lba + BigInt(done);
+      const small = at + BigInt(Math.min(blocks - done, MAX_BLOCKS_10)) - 1n <= LBA_LIMIT_10;
+      const n = Math.min(blocks - done, this.blocksPerCommand(blockSize, small));
+      const view = buf.subarray(done * blockSize, (done + n) * blockSize);
+      const spec = op === 'read' ? (small ? commands.read10 : commands.read16) : (small ? commands.write10 : commands.write16);
+      await this.exec({
+        name: spec.name, cdbLength: spec.cdbLength, timeoutS: this.timeoutS, lba: at,
+        ...(op === 'read' ? { dataIn: view } : { dataOut: view }),
+        writeCdb: (into) => { spec.encodeCdb({ lba: at, blocks: n }, into); },
+      });
+      done += n;
+    }
+  }
+
+  /** VERIFY (medium check, no data) of a range; a bad block fails with DiskMediumError naming its LBA. */
+  async verify(lba: bigint, blocks: number): Promise<void> {
+    const cap = await this.requireMedium();
+    this.checkRange(cap, lba, blocks);
+    let done = 0;
+    while (done < blocks) {
+      const at = lba + BigInt(done);
+      const n = Math.min(blocks - done, MAX_BLOCKS_10);
+      const spec = at + BigInt(n) - 1n <= LBA_LIMIT_10 ? commands.verify10 : commands.verify16;
+      await this.exec({ name: spec.name, cdbLength: spec.cdbLength, timeoutS: this.timeoutS, lba: at,
+        writeCdb: (into) => { spec.encodeCdb({ lba: at, blocks: n }, into); } });
+      done += n;
+    }
+  }
+
+  /** SYNCHRONIZE CACHE(10) of the whole medium; skipped by quirk, and ignored where the device lacks it. */
+  async synchronizeCache(): Promise<void> {
+    this.checkOpen();
+    if (this.opts.quirks.noSynchronizeCache === true) return;
+    try {
+      await this.exec({ name: 'SYNCHRONIZE CACHE(10)', cdbLength: 10, timeoutS: this.timeoutS,
+        writeCdb: (into) => { commands.synchronizeCache10.encodeCdb({ lba: 0n, blocks: 0 }, into); } });
+    } catch (e) {
+      // Many USB sticks have no cache and reject the opcode: nothing to flush is not a failure.
+      if (isDiskError(e, 'illegal-request') && e.sense?.asc === 0x20) return;
+      throw e;
+    }
+  }
+
+  /** Unlock and eject the medium (START STOP UNIT with LOEJ). */
+  async eject(): Promise<void> {
+    this.checkOpen();
+    await this.preventRemoval(false).catch((e: unknown) => {
+      if (!isDiskError(e, 'illegal-request')) throw e;
+    });
+    await this.startStopUnit({ start: false, loej: true });
+    this.capacityInfo = undefined;
+  }
+
+  /** A Readable of blocks start..end (inclusive), one READ per chunk, with backpressure. */
+  createReadStream(opts: DiskReadStreamOptions = {}): Readable {
+    this.checkOpen();
+    return createDiskReadStream(this, opts);
+  }
+
+  /** A Writable that writes whole blocks from `start`; each chunk is acknowledged once its WRITE completed. */
+  createWriteStream(opts: DiskWriteStreamOptions = {}): Writable {
+    this.checkOpen();
+    if (!this.opts.allowWrite) throw new DiskReadOnlyError();
+    return createDiskWriteStream(this, opts);
+  }
+
+  /** Close the disk: later calls fail with kind 'closed'. The HBA and the port are the session's to close. */
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    if (this.opts.allowWrite && this.mediumPresent) {
+      await this.synchronizeCache().catch((e: unknown) => { log('sync on close failed: %s', (e as Error).message); });
+    }
+    this.closedFlag = true;
+  }
+
+  protected override checkOpen(): void {
+    if (this.closedFlag) throw new DiskError('closed', `LUN ${this.lun}: disk is closed`);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * What the disk driver learns when it opens a LUN: INQUIRY, READ CAPACITY (10, then 16 when the answer is
+ * 0xFFFFFFFF or a quirk says so), and the write-protect bit from MODE SENSE(6), falling back to (10).
+ * Each function sends its command through the retry policy and checks the answer before trusting it.
+ */
+import { commands } from '../scsi/index.js';
+import { logger } from '../util/log.js';
+import type { CommandOptions, CommandResult } from './command.js';
+import { DiskError, isDiskError } from './errors.js';
+
+const log = logger('disk');
+
+export type Exec = (opts: CommandOptions) => Promise<CommandResult>;
+
+export interface InquiryInfo {
+  /** Peripheral device type (0 = direct access block device, 5 = CD/DVD). */
+  readonly deviceType: number;
+  readonly peripheralQualifier: number;
+  /** RMB: removable medium. */
+  readonly removable: boolean;
+  /** VERSION: the SPC version claimed. */
+  readonly version: number;
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+}
+
+export interface Capacity {
+  /** Number of logical blocks (last LBA + 1, after the FIX_CAPACITY quirk). */
+  readonly blocks: bigint;
+  readonly blockSize: number;
+  /** Which command answered. */
+  readonly source: 'READ CAPACITY(10)' | 'READ CAPACITY(16)';
+}
+
+export interface CapacityQuirks {
+  /** READ CAPACITY reports the block count instead of the last LBA: subtract one. */
+  readonly fixCapacity?: boolean | undefined;
+  /** Never send READ CAPACITY(16). */
+  readonly noReadCapacity16?: boolean | undefined;
+  /** Send READ CAPACITY(16) first (devices whose (10) answer is wrong for big media). */
+  readonly readCapacity16?: boolean | undefined;
+}
+
+/** Standard INQUIRY data is 36 bytes; ask for 96 so vendor fields in the extended part are not cut off. */
+const INQUIRY_LENGTH = 96;
+
+export async function inquiry(exec: Exec, timeoutS: number): Promise<InquiryInfo> {
+  const data = Buffer.alloc(INQUIRY_LENGTH);
+  const r = await exec({
+    name: 'INQUIRY', cdbLength: commands.inquiry.cdbLength, timeoutS, dataIn: data, allowResid: true,
+    writeCdb: (into) => { commands.inquiry.encodeCdb({ allocationLength: INQUIRY_LENGTH }, into); },
+  });
+  const got = INQUIRY_LENGTH - r.resid;
+  if (got < 36) throw new DiskError('bad-response', `INQUIRY returned ${got} bytes (at least 36 expected)`);
+  const d = commands.inquiry.decodeData(data, got);
+  return {
+    deviceType: d.peripheralDeviceType, peripheralQualifier: d.peripheralQualifier, removable: d.removable,
+    version: d.version, vendor: d.vendor, product: d.product, revision: d.revision,
+  };
+}
+
+function checkBlockSize(blockSize: number, source: string): void {
+  // SBC: the logical block length is a power of two; anything else (0 in particular) is a broken answer.
+  if (blockSize < 512 || blockSize > 65536 || (blockSize & (blockSize - 1)) !== 0) {
+    throw new DiskError('bad-response', `${source} reported a block length of ${blockSize} bytes`);
+  }
+}
+
+async function readCapacity10(exec: Exec, timeoutS: number): Promise<{ lastLba: bigint; blockSize: number }> {
+  const data = Buffer.alloc(8);
+  await exec({
+    name: 'READ CAPACITY(10)', cdbLength: commands.readCapacity10.cdbLength, timeoutS, dataIn: data,
+    writeCdb: (into) => { commands.readCapacity10.encodeCdb({}, into); },
+  });
+  const d = commands.readCapacity10.decodeData(data);
+  return { lastLba: BigInt(d.returnedLba), blockSize: d.blockLength };
+}
+
+async function readCapacity16(exec: Exec, timeoutS: number): Promise<{ lastLba: bigint; blockSize: number }> {
+  const data = Buffer.alloc(32);
+  const r = await exec({
+    name: 'READ CAPACITY(16)', cdbLength: commands.readCapacity16.cdbLength, timeoutS, dataIn: data,
+    allowResid: true,
+    writeCdb: (into) => { commands.readCapacity16.encodeCdb({ allocationLength: 32 }, into); },
+  });
+  if (32 - r.resid < 12) throw new DiskError('bad-response', `READ CAPACITY(16) returned ${32 - r.resid} bytes`);
+  const d = commands.readCapacity16.decodeData(data, 32 - r.resid);
+  return { lastLba: d.returnedLba, blockSize: d.blockLength };
+}
+
+export async function readCapacity(exec: Exec, quirks: CapacityQuirks, timeoutS: number): Promise<Capacity> {
+  let source: Capacity['source'] = 'READ CAPACITY(10)';
+  let answer: { lastLba: bigint; blockSize: number } | undefined;
+  if (quirks.readCapacity16 === true && quirks.noReadCapacity16 !== true) {
+    answer = await readCapacity16(exec, timeoutS);
+    source = 'READ CAPACITY(16)';
+  } else {
+    answer = await readCapacity10(exec, timeoutS);
+    // 0xFFFFFFFF: "the capacity does not fit, ask READ CAPACITY(16)" (SBC-4 5.16.2).
+    if (answer.lastLba === 0xffff_ffffn && quirks.noReadCapacity16 !== true) {
+      answer = await readCapacity16(exec, timeoutS);
+      source = 'READ CAPACITY(16)';
+    }
+  }
+  checkBlockSize(answer.blockSize, source);
+  const blocks = quirks.fixCapacity === true ? answer.lastLba : answer.lastLba + 1n;
+  if (blocks < 1n) throw new DiskError('bad-response', `${source} reported an empty medium`);
+  log('capacity: %s blocks of %d bytes (%s%s)', blocks, answer.blockSize, source,
+    quirks.fixCapacity === true ? ', FIX_CAPACITY' : '');
+  return { blocks, blockSize: answer.blockSize, source };
+}
+
+/**
+ * The WP bit of the DEVICE-SPECIFIC PARAMETER in the mode parameter header (SBC-4 6.5.1). MODE SENSE(6) page
+ * 0x3F as EDK2 sends it; devices that reject (6) get (10); a device that supports neither is taken as writable
+ * (the write itself will then fail with DATA PROTECT if it is not).
+ */
+export async function readWriteProtect(exec: Exec, timeoutS: number): Promise<boolean> {
+  const data = Buffer.alloc(192);
+  try {
+    const r = await exec({
+      name: 'MODE SENSE(6)', cdbLength: commands.modeSense6.cdbLength, timeoutS, dataIn: data, allowResid: true,
+      writeCdb: (into) => { commands.modeSense6.encodeCdb({ dbd: true, pageCode: 0x3f, allocationLength: 192 }, into); },
+    });
+    if (192 - r.resid >= 4) return commands.modeSense6.decodeData(data, 192 - r.resid).writeProtected;
+  } catch (e) {
+    if (!isDiskError(e, 'illegal-request') && !isDiskError(e, 'transport')) throw e;
+    log('MODE SENSE(6) failed (%s), trying MODE SENSE(10)', (e as Error).message);
+  }
+  try {
+    const r = await exec({
+      name: 'MODE SENSE(10)', cdbLength: commands.modeSense10.cdbLength, timeoutS, dataIn: data, allowResid: true,
+      writeCdb: (into) => { commands.modeSense10.encodeCdb({ dbd: true, pageCode: 0x3f, allocationLength: 192 }, into); },
+    });
+    if (192 - r.resid >= 8) return commands.modeSense10.decodeData(data, 192 - r.resid).writeProtected;
+  } catch (e) {
+    if (!isDiskError(e, 'illegal-request') && !isDiskError(e, 'transport')) throw e;
+    log('MODE SENSE(10) failed too (%s): assuming not write protected', (e as Error).message);
+  }
+  return false;
+}

@@ -1,0 +1,39 @@
+import { describe, it, expect } from 'vitest';
+import { MemoryMedia, WrappingMedia } from '../../src/mock/index.js';
+import { probeDisk, probeLbas } from '../../src/cli/commands/probe.js';
+import { rig } from '../disk/helpers.js';
+
+describe('probe (f3probe-style)', () => {
+  it('chooses 0, powers of two, the last block and seeded random ones', () => {
+    const l = probeLbas(1000n, 5, 4);
+    expect(l[0]).toBe(0n);
+    expect(l.at(-1)).toBe(999n);
+    expect(l).toContain(512n);
+    expect(l).toEqual([...new Set(l)].sort((a, b) => (a < b ? -1 : 1)));
+    expect(probeLbas(1000n, 5, 4)).toEqual(l);
+  });
+
+  it('finds the wrap-around of a drive that claims 4x its real size, and restores the real blocks', async () => {
+    const real = new MemoryMedia(1024n * 512n);
+    const { session, disk } = await rig({ blocks: 4096, media: new WrappingMedia(real, 4096n * 512n) }, { allowWrite: true });
+    try {
+      const original = Buffer.alloc(512, 0x77);
+      await disk.write(0n, original);
+      const r = await probeDisk(disk, 42, 8);
+      expect(r.genuine).toBe(false);
+      expect(r.claimedBlocks).toBe(4096n);
+      expect(r.usableBlocks).toBe(1024n);
+      expect(r.wrapsAt).not.toBeNull();
+      expect(r.wrapsTo).toBe(r.wrapsAt! % 1024n);
+      expect(Buffer.compare(await disk.read(0n, 1), original)).toBe(0);
+    } finally { await session.close(); }
+  });
+
+  it('passes a genuine disk', async () => {
+    const { session, disk } = await rig({ blocks: 2048 }, { allowWrite: true });
+    try {
+      const r = await probeDisk(disk, 1, 8);
+      expect(r).toMatchObject({ genuine: true, usableBlocks: 2048n, wrapsAt: null, failed: [] });
+    } finally { await session.close(); }
+  });
+});
