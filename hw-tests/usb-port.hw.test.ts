@@ -1,0 +1,74 @@
+/**
+ * The UsbPort contract against a real (or emulated) device, through libusb.
+ *
+ *   USBMS_TEST_DEVICE=46f4:0001 npx vitest run --config hw-tests/vitest.config.ts hw-tests/usb-port.hw.test.ts
+ *
+ * USBMS_TEST_DEVICE   vid:pid[:serial] or bus:address of a Bulk-Only mass-storage device (read-only use).
+ * USBMS_TEST_KERNEL_DRIVER=1   usb-storage is bound to it: check the BUSY error, detach, and re-attach on close.
+ * USBMS_TEST_OVERFLOW=1        the device babbles into a too-small IN buffer (real hardware, dummy_hcd).
+ * QEMU usb-storage (vendor 46f4) stalls a bulk-IN read with no command pending; the suite knows that.
+ */
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { openLibusbPort } from '../src/usb/libusb/index.js';
+import { listMassStorageDevices, parseDeviceSelector } from '../src/usb/find.js';
+import { UsbError } from '../src/usb/errors.js';
+import { describePortContract } from '../test/usb/port-contract.js';
+import { BotWire, cdbs } from '../test/usb/bot-wire.js';
+
+const dev = process.env.USBMS_TEST_DEVICE ?? '';
+const kernelDriver = process.env.USBMS_TEST_KERNEL_DRIVER === '1';
+const QEMU_VENDOR_ID = 0x46f4;
+const sel = dev === '' ? undefined : parseDeviceSelector(dev);
+const isQemu = sel?.kind === 'ids' && sel.vendorId === QEMU_VENDOR_ID;
+
+describe.skipIf(dev === '')('libusb port on USBMS_TEST_DEVICE (set USBMS_TEST_DEVICE=vid:pid or bus:address to run)', () => {
+  describePortContract(`libusb ${dev}`, async () => {
+    const port = await openLibusbPort(dev, { detachKernelDriver: kernelDriver, closeTimeoutMs: 1000 });
+    return { port, cleanup: () => port.close() };
+  }, { idleBulkInStalls: isQemu, overflowOnSmallBuffer: process.env.USBMS_TEST_OVERFLOW === '1' });
+
+  /** usb-storage's sysfs bindings for interfaces of this bus: `<bus>-<ports>:<config>.<interface>`. */
+  function usbStorageBindings(bus: number, ifnum: number): string[] {
+    try {
+      return readdirSync('/sys/bus/usb/drivers/usb-storage').filter((n) => n.startsWith(`${bus}-`) && n.endsWith(`.${ifnum}`));
+    } catch {
+      return [];
+    }
+  }
+
+  it('lists the device among the mass-storage devices, with what the open port reports', async () => {
+    const port = await openLibusbPort(dev, { detachKernelDriver: kernelDriver });
+    const { info } = port;
+    await port.close();
+    const found = (await listMassStorageDevices()).filter((d) =>
+      d.busNumber === info.busNumber && d.deviceAddress === info.deviceAddress);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      vendorId: info.vendorId, productId: info.productId, serialNumber: info.serialNumber, product: info.product,
+      speed: info.speed, interfaceNumber: info.interfaceNumber, protocol: 'BOT', hasBotAltSetting: true,
+      accessDenied: false, kernelDriverActive: kernelDriver,
+    });
+  });
+
+  it.runIf(kernelDriver)(`refuses a kernel-bound interface with BUSY, detaches on request, re-attaches on close${
+    kernelDriver ? '' : ' [skipped: set USBMS_TEST_KERNEL_DRIVER=1 with usb-storage bound to the device]'}`, async () => {
+    const err = await openLibusbPort(dev).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UsbError);
+    expect((err as UsbError).code).toBe('BUSY');
+    expect((err as Error).message).toContain('--detach-kernel-driver');
+
+    const port = await openLibusbPort(dev, { detachKernelDriver: true });
+    const { busNumber, interfaceNumber } = port.info;
+    expect(usbStorageBindings(busNumber, interfaceNumber)).toEqual([]);
+    const wire = new BotWire(port);
+    expect((await wire.command(cdbs.inquiry(36), Buffer.alloc(36))).csw.status).toBe(0);
+    await port.close();
+    let bound: string[] = [];
+    for (let i = 0; i < 40 && bound.length === 0; i++) {
+      bound = usbStorageBindings(busNumber, interfaceNumber);
+      if (bound.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(bound).toHaveLength(1);
+  });
+});
