@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# run-lab.sh - the emulated-hardware lab in one command (`npm run test:lab`).
+#
+#   1. setup.sh: QEMU + busybox from Debian's packages, the Debian kernel and udev unpacked (cached, idempotent)
+#   2. npm run build: the guest runs the compiled dist/ (vitest maps ../src/X.js imports to ../dist/X.js)
+#   3. disk images under .lab/ (gitignored), with a pristine copy of each for the host-side check
+#   4. VM "xhci": one guest, qemu-xhci, six devices, one vitest run of hw-tests/ per device model, then the
+#      udev check and the hot-unplug script (hw-tests/lab/guest-suite.sh does the guest side)
+#   5. VM "ehci": the usb-storage stick once more behind an EHCI (high-speed) controller
+#   6. host checks: what the guest wrote is in the image files, and nothing else changed
+#   7. every check by name and a final "N passed, N failed" (hw-tests/lab/summarize.mjs); exit 1 on a failure
+#
+# Env: USBMS_LAB_SKIP_EHCI=1 (one VM only), USBMS_LAB_TIMEOUT (per VM, s; default 1200), plus the knobs of
+# setup.sh / run-in-vm.sh (USB_VM_LAB_DIR ...). Logs: .lab/logs/, JUnit + summaries: hw-tests/reports/.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+OUT="$ROOT/.lab"
+REPORTS="$ROOT/hw-tests/reports"
+T0=$(date +%s.%N)
+stamp() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+say() { printf '[lab %s] %s\n' "$(date +%T)" "$*"; }
+case "$ROOT" in *[[:space:]]*) say "the repo path '$ROOT' contains a space; QEMU's -drive syntax cannot take it"; exit 2;; esac
+
+t=$(date +%s.%N); bash "$HERE/setup.sh"; say "setup.sh: $(stamp "$t") s"
+t=$(date +%s.%N); npm run build --silent; say "npm run build: $(stamp "$t") s"
+
+rm -rf "$OUT/logs" "$OUT/checks" && mkdir -p "$OUT/logs" "$OUT/checks" "$REPORTS"
+rm -f "$REPORTS"/lab-* "$OUT/gadget.after.img"
+# Random content, so a read that returns the wrong block (or zeros) cannot match the image by accident.
+mkimg() { head -c "$2" /dev/urandom > "$OUT/$1"; cp "$OUT/$1" "$OUT/$1.orig"; }
+t=$(date +%s.%N)
+mkimg disk.img 32M       # usb-storage, xHCI: read/write, kernel-driver detach, hot unplug
+mkimg ro.img 16M         # usb-storage read-only (--disk-ro)
+mkimg lun0.img 16M       # usb-bot LUN 0 (scsi-hd)
+mkimg cd.iso 8M          # usb-bot LUN 1 (scsi-cd, 2048-byte blocks)
+mkimg disk4k.img 16M     # usb-bot + scsi-hd, 4096-byte blocks, removable
+mkimg uas.img 4M         # usb-uas: never opened by usbms (no Bulk-Only alternate setting)
+mkimg gadget.img 16M     # Linux gadget (f_mass_storage on dummy_hcd), copied into the guest's tmpfs
+mkimg ehci.img 16M       # usb-storage behind EHCI
+say "images: $(stamp "$t") s"
+
+L="$OUT"
+# Two devices read at 8 MB/s (about what node-usb reaches under TCG anyway): there a full-size read takes the
+# device >100 ms, so the suite's 1 ms data-phase timeout really fires; an unthrottled emulated disk is too fast.
+xhci_devices=(
+  --disk "$L/disk.img" --disk-ro "$L/ro.img"
+  --usb-dev 'usb-bot,id=bot0,serial=USBMS2LUN'
+  --qemu "-drive if=none,id=lun0,format=raw,throttling.bps-read=8000000,file=$L/lun0.img -device scsi-hd,bus=bot0.0,scsi-id=0,lun=0,drive=lun0"
+  --qemu "-drive if=none,id=lun1,format=raw,media=cdrom,readonly=on,file=$L/cd.iso -device scsi-cd,bus=bot0.0,scsi-id=0,lun=1,drive=lun1"
+  --usb-dev 'usb-bot,id=bot1,serial=USBMS4K'
+  --qemu "-drive if=none,id=d4k,format=raw,throttling.bps-read=8000000,file=$L/disk4k.img -device scsi-hd,bus=bot1.0,scsi-id=0,lun=0,drive=d4k,logical_block_size=4096,physical_block_size=4096,removable=on"
+  --usb-dev 'usb-uas,id=uas0,serial=USBMSUAS'
+  --qemu "-drive if=none,id=duas,format=raw,file=$L/uas.img -device scsi-hd,bus=uas0.0,scsi-id=0,lun=0,drive=duas"
+)
+vm() { # vm NAME run-in-vm-args... : one guest running guest-suite.sh NAME
+  local name="$1"; shift
+  local t; t=$(date +%s.%N)
+  say "VM $name: booting"
+  set +e
+  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" "$@" -- \
+    bash hw-tests/lab/guest-suite.sh "$name" 2>&1 | tee "$OUT/logs/vm-$name.log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  echo "$rc" > "$OUT/logs/vm-$name.rc"
+  say "VM $name: exit $rc after $(stamp "$t") s"
+}
+vm xhci "${xhci_devices[@]}"
+[ "${USBMS_LAB_SKIP_EHCI:-0}" = 1 ] || vm ehci --hc ehci --disk "$L/ehci.img"
+
+# ---- host side: data written by the guest is in the image files (QEMU wrote through to them)
+hostchecks="$OUT/checks/host.txt"; : > "$hostchecks"
+# The destructive suite restores every block it overwrote, except one stamp block it leaves for this check.
+stamp_block() { # stamp_block LBA BLOCKSIZE: the content hw-tests/support/patterns.ts writes there
+  node -e 'const [lba, bs] = process.argv.slice(1).map(Number); const t = Buffer.from(`usbms-lab-stamp lba=${lba} `);
+    const b = Buffer.alloc(bs); for (let i = 0; i < bs; i += t.length) t.copy(b, i); process.stdout.write(b);' "$1" "$2"
+}
+image_check() { # image_check NAME IMAGE STAMP_LBA BLOCKSIZE [ORIGINAL (default IMAGE.orig)]
+  local name="$1" img="$2" lba="$3" bs="$4" orig="${5:-$2.orig}" ok=1 why=""
+  if [ ! -f "$img" ]; then ok=0; why="no image $img"
+  elif ! cmp -s <(dd if="$img" bs="$bs" skip="$lba" count=1 status=none) <(stamp_block "$lba" "$bs"); then
+    ok=0; why="LBA $lba does not hold the stamp the guest wrote"
+  elif ! cmp -s <(head -c $((lba * bs)) "$img") <(head -c $((lba * bs)) "$orig") ||
+       ! cmp -s <(tail -c +$(((lba + 1) * bs + 1)) "$img") <(tail -c +$(((lba + 1) * bs + 1)) "$orig"); then
+    ok=0; why="blocks other than the stamp differ from the original (a pattern was not restored)"
+  fi
+  if [ $ok = 1 ]; then echo "ok - host: $name: the guest's write reached the image, all other blocks restored"
+  else echo "not ok - host: $name # $why"; fi >> "$hostchecks"
+}
+image_check "xhci usb-storage disk.img" "$OUT/disk.img" 100 512
+image_check "usb-bot 4096-byte-block disk4k.img" "$OUT/disk4k.img" 100 4096
+image_check "gadget image (copied back from the guest)" "$OUT/gadget.after.img" 100 512 "$OUT/gadget.img.orig"
+[ "${USBMS_LAB_SKIP_EHCI:-0}" = 1 ] || image_check "ehci usb-storage ehci.img" "$OUT/ehci.img" 100 512
+for ro in ro.img lun0.img cd.iso uas.img; do
+  if cmp -s "$OUT/$ro" "$OUT/$ro.orig"; then echo "ok - host: $ro unchanged (read-only runs wrote nothing)"
+  else echo "not ok - host: $ro changed, but only read-only checks ran on it"; fi >> "$hostchecks"
+done
+
+say "lab wall clock: $(stamp "$T0") s"
+node "$HERE/summarize.mjs" "$REPORTS" "$OUT"
