@@ -8,7 +8,8 @@
  * USBMS_TEST_OVERFLOW=1        the device babbles into a too-small IN buffer (real hardware, dummy_hcd).
  * QEMU usb-storage (vendor 46f4) stalls a bulk-IN read with no command pending; the suite knows that.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLibusbPort } from '../src/usb/libusb/index.js';
 import { listMassStorageDevices, parseDeviceSelector } from '../src/usb/find.js';
@@ -28,12 +29,22 @@ describe.skipIf(dev === '')('libusb port on USBMS_TEST_DEVICE (set USBMS_TEST_DE
     return { port, cleanup: () => port.close() };
   }, { idleBulkInStalls: isQemu, overflowOnSmallBuffer: process.env.USBMS_TEST_OVERFLOW === '1' });
 
-  /** usb-storage's sysfs bindings for interfaces of this bus: `<bus>-<ports>:<config>.<interface>`. */
-  function usbStorageBindings(bus: number, ifnum: number): string[] {
+  /**
+   * Is usb-storage bound to interface `ifnum` of THIS device (bus + address, not just the bus: two sticks may
+   * share one)? sysfs names the device `<bus>-<ports>` and its interfaces `<bus>-<ports>:<config>.<interface>`.
+   */
+  function usbStorageBound(bus: number, address: number, ifnum: number): boolean {
+    const root = '/sys/bus/usb/devices';
+    const read = (p: string): string => { try { return readFileSync(p, 'utf8').trim(); } catch { return ''; } };
+    const name = readdirSync(root).find((n) => !n.includes(':') && read(`${root}/${n}/busnum`) === String(bus)
+      && read(`${root}/${n}/devnum`) === String(address));
+    if (name === undefined) return false;
+    const iface = readdirSync(root).find((n) => n.startsWith(`${name}:`) && n.endsWith(`.${ifnum}`));
+    if (iface === undefined) return false;
     try {
-      return readdirSync('/sys/bus/usb/drivers/usb-storage').filter((n) => n.startsWith(`${bus}-`) && n.endsWith(`.${ifnum}`));
+      return basename(readlinkSync(`${root}/${iface}/driver`)) === 'usb-storage';
     } catch {
-      return [];
+      return false;
     }
   }
 
@@ -59,16 +70,20 @@ describe.skipIf(dev === '')('libusb port on USBMS_TEST_DEVICE (set USBMS_TEST_DE
     expect((err as Error).message).toContain('--detach-kernel-driver');
 
     const port = await openLibusbPort(dev, { detachKernelDriver: true });
-    const { busNumber, interfaceNumber } = port.info;
-    expect(usbStorageBindings(busNumber, interfaceNumber)).toEqual([]);
-    const wire = new BotWire(port);
-    expect((await wire.command(cdbs.inquiry(36), Buffer.alloc(36))).csw.status).toBe(0);
-    await port.close();
-    let bound: string[] = [];
-    for (let i = 0; i < 40 && bound.length === 0; i++) {
-      bound = usbStorageBindings(busNumber, interfaceNumber);
-      if (bound.length === 0) await new Promise((r) => setTimeout(r, 50));
+    const { busNumber, deviceAddress, interfaceNumber } = port.info;
+    try {
+      expect(usbStorageBound(busNumber, deviceAddress, interfaceNumber)).toBe(false);
+      const wire = new BotWire(port);
+      expect((await wire.command(cdbs.inquiry(36), Buffer.alloc(36))).csw.status).toBe(0);
+    } finally {
+      // Closing re-attaches usb-storage; a failed check above must not leave the stick detached.
+      await port.close();
     }
-    expect(bound).toHaveLength(1);
+    let bound = false;
+    for (let i = 0; i < 40 && !bound; i++) {
+      bound = usbStorageBound(busNumber, deviceAddress, interfaceNumber);
+      if (!bound) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(bound).toBe(true);
   });
 });

@@ -151,7 +151,7 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
       ...(quirks === undefined ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
       ...(opts.timeoutMs === undefined ? {} : { timeouts: { dataMs: opts.timeoutMs } }),
     });
-    const hba = UsbmsHba.attach(transport);
+    const hba = UsbmsHba.attach(transport, { quirks: { senseLun0Only: transport.quirks.senseLun0Only } });
     return makeSession(port, transport, hba, mock, opts.timeoutMs);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);

@@ -20,6 +20,7 @@ export const QUIRK_FLAGS = [
   'RESET_DELAY', // wait after Mass Storage Reset before clearing halts (RESET_DELAY=ms, default 100)
   'NO_SYNCHRONIZE_CACHE', // SYNCHRONIZE CACHE fails or hangs (disk layer skips it)
   'NO_CSW_PIPELINING', // never have an IN transfer queued beyond the data phase (QEMU xHCI loses it)
+  'SENSE_LUN0_ONLY', // REQUEST SENSE on LUN >= 1 answers for the target, not the LUN (HBA: sense unavailable)
 ] as const;
 export type QuirkFlag = (typeof QUIRK_FLAGS)[number];
 
@@ -34,6 +35,8 @@ export interface Quirks {
   readonly goSlow: boolean;
   readonly noSynchronizeCache: boolean;
   readonly noCswPipelining: boolean;
+  /** Sense from REQUEST SENSE on LUN >= 1 is not that LUN's (5/25/00 instead): report it unavailable. */
+  readonly senseLun0Only: boolean;
   /** Cap on bytes per command from MAX_SECTORS_64 / MAX_TRANSFER_BYTES; undefined = no quirk cap. */
   readonly maxTransferBytes: number | undefined;
   /** Pause after Mass Storage Reset (0 unless RESET_DELAY). */
@@ -57,9 +60,11 @@ const DEFAULT_RESET_DELAY_MS = 100;
 
 /** Known devices. Linux entries are from drivers/usb/storage/unusual_devs.h (bcd ranges as there). */
 export const QUIRK_TABLE: readonly QuirkEntry[] = [
-  { vendorId: 0x46f4, productId: 0x0001, quirks: ['NO_CSW_PIPELINING'],
-    why: 'QEMU usb-storage on qemu-xhci: an IN transfer queued while the data read is pending never completes '
-      + '(lab README quirk 2), so data segments go one at a time and the CSW is read only after them' },
+  { vendorId: 0x46f4, productId: 0x0001, quirks: ['NO_CSW_PIPELINING', 'SENSE_LUN0_ONLY'],
+    why: 'QEMU usb-storage/usb-bot. On qemu-xhci an IN transfer queued while the data read is pending never '
+      + 'completes (lab README quirk 2), so data segments go one at a time and the CSW is read only after them. '
+      + 'usb-bot: REQUEST SENSE on LUN >= 1 with sense pending is routed to the SCSI target, which answers '
+      + 'LOGICAL UNIT NOT SUPPORTED (5/25/00) instead of the LUN\'s sense (lab README quirk 4)' },
   // The software device's personalities (src/mock/personalities.ts, VID 0xF055): each misbehaves like a real
   // product, and needs its quirk for the same reason that product does.
   { vendorId: 0xf055, productId: 0x5b01, quirks: ['IGNORE_RESIDUE'],
@@ -192,6 +197,7 @@ function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirk
     ignoreResidue: has('IGNORE_RESIDUE'), singleLun: has('SINGLE_LUN'), noGetMaxLun: has('NO_GET_MAX_LUN'),
     fixCapacity: has('FIX_CAPACITY'), noReadCapacity16: has('NO_READ_CAPACITY_16'), goSlow: has('GO_SLOW'),
     noSynchronizeCache: has('NO_SYNCHRONIZE_CACHE'), noCswPipelining: has('NO_CSW_PIPELINING'),
+    senseLun0Only: has('SENSE_LUN0_ONLY'),
   };
 }
 

@@ -69,7 +69,11 @@ export abstract class DiskCommands {
         commands.inquiry.encodeCdb(vpd === undefined ? { allocationLength: length }
           : { evpd: true, pageCode: vpd, allocationLength: length }, into);
       } });
-    return data.subarray(0, length - r.resid);
+    const got = data.subarray(0, length - r.resid);
+    // Some devices (QEMU) pad the answer to the allocation length with residue 0: what counts is the length the
+    // data itself declares (VPD: 4 + PAGE LENGTH; standard: 5 + ADDITIONAL LENGTH), as sg_inq and sg_vpd do.
+    const declared = vpd === undefined ? 5 + (got[4] ?? 0) : 4 + (got.length >= 4 ? got.readUInt16BE(2) : 0);
+    return got.length >= 4 && declared < got.length ? got.subarray(0, declared) : got;
   }
 
   /** REQUEST SENSE: the unit's current sense (NO SENSE when nothing is pending). */

@@ -11,10 +11,10 @@ import {
 import { decodeArqStatus } from '../scsa/arq.js';
 import {
   B_READ, B_WRITE, CMD_CMPLT, MAX_SENSE_LENGTH, PKT_XARQ, SCSI_ARQ_STATUS_SIZE, SENSE_LENGTH, SLEEP_FUNC,
-  STATE_ARQ_DONE, STATE_XARQ_DONE, TRAN_ACCEPT, TRAN_BUSY,
+  STATE_ARQ_DONE, STATE_XARQ_DONE, TRAN_ACCEPT, TRAN_BUSY, TRAN_FATAL_ERROR, CMD_DEV_GONE,
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
-import { DiskTransportError } from './errors.js';
+import { DiskGoneError, DiskTransportError } from './errors.js';
 
 const log = logger('disk', 'pkt');
 
@@ -75,6 +75,7 @@ export async function runPacket(ap: scsi_address, req: PacketRequest): Promise<P
       await sleep(BUSY_BACKOFF_MS);
       rc = scsi_transport(pkt);
     }
+    if (rc === TRAN_FATAL_ERROR && pkt.pkt_reason === CMD_DEV_GONE) throw new DiskGoneError();
     if (rc !== TRAN_ACCEPT) {
       throw new DiskTransportError(`the HBA refused the command (scsi_transport returned ${rc})`);
     }

@@ -64,6 +64,8 @@ export class MockUsbDevice {
     const target = new ScsiTarget({
       faults: this.faults,
       capacityOffByOne: this.quirks.capacityOffByOne ?? false,
+      padVpdToAllocation: this.quirks.padVpdToAllocation ?? false,
+      senseOnLun0Only: this.quirks.senseOnLun0Only ?? false,
       lunCount: () => this.maxLun + 1,
     });
     const core: BotDeviceCore = {

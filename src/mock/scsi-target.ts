@@ -42,6 +42,8 @@ export interface CommandPlan {
 export interface TargetContext {
   readonly faults: FaultController;
   readonly capacityOffByOne: boolean;
+  readonly padVpdToAllocation: boolean;
+  readonly senseOnLun0Only: boolean;
   /** LUN numbers the device answers on (REPORT LUNS). */
   lunCount(): number;
 }
@@ -138,6 +140,7 @@ export class ScsiTarget {
     const ua = lun.takeUnitAttention();
     if (ua !== undefined) lun.setSenseValue(ua);
     else if (lun.sense.key === 0 && !lun.present && lun.removable) lun.setSense('notReadyNoMedium');
+    if (this.ctx.senseOnLun0Only && this.lunNumber > 0 && lun.sense.key !== 0) lun.setSense('logicalUnitNotSupported');
     const buf = this.scratch.get(32);
     const n = (cdb[1] ?? 0) & 0x01 ? writeDescriptorSense(buf, lun.sense) : writeFixedSense(buf, lun.sense);
     lun.clearSense();
@@ -152,7 +155,13 @@ export class ScsiTarget {
     const buf = this.scratch.get(256);
     if (!evpd) return this.dataIn(plan, writeStandardInquiry(buf, this.lun.identity), allocation);
     const n = writeVpdPage(buf, page, this.lun.identity, 0xffff);
-    return n === undefined ? this.fail('invalidFieldInCdb') : this.dataIn(plan, n, allocation);
+    if (n === undefined) return this.fail('invalidFieldInCdb');
+    if (this.ctx.padVpdToAllocation && allocation > n) {
+      const padded = this.scratch.get(allocation, n);
+      padded.fill(0, n, allocation);
+      return this.dataIn(plan, allocation, allocation);
+    }
+    return this.dataIn(plan, n, allocation);
   }
 
   private modeSense(cdb: Buffer, plan: CommandPlan, ten: boolean): 0 | 1 {

@@ -49,6 +49,16 @@ export interface MockDeviceQuirks {
   ghostLuns?: number;
   /** Extra delay before every command is processed (ms). */
   commandDelayMs?: number;
+  /**
+   * VPD pages are answered padded with zeros to the full allocation length (residue 0), as QEMU's scsi-disk
+   * does: the page's own PAGE LENGTH is then the only truth about its size.
+   */
+  padVpdToAllocation?: boolean;
+  /**
+   * REQUEST SENSE on a LUN other than 0 with sense pending answers LOGICAL UNIT NOT SUPPORTED (and loses the
+   * real sense), as QEMU's usb-bot does: its scsi_req_new routes that REQUEST SENSE to the SCSI target.
+   */
+  senseOnLun0Only?: boolean;
 }
 
 export interface MockDeviceOptions {

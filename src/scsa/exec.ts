@@ -47,6 +47,18 @@ export interface ExecContext {
   readonly dmaMax: number;
   /** The HBA's own REQUEST SENSE command (FLAG_SENSING in illumos terms). */
   readonly senseCmd: HbaCmd;
+  /** Quirk: sense on LUN >= 1 may be the target's LOGICAL UNIT NOT SUPPORTED rather than the LUN's. */
+  readonly senseLun0Only: boolean;
+}
+
+const ASC_LOGICAL_UNIT_NOT_SUPPORTED = 0x25;
+
+/** Fixed (0x70/0x71) or descriptor (0x72/0x73) sense saying LOGICAL UNIT NOT SUPPORTED. */
+function saysLunNotSupported(sense: Buffer, got: number): boolean {
+  const code = (sense[0] ?? 0) & 0x7f;
+  if ((code === 0x70 || code === 0x71) && got >= 13) return sense[12] === ASC_LOGICAL_UNIT_NOT_SUPPORTED;
+  if ((code === 0x72 || code === 0x73) && got >= 3) return sense[2] === ASC_LOGICAL_UNIT_NOT_SUPPORTED;
+  return false;
 }
 
 export function dataLength(pkt: scsi_pkt): number {
@@ -156,6 +168,16 @@ async function autoRequestSense(ctx: ExecContext, pkt: scsi_pkt): Promise<void> 
     rqStatus = r.status === CSW_STATUS_PASSED ? STATUS_GOOD : STATUS_CHECK;
     rqState = SENT | STATE_GOT_STATUS | (r.transferred > 0 ? STATE_XFERRED_DATA : 0);
     rqResid = senseLen - r.transferred;
+    const sense = sc.segments[0];
+    if (ctx.senseLun0Only && req.lun > 0 && sense !== undefined && saysLunNotSupported(sense, r.transferred)) {
+      // The LUN exists (it is <= max LUN and just ran a command): this answer is the target's, not the LUN's.
+      // Passing it on would make a medium error look like a missing LUN; say "sense unavailable" instead.
+      log('lun %d: REQUEST SENSE answered LOGICAL UNIT NOT SUPPORTED (SENSE_LUN0_ONLY): sense unavailable', req.lun);
+      sense.fill(0);
+      rqReason = CMD_TRAN_ERR;
+      rqResid = senseLen;
+      rqState = SENT | STATE_GOT_STATUS;
+    }
   } catch (err) {
     const o = errorOutcome(err, null);
     rqReason = o.reason;

@@ -26,6 +26,11 @@ export interface UsbmsHbaQuirks {
   noAutoRqsense?: boolean;
   /** Lower the bytes per BOT command below what the engine allows. */
   maxTransferBytes?: number;
+  /**
+   * REQUEST SENSE on LUN >= 1 is answered for the target, not the LUN (LOGICAL UNIT NOT SUPPORTED for a LUN
+   * that exists): auto request sense there reports the sense as unavailable instead of passing on a wrong one.
+   */
+  senseLun0Only?: boolean;
 }
 
 export interface UsbmsHbaOptions {
@@ -47,6 +52,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
   qfullRetries = 10;
   qfullRetryInterval = 100;
   readonly senseCmd: HbaCmd;
+  readonly senseLun0Only: boolean;
   private readonly queues: PktQueue<scsi_pkt>[] = [];
   private running: scsi_pkt | null = null;
   private runningDone: Promise<void> = Promise.resolve();
@@ -67,6 +73,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
       this.queues.push(new PktQueue(depth));
     }
     this.senseCmd = new HbaCmd(transport.allocSlot(1));
+    this.senseLun0Only = opts.quirks?.senseLun0Only === true;
     this.tran = buildTran(this, opts);
   }
 
@@ -96,7 +103,11 @@ export class UsbmsHba implements CapsContext, ExecContext {
 
   /** tran_start(9E). */
   start(pkt: scsi_pkt): number {
-    if (this.state !== 'attached') return TRAN_FATAL_ERROR;
+    if (this.state !== 'attached') {
+      // As scsa2usb does for a disconnected device: refuse, and say why in pkt_reason.
+      if (this.state === 'gone') pkt.pkt_reason = CMD_DEV_GONE;
+      return TRAN_FATAL_ERROR;
+    }
     const w = pktWrapper(pkt);
     const lun = pkt.pkt_address.a_lun;
     const queue = this.queues[lun];

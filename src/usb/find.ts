@@ -128,8 +128,18 @@ function describeDevice(d: Device): string {
   return `${hex4(desc.idVendor)}:${hex4(desc.idProduct)} at ${d.busNumber}:${d.deviceAddress}`;
 }
 
+/**
+ * node-usb hands out one shared Device object per device: when a port of this process already has it open
+ * (`interfaces` is set only while open), use that handle and leave it open - closing it would pull the handle
+ * out from under the port.
+ */
+function alreadyOpen(device: Device): boolean {
+  return device.interfaces !== undefined;
+}
+
 /** Open `device` briefly to read its serial number; undefined if it cannot be opened. */
 async function serialOf(device: Device): Promise<string | undefined> {
+  if (alreadyOpen(device)) return readStringDescriptor(device, device.deviceDescriptor.iSerialNumber);
   try {
     device.open(false);
   } catch (e) {
@@ -220,8 +230,9 @@ export async function listMassStorageDevices(): Promise<MassStorageDeviceInfo[]>
     let strings: DeviceStrings = { manufacturer: undefined, product: undefined, serialNumber: undefined };
     let accessDenied = false;
     let opened = false;
+    const borrowed = alreadyOpen(device);
     try {
-      device.open();
+      if (!borrowed) device.open();
       opened = true;
       strings = await readDeviceStrings(device);
     } catch (e) {
@@ -238,7 +249,7 @@ export async function listMassStorageDevices(): Promise<MassStorageDeviceInfo[]>
         kernelDriverActive: opened ? kernelDriverActive(device, s.index) : undefined,
       });
     }
-    if (opened) device.close();
+    if (opened && !borrowed) device.close();
   }
   return out;
 }

@@ -64,10 +64,10 @@ describe('resolveQuirks', () => {
   it('maps each flag to its resolved field', () => {
     const q = resolveQuirks({ vendorId: 1, productId: 2 }, parseQuirkOverrides(
       '1:2:IGNORE_RESIDUE+SINGLE_LUN+NO_GET_MAX_LUN+FIX_CAPACITY+NO_READ_CAPACITY_16+GO_SLOW+NO_SYNCHRONIZE_CACHE'
-      + '+NO_CSW_PIPELINING+RESET_DELAY=7+MAX_TRANSFER_BYTES=65536+MAX_SECTORS_64'));
+      + '+NO_CSW_PIPELINING+SENSE_LUN0_ONLY+RESET_DELAY=7+MAX_TRANSFER_BYTES=65536+MAX_SECTORS_64'));
     expect(q).toMatchObject({
       ignoreResidue: true, singleLun: true, noGetMaxLun: true, fixCapacity: true, noReadCapacity16: true,
-      goSlow: true, noSynchronizeCache: true, noCswPipelining: true, resetDelayMs: 7,
+      goSlow: true, noSynchronizeCache: true, noCswPipelining: true, senseLun0Only: true, resetDelayMs: 7,
       maxTransferBytes: MAX_SECTORS_64_BYTES, source: 'override',
     });
   });
