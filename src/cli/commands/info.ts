@@ -4,12 +4,35 @@
  */
 import type { Argv } from 'yargs';
 import { decodeSense, decodeVpdPage, exitStatusForSense, formatSense } from '../../scsi/index.js';
-import { listMassStorageDevices } from '../../usb/find.js';
+import { listMassStorageDevices, type MassStorageDeviceInfo } from '../../usb/find.js';
+import { openUsbms } from '../../open.js';
+import { logger } from '../../util/log.js';
 import { CliError, EXIT } from '../exit.js';
 import { formatBytes, hexDump, toJson } from '../format.js';
 import { out, printJson, run, withDisk, withSession, type GlobalArgs } from '../context.js';
 
+const log = logger('cli', 'list');
 const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
+
+/**
+ * LUNs of a Bulk-Only interface that nobody holds: open it, Get Max LUN (with the engine's fallbacks and the
+ * quirks table), close. A device the kernel holds or we may not open is left alone: null ('?').
+ */
+async function lunCount(d: MassStorageDeviceInfo): Promise<number | null> {
+  if (d.protocol !== 'BOT' && !d.hasBotAltSetting) return null;
+  if (d.accessDenied || d.kernelDriverActive !== false) return null;
+  try {
+    const s = await openUsbms({ device: `${d.busNumber}:${d.deviceAddress}` });
+    try {
+      return s.hba.maxLun + 1;
+    } finally {
+      await s.close();
+    }
+  } catch (e) {
+    log('cannot count the LUNs of %d:%d: %s', d.busNumber, d.deviceAddress, (e as Error).message);
+    return null;
+  }
+}
 
 async function list(a: GlobalArgs): Promise<number> {
   if (a.mock !== undefined) {
@@ -28,12 +51,15 @@ async function list(a: GlobalArgs): Promise<number> {
     });
   }
   const devices = await listMassStorageDevices();
-  const rows = devices.map((d) => ({
-    vendorId: hex4(d.vendorId), productId: hex4(d.productId), bus: d.busNumber, address: d.deviceAddress,
-    serial: d.serialNumber ?? null, manufacturer: d.manufacturer ?? null, product: d.product ?? null, speed: d.speed,
-    interface: d.interfaceNumber, protocol: d.protocol, luns: null, kernelDriverActive: d.kernelDriverActive ?? null,
-    accessDenied: d.accessDenied, mock: false,
-  }));
+  const rows = [];
+  for (const d of devices) {
+    rows.push({
+      vendorId: hex4(d.vendorId), productId: hex4(d.productId), bus: d.busNumber, address: d.deviceAddress,
+      serial: d.serialNumber ?? null, manufacturer: d.manufacturer ?? null, product: d.product ?? null,
+      speed: d.speed, interface: d.interfaceNumber, protocol: d.protocol, luns: await lunCount(d),
+      kernelDriverActive: d.kernelDriverActive ?? null, accessDenied: d.accessDenied, mock: false,
+    });
+  }
   if (a.json) { printJson(rows); return EXIT.OK; }
   if (rows.length === 0) {
     out('no USB mass-storage devices found (try --mock for the built-in emulated disk)');
@@ -43,6 +69,7 @@ async function list(a: GlobalArgs): Promise<number> {
     const driver = r.kernelDriverActive === null ? 'unknown' : r.kernelDriverActive ? 'bound' : 'none';
     out(`${r.vendorId}:${r.productId} bus ${r.bus} address ${r.address} serial ${r.serial ?? '-'} ` +
       `"${r.manufacturer ?? ''}" "${r.product ?? ''}" speed ${r.speed} interface ${r.interface} ${r.protocol} ` +
+      `LUNs ${r.luns ?? '?'} ` +
       `kernel driver: ${driver}${r.accessDenied ? ' (no access: install the udev rule)' : ''}`);
   }
   return EXIT.OK;
