@@ -21,27 +21,31 @@ export class TransportSlot implements BotSlot {
   readonly states: SegmentState[];
   /** Promises that never reject: they resolve when segment i settled (result in states[i]). */
   readonly waits: Promise<void>[] = [];
-  private inTransfers: UsbTransfer[] | undefined;
-  private outTransfers: UsbTransfer[] | undefined;
+  /** Made on first use of each index: a slot sized for 257 cookies usually moves its data in one or two. */
+  private readonly inTransfers: UsbTransfer[] = [];
+  private readonly outTransfers: UsbTransfer[] = [];
 
   constructor(readonly owner: object, private readonly port: UsbPort, readonly maxSegments: number) {
     this.states = Array.from({ length: maxSegments }, () => ({ settled: false, actual: 0, error: undefined }));
   }
 
-  /** The transfers for `pipe`, made on first use (a slot often only ever reads or only ever writes). */
-  transfers(pipe: Pipe): UsbTransfer[] {
-    if (pipe === 'in') return (this.inTransfers ??= this.make('in'));
-    return (this.outTransfers ??= this.make('out'));
+  /** The transfers of `pipe` made so far (index = segment). */
+  transfers(pipe: Pipe): readonly UsbTransfer[] {
+    return pipe === 'in' ? this.inTransfers : this.outTransfers;
   }
 
-  private make(pipe: Pipe): UsbTransfer[] {
-    return Array.from({ length: this.maxSegments }, () => this.port.createTransfer(pipe));
+  /** Segment i's transfer on `pipe`, made the first time it is needed and reused by every later command. */
+  private transfer(pipe: Pipe, i: number): UsbTransfer | undefined {
+    if (i < 0 || i >= this.maxSegments) return undefined;
+    const list = pipe === 'in' ? this.inTransfers : this.outTransfers;
+    while (list.length <= i) list.push(this.port.createTransfer(pipe));
+    return list[i];
   }
 
   /** Submit segment i; its outcome lands in states[i], and waits[i] resolves when it has settled. */
   submit(pipe: Pipe, i: number, buffer: Buffer, timeoutMs: number): void {
     const st = this.states[i];
-    const t = this.transfers(pipe)[i];
+    const t = this.transfer(pipe, i);
     if (st === undefined || t === undefined) throw new RangeError(`segment ${i} beyond slot size ${this.maxSegments}`);
     st.settled = false;
     st.actual = 0;
@@ -64,7 +68,7 @@ export class TransportSlot implements BotSlot {
   /** Cancel every transfer of this slot that is still in flight, and refuse further submits of this command. */
   cancelAll(): void {
     this.cancelled = true;
-    for (const t of this.inTransfers ?? []) t.cancel();
-    for (const t of this.outTransfers ?? []) t.cancel();
+    for (const t of this.inTransfers) t.cancel();
+    for (const t of this.outTransfers) t.cancel();
   }
 }

@@ -125,6 +125,11 @@ export class BulkOnlyFunction {
       this.stall('out'); // the CBW itself is refused
       return;
     }
+    if (picks.cbwHang) {
+      // The CBW is never taken (NAKed until the host gives up); only a reset gets the device going again.
+      dev.record({ type: 'fault', kind: 'no-response', tag });
+      await this.sleep(Infinity);
+    }
     dev.outEp.commitHeld();
     dev.record({ type: 'cbw', tag, lun: lunNumber, opcode, length: expected, direction: hostDir });
 
@@ -135,6 +140,9 @@ export class BulkOnlyFunction {
     let forcePhaseError = false;
     if (reason !== undefined) {
       dev.record({ type: 'not-meaningful-cbw', tag, reason });
+      forcePhaseError = true;
+    } else if (picks.phaseError) {
+      this.noteFault(tag, 'phase-error');
       forcePhaseError = true;
     } else {
       if (dev.quirks.commandDelayMs) await this.sleep(dev.quirks.commandDelayMs);

@@ -9,6 +9,7 @@ export const CSW_LENGTH = 13;
 /** Per-command fault picks, flattened so the command path reads them cheaply. */
 export interface Picks {
   stallCbw: boolean;
+  cbwHang: boolean;
   dataStall: number | undefined;
   dataHang: boolean;
   dataDelay: number;
@@ -20,6 +21,7 @@ export interface Picks {
   cswDelay: number;
   cswDisconnect: boolean;
   lostCsw: boolean;
+  phaseError: boolean;
   cswSignature: boolean;
   cswTag: boolean;
   cswLength: number;
@@ -43,9 +45,9 @@ export function botCase(expected: number, hostDir: 'in' | 'out', intent: 'none' 
 
 export function freshPicks(): Picks {
   return {
-    stallCbw: false, dataStall: undefined, dataHang: false, dataDelay: 0, dataDisconnect: undefined,
+    stallCbw: false, cbwHang: false, dataStall: undefined, dataHang: false, dataDelay: 0, dataDisconnect: undefined,
     shortData: undefined, babble: 0, cswStall: false, cswHang: false, cswDelay: 0, cswDisconnect: false,
-    lostCsw: false, cswSignature: false, cswTag: false, cswLength: CSW_LENGTH, cswStatus: undefined, cswResidue: undefined,
+    lostCsw: false, phaseError: false, cswSignature: false, cswTag: false, cswLength: CSW_LENGTH, cswStatus: undefined, cswResidue: undefined,
   };
 }
 
@@ -56,7 +58,11 @@ export function applyPick(p: Picks, f: Fault): void {
       else if (f.phase === 'data') p.dataStall = f.afterBytes ?? 0;
       else p.cswStall = true;
       break;
-    case 'no-response': if (f.phase === 'data') p.dataHang = true; else p.cswHang = true; break;
+    case 'no-response':
+      if (f.phase === 'cbw') p.cbwHang = true;
+      else if (f.phase === 'data') p.dataHang = true;
+      else p.cswHang = true;
+      break;
     case 'short-data': p.shortData = f.bytes; break;
     case 'babble': p.babble = f.extraBytes; break;
     case 'csw-signature': p.cswSignature = true; break;
@@ -65,6 +71,7 @@ export function applyPick(p: Picks, f: Fault): void {
     case 'csw-status': p.cswStatus = f.status; break;
     case 'csw-residue': p.cswResidue = f.residue; break;
     case 'lost-csw': p.lostCsw = true; break;
+    case 'phase-error': p.phaseError = true; break;
     case 'delay': if (f.phase === 'data') p.dataDelay = f.ms; else p.cswDelay = f.ms; break;
     case 'disconnect': if (f.phase === 'data') p.dataDisconnect = f.afterBytes ?? 0; else p.cswDisconnect = true; break;
     case 'medium-error': case 'capacity-off-by-one': case 'get-max-lun-stall': break;

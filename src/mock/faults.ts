@@ -46,6 +46,7 @@ const DEFAULT_SHAPE: Record<FaultKind, Fault | undefined> = {
   'csw-status': { kind: 'csw-status', status: 3 },
   'csw-residue': { kind: 'csw-residue', residue: 0x7fff_ffff },
   'lost-csw': { kind: 'lost-csw' },
+  'phase-error': { kind: 'phase-error' },
   'delay': { kind: 'delay', phase: 'csw', ms: 5 },
   'disconnect': { kind: 'disconnect', phase: 'data' },
   'medium-error': undefined,

@@ -96,7 +96,8 @@ export type FaultPhase = 'data' | 'csw';
 
 export type Fault =
   | { kind: 'stall'; phase: 'cbw' | 'data' | 'csw'; afterBytes?: number }
-  | { kind: 'no-response'; phase: FaultPhase }
+  /** 'cbw': the device never takes the CBW (NAKs it forever); 'data' / 'csw': it goes silent there. */
+  | { kind: 'no-response'; phase: 'cbw' | FaultPhase }
   | { kind: 'short-data'; bytes: number }
   | { kind: 'babble'; extraBytes: number }
   | { kind: 'csw-signature' }
@@ -105,6 +106,8 @@ export type Fault =
   | { kind: 'csw-status'; status: number }
   | { kind: 'csw-residue'; residue: number }
   | { kind: 'lost-csw' }
+  /** The device answers the command with a phase error (stalling the data pipe the host expects data on). */
+  | { kind: 'phase-error' }
   | { kind: 'delay'; phase: FaultPhase; ms: number }
   | { kind: 'disconnect'; phase: FaultPhase; afterBytes?: number }
   | { kind: 'medium-error'; lbas: bigint[] }

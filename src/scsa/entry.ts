@@ -20,8 +20,22 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /**
  * scsi_poll(9F): run the packet with FLAG_NOINTR (pkt_comp is not called) and wait for it; TRAN_BUSY and a
  * BUSY status are retried until pkt_time runs out. 0 when it completed with GOOD status, -1 otherwise.
+ * pkt_flags and pkt_time are restored when it returns.
  */
 export async function scsi_poll(pkt: scsi_pkt): Promise<number> {
+  // As illumos' scsi_poll: the packet gets its flags, completion routine and timeout back afterwards, so a
+  // target driver can reuse it with scsi_transport.
+  const savedFlags = pkt.pkt_flags;
+  const savedTime = pkt.pkt_time;
+  try {
+    return await pollOnce(pkt);
+  } finally {
+    pkt.pkt_flags = savedFlags;
+    pkt.pkt_time = savedTime;
+  }
+}
+
+async function pollOnce(pkt: scsi_pkt): Promise<number> {
   const w = pktWrapper(pkt);
   pkt.pkt_flags |= FLAG_NOINTR;
   if (pkt.pkt_time === 0) pkt.pkt_time = SCSI_POLL_TIMEOUT;

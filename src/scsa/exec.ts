@@ -97,6 +97,8 @@ export async function runPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd): P
   req.direction = len === 0 ? 'none' : (pkt.pkt_dma_flags & DDI_DMA_READ) !== 0 ? 'in' : 'out';
   req.dataTimeoutMs = Math.ceil(pkt.pkt_time * 1000);
   let moved = 0;
+  /** Bytes that really count as data: the engine's residue (host count, or more when the device says so). */
+  let valid = 0;
   let last: BotResult | null = null;
   try {
     if (len <= ctx.dmaMax) {
@@ -105,6 +107,7 @@ export async function runPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd): P
       fillSegments(pkt, cmd, 0, len);
       last = await ctx.transport.execute(cmd.slot, req);
       moved = last.transferred;
+      valid = len - last.residue;
     } else {
       const bs = splitBlockSize(pkt, ctx.lunCaps[req.lun]);
       const piece = pieceBytes(bs, ctx.transport.maxPacketSize, ctx.dmaMax);
@@ -118,6 +121,7 @@ export async function runPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd): P
         fillSegments(pkt, cmd, done, done + n);
         last = await ctx.transport.execute(cmd.slot, req);
         moved += last.transferred;
+        valid += n - last.residue;
         // A failed or short piece ends the command: what follows it was never asked for.
         if (last.status !== CSW_STATUS_PASSED || last.residue > 0) break;
       }
@@ -129,7 +133,9 @@ export async function runPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd): P
   if (last === null) return;
   pkt.pkt_reason = CMD_CMPLT;
   pkt.pkt_state = SENT | STATE_GOT_STATUS | (moved > 0 ? STATE_XFERRED_DATA : 0);
-  pkt.pkt_resid = len - moved;
+  // Not len - moved: a device that padded an IN phase or accepted OUT data it did not process says so in its
+  // residue, and the engine has already kept whichever of the two counts leaves less data valid.
+  pkt.pkt_resid = len - valid;
   if (last.status === CSW_STATUS_PASSED) {
     pkt.pkt_scbp[0] = STATUS_GOOD;
     return;

@@ -6,7 +6,7 @@
 import type { BotTransportApi } from '../bot/api.js';
 import { logger } from '../util/log.js';
 import {
-  CMD_ABORTED, CMD_DEV_GONE, CMD_RESET, CMD_TRAN_ERR, FLAG_HEAD, RESET_ALL, RESET_LUN, RESET_TARGET,
+  CMD_ABORTED, CMD_DEV_GONE, CMD_RESET, CMD_TRAN_ERR, FLAG_HEAD, FLAG_NOINTR, RESET_ALL, RESET_LUN, RESET_TARGET,
   STAT_ABORTED, STAT_BUS_RESET, STAT_DEV_RESET, TRAN_ACCEPT, TRAN_BADPKT, TRAN_BUSY, TRAN_FATAL_ERROR,
   type ddi_dma_attr_t,
 } from './types.js';
@@ -101,7 +101,10 @@ export class UsbmsHba implements CapsContext, ExecContext {
     log('detached');
   }
 
-  /** tran_start(9E). */
+  /**
+   * tran_start(9E): TRAN_ACCEPT (queued; completes through scsi_hba_pkt_comp), TRAN_BUSY (this LUN's queue is
+   * full: try again later), TRAN_BADPKT (a packet this HBA can never run), TRAN_FATAL_ERROR (detached or gone).
+   */
   start(pkt: scsi_pkt): number {
     if (this.state !== 'attached') {
       // As scsa2usb does for a disconnected device: refuse, and say why in pkt_reason.
@@ -113,6 +116,9 @@ export class UsbmsHba implements CapsContext, ExecContext {
     const queue = this.queues[lun];
     if (!w.allocated || w.inTransport || queue === undefined || pkt.pkt_address.a_target !== 0) return TRAN_BADPKT;
     if (pkt.pkt_cdblen < 1 || pkt.pkt_cdblen > MAX_CDB_LENGTH) return TRAN_BADPKT;
+    // FLAG_NOINTR means "complete when scsi_transport returns", which JavaScript cannot do: only scsi_poll, which
+    // waits for the completion instead, may send it. Accepting it otherwise would complete it to nobody.
+    if ((pkt.pkt_flags & FLAG_NOINTR) !== 0 && w.pollDone === null) return TRAN_BADPKT;
     if (dataLength(pkt) > this.dmaMax) {
       const bs = splitBlockSize(pkt, this.lunCaps[lun]);
       if (bs === 0 || pieceBytes(bs, this.transport.maxPacketSize, this.dmaMax) === 0) return TRAN_BADPKT;

@@ -30,13 +30,15 @@ export function scsi_pktalloc(ap: scsi_address, cmdlen: number, statuslen: numbe
   return init(ap, null, null, cmdlen, statuslen, 0, 0, callback, null);
 }
 
-export function scsi_resalloc(ap: scsi_address, cmdlen: number, statuslen: number, dmatoken: buf,
+/** dmatoken null: a packet without DMA resources (scsi_resalloc(9F): "If dmatoken is NULL, no resources ..."). */
+export function scsi_resalloc(ap: scsi_address, cmdlen: number, statuslen: number, dmatoken: buf | null,
   callback: ResourceWait): InitResult {
   obsolete('scsi_resalloc');
   return init(ap, null, dmatoken, cmdlen, statuslen, 0, 0, callback, null);
 }
 
-export function scsi_dmaget(pkt: scsi_pkt, dmatoken: buf, callback: ResourceWait): InitResult {
+/** dmatoken null allocates nothing and hands the packet back as it is. */
+export function scsi_dmaget(pkt: scsi_pkt, dmatoken: buf | null, callback: ResourceWait): InitResult {
   obsolete('scsi_dmaget');
   return init(pkt.pkt_address, pkt, dmatoken, 0, 0, 0, 0, callback, null);
 }

@@ -52,9 +52,17 @@ export class ResourcePool {
     return new Promise((resolve) => this.sleepers.push(resolve));
   }
 
-  /** A callback-function caller: remembered until it returns 1. */
+  /**
+   * A callback-function caller: remembered until it returns 1. Queued once per (function, argument), as
+   * ddi_set_callback does: a callback that retries scsi_init_pkt with itself and fails again must not end up in
+   * the queue twice (and then four times, ...).
+   */
   enqueueCallback(fn: ResourceCallback, arg: unknown): void {
-    this.callbacks.push({ fn, arg });
+    if (!this.queued(fn, arg)) this.callbacks.push({ fn, arg });
+  }
+
+  private queued(fn: ResourceCallback, arg: unknown): boolean {
+    return this.callbacks.some((c) => c.fn === fn && c.arg === arg);
   }
 
   get waiting(): number {
@@ -78,11 +86,13 @@ export class ResourcePool {
       let r: number;
       try {
         r = cb.fn(cb.arg);
+        if (r !== 0 && r !== 1) log('resource callback returned %O, not 0 or 1: dropped', r);
       } catch (err) {
         log('resource callback threw, dropped: %O', err);
         continue;
       }
-      if (r === 0) this.callbacks.push(cb);
+      // Anything but 0 (1, or a misbehaving return value) ends the registration; 0 asks for another chance.
+      if (r === 0 && !this.queued(cb.fn, cb.arg)) this.callbacks.push(cb);
     }
   }
 }

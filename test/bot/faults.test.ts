@@ -81,6 +81,13 @@ describe('faults in each phase', () => {
     expect(recoveryTrail(r.dev, mark)).toEqual(['clear-in']);
   });
 
+  it('no response to the CBW: timeout in the CBW phase, Reset Recovery', async () => {
+    const r = await rig();
+    inject(r, { kind: 'no-response', phase: 'cbw' });
+    const e = await expectRecovered(r, readOne(r), 'timeout', 'cbw');
+    expect(e.cause).toMatchObject({ code: 'TIMEOUT' });
+  });
+
   it('no response in the data phase: timeout, Reset Recovery', async () => {
     const r = await rig();
     inject(r, { kind: 'no-response', phase: 'data' });
@@ -235,5 +242,73 @@ describe('disconnect', () => {
     const r = await rig();
     inject(r, { kind: 'disconnect', phase: 'csw' });
     expect(await failure(readOne(r))).toMatchObject({ kind: 'device-gone', recovered: false });
+  });
+});
+
+describe('phase error and lying residues (fault kinds through the engine)', () => {
+  it('phase-error on a READ: the device stalls IN, the host clears it, reads the CSW, then Reset Recovery', async () => {
+    const r = await rig();
+    inject(r, { kind: 'phase-error' });
+    const mark = r.dev.log.length;
+    await expectRecovered(r, readOne(r), 'phase-error', 'csw');
+    expect(recoveryTrail(r.dev, mark)).toEqual(['clear-in', 'bomsr', 'clear-in', 'clear-out']);
+  });
+
+  it('phase-error on a command without data: straight to Reset Recovery', async () => {
+    const r = await rig();
+    inject(r, { kind: 'phase-error' }, 0x00);
+    const mark = r.dev.log.length;
+    await expectRecovered(r, r.bot.execute(r.slot, request(tur(), 'none')), 'phase-error', 'csw');
+    expect(recoveryTrail(r.dev, mark)).toEqual(['bomsr', 'clear-in', 'clear-out']);
+  });
+
+  it('csw-residue 0 after short data: the host count wins', async () => {
+    const r = await rig();
+    inject(r, { kind: 'short-data', bytes: 200 });
+    inject(r, { kind: 'csw-residue', residue: 0 });
+    expect(await readOne(r)).toMatchObject({ status: 0, transferred: 200, residue: BLOCK - 200, deviceResidue: 0 });
+  });
+
+  it('csw-residue 0 after a write the device stalled half-way: the unsent half stays residue', async () => {
+    const r = await rig();
+    inject(r, { kind: 'stall', phase: 'data', afterBytes: BLOCK }, WRITE10);
+    inject(r, { kind: 'csw-residue', residue: 0 }, WRITE10);
+    const res = await r.bot.execute(r.slot, request(write10(0, 2), 'out', [Buffer.alloc(BLOCK), Buffer.alloc(BLOCK)]));
+    expect(res).toMatchObject({ dataStalled: true, transferred: BLOCK, residue: BLOCK, deviceResidue: 0 });
+  });
+});
+
+describe('random faults from a seed', () => {
+  const FASTER = { timeouts: { cbwMs: 40, cswMs: 40, dataMs: 40, controlMs: 200 } };
+  const kinds = ['stall', 'no-response', { kind: 'no-response', phase: 'cbw' } as const, 'short-data', 'babble', 'csw-signature', 'csw-tag', 'csw-length',
+    'csw-status', 'csw-residue', 'lost-csw', 'delay', 'phase-error'] as const;
+
+  it('never turn missing or wrong data into a clean result, and the device stays usable', async () => {
+    const r = await rig({ luns: [{ blocks: 64 }] }, FASTER);
+    const pattern = Buffer.alloc(64 * BLOCK);
+    for (let i = 0; i < pattern.length; i += 4) pattern.writeUInt32LE((i * 2654435761) >>> 0, i);
+    expect(await r.bot.execute(r.slot, request(write10(0, 64), 'out', [pattern.subarray(0, 64 * BLOCK)])))
+      .toMatchObject({ status: 0, residue: 0 });
+    r.dev.faults.random({ seed: 7, probability: 0.5, kinds });
+    let clean = 0;
+    let failed = 0;
+    for (let i = 0; i < 60; i++) {
+      const lba = (i * 5) % 60;
+      const buf = Buffer.alloc(4 * BLOCK, 0xcc);
+      const segs = [0, 1, 2, 3].map((k) => buf.subarray(k * BLOCK, (k + 1) * BLOCK));
+      const res = await r.bot.execute(r.slot, request(read10(lba, 4), 'in', segs)).catch((e: unknown) => e);
+      if (isBotError(res)) {
+        expect(res.recovered, res.message).toBe(true);
+        failed++;
+      } else if ((res as { status: number; residue: number }).residue === 0
+        && (res as { status: number }).status === 0) {
+        expect(buf.equals(pattern.subarray(lba * BLOCK, (lba + 4) * BLOCK))).toBe(true);
+        clean++;
+      }
+    }
+    expect(clean).toBeGreaterThan(10);
+    expect(failed).toBeGreaterThan(5);
+    r.dev.faults.clear();
+    await stillWorks(r);
   });
 });

@@ -88,6 +88,29 @@ describe('Get Max LUN', () => {
     expect(r.bot.maxLun).toBe(1);
   });
 
+  it.each([1, 2, 16])('%i LUN(s): max LUN n - 1, and the highest LUN takes commands', async (n) => {
+    const luns = Array.from({ length: n }, (_, i) => ({ blocks: 64 + i }));
+    const r = await rig({ luns });
+    expect(r.bot.maxLun).toBe(n - 1);
+    expect(r.dev.log.some((e) => e.type === 'get-max-lun' && e.answer === n - 1)).toBe(true);
+    const cap = Buffer.alloc(8);
+    const res = await r.bot.execute(r.slot, request([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], 'in', [cap], n - 1));
+    expect(res.status).toBe(0);
+    expect(cap.readUInt32BE(0)).toBe(64 + n - 1 - 1); // that LUN's own last LBA
+    expect(await failure(r.bot.execute(r.slot, request(tur(), 'none', [], n))))
+      .toMatchObject({ kind: 'transport', phase: 'request' });
+  });
+
+  it('get-max-lun-stall fault: 0 for a two-LUN device, the next open asks again and gets 1', async () => {
+    const dev = new MockUsbDevice({ luns: [{ blocks: 64 }, { blocks: 64 }] });
+    dev.faults.inject({ fault: { kind: 'get-max-lun-stall' } });
+    const first = await rigOn(dev);
+    expect(first.bot.maxLun).toBe(0);
+    await first.bot.close();
+    const second = await rigOn(dev);
+    expect(second.bot.maxLun).toBe(1);
+  });
+
   it('STALL: 0', async () => {
     const r = await rig({ getMaxLunStalls: true, luns: [{ blocks: 64 }, { blocks: 64 }] });
     expect(r.bot.maxLun).toBe(0);

@@ -175,7 +175,12 @@ describe('CBW validity and Reset Recovery', () => {
       expect(dev.halted).toEqual({ in: true, out: true });
       const again = await settle(host.bulkOut.submit(makeCbw({ cdb: [0, 0, 0, 0, 0, 0] }), 1000));
       expect((again as UsbError).code).toBe('STALL');
-      await host.resetRecovery();
+      // The Mass Storage Reset ends the invalid-CBW state but lifts no halt: that is Clear Feature's job.
+      await host.port.controlOut({ bmRequestType: 0x21, bRequest: 0xff, wValue: 0, wIndex: 0 }, undefined, 1000);
+      expect(dev.halted).toEqual({ in: true, out: true });
+      await host.port.clearHalt('in');
+      expect(dev.halted).toEqual({ in: false, out: true });
+      await host.port.clearHalt('out');
       expect(dev.halted).toEqual({ in: false, out: false });
       const ok = await host.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0] });
       expect(ok.csw.status).toBe(0);
