@@ -29,6 +29,11 @@ async function diskOf(lun: number): Promise<Disk> {
 }
 const senseCode = (s: { key: number; asc: number; ascq: number } | undefined): string =>
   s === undefined ? 'no sense' : [s.key, s.asc, s.ascq].map((n) => n.toString(16).padStart(2, '0')).join('/');
+const cdb16 = (op: number, lba: bigint, blocks: number): Buffer => {
+  const c = Buffer.alloc(16);
+  c[0] = op; c.writeBigUInt64BE(lba, 2); c.writeUInt32BE(blocks, 10);
+  return c;
+};
 const cdb10 = (op: number, lba: number, blocks: number): Buffer => {
   const c = Buffer.alloc(10);
   c[0] = op; c.writeUInt32BE(lba, 2); c.writeUInt16BE(blocks, 7);
@@ -131,9 +136,10 @@ describe.skipIf(botSkipReason !== undefined).each(luns)(titled('LUN %i', botSkip
     const disk = await diskOf(lun);
     const err = await disk.read(disk.blocks, 1).then(() => undefined, (e: unknown) => e);
     expect(isDiskError(err, 'out-of-range'), String(err)).toBe(true);
-    expect(disk.blocks).toBeLessThanOrEqual(0xffffffffn);
-    // Sent anyway (raw): QEMU pads the data phase, the Linux gadget stalls bulk-in; both are legal BOT.
-    const r = await disk.raw(cdb10(0x28, Number(disk.blocks), 1), { dataIn: disk.blockSize });
+    // Sent anyway (raw): QEMU pads the data phase, the Linux gadget stalls bulk-in; both are legal BOT. A disk of
+    // 2^32 blocks or more (past 2 TiB at 512 bytes) has no LBA past its end that READ(10) can name: READ(16).
+    const cdb = disk.blocks <= 0xffffffffn ? cdb10(0x28, Number(disk.blocks), 1) : cdb16(0x88, disk.blocks, 1);
+    const r = await disk.raw(cdb, { dataIn: disk.blockSize });
     expect(r.status).toBe(STATUS_CHECK);
     if (lun === 0 || r.sense !== undefined) {
       // LUN >= 1: a device whose sense is known to be unreliable there (a quirk) may report none, never a wrong one.

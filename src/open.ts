@@ -10,18 +10,30 @@ import { join } from 'node:path';
 import { BotTransport, parseQuirkOverrides } from './bot/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import { createDemoDisk, FileMedia, MockUsbDevice } from './mock/index.js';
-import { UsbmsHba } from './scsa/index.js';
-import { formatDeviceSelector, listMassStorageDevices, parseDeviceSelector, type DeviceSelector } from './usb/find.js';
+import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
+import {
+  formatDeviceSelector, listMassStorageDevices, parseDeviceSelector, type DeviceSelector, type MassStorageDeviceInfo,
+} from './usb/find.js';
 import { openLibusbPort } from './usb/libusb/index.js';
+import { mockFromSpec } from './open-mock.js';
 import type { UsbPort } from './usb/port.js';
 import { logger } from './util/log.js';
+
+// What the command line needs from the layers below, re-exported by the composition root so that the CLI
+// depends on this module (and the disk driver) only.
+export { BotError, QuirkParseError } from './bot/index.js';
+export { UsbError } from './usb/errors.js';
+export { listMassStorageDevices, type MassStorageDeviceInfo } from './usb/find.js';
 
 const log = logger('cli', 'open');
 
 export interface OpenUsbmsOptions {
   /** `vid:pid[:serial]` or `bus:address` (see src/usb/find.ts). */
   device?: string | undefined;
-  /** The software disk: a device you built, an image file to serve (FileMedia), or `true` for the demo disk. */
+  /**
+   * The software disk: a device you built, `true` for the demo disk, or a file name: a raw image to serve
+   * (FileMedia), or a `.json` device description (src/open-mock.ts).
+   */
   mock?: MockUsbDevice | string | true | undefined;
   /** Detach a bound kernel driver (refused when one of its filesystems is mounted, unless `force`). */
   detachKernelDriver?: boolean | undefined;
@@ -39,11 +51,16 @@ export interface UsbmsSession {
   /** The software device, when the session runs on one. */
   readonly mock: MockUsbDevice | undefined;
   openDisk(lun: number, opts?: DiskOpenOptions): Promise<Disk>;
+  /**
+   * scsi_reset(9F) of a LUN without opening a disk on it (so it works when the unit will not even answer
+   * INQUIRY): 'target' = BOT Reset Recovery, 'bus' = USB port reset. True when the reset succeeded.
+   */
+  reset(lun: number, level?: 'target' | 'bus'): Promise<boolean>;
   /** Closes the disks opened here, detaches the HBA, closes the engine and the port. */
   close(): Promise<void>;
 }
 
-export type UsbmsOpenErrorCode = 'NO_DEVICE_SELECTED' | 'BOTH_SELECTED' | 'MOUNTED' | 'IMAGE';
+export type UsbmsOpenErrorCode = 'NO_DEVICE_SELECTED' | 'BOTH_SELECTED' | 'MOUNTED' | 'IMAGE' | 'MOCK_SPEC';
 
 /** A refusal of openUsbms itself (what to open, or whether it is safe to). */
 export class UsbmsOpenError extends Error {
@@ -62,6 +79,14 @@ function mockFromImage(path: string): MockUsbDevice {
   const media = new FileMedia(path, { readOnly });
   // Served as a removable medium, as most USB flash drives report themselves (RMB=1), so eject works too.
   return new MockUsbDevice({ luns: [{ blocks: BigInt(size / 512), media, writeProtected: readOnly, removable: true }] });
+}
+
+function mockFromSpecOrRefuse(path: string): MockUsbDevice {
+  try {
+    return mockFromSpec(path);
+  } catch (e) {
+    throw new UsbmsOpenError('MOCK_SPEC', (e as Error).message);
+  }
 }
 
 /**
@@ -105,19 +130,21 @@ export function mountedFilesystemsOf(where: { busNumber: number; portNumbers: re
   return hits;
 }
 
-async function refuseIfMounted(selector: DeviceSelector): Promise<void> {
-  const all = await listMassStorageDevices();
-  const matches = all.filter((d) => selector.kind === 'location'
+/**
+ * Why detaching the kernel driver of the device `selector` names would be unsafe: the mounted filesystems of
+ * every matching mass-storage interface in `devices`, as a message (undefined: nothing mounted). Paths are
+ * parameters for tests, as in mountedFilesystemsOf.
+ */
+export function detachRefusal(selector: DeviceSelector, devices: readonly MassStorageDeviceInfo[],
+  sysRoot?: string, mountsFile?: string): string | undefined {
+  const matches = devices.filter((d) => selector.kind === 'location'
     ? d.busNumber === selector.busNumber && d.deviceAddress === selector.deviceAddress
     : d.vendorId === selector.vendorId && d.productId === selector.productId
       && (selector.serialNumber === undefined || d.serialNumber === selector.serialNumber));
-  for (const d of matches) {
-    const mounted = mountedFilesystemsOf(d);
-    if (mounted.length > 0) {
-      throw new UsbmsOpenError('MOUNTED', `refusing to detach the kernel driver of ${formatDeviceSelector(selector)}: ` +
-        `it has mounted filesystems (${mounted.join(', ')}); unmount them first (or pass --force to do it anyway)`);
-    }
-  }
+  const mounted = matches.flatMap((d) => mountedFilesystemsOf(d, sysRoot, mountsFile));
+  if (mounted.length === 0) return undefined;
+  return `refusing to detach the kernel driver of ${formatDeviceSelector(selector)}: it has mounted ` +
+    `filesystems (${mounted.join(', ')}); unmount them first (or pass --force to do it anyway)`;
 }
 
 function quirkText(text: string | undefined, port: UsbPort): string | undefined {
@@ -134,11 +161,16 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
   let mock: MockUsbDevice | undefined;
   let port: UsbPort;
   if (opts.mock !== undefined) {
-    mock = opts.mock === true ? createDemoDisk() : typeof opts.mock === 'string' ? mockFromImage(opts.mock) : opts.mock;
+    mock = opts.mock === true ? createDemoDisk()
+      : typeof opts.mock !== 'string' ? opts.mock
+        : opts.mock.toLowerCase().endsWith('.json') ? mockFromSpecOrRefuse(opts.mock) : mockFromImage(opts.mock);
     port = mock.open();
   } else if (opts.device !== undefined) {
     const selector = parseDeviceSelector(opts.device);
-    if (opts.detachKernelDriver === true && opts.force !== true) await refuseIfMounted(selector);
+    if (opts.detachKernelDriver === true && opts.force !== true) {
+      const refusal = detachRefusal(selector, await listMassStorageDevices());
+      if (refusal !== undefined) throw new UsbmsOpenError('MOUNTED', refusal);
+    }
     port = await openLibusbPort(selector, { detachKernelDriver: opts.detachKernelDriver === true });
   } else {
     throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial] or ' +
@@ -176,6 +208,9 @@ function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock
       });
       disks.push(disk);
       return disk;
+    },
+    async reset(lun: number, level: 'target' | 'bus' = 'target'): Promise<boolean> {
+      return (await scsi_reset(hba.address(lun), level === 'bus' ? RESET_ALL : RESET_TARGET)) === 1;
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -4,7 +4,7 @@
  * status (the stack only with DEBUG=usbms:*).
  */
 import type { Argv } from 'yargs';
-import type { Disk, DiskOpenOptions } from '../disk/index.js';
+import { DiskNoMediumError, type Disk, type DiskOpenOptions } from '../disk/index.js';
 import { openUsbms, type UsbmsSession } from '../open.js';
 import { logger } from '../util/log.js';
 import { CliError, EXIT, exitStatusFor } from './exit.js';
@@ -91,6 +91,11 @@ export function parseCount(text: string | number | undefined, what: string, dflt
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1) throw new CliError(`${what} '${String(text)}' is not a positive integer`);
   return n;
+}
+
+/** Whole-disk commands on a removable LUN without a medium: NOT READY (exit 2), not an empty result. */
+export function requireMedium(disk: Disk): void {
+  if (!disk.mediumPresent) throw new DiskNoMediumError(`LUN ${disk.lun}: medium not present`);
 }
 
 export function requireWrite(write: boolean | undefined, what: string): void {

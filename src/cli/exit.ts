@@ -2,12 +2,9 @@
  * Exit statuses: sg3_utils' table (facts.md §2; src/scsi ExitStatus), so scripts written for sg_inq, sg_readcap,
  * sg_turs ... read usbms the same way, and the mapping from any error a command can end with to one of them.
  */
-import { BotError } from '../bot/index.js';
-import { QuirkParseError } from '../bot/index.js';
 import { DiskError } from '../disk/index.js';
-import { UsbmsOpenError } from '../open.js';
 import { exitStatusForSense, ExitStatus, ScsiDataError, ScsiParamError } from '../scsi/index.js';
-import { UsbError } from '../usb/errors.js';
+import { BotError, QuirkParseError, UsbError, UsbmsOpenError } from '../open.js';
 
 export const EXIT = ExitStatus;
 
@@ -40,7 +37,7 @@ export function exitStatusFor(e: unknown): { code: number; known: boolean } {
   if (e instanceof QuirkParseError || e instanceof ScsiParamError) return { code: EXIT.SYNTAX_ERROR, known: true };
   if (e instanceof ScsiDataError) return { code: EXIT.MALFORMED, known: true };
   if (e instanceof UsbmsOpenError) {
-    return { code: e.code === 'MOUNTED' || e.code === 'IMAGE' ? EXIT.FILE_ERROR : EXIT.SYNTAX_ERROR, known: true };
+    return { code: e.code === 'MOUNTED' || e.code === 'IMAGE' || e.code === 'MOCK_SPEC' ? EXIT.FILE_ERROR : EXIT.SYNTAX_ERROR, known: true };
   }
   if (e instanceof BotError) return { code: e.kind === 'timeout' ? EXIT.TIMEOUT : EXIT.TRANSPORT_ERROR, known: true };
   if (e instanceof UsbError) {

@@ -81,7 +81,10 @@ export async function runCommand(ap: scsi_address, opts: CommandOptions, policy:
     if (t.kind === 'medium-changed') {
       if (unitAttentionsLeft-- <= 0) throw t.error;
       log('%s: unit attention %s, retrying', opts.name, t.error.sense?.text);
-      if (t.error.sense?.asc === 0x28 && hooks.onMediumChanged !== undefined) await hooks.onMediumChanged();
+      // 28/xx medium may have changed, 2A/09 capacity data has changed: either way the size we hold is stale.
+      const asc = t.error.sense?.asc;
+      const stale = asc === 0x28 || (asc === 0x2a && t.error.sense?.ascq === 0x09);
+      if (stale && hooks.onMediumChanged !== undefined) await hooks.onMediumChanged();
       continue;
     }
     if (t.kind === 'not-ready') {

@@ -37,6 +37,12 @@ export interface DiskOpenOptions {
   /** pkt_time of each command in seconds (default 30). */
   timeoutS?: number;
   quirks?: DiskQuirks;
+  /**
+   * false: INQUIRY only, no TEST UNIT READY / READ CAPACITY / MODE SENSE at open (default true). For tools in
+   * the sg_turs / sg_requests / sg_raw tradition, which must see the unit's state as it is: the open policy
+   * would consume a pending UNIT ATTENTION and wait out NOT READY. The medium is probed on first use instead.
+   */
+  probe?: boolean;
 }
 
 /** A READ(10)/WRITE(10) moves at most 0xFFFF blocks; beyond the dma-max cap, commands are split anyway. */
@@ -87,7 +93,7 @@ export class Disk extends DiskCommands {
     const disk = new Disk(hba, lun, ap, info,
       { allowWrite: options.allowWrite ?? false, timeoutS, quirks: options.quirks ?? {} }, policy);
     log('LUN %d: %s %s %s, %s', lun, info.vendor, info.product, info.revision, info.removable ? 'removable' : 'fixed');
-    await disk.probeMedium();
+    if (options.probe !== false) await disk.probeMedium();
     return disk;
   }
 

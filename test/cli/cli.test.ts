@@ -34,7 +34,8 @@ describe('usbms CLI on the built-in emulated disk', () => {
     const r = await usbms(['list', '--mock', '--json']);
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
-    expect(Object.keys(rows[0]!).sort()).toEqual(['address', 'bus', 'interface', 'kernelDriverActive', 'luns',
+    // the same keys as a real device's row (src/cli/commands/info.ts), so scripts parse both alike
+    expect(Object.keys(rows[0]!).sort()).toEqual(['accessDenied', 'address', 'bus', 'interface', 'kernelDriverActive', 'luns',
       'manufacturer', 'mock', 'product', 'productId', 'protocol', 'serial', 'speed', 'vendorId'].sort());
     expect(rows[0]!.luns).toBe(1);
     const text = await usbms(['list', '--mock']);

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mountedFilesystemsOf, openUsbms, UsbmsOpenError } from '../../src/open.js';
+import { detachRefusal, mountedFilesystemsOf, openUsbms, UsbmsOpenError } from '../../src/open.js';
+import type { MassStorageDeviceInfo } from '../../src/usb/find.js';
 
 describe('mounted-filesystem check before detaching the kernel driver', () => {
   const root = mkdtempSync(join(tmpdir(), 'usbms-sys-'));
@@ -25,6 +26,23 @@ describe('mounted-filesystem check before detaching the kernel driver', () => {
     writeFileSync(mounts, '/dev/sdx /y ext4 rw 0 0\n');
     expect(mountedFilesystemsOf({ ...where, interfaceNumber: 1 }, sys, mounts)).toEqual([]);
     expect(mountedFilesystemsOf(where, sys, mounts)).toEqual(['/dev/sdx on /y']);
+  });
+
+  it('--detach-kernel-driver is refused for the device whose filesystem is mounted, named any way', () => {
+    writeFileSync(mounts, '/dev/sdx1 /media/stick vfat rw 0 0\n');
+    const stick = { vendorId: 0x0781, productId: 0x5567, busNumber: 1, deviceAddress: 9, portNumbers: [2, 3],
+      interfaceNumber: 0, serialNumber: 'S1' } as MassStorageDeviceInfo;
+    const other = { ...stick, deviceAddress: 10, portNumbers: [4], serialNumber: 'S2' };
+    for (const sel of [{ kind: 'ids', vendorId: 0x0781, productId: 0x5567 }, { kind: 'location', busNumber: 1, deviceAddress: 9 },
+      { kind: 'ids', vendorId: 0x0781, productId: 0x5567, serialNumber: 'S1' }] as const) {
+      expect(detachRefusal(sel, [other, stick], sys, mounts)).toMatch(
+        /^refusing to detach the kernel driver of .*: it has mounted filesystems \(\/dev\/sdx1 on \/media\/stick\); unmount them first \(or pass --force/);
+    }
+    expect(detachRefusal({ kind: 'ids', vendorId: 0x0781, productId: 0x5567, serialNumber: 'S2' }, [other, stick], sys, mounts))
+      .toBeUndefined();
+    expect(detachRefusal({ kind: 'location', busNumber: 1, deviceAddress: 10 }, [other, stick], sys, mounts)).toBeUndefined();
+    writeFileSync(mounts, '/dev/sda1 / ext4 rw 0 0\n');
+    expect(detachRefusal({ kind: 'location', busNumber: 1, deviceAddress: 9 }, [other, stick], sys, mounts)).toBeUndefined();
   });
 
   it('openUsbms refuses to guess a device', async () => {

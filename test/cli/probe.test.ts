@@ -37,3 +37,21 @@ describe('probe (f3probe-style)', () => {
     } finally { await session.close(); }
   });
 });
+
+describe('probe on a drive that fails reads past its real size', () => {
+  it('counts unreadable blocks as missing capacity, without writing or restoring them', async () => {
+    const { dev, session, disk } = await rig({ blocks: 4096 }, { allowWrite: true, retries: 0 }, { logLimit: 100_000 });
+    try {
+      const limbo = Array.from({ length: 2048 }, (_, i) => 2048n + BigInt(i));
+      dev.faults.inject({ fault: { kind: 'medium-error', lbas: limbo } });
+      const writes = (): number => dev.log.filter((e) => e.type === 'cbw' && e.opcode === 0x2a).length;
+      const before = writes();
+      const r = await probeDisk(disk, 9, 8);
+      expect(r).toMatchObject({ genuine: false, usableBlocks: 2048n, wrapsAt: null });
+      expect(r.failed.every((l) => l >= 2048n)).toBe(true);
+      expect(r.failed).toContain(4095n);
+      // each readable tested block is written twice (stamp, restore); the unreadable ones never
+      expect(writes() - before).toBe(2 * (r.testedBlocks - r.failed.length));
+    } finally { await session.close(); }
+  });
+});

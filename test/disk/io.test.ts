@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError, isDiskError } from '../../src/disk/index.js';
-import { opcodesSent, rig } from './helpers.js';
+import { failNextCommands, opcodesSent, rig } from './helpers.js';
 
 const BIG = 2n ** 32n + 16n; // > 2 TiB of 512-byte blocks: READ CAPACITY(10) says 0xFFFFFFFF
 
@@ -90,6 +90,20 @@ describe('Disk I/O', () => {
       expect(opcodesSent(dev).filter((op) => op === 0x25).length).toBe(before + 1);
       dev.luns[0]!.eject();
       await expect(disk.read(0n, 1)).rejects.toSatisfy((e) => isDiskError(e, 'no-medium'));
+    } finally { await session.close(); }
+  });
+
+  it('re-reads the capacity after UNIT ATTENTION 2A/09 CAPACITY DATA HAS CHANGED', async () => {
+    const { session, disk, dev } = await rig({ blocks: 512 });
+    try {
+      const before = opcodesSent(dev).filter((op) => op === 0x25).length;
+      failNextCommands(dev, [{ key: 6, asc: 0x2a, ascq: 0x09 }]);
+      await expect(disk.read(0n, 1)).resolves.toHaveLength(512);
+      expect(opcodesSent(dev).filter((op) => op === 0x25).length).toBe(before + 1);
+      // Any other unit attention (here: mode parameters changed, 2A/01) is retried without a re-read.
+      failNextCommands(dev, [{ key: 6, asc: 0x2a, ascq: 0x01 }]);
+      await expect(disk.read(0n, 1)).resolves.toHaveLength(512);
+      expect(opcodesSent(dev).filter((op) => op === 0x25).length).toBe(before + 1);
     } finally { await session.close(); }
   });
 

@@ -27,6 +27,18 @@ describe('Disk.open policy', () => {
     } finally { await session.close(); }
   });
 
+  it('with probe: false sends INQUIRY only, leaves a pending UNIT ATTENTION to the caller, probes on first read', async () => {
+    const { session, disk, dev } = await rig({ blocks: 1024 }, { probe: false }, { powerOnUnitAttention: true });
+    try {
+      expect(opcodesSent(dev)).toEqual([0x12]);
+      expect(disk.mediumPresent).toBe(false);
+      const s = await disk.requestSense();
+      expect([s.key, s.asc]).toEqual([6, 0x29]); // power on, reset, or bus device reset occurred
+      expect((await disk.read(1023n, 1)).length).toBe(512);
+      expect(disk.blocks).toBe(1024n);
+    } finally { await session.close(); }
+  });
+
   it('waits while NOT READY 04/01 (becoming ready), then opens', async () => {
     const becoming = { key: 2, asc: 4, ascq: 1 };
     const { session, disk, dev } = await rig({ blocks: 1024 }, {}, {},

@@ -4,8 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import { decodeSense, decodeVpdPage, exitStatusForSense, formatSense } from '../../scsi/index.js';
-import { listMassStorageDevices, type MassStorageDeviceInfo } from '../../usb/find.js';
-import { openUsbms } from '../../open.js';
+import { listMassStorageDevices, openUsbms, type MassStorageDeviceInfo } from '../../open.js';
 import { logger } from '../../util/log.js';
 import { CliError, EXIT } from '../exit.js';
 import { formatBytes, hexDump, toJson } from '../format.js';
@@ -42,7 +41,7 @@ async function list(a: GlobalArgs): Promise<number> {
         vendorId: hex4(i.vendorId), productId: hex4(i.productId), bus: i.busNumber, address: i.deviceAddress,
         serial: i.serialNumber ?? null, manufacturer: i.manufacturer ?? null, product: i.product ?? null,
         speed: i.speed, interface: i.interfaceNumber, protocol: 'BOT', luns: s.hba.maxLun + 1,
-        kernelDriverActive: false, mock: true,
+        kernelDriverActive: false, accessDenied: false, mock: true,
       };
       if (a.json) printJson([row]);
       else out(`${row.vendorId}:${row.productId} bus ${row.bus} address ${row.address} serial ${row.serial ?? '-'} ` +
@@ -124,8 +123,10 @@ async function capacity(a: GlobalArgs): Promise<number> {
   });
 }
 
+// tur and sense open the LUN without the medium policy (INQUIRY only): it would consume the very UNIT
+// ATTENTION or NOT READY they are asked to report, as sg_turs and sg_requests report it.
 async function tur(a: GlobalArgs): Promise<number> {
-  return withDisk(a, {}, async (disk) => {
+  return withDisk(a, { probe: false }, async (disk) => {
     await disk.testUnitReady();
     if (a.json) printJson({ ready: true });
     else out('ready');
@@ -133,7 +134,7 @@ async function tur(a: GlobalArgs): Promise<number> {
 }
 
 async function sense(a: GlobalArgs & { hex: boolean }): Promise<number> {
-  return withDisk(a, {}, async (disk) => {
+  return withDisk(a, { probe: false }, async (disk) => {
     const s = await disk.requestSense();
     if (a.json) printJson({ key: s.key, asc: s.asc, ascq: s.ascq, text: s.text, information: s.information ?? null, hex: s.raw.toString('hex') });
     else out(a.hex ? hexDump(s.raw) + s.text : s.text);

@@ -3,14 +3,19 @@
  * file, progress (only on a TTY) and messages to stderr.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
 import { isDiskError, type Disk } from '../../disk/index.js';
 import { CliError, EXIT } from '../exit.js';
 import { hexDump, Progress } from '../format.js';
-import { out, parseCount, parseLba, printJson, requireWrite, run, withDisk, type GlobalArgs } from '../context.js';
+import {
+  out, parseCount, parseLba, printJson, requireMedium, requireWrite, run, withDisk, type GlobalArgs,
+} from '../context.js';
+
+/** Largest read printed as a hex dump or JSON (a terminal full of hex is not what anyone wants beyond it). */
+const MAX_DUMP_BYTES = 16 * 2 ** 20;
 
 interface ReadArgs extends GlobalArgs { lba: string; count?: string | undefined; out?: string | undefined }
 interface WriteArgs extends GlobalArgs { lba: string; in?: string | undefined; write: boolean }
@@ -21,12 +26,20 @@ async function readCmd(a: ReadArgs): Promise<number> {
   const lba = parseLba(a.lba);
   const count = parseCount(a.count, 'COUNT', 1);
   return withDisk(a, {}, async (disk) => {
-    const data = await disk.read(lba, count);
     if (a.out !== undefined) {
-      writeFileSync(a.out, data);
-      if (a.json) printJson({ lba, blocks: count, blockSize: disk.blockSize, bytes: data.length, file: a.out });
-      else process.stderr.write(`read ${count} blocks at LBA ${lba} (${data.length} bytes) into ${a.out}\n`);
-    } else if (a.json) {
+      // Streamed, so any range fits: the blocks go to the file chunk by chunk, never all in memory.
+      const bytes = BigInt(count) * BigInt(disk.blockSize);
+      await pipeline(disk.createReadStream({ start: lba, end: lba + BigInt(count) - 1n }), createWriteStream(a.out));
+      if (a.json) printJson({ lba, blocks: count, blockSize: disk.blockSize, bytes, file: a.out });
+      else process.stderr.write(`read ${count} blocks at LBA ${lba} (${bytes} bytes) into ${a.out}\n`);
+      return;
+    }
+    if (count * disk.blockSize > MAX_DUMP_BYTES) {
+      throw new CliError(`${count} blocks is more than a hex dump should hold (${MAX_DUMP_BYTES / 2 ** 20} MiB): ` +
+        'use --out FILE, or `usbms image`');
+    }
+    const data = await disk.read(lba, count);
+    if (a.json) {
       printJson({ lba, blocks: count, blockSize: disk.blockSize, hex: data.toString('hex') });
     } else {
       out(hexDump(data, lba * BigInt(disk.blockSize)));
@@ -70,6 +83,7 @@ async function imageCmd(a: ImageArgs): Promise<number> {
   if (a.out === undefined) throw new CliError('image needs --out FILE');
   const chunkBlocks = parseCount(a['chunk-blocks'], '--chunk-blocks', 0) || undefined;
   return withDisk(a, {}, async (disk) => {
+    requireMedium(disk);
     const hash = createHash('sha256');
     const started = Date.now();
     await pipeline(disk.createReadStream(chunkBlocks === undefined ? {} : { chunkBlocks }),
@@ -85,6 +99,7 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
   requireWrite(a.write, 'restore');
   const size = BigInt(statSync(a.in).size);
   return withDisk(a, { allowWrite: true }, async (disk) => {
+    requireMedium(disk);
     if (size === 0n || size % BigInt(disk.blockSize) !== 0n) {
       throw new CliError(`${a.in} is ${size} bytes, not a whole number of ${disk.blockSize}-byte blocks`);
     }
@@ -128,6 +143,7 @@ async function scan(disk: Disk, start: bigint, count: bigint, onProgress: (done:
 
 async function verifyCmd(a: VerifyArgs): Promise<number> {
   return withDisk(a, { retries: 1 }, async (disk) => {
+    requireMedium(disk);
     const start = a.start === undefined ? 0n : parseLba(a.start, '--start');
     const count = a.count === undefined ? disk.blocks - start : BigInt(parseCount(a.count, '--count', 1));
     if (start + count > disk.blocks || count < 1n) {

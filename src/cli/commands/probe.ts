@@ -10,7 +10,9 @@ import type { Argv } from 'yargs';
 import { isDiskError, type Disk } from '../../disk/index.js';
 import { EXIT } from '../exit.js';
 import { formatBytes } from '../format.js';
-import { info, out, printJson, requireWrite, run, withDisk, type GlobalArgs } from '../context.js';
+import {
+  info, out, parseCount, printJson, requireMedium, requireWrite, run, withDisk, type GlobalArgs,
+} from '../context.js';
 
 const MAGIC = 0x5553424d53505242n; // "USBMSPRB"
 
@@ -58,13 +60,26 @@ export interface ProbeResult {
   genuine: boolean;
 }
 
+const unreadable = (e: unknown): boolean => isDiskError(e, 'medium') || isDiskError(e, 'hardware');
+
 export async function probeDisk(disk: Disk, seed: number, random: number): Promise<ProbeResult> {
   const bs = disk.blockSize;
-  const lbas = probeLbas(disk.blocks, seed, random);
-  const saved = Buffer.allocUnsafe(lbas.length * bs);
+  const all = probeLbas(disk.blocks, seed, random);
+  const saved = Buffer.allocUnsafe(all.length * bs);
   const seedBig = BigInt(seed);
-  for (const [i, lba] of lbas.entries()) await disk.read(lba, 1, saved.subarray(i * bs, (i + 1) * bs));
   const failed = new Set<bigint>();
+  // Save what is there first. A block that cannot even be read is missing capacity (a "limbo" drive answers
+  // MEDIUM ERROR past its real size): it is counted as failed and neither stamped nor restored.
+  const lbas: bigint[] = [];
+  for (const lba of all) {
+    try {
+      await disk.read(lba, 1, saved.subarray(lbas.length * bs, (lbas.length + 1) * bs));
+      lbas.push(lba);
+    } catch (e) {
+      if (!unreadable(e)) throw e;
+      failed.add(lba);
+    }
+  }
   const sharing = new Map<bigint, bigint[]>();
   let wrapsAt: bigint | null = null;
   let wrapsTo: bigint | null = null;
@@ -78,7 +93,7 @@ export async function probeDisk(disk: Disk, seed: number, random: number): Promi
       try {
         found = stampOf(await disk.read(lba, 1, block), seedBig);
       } catch (e) {
-        if (!isDiskError(e, 'medium') && !isDiskError(e, 'hardware')) throw e;
+        if (!unreadable(e)) throw e;
       }
       if (found === lba) continue;
       if (found === undefined) { failed.add(lba); continue; }
@@ -107,7 +122,7 @@ export async function probeDisk(disk: Disk, seed: number, random: number): Promi
     await disk.synchronizeCache().catch(() => undefined);
   }
   const bad = [...failed].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return { claimedBlocks: disk.blocks, blockSize: bs, testedBlocks: lbas.length,
+  return { claimedBlocks: disk.blocks, blockSize: bs, testedBlocks: all.length,
     usableBlocks: bad[0] ?? disk.blocks, wrapsAt, wrapsTo, failed: bad, genuine: bad.length === 0 };
 }
 
@@ -115,9 +130,11 @@ interface ProbeArgs extends GlobalArgs { write: boolean; seed?: number | undefin
 
 async function probeCmd(a: ProbeArgs): Promise<number> {
   requireWrite(a.write, 'probe (it stamps blocks, then restores them)');
-  const seed = a.seed ?? (Date.now() & 0x7fffffff);
+  const seed = a.seed === undefined ? Date.now() & 0x7fffffff : parseCount(a.seed, '--seed', 1);
+  const random = a.random === 0 ? 0 : parseCount(a.random, '--random', 16);
   return withDisk(a, { allowWrite: true }, async (disk) => {
-    const r = await probeDisk(disk, seed, a.random);
+    requireMedium(disk);
+    const r = await probeDisk(disk, seed, random);
     if (a.json) printJson({ ...r, seed });
     else {
       out(`claimed: ${r.claimedBlocks} blocks (${formatBytes(r.claimedBlocks * BigInt(r.blockSize))}), ` +

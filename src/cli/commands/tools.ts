@@ -3,8 +3,6 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { scsi_reset } from '../../scsa/index.js';
-import { RESET_TARGET } from '../../scsa/types.js';
 import { describeCdb, exitStatusForStatus, statusName } from '../../scsi/index.js';
 import { CliError, EXIT } from '../exit.js';
 import { hexDump } from '../format.js';
@@ -52,10 +50,10 @@ async function bench(a: BenchArgs): Promise<number> {
 
 async function reset(a: GlobalArgs): Promise<number> {
   return withSession(a, async (s) => {
-    const ok = await scsi_reset(s.hba.address(a.lun), RESET_TARGET);
-    if (a.json) printJson({ reset: ok === 1 });
-    else out(ok === 1 ? 'reset done (Bulk-Only Mass Storage Reset recovery)' : 'reset failed');
-    return ok === 1 ? EXIT.OK : EXIT.TRANSPORT_ERROR;
+    const ok = await s.reset(a.lun, 'target');
+    if (a.json) printJson({ reset: ok });
+    else out(ok ? 'reset done (Bulk-Only Mass Storage Reset recovery)' : 'reset failed');
+    return ok ? EXIT.OK : EXIT.TRANSPORT_ERROR;
   });
 }
 
@@ -81,7 +79,8 @@ async function raw(a: RawArgs): Promise<number> {
     dataOut = readFileSync(a['data-out']);
   }
   const dataIn = a.in === undefined ? undefined : parseCount(a.in, '--in', 1);
-  return withDisk(a, { allowWrite: dataOut !== undefined }, async (disk) => {
+  // No medium policy at open (like sg_raw): the CDB meets the unit in whatever state it is in.
+  return withDisk(a, { allowWrite: dataOut !== undefined, probe: false }, async (disk) => {
     const r = await disk.raw(cdb, { ...(dataIn === undefined ? {} : { dataIn }), ...(dataOut === undefined ? {} : { dataOut }) });
     const exit = exitStatusForStatus(r.status, r.sense?.decoded);
     if (a['out-file'] !== undefined) writeFileSync(a['out-file'], r.data);
