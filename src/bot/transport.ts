@@ -48,6 +48,12 @@ export class BotTransport implements BotTransportApi {
   private active: ActiveCommand | undefined;
   private running: Promise<unknown> | undefined;
   private maintenance = false;
+  /**
+   * Reset Recovery (and the port reset after it) failed: the device is in an unknown state. The engine alone owns
+   * recovery, so it remembers this and recovers before the next command instead of sending that command into a
+   * device known to be unrecovered (which would cost a whole timeout again).
+   */
+  private unrecovered = false;
   private goneError: UsbError | undefined;
   private closing = false;
   private readonly unsubscribe: () => void;
@@ -129,12 +135,14 @@ export class BotTransport implements BotTransportApi {
     await this.maintain('Reset Recovery', async () => {
       if (!(await resetRecovery(this.port, this.recoveryTimeouts()))) throw new Error('port reset failed');
     });
+    this.unrecovered = false;
   }
 
   async portReset(): Promise<void> {
     await this.maintain('port reset', async () => {
       if (!(await portResetOnly(this.port))) throw new Error('port reset failed');
     });
+    this.unrecovered = false;
   }
 
   async close(): Promise<void> {
@@ -157,6 +165,7 @@ export class BotTransport implements BotTransportApi {
   // ---------------------------------------------------------------- one command
 
   private async run(cmd: ActiveCommand, req: BotRequest): Promise<BotResult> {
+    if (this.unrecovered) await this.recoverBeforeCommand();
     const tag = this.tags.next();
     const expected = totalLength(req);
     try {
@@ -231,6 +240,23 @@ export class BotTransport implements BotTransportApi {
     }
   }
 
+  /** The previous failure left the device unrecovered: try Reset Recovery again before anything else. */
+  private async recoverBeforeCommand(): Promise<void> {
+    log('device left unrecovered by the previous failure: reset recovery before the next command');
+    let recovered: boolean;
+    try {
+      recovered = await resetRecovery(this.port, this.recoveryTimeouts());
+    } catch (e) {
+      this.goneError ??= isUsbError(e) ? e : undefined;
+      throw new BotError('device-gone', 'recovery', 'device disconnected during recovery', { cause: e });
+    }
+    if (!recovered) {
+      throw new BotError('transport', 'recovery',
+        'the device did not recover from the previous failure (Reset Recovery and port reset failed); command not sent');
+    }
+    this.unrecovered = false;
+  }
+
   private verify(buf: Buffer, n: number, tag: number, expected: number, transferred: number): Csw {
     const v = checkCsw(buf, n, tag, expected, this.quirks.ignoreResidue);
     if (!v.ok) throw new PhaseFailure('invalid-csw', 'csw', v.detail, undefined, transferred);
@@ -269,6 +295,7 @@ export class BotTransport implements BotTransportApi {
     log('tag %d: %s in %s phase (%s): reset recovery', tag, kind, f.phase, f.message);
     try {
       const recovered = await resetRecovery(this.port, this.recoveryTimeouts());
+      this.unrecovered = !recovered;
       return new BotError(kind, f.phase, f.message, { ...base, recovered });
     } catch (e) {
       this.goneError ??= isUsbError(e) ? e : undefined;
@@ -301,6 +328,8 @@ export class BotTransport implements BotTransportApi {
         this.goneError ??= e;
         throw new BotError('device-gone', 'recovery', `device disconnected during ${what}`, { cause: e });
       }
+      // Reset Recovery or the port reset failed: remembered, so the next command recovers first.
+      this.unrecovered = true;
       throw new BotError('transport', 'recovery', `${what} failed`, { cause: e });
     } finally {
       this.maintenance = false;

@@ -8,7 +8,9 @@
  * - NOT READY 04/02 (initializing command required): START STOP UNIT (start) once, then retry.
  * - BUSY / TASK SET FULL, ABORTED COMMAND, transport errors after recovery, timeouts, a short data phase:
  *   retried up to `retries` times.
- * - RECOVERED ERROR: the command succeeded (the device fixed it); logged.
+ * - RECOVERED ERROR, or NO SENSE with nothing else wrong, from valid sense: the command succeeded; logged.
+ *   Sense that is not valid (padding by the residue, a failed REQUEST SENSE, a bad response code or additional
+ *   length, a RECOVERED ERROR naming another block) is never a verdict: the command is retried, then fails.
  * Everything else becomes a typed DiskError at once.
  */
 import type { scsi_address } from '../scsa/index.js';
@@ -21,7 +23,7 @@ import {
   DiskError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense,
 } from './errors.js';
 import { runPacket, type PacketOutcome, type PacketRequest } from './packet.js';
-import { decodeDiskSense, errorForSense, SENSE_KEY } from './sense.js';
+import { decodeDiskSense, errorForSense, notSuccess, SENSE_KEY } from './sense.js';
 
 const log = logger('disk');
 
@@ -57,6 +59,10 @@ export interface CommandOptions extends PacketRequest {
   readonly name: string;
   /** First LBA of the command, for errors. */
   readonly lba?: bigint | undefined;
+  /** Blocks the command covers (with `lba`): a RECOVERED ERROR naming a block outside them is not its verdict. */
+  readonly blocks?: number | undefined;
+  /** Fewest data-in bytes an answer must have to be decodable; a shorter one is retried, then `bad-response`. */
+  readonly minBytes?: number | undefined;
   /** No retries at all (TEST UNIT READY from the user, REQUEST SENSE, raw). */
   readonly once?: boolean;
 }
@@ -109,12 +115,15 @@ export async function runCommand(ap: scsi_address, opts: CommandOptions, policy:
 function classify(o: PacketOutcome, opts: CommandOptions): CommandResult | Transient {
   const at = opts.lba === undefined ? '' : ` at LBA ${opts.lba}`;
   if (o.reason !== CMD_CMPLT) {
-    if (o.reason === CMD_DEV_GONE) throw new DiskGoneError(`${opts.name}: device disconnected`);
+    if (o.reason === CMD_DEV_GONE) throw new DiskGoneError(`${opts.name}: device disconnected`, { cause: o.cause });
     if (o.reason === CMD_TIMEOUT) {
-      return { kind: 'retry', waitMs: 0, error: new DiskTimeoutError(`${opts.name}${at} timed out`, { lba: opts.lba }) };
+      return { kind: 'retry', waitMs: 0,
+        error: new DiskTimeoutError(`${opts.name}${at} timed out`, { lba: opts.lba, cause: o.cause }) };
     }
     const what = o.reason === CMD_ABORTED ? 'was aborted' : `failed in transport (pkt_reason ${o.reason})`;
-    return { kind: 'retry', waitMs: 10, error: new DiskTransportError(`${opts.name}${at} ${what}`, { lba: opts.lba }) };
+    const detail = o.cause instanceof Error ? `: ${o.cause.message}` : '';
+    return { kind: 'retry', waitMs: 10,
+      error: new DiskTransportError(`${opts.name}${at} ${what}${detail}`, { lba: opts.lba, cause: o.cause }) };
   }
   switch (o.status) {
     case STATUS_GOOD:
@@ -130,14 +139,26 @@ function classify(o: PacketOutcome, opts: CommandOptions): CommandResult | Trans
     default:
       throw new DiskTransportError(`${opts.name}: unexpected SCSI status 0x${o.status.toString(16)}`, { status: o.status });
   }
+  // CHECK CONDITION. Only valid sense from a REQUEST SENSE that itself completed GOOD may turn it into success
+  // (RECOVERED ERROR, or NO SENSE with nothing else wrong); anything less is a failure worth a retry, and never a
+  // buffer returned as good. The rule is written out in src/scsa/exec.ts (autoRequestSense).
   if (o.sense === undefined || o.sense.length < 3) {
+    const why = o.senseProblem ?? 'no sense data';
     return { kind: 'retry', waitMs: 10,
-      error: new DiskTransportError(`${opts.name}${at}: CHECK CONDITION without sense data`, { status: o.status }) };
+      error: new DiskTransportError(`${opts.name}${at}: CHECK CONDITION without usable sense (${why})`,
+        { status: o.status, lba: opts.lba }) };
   }
   const sense = decodeDiskSense(o.sense);
-  if (sense.key === SENSE_KEY.RECOVERED_ERROR) {
-    log('%s%s: recovered error %s', opts.name, at, sense.text);
-    return goodOrShort(o, opts, at, sense);
+  const range = opts.lba !== undefined && opts.blocks !== undefined ? { lba: opts.lba, blocks: opts.blocks } : undefined;
+  if (sense.key === SENSE_KEY.RECOVERED_ERROR || sense.key === SENSE_KEY.NO_SENSE) {
+    const why = notSuccess(sense, range);
+    if (why === undefined) {
+      log('%s%s: CHECK CONDITION with %s: success', opts.name, at, sense.text);
+      return goodOrShort(o, opts, at, sense);
+    }
+    return { kind: 'retry', waitMs: 10, error: new DiskTransportError(
+      `${opts.name}${at}: CHECK CONDITION whose sense cannot be a verdict (${why})`,
+      { status: o.status, lba: opts.lba, sense }) };
   }
   const error = errorForSense(sense, opts.name, opts.lba);
   if (sense.key === SENSE_KEY.UNIT_ATTENTION) return { kind: 'medium-changed', waitMs: 0, error };
@@ -145,14 +166,18 @@ function classify(o: PacketOutcome, opts: CommandOptions): CommandResult | Trans
     if (sense.ascq === 0x02) return { kind: 'start', waitMs: 0, error };
     if (sense.ascq === 0x00 || sense.ascq === 0x01 || sense.ascq === 0x07) return { kind: 'not-ready', waitMs: 0, error };
   }
-  if (sense.key === SENSE_KEY.ABORTED_COMMAND || sense.key === SENSE_KEY.NO_SENSE) {
-    return { kind: 'retry', waitMs: 10, error };
-  }
+  if (sense.key === SENSE_KEY.ABORTED_COMMAND) return { kind: 'retry', waitMs: 10, error };
   throw error;
 }
 
 function goodOrShort(o: PacketOutcome, opts: CommandOptions, at: string, recovered: DiskSense | undefined)
   : CommandResult | Transient {
+  const length = (opts.dataIn ?? opts.dataOut)?.length ?? 0;
+  if (opts.minBytes !== undefined && length - o.resid < opts.minBytes) {
+    // Too short to decode: a device that answers short once may answer in full on the next try.
+    return { kind: 'retry', waitMs: 10, error: new DiskError('bad-response',
+      `${opts.name}: the device returned ${length - o.resid} bytes (at least ${opts.minBytes} needed)`) };
+  }
   if (o.resid > 0 && opts.allowResid !== true) {
     // The device moved less than the command needs: never hand back a buffer with a hole in it as success.
     return { kind: 'retry', waitMs: 0, error: new DiskTransportError(

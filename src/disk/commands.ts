@@ -15,8 +15,8 @@ export interface RawOptions {
   dataIn?: number;
   /** Bytes to send in the data-out phase. */
   dataOut?: Buffer;
-  /** pkt_time in seconds (default: the disk's). */
-  timeoutS?: number;
+  /** Command timeout in ms (default: the disk's). */
+  timeoutMs?: number;
 }
 
 export interface RawResult {
@@ -39,7 +39,7 @@ export abstract class DiskCommands {
     protected readonly ap: scsi_address,
     protected readonly policy: RetryPolicy,
     /** Default pkt_time in seconds. */
-    readonly timeoutS: number,
+    readonly timeoutMs: number,
   ) {}
 
   protected abstract hooks(): CommandHooks;
@@ -52,7 +52,7 @@ export abstract class DiskCommands {
   /** One TEST UNIT READY, no retries: resolves when ready, throws the typed error (with sense) when not. */
   async testUnitReady(): Promise<void> {
     this.checkOpen();
-    await this.exec({ name: 'TEST UNIT READY', cdbLength: 6, timeoutS: this.timeoutS, once: true,
+    await this.exec({ name: 'TEST UNIT READY', cdbLength: 6, timeoutMs: this.timeoutMs, once: true,
       writeCdb: (into) => { commands.testUnitReady.encodeCdb({}, into); } });
   }
 
@@ -64,7 +64,7 @@ export abstract class DiskCommands {
     }
     const length = vpd === undefined ? 96 : 252;
     const data = Buffer.alloc(length);
-    const r = await this.exec({ name: 'INQUIRY', cdbLength: 6, timeoutS: this.timeoutS, dataIn: data, allowResid: true,
+    const r = await this.exec({ name: 'INQUIRY', cdbLength: 6, timeoutMs: this.timeoutMs, dataIn: data, allowResid: true,
       writeCdb: (into) => {
         commands.inquiry.encodeCdb(vpd === undefined ? { allocationLength: length }
           : { evpd: true, pageCode: vpd, allocationLength: length }, into);
@@ -80,7 +80,7 @@ export abstract class DiskCommands {
   async requestSense(): Promise<DiskSense> {
     this.checkOpen();
     const data = Buffer.alloc(SENSE_ALLOCATION);
-    const r = await this.exec({ name: 'REQUEST SENSE', cdbLength: 6, timeoutS: this.timeoutS, dataIn: data,
+    const r = await this.exec({ name: 'REQUEST SENSE', cdbLength: 6, timeoutMs: this.timeoutMs, dataIn: data,
       allowResid: true, once: true,
       writeCdb: (into) => { commands.requestSense.encodeCdb({ allocationLength: SENSE_ALLOCATION }, into); } });
     return decodeDiskSense(data.subarray(0, SENSE_ALLOCATION - r.resid));
@@ -89,14 +89,14 @@ export abstract class DiskCommands {
   /** START STOP UNIT: spin up / down, or load / eject with `loej`. */
   async startStopUnit(p: { start: boolean; loej?: boolean }): Promise<void> {
     this.checkOpen();
-    await this.exec({ name: 'START STOP UNIT', cdbLength: 6, timeoutS: this.timeoutS,
+    await this.exec({ name: 'START STOP UNIT', cdbLength: 6, timeoutMs: this.timeoutMs,
       writeCdb: (into) => { commands.startStopUnit.encodeCdb({ start: p.start, loej: p.loej ?? false }, into); } });
   }
 
   /** PREVENT ALLOW MEDIUM REMOVAL: lock (true) or unlock (false) the medium. */
   async preventRemoval(prevent: boolean): Promise<void> {
     this.checkOpen();
-    await this.exec({ name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, timeoutS: this.timeoutS,
+    await this.exec({ name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, timeoutMs: this.timeoutMs,
       writeCdb: (into) => { commands.preventAllowMediumRemoval.encodeCdb({ prevent: prevent ? 1 : 0 }, into); } });
   }
 
@@ -116,7 +116,7 @@ export abstract class DiskCommands {
     }
     const dataIn = inLength > 0 ? Buffer.alloc(inLength) : undefined;
     const o = await runPacket(this.ap, {
-      cdbLength: cdb.length, timeoutS: opts.timeoutS ?? this.timeoutS, dataIn, dataOut: opts.dataOut,
+      cdbLength: cdb.length, timeoutMs: opts.timeoutMs ?? this.timeoutMs, dataIn, dataOut: opts.dataOut,
       writeCdb: (into) => { into.set(cdb); },
     });
     if (o.reason === CMD_DEV_GONE) throw new DiskGoneError();

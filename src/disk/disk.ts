@@ -34,8 +34,8 @@ export interface DiskOpenOptions {
   readyTimeoutMs?: number;
   /** Pause between NOT READY polls (default 200 ms). */
   readyPollMs?: number;
-  /** pkt_time of each command in seconds (default 30). */
-  timeoutS?: number;
+  /** Timeout of each command in ms (default 30 000; becomes pkt_time, in seconds as the DDI has it). */
+  timeoutMs?: number;
   quirks?: DiskQuirks;
   /**
    * false: INQUIRY only, no TEST UNIT READY / READ CAPACITY / MODE SENSE at open (default true). For tools in
@@ -49,6 +49,7 @@ export interface DiskOpenOptions {
 const MAX_BLOCKS_10 = 0xffff;
 const LBA_LIMIT_10 = 0xffff_ffffn;
 const DEFAULT_DMA_MAX = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 export class Disk extends DiskCommands {
   private capacityInfo: Capacity | undefined;
@@ -63,10 +64,10 @@ export class Disk extends DiskCommands {
     readonly lun: number,
     ap: scsi_address,
     readonly info: InquiryInfo,
-    private readonly opts: Required<Pick<DiskOpenOptions, 'allowWrite' | 'timeoutS'>> & { quirks: DiskQuirks },
+    private readonly opts: Required<Pick<DiskOpenOptions, 'allowWrite' | 'timeoutMs'>> & { quirks: DiskQuirks },
     policy: RetryPolicy,
   ) {
-    super(ap, policy, opts.timeoutS);
+    super(ap, policy, opts.timeoutMs);
     const dmaMax = scsi_ifgetcap(ap, 'dma-max', 1);
     this.maxTransferBytes = dmaMax > 0 ? dmaMax : DEFAULT_DMA_MAX;
   }
@@ -87,11 +88,14 @@ export class Disk extends DiskCommands {
       readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_POLICY.readyTimeoutMs,
       readyPollMs: options.readyPollMs ?? DEFAULT_POLICY.readyPollMs,
     };
-    const timeoutS = options.timeoutS ?? 30;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new DiskArgumentError(`timeoutMs ${timeoutMs} is not a non-negative number of milliseconds`);
+    }
     const bootstrap = (o: CommandOptions): Promise<CommandResult> => runCommand(ap, o, policy, {});
-    const info = await inquiry(bootstrap, timeoutS);
+    const info = await inquiry(bootstrap, timeoutMs);
     const disk = new Disk(hba, lun, ap, info,
-      { allowWrite: options.allowWrite ?? false, timeoutS, quirks: options.quirks ?? {} }, policy);
+      { allowWrite: options.allowWrite ?? false, timeoutMs, quirks: options.quirks ?? {} }, policy);
     log('LUN %d: %s %s %s, %s', lun, info.vendor, info.product, info.revision, info.removable ? 'removable' : 'fixed');
     if (options.probe !== false) await disk.probeMedium();
     return disk;
@@ -109,10 +113,10 @@ export class Disk extends DiskCommands {
     if (this.reprobing) return;
     this.reprobing = true;
     try {
-      await this.exec({ name: 'TEST UNIT READY', cdbLength: 6, timeoutS: this.timeoutS,
+      await this.exec({ name: 'TEST UNIT READY', cdbLength: 6, timeoutMs: this.timeoutMs,
         writeCdb: (into) => { commands.testUnitReady.encodeCdb({}, into); } });
-      this.capacityInfo = await readCapacity((o) => this.exec(o), this.opts.quirks, this.timeoutS);
-      this.wp = await readWriteProtect((o) => this.exec(o), this.timeoutS);
+      this.capacityInfo = await readCapacity((o) => this.exec(o), this.opts.quirks, this.timeoutMs);
+      this.wp = await readWriteProtect((o) => this.exec(o), this.timeoutMs);
     } catch (e) {
       if (!isDiskError(e, 'no-medium')) throw e;
       this.capacityInfo = undefined;
@@ -204,9 +208,13 @@ export class Disk extends DiskCommands {
       const view = buf.subarray(done * blockSize, (done + n) * blockSize);
       const spec = op === 'read' ? (small ? commands.read10 : commands.read16) : (small ? commands.write10 : commands.write16);
       await this.exec({
-        name: spec.name, cdbLength: spec.cdbLength, timeoutS: this.timeoutS, lba: at,
+        name: spec.name, cdbLength: spec.cdbLength, timeoutMs: this.timeoutMs, lba: at, blocks: n,
         ...(op === 'read' ? { dataIn: view } : { dataOut: view }),
         writeCdb: (into) => { spec.encodeCdb({ lba: at, blocks: n }, into); },
+        // DMA attributes that cannot map a whole command (small count_max, few cookies) get it in windows.
+        windows: { blockSize, writeCdbFor: (into, first, count) => {
+          spec.encodeCdb({ lba: at + BigInt(first), blocks: count }, into);
+        } },
       });
       done += n;
     }
@@ -221,7 +229,7 @@ export class Disk extends DiskCommands {
       const at = lba + BigInt(done);
       const n = Math.min(blocks - done, MAX_BLOCKS_10);
       const spec = at + BigInt(n) - 1n <= LBA_LIMIT_10 ? commands.verify10 : commands.verify16;
-      await this.exec({ name: spec.name, cdbLength: spec.cdbLength, timeoutS: this.timeoutS, lba: at,
+      await this.exec({ name: spec.name, cdbLength: spec.cdbLength, timeoutMs: this.timeoutMs, lba: at, blocks: n,
         writeCdb: (into) => { spec.encodeCdb({ lba: at, blocks: n }, into); } });
       done += n;
     }
@@ -232,7 +240,7 @@ export class Disk extends DiskCommands {
     this.checkOpen();
     if (this.opts.quirks.noSynchronizeCache === true) return;
     try {
-      await this.exec({ name: 'SYNCHRONIZE CACHE(10)', cdbLength: 10, timeoutS: this.timeoutS,
+      await this.exec({ name: 'SYNCHRONIZE CACHE(10)', cdbLength: 10, timeoutMs: this.timeoutMs,
         writeCdb: (into) => { commands.synchronizeCache10.encodeCdb({ lba: 0n, blocks: 0 }, into); } });
     } catch (e) {
       // Many USB sticks have no cache and reject the opcode: nothing to flush is not a failure.

@@ -44,16 +44,29 @@ export interface CapacityQuirks {
 
 /** Standard INQUIRY data is 36 bytes; ask for 96 so vendor fields in the extended part are not cut off. */
 const INQUIRY_LENGTH = 96;
+const STANDARD_INQUIRY_LENGTH = 36;
+/** READ CAPACITY(16): 32 bytes of parameter data, of which the first 16 carry the fields decoded here. */
+const RC16_LENGTH = 32;
+const RC16_DECODED_BYTES = 16;
 
-export async function inquiry(exec: Exec, timeoutS: number): Promise<InquiryInfo> {
+/** A decoder's complaint about a device's answer is a disk error (bad-response), with the decoder's as cause. */
+function decoded<T>(command: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    throw new DiskError('bad-response', `${command}: the device's answer cannot be decoded: ${(e as Error).message}`,
+      { cause: e });
+  }
+}
+
+export async function inquiry(exec: Exec, timeoutMs: number): Promise<InquiryInfo> {
   const data = Buffer.alloc(INQUIRY_LENGTH);
   const r = await exec({
-    name: 'INQUIRY', cdbLength: commands.inquiry.cdbLength, timeoutS, dataIn: data, allowResid: true,
+    name: 'INQUIRY', cdbLength: commands.inquiry.cdbLength, timeoutMs, dataIn: data, allowResid: true,
+    minBytes: STANDARD_INQUIRY_LENGTH,
     writeCdb: (into) => { commands.inquiry.encodeCdb({ allocationLength: INQUIRY_LENGTH }, into); },
   });
-  const got = INQUIRY_LENGTH - r.resid;
-  if (got < 36) throw new DiskError('bad-response', `INQUIRY returned ${got} bytes (at least 36 expected)`);
-  const d = commands.inquiry.decodeData(data, got);
+  const d = decoded('INQUIRY', () => commands.inquiry.decodeData(data, INQUIRY_LENGTH - r.resid));
   return {
     deviceType: d.peripheralDeviceType, peripheralQualifier: d.peripheralQualifier, removable: d.removable,
     version: d.version, vendor: d.vendor, product: d.product, revision: d.revision,
@@ -67,39 +80,38 @@ function checkBlockSize(blockSize: number, source: string): void {
   }
 }
 
-async function readCapacity10(exec: Exec, timeoutS: number): Promise<{ lastLba: bigint; blockSize: number }> {
+async function readCapacity10(exec: Exec, timeoutMs: number): Promise<{ lastLba: bigint; blockSize: number }> {
   const data = Buffer.alloc(8);
   await exec({
-    name: 'READ CAPACITY(10)', cdbLength: commands.readCapacity10.cdbLength, timeoutS, dataIn: data,
+    name: 'READ CAPACITY(10)', cdbLength: commands.readCapacity10.cdbLength, timeoutMs, dataIn: data, minBytes: 8,
     writeCdb: (into) => { commands.readCapacity10.encodeCdb({}, into); },
   });
-  const d = commands.readCapacity10.decodeData(data);
+  const d = decoded('READ CAPACITY(10)', () => commands.readCapacity10.decodeData(data));
   return { lastLba: BigInt(d.returnedLba), blockSize: d.blockLength };
 }
 
-async function readCapacity16(exec: Exec, timeoutS: number): Promise<{ lastLba: bigint; blockSize: number }> {
-  const data = Buffer.alloc(32);
+async function readCapacity16(exec: Exec, timeoutMs: number): Promise<{ lastLba: bigint; blockSize: number }> {
+  const data = Buffer.alloc(RC16_LENGTH);
   const r = await exec({
-    name: 'READ CAPACITY(16)', cdbLength: commands.readCapacity16.cdbLength, timeoutS, dataIn: data,
-    allowResid: true,
-    writeCdb: (into) => { commands.readCapacity16.encodeCdb({ allocationLength: 32 }, into); },
+    name: 'READ CAPACITY(16)', cdbLength: commands.readCapacity16.cdbLength, timeoutMs, dataIn: data,
+    allowResid: true, minBytes: RC16_DECODED_BYTES,
+    writeCdb: (into) => { commands.readCapacity16.encodeCdb({ allocationLength: RC16_LENGTH }, into); },
   });
-  if (32 - r.resid < 12) throw new DiskError('bad-response', `READ CAPACITY(16) returned ${32 - r.resid} bytes`);
-  const d = commands.readCapacity16.decodeData(data, 32 - r.resid);
+  const d = decoded('READ CAPACITY(16)', () => commands.readCapacity16.decodeData(data, RC16_LENGTH - r.resid));
   return { lastLba: d.returnedLba, blockSize: d.blockLength };
 }
 
-export async function readCapacity(exec: Exec, quirks: CapacityQuirks, timeoutS: number): Promise<Capacity> {
+export async function readCapacity(exec: Exec, quirks: CapacityQuirks, timeoutMs: number): Promise<Capacity> {
   let source: Capacity['source'] = 'READ CAPACITY(10)';
   let answer: { lastLba: bigint; blockSize: number } | undefined;
   if (quirks.readCapacity16 === true && quirks.noReadCapacity16 !== true) {
-    answer = await readCapacity16(exec, timeoutS);
+    answer = await readCapacity16(exec, timeoutMs);
     source = 'READ CAPACITY(16)';
   } else {
-    answer = await readCapacity10(exec, timeoutS);
+    answer = await readCapacity10(exec, timeoutMs);
     // 0xFFFFFFFF: "the capacity does not fit, ask READ CAPACITY(16)" (SBC-4 5.16.2).
     if (answer.lastLba === 0xffff_ffffn && quirks.noReadCapacity16 !== true) {
-      answer = await readCapacity16(exec, timeoutS);
+      answer = await readCapacity16(exec, timeoutMs);
       source = 'READ CAPACITY(16)';
     }
   }
@@ -116,11 +128,11 @@ export async function readCapacity(exec: Exec, quirks: CapacityQuirks, timeoutS:
  * 0x3F as EDK2 sends it; devices that reject (6) get (10); a device that supports neither is taken as writable
  * (the write itself will then fail with DATA PROTECT if it is not).
  */
-export async function readWriteProtect(exec: Exec, timeoutS: number): Promise<boolean> {
+export async function readWriteProtect(exec: Exec, timeoutMs: number): Promise<boolean> {
   const data = Buffer.alloc(192);
   try {
     const r = await exec({
-      name: 'MODE SENSE(6)', cdbLength: commands.modeSense6.cdbLength, timeoutS, dataIn: data, allowResid: true,
+      name: 'MODE SENSE(6)', cdbLength: commands.modeSense6.cdbLength, timeoutMs, dataIn: data, allowResid: true,
       writeCdb: (into) => { commands.modeSense6.encodeCdb({ dbd: true, pageCode: 0x3f, allocationLength: 192 }, into); },
     });
     if (192 - r.resid >= 4) return commands.modeSense6.decodeData(data, 192 - r.resid).writeProtected;
@@ -130,7 +142,7 @@ export async function readWriteProtect(exec: Exec, timeoutS: number): Promise<bo
   }
   try {
     const r = await exec({
-      name: 'MODE SENSE(10)', cdbLength: commands.modeSense10.cdbLength, timeoutS, dataIn: data, allowResid: true,
+      name: 'MODE SENSE(10)', cdbLength: commands.modeSense10.cdbLength, timeoutMs, dataIn: data, allowResid: true,
       writeCdb: (into) => { commands.modeSense10.encodeCdb({ dbd: true, pageCode: 0x3f, allocationLength: 192 }, into); },
     });
     if (192 - r.resid >= 8) return commands.modeSense10.decodeData(data, 192 - r.resid).writeProtected;

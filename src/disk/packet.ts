@@ -5,13 +5,13 @@
  * sense back with the status. No retries here: the policy lives in command.ts.
  */
 import {
-  freerbuf, getrbuf, scsi_destroy_pkt, scsi_init_pkt, scsi_transport,
-  type scsi_address, type scsi_pkt,
+  freerbuf, getrbuf, pkt_transport_error, scsi_destroy_pkt, scsi_init_pkt, scsi_transport,
+  type buf, type scsi_address, type scsi_pkt,
 } from '../scsa/index.js';
-import { decodeArqStatus } from '../scsa/arq.js';
+import { arqSenseLength, decodeArqStatus } from '../scsa/arq.js';
 import {
-  B_READ, B_WRITE, CMD_CMPLT, MAX_SENSE_LENGTH, PKT_XARQ, SCSI_ARQ_STATUS_SIZE, SENSE_LENGTH, SLEEP_FUNC,
-  STATE_ARQ_DONE, STATE_XARQ_DONE, TRAN_ACCEPT, TRAN_BUSY, TRAN_FATAL_ERROR, CMD_DEV_GONE,
+  B_READ, B_WRITE, CMD_CMPLT, MAX_SENSE_LENGTH, PKT_DMA_PARTIAL, PKT_XARQ, SCSI_ARQ_STATUS_SIZE, SENSE_LENGTH, SLEEP_FUNC,
+  STATE_ARQ_DONE, STATE_XARQ_DONE, STATUS_GOOD, TRAN_ACCEPT, TRAN_BUSY, TRAN_FATAL_ERROR, CMD_DEV_GONE,
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
 import { DiskGoneError, DiskTransportError } from './errors.js';
@@ -33,8 +33,15 @@ export interface PacketRequest {
   readonly dataIn?: Buffer | undefined;
   /** Data-out: the device reads this memory. */
   readonly dataOut?: Buffer | undefined;
-  /** pkt_time in seconds (0 = no timeout). */
-  readonly timeoutS: number;
+  /**
+   * A block READ/WRITE that may be moved in several DMA windows (PKT_DMA_PARTIAL, as sd does): when the HBA's DMA
+   * attributes cannot map the whole buffer at once, each window is sent as its own command, whose CDB this writes
+   * for `blocks` blocks starting `firstBlock` blocks into the request.
+   */
+  readonly windows?: { readonly blockSize: number; writeCdbFor(into: Buffer, firstBlock: number, blocks: number): void }
+    | undefined;
+  /** Command timeout in ms (0 = none). pkt_time is in seconds, as the DDI has it; usbms keeps the fraction. */
+  readonly timeoutMs: number;
 }
 
 /** What came back, exactly as the packet says (no interpretation). */
@@ -46,8 +53,15 @@ export interface PacketOutcome {
   readonly status: number;
   /** Bytes of the data phase not transferred. */
   readonly resid: number;
-  /** Sense bytes from auto request sense (a copy, trimmed to what the device sent); undefined when no ARQ ran. */
+  /**
+   * Sense bytes from auto request sense (a copy, trimmed to what the residue says is real); undefined when no ARQ
+   * ran, or when the REQUEST SENSE itself did not complete GOOD (then `senseProblem` says why).
+   */
   readonly sense: Buffer | undefined;
+  /** Why a CHECK CONDITION came back without usable sense (the REQUEST SENSE failed, or returned no data). */
+  readonly senseProblem: string | undefined;
+  /** The transport error behind a pkt_reason other than CMD_CMPLT (the BOT engine's BotError). */
+  readonly cause: unknown;
 }
 
 function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
@@ -64,45 +78,86 @@ export async function runPacket(ap: scsi_address, req: PacketRequest): Promise<P
     bp.b_error = 0;
   }
   let pkt: scsi_pkt | undefined;
+  const partial = req.windows !== undefined && bp !== null;
   try {
-    pkt = await scsi_init_pkt(ap, null, bp, req.cdbLength, ARQ_STATUS_LENGTH, 0, PKT_XARQ, SLEEP_FUNC);
-    req.writeCdb(pkt.pkt_cdbp);
-    pkt.pkt_time = req.timeoutS;
-    pkt.pkt_flags = 0;
-    const done = new Promise<void>((resolve) => { pkt!.pkt_comp = () => resolve(); });
-    let rc = scsi_transport(pkt);
-    for (let i = 0; rc === TRAN_BUSY && i < BUSY_TRIES; i++) {
-      await sleep(BUSY_BACKOFF_MS);
-      rc = scsi_transport(pkt);
+    pkt = await scsi_init_pkt(ap, null, bp, req.cdbLength, ARQ_STATUS_LENGTH, 0,
+      PKT_XARQ | (partial ? PKT_DMA_PARTIAL : 0), SLEEP_FUNC);
+    if (!partial || req.windows === undefined || data === undefined) {
+      req.writeCdb(pkt.pkt_cdbp);
+      return await transportOnce(pkt, req.timeoutMs);
     }
-    if (rc === TRAN_FATAL_ERROR && pkt.pkt_reason === CMD_DEV_GONE) throw new DiskGoneError();
-    if (rc !== TRAN_ACCEPT) {
-      throw new DiskTransportError(`the HBA refused the command (scsi_transport returned ${rc})`);
-    }
-    await done;
-    return outcomeOf(pkt);
+    return await runWindows(ap, pkt, bp, req, req.windows, data.length);
   } finally {
     if (pkt !== undefined) scsi_destroy_pkt(pkt);
     if (bp !== null) freerbuf(bp);
   }
 }
 
+/**
+ * One command per DMA window: scsi_init_pkt with PKT_DMA_PARTIAL mapped the first window (pkt_resid = bytes not
+ * yet mapped); after each good window, scsi_init_pkt on the same packet moves to the next. The first window that
+ * does not complete GOOD ends the request, its outcome reported with the residue of the whole request.
+ */
+async function runWindows(ap: scsi_address, pkt: scsi_pkt, bp: buf, req: PacketRequest,
+  w: NonNullable<PacketRequest['windows']>, total: number): Promise<PacketOutcome> {
+  for (;;) {
+    const offset = pkt.pkt_dma_offset;
+    const length = pkt.pkt_dma_len;
+    const unmapped = pkt.pkt_resid;
+    if (offset % w.blockSize !== 0 || length % w.blockSize !== 0 || length === 0) {
+      throw new DiskTransportError(`the HBA mapped a DMA window of ${length} bytes at ${offset}, not whole ` +
+        `${w.blockSize}-byte blocks (its dma_attr_granular should be the block size)`);
+    }
+    w.writeCdbFor(pkt.pkt_cdbp, offset / w.blockSize, length / w.blockSize);
+    const o = await transportOnce(pkt, req.timeoutMs);
+    const last = unmapped === 0;
+    if (o.reason !== CMD_CMPLT || o.status !== STATUS_GOOD || o.resid > 0 || last) {
+      return { ...o, resid: total - offset - (length - o.resid) };
+    }
+    await scsi_init_pkt(ap, pkt, bp, req.cdbLength, ARQ_STATUS_LENGTH, 0, PKT_XARQ | PKT_DMA_PARTIAL, SLEEP_FUNC);
+  }
+}
+
+async function transportOnce(pkt: scsi_pkt, timeoutMs: number): Promise<PacketOutcome> {
+  pkt.pkt_time = timeoutMs / 1000;
+  pkt.pkt_flags = 0;
+  const done = new Promise<void>((resolve) => { pkt.pkt_comp = () => resolve(); });
+  let rc = scsi_transport(pkt);
+  for (let i = 0; rc === TRAN_BUSY && i < BUSY_TRIES; i++) {
+    await sleep(BUSY_BACKOFF_MS);
+    rc = scsi_transport(pkt);
+  }
+  if (rc === TRAN_FATAL_ERROR && pkt.pkt_reason === CMD_DEV_GONE) throw new DiskGoneError();
+  if (rc !== TRAN_ACCEPT) {
+    throw new DiskTransportError(`the HBA refused the command (scsi_transport returned ${rc})`);
+  }
+  await done;
+  return outcomeOf(pkt);
+}
+
 function outcomeOf(pkt: scsi_pkt): PacketOutcome {
   let status = pkt.pkt_scbp[0] ?? 0;
   let sense: Buffer | undefined;
+  let senseProblem: string | undefined;
   if (pkt.pkt_reason === CMD_CMPLT && (pkt.pkt_state & (STATE_ARQ_DONE | STATE_XARQ_DONE)) !== 0) {
     const arq = decodeArqStatus(pkt.pkt_scbp);
     status = arq.sts_status;
-    if (arq.sts_rqpkt_reason === CMD_CMPLT) {
-      const valid = Math.max(0, arq.sts_sensedata.length - arq.sts_rqpkt_resid);
-      // A copy: the packet (and its status buffer) goes back to the HBA's cache right after this.
-      sense = Buffer.from(arq.sts_sensedata.subarray(0, valid));
+    const senseArea = arq.sts_sensedata.subarray(0, arqSenseLength(pkt.pkt_scblen, pkt.pkt_scblen > SCSI_ARQ_STATUS_SIZE));
+    if (arq.sts_rqpkt_reason !== CMD_CMPLT) {
+      senseProblem = `auto request sense failed in transport (reason ${arq.sts_rqpkt_reason})`;
+    } else if (arq.sts_rqpkt_status !== STATUS_GOOD) {
+      senseProblem = `the REQUEST SENSE itself ended with status 0x${arq.sts_rqpkt_status.toString(16)}`;
     } else {
-      log('auto request sense failed: reason %d', arq.sts_rqpkt_reason);
+      const valid = Math.max(0, senseArea.length - arq.sts_rqpkt_resid);
+      // A copy: the packet (and its status buffer) goes back to the HBA's cache right after this.
+      if (valid > 0) sense = Buffer.from(senseArea.subarray(0, valid));
+      else senseProblem = 'the REQUEST SENSE returned no valid bytes (its residue covers all it sent)';
     }
+    if (senseProblem !== undefined) log('%s', senseProblem);
   }
   return {
     reason: pkt.pkt_reason, state: pkt.pkt_state, statistics: pkt.pkt_statistics, status,
-    resid: pkt.pkt_resid, sense,
+    resid: pkt.pkt_resid, sense, senseProblem,
+    cause: pkt.pkt_reason === CMD_CMPLT ? undefined : pkt_transport_error(pkt),
   };
 }

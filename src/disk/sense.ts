@@ -50,3 +50,53 @@ export function errorForSense(sense: DiskSense, command: string, lba: bigint | u
       return new DiskError('check-condition', message, opts);
   }
 }
+
+/**
+ * Why these sense bytes cannot be trusted as a verdict (undefined: they can). Sense is trusted only when its own
+ * RESPONSE CODE says current sense (0x70 fixed, 0x72 descriptor; deferred 0x71/0x73 speaks of an earlier command)
+ * and its ADDITIONAL SENSE LENGTH holds together with the bytes that really arrived: enough of them to carry the
+ * sense key and ASC/ASCQ (fixed: 14 bytes, with ADDITIONAL SENSE LENGTH >= 6; descriptor: the 8-byte header).
+ */
+export function untrustedSense(sense: DiskSense): string | undefined {
+  const d = sense.decoded;
+  const raw = sense.raw;
+  if (d.malformed) return `not sense data (response code 0x${(raw[0] ?? 0).toString(16)}, ${raw.length} bytes)`;
+  if (d.deferred) return 'deferred sense (it reports an earlier command)';
+  if (d.format === 'fixed') {
+    const additional = raw[7];
+    if (raw.length < 14 || additional === undefined || additional < 6) {
+      return `fixed-format sense too short to hold ASC/ASCQ (${raw.length} bytes, additional length ${additional ?? 'missing'})`;
+    }
+    if (raw.length < 8 + Math.min(additional, 10)) {
+      return `sense shorter (${raw.length} bytes) than its additional length ${additional} says`;
+    }
+    return undefined;
+  }
+  if (raw.length < 8) return `descriptor-format sense of ${raw.length} bytes (at least 8)`;
+  if (d.truncated) return `sense shorter (${raw.length} bytes) than its additional length ${raw[7] ?? 0} says`;
+  return undefined;
+}
+
+/**
+ * A CHECK CONDITION that is nonetheless success: valid sense (see untrustedSense) saying RECOVERED ERROR, or NO
+ * SENSE with nothing else wrong (ASC/ASCQ 00/00, no FILEMARK, EOM or ILI). For a command on blocks `range`, a
+ * RECOVERED ERROR whose INFORMATION names a block outside the range is not about this command (stale sense).
+ * Returns why not, or undefined when it is success.
+ */
+export function notSuccess(sense: DiskSense, range?: { lba: bigint; blocks: number }): string | undefined {
+  const why = untrustedSense(sense);
+  if (why !== undefined) return why;
+  const d = sense.decoded;
+  if (sense.key === SENSE_KEY.RECOVERED_ERROR) {
+    if (range !== undefined && sense.information !== undefined
+      && (sense.information < range.lba || sense.information >= range.lba + BigInt(range.blocks))) {
+      return `RECOVERED ERROR names LBA ${sense.information}, outside the command's ${range.lba}..${range.lba + BigInt(range.blocks) - 1n}`;
+    }
+    return undefined;
+  }
+  if (sense.key === SENSE_KEY.NO_SENSE) {
+    if (sense.asc !== 0 || sense.ascq !== 0 || d.filemark || d.eom || d.ili) return `NO SENSE with ${sense.text}`;
+    return undefined;
+  }
+  return `sense key ${sense.key}`;
+}

@@ -11,7 +11,7 @@ import {
   STAT_ABORTED, STAT_BUS_RESET, STAT_DEV_RESET, STAT_TIMEOUT, STATE_ARQ_DONE, STATE_GOT_BUS, STATE_GOT_STATUS,
   STATE_GOT_TARGET, STATE_SENT_CMD, STATE_XARQ_DONE, STATE_XFERRED_DATA, STATUS_CHECK, STATUS_GOOD,
 } from './types.js';
-import type { scsi_pkt } from './pkt.js';
+import { setPktTransportError, type scsi_pkt } from './pkt.js';
 import { DDI_DMA_READ } from './dma.js';
 import { ARQ_SENSE_OFFSET, arqSenseLength, encodeArqHead } from './arq.js';
 import { isSplittable, pieceBytes, rwBlocks, rwLba, writeRwPiece } from './split.js';
@@ -127,7 +127,7 @@ export async function runPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd): P
       }
     }
   } catch (err) {
-    await failPacket(ctx, pkt, cmd, err, len);
+    failPacket(pkt, cmd, err, len);
     return;
   }
   if (last === null) return;
@@ -148,6 +148,20 @@ export async function runPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd): P
   }
 }
 
+/**
+ * Auto request sense: the REQUEST SENSE that follows a CHECK CONDITION before anything else may use the wire.
+ *
+ * The rule the disk driver builds on (and why this code is strict): a CHECK CONDITION is success only when VALID
+ * sense says RECOVERED ERROR, or NO SENSE with nothing else wrong. Sense is valid only when
+ *  - the REQUEST SENSE itself completed GOOD (sts_rqpkt_status; a REQUEST SENSE that failed returns no verdict,
+ *    whatever its bytes look like: Linux treats a failed auto-sense as an error too),
+ *  - it lies within the bytes the residue says are real (BOT lets a device pad the data phase and say so in
+ *    dCSWDataResidue; padding that happens to look like RECOVERED ERROR sense is not sense), and
+ *  - its own response code and ADDITIONAL SENSE LENGTH hold together (checked by the disk driver, src/disk/sense.ts).
+ * So sts_rqpkt_resid comes from the engine's residue (the same count the data path uses for pkt_resid), never from
+ * the bytes moved alone; anything less than valid sense is a failure the target driver may retry, never data
+ * returned as good.
+ */
 async function autoRequestSense(ctx: ExecContext, pkt: scsi_pkt): Promise<void> {
   const xarq = pkt.pkt_scblen > SCSI_ARQ_STATUS_SIZE;
   const senseLen = arqSenseLength(pkt.pkt_scblen, xarq);
@@ -161,8 +175,10 @@ async function autoRequestSense(ctx: ExecContext, pkt: scsi_pkt): Promise<void> 
   req.cdbLength = 6;
   req.direction = 'in';
   req.dataTimeoutMs = 0;
-  // The sense bytes land straight in sts_sensedata.
-  sc.segments[0] = pkt.pkt_scbp.subarray(ARQ_SENSE_OFFSET, ARQ_SENSE_OFFSET + senseLen);
+  // The sense bytes land straight in sts_sensedata; clear it first so nothing of an earlier command survives.
+  const senseArea = pkt.pkt_scbp.subarray(ARQ_SENSE_OFFSET, ARQ_SENSE_OFFSET + senseLen);
+  senseArea.fill(0);
+  sc.segments[0] = senseArea;
   req.segmentCount = 1;
   let rqStatus = STATUS_GOOD;
   let rqReason = CMD_CMPLT;
@@ -173,13 +189,15 @@ async function autoRequestSense(ctx: ExecContext, pkt: scsi_pkt): Promise<void> 
     const r = await ctx.transport.execute(sc.slot, req);
     rqStatus = r.status === CSW_STATUS_PASSED ? STATUS_GOOD : STATUS_CHECK;
     rqState = SENT | STATE_GOT_STATUS | (r.transferred > 0 ? STATE_XFERRED_DATA : 0);
-    rqResid = senseLen - r.transferred;
-    const sense = sc.segments[0];
-    if (ctx.senseLun0Only && req.lun > 0 && sense !== undefined && saysLunNotSupported(sense, r.transferred)) {
+    // The residue, not the bytes moved: a padded data phase moved bytes that are not sense.
+    rqResid = Math.min(senseLen, Math.max(r.residue, senseLen - r.transferred));
+    if (rqStatus !== STATUS_GOOD) log('lun %d: REQUEST SENSE itself failed: its sense is no verdict', req.lun);
+    const valid = senseLen - rqResid;
+    if (ctx.senseLun0Only && req.lun > 0 && saysLunNotSupported(senseArea, valid)) {
       // The LUN exists (it is <= max LUN and just ran a command): this answer is the target's, not the LUN's.
       // Passing it on would make a medium error look like a missing LUN; say "sense unavailable" instead.
       log('lun %d: REQUEST SENSE answered LOGICAL UNIT NOT SUPPORTED (SENSE_LUN0_ONLY): sense unavailable', req.lun);
-      sense.fill(0);
+      senseArea.fill(0);
       rqReason = CMD_TRAN_ERR;
       rqResid = senseLen;
       rqState = SENT | STATE_GOT_STATUS;
@@ -188,45 +206,45 @@ async function autoRequestSense(ctx: ExecContext, pkt: scsi_pkt): Promise<void> 
     const o = errorOutcome(err, null);
     rqReason = o.reason;
     rqStatistics = o.statistics;
+    senseArea.fill(0);
     log('auto request sense failed: %O', err);
   }
   encodeArqHead(pkt.pkt_scbp, STATUS_CHECK, rqStatus, rqReason, rqResid, rqState, rqStatistics);
   pkt.pkt_state |= STATE_ARQ_DONE | (xarq ? STATE_XARQ_DONE : 0);
 }
 
-interface ErrorOutcome { reason: number; statistics: number; needsRecovery: boolean; gone: boolean }
+interface ErrorOutcome { reason: number; statistics: number; gone: boolean }
 
 function errorOutcome(err: unknown, stop: StopReason | null): ErrorOutcome {
   const kind = typeof err === 'object' && err !== null && 'kind' in err ? String(err.kind) : 'transport';
-  const recovered = typeof err === 'object' && err !== null && 'recovered' in err && err.recovered === true;
-  const o = (reason: number, statistics: number, needsRecovery = false, gone = false): ErrorOutcome =>
-    ({ reason, statistics, needsRecovery, gone });
+  const o = (reason: number, statistics: number, gone = false): ErrorOutcome => ({ reason, statistics, gone });
   switch (stop) {
     case 'abort': return o(CMD_ABORTED, STAT_ABORTED);
     case 'timeout': return o(CMD_TIMEOUT, STAT_TIMEOUT);
     case 'reset-dev': return o(CMD_RESET, STAT_DEV_RESET);
     case 'reset-bus': return o(CMD_RESET, STAT_BUS_RESET);
     case 'detach': return o(CMD_TRAN_ERR, 0);
-    case 'gone': return o(CMD_DEV_GONE, 0, false, true);
+    case 'gone': return o(CMD_DEV_GONE, 0, true);
     case null: break;
   }
   switch (kind) {
-    case 'device-gone': return o(CMD_DEV_GONE, 0, false, true);
-    case 'timeout': return o(CMD_TIMEOUT, STAT_TIMEOUT, !recovered);
-    case 'overrun': return o(CMD_DATA_OVR, 0, !recovered);
+    case 'device-gone': return o(CMD_DEV_GONE, 0, true);
+    case 'timeout': return o(CMD_TIMEOUT, STAT_TIMEOUT);
+    case 'overrun': return o(CMD_DATA_OVR, 0);
     case 'aborted': return o(CMD_ABORTED, STAT_ABORTED);
-    default: return o(CMD_TRAN_ERR, 0, !recovered);
+    default: return o(CMD_TRAN_ERR, 0);
   }
 }
 
-/** Returns true when the device is gone (the HBA then fails everything else the same way). */
-async function failPacket(ctx: ExecContext, pkt: scsi_pkt, cmd: HbaCmd, err: unknown, len: number): Promise<void> {
+/**
+ * Map the engine's failure to pkt_reason. Recovery is not the HBA's business: the BOT engine alone runs Reset
+ * Recovery (and, when that fails, remembers that the device is unrecovered and recovers before the next command),
+ * so the HBA never resets again here. The engine's error is kept as the packet's cause (pkt_transport_error).
+ */
+function failPacket(pkt: scsi_pkt, cmd: HbaCmd, err: unknown, len: number): void {
   const o = errorOutcome(err, cmd.stopReason);
   log('lun %d cmd 0x%s failed: %s', pkt.pkt_address.a_lun, pkt.pkt_cdbp[0]?.toString(16), String(err));
-  if (o.needsRecovery) {
-    // The engine could not bring the device back; try once more before the target driver retries.
-    await ctx.transport.resetRecovery().catch((e: unknown) => log('reset recovery failed: %O', e));
-  }
+  setPktTransportError(pkt, err);
   pkt.pkt_reason = o.reason;
   pkt.pkt_statistics |= o.statistics;
   pkt.pkt_state = o.gone ? 0 : SENT;

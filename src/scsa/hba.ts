@@ -125,6 +125,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
     }
     if (queue.full) return TRAN_BUSY;
     pkt.pkt_reason = 0;
+    w.transportError = undefined;
     pkt.pkt_state = 0;
     pkt.pkt_statistics = 0;
     pkt.pkt_scbp[0] = 0;

@@ -1,6 +1,6 @@
 /** The SCSA layer: the usbms HBA and the target-driver entry points (9F), with illumos DDI names. */
 export * from './types.js';
-export { scsi_pkt, scsi_hba_pkt_comp, DEFAULT_CDBLEN, DEFAULT_SCBLEN, DEFAULT_PRIVLEN } from './pkt.js';
+export { scsi_pkt, scsi_hba_pkt_comp, pkt_transport_error, DEFAULT_CDBLEN, DEFAULT_SCBLEN, DEFAULT_PRIVLEN } from './pkt.js';
 export type { scsi_address } from './pkt.js';
 export type { scsi_hba_tran } from './tran.js';
 export { UsbmsHba } from './hba.js';

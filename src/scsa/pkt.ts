@@ -67,6 +67,8 @@ export class PktWrapper {
   defaultPriv: Buffer | null;
   /** Resolves scsi_poll's wait; set only while a polled packet is in transport. */
   pollDone: (() => void) | null = null;
+  /** Why the last run failed in transport (the engine's error), for pkt_transport_error. */
+  transportError: unknown = undefined;
   constructor(readonly pkt: scsi_pkt) {
     this.defaultCdb = pkt.pkt_cdbp;
     this.defaultScb = pkt.pkt_scbp;
@@ -87,6 +89,20 @@ export function pktWrapper(pkt: scsi_pkt): PktWrapper {
   const w = wrappers.get(pkt);
   if (w === undefined) throw new TypeError('not a scsi_pkt allocated by scsi_init_pkt or scsi_hba_pkt_alloc');
   return w;
+}
+
+/**
+ * usbms extension (not in the DDI): the transport error behind the packet's last pkt_reason other than CMD_CMPLT
+ * (a BotError from the engine), so a target driver can report the cause; undefined after a completed command.
+ */
+export function pkt_transport_error(pkt: scsi_pkt): unknown {
+  return wrappers.get(pkt)?.transportError;
+}
+
+/** HBA side of pkt_transport_error. */
+export function setPktTransportError(pkt: scsi_pkt, err: unknown): void {
+  const w = wrappers.get(pkt);
+  if (w !== undefined) w.transportError = err;
 }
 
 /** Make a packet whose cdb/scb/private areas have the given sizes (zeroed). */

@@ -65,6 +65,32 @@ describe('Reset Recovery', () => {
     await expect(r.bot.portReset()).rejects.toMatchObject({ kind: 'transport', phase: 'recovery' });
   });
 
+  it('remembers a failed recovery: the next command recovers first instead of going to an unrecovered device', async () => {
+    const dev = new MockUsbDevice();
+    let broken = true;
+    const r = await rigOn(dev, FAST, (p) => override(p, {
+      controlOut: (setup, data, ms) => broken
+        ? Promise.reject(new UsbStallError('refused', { pipe: 'control' })) : p.controlOut(setup, data, ms),
+      resetDevice: () => broken ? Promise.reject(new UsbError('IO', 'reset failed')) : p.resetDevice(),
+    }));
+    phaseErrorOnce(dev);
+    expect(await failure(r.bot.execute(r.slot, request(tur(), 'none'))))
+      .toMatchObject({ kind: 'phase-error', recovered: false });
+    // Still broken: the command is refused after a fresh recovery attempt, without a CBW on the wire.
+    const cbwsBefore = dev.log.filter((e) => e.type === 'cbw').length;
+    const mark = dev.log.length;
+    expect(await failure(r.bot.execute(r.slot, request(tur(), 'none'))))
+      .toMatchObject({ kind: 'transport', phase: 'recovery', recovered: false });
+    expect(dev.log.filter((e) => e.type === 'cbw').length).toBe(cbwsBefore);
+    expect(dev.log.length).toBe(mark); // both recovery steps were refused by the (overridden) port
+    // Repaired: the next command runs Reset Recovery first, then goes through.
+    broken = false;
+    const mark2 = dev.log.length;
+    await r.bot.execute(r.slot, request(tur(), 'none'));
+    expect(recoveryTrail(dev, mark2)).toEqual(['bomsr', 'clear-in', 'clear-out']);
+    await stillWorks(r);
+  });
+
   it('portReset() resets the device and it works after', async () => {
     const r = await rig();
     const mark = r.dev.log.length;

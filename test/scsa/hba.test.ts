@@ -5,7 +5,7 @@ import {
   TRAN_FATAL_ERROR, FLAG_HEAD, CMD_CMPLT, CMD_ABORTED, CMD_RESET, CMD_TIMEOUT, CMD_TRAN_ERR, CMD_DEV_GONE,
   CMD_DATA_OVR, STAT_ABORTED, STAT_DEV_RESET, STAT_BUS_RESET, STAT_TIMEOUT, STATE_GOT_BUS, STATE_GOT_TARGET,
   STATE_SENT_CMD, STATE_XFERRED_DATA, STATE_GOT_STATUS, STATUS_GOOD, STATUS_CHECK, RESET_LUN, RESET_ALL,
-  INTERCONNECT_USB, type scsi_pkt, type UsbmsHbaOptions,
+  INTERCONNECT_USB, pkt_transport_error, type scsi_pkt, type UsbmsHbaOptions,
 } from '../../src/scsa/index.js';
 import { FakeBot, makeBuf, cdb10, cdb16, tick } from './helpers.js';
 
@@ -121,11 +121,21 @@ describe('outcomes', () => {
     expect(p).toMatchObject({ pkt_reason: reason, pkt_statistics: stat, pkt_resid: 512 });
     expect(p.pkt_state).toBe(STATE_GOT_BUS | STATE_GOT_TARGET | STATE_SENT_CMD);
   });
-  it('an unrecovered transport error makes the HBA run Reset Recovery itself', async () => {
+  it('an unrecovered transport error: the HBA never resets again (the engine owns recovery) and keeps the cause', async () => {
     const { bot, pkt } = setup();
-    bot.auto = () => Object.assign(new Error('x'), { kind: 'invalid-csw', recovered: false });
-    expect(await scsi_poll(pkt())).toBe(-1);
-    expect(bot.resets).toBe(1);
+    const err = Object.assign(new Error('x'), { kind: 'invalid-csw', recovered: false });
+    bot.auto = () => err;
+    const p = pkt();
+    expect(await scsi_poll(p)).toBe(-1);
+    expect(bot.resets).toBe(0);
+    expect(p.pkt_reason).toBe(CMD_TRAN_ERR);
+    expect(pkt_transport_error(p)).toBe(err);
+    bot.auto = null;
+    const again = scsi_poll(p);
+    await tick();
+    bot.answer({});
+    expect(await again).toBe(0);
+    expect(pkt_transport_error(p)).toBeUndefined();
   });
   it('device gone: the packet and every queued one complete CMD_DEV_GONE; later starts are fatal', async () => {
     const { bot, done, pkt } = setup({}, 1);

@@ -1,0 +1,185 @@
+/**
+ * Issue 8: bad data must never come back as good through auto request sense. A CHECK CONDITION is success only
+ * when valid sense (by the residue, by its own response code and additional length, from a REQUEST SENSE that
+ * itself completed GOOD) says RECOVERED ERROR, or NO SENSE with nothing else wrong.
+ */
+import { describe, it, expect } from 'vitest';
+import { MockUsbDevice } from '../../src/mock/index.js';
+import { openUsbms } from '../../src/open.js';
+import { Disk, DiskError, DiskTimeoutError, DiskTransportError, type DiskOpenOptions } from '../../src/disk/index.js';
+import { BotTransport, BotError } from '../../src/bot/index.js';
+import { UsbmsHba } from '../../src/scsa/index.js';
+import { fixedSense, tamperPort, type Tamper } from './tamper.js';
+import { failNextCommands } from './helpers.js';
+
+const BLOCKS = 2048n;
+const REQUEST_SENSE = 0x03;
+
+function device(): MockUsbDevice {
+  const dev = new MockUsbDevice({ luns: [{ blocks: BLOCKS }] });
+  return dev;
+}
+
+async function open(dev: MockUsbDevice, tamper?: Tamper, diskOpts: DiskOpenOptions = {}) {
+  const port = tamperPort(dev.open(), tamper ?? { opcode: -1 });
+  const session = await openUsbms({ port });
+  const disk = await session.openDisk(0, { readyPollMs: 5, ...diskOpts });
+  return { session, disk, port };
+}
+
+async function outcome(p: Promise<unknown>): Promise<unknown> {
+  return p.then(() => 'resolved', (e: unknown) => e);
+}
+
+describe('auto request sense: only valid sense decides', () => {
+  it('padding the residue says is not sense: a failed READ is never returned as good (defect 1)', async () => {
+    const dev = device();
+    dev.faults.inject({ fault: { kind: 'medium-error', lbas: [100n] } });
+    const fake = fixedSense(0x1, 0x17, 0x01); // RECOVERED ERROR, recovered data with retries
+    const { session, disk } = await open(dev, {
+      opcode: REQUEST_SENSE,
+      // The device pads its data phase with bytes that look like RECOVERED ERROR sense ...
+      data: (buf) => { buf.fill(0); fake.copy(buf); return fake.length; },
+      // ... and says in its residue that none of them is valid (BOT allows exactly this).
+      csw: (csw, expected) => { csw.writeUInt32LE(expected, 8); },
+    }, { retries: 1 });
+    try {
+      const r = await outcome(disk.read(96n, 8));
+      expect(r).toBeInstanceOf(DiskTransportError);
+      expect((r as Error).message).toMatch(/without usable sense/);
+    } finally { await session.close(); }
+  });
+
+  it('the sense of a REQUEST SENSE that itself failed is no verdict (defect 2)', async () => {
+    const dev = device();
+    dev.faults.inject({ fault: { kind: 'medium-error', lbas: [100n] } });
+    const fake = fixedSense(0x1, 0x17, 0x01);
+    const { session, disk } = await open(dev, {
+      opcode: REQUEST_SENSE,
+      data: (buf) => { fake.copy(buf); return fake.length; },
+      csw: (csw) => { csw[12] = 1; }, // the REQUEST SENSE ends in CHECK CONDITION
+    }, { retries: 1 });
+    try {
+      const r = await outcome(disk.read(96n, 8));
+      expect(r).toBeInstanceOf(DiskTransportError);
+      expect((r as Error).message).toMatch(/REQUEST SENSE itself ended/);
+    } finally { await session.close(); }
+  });
+
+  it('genuine RECOVERED ERROR sense: the READ succeeds with the medium data', async () => {
+    const dev = device();
+    const { session, disk } = await open(dev);
+    try {
+      const want = Buffer.from(await disk.read(10n, 4));
+      failNextCommands(dev, [{ key: 0x1, asc: 0x17, ascq: 0x01 }]);
+      expect(Buffer.from(await disk.read(10n, 4)).equals(want)).toBe(true);
+    } finally { await session.close(); }
+  });
+
+  const untrusted: [string, Buffer][] = [
+    ['deferred sense (0x71)', fixedSense(0x1, 0x17, 0x01, { code: 0x71 })],
+    ['not sense at all (response code 0x00)', fixedSense(0x1, 0x17, 0x01, { code: 0x00 })],
+    ['additional length too short for ASC/ASCQ', (() => { const b = fixedSense(0x1, 0x17, 0x01); b[7] = 2; return b; })()],
+    ['NO SENSE with ILI', fixedSense(0x0, 0x00, 0x00, { ili: true })],
+    ['NO SENSE with an ASC', fixedSense(0x0, 0x5d, 0x00)],
+    ['RECOVERED ERROR naming a block outside the command (stale)', fixedSense(0x1, 0x17, 0x01, { info: 1500 })],
+  ];
+  it.each(untrusted)('%s: retried, never success', async (_name, sense) => {
+    const dev = device();
+    dev.faults.inject({ fault: { kind: 'medium-error', lbas: [100n] } });
+    const { session, disk } = await open(dev, {
+      opcode: REQUEST_SENSE,
+      data: (buf) => { buf.fill(0); sense.copy(buf); return sense.length; },
+      csw: (csw, expected) => { csw.writeUInt32LE(expected - sense.length, 8); },
+    }, { retries: 2 });
+    try {
+      const r = await outcome(disk.read(96n, 8));
+      expect(r).toBeInstanceOf(DiskError);
+      expect((r as DiskError).kind).toBe('transport');
+      expect((r as Error).message).toMatch(/cannot be a verdict/);
+    } finally { await session.close(); }
+  });
+
+  it('NO SENSE with nothing else wrong is success', async () => {
+    const dev = device();
+    const { session, disk } = await open(dev);
+    try {
+      const want = Buffer.from(await disk.read(10n, 4));
+      failNextCommands(dev, [{ key: 0x0, asc: 0, ascq: 0 }]);
+      expect(Buffer.from(await disk.read(10n, 4)).equals(want)).toBe(true);
+    } finally { await session.close(); }
+  });
+});
+
+describe('short answers at open (defect 4)', () => {
+  it('READ CAPACITY(16) of 12..15 bytes is a disk error (bad-response), after retries', async () => {
+    const dev = device();
+    const r = await outcome(open(dev, { opcode: 0x9e, data: () => 12 }, { quirks: { readCapacity16: true }, retries: 2 }));
+    expect(r).toBeInstanceOf(DiskError);
+    expect((r as DiskError).kind).toBe('bad-response');
+  });
+  it('a short READ CAPACITY(16) once is retried and the disk opens', async () => {
+    const dev = device();
+    const { session, disk, port } = await open(dev, { opcode: 0x9e, times: 1, data: () => 14 },
+      { quirks: { readCapacity16: true } });
+    try {
+      expect(port.tampered).toBe(1);
+      expect(disk.capacity?.blocks).toBe(BLOCKS);
+    } finally { await session.close(); }
+  });
+  it('a short INQUIRY once is retried', async () => {
+    const dev = device();
+    const { session, disk } = await open(dev, { opcode: 0x12, times: 1, data: () => 20 });
+    try { expect(disk.info.vendor.length).toBeGreaterThan(0); } finally { await session.close(); }
+  });
+});
+
+describe('DMA attributes that cannot map a whole command (defect 5)', () => {
+  it('a small dma_attr_count_max with the default sgllen: commands go in PKT_DMA_PARTIAL windows', async () => {
+    const dev = device();
+    const transport = await BotTransport.open(dev.open());
+    const hba = UsbmsHba.attach(transport, { dmaAttr: { dma_attr_count_max: 511 } });
+    try {
+      const disk = await Disk.open(hba, 0, { allowWrite: true });
+      const data = Buffer.alloc(512 * 600);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 13 + 5) & 0xff;
+      await disk.write(7n, data);
+      expect(Buffer.from(await disk.read(7n, 600)).equals(data)).toBe(true);
+      await disk.close();
+    } finally {
+      await hba.detach();
+      await transport.close();
+    }
+  });
+});
+
+describe('one unit and the cause (defect 6)', () => {
+  it('openUsbms({ timeoutMs }) is not rounded up to a second', async () => {
+    const dev = device();
+    const session = await openUsbms({ port: dev.open(), timeoutMs: 150 });
+    try {
+      const disk = await session.openDisk(0, { retries: 0 });
+      dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'delay', phase: 'data', ms: 600 } });
+      const t0 = performance.now();
+      const r = await outcome(disk.read(0n, 1));
+      expect(r).toBeInstanceOf(DiskTimeoutError);
+      expect(performance.now() - t0).toBeLessThan(590);
+    } finally { await session.close(); }
+  });
+  it('DiskTransportError carries the BOT failure as its cause', async () => {
+    const dev = device();
+    const { session, disk } = await open(dev, undefined, { retries: 1 });
+    try {
+      dev.faults.inject({ match: { opcode: 0x28 }, times: 5, fault: { kind: 'csw-signature' } });
+      const r = await outcome(disk.read(0n, 1));
+      expect(r).toBeInstanceOf(DiskTransportError);
+      const cause = (r as Error).cause;
+      expect(cause).toBeInstanceOf(BotError);
+      expect((cause as BotError).kind).toBe('invalid-csw');
+    } finally { await session.close(); }
+  });
+  it('openUsbms takes a custom port and refuses two selections', async () => {
+    const dev = device();
+    await expect(openUsbms({ port: dev.open(), mock: true })).rejects.toMatchObject({ code: 'BOTH_SELECTED' });
+  });
+});
