@@ -9,6 +9,7 @@ import { openUsbms } from '../../src/open.js';
 import { Disk, DiskError, DiskTimeoutError, DiskTransportError, type DiskOpenOptions } from '../../src/disk/index.js';
 import { BotTransport, BotError } from '../../src/bot/index.js';
 import { UsbmsHba } from '../../src/scsa/index.js';
+import { UsbError, UsbStallError } from '../../src/usb/errors.js';
 import { fixedSense, tamperPort, type Tamper } from './tamper.js';
 import { failNextCommands } from './helpers.js';
 
@@ -150,6 +151,36 @@ describe('DMA attributes that cannot map a whole command (defect 5)', () => {
       await hba.detach();
       await transport.close();
     }
+  });
+});
+
+describe('a timeout whose recovery fails (defect 3)', () => {
+  it('the next command is not sent into the unrecovered device: the engine recovers first', async () => {
+    const dev = device();
+    let broken = false;
+    const inner = dev.open();
+    const port = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'controlOut' && broken) return () => Promise.reject(new UsbStallError('refused', { pipe: 'control' }));
+        if (key === 'resetDevice' && broken) return () => Promise.reject(new UsbError('IO', 'port reset failed'));
+        const v: unknown = Reflect.get(target, key, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const session = await openUsbms({ port, timeoutMs: 100 });
+    try {
+      const disk = await session.openDisk(0, { retries: 2 });
+      const cbws = (): number => dev.log.filter((e) => e.type === 'cbw').length;
+      dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'no-response', phase: 'data' } });
+      broken = true;
+      const before = cbws();
+      const r = await outcome(disk.read(0n, 1));
+      expect(r).toBeInstanceOf(DiskError);
+      // One CBW (the READ that hung); its two retries were refused by the engine before reaching the wire.
+      expect(cbws() - before).toBe(1);
+      broken = false;
+      expect((await disk.read(0n, 1)).length).toBe(512);
+    } finally { await session.close(); }
   });
 });
 
