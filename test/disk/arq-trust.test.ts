@@ -159,8 +159,19 @@ describe('a timeout whose recovery fails (defect 3)', () => {
     const dev = device();
     let broken = false;
     const inner = dev.open();
+    let cbwsSent = 0;
     const port = new Proxy(inner, {
       get(target, key) {
+        if (key === 'createTransfer') {
+          return (pipe: 'in' | 'out') => {
+            const t = target.createTransfer(pipe);
+            return { get pipe() { return t.pipe; }, get inFlight() { return t.inFlight; }, cancel: () => t.cancel(),
+              submit: (b: Buffer, ms: number) => {
+                if (pipe === 'out' && b.length === 31 && b.readUInt32LE(0) === 0x43425355) cbwsSent++;
+                return t.submit(b, ms);
+              } };
+          };
+        }
         if (key === 'controlOut' && broken) return () => Promise.reject(new UsbStallError('refused', { pipe: 'control' }));
         if (key === 'resetDevice' && broken) return () => Promise.reject(new UsbError('IO', 'port reset failed'));
         const v: unknown = Reflect.get(target, key, target);
@@ -170,7 +181,7 @@ describe('a timeout whose recovery fails (defect 3)', () => {
     const session = await openUsbms({ port, timeoutMs: 100 });
     try {
       const disk = await session.openDisk(0, { retries: 2 });
-      const cbws = (): number => dev.log.filter((e) => e.type === 'cbw').length;
+      const cbws = (): number => cbwsSent;
       dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'no-response', phase: 'data' } });
       broken = true;
       const before = cbws();
@@ -211,6 +222,6 @@ describe('one unit and the cause (defect 6)', () => {
   });
   it('openUsbms takes a custom port and refuses two selections', async () => {
     const dev = device();
-    await expect(openUsbms({ port: dev.open(), mock: true })).rejects.toMatchObject({ code: 'BOTH_SELECTED' });
+    await expect(openUsbms({ port: dev.open(), mock: true })).rejects.toMatchObject({ code: 'OPEN_BOTH_SELECTED', kind: 'BOTH_SELECTED' });
   });
 });
