@@ -66,7 +66,7 @@ describe.skipIf(dev === '')('libusb port on USBMS_TEST_DEVICE (set USBMS_TEST_DE
     kernelDriver ? '' : ' [skipped: set USBMS_TEST_KERNEL_DRIVER=1 with usb-storage bound to the device]'}`, async () => {
     const err = await openLibusbPort(dev).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(UsbError);
-    expect((err as UsbError).code).toBe('BUSY');
+    expect((err as UsbError).code).toBe('USB_BUSY');
     expect((err as Error).message).toContain('--detach-kernel-driver');
 
     const port = await openLibusbPort(dev, { detachKernelDriver: true });

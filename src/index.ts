@@ -4,7 +4,9 @@
  * Bulk-Only Transport engine, and the USB port. The software USB disk is a separate entry point: `usbms/mock`.
  */
 export { openUsbms, UsbmsOpenError, mountedFilesystemsOf } from './open.js';
-export type { OpenUsbmsOptions, UsbmsSession, UsbmsOpenErrorCode } from './open.js';
+export type { OpenUsbmsOptions, UsbmsSession, UsbmsOpenErrorCode, UsbmsOpenErrorKind } from './open.js';
+// The one error convention: the code set, the base classes, the type guards (README "Errors").
+export * from './util/errors.js';
 export * from './disk/index.js';
 export * as scsa from './scsa/index.js';
 export * as scsi from './scsi/index.js';
@@ -17,3 +19,12 @@ export { openLibusbPort, LibusbPort } from './usb/libusb/index.js';
 export type { LibusbOpenOptions } from './usb/libusb/index.js';
 export { listMassStorageDevices, parseDeviceSelector, DeviceSelectorError } from './usb/find.js';
 export type { DeviceSelector, MassStorageDeviceInfo } from './usb/find.js';
+// The device boundary: backends (list / open / hubs), selectors, slots across re-enumeration, port power.
+export type { UsbBackend, DeviceListing, DeviceIdentity, BackendOpenOptions, HubControl } from './usb/backend.js';
+export { LibusbBackend } from './usb/libusb/index.js';
+export { formatDeviceSelector, formatPortPath, matchesSelector, selectOne } from './usb/selector.js';
+export type { PortLocation } from './usb/selector.js';
+export { DeviceSlot, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity } from './usb/slot.js';
+export type { WaitOptions, PowerCycleOptions } from './usb/slot.js';
+export { DeviceMismatchError, DeviceWaitTimeoutError, PortPowerError, UsbMountedError } from './usb/device-errors.js';
+export { usbBackend } from './open.js';

@@ -12,19 +12,20 @@
  *
  * Every key is optional. `device` takes the MockDeviceOptions of src/mock (without `luns`), each LUN its
  * MockLunOptions plus `image` (a raw file served by FileMedia, relative to the JSON file), `faults` the rules of
- * `device.faults.inject`. Numbers that may exceed 2^53 (blocks, LBAs) may be given as decimal strings.
+ * `device.faults.inject`; `hangs` and `dropouts` the hang areas and drop-outs of src/mock/wedge-spec.ts. Numbers
+ * that may exceed 2^53 (blocks, LBAs) may be given as decimal strings.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
-  createPersonality, FileMedia, MockUsbDevice, PERSONALITY_IDS,
+  applyWedgeSpec, createPersonality, FileMedia, MockUsbDevice, PERSONALITY_IDS,
   type Fault, type FaultKind, type FaultRule, type MockDeviceOptions, type MockLunOptions, type PersonalityName,
 } from './mock/index.js';
+import { UsbmsArgumentError } from './util/errors.js';
 
 /** A device description that cannot be used: the message says which key is wrong. */
-export class MockSpecError extends Error {
+export class MockSpecError extends UsbmsArgumentError {
   override readonly name = 'MockSpecError';
-  readonly code = 'MOCK_SPEC';
 }
 
 type Json = Record<string, unknown>;
@@ -96,7 +97,7 @@ function parseSpec(path: string): Json {
 export function mockFromSpec(path: string): MockUsbDevice {
   if (!existsSync(path)) throw new MockSpecError(`device description ${path} does not exist`);
   const spec = parseSpec(path);
-  const { personality, device = {}, luns, faults = [] } = spec;
+  const { personality, device = {}, luns, faults = [], hangs, dropouts } = spec;
   if (!isObject(device)) throw new MockSpecError('"device" is not an object');
   if (luns !== undefined && !Array.isArray(luns)) throw new MockSpecError('"luns" is not a list');
   if (!Array.isArray(faults)) throw new MockSpecError('"faults" is not a list');
@@ -112,6 +113,7 @@ export function mockFromSpec(path: string): MockUsbDevice {
         `${Object.keys(PERSONALITY_IDS).join(', ')}`);
     }
     faults.forEach((f, i) => { dev.faults.inject(faultRule(f, i)); });
+    applyWedgeSpec(dev, hangs, dropouts); // hang areas and drop-outs (src/mock/wedge.ts)
     return dev;
   } catch (e) {
     if (e instanceof MockSpecError) throw e;

@@ -5,18 +5,24 @@
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
-import { accessSync, constants as fsConstants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { BotTransport, parseQuirkOverrides } from './bot/index.js';
+import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
+import { BotTransport, parseQuirkOverrides, type BotTimeouts } from './bot/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import { createDemoDisk, FileMedia, MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
 import {
-  formatDeviceSelector, listMassStorageDevices, parseDeviceSelector, type DeviceSelector, type MassStorageDeviceInfo,
+  formatDeviceSelector, parseDeviceSelector, type DeviceSelector, type MassStorageDeviceInfo,
 } from './usb/find.js';
-import { openLibusbPort } from './usb/libusb/index.js';
+import { LibusbBackend, mountedFilesystemsOf } from './usb/libusb/index.js';
+import { MockBackend } from './mock/backend.js';
+import type { DeviceIdentity, UsbBackend } from './usb/backend.js';
+import { matchesSelector } from './usb/selector.js';
 import { mockFromSpec } from './open-mock.js';
+import {
+  openReplayPort, TraceFormatError, tracePort, TraceWriteError, UsbmsTraceSelectError, type PcapOptions, type ReplayUsbDevice,
+} from './trace/index.js';
 import type { UsbPort } from './usb/port.js';
+import { UsbmsError } from './util/errors.js';
 import { logger } from './util/log.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
@@ -24,17 +30,28 @@ import { logger } from './util/log.js';
 export { BotError, QuirkParseError } from './bot/index.js';
 export { UsbError } from './usb/errors.js';
 export { listMassStorageDevices, type MassStorageDeviceInfo } from './usb/find.js';
+export { mountedFilesystemsOf };
+export { replayDivergenceOf } from './trace/index.js';
 
 const log = logger('cli', 'open');
 
 export interface OpenUsbmsOptions {
-  /** `vid:pid[:serial]` or `bus:address` (see src/usb/find.ts). */
-  device?: string | undefined;
+  /** Where devices are found and opened (src/usb/backend.ts); default libusb, or the one `mock` builds. */
+  backend?: UsbBackend | undefined;
+  /** `vid:pid[:serial]`, `bus:address` or a port path `1-2.3` (see src/usb/selector.ts). */
+  device?: string | DeviceSelector | undefined;
+  /** Refuse the device unless it is this one (VID:PID and serial, DeviceMismatchError): a slot's identity. */
+  expect?: DeviceIdentity | undefined;
   /**
    * The software disk: a device you built, `true` for the demo disk, or a file name: a raw image to serve
    * (FileMedia), or a `.json` device description (src/open-mock.ts).
    */
   mock?: MockUsbDevice | string | true | undefined;
+  /**
+   * A port you opened yourself: any {@link UsbPort} implementation (your own device, a wrapper around another
+   * port). The session runs on it exactly as on the ports `device` and `mock` open, quirks included.
+   */
+  port?: UsbPort | undefined;
   /** Detach a bound kernel driver (refused when one of its filesystems is mounted, unless `force`). */
   detachKernelDriver?: boolean | undefined;
   force?: boolean | undefined;
@@ -42,6 +59,23 @@ export interface OpenUsbmsOptions {
   quirks?: string | undefined;
   /** Command timeout (data phase and pkt_time), ms. */
   timeoutMs?: number | undefined;
+  /**
+   * Per-phase BOT timeouts over the defaults (and over timeoutMs for the data phase). `usbms rescue` bounds the
+   * CBW, CSW and control phases too, so that a stick that hangs is noticed within seconds, not after 6 s each.
+   */
+  botTimeouts?: Partial<BotTimeouts> | undefined;
+  /**
+   * Bytes per BOT command (default: Linux's 120 KiB at high speed, 1 MiB at SuperSpeed); larger is faster where
+   * the device takes it (`usbms tune` finds out). The device's quirks still cap it.
+   */
+  maxTransferBytes?: number | undefined;
+  /** Write a usbmon pcap of everything on the wire to `pcap.file` (Wireshark reads it; src/trace). */
+  pcap?: PcapOptions | undefined;
+  /**
+   * Replay a capture (a usbmon pcap/pcapng file, or a ReplayUsbDevice) as the device: src/trace. With it,
+   * `device` may name `bus:address` of the capture's device when it holds several.
+   */
+  replay?: string | ReplayUsbDevice | undefined;
 }
 
 export interface UsbmsSession {
@@ -60,15 +94,21 @@ export interface UsbmsSession {
   close(): Promise<void>;
 }
 
-export type UsbmsOpenErrorCode = 'NO_DEVICE_SELECTED' | 'BOTH_SELECTED' | 'MOUNTED' | 'IMAGE' | 'MOCK_SPEC';
+/** Why openUsbms refused (the constructor argument; `code` is `OPEN_` + kind). */
+export type UsbmsOpenErrorKind = 'NO_DEVICE_SELECTED' | 'BOTH_SELECTED' | 'MOUNTED' | 'IMAGE' | 'MOCK_SPEC';
+/** @deprecated The old name of {@link UsbmsOpenErrorKind}; `UsbmsOpenError.code` is now the namespaced code. */
+export type UsbmsOpenErrorCode = UsbmsOpenErrorKind;
 
-/** A refusal of openUsbms itself (what to open, or whether it is safe to). */
-export class UsbmsOpenError extends Error {
+/** A refusal of openUsbms itself (what to open, or whether it is safe to): code OPEN_*. */
+export class UsbmsOpenError extends UsbmsError {
   override readonly name = 'UsbmsOpenError';
-  constructor(readonly code: UsbmsOpenErrorCode, message: string) { super(message); }
+  declare readonly code: `OPEN_${UsbmsOpenErrorKind}`;
+  constructor(readonly kind: UsbmsOpenErrorKind, message: string, options: { cause?: unknown } = {}) {
+    super(`OPEN_${kind}`, message, options);
+  }
 }
 
-function mockFromImage(path: string): MockUsbDevice {
+export function mockFromImage(path: string): MockUsbDevice {
   if (!existsSync(path)) throw new UsbmsOpenError('IMAGE', `image ${path} does not exist`);
   const size = statSync(path).size;
   if (size === 0 || size % 512 !== 0) {
@@ -85,49 +125,8 @@ function mockFromSpecOrRefuse(path: string): MockUsbDevice {
   try {
     return mockFromSpec(path);
   } catch (e) {
-    throw new UsbmsOpenError('MOCK_SPEC', (e as Error).message);
+    throw new UsbmsOpenError('MOCK_SPEC', (e as Error).message, { cause: e });
   }
-}
-
-/**
- * Mounted block devices of the USB interface: /sys/bus/usb/devices/<bus>-<ports>:<cfg>.<if>/host* /target* /
- * * /block/<sdX> and its partitions, checked against /proc/self/mounts. Paths are parameters for tests.
- */
-export function mountedFilesystemsOf(where: { busNumber: number; portNumbers: readonly number[]; interfaceNumber: number },
-  sysRoot = '/sys/bus/usb/devices', mountsFile = '/proc/self/mounts'): string[] {
-  const prefix = `${where.busNumber}-${where.portNumbers.join('.')}:`;
-  const suffix = `.${where.interfaceNumber}`;
-  const ls = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
-  const disks: string[] = [];
-  for (const iface of ls(sysRoot).filter((n) => n.startsWith(prefix) && n.endsWith(suffix))) {
-    const ifDir = join(sysRoot, iface);
-    for (const host of ls(ifDir).filter((n) => n.startsWith('host'))) {
-      for (const target of ls(join(ifDir, host)).filter((n) => n.startsWith('target'))) {
-        for (const lun of ls(join(ifDir, host, target))) {
-          const blockDir = join(ifDir, host, target, lun, 'block');
-          for (const disk of ls(blockDir)) {
-            disks.push(disk);
-            for (const part of ls(join(blockDir, disk))) {
-              if (existsSync(join(blockDir, disk, part, 'partition'))) disks.push(part);
-            }
-          }
-        }
-      }
-    }
-  }
-  if (disks.length === 0) return [];
-  const names = new Set(disks.map((d) => `/dev/${d}`));
-  let mounts = '';
-  try { mounts = readFileSync(mountsFile, 'utf8'); } catch { return []; }
-  const hits: string[] = [];
-  for (const line of mounts.split('\n')) {
-    const [source, mountPoint] = line.split(' ');
-    if (source === undefined || mountPoint === undefined || !source.startsWith('/dev/')) continue;
-    let dev = source;
-    try { dev = realpathSync(source); } catch { /* a name that no longer resolves: compare it as written */ }
-    if (names.has(dev) || names.has(source)) hits.push(`${dev} on ${mountPoint.replace(/\\040/g, ' ')}`);
-  }
-  return hits;
 }
 
 /**
@@ -137,14 +136,56 @@ export function mountedFilesystemsOf(where: { busNumber: number; portNumbers: re
  */
 export function detachRefusal(selector: DeviceSelector, devices: readonly MassStorageDeviceInfo[],
   sysRoot?: string, mountsFile?: string): string | undefined {
-  const matches = devices.filter((d) => selector.kind === 'location'
-    ? d.busNumber === selector.busNumber && d.deviceAddress === selector.deviceAddress
-    : d.vendorId === selector.vendorId && d.productId === selector.productId
-      && (selector.serialNumber === undefined || d.serialNumber === selector.serialNumber));
+  const matches = devices.filter((d) => matchesSelector(selector, d));
   const mounted = matches.flatMap((d) => mountedFilesystemsOf(d, sysRoot, mountsFile));
   if (mounted.length === 0) return undefined;
   return `refusing to detach the kernel driver of ${formatDeviceSelector(selector)}: it has mounted ` +
     `filesystems (${mounted.join(', ')}); unmount them first (or pass --force to do it anyway)`;
+}
+
+/**
+ * Where the software disk is plugged in its backend: bus 0 (no Linux host has one), port 1 of a software hub with
+ * per-port power switching on root port 1, so `usbms power --mock` can switch it (the root hub cannot).
+ */
+export const MOCK_DEVICE_PORT = '0-1.1';
+export const MOCK_HUB_PORT = '0-1';
+
+export interface ChosenBackend {
+  readonly backend: UsbBackend;
+  /** The software device `mock` built, plugged in at MOCK_DEVICE_PORT. */
+  readonly mock: MockUsbDevice | undefined;
+  /** The selector of that device, when the backend was built for it. */
+  readonly onlyDevice: string | undefined;
+}
+
+/**
+ * The backend a session or a listing runs on: the one given, else a MockBackend holding the software disk `mock`
+ * names (a device, `true` for the demo disk, an image or a `.json` description), else libusb.
+ */
+export async function usbBackend(opts: { backend?: UsbBackend | undefined; mock?: OpenUsbmsOptions['mock'] }): Promise<ChosenBackend> {
+  if (opts.backend !== undefined && opts.mock !== undefined) {
+    throw new UsbmsOpenError('BOTH_SELECTED', 'give either a backend or --mock, not both');
+  }
+  if (opts.backend !== undefined) return { backend: opts.backend, mock: undefined, onlyDevice: undefined };
+  if (opts.mock === undefined) return { backend: new LibusbBackend(), mock: undefined, onlyDevice: undefined };
+  const mock = opts.mock === true ? createDemoDisk()
+    : typeof opts.mock !== 'string' ? opts.mock
+      : opts.mock.toLowerCase().endsWith('.json') ? mockFromSpecOrRefuse(opts.mock) : mockFromImage(opts.mock);
+  const backend = new MockBackend();
+  backend.addHub(MOCK_HUB_PORT, { ports: 4, powerSwitching: 'individual' });
+  await backend.plug(MOCK_DEVICE_PORT, mock);
+  return { backend, mock, onlyDevice: MOCK_DEVICE_PORT };
+}
+
+/** A capture file that cannot be read or written is the user's file problem (exit 15), not an internal error. */
+function fileOrRefuse<T>(open: () => T): T {
+  try {
+    return open();
+  } catch (e) {
+    if (e instanceof UsbmsTraceSelectError) throw new UsbmsOpenError('BOTH_SELECTED', e.message);
+    if (e instanceof TraceFormatError || e instanceof TraceWriteError) throw new UsbmsOpenError('IMAGE', e.message);
+    throw e;
+  }
 }
 
 function quirkText(text: string | undefined, port: UsbPort): string | undefined {
@@ -155,33 +196,41 @@ function quirkText(text: string | undefined, port: UsbPort): string | undefined 
 }
 
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
-  if (opts.device !== undefined && opts.mock !== undefined) {
-    throw new UsbmsOpenError('BOTH_SELECTED', 'give either --device or --mock, not both');
+  const selected = [opts.device, opts.mock, opts.port].filter((x) => x !== undefined).length;
+  if (selected > 1) {
+    throw new UsbmsOpenError('BOTH_SELECTED', 'give one of --device, --mock (or, in the API, port), not several');
   }
   let mock: MockUsbDevice | undefined;
   let port: UsbPort;
-  if (opts.mock !== undefined) {
-    mock = opts.mock === true ? createDemoDisk()
-      : typeof opts.mock !== 'string' ? opts.mock
-        : opts.mock.toLowerCase().endsWith('.json') ? mockFromSpecOrRefuse(opts.mock) : mockFromImage(opts.mock);
-    port = mock.open();
-  } else if (opts.device !== undefined) {
-    const selector = parseDeviceSelector(opts.device);
-    if (opts.detachKernelDriver === true && opts.force !== true) {
-      const refusal = detachRefusal(selector, await listMassStorageDevices());
-      if (refusal !== undefined) throw new UsbmsOpenError('MOUNTED', refusal);
+  if (opts.replay !== undefined) {
+    if (opts.mock !== undefined || opts.port !== undefined) {
+      throw new UsbmsOpenError('BOTH_SELECTED', 'give --replay alone (or with --device BUS:ADDRESS of the capture)');
     }
-    port = await openLibusbPort(selector, { detachKernelDriver: opts.detachKernelDriver === true });
+    port = fileOrRefuse(() => openReplayPort(opts.replay ?? '', opts.device));
+  } else if (opts.port !== undefined) {
+    port = opts.port;
   } else {
-    throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial] or ' +
-      '--device bus:address (see `usbms list`), or --mock for the built-in emulated disk');
+    // One path for hardware and the software disk: `mock` only decides which backend the device is found in.
+    const chosen = await usbBackend({ backend: opts.backend, mock: opts.mock });
+    mock = chosen.mock;
+    const device = opts.device ?? chosen.onlyDevice;
+    if (device === undefined) {
+      throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial], ' +
+        '--device bus:address or --device PORT-PATH (see `usbms list`), or --mock for the built-in emulated disk');
+    }
+    const selector = typeof device === 'string' ? parseDeviceSelector(device) : device;
+    port = await chosen.backend.open(selector, { detachKernelDriver: opts.detachKernelDriver, force: opts.force,
+      expect: opts.expect });
   }
   let transport: BotTransport | undefined;
   try {
+    const raw = port;
+    port = fileOrRefuse(() => tracePort(raw, opts.pcap)); // before the engine sends anything: a complete capture
     const quirks = quirkText(opts.quirks, port);
     transport = await BotTransport.open(port, {
       ...(quirks === undefined ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
-      ...(opts.timeoutMs === undefined ? {} : { timeouts: { dataMs: opts.timeoutMs } }),
+      timeouts: { ...(opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs }), ...opts.botTimeouts },
+      ...(opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes }),
     });
     const hba = UsbmsHba.attach(transport, { quirks: { senseLun0Only: transport.quirks.senseLun0Only } });
     return makeSession(port, transport, hba, mock, opts.timeoutMs);
@@ -201,7 +250,7 @@ function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock
     port, transport, hba, mock,
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
-        ...(timeoutMs === undefined ? {} : { timeoutS: Math.max(1, Math.ceil(timeoutMs / 1000)) }),
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
         ...diskOpts,
         quirks: { fixCapacity: q.fixCapacity, noReadCapacity16: q.noReadCapacity16,
           noSynchronizeCache: q.noSynchronizeCache, ...diskOpts.quirks },

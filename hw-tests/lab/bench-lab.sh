@@ -1,15 +1,35 @@
 #!/usr/bin/env bash
-# bench-lab.sh (`npm run bench:lab`): usbms through real libusb against the guest kernel's usb-storage, on QEMU's
-# emulated stick (xHCI, SuperSpeed) and on EHCI (high speed). Under TCG these are functional-test speeds: the
-# ratio is what to read, and even that is dominated by emulated CPU time per command (lab README).
+# bench-lab.sh (`npm run bench:lab`): one guest per device model - QEMU usb-storage behind xHCI (SuperSpeed) and
+# behind EHCI (high speed), and the Linux gadget (f_mass_storage on dummy_hcd) - each running bench-guest.sh: the
+# bare node-usb BOT loop, usbms's API and CLI, and the guest kernel's usb-storage, side by side. Then
+# bench-report.mjs prints the medians and ratios as a table and writes them as JSON.
+#
+# Under TCG these are emulated-CPU speeds: read the ratios (measured in one guest, side by side), not the MB/s.
+# Env: BENCH_MODELS (default "xhci ehci gadget"), BENCH_DIR (default .lab-bench), BENCH_IMAGE_MB (default 32),
+# plus bench-guest.sh's BENCH_SIZES, BENCH_ROUNDS, BENCH_CLI_RUNS, BENCH_PROFILE.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 cd "$ROOT"
+OUT="${BENCH_DIR:-$ROOT/.lab-bench}"
+mkdir -p "$OUT"
 bash "$HERE/setup.sh" >/dev/null
 npm run build --silent
-mkdir -p .lab && head -c 32M /dev/urandom > .lab/bench.img
-for hc in xhci ehci; do
-  echo "== $hc"
-  bash "$HERE/run-in-vm.sh" --hc "$hc" --disk .lab/bench.img -- bash hw-tests/lab/bench-guest.sh 46f4:0001 16
+MB="${BENCH_IMAGE_MB:-32}"
+pass=(-e "BENCH_SIZES=${BENCH_SIZES:-4K,120K,1M,4M,8M}" -e "BENCH_ROUNDS=${BENCH_ROUNDS:-3}"
+  -e "BENCH_CLI_RUNS=${BENCH_CLI_RUNS:-2}" -e "BENCH_PROFILE=${BENCH_PROFILE:-0}")
+for model in ${BENCH_MODELS:-xhci ehci gadget}; do
+  head -c "${MB}M" /dev/urandom > "$OUT/$model.img"
+  echo "== $model" >&2
+  case "$model" in
+    xhci) bash "$HERE/run-in-vm.sh" --timeout 1500 --hc xhci --disk "$OUT/$model.img" "${pass[@]}" -- \
+            bash hw-tests/lab/bench-guest.sh xhci 46f4:0001 "$OUT" ;;
+    ehci) bash "$HERE/run-in-vm.sh" --timeout 1500 --hc ehci --disk "$OUT/$model.img" "${pass[@]}" -- \
+            bash hw-tests/lab/bench-guest.sh ehci 46f4:0001 "$OUT" ;;
+    gadget) bash "$HERE/run-in-vm.sh" --timeout 1500 --expect-usb 0 "${pass[@]}" -e "BENCH_GADGET_IMAGE=$OUT/$model.img" -- \
+            bash hw-tests/lab/bench-guest.sh gadget 1d6b:0104 "$OUT" ;;
+    *) echo "unknown model $model (xhci, ehci, gadget)" >&2; exit 2 ;;
+  esac || echo "guest for $model exited $?" >&2
+  rm -f "$OUT/$model.img"
 done
+node "$HERE/bench-report.mjs" "$OUT" | tee "$OUT/report.txt"

@@ -6,7 +6,8 @@
 #   3. disk images under .lab/ (gitignored), with a pristine copy of each for the host-side check
 #   4. VM "xhci": one guest, qemu-xhci, six devices, one vitest run of hw-tests/ per device model, then the
 #      udev check and the hot-unplug script (hw-tests/lab/guest-suite.sh does the guest side)
-#   5. VM "ehci": the usb-storage stick once more behind an EHCI (high-speed) controller
+#   5. VM "ehci": the usb-storage stick once more behind an EHCI (high-speed) controller; VM "rig": hubs with and
+#      without port power and five sticks (hw-tests/lab/rig.sh)
 #   6. host checks: what the guest wrote is in the image files, and nothing else changed
 #   7. every check by name and a final "N passed, N failed" (hw-tests/lab/summarize.mjs); exit 1 on a failure
 #
@@ -68,6 +69,71 @@ vm() { # vm NAME run-in-vm-args... : one guest running guest-suite.sh NAME
 }
 vm xhci "${xhci_devices[@]}"
 [ "${USBMS_LAB_SKIP_EHCI:-0}" = 1 ] || vm ehci --hc ehci --disk "$L/ehci.img"
+
+# ---- VM "rig": QEMU usb-hub with per-port power (port-power=on) on root port 1 with four sticks RIG1..RIG4 (RIG4
+# read-only), a hub without power switching on root port 2 with RIGNS. hw-tests/lab/rig.sh (one function per
+# check; add yours there) proves port paths, --device PORT, power off/on/cycle with the identity check and the
+# refusal of the hub that cannot switch, into .lab/checks/rig.txt. USBMS_LAB_SKIP_RIG=1 skips it.
+if [ "${USBMS_LAB_SKIP_RIG:-0}" != 1 ]; then
+  rig_devices=(--qemu "-device usb-hub,bus=usbhc.0,port=1,port-power=on,id=righub1" --qemu "-device usb-hub,bus=usbhc.0,port=2,id=righub2")
+  for n in 1 2 3 4 ns; do
+    mkimg "rig$n.img" 4M
+    ro=""; [ "$n" = 4 ] && ro=",read-only=on"
+    at="1.$n"; [ "$n" = ns ] && at=2.1
+    # -blockdev: the backend survives device_del, so rig.sh can plug another stick into the same slot
+    rig_devices+=(--qemu "-blockdev driver=raw,node-name=rig$n$ro,file.driver=file,file.filename=$L/rig$n.img -device usb-storage,bus=usbhc.0,port=$at,drive=rig$n,serial=RIG${n^^},id=rigdev$n")
+  done
+  t=$(date +%s.%N); say "VM rig: booting"
+  set +e
+  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" --expect-usb 5 "${rig_devices[@]}" -- \
+    bash hw-tests/lab/rig.sh "$OUT/checks/rig.txt" 2>&1 | tee "$OUT/logs/vm-rig.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ -s "$OUT/checks/rig.txt" ] || echo "not ok - rig: the guest ran rig.sh # VM exit $rc, see .lab/logs/vm-rig.log" >> "$OUT/checks/rig.txt"
+  # rig.sh's own checks only read; rig-validate.sh's write (full, endurance) and put the data back: unchanged
+  # images prove those restores (the guest checked the stamps that were written in between)
+  for n in 1 2 3 4 ns; do
+    if cmp -s "$OUT/rig$n.img" "$OUT/rig$n.img.orig"; then echo "ok - rig: host: rig$n.img unchanged"
+    else echo "not ok - rig: host: rig$n.img changed: a check wrote and did not restore it"; fi >> "$OUT/checks/rig.txt"
+  done
+  say "VM rig: exit $rc after $(stamp "$t") s"
+fi
+
+# ---- VM "rescue": a stick whose medium fails five sectors (QEMU blkdebug, facts.md §5). hw-tests/lab/rescue.sh:
+# usbms rescue through libusb, ddrescuelog on its mapfile, a rescue with the stick pulled and re-plugged mid-run,
+# then GNU ddrescue through the guest's usb-storage; on
+# the host both images against the original. Into .lab/checks/rescue.txt. USBMS_LAB_SKIP_RESCUE=1 skips it.
+if [ "${USBMS_LAB_SKIP_RESCUE:-0}" != 1 ]; then
+  rescue_bad="1000 1001 5000 9999 12345"
+  mkimg rescue.img 8M
+  : > "$OUT/rescue-blkdebug.conf"
+  for s in $rescue_bad; do
+    printf '[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "%s"\nonce = "off"\n\n' "$s" >> "$OUT/rescue-blkdebug.conf"
+  done
+  t=$(date +%s.%N); say "VM rescue: booting"
+  set +e
+  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" --expect-usb 1 --qemu \
+    "-blockdev driver=raw,node-name=rescue0,read-only=on,file.driver=blkdebug,file.config=$L/rescue-blkdebug.conf,file.image.driver=file,file.image.filename=$L/rescue.img -device usb-storage,bus=usbhc.0,port=1,drive=rescue0,serial=RESCUE1,id=rescuedev" \
+    -- bash hw-tests/lab/rescue.sh guest "$OUT/rescue" "$rescue_bad" "$OUT/checks/rescue.txt" 2>&1 | tee "$OUT/logs/vm-rescue.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ -s "$OUT/checks/rescue.txt" ] || echo "not ok - rescue: the guest ran rescue.sh # VM exit $rc, see .lab/logs/vm-rescue.log" >> "$OUT/checks/rescue.txt"
+  bash "$HERE/rescue.sh" compare "$OUT/rescue.img.orig" "$OUT/rescue" "$rescue_bad" "$OUT/checks/rescue.txt"
+  if cmp -s "$OUT/rescue.img" "$OUT/rescue.img.orig"; then echo "ok - rescue: host: rescue.img unchanged (rescue only reads)"
+  else echo "not ok - rescue: host: rescue.img changed, but rescue and ddrescue only read it"; fi >> "$OUT/checks/rescue.txt"
+  say "VM rescue: exit $rc after $(stamp "$t") s"
+fi
+
+# ---- VM "trace": wire traces and replay (hw-tests/lab/trace.sh boots its own short guest): usbms --pcap on QEMU
+# usb-storage (against QEMU's own pcap=) and on the gadget, the guest kernel's usbmon under usb-storage, every
+# capture replayed. Into .lab/checks/trace.txt. USBMS_LAB_SKIP_TRACE=1 skips it.
+if [ "${USBMS_LAB_SKIP_TRACE:-0}" != 1 ]; then
+  t=$(date +%s.%N); say "VM trace: booting"
+  rc=0; USBMS_TRACE_TIMEOUT="${USBMS_LAB_TIMEOUT:-1200}" bash "$HERE/trace.sh" "$OUT/trace" > "$OUT/logs/vm-trace.log" 2>&1 || rc=$?
+  if [ -s "$OUT/trace/checks.txt" ]; then cp "$OUT/trace/checks.txt" "$OUT/checks/trace.txt"
+  else echo "not ok - trace: the lab ran trace.sh # exit $rc, see .lab/logs/vm-trace.log" > "$OUT/checks/trace.txt"; fi
+  say "VM trace: exit $rc after $(stamp "$t") s"
+fi
 
 # ---- host side: data written by the guest is in the image files (QEMU wrote through to them)
 hostchecks="$OUT/checks/host.txt"; : > "$hostchecks"

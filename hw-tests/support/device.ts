@@ -5,6 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../../src/open.js';
 import { listMassStorageDevices, parseDeviceSelector, type MassStorageDeviceInfo } from '../../src/usb/find.js';
+import { matchesSelector } from '../../src/usb/selector.js';
 import { hw } from './env.js';
 
 /** The mass-storage interface USBMS_TEST_DEVICE names, as `usbms list` sees it (undefined when absent). */
@@ -12,16 +13,21 @@ export async function findUnderTest(): Promise<MassStorageDeviceInfo | undefined
   if (hw.device === undefined) return undefined;
   const sel = parseDeviceSelector(hw.device);
   const all = await listMassStorageDevices();
-  return all.find((d) => sel.kind === 'location'
-    ? d.busNumber === sel.busNumber && d.deviceAddress === sel.deviceAddress
-    : d.vendorId === sel.vendorId && d.productId === sel.productId
-      && (sel.serialNumber === undefined || d.serialNumber === sel.serialNumber));
+  return all.find((d) => matchesSelector(sel, d));
+}
+
+let sessions = 0;
+/** USBMS_TEST_PCAP=DIR/NAME.pcap: the capture of the next session, DIR/NAME.<pid>.<n>.pcap (one per session). */
+export function nextPcap(): { file: string } | undefined {
+  if (hw.pcap === undefined) return undefined;
+  sessions += 1;
+  return { file: hw.pcap.replace(/(\.pcap)?$/, `.${process.pid}.${sessions}.pcap`) };
 }
 
 /** A session on the device under test; a bound usb-storage is detached (openUsbms refuses if it is mounted). */
 export function openUnderTest(): Promise<UsbmsSession> {
   if (hw.device === undefined) throw new Error('openUnderTest without USBMS_TEST_DEVICE');
-  return openUsbms({ device: hw.device, detachKernelDriver: true });
+  return openUsbms({ device: hw.device, detachKernelDriver: true, pcap: nextPcap() });
 }
 
 /**

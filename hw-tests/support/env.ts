@@ -12,6 +12,8 @@
  *   USBMS_TEST_EXPECT_WRITE_PROTECT=1   the medium is write protected: writes must fail with DATA PROTECT.
  *   USBMS_TEST_REQUIRE_KERNEL_DRIVER=1  fail (instead of skip) when no kernel driver is bound to the interface.
  *   USBMS_TEST_REPORT          name of the JUnit/summary files under hw-tests/reports/ (default "hw").
+ *   USBMS_TEST_PCAP            DIR/NAME.pcap: write a usbmon pcap of every session the suite opens (src/trace),
+ *                              as DIR/NAME.<pid>.<n>.pcap, one per session (Wireshark and `usbms --replay` read them).
  */
 export interface HwEnv {
   readonly device: string | undefined;
@@ -21,6 +23,7 @@ export interface HwEnv {
   readonly expectNoBot: boolean;
   readonly expectWriteProtect: boolean;
   readonly requireKernelDriver: boolean;
+  readonly pcap: string | undefined;
 }
 
 /** A setting the suite cannot work with: a clear error before any device is touched. */
@@ -49,6 +52,7 @@ export function readHwEnv(env: NodeJS.ProcessEnv): HwEnv {
     expectNoBot: expect === 'no-bot',
     expectWriteProtect: flag(env.USBMS_TEST_EXPECT_WRITE_PROTECT),
     requireKernelDriver: flag(env.USBMS_TEST_REQUIRE_KERNEL_DRIVER),
+    pcap: nonEmpty(env.USBMS_TEST_PCAP),
   };
 }
 

@@ -1,18 +1,30 @@
 /**
- * `npm run bench`: throughput and per-command cost of each layer against the built-in software disk, printed as
- * figures and as ratios between layers. Speed is measured here, never asserted in unit tests.
+ * `npm run bench`: the same path users run, on the built-in software disk, layer by layer, so that each layer's
+ * cost shows as a ratio to the one below it. Speed is measured here, never asserted in unit tests.
  *
- * What it measures, each for several command sizes:
- *  - BOT: BotTransport.execute of READ(10), one segment (one bulk transfer) per command;
- *  - BOT xN: the same data split into N cookies, all in flight together;
- *  - SCSA: a cached scsi_pkt re-sent with scsi_transport (the target-driver hot path, ARQ on);
- *  - the Buffer allocations per command made by the host stack (the mock's own are counted apart).
- * The device is in-process, so these figures show the driver's CPU cost per command, not USB bus speed; the
- * lab's README section has figures from libusb in the emulated-hardware guest.
+ * For each command size (READ and WRITE):
+ *  - memcpy: Buffer.copy of the same bytes (what moving the data costs at all);
+ *  - BOT: BotTransport.execute, one segment per command (the engine alone);
+ *  - SCSA: a cached scsi_pkt re-sent with scsi_transport (HBA + engine);
+ *  - Disk: Disk.read / Disk.write into one reused buffer (disk driver + HBA + engine: the library API);
+ * then the image stream (createDiskReadStream piped through sha256, the `usbms image` path without the file),
+ * the CLI's start-up (`usbms capacity --mock`), and, with BENCH_IMAGE_MB=N, `usbms image` of an N MiB image
+ * file beside `dd bs=1M | sha256sum` of the same file, and with BENCH_RSS_GIB=N the peak RSS of imaging an N GiB
+ * disk. Buffer allocations per command are counted for every row (all of the process: the software device's own
+ * included).
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import { BotTransport } from '../bot/transport.js';
 import type { BotRequest } from '../bot/api.js';
 import { MockUsbDevice } from '../mock/index.js';
+import { openUsbms } from '../open.js';
 import {
   B_READ, CMD_CMPLT, NULL_FUNC, SLEEP_FUNC, UsbmsHba, scsi_destroy_pkt, scsi_init_pkt, scsi_transport,
   type buf, type scsi_pkt,
@@ -20,11 +32,12 @@ import {
 
 const BLOCK = 512;
 const TOTAL = 64 * 1024 * 1024;
-const SIZES = [64 * 1024, 120 * 1024, 1024 * 1024];
+const SIZES = [4 * 1024, 120 * 1024, 1024 * 1024, 4 * 1024 * 1024];
+const MAX = Math.max(...SIZES);
 
-interface Figure { mbps: number; cmdsPerSec: number; allocsPerCmd: number }
+interface Figure { mbps: number; msPerCmd: number; allocsPerCmd: number }
 
-/** Count Buffer allocations made while `fn` runs (Buffer.alloc/allocUnsafe/from/concat). */
+/** Count Buffer allocations made while the process runs (Buffer.alloc/allocUnsafe/from/concat). */
 const allocCounter = { n: 0 };
 function instrumentBufferAllocs(): void {
   for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow', 'from', 'concat'] as const) {
@@ -36,46 +49,54 @@ function instrumentBufferAllocs(): void {
   }
 }
 
-function read10(cdb: Buffer, lba: number, blocks: number): void {
+/** Time `commands` calls of `one(i)`; bytes per call `size`. */
+async function measure(size: number, one: (i: number) => Promise<void> | void): Promise<Figure> {
+  const commands = Math.max(16, Math.min(4096, Math.floor(TOTAL / size)));
+  const a0 = allocCounter.n;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < commands; i++) await one(i);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { mbps: (size * commands) / secs / 1e6, msPerCmd: (secs * 1000) / commands, allocsPerCmd: (allocCounter.n - a0) / commands };
+}
+
+function rw10(cdb: Buffer, op: 'read' | 'write', lba: number, blocks: number): void {
   cdb.fill(0);
-  cdb[0] = 0x28;
+  cdb[0] = op === 'read' ? 0x28 : 0x2a;
   cdb.writeUInt32BE(lba, 2);
   cdb.writeUInt16BE(blocks, 7);
 }
 
-async function freshDevice(): Promise<{ dev: MockUsbDevice; bot: BotTransport }> {
-  const dev = new MockUsbDevice({ speed: 'super', maxPacketSize: 1024, luns: [{ blocks: TOTAL / BLOCK + 4096 }] });
-  const bot = await BotTransport.open(dev.open(), { maxTransferBytes: 1024 * 1024 });
-  return { dev, bot };
+function device(): MockUsbDevice {
+  return new MockUsbDevice({ speed: 'super', maxPacketSize: 1024, luns: [{ blocks: TOTAL / BLOCK + 16384 }] });
 }
 
-/** The mock's own allocations for the same work, measured with a host that allocates nothing itself. */
-async function benchBot(size: number, cookies: number): Promise<Figure> {
-  const { bot } = await freshDevice();
-  const data = Buffer.alloc(size);
-  const per = size / cookies;
-  const segments = Array.from({ length: cookies }, (_, i) => data.subarray(i * per, (i + 1) * per));
+const lbaOf = (i: number, size: number): number => (i * size / BLOCK) % (TOTAL / BLOCK);
+
+function benchMemcpy(size: number): Promise<Figure> {
+  const src = Buffer.alloc(MAX, 1);
+  const dst = Buffer.alloc(MAX);
+  return measure(size, () => { src.copy(dst, 0, 0, size); });
+}
+
+async function benchBot(op: 'read' | 'write', size: number): Promise<Figure> {
+  const bot = await BotTransport.open(device().open(), { maxTransferBytes: MAX });
+  const data = Buffer.alloc(size, 7);
   const cdb = Buffer.alloc(16);
-  const slot = bot.allocSlot(cookies);
-  const req: BotRequest = { lun: 0, cdb, cdbLength: 10, direction: 'in', segments, segmentCount: cookies,
-    dataTimeoutMs: 0 };
-  const commands = TOTAL / size;
-  const a0 = allocCounter.n;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < commands; i++) {
-    read10(cdb, (i * size) / BLOCK, size / BLOCK);
+  const slot = bot.allocSlot(1);
+  const req: BotRequest = { lun: 0, cdb, cdbLength: 10, direction: op === 'read' ? 'in' : 'out', segments: [data],
+    segmentCount: 1, dataTimeoutMs: 0 };
+  const f = await measure(size, async (i) => {
+    rw10(cdb, op, lbaOf(i, size), size / BLOCK);
     const r = await bot.execute(slot, req);
-    if (r.status !== 0 || r.transferred !== size) throw new Error(`bench read failed: ${JSON.stringify(r)}`);
-  }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const allocs = allocCounter.n - a0;
+    if (r.status !== 0 || r.transferred !== size) throw new Error(`bench ${op} failed: ${JSON.stringify(r)}`);
+  });
   bot.freeSlot(slot);
   await bot.close();
-  return { mbps: TOTAL / secs / 1e6, cmdsPerSec: commands / secs, allocsPerCmd: allocs / commands };
+  return f;
 }
 
 async function benchScsa(size: number): Promise<Figure> {
-  const { bot } = await freshDevice();
+  const bot = await BotTransport.open(device().open(), { maxTransferBytes: MAX });
   const hba = UsbmsHba.attach(bot, { style: 'setup' });
   const ap = hba.address(0);
   const mem = Buffer.alloc(size);
@@ -83,24 +104,77 @@ async function benchScsa(size: number): Promise<Figure> {
   const pkt: scsi_pkt = await scsi_init_pkt(ap, null, bp, 10, 32, 0, 0, SLEEP_FUNC);
   let resolveDone: () => void = () => undefined;
   pkt.pkt_comp = (): void => resolveDone();
-  const commands = TOTAL / size;
-  const a0 = allocCounter.n;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < commands; i++) {
-    read10(pkt.pkt_cdbp, (i * size) / BLOCK, size / BLOCK);
+  const f = await measure(size, async (i) => {
+    rw10(pkt.pkt_cdbp, 'read', lbaOf(i, size), size / BLOCK);
     const done = new Promise<void>((r) => { resolveDone = r; });
     const rc = scsi_transport(pkt);
     if (rc !== 1) throw new Error(`scsi_transport returned ${rc}`);
     await done;
     if (pkt.pkt_reason !== CMD_CMPLT || pkt.pkt_resid !== 0) throw new Error(`pkt_reason ${pkt.pkt_reason}`);
-  }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const allocs = allocCounter.n - a0;
+  });
   scsi_destroy_pkt(pkt);
   if (scsi_init_pkt(ap, null, null, 10, 32, 0, 0, NULL_FUNC) === null) throw new Error('pool did not recover');
   await hba.detach();
   await bot.close();
-  return { mbps: TOTAL / secs / 1e6, cmdsPerSec: commands / secs, allocsPerCmd: allocs / commands };
+  return f;
+}
+
+async function benchDisk(op: 'read' | 'write', size: number): Promise<Figure> {
+  const session = await openUsbms({ mock: device(), maxTransferBytes: MAX });
+  try {
+    const disk = await session.openDisk(0, { allowWrite: op === 'write' });
+    const data = Buffer.alloc(size, 3);
+    return await measure(size, async (i) => {
+      if (op === 'read') await disk.read(BigInt(lbaOf(i, size)), size / BLOCK, data);
+      else await disk.write(BigInt(lbaOf(i, size)), data);
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+/** The image path without the file: the disk's read stream through sha256 into a sink. */
+async function benchImageStream(size: number): Promise<Figure> {
+  const session = await openUsbms({ mock: device(), maxTransferBytes: MAX });
+  try {
+    const disk = await session.openDisk(0);
+    const hash = createHash('sha256');
+    const sink = new Writable({ write(chunk: Buffer, _e, cb): void { hash.update(chunk); cb(); } });
+    const blocks = TOTAL / BLOCK;
+    const a0 = allocCounter.n;
+    const t0 = process.hrtime.bigint();
+    await pipeline(disk.createReadStream({ start: 0n, end: BigInt(blocks - 1), chunkBlocks: size / BLOCK }), sink);
+    hash.digest();
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const commands = TOTAL / size;
+    return { mbps: TOTAL / secs / 1e6, msPerCmd: (secs * 1000) / commands, allocsPerCmd: (allocCounter.n - a0) / commands };
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Peak RSS while imaging a `gib` GiB disk through the read stream at 16 MiB per command into sha256 (the bound
+ * `usbms image` keeps: one chunk buffered, one READ in flight, the one being hashed).
+ */
+async function imageRss(gib: number): Promise<{ gib: number; seconds: number; peakRssMb: number }> {
+  const blocks = (gib * 1024 ** 3) / BLOCK;
+  const dev = new MockUsbDevice({ speed: 'super', maxPacketSize: 1024, luns: [{ blocks }] });
+  const session = await openUsbms({ mock: dev, maxTransferBytes: 16 * 1024 * 1024 });
+  try {
+    const disk = await session.openDisk(0);
+    const hash = createHash('sha256');
+    let peak = process.memoryUsage().rss;
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb): void { hash.update(chunk); peak = Math.max(peak, process.memoryUsage().rss); cb(); },
+    });
+    const t0 = process.hrtime.bigint();
+    await pipeline(disk.createReadStream(), sink);
+    hash.digest();
+    return { gib, seconds: Number(process.hrtime.bigint() - t0) / 1e9, peakRssMb: peak / 1e6 };
+  } finally {
+    await session.close();
+  }
 }
 
 /** Best of three runs: the least disturbed by other work on the machine (the usual microbenchmark rule). */
@@ -113,27 +187,95 @@ async function bestOf(run: () => Promise<Figure>): Promise<Figure> {
   return best as Figure;
 }
 
-function row(label: string, f: Figure, base?: Figure): string {
-  const ratio = base === undefined ? '' : `  x${(f.mbps / base.mbps).toFixed(2)} of BOT`;
-  return `  ${label.padEnd(12)} ${f.mbps.toFixed(1).padStart(8)} MB/s ${f.cmdsPerSec.toFixed(0).padStart(7)} cmd/s ` +
+function row(label: string, f: Figure, base?: Figure, baseName = ''): string {
+  const ratio = base === undefined ? '' : `  x${(f.msPerCmd / base.msPerCmd).toFixed(2)} the time of ${baseName}`;
+  return `  ${label.padEnd(14)} ${f.mbps.toFixed(1).padStart(9)} MB/s ${f.msPerCmd.toFixed(4).padStart(9)} ms/cmd ` +
     `${f.allocsPerCmd.toFixed(2).padStart(6)} Buffer allocs/cmd${ratio}`;
+}
+
+function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] ?? NaN; }
+
+function startup(): { node: number; capacityMock: number } {
+  const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'cli', 'main.js');
+  const time = (args: string[]): number => {
+    const xs: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
+      if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}`);
+      xs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    return median(xs);
+  };
+  return { node: time(['-e', '0']), capacityMock: time([cli, 'capacity', '--mock']) };
+}
+
+/** `usbms image` of an image file against `dd bs=1M | sha256sum` of the same file (the software-disk goal). */
+function imageVsDd(mib: number): { usbms: number; dd: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'usbms-bench-'));
+  const img = join(dir, 'disk.img');
+  try {
+    const fd = openSync(img, 'w');
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < mib; i++) { chunk.fill(i & 0xff); chunk.writeUInt32LE(i, 0); writeSync(fd, chunk); }
+    closeSync(fd);
+    const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'cli', 'main.js');
+    const t = (fn: () => void): number => { const t0 = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t0) / 1e9; };
+    const dd = median([0, 1, 2].map(() => t(() => execFileSync('bash', ['-c', `dd if=${img} bs=1M status=none | sha256sum`]))));
+    const usbms = median([0, 1, 2].map(() => t(() => execFileSync(process.execPath,
+      [cli, `--mock=${img}`, 'image', '--out', '/dev/null'], { stdio: 'ignore' }))));
+    return { usbms, dd };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
   instrumentBufferAllocs();
-  console.log(`usbms bench: sequential READ(10) of ${TOTAL / 2 ** 20} MiB from the in-process software disk`);
-  console.log(`node ${process.version}; figures are driver CPU cost per command, not USB bus speed\n`);
-  await benchBot(64 * 1024, 1); // warm-up (JIT)
+  const json = process.argv.includes('--json');
+  const report: Record<string, unknown> = {};
+  const say = (s: string): void => { if (!json) console.log(s); };
+  say(`usbms bench: the software disk, in-process; node ${process.version}. Driver CPU cost per command, not USB speed.`);
+  await benchBot('read', 64 * 1024); // warm-up (JIT)
+  await benchDisk('read', 64 * 1024);
   for (const size of SIZES) {
-    console.log(`${size / 1024} KiB per command:`);
-    const bot = await bestOf(() => benchBot(size, 1));
-    console.log(row('BOT x1', bot));
-    const multi = await bestOf(() => benchBot(size, 4));
-    console.log(row('BOT x4', multi, bot));
-    const scsa = await bestOf(() => benchScsa(size));
-    console.log(row('SCSA', scsa, bot));
+    const r: Record<string, Figure> = {};
+    r.memcpy = await bestOf(() => benchMemcpy(size));
+    for (const op of ['read', 'write'] as const) {
+      r[`bot-${op}`] = await bestOf(() => benchBot(op, size));
+      r[`disk-${op}`] = await bestOf(() => benchDisk(op, size));
+    }
+    r.scsa = await bestOf(() => benchScsa(size));
+    r.imageStream = await bestOf(() => benchImageStream(size));
+    report[String(size)] = r;
+    say(`\n${size / 1024} KiB per command:`);
+    say(row('memcpy', r.memcpy));
+    for (const op of ['read', 'write'] as const) {
+      const bot = r[`bot-${op}`] as Figure;
+      say(row(`BOT ${op}`, bot));
+      if (op === 'read') say(row('SCSA read', r.scsa, bot, 'BOT'));
+      say(row(`Disk.${op}`, r[`disk-${op}`] as Figure, bot, 'BOT'));
+    }
+    say(row('image stream', r.imageStream, r['disk-read'], 'Disk.read'));
   }
-  console.log('\nBest of 3 runs each. Buffer allocs/cmd counts every Buffer.alloc/from/concat in the process, the mock device included.');
+  const s = startup();
+  report.startup = s;
+  say(`\nstart-up: node -e 0 ${s.node.toFixed(3)} s; usbms capacity --mock ${s.capacityMock.toFixed(3)} s (median of 7)`);
+  const mib = Number(process.env.BENCH_IMAGE_MB ?? 0);
+  if (mib > 0) {
+    const r = imageVsDd(mib);
+    report.image = { mib, ...r, ratio: r.usbms / r.dd };
+    say(`usbms image of ${mib} MiB: ${r.usbms.toFixed(2)} s; dd bs=1M | sha256sum: ${r.dd.toFixed(2)} s; ` +
+      `ratio ${(r.usbms / r.dd).toFixed(2)} (median of 3)`);
+  }
+  const gib = Number(process.env.BENCH_RSS_GIB ?? 0);
+  if (gib > 0) {
+    const r = await imageRss(gib);
+    report.imageRss = r;
+    say(`image stream of a ${gib} GiB disk (16 MiB commands, sha256): ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+  }
+  say('\nBest of 3 runs each. Buffer allocs/cmd counts every Buffer.alloc/from/concat in the process, the software device included.');
+  if (json) console.log(JSON.stringify(report, null, 2));
 }
 
 main().catch((e: unknown) => {

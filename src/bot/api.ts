@@ -5,13 +5,14 @@
  * recovers from what the spec says to recover from, and tells the caller what happened with a typed result or
  * a typed error. Implementation: src/bot/transport.ts (`BotTransport`).
  */
+import { CSW_STATUS } from './wire.js';
 
 export type DataDirection = 'none' | 'in' | 'out';
 
 /** CSW status values (BOT 1.0 §5.2). */
-export const CSW_STATUS_PASSED = 0;
-export const CSW_STATUS_FAILED = 1;
-export const CSW_STATUS_PHASE_ERROR = 2;
+export const CSW_STATUS_PASSED = CSW_STATUS.PASSED;
+export const CSW_STATUS_FAILED = CSW_STATUS.FAILED;
+export const CSW_STATUS_PHASE_ERROR = CSW_STATUS.PHASE_ERROR;
 
 /** One command. Built by the caller, read by the engine; the engine never keeps it after execute settles. */
 export interface BotRequest {

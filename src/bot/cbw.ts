@@ -4,11 +4,12 @@
  */
 import { Struct, u8, u32, blob } from '../util/layout.js';
 import type { DataDirection } from './api.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
-export const CBW_SIGNATURE = 0x43425355; // "USBC"
-export const CBW_LENGTH = 31;
-export const CBW_CB_LENGTH = 16;
-export const CBW_FLAG_DATA_IN = 0x80;
+import { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';
+
+// The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
+export { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';
 
 export const CbwLayout = new Struct({
   signature: u32,
@@ -43,11 +44,11 @@ export class CbwEncoder {
 
   /** Encode and return the 31-byte buffer (the same one each time). Throws RangeError on out-of-range fields. */
   encode(f: CbwFields): Buffer {
-    if (!Number.isInteger(f.lun) || f.lun < 0 || f.lun > 15) throw new RangeError(`LUN ${f.lun} is not 0..15`);
+    if (!Number.isInteger(f.lun) || f.lun < 0 || f.lun > 15) throw new UsbmsArgumentError(`LUN ${f.lun} is not 0..15`);
     if (!Number.isInteger(f.cdbLength) || f.cdbLength < 1 || f.cdbLength > CBW_CB_LENGTH) {
-      throw new RangeError(`CDB length ${f.cdbLength} is not 1..16`);
+      throw new UsbmsArgumentError(`CDB length ${f.cdbLength} is not 1..16`);
     }
-    if (f.cdb.length < f.cdbLength) throw new RangeError(`CDB has ${f.cdb.length} bytes, cdbLength says ${f.cdbLength}`);
+    if (f.cdb.length < f.cdbLength) throw new UsbmsArgumentError(`CDB has ${f.cdb.length} bytes, cdbLength says ${f.cdbLength}`);
     this.cb.fill(0);
     this.cb.set(f.cdb.subarray(0, f.cdbLength));
     const v = this.value;

@@ -5,8 +5,10 @@
 import { Struct, u8, u32 } from '../util/layout.js';
 import { CSW_STATUS_FAILED, CSW_STATUS_PASSED, CSW_STATUS_PHASE_ERROR } from './api.js';
 
-export const CSW_SIGNATURE = 0x53425355; // "USBS"
-export const CSW_LENGTH = 13;
+import { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
+
+// The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
+export { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
 
 export const CswLayout = new Struct({
   signature: u32,

@@ -2,14 +2,24 @@
  * The one error type the BOT engine rejects with. The HBA branches on `kind` (mapped to pkt_reason) and on
  * `recovered` (whether Reset Recovery brought the device back, so the next command can be sent).
  */
+import { UsbmsError, type UsbmsErrorCode } from '../util/errors.js';
 import type { BotErrorKind } from './api.js';
 
 /** Where in the command the failure was seen. 'request' = caught before anything went on the wire. */
 export type BotPhase = 'request' | 'cbw' | 'data' | 'csw' | 'recovery' | 'get-max-lun';
 
+/** The namespaced code of each kind. */
+export const BOT_ERROR_CODES: Readonly<Record<BotErrorKind, UsbmsErrorCode>> = {
+  'phase-error': 'BOT_PHASE_ERROR', 'invalid-csw': 'BOT_INVALID_CSW', timeout: 'BOT_TIMEOUT',
+  'device-gone': 'BOT_DEVICE_GONE', aborted: 'BOT_ABORTED', overrun: 'BOT_OVERRUN', transport: 'BOT_TRANSPORT',
+  busy: 'BOT_BUSY',
+};
+
+/** Context of a {@link BotError}. */
 export interface BotErrorOptions {
   /** Reset Recovery (or a port reset) ran and succeeded; the device takes commands again. */
   recovered?: boolean;
+  /** The USB error (or other failure) behind this one. */
   cause?: unknown;
   /** Bytes the host moved in the data phase before the failure. */
   transferred?: number;
@@ -17,24 +27,26 @@ export interface BotErrorOptions {
   tag?: number;
 }
 
-export class BotError extends Error {
+/** A Bulk-Only command that failed; `code` is `BOT_` + kind upper-cased (e.g. BOT_PHASE_ERROR). */
+export class BotError extends UsbmsError {
   override readonly name = 'BotError';
-  /** Stable machine-readable code, `BOT_` + kind upper-cased (e.g. BOT_PHASE_ERROR). */
-  readonly code: string;
+  /** Whether Reset Recovery (or a port reset) brought the device back, so the next command can be sent. */
   readonly recovered: boolean;
+  /** Bytes moved in the data phase before the failure. */
   readonly transferred: number;
+  /** The CBW tag of the failed command (0 when none was sent). */
   readonly tag: number;
 
   constructor(readonly kind: BotErrorKind, readonly phase: BotPhase, message: string, opts: BotErrorOptions = {}) {
-    super(`${message} [${kind} in ${phase} phase${opts.recovered === true ? ', recovered' : ''}]`,
-      opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = `BOT_${kind.toUpperCase().replace(/-/g, '_')}`;
+    super(BOT_ERROR_CODES[kind], `${message} [${kind} in ${phase} phase${opts.recovered === true ? ', recovered' : ''}]`,
+      { cause: opts.cause });
     this.recovered = opts.recovered ?? false;
     this.transferred = opts.transferred ?? 0;
     this.tag = opts.tag ?? 0;
   }
 }
 
+/** Whether `e` is a {@link BotError} (optionally: of this kind). */
 export function isBotError(e: unknown, kind?: BotErrorKind): e is BotError {
   return e instanceof BotError && (kind === undefined || e.kind === kind);
 }

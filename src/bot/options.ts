@@ -4,6 +4,7 @@
 import type { UsbSpeed } from '../usb/port.js';
 import type { BotRequest } from './api.js';
 import type { QuirkOverride, Quirks } from './quirks.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 export interface BotTimeouts {
   cbwMs: number;
@@ -39,6 +40,17 @@ export function effectiveTimeouts(opts: BotOptions, quirks: Quirks): BotTimeouts
   const f = quirks.goSlow ? GO_SLOW_FACTOR : 1;
   const t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   return { cbwMs: t.cbwMs * f, cswMs: t.cswMs * f, dataMs: t.dataMs * f, controlMs: t.controlMs * f };
+}
+
+/**
+ * A caller's maxTransferBytes: whole 512-byte sectors (a command may end on no other boundary for a 512-byte
+ * disk), at least one. Larger than Linux's defaults is the point (`usbms tune`); the quirks still cap it.
+ */
+export function checkMaxTransfer(n: number | undefined): void {
+  if (n === undefined) return;
+  if (!Number.isSafeInteger(n) || n < 512 || n % 512 !== 0) {
+    throw new UsbmsArgumentError(`maxTransferBytes ${n} is not a positive multiple of 512`);
+  }
 }
 
 /** Per-speed default bytes per command: Linux usb-storage's 240 sectors at high speed, 1 MiB at SuperSpeed. */

@@ -4,7 +4,9 @@
  * flags; the SCSI-level flags (FIX_CAPACITY, NO_READ_CAPACITY_16, NO_SYNCHRONIZE_CACHE) are only carried, for
  * the HBA and the disk driver to read from `transport.quirks`.
  */
+import type { UsbSpeed } from '../usb/port.js';
 import { logger } from '../util/log.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 const log = logger('quirks');
 
@@ -20,6 +22,8 @@ export const QUIRK_FLAGS = [
   'RESET_DELAY', // wait after Mass Storage Reset before clearing halts (RESET_DELAY=ms, default 100)
   'NO_SYNCHRONIZE_CACHE', // SYNCHRONIZE CACHE fails or hangs (disk layer skips it)
   'NO_CSW_PIPELINING', // never have an IN transfer queued beyond the data phase (QEMU xHCI loses it)
+  'NO_EARLY_IN', // an IN only when the device is due to send: data-IN after the CBW, CSW after the CBW and data-OUT
+  'NO_EARLY_DATA_OUT', // submit the data-OUT only once the CBW is through (else queued right behind it)
   'SENSE_LUN0_ONLY', // REQUEST SENSE on LUN >= 1 answers for the target, not the LUN (HBA: sense unavailable)
 ] as const;
 export type QuirkFlag = (typeof QUIRK_FLAGS)[number];
@@ -35,6 +39,13 @@ export interface Quirks {
   readonly goSlow: boolean;
   readonly noSynchronizeCache: boolean;
   readonly noCswPipelining: boolean;
+  /**
+   * Submit an IN transfer only when the device is due to answer it: the data-IN once the CBW is through, the CSW
+   * read once the CBW and any data-OUT are (else both go on the wire with the CBW).
+   */
+  readonly noEarlyIn: boolean;
+  /** Never queue the data-OUT behind a CBW still in flight. */
+  readonly noEarlyDataOut: boolean;
   /** Sense from REQUEST SENSE on LUN >= 1 is not that LUN's (5/25/00 instead): report it unavailable. */
   readonly senseLun0Only: boolean;
   /** Cap on bytes per command from MAX_SECTORS_64 / MAX_TRANSFER_BYTES; undefined = no quirk cap. */
@@ -50,6 +61,11 @@ export interface QuirkEntry {
   readonly productId: number;
   /** Inclusive bcdDevice range; absent = every revision. */
   readonly bcd?: readonly [number, number];
+  /**
+   * Only at these bus speeds (the same emulated stick behaves differently behind QEMU's xHCI and its EHCI);
+   * absent = any speed. An unknown speed matches every speed-limited entry (the safe side).
+   */
+  readonly speeds?: readonly UsbSpeed[];
   /** Flag names, parameterised ones as NAME=value. */
   readonly quirks: readonly string[];
   readonly why: string;
@@ -60,11 +76,16 @@ const DEFAULT_RESET_DELAY_MS = 100;
 
 /** Known devices. Linux entries are from drivers/usb/storage/unusual_devs.h (bcd ranges as there). */
 export const QUIRK_TABLE: readonly QuirkEntry[] = [
-  { vendorId: 0x46f4, productId: 0x0001, quirks: ['NO_CSW_PIPELINING', 'SENSE_LUN0_ONLY'],
-    why: 'QEMU usb-storage/usb-bot. On qemu-xhci an IN transfer queued while the data read is pending never '
-      + 'completes (lab README quirk 2), so data segments go one at a time and the CSW is read only after them. '
-      + 'usb-bot: REQUEST SENSE on LUN >= 1 with sense pending is routed to the SCSI target, which answers '
-      + 'LOGICAL UNIT NOT SUPPORTED (5/25/00) instead of the LUN\'s sense (lab README quirk 4)' },
+  { vendorId: 0x46f4, productId: 0x0001, quirks: ['SENSE_LUN0_ONLY'],
+    why: 'QEMU usb-storage/usb-bot: REQUEST SENSE on LUN >= 1 with sense pending is routed to the SCSI target, '
+      + 'which answers LOGICAL UNIT NOT SUPPORTED (5/25/00) instead of the LUN\'s sense (lab README quirk 4)' },
+  { vendorId: 0x46f4, productId: 0x0001, speeds: ['super', 'super-plus'], quirks: ['NO_CSW_PIPELINING'],
+    why: 'QEMU usb-storage behind qemu-xhci (SuperSpeed): an IN transfer queued while the data read is pending '
+      + 'never completes (lab README quirk 2), so data segments go one at a time and the CSW is read only after '
+      + 'them. The data-IN submitted with the CBW is answered (bench-lab fastpath)' },
+  { vendorId: 0x46f4, productId: 0x0001, speeds: ['high', 'full', 'low'], quirks: ['NO_EARLY_IN'],
+    why: 'QEMU usb-storage behind EHCI/UHCI: an IN that arrives before its CBW is answered with a STALL '
+      + '(facts 5, bench-lab fastpath); a CSW read queued behind the data completes' },
   // The software device's personalities (src/mock/personalities.ts, VID 0xF055): each misbehaves like a real
   // product, and needs its quirk for the same reason that product does.
   { vendorId: 0xf055, productId: 0x5b01, quirks: ['IGNORE_RESIDUE'],
@@ -101,9 +122,9 @@ export const QUIRK_TABLE: readonly QuirkEntry[] = [
     why: 'Nikon DSC D70: off-by-one capacity (unusual_devs.h)' },
 ];
 
-export class QuirkParseError extends Error {
+/** A quirk override string that cannot be parsed: a caller's mistake (code ARG_INVALID). */
+export class QuirkParseError extends UsbmsArgumentError {
   override readonly name = 'QuirkParseError';
-  readonly code = 'QUIRK_PARSE';
 }
 
 /** One user override: replaces the table's flags for that VID:PID (like Linux usb-storage.quirks). */
@@ -197,7 +218,8 @@ function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirk
     ignoreResidue: has('IGNORE_RESIDUE'), singleLun: has('SINGLE_LUN'), noGetMaxLun: has('NO_GET_MAX_LUN'),
     fixCapacity: has('FIX_CAPACITY'), noReadCapacity16: has('NO_READ_CAPACITY_16'), goSlow: has('GO_SLOW'),
     noSynchronizeCache: has('NO_SYNCHRONIZE_CACHE'), noCswPipelining: has('NO_CSW_PIPELINING'),
-    senseLun0Only: has('SENSE_LUN0_ONLY'),
+    senseLun0Only: has('SENSE_LUN0_ONLY'), noEarlyIn: has('NO_EARLY_IN'),
+    noEarlyDataOut: has('NO_EARLY_DATA_OUT'),
   };
 }
 
@@ -206,6 +228,8 @@ export interface QuirkLookup {
   readonly productId: number;
   /** Unknown (undefined) matches only entries without a bcd range. */
   readonly bcdDevice?: number | undefined;
+  /** Unknown (undefined) matches every entry, speed-limited or not. */
+  readonly speed?: UsbSpeed | undefined;
 }
 
 /** The quirks of one device: a user override for its VID:PID wins over the table; table entries add up. */
@@ -218,7 +242,8 @@ export function resolveQuirks(dev: QuirkLookup, overrides: readonly QuirkOverrid
     return buildQuirks(override.quirks, 'override');
   }
   const hits = table.filter((e) => e.vendorId === dev.vendorId && e.productId === dev.productId
-    && (e.bcd === undefined || (dev.bcdDevice !== undefined && dev.bcdDevice >= e.bcd[0] && dev.bcdDevice <= e.bcd[1])));
+    && (e.bcd === undefined || (dev.bcdDevice !== undefined && dev.bcdDevice >= e.bcd[0] && dev.bcdDevice <= e.bcd[1]))
+    && (e.speeds === undefined || dev.speed === undefined || dev.speed === 'unknown' || e.speeds.includes(dev.speed)));
   if (hits.length === 0) return NO_QUIRKS;
   for (const e of hits) log('%s: %s (%s)', id, e.quirks.join('+'), e.why);
   return buildQuirks(hits.flatMap((e) => e.quirks), 'table');

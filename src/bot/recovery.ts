@@ -7,14 +7,18 @@ import { isUsbError } from '../usb/errors.js';
 import type { ControlSetup, UsbPort } from '../usb/port.js';
 import { logger } from '../util/log.js';
 import type { Quirks } from './quirks.js';
+import { BOT_MAX_LUN, BOT_REQUEST, BOT_REQUEST_TYPE } from './wire.js';
 
 const log = logger('bot');
 
-export const BOMSR_REQUEST = 0xff;
-export const GET_MAX_LUN_REQUEST = 0xfe;
-const CLASS_INTERFACE_OUT = 0x21;
-const CLASS_INTERFACE_IN = 0xa1;
-export const MAX_LUN_LIMIT = 15;
+/** bRequest of Bulk-Only Mass Storage Reset (./wire.ts). */
+export const BOMSR_REQUEST = BOT_REQUEST.MASS_STORAGE_RESET;
+/** bRequest of Get Max LUN (./wire.ts). */
+export const GET_MAX_LUN_REQUEST = BOT_REQUEST.GET_MAX_LUN;
+const CLASS_INTERFACE_OUT = BOT_REQUEST_TYPE.OUT;
+const CLASS_INTERFACE_IN = BOT_REQUEST_TYPE.IN;
+/** The highest LUN Get Max LUN may report; a larger answer is taken as 0 (Linux usb-storage). */
+export const MAX_LUN_LIMIT = BOT_MAX_LUN;
 
 export function massStorageResetSetup(interfaceNumber: number): ControlSetup {
   return { bmRequestType: CLASS_INTERFACE_OUT, bRequest: BOMSR_REQUEST, wValue: 0, wIndex: interfaceNumber };

@@ -2,50 +2,42 @@
  * The Bulk-Only Transport engine: one command at a time over a {@link UsbPort}, CBW -> data -> CSW, with the
  * recovery BOT 1.0 prescribes, per-phase timeouts and host-counted residues. See api.ts for the surface.
  *
- * Per command it allocates no buffers: the CBW and CSW buffers and their transfers belong to the engine, data
- * transfers to the caller's slot, and data goes straight between the device and the caller's segments.
+ * Per command it allocates no buffers, transfers or state objects: the CBW and CSW buffers and their transfers
+ * belong to the engine's {@link CommandRunner} (run.ts, which puts one command on the wire), the command state
+ * ({@link BotCommand}) and the data transfers to the caller's slot, and data goes straight between the device and
+ * the caller's segments. The one timer per command is its deadline (command.ts). Recovery is owned here alone.
  */
 import { isUsbError } from '../usb/errors.js';
 import type { UsbError } from '../usb/errors.js';
-import type { UsbPort, UsbTransfer } from '../usb/port.js';
+import type { UsbPort } from '../usb/port.js';
 import { logger } from '../util/log.js';
-import { CSW_STATUS_PHASE_ERROR } from './api.js';
 import type { BotRequest, BotResult, BotSlot, BotTransportApi } from './api.js';
-import { CbwEncoder, CBW_LENGTH, TagCounter } from './cbw.js';
-import { checkCsw, hostResidue } from './csw.js';
-import type { Csw } from './csw.js';
-import { runDataPhase } from './data-phase.js';
+import { TagCounter } from './cbw.js';
+import type { BotCommand } from './command.js';
 import { BotError } from './errors.js';
-import { PhaseFailure, looksLikeExtraData, usbFailure } from './failure.js';
-import type { BotPhase } from './errors.js';
-import { defaultMaxTransfer, effectiveTimeouts, requestProblem, totalLength } from './options.js';
+import { PhaseFailure } from './failure.js';
+import { checkMaxTransfer, defaultMaxTransfer, effectiveTimeouts, requestProblem, totalLength } from './options.js';
 import type { BotOptions, BotTimeouts } from './options.js';
 import { hex4, resolveQuirks } from './quirks.js';
 import type { Quirks } from './quirks.js';
 import { portResetOnly, queryMaxLun, resetRecovery } from './recovery.js';
+import { CommandRunner } from './run.js';
 import { TransportSlot } from './slot.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 const log = logger('bot');
 
 export type { BotOptions, BotTimeouts } from './options.js';
 export { DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './options.js';
 
-interface ActiveCommand {
-  readonly slot: TransportSlot;
-  aborted: boolean;
-}
-
 export class BotTransport implements BotTransportApi {
   readonly maxPacketSize: number;
   readonly maxTransferBytes: number;
   readonly timeouts: Readonly<BotTimeouts>;
-  private readonly cbw = new CbwEncoder();
-  private readonly cbwTransfer: UsbTransfer;
-  private readonly cswTransfer: UsbTransfer;
-  /** One max-size packet, so that a CSW that is too long shows up as "length != 13", not as babble. */
-  private readonly cswBuffer: Buffer;
+  private readonly runner: CommandRunner;
   private readonly tags = new TagCounter();
-  private active: ActiveCommand | undefined;
+  /** The slot whose command is on the wire. */
+  private active: TransportSlot | undefined;
   private running: Promise<unknown> | undefined;
   private maintenance = false;
   /**
@@ -64,9 +56,7 @@ export class BotTransport implements BotTransportApi {
     this.maxPacketSize = port.info.maxPacketSize.in;
     const caps = [opts.maxTransferBytes ?? defaultMaxTransfer(port.info.speed), quirks.maxTransferBytes ?? Infinity];
     this.maxTransferBytes = Math.min(...caps);
-    this.cbwTransfer = port.createTransfer('out');
-    this.cswTransfer = port.createTransfer('in');
-    this.cswBuffer = Buffer.alloc(Math.max(64, this.maxPacketSize));
+    this.runner = new CommandRunner(port, quirks, timeouts, () => this.goneError !== undefined);
     this.unsubscribe = port.onDisconnect((e) => {
       this.goneError ??= e;
       log('device disconnected: %s', e.message);
@@ -76,8 +66,10 @@ export class BotTransport implements BotTransportApi {
   /** Resolve quirks, ask Get Max LUN (with fallbacks), and make the engine's reusable transfers. */
   static async open(port: UsbPort, opts: BotOptions = {}): Promise<BotTransport> {
     const info = port.info;
-    const quirks = opts.quirks ?? resolveQuirks(
-      { vendorId: info.vendorId, productId: info.productId, bcdDevice: opts.bcdDevice }, opts.quirkOverrides ?? []);
+    checkMaxTransfer(opts.maxTransferBytes);
+    // The speed picks the entry: QEMU's stick takes different round-trip savers behind xHCI and behind EHCI.
+    const quirks = opts.quirks ?? resolveQuirks({ vendorId: info.vendorId, productId: info.productId,
+      bcdDevice: opts.bcdDevice, speed: info.speed }, opts.quirkOverrides ?? []);
     const timeouts = effectiveTimeouts(opts, quirks);
     let maxLun: number;
     try {
@@ -92,13 +84,13 @@ export class BotTransport implements BotTransportApi {
   }
 
   allocSlot(maxSegments: number): BotSlot {
-    if (!Number.isInteger(maxSegments) || maxSegments < 1) throw new RangeError(`maxSegments ${maxSegments} < 1`);
-    return new TransportSlot(this, this.port, maxSegments);
+    if (!Number.isInteger(maxSegments) || maxSegments < 1) throw new UsbmsArgumentError(`maxSegments ${maxSegments} < 1`);
+    return new TransportSlot(this, this.port, maxSegments, this.expire);
   }
 
   freeSlot(slot: BotSlot): void {
     const s = this.ownSlot(slot);
-    if (this.active?.slot === s) throw new BotError('busy', 'request', 'slot freed while its command runs');
+    if (this.active === s) throw new BotError('busy', 'request', 'slot freed while its command runs');
     s.freed = true;
   }
 
@@ -113,21 +105,27 @@ export class BotTransport implements BotTransportApi {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     s.begin();
-    const cmd: ActiveCommand = { slot: s, aborted: false };
-    this.active = cmd;
-    const run = this.run(cmd, req).finally(() => {
-      this.active = undefined;
-      this.running = undefined;
-    });
+    this.active = s;
+    const run = this.track(s, req);
     this.running = run;
     return run;
   }
 
+  /** run() with the bookkeeping after it (a method, not a closure per command). */
+  private async track(s: TransportSlot, req: BotRequest): Promise<BotResult> {
+    try {
+      return await this.run(s, req);
+    } finally {
+      this.active = undefined;
+      this.running = undefined;
+    }
+  }
+
   async abort(slot: BotSlot): Promise<void> {
-    const cmd = this.active;
-    if (cmd === undefined || cmd.slot !== slot) return;
-    cmd.aborted = true;
-    this.cancelWire(cmd);
+    const s = this.active;
+    if (s === undefined || s !== slot) return;
+    s.cmd.aborted = true;
+    this.runner.cancel(s);
     await this.running?.catch(() => undefined);
   }
 
@@ -148,10 +146,10 @@ export class BotTransport implements BotTransportApi {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const cmd = this.active;
-    if (cmd !== undefined) {
-      cmd.aborted = true;
-      this.cancelWire(cmd);
+    const s = this.active;
+    if (s !== undefined) {
+      s.cmd.aborted = true;
+      this.runner.cancel(s);
       await this.running?.catch(() => undefined);
     }
     this.unsubscribe();
@@ -164,81 +162,25 @@ export class BotTransport implements BotTransportApi {
 
   // ---------------------------------------------------------------- one command
 
-  private async run(cmd: ActiveCommand, req: BotRequest): Promise<BotResult> {
+  private async run(s: TransportSlot, req: BotRequest): Promise<BotResult> {
     if (this.unrecovered) await this.recoverBeforeCommand();
     const tag = this.tags.next();
-    const expected = totalLength(req);
+    const cmd = s.cmd;
+    cmd.begin(tag, totalLength(req), req.direction, this.timeouts.cbwMs);
     try {
-      return await this.phases(cmd, req, tag, expected);
+      return await this.runner.run(s, req);
     } catch (e) {
       if (!(e instanceof PhaseFailure)) throw e;
       throw await this.fail(cmd, e, tag);
+    } finally {
+      cmd.end();
     }
   }
 
-  private async phases(cmd: ActiveCommand, req: BotRequest, tag: number, expected: number): Promise<BotResult> {
-    const buf = this.cbw.encode({ tag, dataTransferLength: expected, direction: req.direction, lun: req.lun,
-      cdb: req.cdb, cdbLength: req.cdbLength });
-    const sent = await this.step(cmd, 'cbw', 0, this.cbwTransfer.submit(buf, this.timeouts.cbwMs));
-    if (sent !== CBW_LENGTH) throw new PhaseFailure('transport', 'cbw', `CBW sent ${sent} of 31 bytes`, undefined, 0);
-    this.checkAbort(cmd, 'cbw', 0);
-
-    let transferred = 0;
-    let dataStalled = false;
-    let csw: Csw | undefined;
-    if (req.direction !== 'none' && expected > 0) {
-      const pipe = req.direction;
-      const dataMs = req.dataTimeoutMs > 0 ? req.dataTimeoutMs : this.timeouts.dataMs;
-      const sequential = pipe === 'in' && this.quirks.noCswPipelining;
-      const d = await runDataPhase(cmd.slot, req, pipe, dataMs, sequential);
-      transferred = d.transferred;
-      if (d.error !== undefined) this.phaseError(cmd, 'data', d.error, transferred);
-      if (d.stalled) {
-        dataStalled = true;
-        log('tag %d: data %s stalled after %d bytes: clearing halt', tag, pipe, transferred);
-        await this.step(cmd, 'data', transferred, this.port.clearHalt(pipe));
-      } else if (d.late !== undefined && d.lateBytes > 0) {
-        // The CSW arrived in a data transfer still queued behind a short packet.
-        log('tag %d: CSW taken from a queued data transfer (%d bytes)', tag, d.lateBytes);
-        csw = this.verify(d.late, d.lateBytes, tag, expected, transferred);
-      }
-    }
-    csw ??= await this.readCsw(cmd, req, tag, expected, transferred);
-    if (csw.status === CSW_STATUS_PHASE_ERROR) {
-      throw new PhaseFailure('phase-error', 'csw', 'device reported phase error', undefined, transferred);
-    }
-    const residue = hostResidue(expected, transferred, csw.dataResidue, this.quirks.ignoreResidue);
-    return { status: csw.status, transferred, residue, deviceResidue: csw.dataResidue, dataStalled };
-  }
-
-  /** Read the CSW; a STALL gets one clear-halt and one more read, a zero-length packet one more read. */
-  private async readCsw(cmd: ActiveCommand, req: BotRequest, tag: number, expected: number,
-    transferred: number): Promise<Csw> {
-    const ms = Math.max(this.timeouts.cswMs, req.dataTimeoutMs);
-    let retried = false;
-    for (;;) {
-      this.checkAbort(cmd, 'csw', transferred);
-      try {
-        const n = await this.cswTransfer.submit(this.cswBuffer, ms);
-        if (n === 0 && !retried) {
-          retried = true;
-          log('tag %d: zero-length packet where the CSW was due: reading again', tag);
-          continue;
-        }
-        if (req.direction === 'in' && transferred === expected && looksLikeExtraData(this.cswBuffer, n)) {
-          throw new PhaseFailure('overrun', 'data', `device sent ${n} bytes more than the ${expected} expected`,
-            undefined, transferred);
-        }
-        return this.verify(this.cswBuffer, n, tag, expected, transferred);
-      } catch (e) {
-        if (e instanceof PhaseFailure) throw e;
-        if (!isUsbError(e, 'STALL') || retried) this.phaseError(cmd, 'csw', e, transferred);
-        retried = true;
-        log('tag %d: CSW read stalled: clearing halt in and reading again', tag);
-        await this.step(cmd, 'csw', transferred, this.port.clearHalt('in'));
-      }
-    }
-  }
+  /** The deadline of the command on the wire passed: take it off the wire (it then fails as a timeout). */
+  private readonly expire = (): void => {
+    this.runner.cancel(this.active);
+  };
 
   /** The previous failure left the device unrecovered: try Reset Recovery again before anything else. */
   private async recoverBeforeCommand(): Promise<void> {
@@ -257,32 +199,8 @@ export class BotTransport implements BotTransportApi {
     this.unrecovered = false;
   }
 
-  private verify(buf: Buffer, n: number, tag: number, expected: number, transferred: number): Csw {
-    const v = checkCsw(buf, n, tag, expected, this.quirks.ignoreResidue);
-    if (!v.ok) throw new PhaseFailure('invalid-csw', 'csw', v.detail, undefined, transferred);
-    return v.csw;
-  }
-
-  /** abort() may land between two transfers: stop before putting anything more on the wire. */
-  private checkAbort(cmd: ActiveCommand, phase: BotPhase, transferred: number): void {
-    if (cmd.aborted) throw new PhaseFailure('aborted', phase, 'command aborted', undefined, transferred);
-  }
-
-  /** Await a wire operation of `phase`; any failure becomes a PhaseFailure. */
-  private async step<T>(cmd: ActiveCommand, phase: BotPhase, transferred: number, op: Promise<T>): Promise<T> {
-    try {
-      return await op;
-    } catch (e) {
-      this.phaseError(cmd, phase, e, transferred);
-    }
-  }
-
-  private phaseError(cmd: ActiveCommand, phase: BotPhase, e: unknown, transferred: number): never {
-    throw usbFailure(e, phase, transferred, this.goneError !== undefined, cmd.aborted);
-  }
-
   /** Turn a failure into the BotError to reject with, running Reset Recovery unless the device is gone. */
-  private async fail(cmd: ActiveCommand, f: PhaseFailure, tag: number): Promise<BotError> {
+  private async fail(cmd: BotCommand, f: PhaseFailure, tag: number): Promise<BotError> {
     let kind = f.kind;
     if (this.goneError !== undefined) kind = 'device-gone';
     else if (cmd.aborted && kind !== 'device-gone') kind = 'aborted';
@@ -338,12 +256,6 @@ export class BotTransport implements BotTransportApi {
 
   private recoveryTimeouts(): { controlMs: number; resetDelayMs: number } {
     return { controlMs: this.timeouts.controlMs, resetDelayMs: this.quirks.resetDelayMs };
-  }
-
-  private cancelWire(cmd: ActiveCommand): void {
-    this.cbwTransfer.cancel();
-    cmd.slot.cancelAll();
-    this.cswTransfer.cancel();
   }
 
   private ownSlot(slot: BotSlot): TransportSlot {

@@ -5,10 +5,11 @@
  */
 import type { Argv } from 'yargs';
 import { DiskNoMediumError, type Disk, type DiskOpenOptions } from '../disk/index.js';
-import { openUsbms, type UsbmsSession } from '../open.js';
+import { openUsbms, replayDivergenceOf, type OpenUsbmsOptions, type UsbmsSession } from '../open.js';
 import { logger } from '../util/log.js';
 import { CliError, EXIT, exitStatusFor } from './exit.js';
 import { toJson } from './format.js';
+import { MAX_TRANSFER_LIMIT, parseByteSize } from '../util/size.js';
 
 const log = logger('cli');
 
@@ -23,21 +24,33 @@ export interface GlobalArgs {
   'detach-kernel-driver': boolean;
   force: boolean;
   quirks?: string | undefined;
+  /** Write a usbmon pcap of the session (src/trace). */
+  pcap?: string | undefined;
+  'pcap-snaplen'?: number | undefined;
+  /** Replay a capture as the device (src/trace). */
+  replay?: string | undefined;
+  /** Bytes per BOT command: bytes or K/M/KiB/MiB (parsed by parseMaxTransfer). */
+  'max-transfer'?: string | undefined;
 }
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
-    .option('device', { alias: 'd', type: 'string', describe: 'USB device: vid:pid[:serial] (hex) or bus:address', global: true })
+    .option('device', { alias: 'd', type: 'string', describe: 'USB device: vid:pid[:serial] (hex), bus:address or a port path (1-2.3, see usbms list)', global: true })
     .option('mock', { type: 'string', describe: 'use the built-in emulated disk; with IMAGE, serve that image file (--mock=IMAGE)', global: true })
     .option('lun', { type: 'number', default: 0, describe: 'logical unit', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout', global: true })
     .option('timeout', { type: 'number', describe: 'command timeout in seconds', global: true })
     .option('detach-kernel-driver', { type: 'boolean', default: false, describe: 'detach usb-storage (refused while mounted)', global: true })
     .option('force', { type: 'boolean', default: false, describe: 'detach even when a filesystem is mounted', global: true })
-    .option('quirks', { type: 'string', describe: 'quirk overrides: FLAG[+FLAG] or vid:pid:flags[,...]', global: true });
+    .option('quirks', { type: 'string', describe: 'quirk overrides: FLAG[+FLAG] or vid:pid:flags[,...]', global: true })
+    .option('pcap', { type: 'string', describe: 'write a usbmon pcap of the USB traffic to FILE (Wireshark, tshark)', global: true })
+    .option('pcap-snaplen', { type: 'number', describe: 'keep at most N data bytes per transfer in the pcap', global: true })
+    .option('replay', { type: 'string', describe: 'replay a usbmon capture (pcap/pcapng) as the device', global: true })
+    .option('max-transfer', { type: 'string', describe: 'bytes per command: N, NK, NM, NKiB, NMiB (see usbms tune)', global: true });
 }
 
-export function openSession(a: GlobalArgs): Promise<UsbmsSession> {
+/** `extra` overrides what the global options say (rescue: tighter BOT timeouts, re-opening a known device). */
+export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}): Promise<UsbmsSession> {
   if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) {
     throw new CliError(`--timeout ${a.timeout} is not a positive number of seconds`);
   }
@@ -46,7 +59,34 @@ export function openSession(a: GlobalArgs): Promise<UsbmsSession> {
     mock: a.mock === undefined ? undefined : a.mock === '' ? true : a.mock,
     detachKernelDriver: a['detach-kernel-driver'], force: a.force, quirks: a.quirks,
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000,
+    pcap: pcapOption(a),
+    replay: a.replay,
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']),
+    ...extra,
   });
+}
+
+/** --max-transfer SIZE: whole 512-byte sectors, 512 bytes to 16 MiB (the HBA's DMA window). */
+export function parseMaxTransfer(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  let n: number;
+  try { n = parseByteSize(text); } catch (e) { throw new CliError(`--max-transfer: ${(e as Error).message}`); }
+  if (n < 512 || n > MAX_TRANSFER_LIMIT || n % 512 !== 0) {
+    throw new CliError(`--max-transfer ${text} (${n} bytes) is not a multiple of 512 from 512 bytes to 16 MiB`);
+  }
+  return n;
+}
+
+function pcapOption(a: GlobalArgs): { file: string; snaplen: number | undefined } | undefined {
+  const snaplen = a['pcap-snaplen'];
+  if (snaplen !== undefined && (!Number.isSafeInteger(snaplen) || snaplen < 0)) {
+    throw new CliError(`--pcap-snaplen ${snaplen} is not a non-negative number of bytes`);
+  }
+  if (a.pcap === undefined || a.pcap === '') {
+    if (snaplen !== undefined) throw new CliError('--pcap-snaplen needs --pcap FILE');
+    return undefined;
+  }
+  return { file: a.pcap, snaplen };
 }
 
 /** Open the session and the LUN, run `fn`, close everything whatever happens. */
@@ -56,6 +96,8 @@ export async function withDisk(a: GlobalArgs, opts: DiskOpenOptions,
   try {
     const disk = await session.openDisk(checkLun(a.lun), opts);
     return (await fn(disk, session)) ?? EXIT.OK;
+  } catch (e) {
+    throw replayDivergenceOf(session.port) ?? e; // a replay that diverged: say where, not "device disconnected"
   } finally {
     await session.close().catch((e: unknown) => { log('close: %s', (e as Error).message); });
   }
@@ -65,6 +107,8 @@ export async function withSession(a: GlobalArgs, fn: (session: UsbmsSession) => 
   const session = await openSession(a);
   try {
     return (await fn(session)) ?? EXIT.OK;
+  } catch (e) {
+    throw replayDivergenceOf(session.port) ?? e;
   } finally {
     await session.close().catch((e: unknown) => { log('close: %s', (e as Error).message); });
   }

@@ -5,16 +5,13 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerInfoCommands } from './commands/info.js';
-import { registerIoCommands } from './commands/io.js';
-import { registerProbeCommand } from './commands/probe.js';
-import { registerToolCommands } from './commands/tools.js';
-import { globalOptions } from './context.js';
+import type { Argv } from 'yargs';
+import { globalOptions, type GlobalArgs } from './context.js';
+import { withExamples } from './examples.js';
 import { EXIT } from './exit.js';
 
-const COMMANDS = new Set(['list', 'inquiry', 'capacity', 'tur', 'sense', 'decode-sense', 'read', 'write', 'image',
-  'restore', 'verify', 'probe', 'bench', 'reset', 'eject', 'raw', 'demo']);
+const COMMANDS = new Set(['list', 'power', 'inquiry', 'capacity', 'tur', 'sense', 'decode-sense', 'read', 'write', 'image',
+  'restore', 'verify', 'probe', 'rescue', 'bench', 'tune', 'reset', 'eject', 'raw', 'demo', 'completion', 'validate']);
 
 /**
  * `--mock` takes an optional IMAGE, so yargs would swallow the command in `usbms --mock read 0`. A value that is a
@@ -28,12 +25,49 @@ function normaliseMockFlag(argv: string[]): string[] {
   });
 }
 
-let cli = globalOptions(yargs(normaliseMockFlag(hideBin(process.argv))).scriptName('usbms'));
-cli = registerInfoCommands(cli);
-cli = registerIoCommands(cli);
-cli = registerProbeCommand(cli);
-cli = registerToolCommands(cli);
-cli = registerDemoCommand(cli);
+type Registrar = <T>(y: Argv<T>) => Argv<T>;
+/**
+ * Each command module, loaded only when its command runs (start-up is mostly module loading: each module costs a
+ * stat and a read, and in the lab guest those go over 9p). Every module is loaded for --help, completion, no
+ * command, or a command this table does not name, so a new command works before it is listed here.
+ */
+const MODULES: Record<string, () => Promise<Registrar>> = {
+  list: async () => (await import('./commands/list.js')).registerListCommand,
+  info: async () => (await import('./commands/info.js')).registerInfoCommands,
+  power: async () => (await import('./commands/power.js')).registerPowerCommand,
+  io: async () => (await import('./commands/io.js')).registerIoCommands,
+  probe: async () => (await import('./commands/probe.js')).registerProbeCommand,
+  validate: async () => (await import('./commands/validate.js')).registerValidateCommand,
+  rescue: async () => (await import('./commands/rescue.js')).registerRescueCommand,
+  tools: async () => (await import('./commands/tools.js')).registerToolCommands,
+  tune: async () => (await import('./commands/tune.js')).registerTuneCommand,
+  demo: async () => (await import('./commands/demo.js')).registerDemoCommand,
+};
+const MODULE_OF: Readonly<Record<string, string>> = {
+  list: 'list', inquiry: 'info', capacity: 'info', tur: 'info', sense: 'info', 'decode-sense': 'info', power: 'power',
+  read: 'io', write: 'io', image: 'io', restore: 'io', verify: 'io', probe: 'probe', validate: 'validate',
+  rescue: 'rescue', bench: 'tools', reset: 'tools', eject: 'tools', raw: 'tools', tune: 'tune', demo: 'demo',
+};
+
+/** The module of the command asked for, or undefined when every module is needed. */
+function moduleFor(argv: readonly string[]): string | undefined {
+  if (argv.some((a) => a === '--help' || a === '-h' || a.startsWith('--get-yargs-completions'))) return undefined;
+  const first = argv.find((a) => COMMANDS.has(a));
+  return first === undefined ? undefined : MODULE_OF[first];
+}
+
+const args = normaliseMockFlag(hideBin(process.argv));
+let cli: Argv<GlobalArgs> = globalOptions(yargs(args).scriptName('usbms'));
+const only = moduleFor(args);
+for (const [name, load] of Object.entries(MODULES)) {
+  if (only === undefined || only === name) cli = (await load())(cli);
+}
+// The script calls `usbms --get-yargs-completions ...`, which yargs answers from the commands and options above.
+// yargs' own completion command prints the script even for --help, so it stays hidden under another name and a
+// plain command prints the script, with a --help and examples like every other command.
+cli = cli.completion('completion-script', false)
+  .command('completion', 'print a bash/zsh completion script', (b) => withExamples(b, 'completion'),
+    () => { cli.showCompletionScript(); });
 
 await cli
   .demandCommand(1, 'usbms: name a command (usbms --help lists them)')

@@ -1,7 +1,10 @@
 /**
- * Node streams over a Disk, for imaging and restoring. Backpressure is the stream machinery's own: the read
- * stream issues the next READ only when `_read` is asked for more, and the write stream acknowledges a chunk
- * only after its WRITE completed, so memory stays at highWaterMark plus one command whatever the pace.
+ * Node streams over a Disk, for imaging and restoring, at the device's transfer size (`maxTransferBytes`, else
+ * 128 blocks) and with the device kept busy: the read stream has the next READ on the wire while the consumer
+ * hashes and writes the chunk before it, and the write stream gathers small chunks into whole commands, copying
+ * into one of two staging buffers while the other one's WRITE runs. Memory stays bounded whatever the pace: the
+ * read stream holds at most one chunk buffered plus one READ in flight (and the consumer's own), the write
+ * stream two staging buffers.
  */
 import { Readable, Writable } from 'node:stream';
 import { DiskArgumentError } from './errors.js';
@@ -10,6 +13,8 @@ import { DiskArgumentError } from './errors.js';
 export interface BlockDevice {
   readonly blockSize: number;
   readonly blocks: bigint;
+  /** Bytes one command may move (Disk: the HBA's dma-max); the default chunk. */
+  readonly maxTransferBytes?: number;
   read(lba: bigint, blocks: number, into?: Buffer): Promise<Buffer>;
   write(lba: bigint, data: Buffer): Promise<void>;
 }
@@ -19,16 +24,18 @@ export interface DiskReadStreamOptions {
   start?: bigint;
   /** Last LBA, inclusive like fs.createReadStream's `end` (default: the last block). */
   end?: bigint;
-  /** Blocks per READ (default 128, 64 KiB of 512-byte blocks). */
+  /** Blocks per READ (default: the device's maxTransferBytes, else 128). */
   chunkBlocks?: number;
 }
 
 export interface DiskWriteStreamOptions {
   /** First LBA (default 0). */
   start?: bigint;
-  /** Blocks per WRITE (default 128). */
+  /** Blocks per WRITE (default: the device's maxTransferBytes, else 128). */
   chunkBlocks?: number;
 }
+
+const FALLBACK_CHUNK_BLOCKS = 128;
 
 function checkChunk(chunkBlocks: number): void {
   if (!Number.isSafeInteger(chunkBlocks) || chunkBlocks < 1) {
@@ -36,75 +43,124 @@ function checkChunk(chunkBlocks: number): void {
   }
 }
 
-/** Blocks start..end of the disk, in chunks of chunkBlocks. */
+/** One command's worth of blocks: what the device takes per command. */
+export function defaultChunkBlocks(disk: BlockDevice): number {
+  const max = disk.maxTransferBytes;
+  if (max === undefined || !(max >= disk.blockSize) || disk.blockSize <= 0) return FALLBACK_CHUNK_BLOCKS;
+  return Math.floor(max / disk.blockSize);
+}
+
+/** Blocks start..end of the disk, in chunks of chunkBlocks, one READ ahead of the consumer. */
 export function createDiskReadStream(disk: BlockDevice, opts: DiskReadStreamOptions = {}): Readable {
   const start = opts.start ?? 0n;
   const end = opts.end ?? disk.blocks - 1n;
-  const chunkBlocks = opts.chunkBlocks ?? 128;
+  const chunkBlocks = opts.chunkBlocks ?? defaultChunkBlocks(disk);
   checkChunk(chunkBlocks);
   if (start < 0n || end < start - 1n || end >= disk.blocks) {
     throw new DiskArgumentError(`range ${start}..${end} is not on the disk (0..${disk.blocks - 1n})`);
   }
+  const chunkBytes = chunkBlocks * disk.blockSize;
   let next = start;
-  return new Readable({
-    highWaterMark: chunkBlocks * disk.blockSize * 2,
-    read(this: Readable): void {
-      if (next > end) { this.push(null); return; }
-      const n = Number(end - next + 1n < BigInt(chunkBlocks) ? end - next + 1n : BigInt(chunkBlocks));
-      const lba = next;
-      next += BigInt(n);
-      // Each chunk is its own buffer: once pushed, the consumer owns it (no reuse under its feet).
-      disk.read(lba, n).then((data) => { this.push(data); }, (e: unknown) => { this.destroy(e as Error); });
+  let reading = false;
+  let wanted = false;
+
+  const stream = new Readable({
+    // One chunk buffered: with the READ in flight and the chunk the consumer holds, three chunks at most.
+    highWaterMark: chunkBytes,
+    read(): void {
+      wanted = true;
+      issue();
     },
   });
+
+  function issue(): void {
+    if (reading || !wanted || stream.destroyed) return;
+    if (next > end) { stream.push(null); return; }
+    const n = Number(end - next + 1n < BigInt(chunkBlocks) ? end - next + 1n : BigInt(chunkBlocks));
+    const lba = next;
+    next += BigInt(n);
+    reading = true;
+    wanted = false;
+    // Each chunk is its own buffer: once pushed, the consumer owns it (no reuse under its feet).
+    disk.read(lba, n).then(onData, onError);
+  }
+
+  function onData(data: Buffer): void {
+    reading = false;
+    if (stream.destroyed) return;
+    const more = next <= end;
+    // The next READ goes on the wire before this chunk is handed on, so the device works while the consumer
+    // hashes and writes it; only when nothing is buffered yet (push() decides whether more is wanted after).
+    if (more && stream.readableLength === 0) { wanted = true; issue(); }
+    const room = stream.push(data);
+    if (!more) { stream.push(null); return; }
+    if (room) { wanted = true; issue(); }
+  }
+
+  function onError(e: unknown): void {
+    reading = false;
+    stream.destroy(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  return stream;
 }
 
-/** Writes whole blocks from `start`; partial blocks are staged until complete, a trailing partial block fails. */
+/**
+ * Writes whole blocks from `start`, one command per chunkBlocks: chunks are gathered into a staging buffer, and
+ * a full buffer's WRITE runs while the next one fills. A chunk is acknowledged once it is staged; a WRITE's
+ * failure fails the next write or the final one. A trailing partial block fails the stream.
+ */
 export function createDiskWriteStream(disk: BlockDevice, opts: DiskWriteStreamOptions = {}): Writable {
-  const chunkBlocks = opts.chunkBlocks ?? 128;
+  const chunkBlocks = opts.chunkBlocks ?? defaultChunkBlocks(disk);
   checkChunk(chunkBlocks);
   const blockSize = disk.blockSize;
   let lba = opts.start ?? 0n;
   if (lba < 0n || lba >= disk.blocks) throw new DiskArgumentError(`start LBA ${lba} is not on the disk`);
-  // Stage only what does not fill a whole block; whole blocks go to the device straight from the caller's chunk.
-  const staging = Buffer.allocUnsafe(blockSize);
-  let staged = 0;
+  const chunkBytes = chunkBlocks * blockSize;
+  let fill: Buffer | undefined;
+  let spare: Buffer | undefined;
+  let filled = 0;
+  let writing: Promise<void> | undefined;
 
-  async function writeBlocks(data: Buffer): Promise<void> {
-    const step = chunkBlocks * blockSize;
-    for (let off = 0; off < data.length; off += step) {
-      const part = data.subarray(off, Math.min(off + step, data.length));
-      await disk.write(lba, part);
-      lba += BigInt(part.length / blockSize);
-    }
+  /** WRITE what is staged (whole blocks), after the WRITE before it; the buffers swap roles. */
+  async function flush(): Promise<void> {
+    if (writing !== undefined) await writing;
+    writing = undefined;
+    if (fill === undefined || filled === 0) return;
+    const buf = fill.subarray(0, filled);
+    const at = lba;
+    lba += BigInt(filled / blockSize);
+    [fill, spare] = [spare, fill];
+    filled = 0;
+    writing = disk.write(at, buf);
+    writing.catch(() => undefined); // observed by the next flush or final
   }
 
   async function take(chunk: Buffer): Promise<void> {
-    let rest = chunk;
-    if (staged > 0) {
-      const n = Math.min(blockSize - staged, rest.length);
-      rest.copy(staging, staged, 0, n);
-      staged += n;
-      rest = rest.subarray(n);
-      if (staged < blockSize) return;
-      await writeBlocks(staging);
-      staged = 0;
+    let off = 0;
+    while (off < chunk.length) {
+      fill ??= Buffer.allocUnsafe(chunkBytes);
+      const n = Math.min(chunkBytes - filled, chunk.length - off);
+      chunk.copy(fill, filled, off, off + n);
+      filled += n;
+      off += n;
+      if (filled === chunkBytes) await flush();
     }
-    const whole = rest.length - (rest.length % blockSize);
-    if (whole > 0) await writeBlocks(rest.subarray(0, whole));
-    const tail = rest.subarray(whole);
-    if (tail.length > 0) { tail.copy(staging, 0); staged = tail.length; }
   }
 
   return new Writable({
-    highWaterMark: chunkBlocks * blockSize,
+    highWaterMark: chunkBytes,
     write(chunk: Buffer, _encoding, callback): void {
       take(chunk).then(() => { callback(); }, (e: unknown) => { callback(e as Error); });
     },
     final(callback): void {
-      if (staged === 0) { callback(); return; }
-      callback(new DiskArgumentError(`stream ended inside a block: ${staged} bytes left over ` +
-        `(the data must be a whole number of ${blockSize}-byte blocks)`));
+      const tail = filled % blockSize;
+      if (tail !== 0) {
+        callback(new DiskArgumentError(`stream ended inside a block: ${tail} bytes left over ` +
+          `(the data must be a whole number of ${blockSize}-byte blocks)`));
+        return;
+      }
+      flush().then(() => writing).then(() => { callback(); }, (e: unknown) => { callback(e as Error); });
     },
   });
 }

@@ -3,6 +3,10 @@
  * compare the host's expectation with the device's intent (the thirteen cases of BOT §6.7), move the data,
  * send the CSW. Faults and quirks bend this at the documented points.
  */
+// Only the wire declarations are shared with the host engine; this device's logic is its own.
+import {
+  CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_OFFSET, CSW_SIGNATURE, CSW_STATUS,
+} from '../bot/wire.js';
 import { logger } from '../util/log.js';
 import { DeviceAbort, type InEndpoint, type OutEndpoint } from './endpoints.js';
 import type { FaultController } from './faults.js';
@@ -13,10 +17,7 @@ import type { DeviceEvent, Fault, MockDeviceQuirks, MockDeviceStats } from './ty
 
 const log = logger('mock', 'bot');
 
-const CBW_SIGNATURE = 0x43425355;
-const CSW_SIGNATURE = 0x53425355;
-const CBW_LENGTH = 31;
-const STATUS_PHASE_ERROR = 2;
+const STATUS_PHASE_ERROR = CSW_STATUS.PHASE_ERROR;
 /** Opcodes whose transfer length the max-sectors quirk looks at: READ/WRITE/VERIFY (10) and (16). */
 const BLOCK_OPCODES = new Set([0x28, 0x2a, 0x2f, 0x88, 0x8a]);
 
@@ -101,7 +102,7 @@ export class BulkOnlyFunction {
     const { dev } = this;
     const raw = await dev.outEp.take(64, true);
     dev.stats.cbws += 1;
-    if (raw.length !== CBW_LENGTH || raw.readUInt32LE(0) !== CBW_SIGNATURE) {
+    if (raw.length !== CBW_LENGTH || raw.readUInt32LE(CBW_OFFSET.signature) !== CBW_SIGNATURE) {
       dev.outEp.commitHeld();
       dev.stats.invalidCbws += 1;
       dev.record({ type: 'invalid-cbw', length: raw.length });
@@ -111,13 +112,13 @@ export class BulkOnlyFunction {
     }
     raw.copy(this.cbwView);
     const cbw = this.cbwView;
-    const tag = cbw.readUInt32LE(4);
-    const expected = cbw.readUInt32LE(8);
-    const flags = cbw[12] ?? 0;
-    const lunNumber = cbw[13] ?? 0;
-    const cbLength = cbw[14] ?? 0;
-    const hostDir = flags & 0x80 ? 'in' : 'out';
-    const cdb = cbw.subarray(15, 31);
+    const tag = cbw.readUInt32LE(CBW_OFFSET.tag);
+    const expected = cbw.readUInt32LE(CBW_OFFSET.dataTransferLength);
+    const flags = cbw[CBW_OFFSET.flags] ?? 0;
+    const lunNumber = cbw[CBW_OFFSET.lun] ?? 0;
+    const cbLength = cbw[CBW_OFFSET.cbLength] ?? 0;
+    const hostDir = flags & CBW_FLAG_DATA_IN ? 'in' : 'out';
+    const cdb = cbw.subarray(CBW_OFFSET.cb, CBW_LENGTH);
     const opcode = cdb[0] ?? 0;
     const picks = this.pick(opcode, lunNumber, expected, hostDir);
     if (picks.stallCbw) {
@@ -132,6 +133,9 @@ export class BulkOnlyFunction {
     }
     dev.outEp.commitHeld();
     dev.record({ type: 'cbw', tag, lun: lunNumber, opcode, length: expected, direction: hostDir });
+    const wedge = dev.faults.wedge.onCommand(lunNumber, cdb);
+    if (wedge === 'drop') { this.noteFault(tag, 'disconnect'); this.unplug(); }
+    if (wedge === 'hang') { this.noteFault(tag, 'no-response'); await this.sleep(Infinity); }
 
     const reason = (flags & 0x7f) !== 0 ? 'reserved flag bits set'
       : lunNumber > dev.maxLun ? `LUN ${lunNumber} > max LUN ${dev.maxLun}`
@@ -300,10 +304,10 @@ export class BulkOnlyFunction {
     // A csw-length fault longer than the usual buffer gets its own (fault path only).
     const csw = p.cswLength <= this.csw.length ? this.csw : Buffer.alloc(p.cswLength);
     csw.fill(0);
-    csw.writeUInt32LE(p.cswSignature ? 0x55534253 : CSW_SIGNATURE, 0);
-    csw.writeUInt32LE(p.cswTag ? (tag ^ 0xffffffff) >>> 0 : tag, 4);
-    csw.writeUInt32LE(wireResidue >>> 0, 8);
-    csw[12] = wireStatus & 0xff;
+    csw.writeUInt32LE(p.cswSignature ? 0x55534253 : CSW_SIGNATURE, CSW_OFFSET.signature);
+    csw.writeUInt32LE(p.cswTag ? (tag ^ 0xffffffff) >>> 0 : tag, CSW_OFFSET.tag);
+    csw.writeUInt32LE(wireResidue >>> 0, CSW_OFFSET.residue);
+    csw[CSW_OFFSET.status] = wireStatus & 0xff;
     if (p.cswSignature) this.noteFault(tag, 'csw-signature');
     if (p.cswTag) this.noteFault(tag, 'csw-tag');
     if (p.cswStatus !== undefined) this.noteFault(tag, 'csw-status');

@@ -4,7 +4,10 @@
  */
 import type { Fault } from './types.js';
 
-export const CSW_LENGTH = 13;
+import { CSW_LENGTH } from '../bot/wire.js';
+
+/** A CSW is 13 bytes (the shared wire declaration). */
+export { CSW_LENGTH };
 
 /** Per-command fault picks, flattened so the command path reads them cheaply. */
 export interface Picks {

@@ -2,6 +2,7 @@
  * The software USB mass-storage device: one Bulk-Only interface (bulk-in 0x81, bulk-out 0x02), its class
  * requests on the control pipe, its LUNs, and the test controls (faults, surprise removal, stats, wire log).
  */
+import { BOT_REQUEST, BOT_REQUEST_TYPE } from '../bot/wire.js';
 import { UsbCancelledError, UsbDeviceGoneError, UsbError, UsbStallError } from '../usb/errors.js';
 import { USB_FEATURE_ENDPOINT_HALT, USB_REQ_CLEAR_FEATURE, type ControlSetup, type Pipe, type PortInfo } from '../usb/port.js';
 import { logger } from '../util/log.js';
@@ -12,6 +13,7 @@ import { MockLun } from './lun.js';
 import { MockUsbPort, type DeviceWire } from './port.js';
 import { ScsiTarget } from './scsi-target.js';
 import type { DeviceEvent, MockDeviceOptions, MockDeviceQuirks, MockDeviceStats } from './types.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 const log = logger('mock');
 
@@ -20,8 +22,9 @@ export const MOCK_ENDPOINT_OUT = 0x02;
 const INTERFACE_NUMBER = 0;
 const DEFAULT_BLOCKS = (64 * 1024 * 1024) / 512;
 
-export class MockDeviceConfigError extends Error {
-  readonly code = 'MOCK_CONFIG';
+/** Device options that cannot describe a device: code ARG_INVALID. */
+export class MockDeviceConfigError extends UsbmsArgumentError {
+  override readonly name = 'MockDeviceConfigError';
 }
 
 export class MockUsbDevice {
@@ -76,6 +79,7 @@ export class MockUsbDevice {
       pullPlug: () => this.disconnect(),
     };
     this.bot = new BulkOnlyFunction(core);
+    this.faults.wedge.attach(() => this.reconnect());
     if (opts.powerOnUnitAttention) for (const lun of this.luns) lun.resetState();
     this.bot.start();
   }
@@ -99,6 +103,7 @@ export class MockUsbDevice {
     if (!this.connected) return;
     this.connected = false;
     this.record({ type: 'disconnect' });
+    this.volatileStateLost();
     this.bot.abort('disconnect');
     const gone = (x: HostXfer): UsbError => new UsbDeviceGoneError(undefined, { actualLength: x.actual });
     this.inEp.failAll(gone);
@@ -110,10 +115,12 @@ export class MockUsbDevice {
 
   /** Plug back in: a fresh enumeration (new address), halts and BOT state cleared, media kept. */
   reconnect(): void {
-    if (this.connected) return;
+    // A drop-out that never returns (src/mock/wedge.ts) is a dead device: no re-plug or power cycle revives it.
+    if (this.connected || this.faults.wedge.dead) return;
     this.connected = true;
     this.address += 1;
     this.record({ type: 'reconnect' });
+    this.faults.wedge.onReset('power');
     this.resetFunction();
     if (this.opts.powerOnUnitAttention) for (const lun of this.luns) lun.resetState();
     this.bot.start();
@@ -136,6 +143,11 @@ export class MockUsbDevice {
     log('%o', e);
   }
 
+  /** A reset or a power loss: what a controller keeps in RAM (see CachingMedia) is gone. */
+  private volatileStateLost(): void {
+    for (const lun of this.luns) lun.media.reset?.();
+  }
+
   private resetFunction(): void {
     this.bot.abort('reset');
     this.bot.needsResetRecovery = false;
@@ -156,6 +168,8 @@ export class MockUsbDevice {
   private massStorageReset(): void {
     this.stats.resets += 1;
     this.record({ type: 'mass-storage-reset' });
+    this.faults.wedge.onReset('bot-reset');
+    this.volatileStateLost();
     this.bot.abort('mass storage reset');
     this.bot.needsResetRecovery = false;
     this.bot.start();
@@ -164,6 +178,8 @@ export class MockUsbDevice {
   private portReset(): void {
     this.stats.portResets += 1;
     this.record({ type: 'port-reset' });
+    this.faults.wedge.onReset('port-reset');
+    this.volatileStateLost();
     const cancelled = (x: HostXfer): UsbError => new UsbCancelledError('port reset', { actualLength: x.actual });
     this.inEp.failAll(cancelled);
     this.outEp.failAll(cancelled);
@@ -176,12 +192,12 @@ export class MockUsbDevice {
   private control(setup: ControlSetup, data: Buffer | undefined, length: number): Buffer | undefined {
     const { bmRequestType: type, bRequest: req, wValue, wIndex } = setup;
     const stall = (why: string): never => { throw new UsbStallError(`control request refused: ${why}`, { pipe: 'control' }); };
-    if (type === 0x21 && req === 0xff) {
+    if (type === BOT_REQUEST_TYPE.OUT && req === BOT_REQUEST.MASS_STORAGE_RESET) {
       if (wIndex !== INTERFACE_NUMBER || wValue !== 0 || (data?.length ?? 0) !== 0) stall('bad Mass Storage Reset');
       this.massStorageReset();
       return undefined;
     }
-    if (type === 0xa1 && req === 0xfe) {
+    if (type === BOT_REQUEST_TYPE.IN && req === BOT_REQUEST.GET_MAX_LUN) {
       this.stats.getMaxLun += 1;
       if (wIndex !== INTERFACE_NUMBER || wValue !== 0 || length < 1) stall('bad Get Max LUN');
       if (this.opts.getMaxLunStalls || this.faults.takeGetMaxLunStall()) {

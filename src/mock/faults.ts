@@ -3,9 +3,12 @@
  * All state lives in the instance (never module globals), so parallel tests cannot disturb each other.
  */
 import type { Fault, FaultKind, FaultRule, RandomFaultOptions } from './types.js';
+import { WedgeController } from './wedge.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
-export class FaultConfigError extends Error {
-  readonly code = 'FAULT_CONFIG';
+/** A fault rule that cannot work (bad count, probability or kind): code ARG_INVALID. */
+export class FaultConfigError extends UsbmsArgumentError {
+  override readonly name = 'FaultConfigError';
 }
 
 /** Command context a rule is matched against. */
@@ -72,6 +75,8 @@ export class FaultController {
   private offByOne: (number | undefined)[] = [];
   private randomState: { rand: () => number; probability: number; faults: Fault[] } | undefined;
   private readonly picked: Fault[] = [];
+  /** Hang areas and drop-outs (src/mock/wedge.ts). */
+  readonly wedge = new WedgeController();
 
   constructor(private readonly defaultSeed = 1) {}
 
@@ -99,6 +104,7 @@ export class FaultController {
     this.badLbas = [];
     this.offByOne = [];
     this.randomState = undefined;
+    this.wedge.clear();
   }
 
   /** Random faults from a seeded PRNG: each command gets one of `kinds` with `probability`. */

@@ -13,6 +13,8 @@ export type {
   FaultRule, RandomFaultOptions, DeviceEvent, PersonalityName, MockDeviceStats,
 } from './types.js';
 export { MemoryMedia, FileMedia, WrappingMedia } from './media.js';
+export { CachingMedia } from './cache-media.js';
+export type { CachingMediaOptions } from './cache-media.js';
 export type { FileMediaOptions } from './media.js';
 export { FaultController } from './faults.js';
 export { MockLun } from './lun.js';
@@ -21,3 +23,11 @@ export { MockUsbPort } from './port.js';
 export { createPersonality, PERSONALITY_IDS } from './personalities.js';
 export type { PersonalityOptions } from './personalities.js';
 export { createDemoDisk, DEMO_LAYOUT } from './demo.js';
+export { MockBackend, type MockBackendOptions } from './backend.js';
+export { MockHub, type MockHubOptions } from './hub.js';
+export { WedgeController, WedgeConfigError } from './wedge.js';
+export type { HangArea, DropOut, WedgeReset } from './wedge.js';
+export { applyWedgeSpec } from './wedge-spec.js';
+// A recorded device (a usbmon/usbms pcap) replayed behind the same port: src/trace.
+export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from '../trace/replay-device.js';
+export { ReplayDivergenceError } from '../trace/errors.js';

@@ -5,9 +5,11 @@
 import { MemoryMedia } from './media.js';
 import { SENSE, type SenseName, type SenseValue, type Identity } from './scsi-data.js';
 import type { MediaStore, MockBlockSize, MockLunOptions } from './types.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
-export class LunConfigError extends Error {
-  readonly code = 'LUN_CONFIG';
+/** LUN options that cannot describe a disk (size, block length ...): code ARG_INVALID. */
+export class LunConfigError extends UsbmsArgumentError {
+  override readonly name = 'LunConfigError';
 }
 
 export class MockLun {

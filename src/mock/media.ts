@@ -4,9 +4,11 @@
  */
 import * as fs from 'node:fs';
 import type { MediaStore } from './types.js';
+import { UsbmsArgumentError, UsbmsError } from '../util/errors.js';
 
-export class MediaRangeError extends RangeError {
-  readonly code = 'MEDIA_RANGE';
+/** An access outside the media (the emulated target checks LBAs first, so this is a bug or a caller's mistake). */
+export class MediaRangeError extends UsbmsArgumentError {
+  override readonly name = 'MediaRangeError';
   constructor(offset: bigint, length: number, size: bigint) {
     super(`media access [${offset}, +${length}) outside 0..${size}`);
   }
@@ -30,7 +32,7 @@ export class MemoryMedia implements MediaStore {
 
   constructor(size: bigint | number) {
     this.size = BigInt(size);
-    if (this.size < 0n) throw new RangeError('media size must not be negative');
+    if (this.size < 0n) throw new UsbmsArgumentError('media size must not be negative');
   }
 
   /** Bytes actually allocated (for tests that check sparseness). */
@@ -77,9 +79,10 @@ export interface FileMediaOptions {
   readOnly?: boolean;
 }
 
-export class MediaReadOnlyError extends Error {
-  readonly code = 'MEDIA_READ_ONLY';
-  constructor(path: string) { super(`media file ${path} is read-only`); }
+/** A write to a media file opened read-only (code MOCK_MEDIA_READ_ONLY). */
+export class MediaReadOnlyError extends UsbmsError {
+  override readonly name = 'MediaReadOnlyError';
+  constructor(path: string) { super('MOCK_MEDIA_READ_ONLY', `media file ${path} is read-only`); }
 }
 
 /** Media backed by a file, with synchronous fs calls (the device model is single-threaded anyway). */
@@ -97,7 +100,7 @@ export class FileMedia implements MediaStore {
     if (wanted > current) {
       if (this.readOnly) {
         fs.closeSync(this.fd);
-        throw new RangeError(`read-only media file ${path} is ${current} bytes, smaller than ${wanted}`);
+        throw new UsbmsArgumentError(`read-only media file ${path} is ${current} bytes, smaller than ${wanted}`);
       }
       fs.ftruncateSync(this.fd, Number(wanted));
     }
@@ -145,7 +148,7 @@ export class WrappingMedia implements MediaStore {
   readonly size: bigint;
   constructor(private readonly backing: MediaStore, claimedSize: bigint | number) {
     this.size = BigInt(claimedSize);
-    if (backing.size <= 0n) throw new RangeError('backing media must not be empty');
+    if (backing.size <= 0n) throw new UsbmsArgumentError('backing media must not be empty');
   }
   get readOnly(): boolean { return this.backing.readOnly ?? false; }
 

@@ -3,6 +3,7 @@
  * blacklist entry exists for, and its own VID:PID (VID 0xF055, not assigned to any vendor) so the BOT quirks
  * table can name it.
  */
+import { CachingMedia } from './cache-media.js';
 import { MemoryMedia, WrappingMedia } from './media.js';
 import { MockUsbDevice } from './device.js';
 import type { MockDeviceOptions, MockLunOptions, PersonalityName } from './types.js';
@@ -21,11 +22,14 @@ export const PERSONALITY_IDS: Readonly<Record<PersonalityName, { vendorId: numbe
   'slow': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b07 },
   'counterfeit': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b08 },
   'multi-lun': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b09 },
+  'cached-counterfeit': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b0a },
 };
 
 export interface PersonalityOptions extends MockDeviceOptions {
-  /** counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
+  /** counterfeit, cached-counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
   realBytes?: number;
+  /** cached-counterfeit: blocks its controller answers from RAM until a reset or power loss (default 1024). */
+  cacheBlocks?: number;
   /** slow: per-command delay in ms (default 20) and per-transfer latency (default 2). */
   commandDelayMs?: number;
 }
@@ -37,7 +41,7 @@ function disk(blocks: number, product: string): MockLunOptions {
 }
 
 export function createPersonality(name: PersonalityName, opts: PersonalityOptions = {}): MockUsbDevice {
-  const { realBytes, commandDelayMs, ...rest } = opts;
+  const { realBytes, commandDelayMs, cacheBlocks, ...rest } = opts;
   const base: MockDeviceOptions = {
     ...PERSONALITY_IDS[name],
     product: `usbms ${name}`,
@@ -60,6 +64,15 @@ export function createPersonality(name: PersonalityName, opts: PersonalityOption
       const real = realBytes ?? 16 * MIB;
       const claimed = real * 4;
       own = { luns: [{ ...disk(claimed / 512, 'Huge Cheap Drive'), media: new WrappingMedia(new MemoryMedia(real), claimed) }] };
+      break;
+    }
+    case 'cached-counterfeit': {
+      // The counterfeit above, behind a RAM cache of the last blocks written: only a reset between writing and
+      // reading back shows the wrap-around.
+      const real = realBytes ?? 16 * MIB;
+      const claimed = real * 4;
+      const media = new CachingMedia(new WrappingMedia(new MemoryMedia(real), claimed), { cacheBlocks: cacheBlocks ?? 1024 });
+      own = { luns: [{ ...disk(claimed / 512, 'Cached Cheap Drive'), media }] };
       break;
     }
     case 'multi-lun':

@@ -12,6 +12,8 @@ export interface MediaStore {
   write(offset: bigint, src: Buffer): void;
   flush?(): void;
   close?(): void;
+  /** The device was reset (Mass Storage Reset, port reset) or lost power: volatile state (a RAM cache) is gone. */
+  reset?(): void;
 }
 
 export type MockBlockSize = 512 | 2048 | 4096;
@@ -161,7 +163,8 @@ export type PersonalityName =
   | 'no-read-capacity-16'
   | 'slow'
   | 'counterfeit'
-  | 'multi-lun';
+  | 'multi-lun'
+  | 'cached-counterfeit';
 
 export interface MockDeviceStats {
   cbws: number;

@@ -6,6 +6,7 @@
 import { NULL_FUNC, SLEEP_FUNC, type buf, type ResourceCallback, type ResourceWait } from './types.js';
 import { newPkt, pktWrapper, type scsi_address, type scsi_pkt } from './pkt.js';
 import { ConsistentMemory } from './pkt-alloc.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 import { ScsaError } from './errors.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -47,7 +48,7 @@ export function scsi_alloc_consistent_buf(ap: scsi_address, bp: buf | null, data
 export function scsi_alloc_consistent_buf(ap: scsi_address, bp: buf | null, datalen: number, bflags: number,
   callback: ResourceWait, arg?: unknown): buf | null | Promise<buf> {
   const pool = ap.a_hba_tran.tran_resources;
-  if (!Number.isInteger(datalen) || datalen < 0) throw new ScsaError('EINVAL', `datalen ${datalen} is not a size`);
+  if (!Number.isInteger(datalen) || datalen < 0) throw new UsbmsArgumentError(`datalen ${datalen} is not a size`);
   if (datalen > pool.limits.maxDmaBytes) {
     throw new ScsaError('NO_RESOURCES', `${datalen} bytes exceed the HBA's whole DMA budget`);
   }
@@ -69,7 +70,7 @@ export function scsi_alloc_consistent_buf(ap: scsi_address, bp: buf | null, data
 export function scsi_free_consistent_buf(bp: buf): void {
   const mem = bp.b_private;
   if (!(mem instanceof ConsistentMemory)) {
-    throw new ScsaError('EINVAL', 'scsi_free_consistent_buf: not a buf from scsi_alloc_consistent_buf');
+    throw new UsbmsArgumentError('scsi_free_consistent_buf: not a buf from scsi_alloc_consistent_buf');
   }
   delete bp.b_private;
   bp.b_un.b_addr = EMPTY;
@@ -86,7 +87,7 @@ export function scsi_free_consistent_buf(bp: buf): void {
 export function scsi_hba_pkt_alloc(ap: scsi_address, cmdlen: number, statuslen: number, tgtlen: number,
   hbalen: number, _callback: ResourceWait, _arg?: unknown): scsi_pkt {
   for (const v of [cmdlen, statuslen, tgtlen, hbalen]) {
-    if (!Number.isInteger(v) || v < 0) throw new ScsaError('EINVAL', `scsi_hba_pkt_alloc: bad length ${v}`);
+    if (!Number.isInteger(v) || v < 0) throw new UsbmsArgumentError(`scsi_hba_pkt_alloc: bad length ${v}`);
   }
   const pkt = newPkt(ap, cmdlen, statuslen, tgtlen);
   pkt.pkt_ha_private = hbalen > 0 ? Buffer.alloc(hbalen) : null;
@@ -98,6 +99,6 @@ export function scsi_hba_pkt_alloc(ap: scsi_address, cmdlen: number, statuslen: 
 export function scsi_hba_pkt_free(_ap: scsi_address, pkt: scsi_pkt): void {
   const w = pktWrapper(pkt);
   if (w.inTransport) throw new ScsaError('PKT_IN_TRANSPORT', 'scsi_hba_pkt_free: packet is in transport');
-  if (w.cache !== null) throw new ScsaError('EINVAL', 'scsi_hba_pkt_free: packet came from scsi_init_pkt');
+  if (w.cache !== null) throw new UsbmsArgumentError('scsi_hba_pkt_free: packet came from scsi_init_pkt');
   w.allocated = false;
 }

@@ -13,6 +13,7 @@ import {
   DDI_DMA_MAPPED, DDI_DMA_NOMAPPING, DDI_DMA_PARTIAL_MAP, DDI_DMA_TOOBIG,
   type ddi_dma_attr_t, type ddi_dma_cookie_t,
 } from './types.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 // ddi_dma_buf_bind_handle flags (sys/ddidmareq.h)
 export const DDI_DMA_WRITE = 0x0001;
@@ -52,10 +53,10 @@ export function defaultDmaAttr(maxPacketSize: number, maxTransferBytes: number):
 export function validateDmaAttr(a: ddi_dma_attr_t): void {
   const positive = [a.dma_attr_granular, a.dma_attr_align, a.dma_attr_sgllen, a.dma_attr_maxxfer];
   if (positive.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new RangeError('dma attr: granular, align, sgllen and maxxfer must be positive integers');
+    throw new UsbmsArgumentError('dma attr: granular, align, sgllen and maxxfer must be positive integers');
   }
   if (!(a.dma_attr_count_max >= 0) || !(a.dma_attr_seg >= 0) || a.dma_attr_addr_hi < a.dma_attr_addr_lo) {
-    throw new RangeError('dma attr: count_max, seg and the address range must be non-negative');
+    throw new UsbmsArgumentError('dma attr: count_max, seg and the address range must be non-negative');
   }
 }
 

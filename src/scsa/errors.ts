@@ -1,10 +1,13 @@
 /**
  * Typed errors of the SCSA layer. Entry points return the DDI codes (TRAN_*, null, -1) for the conditions
  * their man pages describe; a caller's mistake that no retry can cure (a packet destroyed while in transport,
- * a buffer no DMA attributes can map) throws one of these instead of hanging or pretending to succeed.
+ * a buffer no DMA attributes can map) throws one of these instead of hanging or pretending to succeed. A bad
+ * argument (lengths, flags, capability values) is a UsbmsArgumentError (code ARG_INVALID), as at every layer.
  */
-export type ScsaErrorCode =
-  | 'EINVAL' // bad argument (lengths, flags, capability value)
+import { UsbmsError, type UsbmsErrorCode } from '../util/errors.js';
+
+/** What went wrong, in SCSA terms (the constructor argument; `code` is `SCSA_` + kind). */
+export type ScsaErrorKind =
   | 'PKT_IN_TRANSPORT' // the packet is owned by the HBA until it completes
   | 'PKT_FREED' // the packet was already destroyed
   | 'DMA_TOOBIG' // the buffer needs more than one DMA window and PKT_DMA_PARTIAL was not given
@@ -13,9 +16,19 @@ export type ScsaErrorCode =
   | 'NO_RESOURCES' // the request is larger than the HBA's whole resource budget: waiting would never end
   | 'DETACHED'; // the HBA instance is gone
 
-export class ScsaError extends Error {
+/** @deprecated The old name of {@link ScsaErrorKind}; `ScsaError.code` is now the namespaced code. */
+export type ScsaErrorCode = ScsaErrorKind;
+
+const CODES: Readonly<Record<ScsaErrorKind, UsbmsErrorCode>> = {
+  PKT_IN_TRANSPORT: 'SCSA_PKT_IN_TRANSPORT', PKT_FREED: 'SCSA_PKT_FREED', DMA_TOOBIG: 'SCSA_DMA_TOOBIG',
+  DMA_NOMAPPING: 'SCSA_DMA_NOMAPPING', DMA_NO_WINDOW: 'SCSA_DMA_NO_WINDOW', NO_RESOURCES: 'SCSA_NO_RESOURCES',
+  DETACHED: 'SCSA_DETACHED',
+};
+
+/** A request the SCSA layer cannot honour, whatever the retry (`code` SCSA_*). */
+export class ScsaError extends UsbmsError {
   override readonly name = 'ScsaError';
-  constructor(readonly code: ScsaErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(readonly kind: ScsaErrorKind, message: string, options: { cause?: unknown } = {}) {
+    super(CODES[kind], message, options);
   }
 }

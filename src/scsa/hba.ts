@@ -18,6 +18,7 @@ import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV } from './dma.js';
 import { dataLength, HbaCmd, isGoneOutcome, runPacket, splitBlockSize, type ExecContext, type StopReason } from './exec.js';
 import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 const log = logger('hba');
 
@@ -80,7 +81,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
   /** Attach an HBA instance to an open BOT engine (the engine stays the caller's: detach closes nothing). */
   static attach(transport: BotTransportApi, opts: UsbmsHbaOptions = {}): UsbmsHba {
     if (opts.queueDepth !== undefined && (!Number.isInteger(opts.queueDepth) || opts.queueDepth < 1)) {
-      throw new RangeError('queueDepth must be a positive integer');
+      throw new UsbmsArgumentError('queueDepth must be a positive integer');
     }
     return new UsbmsHba(transport, opts);
   }

@@ -6,7 +6,7 @@ export type { scsi_hba_tran } from './tran.js';
 export { UsbmsHba } from './hba.js';
 export type { UsbmsHbaOptions, UsbmsHbaQuirks } from './hba.js';
 export { ScsaError } from './errors.js';
-export type { ScsaErrorCode } from './errors.js';
+export type { ScsaErrorCode, ScsaErrorKind } from './errors.js';
 export { scsi_init_pkt, scsi_destroy_pkt, scsi_dmafree, scsi_sync_pkt } from './init-pkt.js';
 export { scsi_transport, scsi_poll, scsi_abort, scsi_reset, scsi_ifgetcap, scsi_ifsetcap, SCSI_POLL_TIMEOUT } from './entry.js';
 export {

@@ -10,6 +10,7 @@ import {
 } from './types.js';
 import { pktWrapper, type scsi_address, type scsi_pkt } from './pkt.js';
 import { destroyPktCommon, initPktNoWait } from './pkt-alloc.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 import { ScsaError } from './errors.js';
 import { MAX_CMDLEN, MAX_STATUSLEN } from './hba-tran.js';
 import type { scsi_hba_tran } from './tran.js';
@@ -19,11 +20,11 @@ const KNOWN_FLAGS = PKT_CONSISTENT | PKT_DMA_PARTIAL | PKT_XARQ;
 function validate(cmdlen: number, statuslen: number, privatelen: number, flags: number): void {
   const ok = (v: number, max: number): boolean => Number.isInteger(v) && v >= 0 && v <= max;
   if (!ok(cmdlen, MAX_CMDLEN) || !ok(statuslen, MAX_STATUSLEN) || !ok(privatelen, 0x10000)) {
-    throw new ScsaError('EINVAL',
+    throw new UsbmsArgumentError(
       `scsi_init_pkt: cmdlen ${cmdlen} (0..${MAX_CMDLEN}), statuslen ${statuslen} (0..${MAX_STATUSLEN}), ` +
       `privatelen ${privatelen} out of range`);
   }
-  if ((flags & ~KNOWN_FLAGS) !== 0) throw new ScsaError('EINVAL', `scsi_init_pkt: unknown flags 0x${flags.toString(16)}`);
+  if ((flags & ~KNOWN_FLAGS) !== 0) throw new UsbmsArgumentError(`scsi_init_pkt: unknown flags 0x${flags.toString(16)}`);
 }
 
 function tryInit(ap: scsi_address, pkt: scsi_pkt | null, bp: buf | null, cmdlen: number, statuslen: number,
@@ -35,7 +36,7 @@ function tryInit(ap: scsi_address, pkt: scsi_pkt | null, bp: buf | null, cmdlen:
     return initPktNoWait(tran, ap, pkt, bp, cmdlen, statuslen, privatelen, flags,
       (p) => setup(p, NULL_FUNC, arg), teardown);
   }
-  if (tran.tran_init_pkt === undefined) throw new ScsaError('EINVAL', 'HBA has neither tran_setup_pkt nor tran_init_pkt');
+  if (tran.tran_init_pkt === undefined) throw new UsbmsArgumentError('HBA has neither tran_setup_pkt nor tran_init_pkt');
   return tran.tran_init_pkt(ap, pkt, bp, cmdlen, statuslen, privatelen, flags, NULL_FUNC, arg);
 }
 

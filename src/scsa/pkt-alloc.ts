@@ -7,6 +7,7 @@
 import { B_ERROR, B_READ, DDI_DMA_NOMAPPING, DDI_DMA_TOOBIG, PKT_CONSISTENT, PKT_DMA_PARTIAL, type buf } from './types.js';
 import { DEFAULT_PRIVLEN, pktWrapper, resetPktForInit, type scsi_address, type scsi_pkt } from './pkt.js';
 import { DDI_DMA_CONSISTENT, DDI_DMA_PARTIAL, DDI_DMA_READ, DDI_DMA_STREAMING, DDI_DMA_WRITE, DmaHandle } from './dma.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 import { ScsaError } from './errors.js';
 import type { scsi_hba_tran } from './tran.js';
 
@@ -74,7 +75,7 @@ export function bindPktDma(tran: scsi_hba_tran, pkt: scsi_pkt, bp: buf, flags: n
   }
   if (!Number.isInteger(bp.b_bcount) || bp.b_bcount < 0 || bp.b_bcount > bp.b_un.b_addr.length) {
     failBuf(bp, EINVAL);
-    throw new ScsaError('EINVAL', `b_bcount ${bp.b_bcount} does not fit the ${bp.b_un.b_addr.length}-byte buffer`);
+    throw new UsbmsArgumentError(`b_bcount ${bp.b_bcount} does not fit the ${bp.b_un.b_addr.length}-byte buffer`);
   }
   let dflags = (bp.b_flags & B_READ) !== 0 ? DDI_DMA_READ : DDI_DMA_WRITE;
   dflags |= (flags & PKT_CONSISTENT) !== 0 ? DDI_DMA_CONSISTENT : DDI_DMA_STREAMING;

@@ -7,6 +7,7 @@ import type { ddi_dma_cookie_t } from './types.js';
 import type { scsi_hba_tran } from './tran.js';
 import type { DmaHandle } from './dma.js';
 import type { PktCache } from './cache.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 export interface scsi_address {
   a_hba_tran: scsi_hba_tran;
@@ -87,7 +88,7 @@ export function wrapPkt(pkt: scsi_pkt): PktWrapper {
 /** The wrapper of a packet made by this framework; anything else is a caller's mistake. */
 export function pktWrapper(pkt: scsi_pkt): PktWrapper {
   const w = wrappers.get(pkt);
-  if (w === undefined) throw new TypeError('not a scsi_pkt allocated by scsi_init_pkt or scsi_hba_pkt_alloc');
+  if (w === undefined) throw new UsbmsArgumentError('not a scsi_pkt allocated by scsi_init_pkt or scsi_hba_pkt_alloc');
   return w;
 }
 

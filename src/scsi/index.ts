@@ -4,7 +4,7 @@
  * Each command is one CommandSpec (see spec.ts) declared as a field table; `commands.read10.encodeCdb(...)`,
  * `.decodeCdb(cdb)`, `.dataLength(p, blockSize)`, `.decodeData(buf, len)` and `.encodeData(value)` all come
  * from it. LBAs are BigInt everywhere; values that do not fit a field throw ScsiParamError (code
- * 'SCSI_PARAM_RANGE'), never truncate. Device payloads that cannot be trusted throw ScsiDataError; sense
+ * ARG_INVALID, reason 'SCSI_PARAM_RANGE'), never truncate. Device payloads that cannot be trusted throw ScsiDataError; sense
  * decoding never throws.
  */
 export { ScsiDataError, ScsiParamError, type ScsiDataErrorCode, type ScsiParamErrorCode } from './errors.js';

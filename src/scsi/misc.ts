@@ -7,6 +7,7 @@ import { bitsAt, flag } from './fields.js';
 import { countField, defineCommand, lbaField, type ControlParam } from './spec.js';
 import { decodeSense, type SenseData } from './sense.js';
 import { encodeDescriptorSense, encodeFixedSense } from './sense-encode.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 const none = (): number => 0;
 const allocation = (p: { allocationLength: number }): number => p.allocationLength;
@@ -136,7 +137,7 @@ export function encodeReportLuns(luns: readonly number[]): Buffer {
   const out = Buffer.alloc(8 + 8 * luns.length);
   out.writeUInt32BE(8 * luns.length, 0);
   luns.forEach((lun, i) => {
-    if (!Number.isInteger(lun) || lun < 0 || lun > 0x3fff) throw new RangeError(`LUN ${lun} not single-level`);
+    if (!Number.isInteger(lun) || lun < 0 || lun > 0x3fff) throw new UsbmsArgumentError(`LUN ${lun} not single-level`);
     out.writeUInt16BE(lun < 256 ? lun : 0x4000 | lun, 8 + 8 * i);
   });
   return out;

@@ -48,6 +48,11 @@ export interface PortInfo {
   readonly product: string | undefined;
   readonly busNumber: number;
   readonly deviceAddress: number;
+  /**
+   * The hub port chain from the root hub (`1-2.3` is bus 1, ports [2, 3]): where the device is plugged in, which
+   * stays the same when it re-enumerates. Set by every backend's `open` (src/usb/backend.ts).
+   */
+  readonly portNumbers?: readonly number[];
   readonly speed: UsbSpeed;
   readonly interfaceNumber: number;
   readonly alternateSetting: number;

@@ -8,6 +8,7 @@
  */
 import BufferLayout from 'buffer-layout';
 import type { Layout } from 'buffer-layout';
+import { UsbmsArgumentError } from './errors.js';
 
 type FieldKind = 'u8' | 'u16' | 'u24' | 'u32' | 'u16be' | 'u24be' | 'u32be' | 'u64be' | 'blob';
 
@@ -60,7 +61,7 @@ export class Struct<S extends Record<string, FieldSpec>> {
   /** Decode from `buf` at `offset`. Throws RangeError when the buffer is too short. */
   decode(buf: Uint8Array, offset = 0): StructValue<S> {
     if (buf.length - offset < this.span) {
-      throw new RangeError(`need ${this.span} bytes at offset ${offset}, have ${buf.length - offset}`);
+      throw new UsbmsArgumentError(`need ${this.span} bytes at offset ${offset}, have ${buf.length - offset}`);
     }
     const raw = this.layout.decode(buf, offset);
     for (const name of this.wideFields) {
@@ -73,14 +74,14 @@ export class Struct<S extends Record<string, FieldSpec>> {
   /** Encode into `buf` at `offset` (no allocation besides the u64 scratch). Returns bytes written. */
   encode(value: StructValue<S>, buf: Uint8Array, offset = 0): number {
     if (buf.length - offset < this.span) {
-      throw new RangeError(`need ${this.span} bytes at offset ${offset}, have ${buf.length - offset}`);
+      throw new UsbmsArgumentError(`need ${this.span} bytes at offset ${offset}, have ${buf.length - offset}`);
     }
     let src: Record<string, unknown> = value;
     if (this.wideFields.length > 0) {
       src = { ...value };
       for (const name of this.wideFields) {
         const big = value[name] as bigint;
-        if (big < 0n || big > 0xffff_ffff_ffff_ffffn) throw new RangeError(`${name} does not fit in 64 bits`);
+        if (big < 0n || big > 0xffff_ffff_ffff_ffffn) throw new UsbmsArgumentError(`${name} does not fit in 64 bits`);
         const b = Buffer.alloc(8);
         b.writeBigUInt64BE(big, 0);
         src[name] = b;
@@ -92,7 +93,7 @@ export class Struct<S extends Record<string, FieldSpec>> {
       const v = src[name];
       const max = 2 ** (8 * SPAN[f.kind]) - 1;
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-        throw new RangeError(`${name}=${String(v)} does not fit in ${f.kind}`);
+        throw new UsbmsArgumentError(`${name}=${String(v)} does not fit in ${f.kind}`);
       }
     }
     return this.layout.encode(src, buf, offset);

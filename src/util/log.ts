@@ -4,7 +4,7 @@
  */
 import createDebug from 'debug';
 
-export type Layer = 'usb' | 'libusb' | 'bot' | 'quirks' | 'hba' | 'dma' | 'scsi' | 'disk' | 'cli' | 'mock';
+export type Layer = 'usb' | 'libusb' | 'bot' | 'quirks' | 'hba' | 'dma' | 'scsi' | 'disk' | 'cli' | 'mock' | 'rescue';
 
 export function logger(layer: Layer, sub?: string): createDebug.Debugger {
   return createDebug(sub === undefined ? `usbms:${layer}` : `usbms:${layer}:${sub}`);

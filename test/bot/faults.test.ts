@@ -40,7 +40,7 @@ describe('faults in each phase', () => {
     const r = await rig();
     inject(r, { kind: 'stall', phase: 'cbw' });
     const e = await expectRecovered(r, readOne(r), 'transport', 'cbw');
-    expect(e.cause).toMatchObject({ code: 'STALL' });
+    expect(e.cause).toMatchObject({ code: 'USB_STALL' });
   });
 
   it('data-in stalled after 0 bytes: clear halt IN, read the CSW, result with the stall noted', async () => {
@@ -85,7 +85,7 @@ describe('faults in each phase', () => {
     const r = await rig();
     inject(r, { kind: 'no-response', phase: 'cbw' });
     const e = await expectRecovered(r, readOne(r), 'timeout', 'cbw');
-    expect(e.cause).toMatchObject({ code: 'TIMEOUT' });
+    expect(e.cause).toMatchObject({ code: 'USB_TIMEOUT' });
   });
 
   it('no response in the data phase: timeout, Reset Recovery', async () => {
@@ -145,7 +145,7 @@ describe('faults in each phase', () => {
     inject(r, { kind: 'babble', extraBytes: 64 }, 0x12);
     const e = await expectRecovered(r, r.bot.execute(r.slot, request([0x12, 0, 0, 0, 36, 0], 'in', [Buffer.alloc(36)])),
       'overrun', 'data');
-    expect(e.cause).toMatchObject({ code: 'OVERFLOW' });
+    expect(e.cause).toMatchObject({ code: 'USB_OVERFLOW' });
   });
 
   it.each([

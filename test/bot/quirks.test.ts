@@ -33,7 +33,7 @@ describe('parseQuirkOverrides', () => {
     try {
       parseQuirkOverrides('1:2:BOGUS');
     } catch (e) {
-      expect((e as QuirkParseError).code).toBe('QUIRK_PARSE');
+      expect((e as QuirkParseError).code).toBe('ARG_INVALID');
       expect((e as Error).message).toMatch(/unknown quirk "BOGUS"/);
     }
   });

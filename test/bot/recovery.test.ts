@@ -275,14 +275,15 @@ describe('quirk effects on the engine', () => {
     return { peak: peak.in, ok: res.status === 0 && res.transferred === 4 * BLOCK };
   };
 
-  it('without NO_CSW_PIPELINING the data segments are in flight together, the CSW only after them', async () => {
-    expect(await fourSegmentRead()).toEqual({ peak: 4, ok: true });
+  it('without NO_CSW_PIPELINING the data segments are in flight together, the CSW read queued behind them', async () => {
+    expect(await fourSegmentRead()).toEqual({ peak: 5, ok: true });
   });
 
   it('NO_CSW_PIPELINING (QEMU 46f4:0001) keeps one IN transfer in flight', async () => {
     const quirkOverrides = parseQuirkOverrides('f055:5b00:NO_CSW_PIPELINING');
     expect(await fourSegmentRead({ ...FAST, quirkOverrides })).toEqual({ peak: 1, ok: true });
-    const qemu = await rigOn(new MockUsbDevice({ vendorId: 0x46f4, productId: 0x0001 }));
+    // The table's entry is per speed: behind xHCI (SuperSpeed) QEMU's stick loses a queued CSW read.
+    const qemu = await rigOn(new MockUsbDevice({ vendorId: 0x46f4, productId: 0x0001, speed: 'super' }));
     expect(qemu.bot.quirks.noCswPipelining).toBe(true);
   });
 

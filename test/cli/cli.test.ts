@@ -36,10 +36,10 @@ describe('usbms CLI on the built-in emulated disk', () => {
     const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
     // the same keys as a real device's row (src/cli/commands/info.ts), so scripts parse both alike
     expect(Object.keys(rows[0]!).sort()).toEqual(['accessDenied', 'address', 'bus', 'interface', 'kernelDriverActive', 'luns',
-      'manufacturer', 'mock', 'product', 'productId', 'protocol', 'serial', 'speed', 'vendorId'].sort());
+      'manufacturer', 'mock', 'port', 'product', 'productId', 'protocol', 'serial', 'speed', 'vendorId'].sort());
     expect(rows[0]!.luns).toBe(1);
     const text = await usbms(['list', '--mock']);
-    expect(text.stdout).toMatch(/^[0-9a-f]{4}:[0-9a-f]{4} bus 1 address \d+ .*LUNs 1/);
+    expect(text.stdout).toMatch(/^0-1\.1 [0-9a-f]{4}:[0-9a-f]{4} bus 0 address \d+ .*LUNs 1/);
   });
 
   it('inquiry: text, JSON, VPD page 0x80 and hex', async () => {

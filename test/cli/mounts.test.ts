@@ -47,6 +47,6 @@ describe('mounted-filesystem check before detaching the kernel driver', () => {
 
   it('openUsbms refuses to guess a device', async () => {
     await expect(openUsbms({})).rejects.toBeInstanceOf(UsbmsOpenError);
-    await expect(openUsbms({ device: '1:2', mock: true })).rejects.toMatchObject({ code: 'BOTH_SELECTED' });
+    await expect(openUsbms({ device: '1:2', mock: true })).rejects.toMatchObject({ code: 'OPEN_BOTH_SELECTED', kind: 'BOTH_SELECTED' });
   });
 });

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError, isDiskError } from '../../src/disk/index.js';
+import { isArgumentError } from '../../src/util/errors.js';
 import { failNextCommands, opcodesSent, rig } from './helpers.js';
 
 const BIG = 2n ** 32n + 16n; // > 2 TiB of 512-byte blocks: READ CAPACITY(10) says 0xFFFFFFFF
@@ -54,7 +55,7 @@ describe('Disk I/O', () => {
       for (let i = 0; i < data.length; i++) data[i] = i % 251;
       await disk.write(10n, data);
       expect(Buffer.compare(await disk.read(10n, 3), data)).toBe(0);
-      await expect(disk.write(0n, Buffer.alloc(512))).rejects.toSatisfy((e) => isDiskError(e, 'invalid-argument'));
+      await expect(disk.write(0n, Buffer.alloc(512))).rejects.toSatisfy((e) => isArgumentError(e));
     } finally { await session.close(); }
   });
 
@@ -74,9 +75,9 @@ describe('Disk I/O', () => {
     const { session, disk } = await rig({ blocks: 100 });
     try {
       await expect(disk.read(99n, 2)).rejects.toBeInstanceOf(DiskRangeError);
-      await expect(disk.read(-1n, 1)).rejects.toSatisfy((e) => isDiskError(e, 'invalid-argument'));
-      await expect(disk.read(0n, 0)).rejects.toSatisfy((e) => isDiskError(e, 'invalid-argument'));
-      await expect(disk.read(0n, 2, Buffer.alloc(512))).rejects.toSatisfy((e) => isDiskError(e, 'invalid-argument'));
+      await expect(disk.read(-1n, 1)).rejects.toSatisfy((e) => isArgumentError(e));
+      await expect(disk.read(0n, 0)).rejects.toSatisfy((e) => isArgumentError(e));
+      await expect(disk.read(0n, 2, Buffer.alloc(512))).rejects.toSatisfy((e) => isArgumentError(e));
     } finally { await session.close(); }
   });
 
@@ -173,7 +174,7 @@ describe('Disk streams', () => {
     const { session, disk } = await rig({ blocks: 4 }, { allowWrite: true });
     try {
       await expect(pipeline(Readable.from([Buffer.alloc(700)]), disk.createWriteStream()))
-        .rejects.toSatisfy((e) => isDiskError(e, 'invalid-argument'));
+        .rejects.toSatisfy((e) => isArgumentError(e));
       await expect(pipeline(Readable.from([Buffer.alloc(5 * 512)]), disk.createWriteStream()))
         .rejects.toBeInstanceOf(DiskRangeError);
     } finally { await session.close(); }

@@ -38,7 +38,7 @@ describe('BOT thirteen cases (device side)', () => {
   it('4 Hi>Dn: failing READ sends nothing, stalls IN, residue = expected', async () => {
     const { dev, host } = setup();
     const o = await host.run({ cdb: read10(5000, 1), length: 512, dir: 'in' });
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.moved).toBe(0);
     expect(o.csw).toMatchObject({ status: 1, residue: 512 });
     expect(lastCase(dev)).toBe(4);
@@ -57,7 +57,7 @@ describe('BOT thirteen cases (device side)', () => {
   it('5 with a multiple of the packet size: the data transfer itself stalls with actualLength', async () => {
     const { host } = setup();
     const o = await host.run({ cdb: read10(0, 2), length: 4096, dir: 'in' });
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.moved).toBe(1024);
     expect(o.csw).toMatchObject({ status: 0, residue: 3072 });
   });
@@ -92,7 +92,7 @@ describe('BOT thirteen cases (device side)', () => {
   it('8 Hi<>Do: WRITE with data-in expected: IN stalled, phase error', async () => {
     const { dev, host } = setup();
     const o = await host.run({ cdb: write10(0, 1), length: 512, dir: 'in' });
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.csw.status).toBe(2);
     expect(lastCase(dev)).toBe(8);
   });
@@ -100,7 +100,7 @@ describe('BOT thirteen cases (device side)', () => {
   it('9 Ho>Dn: failing WRITE stalls OUT, residue = expected', async () => {
     const { dev, host } = setup();
     const o = await host.run({ cdb: write10(4000, 1), length: 512, dir: 'out' });
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.csw).toMatchObject({ status: 1, residue: 512 });
     expect(lastCase(dev)).toBe(9);
   });
@@ -117,7 +117,7 @@ describe('BOT thirteen cases (device side)', () => {
   it('10 Ho<>Di: READ with data-out: OUT stalled, phase error', async () => {
     const { dev, host } = setup();
     const o = await host.run({ cdb: read10(0, 1), length: 512, dir: 'out' });
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.csw.status).toBe(2);
     expect(lastCase(dev)).toBe(10);
   });
@@ -126,7 +126,7 @@ describe('BOT thirteen cases (device side)', () => {
     const { dev, host } = setup();
     const data = Buffer.alloc(2048, 0xab);
     const o = await host.run({ cdb: write10(10, 1), length: 2048, dir: 'out' }, data);
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.moved).toBe(512);
     expect(o.csw).toMatchObject({ status: 0, residue: 1536 });
     expect(lastCase(dev)).toBe(11);
@@ -169,12 +169,12 @@ describe('CBW validity and Reset Recovery', () => {
       expect(dev.halted).toEqual({ in: true, out: true });
       expect(dev.stats.invalidCbws).toBe(1);
       const csw = await settle(host.bulkIn.submit(Buffer.alloc(13), 1000));
-      expect((csw as UsbError).code).toBe('STALL');
+      expect((csw as UsbError).code).toBe('USB_STALL');
       await host.port.clearHalt('in');
       await host.port.clearHalt('out');
       expect(dev.halted).toEqual({ in: true, out: true });
       const again = await settle(host.bulkOut.submit(makeCbw({ cdb: [0, 0, 0, 0, 0, 0] }), 1000));
-      expect((again as UsbError).code).toBe('STALL');
+      expect((again as UsbError).code).toBe('USB_STALL');
       // The Mass Storage Reset ends the invalid-CBW state but lifts no halt: that is Clear Feature's job.
       await host.port.controlOut({ bmRequestType: 0x21, bRequest: 0xff, wValue: 0, wIndex: 0 }, undefined, 1000);
       expect(dev.halted).toEqual({ in: true, out: true });
@@ -193,7 +193,7 @@ describe('CBW validity and Reset Recovery', () => {
     await host.run({ cdb: read10(99999, 1), length: 512, dir: 'in' }); // leaves nothing halted: host cleared it
     dev.faults.inject({ fault: { kind: 'stall', phase: 'csw' } });
     await host.bulkOut.submit(makeCbw({ cdb: [0, 0, 0, 0, 0, 0] }), 1000);
-    expect((await settle(host.bulkIn.submit(Buffer.alloc(13), 1000)) as UsbError).code).toBe('STALL');
+    expect((await settle(host.bulkIn.submit(Buffer.alloc(13), 1000)) as UsbError).code).toBe('USB_STALL');
     await host.port.controlOut({ bmRequestType: 0x02, bRequest: 0x01, wValue: 0, wIndex: 0x81 }, undefined, 1000);
     expect(dev.halted.in).toBe(false);
     expect(dev.stats.clearHalts.in).toBe(2);
@@ -205,7 +205,7 @@ describe('CBW validity and Reset Recovery', () => {
     const o = await host.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0], lun: 3 });
     expect(o.csw.status).toBe(2);
     const f = await host.run({ cdb: [OP.INQUIRY, 0, 0, 0, 36, 0], length: 36, dir: 'in', flags: 0x81 });
-    expect(f.dataError?.code).toBe('STALL');
+    expect(f.dataError?.code).toBe('USB_STALL');
     expect(f.csw.status).toBe(2);
     expect(dev.log.filter((e) => e.type === 'not-meaningful-cbw')).toHaveLength(2);
   });
@@ -225,7 +225,7 @@ describe('CBW validity and Reset Recovery', () => {
     const host = new TestHost(dev.open(), 50);
     dev.faults.inject({ fault: { kind: 'no-response', phase: 'csw' } });
     const hung = await host.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0] }).catch((e: unknown) => e);
-    expect((hung as UsbError).code).toBe('TIMEOUT');
+    expect((hung as UsbError).code).toBe('USB_TIMEOUT');
     await host.resetRecovery();
     expect((await host.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0] })).csw.status).toBe(0);
   });
@@ -242,7 +242,7 @@ describe('Get Max LUN', () => {
 
   it('stalls when configured to, and the control pipe works again afterwards', async () => {
     const { host } = setup({ getMaxLunStalls: true });
-    expect((await host.getMaxLun() as UsbError).code).toBe('STALL');
+    expect((await host.getMaxLun() as UsbError).code).toBe('USB_STALL');
     expect((await host.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0] })).csw.status).toBe(0);
   });
 
@@ -253,6 +253,6 @@ describe('Get Max LUN', () => {
   it('Mass Storage Reset with a wrong interface number stalls', async () => {
     const { host } = setup();
     const r = await settle(host.port.controlOut({ bmRequestType: 0x21, bRequest: 0xff, wValue: 0, wIndex: 1 }, undefined, 100));
-    expect((r as UsbError).code).toBe('STALL');
+    expect((r as UsbError).code).toBe('USB_STALL');
   });
 });

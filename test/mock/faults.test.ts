@@ -36,14 +36,14 @@ describe('CSW faults', () => {
     dev.faults.inject({ fault: { kind: 'csw-length', length: 20 } });
     await host.bulkOut.submit(makeCbw({ cdb: TUR }), 100);
     const r = await settle(host.bulkIn.submit(Buffer.alloc(13), 100));
-    expect((r as UsbError).code).toBe('OVERFLOW');
+    expect((r as UsbError).code).toBe('USB_OVERFLOW');
   });
 
   it('lost-csw: no CSW, and the device takes the next CBW', async () => {
     const { dev, host } = setup();
     dev.faults.inject({ fault: { kind: 'lost-csw' } });
     await host.bulkOut.submit(makeCbw({ cdb: TUR }), 100);
-    expect(((await settle(host.bulkIn.submit(Buffer.alloc(13), 20))) as UsbError).code).toBe('TIMEOUT');
+    expect(((await settle(host.bulkIn.submit(Buffer.alloc(13), 20))) as UsbError).code).toBe('USB_TIMEOUT');
     expect((await host.run({ cdb: TUR })).csw.status).toBe(0);
   });
 
@@ -62,7 +62,7 @@ describe('CSW faults', () => {
     expect((await host.run({ cdb: TUR })).csw.status).toBe(0);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
     dev.faults.inject({ fault: { kind: 'no-response', phase: 'csw' } });
-    expect(((await settle(host.run({ cdb: TUR }))) as UsbError).code).toBe('TIMEOUT');
+    expect(((await settle(host.run({ cdb: TUR }))) as UsbError).code).toBe('USB_TIMEOUT');
   });
 });
 
@@ -71,7 +71,7 @@ describe('data-phase faults', () => {
     const { dev, host } = setup();
     dev.faults.inject({ match: { opcode: OP.READ10 }, fault: { kind: 'stall', phase: 'data', afterBytes: 1024 } });
     const o = await host.run({ cdb: read10(0, 4), length: 2048, dir: 'in' });
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.moved).toBe(1024);
     expect(o.csw.residue).toBe(1024);
   });
@@ -80,7 +80,7 @@ describe('data-phase faults', () => {
     const { dev, host } = setup();
     dev.faults.inject({ fault: { kind: 'stall', phase: 'data' } });
     const o = await host.run({ cdb: write10(0, 1), length: 512, dir: 'out' }, Buffer.alloc(512));
-    expect(o.dataError?.code).toBe('STALL');
+    expect(o.dataError?.code).toBe('USB_STALL');
     expect(o.csw.residue).toBe(512);
   });
 
@@ -89,7 +89,7 @@ describe('data-phase faults', () => {
     dev.faults.inject({ fault: { kind: 'short-data', bytes: 512 } });
     await host.bulkOut.submit(makeCbw({ cdb: write10(0, 2), length: 1024, dir: 'out' }), 100);
     const r = await settle(host.bulkOut.submit(Buffer.alloc(1024), 30));
-    expect((r as UsbError).code).toBe('TIMEOUT');
+    expect((r as UsbError).code).toBe('USB_TIMEOUT');
     expect((r as UsbError).actualLength).toBe(512);
     expect((await host.readCsw()).residue).toBe(512);
   });
@@ -100,7 +100,7 @@ describe('data-phase faults', () => {
     await host.bulkOut.submit(makeCbw({ cdb: read10(0, 1), length: 512, dir: 'in' }), 100);
     expect(await host.bulkIn.submit(Buffer.alloc(512), 100)).toBe(512);
     const r = await settle(host.bulkIn.submit(Buffer.alloc(13), 100));
-    expect((r as UsbError).code).toBe('OVERFLOW');
+    expect((r as UsbError).code).toBe('USB_OVERFLOW');
   });
 
   it('no-response data and delay data', async () => {
@@ -111,7 +111,7 @@ describe('data-phase faults', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
     dev.faults.inject({ fault: { kind: 'no-response', phase: 'data' } });
     await host.bulkOut.submit(makeCbw({ cdb: read10(0, 1), length: 512, dir: 'in' }), 100);
-    expect(((await settle(host.bulkIn.submit(Buffer.alloc(512), 30))) as UsbError).code).toBe('TIMEOUT');
+    expect(((await settle(host.bulkIn.submit(Buffer.alloc(512), 30))) as UsbError).code).toBe('USB_TIMEOUT');
   });
 
   it('disconnect in the data phase after N bytes, and in the CSW phase', async () => {
@@ -119,13 +119,13 @@ describe('data-phase faults', () => {
     dev.faults.inject({ fault: { kind: 'disconnect', phase: 'data', afterBytes: 512 } });
     await host.bulkOut.submit(makeCbw({ cdb: read10(0, 4), length: 2048, dir: 'in' }), 100);
     const r = await settle(host.bulkIn.submit(Buffer.alloc(2048), 100));
-    expect((r as UsbError).code).toBe('NO_DEVICE');
+    expect((r as UsbError).code).toBe('USB_NO_DEVICE');
     expect((r as UsbError).actualLength).toBe(512);
     await host.port.close();
     dev.reconnect();
     const h2 = new TestHost(dev.open(), 100);
     dev.faults.inject({ fault: { kind: 'disconnect', phase: 'csw' } });
-    expect(((await settle(h2.run({ cdb: TUR }))) as UsbError).code).toBe('NO_DEVICE');
+    expect(((await settle(h2.run({ cdb: TUR }))) as UsbError).code).toBe('USB_NO_DEVICE');
     expect(dev.isConnected).toBe(false);
   });
 
@@ -142,7 +142,7 @@ describe('rule matching and other faults', () => {
     const { dev, host } = setup();
     dev.faults.inject({ fault: { kind: 'stall', phase: 'cbw' } });
     const r = await settle(host.bulkOut.submit(makeCbw({ cdb: TUR }), 100));
-    expect((r as UsbError).code).toBe('STALL');
+    expect((r as UsbError).code).toBe('USB_STALL');
     expect((r as UsbError).actualLength).toBe(0);
     await host.port.clearHalt('out');
     expect((await host.run({ cdb: TUR })).csw.status).toBe(0);
@@ -173,7 +173,7 @@ describe('rule matching and other faults', () => {
   it('get-max-lun-stall applies to the next Get Max LUN only', async () => {
     const { dev, host } = setup();
     dev.faults.inject({ fault: { kind: 'get-max-lun-stall' } });
-    expect(((await host.getMaxLun()) as UsbError).code).toBe('STALL');
+    expect(((await host.getMaxLun()) as UsbError).code).toBe('USB_STALL');
     expect(await host.getMaxLun()).toBe(0);
   });
 
@@ -196,8 +196,8 @@ describe('rule matching and other faults', () => {
 
   it('bad fault configurations are typed errors', () => {
     const { dev } = setup();
-    expect(() => dev.faults.inject({ times: 0, fault: { kind: 'lost-csw' } })).toThrow(expect.objectContaining({ code: 'FAULT_CONFIG' }));
-    expect(() => dev.faults.random({ probability: 2, kinds: ['lost-csw'] })).toThrow(expect.objectContaining({ code: 'FAULT_CONFIG' }));
-    expect(() => dev.faults.random({ probability: 0.1, kinds: ['medium-error'] })).toThrow(expect.objectContaining({ code: 'FAULT_CONFIG' }));
+    expect(() => dev.faults.inject({ times: 0, fault: { kind: 'lost-csw' } })).toThrow(expect.objectContaining({ code: 'ARG_INVALID', name: 'FaultConfigError' }));
+    expect(() => dev.faults.random({ probability: 2, kinds: ['lost-csw'] })).toThrow(expect.objectContaining({ code: 'ARG_INVALID', name: 'FaultConfigError' }));
+    expect(() => dev.faults.random({ probability: 0.1, kinds: ['medium-error'] })).toThrow(expect.objectContaining({ code: 'ARG_INVALID', name: 'FaultConfigError' }));
   });
 });

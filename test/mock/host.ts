@@ -3,9 +3,14 @@
  */
 import type { UsbPort, UsbTransfer } from '../../src/usb/port.js';
 import { UsbError } from '../../src/usb/errors.js';
+// Only the wire declarations are shared with src/bot; the building and checking below are this host's own.
+import {
+  BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH, CSW_OFFSET,
+  CSW_SIGNATURE,
+} from '../../src/bot/wire.js';
 
-export const CBW_SIG = 0x43425355;
-export const CSW_SIG = 0x53425355;
+export const CBW_SIG = CBW_SIGNATURE;
+export const CSW_SIG = CSW_SIGNATURE;
 
 export interface CbwSpec {
   tag?: number;
@@ -20,14 +25,14 @@ export interface CbwSpec {
 let nextTag = 1;
 
 export function makeCbw(spec: CbwSpec): Buffer {
-  const b = Buffer.alloc(31);
-  b.writeUInt32LE(CBW_SIG, 0);
-  b.writeUInt32LE(spec.tag ?? nextTag++, 4);
-  b.writeUInt32LE(spec.length ?? 0, 8);
-  b[12] = spec.flags ?? (spec.dir === 'in' ? 0x80 : 0);
-  b[13] = spec.lun ?? 0;
-  b[14] = spec.cbLength ?? spec.cdb.length;
-  Buffer.from(spec.cdb).copy(b, 15);
+  const b = Buffer.alloc(CBW_LENGTH);
+  b.writeUInt32LE(CBW_SIG, CBW_OFFSET.signature);
+  b.writeUInt32LE(spec.tag ?? nextTag++, CBW_OFFSET.tag);
+  b.writeUInt32LE(spec.length ?? 0, CBW_OFFSET.dataTransferLength);
+  b[CBW_OFFSET.flags] = spec.flags ?? (spec.dir === 'in' ? CBW_FLAG_DATA_IN : 0);
+  b[CBW_OFFSET.lun] = spec.lun ?? 0;
+  b[CBW_OFFSET.cbLength] = spec.cbLength ?? spec.cdb.length;
+  Buffer.from(spec.cdb).copy(b, CBW_OFFSET.cb);
   return b;
 }
 
@@ -35,7 +40,8 @@ export interface Csw { signature: number; tag: number; residue: number; status: 
 
 export function parseCsw(buf: Buffer, length = buf.length): Csw {
   return {
-    signature: buf.readUInt32LE(0), tag: buf.readUInt32LE(4), residue: buf.readUInt32LE(8), status: buf[12]!, length,
+    signature: buf.readUInt32LE(CSW_OFFSET.signature), tag: buf.readUInt32LE(CSW_OFFSET.tag),
+    residue: buf.readUInt32LE(CSW_OFFSET.residue), status: buf[CSW_OFFSET.status]!, length,
   };
 }
 
@@ -74,7 +80,7 @@ export class TestHost {
       if (r instanceof UsbError) {
         dataError = r;
         moved = r.actualLength;
-        if (r.code === 'STALL') await this.port.clearHalt(spec.dir === 'in' ? 'in' : 'out');
+        if (r.kind === 'STALL') await this.port.clearHalt(spec.dir === 'in' ? 'in' : 'out');
       } else moved = r;
     }
     const csw = await this.readCsw();
@@ -83,12 +89,12 @@ export class TestHost {
 
   /** Read a CSW; on a stall clear the halt and read once more (BOT §5.3.3). */
   async readCsw(): Promise<Csw> {
-    const buf = Buffer.alloc(13);
+    const buf = Buffer.alloc(CSW_LENGTH);
     try {
       const n = await this.bulkIn.submit(buf, this.timeoutMs);
       return parseCsw(buf, n);
     } catch (e) {
-      if (!(e instanceof UsbError) || e.code !== 'STALL') throw e;
+      if (!(e instanceof UsbError) || e.kind !== 'STALL') throw e;
       await this.port.clearHalt('in');
       const n = await this.bulkIn.submit(buf, this.timeoutMs);
       return parseCsw(buf, n);
@@ -96,13 +102,13 @@ export class TestHost {
   }
 
   async resetRecovery(): Promise<void> {
-    await this.port.controlOut({ bmRequestType: 0x21, bRequest: 0xff, wValue: 0, wIndex: 0 }, undefined, 1000);
+    await this.port.controlOut({ bmRequestType: BOT_REQUEST_TYPE.OUT, bRequest: BOT_REQUEST.MASS_STORAGE_RESET, wValue: 0, wIndex: 0 }, undefined, 1000);
     await this.port.clearHalt('in');
     await this.port.clearHalt('out');
   }
 
   async getMaxLun(): Promise<number | UsbError> {
-    const r = await settle(this.port.controlIn({ bmRequestType: 0xa1, bRequest: 0xfe, wValue: 0, wIndex: 0 }, 1, 1000));
+    const r = await settle(this.port.controlIn({ bmRequestType: BOT_REQUEST_TYPE.IN, bRequest: BOT_REQUEST.GET_MAX_LUN, wValue: 0, wIndex: 0 }, 1, 1000));
     return r instanceof UsbError ? r : r[0]!;
   }
 }

@@ -38,7 +38,7 @@ describe('packetisation', () => {
     await host.bulkOut.submit(makeCbw({ cdb: read10(0, 1), length: 512, dir: 'in' }), 1000);
     const r = await settle(host.bulkIn.submit(Buffer.alloc(100), 1000));
     expect(r).toBeInstanceOf(UsbError);
-    expect((r as UsbError).code).toBe('OVERFLOW');
+    expect((r as UsbError).code).toBe('USB_OVERFLOW');
     expect((r as UsbError).actualLength).toBe(100);
   });
 
@@ -74,7 +74,7 @@ describe('port contract', () => {
     const { host } = setup();
     const t = host.port.createTransfer('in');
     const r = await settle(t.submit(Buffer.alloc(13), 20));
-    expect((r as UsbError).code).toBe('TIMEOUT');
+    expect((r as UsbError).code).toBe('USB_TIMEOUT');
     expect(t.inFlight).toBe(false);
     expect((await host.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0] })).csw.status).toBe(0);
   });
@@ -84,14 +84,14 @@ describe('port contract', () => {
     host.bulkIn.cancel();
     const p = settle(host.bulkIn.submit(Buffer.alloc(13), 0));
     host.bulkIn.cancel();
-    expect((await p as UsbError).code).toBe('CANCELLED');
+    expect((await p as UsbError).code).toBe('USB_CANCELLED');
   });
 
   it('a transfer already in flight cannot be submitted again', async () => {
     const { host } = setup();
     const p = settle(host.bulkIn.submit(Buffer.alloc(13), 0));
     const again = await settle(host.bulkIn.submit(Buffer.alloc(13), 0));
-    expect((again as UsbError).code).toBe('INVALID');
+    expect((again as UsbError).code).toBe('ARG_INVALID');
     host.bulkIn.cancel();
     await p;
   });
@@ -103,10 +103,10 @@ describe('port contract', () => {
     void p.then(() => { settled = true; });
     await host.port.close();
     expect(settled).toBe(true);
-    expect(((await p) as UsbError).code).toBe('CANCELLED');
+    expect(((await p) as UsbError).code).toBe('USB_CANCELLED');
     expect(host.port.closed).toBe(true);
-    expect(((await settle(host.bulkOut.submit(Buffer.alloc(31), 0))) as UsbError).code).toBe('CLOSED');
-    expect(((await settle(host.port.clearHalt('in'))) as UsbError).code).toBe('CLOSED');
+    expect(((await settle(host.bulkOut.submit(Buffer.alloc(31), 0))) as UsbError).code).toBe('USB_CLOSED');
+    expect(((await settle(host.port.clearHalt('in'))) as UsbError).code).toBe('USB_CLOSED');
     await host.port.close();
     const again = new TestHost(dev.open());
     expect((await again.run({ cdb: [OP.TUR, 0, 0, 0, 0, 0] })).csw.status).toBe(0);
@@ -126,10 +126,10 @@ describe('port contract', () => {
     const p = settle(host.bulkIn.submit(Buffer.alloc(13), 0));
     dev.disconnect();
     dev.disconnect();
-    expect(((await p) as UsbError).code).toBe('NO_DEVICE');
-    expect(calls).toEqual(['NO_DEVICE']);
-    expect(((await settle(host.bulkOut.submit(Buffer.alloc(31), 0))) as UsbError).code).toBe('NO_DEVICE');
-    expect(((await settle(host.port.resetDevice())) as UsbError).code).toBe('NO_DEVICE');
+    expect(((await p) as UsbError).code).toBe('USB_NO_DEVICE');
+    expect(calls).toEqual(['USB_NO_DEVICE']);
+    expect(((await settle(host.bulkOut.submit(Buffer.alloc(31), 0))) as UsbError).code).toBe('USB_NO_DEVICE');
+    expect(((await settle(host.port.resetDevice())) as UsbError).code).toBe('USB_NO_DEVICE');
     expect(() => dev.open()).toThrow(UsbError);
     await host.port.close();
     dev.reconnect();
@@ -155,9 +155,9 @@ describe('port contract', () => {
   it('unsupported control requests stall; GET_STATUS reports the halt bit', async () => {
     const { dev, host } = setup();
     expect(((await settle(host.port.controlIn({ bmRequestType: 0xc0, bRequest: 0x33, wValue: 0, wIndex: 0 }, 4, 100))) as UsbError).code)
-      .toBe('STALL');
+      .toBe('USB_STALL');
     dev.faults.inject({ fault: { kind: 'stall', phase: 'cbw' } });
-    expect(((await settle(host.bulkOut.submit(makeCbw({ cdb: [0, 0, 0, 0, 0, 0] }), 100))) as UsbError).code).toBe('STALL');
+    expect(((await settle(host.bulkOut.submit(makeCbw({ cdb: [0, 0, 0, 0, 0, 0] }), 100))) as UsbError).code).toBe('USB_STALL');
     const st = await host.port.controlIn({ bmRequestType: 0x82, bRequest: 0, wValue: 0, wIndex: 0x02 }, 2, 100);
     expect(st[0]).toBe(1);
   });

@@ -94,8 +94,8 @@ describe('parameter validation', () => {
     expect(() => commands.verify10.encodeCdb({ lba: 0n, blocks: 1, bytchk: 2 })).toThrow(ScsiParamError);
   });
   it('decodeCdb rejects short buffers and foreign opcodes', () => {
-    expect(() => commands.read10.decodeCdb(Buffer.alloc(9))).toThrow(expect.objectContaining({ code: 'SCSI_CDB_LENGTH' }));
-    expect(() => commands.read10.decodeCdb(Buffer.alloc(10))).toThrow(expect.objectContaining({ code: 'SCSI_CDB_OPCODE' }));
+    expect(() => commands.read10.decodeCdb(Buffer.alloc(9))).toThrow(expect.objectContaining({ code: 'ARG_INVALID', reason: 'SCSI_CDB_LENGTH' }));
+    expect(() => commands.read10.decodeCdb(Buffer.alloc(10))).toThrow(expect.objectContaining({ code: 'ARG_INVALID', reason: 'SCSI_CDB_OPCODE' }));
     const wrongSa = Buffer.from('9e110000000000000000000000200000', 'hex');
     expect(() => commands.readCapacity16.decodeCdb(wrongSa)).toThrow(ScsiParamError);
   });

@@ -5,10 +5,13 @@
 import { expect } from 'vitest';
 import type { UsbPort, UsbTransfer } from '../../src/usb/port.js';
 
-export const CBW_SIGNATURE = 0x43425355;
-export const CSW_SIGNATURE = 0x53425355;
-export const CBW_LENGTH = 31;
-export const CSW_LENGTH = 13;
+// Only the wire declarations are shared with src/bot; the building and checking below are this suite's own.
+import {
+  BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH, CSW_OFFSET,
+  CSW_SIGNATURE,
+} from '../../src/bot/wire.js';
+
+export { CBW_LENGTH, CBW_SIGNATURE, CSW_LENGTH, CSW_SIGNATURE };
 
 export const cdbs = {
   testUnitReady: (): number[] => [0x00, 0, 0, 0, 0, 0],
@@ -21,13 +24,13 @@ export const cdbs = {
 
 export function buildCbw(tag: number, dataLength: number, dataIn: boolean, cdb: number[], lun = 0): Buffer {
   const cbw = Buffer.alloc(CBW_LENGTH);
-  cbw.writeUInt32LE(CBW_SIGNATURE, 0);
-  cbw.writeUInt32LE(tag, 4);
-  cbw.writeUInt32LE(dataLength, 8);
-  cbw.writeUInt8(dataIn ? 0x80 : 0x00, 12);
-  cbw.writeUInt8(lun, 13);
-  cbw.writeUInt8(cdb.length, 14);
-  Buffer.from(cdb).copy(cbw, 15);
+  cbw.writeUInt32LE(CBW_SIGNATURE, CBW_OFFSET.signature);
+  cbw.writeUInt32LE(tag, CBW_OFFSET.tag);
+  cbw.writeUInt32LE(dataLength, CBW_OFFSET.dataTransferLength);
+  cbw.writeUInt8(dataIn ? CBW_FLAG_DATA_IN : 0x00, CBW_OFFSET.flags);
+  cbw.writeUInt8(lun, CBW_OFFSET.lun);
+  cbw.writeUInt8(cdb.length, CBW_OFFSET.cbLength);
+  Buffer.from(cdb).copy(cbw, CBW_OFFSET.cb);
   return cbw;
 }
 
@@ -36,9 +39,9 @@ export interface Csw { tag: number; residue: number; status: number }
 /** Check what makes a CSW valid (BOT §6.3.1) and return its fields. */
 export function expectValidCsw(buf: Buffer, actual: number, tag: number): Csw {
   expect(actual).toBe(CSW_LENGTH);
-  expect(buf.readUInt32LE(0)).toBe(CSW_SIGNATURE);
-  expect(buf.readUInt32LE(4)).toBe(tag);
-  const csw = { tag, residue: buf.readUInt32LE(8), status: buf.readUInt8(12) };
+  expect(buf.readUInt32LE(CSW_OFFSET.signature)).toBe(CSW_SIGNATURE);
+  expect(buf.readUInt32LE(CSW_OFFSET.tag)).toBe(tag);
+  const csw = { tag, residue: buf.readUInt32LE(CSW_OFFSET.residue), status: buf.readUInt8(CSW_OFFSET.status) };
   expect([0, 1]).toContain(csw.status);
   return csw;
 }
@@ -75,7 +78,7 @@ export class BotWire {
   /** BOT §5.3.4: Bulk-Only Mass Storage Reset, then clear HALT on bulk-in, then on bulk-out. */
   async resetRecovery(): Promise<void> {
     const ifnum = this.port.info.interfaceNumber;
-    await this.port.controlOut({ bmRequestType: 0x21, bRequest: 0xff, wValue: 0, wIndex: ifnum }, undefined, this.timeoutMs);
+    await this.port.controlOut({ bmRequestType: BOT_REQUEST_TYPE.OUT, bRequest: BOT_REQUEST.MASS_STORAGE_RESET, wValue: 0, wIndex: ifnum }, undefined, this.timeoutMs);
     await this.port.clearHalt('in');
     await this.port.clearHalt('out');
   }

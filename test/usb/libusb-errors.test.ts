@@ -50,7 +50,8 @@ describe('libusb error mapping', () => {
     const cause = libusbException(errno);
     const e = usbErrorFromLibusb(cause, { what: 'bulk-in transfer', pipe: 'in', actualLength: 1024 });
     expect(e).toBeInstanceOf(cls);
-    expect(e.code).toBe(code);
+    expect(e.kind).toBe(code);
+    expect(e.code).toBe(code === 'INVALID' ? 'ARG_INVALID' : `USB_${code}`);
     expect(e.errno).toBe(errno);
     expect(e.actualLength).toBe(1024);
     expect(e.pipe).toBe('in');
@@ -65,7 +66,7 @@ describe('libusb error mapping', () => {
 
   it('maps a plain Error without errno to IO with its message, and passes UsbErrors through', () => {
     const e = usbErrorFromLibusb(new TypeError('Device is not open'), { what: 'submit' });
-    expect(e.code).toBe('IO');
+    expect(e.code).toBe('USB_IO');
     expect(e.errno).toBeUndefined();
     expect(e.message).toContain('Device is not open');
     const typed = new UsbStallError();

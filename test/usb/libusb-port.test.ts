@@ -60,7 +60,7 @@ describe('LibusbPort over a fake node-usb', () => {
     expect(bulkIn.transfers[0]!.cancels).toBe(0);
     const p = outcome(t.submit(Buffer.alloc(13), 0));
     const again = (await outcome(t.submit(Buffer.alloc(13), 0))) as UsbError;
-    expect(again.code).toBe('INVALID');
+    expect(again.code).toBe('ARG_INVALID');
     t.cancel();
     expect(await p).toBeInstanceOf(UsbCancelledError);
     await port.close();
@@ -128,7 +128,7 @@ describe('LibusbPort over a fake node-usb', () => {
   it('control transfers: direction checked, a STALL is UsbStallError, timeout 0 means no libusb timeout', async () => {
     const { port, device } = makeFakePort();
     const setup = { bmRequestType: 0xa1, bRequest: 0xfe, wValue: 0, wIndex: 0 };
-    expect(((await outcome(port.controlIn({ ...setup, bmRequestType: 0x21 }, 1, 0))) as UsbError).code).toBe('INVALID');
+    expect(((await outcome(port.controlIn({ ...setup, bmRequestType: 0x21 }, 1, 0))) as UsbError).code).toBe('ARG_INVALID');
     device.controlReply = { data: Buffer.from([3]) };
     expect(await port.controlIn(setup, 1, 0)).toEqual(Buffer.from([3]));
     expect(device.controlCalls.at(-1)!.timeout).toBeGreaterThan(24 * 3600 * 1000);

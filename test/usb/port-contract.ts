@@ -122,7 +122,7 @@ export function describePortContract(name: string, makePort: () => Promise<PortU
       const csw = Buffer.alloc(CSW_LENGTH);
       const first = await wire.in.submit(csw, 2000).then(() => undefined, (e: unknown) => e);
       expect(first).toBeInstanceOf(UsbStallError);
-      expect((first as UsbError).code).toBe('STALL');
+      expect((first as UsbError).code).toBe('USB_STALL');
       await expect(wire.in.submit(csw, 2000)).rejects.toBeInstanceOf(UsbStallError);
       // Clearing the halt alone is not enough after an invalid CBW (BOT §6.6.1): only reset recovery is.
       await port.clearHalt('in');
@@ -135,7 +135,7 @@ export function describePortContract(name: string, makePort: () => Promise<PortU
       const t0 = process.hrtime.bigint();
       const err = await wire.in.submit(Buffer.alloc(CSW_LENGTH), 200).then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(UsbTimeoutError);
-      expect((err as UsbError).code).toBe('TIMEOUT');
+      expect((err as UsbError).code).toBe('USB_TIMEOUT');
       expect((err as UsbError).actualLength).toBe(0);
       expect(elapsedSince(t0)).toBeGreaterThanOrEqual(190);
       expect(elapsedSince(t0)).toBeLessThan(3000);
@@ -168,7 +168,7 @@ export function describePortContract(name: string, makePort: () => Promise<PortU
       const first = wire.out.submit(cbw, 5000);
       const second = await wire.out.submit(cbw, 5000).then(() => undefined, (e: unknown) => e);
       expect(second).toBeInstanceOf(UsbError);
-      expect((second as UsbError).code).toBe('INVALID');
+      expect((second as UsbError).code).toBe('ARG_INVALID');
       expect(await first).toBe(CBW_LENGTH);
       await wire.readCsw(tag);
     });

@@ -43,15 +43,15 @@ describe('chooseBotInterface', () => {
 
   it('fails with NOT_SUPPORTED naming UAS when the device offers no Bulk-Only alternate setting', () => {
     const e = errorOf(() => chooseBotInterface(uasOnly));
-    expect(e.code).toBe('NOT_SUPPORTED');
+    expect(e.code).toBe('USB_NOT_SUPPORTED');
     expect(e.message).toMatch(/no Bulk-Only/);
     expect(e.message).toMatch(/UAS/);
   });
 
   it('fails with NOT_FOUND when there is no mass-storage interface', () => {
     const hid = [[alt(0, 0, 0x03, 0x01, 0x02, [intr(0x81)])]];
-    expect(errorOf(() => chooseBotInterface(hid)).code).toBe('NOT_FOUND');
-    expect(errorOf(() => chooseBotInterface([])).code).toBe('NOT_FOUND');
+    expect(errorOf(() => chooseBotInterface(hid)).code).toBe('USB_NOT_FOUND');
+    expect(errorOf(() => chooseBotInterface([])).code).toBe('USB_NOT_FOUND');
   });
 
   it('skips other classes, uses the interface index for node-usb, and honours an explicit interface number', () => {
@@ -63,7 +63,7 @@ describe('chooseBotInterface', () => {
     expect(chooseBotInterface(composite)).toMatchObject({ index: 1, interfaceNumber: 1 });
     expect(chooseBotInterface(composite, 2)).toMatchObject({ index: 2, interfaceNumber: 2, bulkIn: { address: 0x82 } });
     const e = errorOf(() => chooseBotInterface(composite, 0));
-    expect(e.code).toBe('NOT_FOUND');
+    expect(e.code).toBe('USB_NOT_FOUND');
     expect(e.message).toContain('interface 0');
   });
 
@@ -76,7 +76,7 @@ describe('chooseBotInterface', () => {
 
   it('rejects a Bulk-Only setting without a bulk in/out pair, and reads only bits 10:0 of wMaxPacketSize', () => {
     const broken = [[alt(0, 0, 0x08, 0x06, 0x50, [bulk(0x81, 512), intr(0x02)])]];
-    expect(errorOf(() => chooseBotInterface(broken)).code).toBe('NOT_SUPPORTED');
+    expect(errorOf(() => chooseBotInterface(broken)).code).toBe('USB_NOT_SUPPORTED');
     const mult = [[alt(0, 0, 0x08, 0x06, 0x50, [bulk(0x81, 0x1200), bulk(0x02, 512)])]];
     expect(chooseBotInterface(mult).bulkIn.maxPacketSize).toBe(512);
   });

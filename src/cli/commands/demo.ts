@@ -4,6 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import { readPartitionTable } from '../../disk/index.js';
+import { withExamples } from '../examples.js';
 import { formatBytes, hexDump } from '../format.js';
 import { out, printJson, run, withDisk, type GlobalArgs } from '../context.js';
 
@@ -42,6 +43,6 @@ async function demo(a: GlobalArgs): Promise<number> {
 }
 
 export function registerDemoCommand<T>(y: Argv<T>): Argv<T> {
-  return y.command('demo', 'show the driver at work on the built-in emulated disk (no hardware needed)', {},
+  return y.command('demo', 'show the driver at work on the built-in emulated disk (no hardware needed)', (b) => withExamples(b, 'demo'),
     (a) => run(() => demo(a as unknown as GlobalArgs)));
 }

@@ -1,78 +1,13 @@
 /**
- * Commands that identify and ask: list, inquiry, capacity, tur, sense, decode-sense (sg_inq, sg_readcap,
- * sg_turs, sg_requests, sg_decode_sense).
+ * Commands that identify and ask: inquiry, capacity, tur, sense, decode-sense (sg_inq, sg_readcap, sg_turs,
+ * sg_requests, sg_decode_sense). `list` is in ./list.ts.
  */
 import type { Argv } from 'yargs';
 import { decodeSense, decodeVpdPage, exitStatusForSense, formatSense } from '../../scsi/index.js';
-import { listMassStorageDevices, openUsbms, type MassStorageDeviceInfo } from '../../open.js';
-import { logger } from '../../util/log.js';
 import { CliError, EXIT } from '../exit.js';
+import { withExamples } from '../examples.js';
 import { formatBytes, hexDump, toJson } from '../format.js';
-import { out, printJson, run, withDisk, withSession, type GlobalArgs } from '../context.js';
-
-const log = logger('cli', 'list');
-const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
-
-/**
- * LUNs of a Bulk-Only interface that nobody holds: open it, Get Max LUN (with the engine's fallbacks and the
- * quirks table), close. A device the kernel holds or we may not open is left alone: null ('?').
- */
-async function lunCount(d: MassStorageDeviceInfo): Promise<number | null> {
-  if (d.protocol !== 'BOT' && !d.hasBotAltSetting) return null;
-  if (d.accessDenied || d.kernelDriverActive !== false) return null;
-  try {
-    const s = await openUsbms({ device: `${d.busNumber}:${d.deviceAddress}` });
-    try {
-      return s.hba.maxLun + 1;
-    } finally {
-      await s.close();
-    }
-  } catch (e) {
-    log('cannot count the LUNs of %d:%d: %s', d.busNumber, d.deviceAddress, (e as Error).message);
-    return null;
-  }
-}
-
-async function list(a: GlobalArgs): Promise<number> {
-  if (a.mock !== undefined) {
-    return withSession(a, async (s) => {
-      const i = s.port.info;
-      const row = {
-        vendorId: hex4(i.vendorId), productId: hex4(i.productId), bus: i.busNumber, address: i.deviceAddress,
-        serial: i.serialNumber ?? null, manufacturer: i.manufacturer ?? null, product: i.product ?? null,
-        speed: i.speed, interface: i.interfaceNumber, protocol: 'BOT', luns: s.hba.maxLun + 1,
-        kernelDriverActive: false, accessDenied: false, mock: true,
-      };
-      if (a.json) printJson([row]);
-      else out(`${row.vendorId}:${row.productId} bus ${row.bus} address ${row.address} serial ${row.serial ?? '-'} ` +
-        `"${row.manufacturer ?? ''}" "${row.product ?? ''}" speed ${row.speed} interface ${row.interface} ` +
-        `BOT LUNs ${row.luns} kernel driver: no (emulated)`);
-    });
-  }
-  const devices = await listMassStorageDevices();
-  const rows = [];
-  for (const d of devices) {
-    rows.push({
-      vendorId: hex4(d.vendorId), productId: hex4(d.productId), bus: d.busNumber, address: d.deviceAddress,
-      serial: d.serialNumber ?? null, manufacturer: d.manufacturer ?? null, product: d.product ?? null,
-      speed: d.speed, interface: d.interfaceNumber, protocol: d.protocol, luns: await lunCount(d),
-      kernelDriverActive: d.kernelDriverActive ?? null, accessDenied: d.accessDenied, mock: false,
-    });
-  }
-  if (a.json) { printJson(rows); return EXIT.OK; }
-  if (rows.length === 0) {
-    out('no USB mass-storage devices found (try --mock for the built-in emulated disk)');
-    return EXIT.OK;
-  }
-  for (const r of rows) {
-    const driver = r.kernelDriverActive === null ? 'unknown' : r.kernelDriverActive ? 'bound' : 'none';
-    out(`${r.vendorId}:${r.productId} bus ${r.bus} address ${r.address} serial ${r.serial ?? '-'} ` +
-      `"${r.manufacturer ?? ''}" "${r.product ?? ''}" speed ${r.speed} interface ${r.interface} ${r.protocol} ` +
-      `LUNs ${r.luns ?? '?'} ` +
-      `kernel driver: ${driver}${r.accessDenied ? ' (no access: install the udev rule)' : ''}`);
-  }
-  return EXIT.OK;
-}
+import { out, printJson, run, withDisk, type GlobalArgs } from '../context.js';
 
 interface InquiryArgs extends GlobalArgs { vpd?: string | undefined; hex: boolean }
 
@@ -152,7 +87,7 @@ function parseHexBytes(parts: readonly string[]): Buffer {
 async function decodeSenseCmd(a: GlobalArgs & { hex?: string[] | undefined }): Promise<number> {
   const bytes = parseHexBytes(a.hex ?? []);
   const s = decodeSense(bytes);
-  if (s.malformed) throw new CliError(`not sense data (response code 0x${(bytes[0] ?? 0).toString(16)})`, EXIT.MALFORMED);
+  if (s.malformed) throw new CliError(`not sense data (response code 0x${(bytes[0] ?? 0).toString(16)})`, 'SCSI_DATA_INVALID');
   if (a.json) {
     printJson({ format: s.format, key: s.senseKey, keyName: s.senseKeyName, asc: s.asc, ascq: s.ascq,
       description: s.description, information: s.valid ? (s.information ?? null) : null, text: formatSense(s),
@@ -164,18 +99,16 @@ async function decodeSenseCmd(a: GlobalArgs & { hex?: string[] | undefined }): P
 }
 
 export function registerInfoCommands<T>(y: Argv<T>): Argv<T> {
-  return y
-    .command('list', 'list USB mass-storage interfaces', {}, (a) => run(() => list(a as unknown as GlobalArgs)))
-    .command('inquiry', 'INQUIRY: identify the logical unit (sg_inq)', (b) => b
+  return y.command('inquiry', 'INQUIRY: identify the logical unit (sg_inq)', (b) => withExamples(b, 'inquiry')
       .option('vpd', { type: 'string', describe: 'VPD page (e.g. 0x80 serial number, 0x83 identification)' })
       .option('hex', { type: 'boolean', default: false, describe: 'hex dump of the raw response' }),
     (a) => run(() => inquiry(a as unknown as InquiryArgs)))
-    .command('capacity', 'READ CAPACITY: size and block length (sg_readcap)', {}, (a) => run(() => capacity(a as unknown as GlobalArgs)))
-    .command('tur', 'TEST UNIT READY (sg_turs)', {}, (a) => run(() => tur(a as unknown as GlobalArgs)))
-    .command('sense', 'REQUEST SENSE: the current sense data (sg_requests)', (b) => b
+    .command('capacity', 'READ CAPACITY: size and block length (sg_readcap)', (b) => withExamples(b, 'capacity'), (a) => run(() => capacity(a as unknown as GlobalArgs)))
+    .command('tur', 'TEST UNIT READY (sg_turs)', (b) => withExamples(b, 'tur'), (a) => run(() => tur(a as unknown as GlobalArgs)))
+    .command('sense', 'REQUEST SENSE: the current sense data (sg_requests)', (b) => withExamples(b, 'sense')
       .option('hex', { type: 'boolean', default: false, describe: 'also hex dump the sense bytes' }),
     (a) => run(() => sense(a as unknown as GlobalArgs & { hex: boolean })))
-    .command('decode-sense <hex..>', 'decode sense bytes given in hex (sg_decode_sense)', (b) => b
+    .command('decode-sense <hex..>', 'decode sense bytes given in hex (sg_decode_sense)', (b) => withExamples(b, 'decode-sense')
       .positional('hex', { type: 'string', array: true, describe: 'sense bytes, e.g. 70 00 03 00 00 00 00 0a ...' }),
     (a) => run(() => decodeSenseCmd(a as unknown as GlobalArgs & { hex?: string[] })));
 }

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
 import { isDiskError, type Disk } from '../../disk/index.js';
 import { CliError, EXIT } from '../exit.js';
+import { withExamples } from '../examples.js';
 import { hexDump, Progress } from '../format.js';
 import {
   out, parseCount, parseLba, printJson, requireMedium, requireWrite, run, withDisk, type GlobalArgs,
@@ -104,7 +105,7 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
       throw new CliError(`${a.in} is ${size} bytes, not a whole number of ${disk.blockSize}-byte blocks`);
     }
     if (size > disk.capacityBytes) {
-      throw new CliError(`${a.in} is ${size} bytes, larger than the disk (${disk.capacityBytes} bytes)`, EXIT.LBA_OUT_OF_RANGE);
+      throw new CliError(`${a.in} is ${size} bytes, larger than the disk (${disk.capacityBytes} bytes)`, 'DISK_LBA_OUT_OF_RANGE');
     }
     const hash = createHash('sha256');
     await pipeline(createReadStream(a.in!, { highWaterMark: 64 * 1024 }), meter(size, 'restore', hash),
@@ -147,7 +148,7 @@ async function verifyCmd(a: VerifyArgs): Promise<number> {
     const start = a.start === undefined ? 0n : parseLba(a.start, '--start');
     const count = a.count === undefined ? disk.blocks - start : BigInt(parseCount(a.count, '--count', 1));
     if (start + count > disk.blocks || count < 1n) {
-      throw new CliError(`range ${start}+${count} is not on the disk (${disk.blocks} blocks)`, EXIT.LBA_OUT_OF_RANGE);
+      throw new CliError(`range ${start}+${count} is not on the disk (${disk.blocks} blocks)`, 'DISK_LBA_OUT_OF_RANGE');
     }
     const progress = new Progress(count * BigInt(disk.blockSize), 'verify');
     const bad = await scan(disk, start, count, (done) => { progress.update(done * BigInt(disk.blockSize)); });
@@ -161,20 +162,20 @@ async function verifyCmd(a: VerifyArgs): Promise<number> {
 export function registerIoCommands<T>(y: Argv<T>): Argv<T> {
   const writeFlag = { type: 'boolean', default: false, describe: 'confirm that data on the disk is changed' } as const;
   return y
-    .command('read <lba> [count]', 'read blocks: hex dump like xxd, or --out FILE', (b) => b
+    .command('read <lba> [count]', 'read blocks: hex dump like xxd, or --out FILE', (b) => withExamples(b, 'read')
       .positional('lba', { type: 'string' }).positional('count', { type: 'string' })
       .option('out', { alias: 'o', type: 'string', describe: 'write the raw blocks to FILE' }),
     (a) => run(() => readCmd(a as unknown as ReadArgs)))
-    .command('write <lba>', 'write FILE (whole blocks) at LBA', (b) => b
+    .command('write <lba>', 'write FILE (whole blocks) at LBA', (b) => withExamples(b, 'write')
       .positional('lba', { type: 'string' }).option('in', { alias: 'i', type: 'string' }).option('write', writeFlag),
     (a) => run(() => writeCmd(a as unknown as WriteArgs)))
-    .command('image', 'copy the whole disk into FILE and print its sha256', (b) => b
+    .command('image', 'copy the whole disk into FILE and print its sha256', (b) => withExamples(b, 'image')
       .option('out', { alias: 'o', type: 'string' }).option('chunk-blocks', { type: 'number' }),
     (a) => run(() => imageCmd(a as unknown as ImageArgs)))
-    .command('restore', 'write an image FILE onto the disk from LBA 0', (b) => b
+    .command('restore', 'write an image FILE onto the disk from LBA 0', (b) => withExamples(b, 'restore')
       .option('in', { alias: 'i', type: 'string' }).option('write', writeFlag),
     (a) => run(() => restoreCmd(a as unknown as ImageArgs)))
-    .command('verify', 'read every block and list the unreadable LBAs', (b) => b
+    .command('verify', 'read every block and list the unreadable LBAs', (b) => withExamples(b, 'verify')
       .option('start', { type: 'string' }).option('count', { type: 'string' }),
     (a) => run(() => verifyCmd(a as unknown as VerifyArgs)));
 }

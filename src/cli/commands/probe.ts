@@ -1,159 +1,85 @@
 /**
- * `usbms probe`: an f3probe-style check for counterfeit flash that claims more capacity than it has.
- *
- * Chosen blocks (the first, powers of two, the last, and a few seeded random ones) are saved, stamped with
- * their own LBA and a seed, read back, then restored. A block that reads back another block's stamp means the
- * addresses wrap (writes beyond the real size land on lower blocks); a block whose stamp is missing or
- * unreadable means the capacity there is not real. The usable size is the lowest failing block.
+ * `usbms probe`: an f3probe-style check for counterfeit flash that claims more capacity than it has, cache-proof
+ * (src/rig/counterfeit.ts): between writing the stamps and reading them back the device is reset
+ * (`--reset-type`: none, bot = Bulk-Only reset recovery, port = USB port reset (default), power = power cycle of
+ * its hub port), so a controller that answers from a RAM cache is caught. The data is restored.
  */
 import type { Argv } from 'yargs';
-import { isDiskError, type Disk } from '../../disk/index.js';
-import { EXIT } from '../exit.js';
-import { formatBytes } from '../format.js';
+import type { Disk } from '../../disk/index.js';
+import { usbBackend } from '../../open.js';
 import {
-  info, out, parseCount, printJson, requireMedium, requireWrite, run, withDisk, type GlobalArgs,
-} from '../context.js';
+  BackendRigDevice, DeviceHandle, probeDisk as probeWith, RESET_TYPES, type ProbeResult, type ResetType,
+} from '../../rig/index.js';
+import { parseDeviceSelector, selectOne } from '../../usb/selector.js';
+import { CliError, EXIT } from '../exit.js';
+import { withExamples } from '../examples.js';
+import { formatBytes } from '../format.js';
+import { info, out, parseCount, printJson, requireMedium, requireWrite, run, type GlobalArgs } from '../context.js';
 
-const MAGIC = 0x5553424d53505242n; // "USBMSPRB"
+export { probeLbas, type ProbeResult } from '../../rig/index.js';
 
-/** LBAs to test: 0, 2^k, 2^k - 1, the last, and `random` seeded ones, sorted and unique. */
-export function probeLbas(blocks: bigint, seed: number, random: number): bigint[] {
-  const set = new Set<bigint>([0n, blocks - 1n]);
-  for (let p = 1n; p < blocks; p *= 2n) { set.add(p); set.add(p - 1n); }
-  let x = BigInt(seed) | 1n;
-  for (let i = 0; i < random; i++) {
-    x = (x * 6364136223846793005n + 1442695040888963407n) & 0xffff_ffff_ffff_ffffn;
-    set.add(x % blocks);
-  }
-  return [...set].filter((l) => l >= 0n && l < blocks).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** The probe without a reset in between (the API of earlier versions). */
+export function probeDisk(disk: Disk, seed: number, random: number): Promise<ProbeResult> {
+  return probeWith(disk, { seed, random });
 }
 
-function stamp(into: Buffer, lba: bigint, seed: bigint): void {
-  for (let off = 0; off + 24 <= into.length; off += 24) {
-    into.writeBigUInt64BE(MAGIC, off);
-    into.writeBigUInt64BE(lba, off + 8);
-    into.writeBigUInt64BE(seed, off + 16);
-  }
+interface ProbeArgs extends GlobalArgs { write: boolean; seed?: number | undefined; random: number; 'reset-type': string; 'off-ms': number }
+
+function resetTypeOf(text: string): ResetType {
+  if (!RESET_TYPES.includes(text as ResetType)) throw new CliError(`--reset-type ${text} is not one of ${RESET_TYPES.join(', ')}`);
+  return text as ResetType;
 }
 
-/** The LBA a block's stamp names, or undefined when it carries no (intact) stamp of this run. */
-function stampOf(block: Buffer, seed: bigint): bigint | undefined {
-  if (block.readBigUInt64BE(0) !== MAGIC || block.readBigUInt64BE(16) !== seed) return undefined;
-  const lba = block.readBigUInt64BE(8);
-  for (let off = 24; off + 24 <= block.length; off += 24) {
-    if (block.readBigUInt64BE(off) !== MAGIC || block.readBigUInt64BE(off + 8) !== lba) return undefined;
+/** The probed device as a rig slot, so a reset or a power cycle finds the same device again. */
+async function slotFor(a: ProbeArgs): Promise<DeviceHandle> {
+  const chosen = await usbBackend({ mock: a.mock === undefined ? undefined : a.mock === '' ? true : a.mock });
+  const name = a.device ?? chosen.onlyDevice;
+  if (name === undefined) {
+    throw new CliError('no device selected: pass --device vid:pid[:serial], bus:address or a port path, or --mock');
   }
-  return lba;
+  if (a.device !== undefined && a.mock !== undefined) throw new CliError('give either --device or --mock, not both');
+  const row = selectOne(parseDeviceSelector(name), await chosen.backend.list());
+  const device = new BackendRigDevice(chosen.backend, row, { detachKernelDriver: a['detach-kernel-driver'],
+    timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks });
+  return new DeviceHandle(device, { allowWrite: true, lun: a.lun });
 }
-
-export interface ProbeResult {
-  claimedBlocks: bigint;
-  blockSize: number;
-  testedBlocks: number;
-  /** Blocks that verified, counted up to the first failure. */
-  usableBlocks: bigint;
-  /** LBA that read back a lower block's stamp (address wrap-around), if any. */
-  wrapsAt: bigint | null;
-  /** The lower LBA whose stamp showed up there. */
-  wrapsTo: bigint | null;
-  failed: bigint[];
-  genuine: boolean;
-}
-
-const unreadable = (e: unknown): boolean => isDiskError(e, 'medium') || isDiskError(e, 'hardware');
-
-export async function probeDisk(disk: Disk, seed: number, random: number): Promise<ProbeResult> {
-  const bs = disk.blockSize;
-  const all = probeLbas(disk.blocks, seed, random);
-  const saved = Buffer.allocUnsafe(all.length * bs);
-  const seedBig = BigInt(seed);
-  const failed = new Set<bigint>();
-  // Save what is there first. A block that cannot even be read is missing capacity (a "limbo" drive answers
-  // MEDIUM ERROR past its real size): it is counted as failed and neither stamped nor restored.
-  const lbas: bigint[] = [];
-  for (const lba of all) {
-    try {
-      await disk.read(lba, 1, saved.subarray(lbas.length * bs, (lbas.length + 1) * bs));
-      lbas.push(lba);
-    } catch (e) {
-      if (!unreadable(e)) throw e;
-      failed.add(lba);
-    }
-  }
-  const sharing = new Map<bigint, bigint[]>();
-  let wrapsAt: bigint | null = null;
-  let wrapsTo: bigint | null = null;
-  const block = Buffer.allocUnsafe(bs);
-  try {
-    // Ascending: on a wrapping drive a higher block's stamp lands on (and replaces) the real block it aliases.
-    for (const lba of lbas) { stamp(block, lba, seedBig); await disk.write(lba, block); }
-    await disk.synchronizeCache();
-    for (const lba of lbas) {
-      let found: bigint | undefined;
-      try {
-        found = stampOf(await disk.read(lba, 1, block), seedBig);
-      } catch (e) {
-        if (!unreadable(e)) throw e;
-      }
-      if (found === lba) continue;
-      if (found === undefined) { failed.add(lba); continue; }
-      const group = sharing.get(found) ?? [found];
-      group.push(lba);
-      sharing.set(found, group);
-    }
-    // LBAs that read back the same stamp share one cell: the lowest of them is real, the others do not exist.
-    for (const group of sharing.values()) {
-      const low = group.reduce((a, b) => (b < a ? b : a));
-      for (const lba of group) {
-        if (lba === low) continue;
-        failed.add(lba);
-        if (wrapsAt === null || lba < wrapsAt) { wrapsAt = lba; wrapsTo = low; }
-      }
-    }
-  } finally {
-    // Put the user's data back whatever happened above. Highest LBA first: on a wrapping drive a high block aliases
-    // a low one, so the low (real) blocks must be written last to end up with their own data.
-    for (let i = lbas.length - 1; i >= 0; i--) {
-      const lba = lbas[i]!;
-      await disk.write(lba, saved.subarray(i * bs, (i + 1) * bs)).catch((e: unknown) => {
-        info(`usbms: could not restore LBA ${lba}: ${(e as Error).message}`);
-      });
-    }
-    await disk.synchronizeCache().catch(() => undefined);
-  }
-  const bad = [...failed].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return { claimedBlocks: disk.blocks, blockSize: bs, testedBlocks: all.length,
-    usableBlocks: bad[0] ?? disk.blocks, wrapsAt, wrapsTo, failed: bad, genuine: bad.length === 0 };
-}
-
-interface ProbeArgs extends GlobalArgs { write: boolean; seed?: number | undefined; random: number }
 
 async function probeCmd(a: ProbeArgs): Promise<number> {
   requireWrite(a.write, 'probe (it stamps blocks, then restores them)');
   const seed = a.seed === undefined ? Date.now() & 0x7fffffff : parseCount(a.seed, '--seed', 1);
   const random = a.random === 0 ? 0 : parseCount(a.random, '--random', 16);
-  return withDisk(a, { allowWrite: true }, async (disk) => {
+  const resetType = resetTypeOf(a['reset-type']);
+  const handle = await slotFor(a);
+  try {
+    const disk = await handle.open();
     requireMedium(disk);
-    const r = await probeDisk(disk, seed, random);
+    const r = await probeWith(disk, { seed, random, resetType, reset: () => handle.reset(resetType, a['off-ms']),
+      warn: (m) => { info(`usbms: ${m}`); } });
     if (a.json) printJson({ ...r, seed });
     else {
       out(`claimed: ${r.claimedBlocks} blocks (${formatBytes(r.claimedBlocks * BigInt(r.blockSize))}), ` +
-        `tested ${r.testedBlocks} blocks, seed ${seed}`);
+        `tested ${r.testedBlocks} blocks, seed ${seed}, reset between writing and reading: ${resetType}`);
       if (r.genuine) out('result: every tested block kept its own data: the capacity looks genuine');
       else {
         out(`result: COUNTERFEIT or damaged: usable ${r.usableBlocks} blocks ` +
           `(${formatBytes(r.usableBlocks * BigInt(r.blockSize))}); ${r.failed.length} tested blocks failed`);
         if (r.wrapsAt !== null) out(`wrap-around: LBA ${r.wrapsAt} reads back the data of LBA ${r.wrapsTo}`);
       }
+      if (resetType === 'none') info('usbms: without a reset a drive that answers from a RAM cache can pass (--reset-type port)');
     }
     return r.genuine ? EXIT.OK : EXIT.MISCOMPARE;
-  });
+  } finally {
+    await handle.close();
+  }
 }
 
 export function registerProbeCommand<T>(y: Argv<T>): Argv<T> {
-  return y.command('probe', 'check for fake capacity (f3probe-style); restores the data; needs --write', (b) => b
+  return y.command('probe', 'check for fake capacity (f3probe-style, cache-proof); restores the data; needs --write', (b) => withExamples(b, 'probe')
     .option('write', { type: 'boolean', default: false, describe: 'confirm that blocks are stamped (and restored)' })
     .option('seed', { type: 'number', describe: 'stamp seed (default: from the clock)' })
-    .option('random', { type: 'number', default: 16, describe: 'extra random blocks to test' }),
+    .option('random', { type: 'number', default: 16, describe: 'extra random blocks to test' })
+    .option('reset-type', { type: 'string', default: 'port', choices: [...RESET_TYPES],
+      describe: 'reset between writing and reading back: none, bot (Bulk-Only reset), port (USB port reset), power (hub port power cycle)' })
+    .option('off-ms', { type: 'number', default: 1000, describe: 'with --reset-type power: ms the port stays off' }),
   (a) => run(() => probeCmd(a as unknown as ProbeArgs)));
 }

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { describeCdb, exitStatusForStatus, statusName } from '../../scsi/index.js';
 import { CliError, EXIT } from '../exit.js';
+import { withExamples } from '../examples.js';
 import { hexDump } from '../format.js';
 import { out, parseCount, printJson, requireWrite, run, withDisk, withSession, type GlobalArgs } from '../context.js';
 
@@ -99,16 +100,16 @@ async function raw(a: RawArgs): Promise<number> {
 
 export function registerToolCommands<T>(y: Argv<T>): Argv<T> {
   return y
-    .command('bench', 'sequential and random read speed (MB/s, IOPS)', (b) => b
+    .command('bench', 'sequential and random read speed (MB/s, IOPS)', (b) => withExamples(b, 'bench')
       .option('size-mb', { type: 'number', default: 16, describe: 'sequential read size' })
       .option('chunk-kb', { type: 'number', default: 64, describe: 'bytes per sequential command' })
       .option('random-ios', { type: 'number', default: 256, describe: 'number of random reads' })
       .option('random-kb', { type: 'number', default: 4, describe: 'size of each random read' })
       .option('seed', { type: 'number', default: 1 }),
     (a) => run(() => bench(a as unknown as BenchArgs)))
-    .command('reset', 'Bulk-Only reset recovery of the device', {}, (a) => run(() => reset(a as unknown as GlobalArgs)))
-    .command('eject', 'unlock and eject the medium', {}, (a) => run(() => eject(a as unknown as GlobalArgs)))
-    .command('raw <cdb..>', 'send a CDB (hex) and show status, sense and data (sg_raw)', (b) => b
+    .command('reset', 'Bulk-Only reset recovery of the device', (b) => withExamples(b, 'reset'), (a) => run(() => reset(a as unknown as GlobalArgs)))
+    .command('eject', 'unlock and eject the medium', (b) => withExamples(b, 'eject'), (a) => run(() => eject(a as unknown as GlobalArgs)))
+    .command('raw <cdb..>', 'send a CDB (hex) and show status, sense and data (sg_raw)', (b) => withExamples(b, 'raw')
       .positional('cdb', { type: 'string', array: true })
       .option('in', { type: 'number', describe: 'read N bytes of data-in' })
       .option('out-file', { type: 'string', describe: 'write the data-in to FILE' })

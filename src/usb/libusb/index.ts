@@ -1,6 +1,9 @@
 /** The libusb (node-usb `usb@2`) implementation of the USB port. */
 export { LibusbPort } from './port.js';
-export { openLibusbPort, kernelDriverBusyMessage, type LibusbOpenOptions } from './open.js';
+export { openLibusbPort, openLibusbDevice, kernelDriverBusyMessage, type LibusbOpenOptions } from './open.js';
+export { LibusbBackend, type LibusbBackendOptions } from './backend.js';
+export { listLibusbDevices, findLibusbDevice } from './list.js';
+export { mountedFilesystemsOf } from './mounts.js';
 export { usbErrorFromLibusb, LibusbErrorCode, LibusbTransferStatus, ACCESS_HINT } from './errors.js';
 export {
   chooseBotInterface, summarizeMassStorageInterfaces, protocolName, type BotInterfaceChoice,

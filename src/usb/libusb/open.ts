@@ -3,11 +3,14 @@
  * driver, claim, and hand back a LibusbPort. Every failure is a typed UsbError that says what to do.
  */
 import type { Device, InEndpoint, Interface, OutEndpoint } from 'usb';
+import type { DeviceIdentity } from '../backend.js';
+import { DeviceMismatchError, UsbMountedError } from '../device-errors.js';
 import { UsbError } from '../errors.js';
-import { deviceSpeed, findDevice, formatDeviceSelector, hex4, parseDeviceSelector, readDeviceStrings,
-  type DeviceSelector } from '../find.js';
 import type { PortInfo } from '../port.js';
+import { formatDeviceSelector, formatPortPath, hex4, parseDeviceSelector, type DeviceSelector } from '../selector.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
+import { deviceSpeed, findLibusbDevice, readDeviceStrings } from './list.js';
+import { mountedFilesystemsOf } from './mounts.js';
 import { LibusbPort } from './port.js';
 import { chooseBotInterface, type BotInterfaceChoice } from './select.js';
 import { logger } from '../../util/log.js';
@@ -21,6 +24,10 @@ export interface LibusbOpenOptions {
   interfaceNumber?: number;
   /** Bound on close()'s wait for cancelled transfers (ms); default 2000. */
   closeTimeoutMs?: number;
+  /** Detach even when the kernel has a filesystem of the disk mounted (default: refuse, UsbMountedError). */
+  force?: boolean;
+  /** Refuse the device unless its VID:PID and serial are these (DeviceMismatchError). */
+  expect?: DeviceIdentity;
 }
 
 /** The message users see when usb-storage holds the interface: what is wrong and the two ways out. */
@@ -50,6 +57,15 @@ interface Claimed {
   detached: boolean;
 }
 
+/** Pulling a mounted disk away from the kernel loses data: refuse unless forced. */
+function refuseIfMounted(device: Device, interfaceNumber: number, opts: LibusbOpenOptions): void {
+  if (opts.force === true) return;
+  const mounts = mountedFilesystemsOf({ busNumber: device.busNumber, portNumbers: device.portNumbers, interfaceNumber });
+  if (mounts.length === 0) return;
+  throw new UsbMountedError(mounts, `refusing to detach the kernel driver of ${formatPortPath(device)}: it has ` +
+    `mounted filesystems (${mounts.join(', ')}); unmount them first (or pass --force to do it anyway)`);
+}
+
 function claimInterface(device: Device, choice: BotInterfaceChoice, opts: LibusbOpenOptions): Claimed {
   const iface = device.interfaces?.[choice.index];
   if (iface === undefined) throw new UsbError('NOT_FOUND', `interface ${choice.interfaceNumber} is not present`);
@@ -59,6 +75,7 @@ function claimInterface(device: Device, choice: BotInterfaceChoice, opts: Libusb
     if (opts.detachKernelDriver !== true) {
       throw new UsbError('BUSY', kernelDriverBusyMessage(idVendor, idProduct, choice.interfaceNumber));
     }
+    refuseIfMounted(device, choice.interfaceNumber, opts);
     try {
       iface.detachKernelDriver();
     } catch (e) {
@@ -72,7 +89,7 @@ function claimInterface(device: Device, choice: BotInterfaceChoice, opts: Libusb
   } catch (e) {
     if (detached) reattach(iface);
     const err = usbErrorFromLibusb(e, { what: `claim interface ${choice.interfaceNumber}` });
-    if (err.code === 'BUSY') {
+    if (err.kind === 'BUSY') {
       throw new UsbError('BUSY', `interface ${choice.interfaceNumber} of ${hex4(idVendor)}:${hex4(idProduct)} is ` +
         'claimed by another program or driver; close it first', { cause: e });
     }
@@ -98,14 +115,28 @@ function releaseQuietly(claimed: Claimed): Promise<void> {
 }
 
 /**
- * Open the mass-storage interface of the device named by `selector` (see src/usb/find.ts for the syntax).
+ * Open the mass-storage interface of the device named by `selector` (see src/usb/selector.ts for the syntax).
  * @throws UsbError: INVALID (bad selector), NOT_FOUND, ACCESS (no udev rule), BUSY (kernel driver bound or
- *   interface claimed), NOT_SUPPORTED (no Bulk-Only alternate setting), NO_DEVICE, IO.
+ *   interface claimed; UsbMountedError when a filesystem of it is mounted), NOT_SUPPORTED (no Bulk-Only alternate
+ *   setting), NO_DEVICE, IO; DeviceMismatchError when `expect` names another device.
  */
 export async function openLibusbPort(selector: string | DeviceSelector, opts: LibusbOpenOptions = {}): Promise<LibusbPort> {
   const sel = typeof selector === 'string' ? parseDeviceSelector(selector) : selector;
-  const name = formatDeviceSelector(sel);
-  const device = await findDevice(sel);
+  const { device } = await findLibusbDevice(sel);
+  return openLibusbDevice(device, formatDeviceSelector(sel), opts);
+}
+
+/** The identity check on the open handle: the listing may be stale by the time the device is opened. */
+function checkExpected(expect: DeviceIdentity | undefined, device: Device, serialNumber: string | undefined): void {
+  if (expect === undefined) return;
+  const { idVendor, idProduct } = device.deviceDescriptor;
+  if (idVendor !== expect.vendorId || idProduct !== expect.productId || serialNumber !== expect.serialNumber) {
+    throw new DeviceMismatchError(expect, { vendorId: idVendor, productId: idProduct, serialNumber });
+  }
+}
+
+/** Open the mass-storage interface of a node-usb Device already found; `name` is how errors call it. */
+export async function openLibusbDevice(device: Device, name: string, opts: LibusbOpenOptions = {}): Promise<LibusbPort> {
   try {
     device.open();
   } catch (e) {
@@ -113,6 +144,8 @@ export async function openLibusbPort(selector: string | DeviceSelector, opts: Li
   }
   let claimed: Claimed | undefined;
   try {
+    const strings = await readDeviceStrings(device);
+    checkExpected(opts.expect, device, strings.serialNumber);
     const config = device.configDescriptor;
     if (config === undefined) throw new UsbError('NOT_FOUND', `USB device ${name} has no active configuration`);
     const choice = chooseBotInterface(config.interfaces, opts.interfaceNumber);
@@ -128,10 +161,10 @@ export async function openLibusbPort(selector: string | DeviceSelector, opts: Li
     if (bulkIn === undefined || bulkOut === undefined) {
       throw new UsbError('NOT_FOUND', `bulk endpoints of interface ${choice.interfaceNumber} are missing after claim`);
     }
-    const strings = await readDeviceStrings(device);
     const info: PortInfo = {
       vendorId: device.deviceDescriptor.idVendor, productId: device.deviceDescriptor.idProduct,
       ...strings, busNumber: device.busNumber, deviceAddress: device.deviceAddress,
+      portNumbers: [...device.portNumbers],
       speed: deviceSpeed(device, choice.bulkIn.maxPacketSize),
       interfaceNumber: choice.interfaceNumber, alternateSetting: choice.alternateSetting,
       endpoints: { in: choice.bulkIn.address, out: choice.bulkOut.address },

@@ -107,7 +107,7 @@ export class LibusbPort implements UsbPort, TransferHost {
       await this.operation('reset device', 'control', (done) => this.device.reset((error) => done(error, undefined)));
     } catch (e) {
       // libusb answers NOT_FOUND when the device re-enumerated as something else (or did not come back).
-      if (e instanceof UsbError && e.code === 'NOT_FOUND') throw this.markGone('device did not come back from reset');
+      if (e instanceof UsbError && e.kind === 'NOT_FOUND') throw this.markGone('device did not come back from reset');
       throw e;
     }
     // libusb re-claims the interface itself after a reset; make sure, and restore the alternate setting.
@@ -221,7 +221,7 @@ export class LibusbPort implements UsbPort, TransferHost {
 
   /** Every error passes here: a NO_DEVICE marks the port gone. Returns the error for throwing. */
   private noteError(error: UsbError): UsbError {
-    if (error.code === 'NO_DEVICE' || libusbErrno(error.cause) === LibusbErrorCode.NO_DEVICE) this.markGone(error.message);
+    if (error.kind === 'NO_DEVICE' || libusbErrno(error.cause) === LibusbErrorCode.NO_DEVICE) this.markGone(error.message);
     return error;
   }
 

@@ -29,7 +29,8 @@ export interface InterfaceDescriptorLike {
 /** `configDescriptor.interfaces`: one array of alternate settings per interface. */
 export type InterfaceTable = readonly (readonly InterfaceDescriptorLike[])[];
 
-export type MassStorageProtocol = 'BOT' | 'UAS' | 'other';
+export type { MassStorageProtocol } from '../backend.js';
+import type { MassStorageProtocol } from '../backend.js';
 
 export interface BulkEndpoint {
   readonly address: number;

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// bench-report.mjs DIR - the figures bench-guest.sh left in DIR (MODEL-api.json, MODEL.jsonl) as medians, the
+// ratios usbms/bare and usbms/kernel per device model, size and direction, printed as a table, and all of it as
+// DIR/report.json. Ratios are only ever formed between figures of the same guest run (side by side).
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2] ?? '.lab-bench';
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const kib = (b) => (b >= 1048576 ? `${b / 1048576} MiB` : `${b / 1024} KiB`);
+const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+const models = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -6));
+const report = {};
+for (const model of models) {
+  const lines = readFileSync(join(dir, `${model}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const api = existsSync(join(dir, `${model}-api.json`)) ? JSON.parse(readFileSync(join(dir, `${model}-api.json`), 'utf8') || '{}') : {};
+  const tune = existsSync(join(dir, `${model}-tune.json`)) ? JSON.parse(readFileSync(join(dir, `${model}-tune.json`), 'utf8')) : undefined;
+  // per command: bare and usbms API (ms/cmd), kernel dd direct (ms/cmd from its MB/s)
+  const perCmd = [];
+  const figs = api.figures ?? [];
+  const sizes = [...new Set(figs.map((x) => x.bytes))].sort((a, b) => a - b);
+  for (const op of ['read', 'write']) {
+    for (const bytes of sizes) {
+      const bare = figs.find((x) => x.who === 'bare' && x.op === op && x.bytes === bytes);
+      const usbms = figs.find((x) => x.who === 'usbms' && x.op === op && x.bytes === bytes);
+      const k = lines.filter((l) => l.who === 'kernel-dd-direct' && l.op === op && l.bytes === bytes && l.seconds > 0);
+      const kMbps = median(k.map((l) => l.total / l.seconds / 1e6));
+      perCmd.push({
+        op, bytes, bareMs: bare?.msPerCommand, usbmsMs: usbms?.msPerCommand,
+        bareMbps: bare?.mbPerSecond, usbmsMbps: usbms?.mbPerSecond, kernelMbps: kMbps,
+        usbmsOverBare: usbms && bare ? usbms.msPerCommand / bare.msPerCommand : undefined,
+        usbmsOverKernel: usbms && Number.isFinite(kMbps) ? usbms.mbPerSecond / kMbps : undefined,
+      });
+    }
+  }
+  // whole-disk CLI runs (start-up included) against kernel dd bs=1M iflag=direct and plain dd bs=1M
+  const cli = {};
+  const own = {};
+  for (const l of lines.filter((x) => x.who.startsWith('cli-') && x.total > 0)) {
+    (cli[l.who] ??= []).push(l.total / l.seconds / 1e6);
+    if (l.ownSeconds > 0) (own[l.who] ??= []).push(l.total / l.ownSeconds / 1e6);
+  }
+  const k1m = median(lines.filter((l) => l.who === 'kernel-dd-direct' && l.op === 'read' && l.bytes === 1048576).map((l) => l.total / l.seconds / 1e6));
+  const kbuf = median(lines.filter((l) => l.who === 'kernel-dd-buffered').map((l) => l.total / l.seconds / 1e6));
+  const sg = median(lines.filter((l) => l.who === 'kernel-sg-dd').map((l) => l.total / l.seconds / 1e6));
+  const cliFigures = Object.entries(cli).map(([who, xs]) => {
+    const copy = own[who] ? median(own[who]) : undefined;
+    return { who, mbps: median(xs), copyMbps: copy, runs: xs.length, overKernelDirect1M: (copy ?? median(xs)) / k1m };
+  });
+  const startup = {
+    nodeSeconds: median(lines.filter((l) => l.who === 'node-start').map((l) => l.seconds)),
+    capacityMockSeconds: median(lines.filter((l) => l.who === 'cli-capacity-mock').map((l) => l.seconds)),
+  };
+  report[model] = { perCommand: perCmd, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg }, tune, startup };
+
+  console.log(`\n## ${model}${tune ? ` (usbms tune: ${tune.maxTransferBytes} bytes per command)` : ''}\n`);
+  console.log('| op | bytes/cmd | bare ms/cmd | usbms ms/cmd | usbms/bare | bare MB/s | usbms MB/s | kernel dd direct MB/s | usbms/kernel |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of perCmd) {
+    console.log(`| ${r.op} | ${kib(r.bytes)} | ${f(r.bareMs)} | ${f(r.usbmsMs)} | ${f(r.usbmsOverBare)} | ${f(r.bareMbps, 1)} | ` +
+      `${f(r.usbmsMbps, 1)} | ${f(r.kernelMbps, 1)} | ${f(r.usbmsOverKernel)} |`);
+  }
+  console.log(`\nkernel: dd bs=1M iflag=direct ${f(k1m, 1)} MB/s, dd bs=1M (page cache) ${f(kbuf, 1)} MB/s, sg_dd ${f(sg, 1)} MB/s`);
+  console.log('\n| CLI, whole disk | MB/s with start-up | MB/s of the copy (image --json seconds) | runs | copy (or whole) / kernel dd bs=1M iflag=direct |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const c of cliFigures) console.log(`| ${c.who} | ${f(c.mbps, 1)} | ${f(c.copyMbps, 1)} | ${c.runs} | ${f(c.overKernelDirect1M)} |`);
+  console.log(`\nnode -e 0: ${f(startup.nodeSeconds)} s; usbms capacity --mock: ${f(startup.capacityMockSeconds)} s`);
+}
+writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\n(JSON: ${join(dir, 'report.json')})`);

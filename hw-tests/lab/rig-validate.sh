@@ -1,0 +1,117 @@
+#!/bin/bash
+# rig-validate.sh - `usbms validate` checks for the lab's rig VM (issue 11), run INSIDE the guest, cwd = the repo.
+# rig.sh sources this file and appends VALIDATE_CHECKS to its CHECKS (its helpers fail/json/run/TMP/IMAGES are
+# used); run directly (`bash hw-tests/lab/rig-validate.sh [CHECKS_FILE]`) it brings a minimal copy of that harness.
+# The rig: QEMU usb-hub with port-power=on at root port 1 holding sticks 1-1.1..1-1.4 (1-1.4 read-only), a hub
+# without power switching at root port 2 holding 1-2.1 (see rig.sh's header). Each check is `check_NAME`.
+# What the checks write is put back (--restore, `usbms write`), so run-lab.sh's host-side "rigN.img unchanged"
+# checks prove the restores; check_validate_endurance_power_cycle shows what was written, reading the image file.
+# Under TCG behind QEMU's hub the sticks run at full speed: the checks keep the bytes moved small (a few MiB each).
+
+# ev FILE EXPR: evaluate a JS expression over the NDJSON events in FILE (bound to `l`, an array), print the result
+ev() { node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((x) => JSON.parse(x));
+  const v = eval(process.argv[2]); process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"; }
+# verdicts FILE: one "port status exit reason" line per device
+# steps FILE: one line per step result, with its time and figures
+steps() { ev "$1" 'l.filter((e) => e.event === "step").map((e) => `${e.device.port} ${e.step} ${e.status} ${e.seconds}s ${JSON.stringify(e.figures)} ${e.reason ?? ""}`).join("\n")'; echo; }
+verdicts() { ev "$1" 'l.filter((e) => e.event === "done").map((e) => `${e.device.port} ${e.device.serial} ${e.status} exit ${e.exitCode} ${e.reason ?? ""}`).join("\n")'; echo; }
+
+check_validate_quick_all() { # validate --all --plan quick --junit: every stick found by port path, every step passes
+  local rc=0
+  run validate --all --plan quick --json --junit "$TMP/quick.xml" --seed 11 > "$TMP/quick.ndjson" || rc=$?
+  steps "$TMP/quick.ndjson"
+  verdicts "$TMP/quick.ndjson"
+  [ "$rc" = 0 ] || fail "exit $rc"
+  local done ports
+  done=$(ev "$TMP/quick.ndjson" 'l.filter((e) => e.event === "done" && e.status === "pass").length')
+  ports=$(ev "$TMP/quick.ndjson" 'l.filter((e) => e.event === "done").map((e) => e.device.port).sort().join(" ")')
+  [ "$ports" = "1-1.1 1-1.2 1-1.3 1-1.4 1-2.1" ] || fail "devices validated: '$ports'"
+  [ "$done" = 5 ] || fail "$done of 5 devices passed"
+  # JUnit: 5 testsuites named by port path, 6 testcases each, no failure/error
+  node -e 'const x = require("fs").readFileSync(process.argv[1], "utf8");
+    const suites = [...x.matchAll(/<testsuite name="([^"]*)" tests="(\d+)" failures="(\d+)" errors="(\d+)"/g)];
+    console.log(suites.map((m) => m.slice(1).join(" ")).join("\n"));
+    const bad = suites.length !== 5 || suites.some((m) => m[2] !== "6" || m[3] !== "0" || m[4] !== "0");
+    const cases = (x.match(/<testcase /g) || []).length;
+    if (bad || cases !== 30 || !x.startsWith("<?xml")) { console.log("FAIL: junit", suites.length, cases); process.exit(1); }' \
+    "$TMP/quick.xml" || fail "JUnit report is not 5 suites x 6 passing testcases"
+}
+
+check_validate_full_write() { # full --write --restore on two writable sticks at once: probe, write/verify, restore
+  local rc=0
+  run validate --device 1-1.1 --device 1-1.3 --plan full --write --restore --json --junit "$TMP/full.xml" \
+    --seed 12 > "$TMP/full.ndjson" || rc=$?
+  steps "$TMP/full.ndjson"
+  verdicts "$TMP/full.ndjson"
+  [ "$rc" = 0 ] || fail "exit $rc"
+  local passed; passed=$(ev "$TMP/full.ndjson" 'l.filter((e) => e.event === "step" && e.status === "pass").length')
+  [ "$passed" = 22 ] || fail "$passed of 22 steps (2 sticks x 11) passed"
+  [ "$(ev "$TMP/full.ndjson" 'l.filter((e) => e.step === "write-verify" && e.status === "pass" && e.figures.badBlocks === 0
+    && e.figures.bytes === 4194304).length')" = 2 ] || fail "write-verify did not cover both 4 MiB sticks without a bad block"
+  for n in 1 3; do cmp -s "$IMAGES/rig$n.img" "$IMAGES/rig$n.img.orig" || fail "rig$n.img was not restored"; done
+}
+
+check_validate_endurance_power_cycle() { # endurance: a power cycle between writing and reading back, every cycle;
+  # then the image file shows the last cycle's stamps (LBA + seed 13+2) and is put back with usbms write
+  cat > "$TMP/soak.json" <<'PLAN'
+{ "name": "soak", "steps": [{ "step": "identify" },
+  { "step": "endurance", "params": { "cycles": 2, "powerCycle": true, "offMs": 500, "limitMiB": 1, "chunkKiB": 128 } },
+  { "step": "capacity" }] }
+PLAN
+  local rc=0
+  run validate --device 1-1.2 --plan "$TMP/soak.json" --write --json --journal "$TMP/journal" --seed 13 \
+    > "$TMP/endurance.ndjson" || rc=$?
+  ev "$TMP/endurance.ndjson" 'l.filter((e) => e.event === "progress").map((e) => `${e.time} ${JSON.stringify(e.figures)}`).join("\n")'; echo
+  steps "$TMP/endurance.ndjson"
+  verdicts "$TMP/endurance.ndjson"
+  [ "$rc" = 0 ] || fail "exit $rc"
+  local cycled; cycled=$(ev "$TMP/endurance.ndjson" 'l.filter((e) => e.event === "progress" && e.figures.phase === "power-cycled").length')
+  [ "$cycled" = 2 ] || fail "$cycled power cycles, not 2"
+  [ "$(ev "$TMP/endurance.ndjson" 'l.find((e) => e.event === "step" && e.step === "endurance")?.status')" = pass ] ||
+    fail "endurance did not pass"
+  # what was written, read from the image file itself: every block of the first MiB holds its LBA and seed 15
+  node -e 'const b = require("fs").readFileSync(process.argv[1]); let bad = 0;
+    for (let lba = 0; lba < 2048; lba++) {
+      const blk = b.subarray(lba * 512, lba * 512 + 512);
+      for (let o = 0; o + 24 <= 512; o += 24) {
+        if (blk.toString("latin1", o, o + 8) !== "USBMSPRB" || blk.readBigUInt64BE(o + 8) !== BigInt(lba) ||
+          blk.readBigUInt64BE(o + 16) !== 15n) { bad++; break; }
+      }
+    }
+    const rest = b.subarray(2048 * 512).equals(require("fs").readFileSync(process.argv[2]).subarray(2048 * 512));
+    console.log(`image: 2048 stamped blocks expected, ${bad} without their stamp; the rest untouched: ${rest}`);
+    process.exit(bad === 0 && rest ? 0 : 1);' "$IMAGES/rig2.img" "$IMAGES/rig2.img.orig" ||
+    fail "the image does not hold the stamps written"
+  head -c 1048576 "$IMAGES/rig2.img.orig" > "$TMP/first-mib.bin"
+  run write 0 --in "$TMP/first-mib.bin" --write --device 1-1.2 || fail "usbms write exit $?"
+  cmp -s "$IMAGES/rig2.img" "$IMAGES/rig2.img.orig" || fail "rig2.img not back to its original"
+}
+
+VALIDATE_CHECKS=(validate_quick_all validate_full_write validate_endurance_power_cycle)
+
+# ---- run directly: a minimal copy of rig.sh's harness
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -u
+  LAB="$PWD/.lab"
+  CHECKS_FILE="${1:-$LAB/checks/rig-validate.txt}"
+  LOG="${RIG_LOG:-$LAB/logs/rig-validate.log}"
+  IMAGES="${RIG_IMAGES:-$LAB}"
+  mkdir -p "$(dirname "$CHECKS_FILE")" "$(dirname "$LOG")"; : > "$CHECKS_FILE"; : > "$LOG"
+  DIST="${USBMS_DIST:-dist}"
+  USBMS=(node "$DIST/cli/main.js")
+  TMP="$(mktemp -d)"
+  now() { cut -d' ' -f1 /proc/uptime; }
+  why=""
+  fail() { why="$*"; echo "FAIL: $*"; return 1; }
+  run() { echo "+ usbms $*" >&2; "${USBMS[@]}" "$@"; }
+  for c in "${VALIDATE_CHECKS[@]}"; do
+    why="" t0=$(now)
+    { echo "==== $c"; "check_$c"; } >> "$LOG" 2>&1; rc=$?
+    secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}')
+    if [ $rc = 0 ] && [ -z "$why" ]; then echo "ok - rig: $c ($secs s)" | tee -a "$CHECKS_FILE"
+    else echo "not ok - rig: $c # ${why:-exit $rc}; see ${LOG#"$PWD"/}" | tee -a "$CHECKS_FILE"; fi
+  done
+  rm -rf "$TMP"
+  grep -q '^not ok' "$CHECKS_FILE" && exit 1
+  exit 0
+fi

@@ -1,0 +1,149 @@
+/**
+ * `node dist/bench/lab.js --device VID:PID ...`: runs INSIDE the lab guest (hw-tests/lab/bench-guest.sh). Per
+ * command size, READ(10) and WRITE(10) through the bare node-usb loop (bare-loop.ts) and through usbms's API
+ * (Disk.read / Disk.write with one command per call), alternating round by round in one process so that the two
+ * see the same machine, and prints one JSON document: every round's seconds and the medians in ms per command.
+ *
+ * Options: --device VID:PID (hex), --sizes 4K,120K,1M,4M (bytes or K/M suffix), --rounds N, --bytes-per-size N
+ * (how much each size moves per round; at least --min-commands commands), --only bare|usbms, --no-write,
+ * --max-transfer N (usbms's bytes per command; default the largest size).
+ */
+import { openUsbms } from '../open.js';
+import { openBareLoop } from './bare-loop.js';
+import { parseByteSize } from '../util/size.js';
+
+interface Args {
+  vendorId: number; productId: number; sizes: number[]; rounds: number; bytesPerSize: number; minCommands: number;
+  only: 'bare' | 'usbms' | undefined; write: boolean; maxTransfer: number | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const dev = get('device');
+  const m = dev === undefined ? null : /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(dev);
+  if (m === null || m[1] === undefined || m[2] === undefined) throw new Error('--device VID:PID (hex) is required');
+  const only = get('only');
+  if (only !== undefined && only !== 'bare' && only !== 'usbms') throw new Error('--only bare|usbms');
+  const mt = get('max-transfer');
+  return {
+    vendorId: parseInt(m[1], 16), productId: parseInt(m[2], 16),
+    sizes: (get('sizes') ?? '4K,120K,1M,4M').split(',').map((s) => parseByteSize(s)),
+    rounds: Number(get('rounds') ?? 3),
+    bytesPerSize: parseByteSize(get('bytes-per-size') ?? '4M'),
+    minCommands: Number(get('min-commands') ?? 4),
+    only, write: !argv.includes('--no-write'),
+    maxTransfer: mt === undefined ? undefined : parseByteSize(mt),
+  };
+}
+
+export interface LabSample { who: 'bare' | 'usbms'; op: 'read' | 'write'; bytes: number; commands: number; seconds: number }
+
+/** At least minCommands, about bytesPerSize, at most MAX_COMMANDS (small sizes would take minutes under TCG). */
+const MAX_COMMANDS = 100;
+function commandsFor(a: Args, size: number): number {
+  return Math.max(a.minCommands, Math.min(MAX_COMMANDS, Math.round(a.bytesPerSize / size)));
+}
+
+function progress(who: string, op: string, size: number, n: number, secs: number): void {
+  process.stderr.write(`  ${who} ${op} ${size}: ${n} commands, ${((secs * 1000) / n).toFixed(2)} ms/command\n`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] ?? NaN : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+}
+
+/** LBAs wrap inside the disk, so any number of commands fits: all start at LBA 2048 (past any partition table). */
+function lbaPlan(diskBlocks: number, size: number): (i: number) => number {
+  const per = size / 512;
+  const slots = Math.max(1, Math.floor((diskBlocks - 2048) / per));
+  return (i) => 2048 + (i % slots) * per;
+}
+
+async function bareRound(a: Args, diskBlocks: number, out: LabSample[]): Promise<void> {
+  const loop = await openBareLoop(a.vendorId, a.productId, Math.max(...a.sizes));
+  try {
+    for (const size of a.sizes) {
+      const n = commandsFor(a, size);
+      const at = lbaPlan(diskBlocks, size);
+      for (const op of a.write ? (['read', 'write'] as const) : (['read'] as const)) {
+        // Commands are run in runs of contiguous LBAs; the plan wraps, so split where it does.
+        let secs = 0;
+        for (let i = 0; i < n; i++) secs += await loop.run(op, at(i), size, 1);
+        out.push({ who: 'bare', op, bytes: size, commands: n, seconds: secs });
+        progress('bare', op, size, n, secs);
+      }
+    }
+  } finally {
+    await loop.close();
+  }
+}
+
+async function usbmsRound(a: Args, out: LabSample[]): Promise<number> {
+  const device = `${a.vendorId.toString(16).padStart(4, '0')}:${a.productId.toString(16).padStart(4, '0')}`;
+  const session = await openUsbms({ device, maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes) });
+  try {
+    const disk = await session.openDisk(0, { allowWrite: a.write });
+    const blocks = Number(disk.blocks);
+    const buf = Buffer.alloc(Math.max(...a.sizes), 0xa5);
+    for (const size of a.sizes) {
+      const n = commandsFor(a, size);
+      const at = lbaPlan(blocks, size);
+      const view = buf.subarray(0, size);
+      for (const op of a.write ? (['read', 'write'] as const) : (['read'] as const)) {
+        let secs = 0;
+        for (let i = 0; i < n; i++) {
+          const t0 = process.hrtime.bigint();
+          if (op === 'read') await disk.read(BigInt(at(i)), size / 512, view);
+          else await disk.write(BigInt(at(i)), view);
+          secs += Number(process.hrtime.bigint() - t0) / 1e9;
+        }
+        out.push({ who: 'usbms', op, bytes: size, commands: n, seconds: secs });
+        progress('usbms', op, size, n, secs);
+      }
+    }
+    return blocks;
+  } finally {
+    await session.close();
+  }
+}
+
+export interface LabFigure { who: string; op: string; bytes: number; msPerCommand: number; mbPerSecond: number; rounds: number }
+
+export function summarize(samples: readonly LabSample[]): LabFigure[] {
+  const groups = new Map<string, LabSample[]>();
+  for (const s of samples) {
+    const k = `${s.who}|${s.op}|${s.bytes}`;
+    groups.set(k, [...(groups.get(k) ?? []), s]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0] as LabSample;
+    const ms = median(g.map((s) => (s.seconds * 1000) / s.commands));
+    return { who: first.who, op: first.op, bytes: first.bytes, msPerCommand: ms, mbPerSecond: first.bytes / ms / 1000,
+      rounds: g.length };
+  });
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const samples: LabSample[] = [];
+  let blocks = 0;
+  // The disk's size comes from usbms's first round; the bare loop needs it only to wrap its LBAs.
+  if (a.only !== 'bare') blocks = await usbmsRound(a, []); // warm-up round (JIT, caches), not counted
+  else blocks = 65536;
+  if (a.only !== 'usbms') await bareRound(a, blocks, []); // warm-up
+  for (let r = 0; r < a.rounds; r++) {
+    if (a.only !== 'usbms') await bareRound(a, blocks, samples);
+    if (a.only !== 'bare') await usbmsRound(a, samples);
+  }
+  process.stdout.write(`${JSON.stringify({ samples, figures: summarize(samples) })}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench lab: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,144 @@
+/**
+ * LibusbBackend: the device boundary (src/usb/backend.ts) over node-usb `usb@2`: enumeration, opening by any
+ * selector with the kernel-driver and mount checks, and hubs for port power.
+ */
+import { getDeviceList, type Device } from 'usb';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../backend.js';
+import { UsbError } from '../errors.js';
+import type { ControlSetup, UsbPort } from '../port.js';
+import { formatDeviceSelector, formatPortPath, samePortLocation, type DeviceSelector, type PortLocation } from '../selector.js';
+import { usbErrorFromLibusb } from './errors.js';
+import { describeDevice, findLibusbDevice, listLibusbDevices } from './list.js';
+import { openLibusbDevice, type LibusbOpenOptions } from './open.js';
+import { logger } from '../../util/log.js';
+
+const log = logger('libusb', 'hub');
+const USB_CLASS_HUB = 0x09;
+
+/** Options of {@link LibusbBackend}. */
+export interface LibusbBackendOptions {
+  /** Bound on a port's close() wait for cancelled transfers (ms); default 2000. */
+  closeTimeoutMs?: number | undefined;
+  /** Where Linux sysfs lists USB devices (tests point it elsewhere); default /sys/bus/usb/devices. */
+  sysfsRoot?: string | undefined;
+}
+
+/** A hub's default control pipe through node-usb. The handle is the hub's own; nothing is claimed. */
+class LibusbHubControl implements HubControl {
+  readonly superSpeed: boolean;
+  private closed = false;
+  constructor(private readonly device: Device, private readonly release: () => void, private readonly sysfsRoot: string) {
+    this.superSpeed = device.deviceDescriptor.bcdUSB >= 0x0300;
+  }
+
+  private transfer(setup: ControlSetup, dataOrLength: Buffer | number, timeoutMs: number): Promise<Buffer | number | undefined> {
+    const what = `hub ${formatPortPath(this.device)} request 0x${setup.bmRequestType.toString(16)}/` +
+      `0x${setup.bRequest.toString(16)}`;
+    this.device.timeout = timeoutMs;
+    return new Promise((resolve, reject) => {
+      this.device.controlTransfer(setup.bmRequestType, setup.bRequest, setup.wValue, setup.wIndex, dataOrLength,
+        (error, data) => { if (error !== undefined) reject(usbErrorFromLibusb(error, { what, pipe: 'control' })); else resolve(data); });
+    });
+  }
+
+  async controlIn(setup: ControlSetup, length: number, timeoutMs: number): Promise<Buffer> {
+    const data = await this.transfer(setup, length, timeoutMs);
+    return Buffer.isBuffer(data) ? data : Buffer.alloc(0);
+  }
+
+  async controlOut(setup: ControlSetup, timeoutMs: number): Promise<void> {
+    await this.transfer(setup, Buffer.alloc(0), timeoutMs);
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) { this.closed = true; this.release(); }
+    return Promise.resolve();
+  }
+
+  /**
+   * Linux 6.0+: `/sys/bus/usb/devices/<hub>:<config>.0/<hub>-port<N>/disable`. Writing 1 makes the kernel clear
+   * PORT_POWER itself and keep it off; a bare CLEAR_FEATURE from userspace is undone by the hub driver, which
+   * powers an unpowered port back on when it handles the port's change (hub_port_connect in drivers/usb/core/hub.c).
+   */
+  switchPortPower(port: number, on: boolean): Promise<boolean> {
+    const file = sysfsPortDisableFile(this.sysfsRoot, this.device, port);
+    if (file === undefined) return Promise.resolve(false);
+    try {
+      writeFileSync(file, on ? '0' : '1');
+      log('%s <- %s', file, on ? '0' : '1');
+      return Promise.resolve(true);
+    } catch (e) {
+      // Not writable (no udev rule for it): the control request is the fallback, as in uhubctl.
+      log('cannot write %s (%s); sending the hub request instead', file, (e as Error).message);
+      return Promise.resolve(false);
+    }
+  }
+}
+
+/** The sysfs port `disable` file of port `port` of `hub`, when this kernel has one. */
+function sysfsPortDisableFile(sysfsRoot: string, hub: Device, port: number): string | undefined {
+  const name = formatPortPath(hub); // usbN for a root hub, B-P.P... otherwise
+  let config = '1';
+  try { config = readFileSync(`${sysfsRoot}/${name}/bConfigurationValue`, 'utf8').trim() || '1'; } catch { return undefined; }
+  const iface = hub.portNumbers.length === 0 ? `${hub.busNumber}-0:${config}.0` : `${name}:${config}.0`;
+  const file = `${sysfsRoot}/${name}/${iface}/${name}-port${port}/disable`;
+  return existsSync(file) ? file : undefined;
+}
+
+/** The device boundary over node-usb `usb@2` (libusb). */
+export class LibusbBackend implements UsbBackend {
+  /** 'libusb'. */
+  readonly kind = 'libusb';
+  /**
+   * Hubs this backend opened, with how many HubControls use each: node-usb shares one Device object (and one
+   * libusb handle) per device, so two slots on one hub switching power at once must not close it under each other.
+   */
+  private readonly hubUsers = new Map<Device, number>();
+  /** @param opts options for every port it opens */
+  constructor(private readonly opts: LibusbBackendOptions = {}) {}
+
+  /** Every mass-storage interface libusb sees (devices opened briefly for their strings). */
+  list(): Promise<DeviceListing[]> { return listLibusbDevices(); }
+
+  /** Find, check (kernel driver, mounts, identity), claim and open (see UsbBackend.open). */
+  async open(selector: DeviceSelector, options: BackendOpenOptions = {}): Promise<UsbPort> {
+    const { device } = await findLibusbDevice(selector);
+    const o: LibusbOpenOptions = {};
+    if (options.detachKernelDriver !== undefined) o.detachKernelDriver = options.detachKernelDriver;
+    if (options.force !== undefined) o.force = options.force;
+    if (options.interfaceNumber !== undefined) o.interfaceNumber = options.interfaceNumber;
+    if (options.expect !== undefined) o.expect = options.expect;
+    if (this.opts.closeTimeoutMs !== undefined) o.closeTimeoutMs = this.opts.closeTimeoutMs;
+    return openLibusbDevice(device, formatDeviceSelector(selector), o);
+  }
+
+  /** Open the hub at `location` without configuring or claiming it. */
+  openHub(location: PortLocation): Promise<HubControl> {
+    const name = formatPortPath(location);
+    const device = getDeviceList().find((d) => samePortLocation(d, location));
+    if (device === undefined) return Promise.reject(new UsbError('NOT_FOUND', `no USB device at ${name}`));
+    if (device.deviceDescriptor.bDeviceClass !== USB_CLASS_HUB) {
+      return Promise.reject(new UsbError('NOT_SUPPORTED', `the device at ${name} (${describeDevice(device)}) is not a hub`));
+    }
+    const users = this.hubUsers.get(device) ?? 0;
+    if (users === 0) {
+      try {
+        // No configuration change and no claim: hub class requests to the device and its ports need neither.
+        device.open(false);
+      } catch (e) {
+        return Promise.reject(usbErrorFromLibusb(e, { what: `open hub ${name}` }));
+      }
+    }
+    this.hubUsers.set(device, users + 1);
+    return Promise.resolve(new LibusbHubControl(device, () => this.releaseHub(device),
+      this.opts.sysfsRoot ?? '/sys/bus/usb/devices'));
+  }
+
+  private releaseHub(device: Device): void {
+    const users = (this.hubUsers.get(device) ?? 1) - 1;
+    if (users > 0) { this.hubUsers.set(device, users); return; }
+    this.hubUsers.delete(device);
+    try { device.close(); } catch (e) { log('close hub %s: %s', formatPortPath(device), (e as Error).message); }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Naming a USB device: the `--device` selector, parsed and matched here and nowhere else.
+ *
+ * Three forms, told apart by their punctuation:
+ * - `vid:pid` or `vid:pid:serial` - vendor and product id in hex, 1-4 digits each (`46f4:0001`), as lsusb prints;
+ * - `bus:address` - decimal bus number and device address (`1:4`, or lsusb's `001:004`). Two all-decimal numbers
+ *   of up to 3 digits are read as bus:address; anything with 4 digits or a hex letter is vid:pid (so `0001:0004`
+ *   is vid:pid and `001:004` is bus:address);
+ * - `bus-port[.port]...` - the physical port path, Linux sysfs style (`1-2.3`: bus 1, root hub port 2, then port 3
+ *   of the hub plugged in there). It has a dash and no colon. Unlike the address, it names a slot: the same path
+ *   finds the device again after a reset, a re-plug or a power cycle. Bus 0 is the software disk's (src/mock).
+ */
+import { UsbError } from './errors.js';
+
+/** A parsed `--device`: by identity (`ids`), by bus and address (`location`) or by physical port (`port`). */
+export type DeviceSelector =
+  | { readonly kind: 'ids'; readonly vendorId: number; readonly productId: number; readonly serialNumber?: string }
+  | { readonly kind: 'location'; readonly busNumber: number; readonly deviceAddress: number }
+  | { readonly kind: 'port'; readonly busNumber: number; readonly portNumbers: readonly number[] };
+
+/** Where a device is plugged in: its bus and the hub port chain from the root hub (node-usb `portNumbers`). */
+export interface PortLocation {
+  /** USB bus (host controller root hub) number. */
+  readonly busNumber: number;
+  /** Port numbers from the root hub down; empty for the root hub itself. */
+  readonly portNumbers: readonly number[];
+}
+
+/** What a selector is matched against (a listing row has these, and more). */
+export interface SelectableDevice extends PortLocation {
+  /** idVendor of the device descriptor. */
+  readonly vendorId: number;
+  /** idProduct of the device descriptor. */
+  readonly productId: number;
+  /** The address the host gave it at enumeration (changes on every re-enumeration). */
+  readonly deviceAddress: number;
+  /** iSerialNumber's string; undefined when the device has none or it could not be read. */
+  readonly serialNumber: string | undefined;
+}
+
+const EXPECTED = 'expected vid:pid[:serial] in hex (46f4:0001), bus:address in decimal (1:4) or a port path (1-2.3)';
+
+/** A selector the user typed that cannot name a device. */
+export class DeviceSelectorError extends UsbError {
+  override readonly name = 'DeviceSelectorError';
+  /** @param input what the user typed; @param reason what is wrong with it */
+  constructor(readonly input: string, reason: string) {
+    super('INVALID', `bad device selector '${input}': ${reason} (${EXPECTED})`);
+  }
+}
+
+const HEX_ID = /^[0-9a-f]{1,4}$/i;
+const DEC_LOC = /^[0-9]{1,3}$/;
+const DEC = /^[0-9]{1,3}$/;
+/** USB allows at most five hubs between a root port and a device (six ports); libusb reports up to seven. */
+export const MAX_PORT_DEPTH = 7;
+
+function parsePortPath(input: string, text: string): DeviceSelector {
+  const dash = text.indexOf('-');
+  const bus = text.slice(0, dash);
+  const chain = text.slice(dash + 1);
+  if (!DEC.test(bus)) throw new DeviceSelectorError(input, `bus '${bus}' of the port path is not a decimal number`);
+  const busNumber = Number(bus);
+  // Bus 0 exists on no host: the software disk's backend uses it, so a mock path never names a real slot.
+  if (busNumber > 255) throw new DeviceSelectorError(input, `bus ${busNumber} is not 0..255`);
+  const ports = chain.split('.');
+  if (ports.length > MAX_PORT_DEPTH) {
+    throw new DeviceSelectorError(input, `a port path has at most ${MAX_PORT_DEPTH} ports, this one ${ports.length}`);
+  }
+  const portNumbers = ports.map((p) => {
+    if (!DEC.test(p)) throw new DeviceSelectorError(input, `port '${p}' of the port path is not a decimal number`);
+    const n = Number(p);
+    if (n < 1 || n > 255) throw new DeviceSelectorError(input, `port ${n} is not 1..255`);
+    return n;
+  });
+  return { kind: 'port', busNumber, portNumbers };
+}
+
+/** Parse a `--device` value (see the module comment for the forms). @throws DeviceSelectorError */
+export function parseDeviceSelector(input: string): DeviceSelector {
+  const text = input.trim();
+  if (text.includes('-') && !text.includes(':')) return parsePortPath(input, text);
+  const parts = text.split(':');
+  if (parts.length < 2) throw new DeviceSelectorError(input, 'it needs two numbers separated by a colon, or a port path');
+  const [a = '', b = '', ...rest] = parts;
+  if (a === '' || b === '') throw new DeviceSelectorError(input, 'an empty number');
+  if (parts.length === 2 && DEC_LOC.test(a) && DEC_LOC.test(b)) {
+    const busNumber = Number(a);
+    const deviceAddress = Number(b);
+    if (busNumber < 1 || busNumber > 255) throw new DeviceSelectorError(input, `bus ${busNumber} is not 1..255`);
+    if (deviceAddress < 1 || deviceAddress > 127) {
+      throw new DeviceSelectorError(input, `device address ${deviceAddress} is not 1..127`);
+    }
+    return { kind: 'location', busNumber, deviceAddress };
+  }
+  if (!HEX_ID.test(a)) throw new DeviceSelectorError(input, `vendor id '${a}' is not 1-4 hex digits`);
+  if (!HEX_ID.test(b)) throw new DeviceSelectorError(input, `product id '${b}' is not 1-4 hex digits`);
+  const ids = { kind: 'ids' as const, vendorId: parseInt(a, 16), productId: parseInt(b, 16) };
+  if (rest.length === 0) return ids;
+  // A serial number may itself contain colons: everything after the second colon is the serial.
+  const serialNumber = rest.join(':');
+  if (serialNumber === '') throw new DeviceSelectorError(input, 'empty serial number after the second colon');
+  return { ...ids, serialNumber };
+}
+
+/** Four lower-case hex digits, as lsusb prints VID and PID. */
+export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
+
+/** `1-2.3`; a root hub (no ports) is `usb1`, as sysfs names it. */
+export function formatPortPath(where: PortLocation): string {
+  return where.portNumbers.length === 0 ? `usb${where.busNumber}` : `${where.busNumber}-${where.portNumbers.join('.')}`;
+}
+
+/** The selector as a user would type it (parseDeviceSelector's inverse). */
+export function formatDeviceSelector(sel: DeviceSelector): string {
+  if (sel.kind === 'location') return `${sel.busNumber}:${sel.deviceAddress}`;
+  if (sel.kind === 'port') return formatPortPath(sel);
+  const ids = `${hex4(sel.vendorId)}:${hex4(sel.productId)}`;
+  return sel.serialNumber === undefined ? ids : `${ids}:${sel.serialNumber}`;
+}
+
+/** Same bus and same port chain. */
+export function samePortLocation(a: PortLocation, b: PortLocation): boolean {
+  return a.busNumber === b.busNumber && a.portNumbers.length === b.portNumbers.length &&
+    a.portNumbers.every((p, i) => p === b.portNumbers[i]);
+}
+
+/** Does `device` answer to `sel`? A vid:pid:serial selector needs the serial to be known and equal. */
+export function matchesSelector(sel: DeviceSelector, device: SelectableDevice): boolean {
+  switch (sel.kind) {
+    case 'location': return device.busNumber === sel.busNumber && device.deviceAddress === sel.deviceAddress;
+    case 'port': return samePortLocation(sel, device);
+    case 'ids':
+      return device.vendorId === sel.vendorId && device.productId === sel.productId &&
+        (sel.serialNumber === undefined || device.serialNumber === sel.serialNumber);
+  }
+}
+
+const describe = (d: SelectableDevice): string =>
+  `${hex4(d.vendorId)}:${hex4(d.productId)} at ${formatPortPath(d)} (${d.busNumber}:${d.deviceAddress})`;
+
+/**
+ * The one device of `devices` that `sel` names. Several interfaces of one device count once.
+ * @throws UsbError NOT_FOUND (with the devices present listed), INVALID when the selector names several devices.
+ */
+export function selectOne<T extends SelectableDevice>(sel: DeviceSelector, devices: readonly T[]): T {
+  const matches = devices.filter((d) => matchesSelector(sel, d));
+  const distinct = matches.filter((d, i) =>
+    matches.findIndex((e) => e.busNumber === d.busNumber && e.deviceAddress === d.deviceAddress) === i);
+  const name = formatDeviceSelector(sel);
+  const [first, second] = distinct;
+  if (first === undefined) {
+    const present = devices.map(describe).filter((d, i, all) => all.indexOf(d) === i).join(', ') || 'none';
+    throw new UsbError('NOT_FOUND', `no USB mass-storage device matches ${name} (devices present: ${present})`);
+  }
+  if (second !== undefined) {
+    throw new UsbError('INVALID', `${distinct.length} devices match ${name} (${distinct.map(describe).join(', ')}); ` +
+      'name one with vid:pid:serial or its port path');
+  }
+  return first;
+}

@@ -1,0 +1,233 @@
+/**
+ * A device slot: a physical port and the identity (VID:PID, serial) of the device first found there. It is what a
+ * port path means to a rig across re-enumeration: after a port reset, a re-plug or a power cycle the device comes
+ * back with a new address on the same port, and the slot finds it again; another device in that port (other
+ * VID:PID or serial) is refused with {@link DeviceMismatchError}, never used in its place.
+ *
+ * Every wait here polls `backend.list()` (libusb on Linux needs udevd running for its list to drop unplugged
+ * devices; see hw-tests/lab/README.md, quirk 7) and is bounded by a timeout.
+ */
+import type { BackendOpenOptions, DeviceIdentity, DeviceListing, UsbBackend } from './backend.js';
+import { DeviceMismatchError, DeviceWaitTimeoutError, formatIdentity, PortPowerError } from './device-errors.js';
+import { checkPortSwitchable, getPortStatus, readHubDescriptor, setPortPowerFeature, type PortStatus } from './hub.js';
+import type { UsbPort } from './port.js';
+import {
+  formatPortPath, samePortLocation, selectOne, type DeviceSelector, type PortLocation,
+} from './selector.js';
+import { logger } from '../util/log.js';
+
+const log = logger('usb', 'slot');
+
+/** How long and how often to poll the listing. */
+export interface WaitOptions {
+  /** Give up after this long (ms). Defaults: 5000 for gone, 15000 for back. */
+  timeoutMs?: number | undefined;
+  /** Time between two listings (ms); default 100. */
+  pollMs?: number | undefined;
+  /** Abort the wait (it rejects with the signal's reason). */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link DeviceSlot.powerCycle}. */
+export interface PowerCycleOptions extends WaitOptions {
+  /** How long the port stays off (ms), counted from the moment the device is gone; default 1000. */
+  offMs?: number | undefined;
+}
+
+/** What {@link compareIdentity} found. */
+export type IdentityMatch = 'same' | 'different' | 'unknown';
+
+/** The identity of a listed device (its port, VID:PID and serial). */
+export function identityOf(d: DeviceListing): DeviceIdentity {
+  return { busNumber: d.busNumber, portNumbers: [...d.portNumbers], vendorId: d.vendorId, productId: d.productId,
+    serialNumber: d.serialNumber };
+}
+
+/**
+ * Is `d` the device `id` describes? 'unknown' when the serial could not be read (no access): neither used nor
+ * refused until it can be told.
+ */
+export function compareIdentity(id: DeviceIdentity, d: Pick<DeviceListing, 'vendorId' | 'productId' | 'serialNumber' |
+  'accessDenied'>): IdentityMatch {
+  if (d.vendorId !== id.vendorId || d.productId !== id.productId) return 'different';
+  if (d.serialNumber === id.serialNumber) return 'same';
+  if (d.serialNumber === undefined && d.accessDenied) return 'unknown';
+  return 'different';
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
+  if (signal?.aborted === true) { reject(signal.reason as Error); return; }
+  const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason as Error); };
+  const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+  signal?.addEventListener('abort', onAbort, { once: true });
+});
+
+/** The rows of `location` in a listing (one per mass-storage interface of the device there). */
+async function rowsAt(backend: UsbBackend, location: PortLocation): Promise<DeviceListing[]> {
+  return (await backend.list()).filter((d) => samePortLocation(d, location));
+}
+
+/** A physical port and the identity of the device that belongs there (see the module comment). */
+export class DeviceSlot {
+  private constructor(
+    /** Where the slot's device is listed and opened. */
+    readonly backend: UsbBackend,
+    /** Port, VID:PID and serial of the device first found in the slot. */
+    readonly identity: DeviceIdentity,
+  ) {}
+
+  /** The slot of the one device `selector` names now (any selector form: the identity is read from the listing). */
+  static async find(backend: UsbBackend, selector: DeviceSelector): Promise<DeviceSlot> {
+    const d = selectOne(selector, await backend.list());
+    return new DeviceSlot(backend, identityOf(d));
+  }
+
+  /** A slot for a device known from earlier (a journal, a plan): nothing is checked until it is used. */
+  static of(backend: UsbBackend, identity: DeviceIdentity): DeviceSlot { return new DeviceSlot(backend, identity); }
+
+  /** The port path, `1-2.3`. */
+  get portPath(): string { return formatPortPath(this.identity); }
+  /** A `port` selector for the slot. */
+  get selector(): DeviceSelector {
+    return { kind: 'port', busNumber: this.identity.busNumber, portNumbers: this.identity.portNumbers };
+  }
+  /** `1-2.3 (vid:pid serial S)`. */
+  toString(): string { return `${this.portPath} (${formatIdentity(this.identity)})`; }
+
+  /**
+   * The device in the slot now: undefined when the port is empty (or holds no mass-storage device).
+   * @throws DeviceMismatchError when another device is there.
+   */
+  async current(): Promise<DeviceListing | undefined> {
+    const row = (await rowsAt(this.backend, this.identity))[0];
+    if (row === undefined) return undefined;
+    if (compareIdentity(this.identity, row) === 'different') throw this.mismatch(row);
+    return row;
+  }
+
+  /** Open the device in the slot; the identity is checked again on the opened handle. */
+  open(options: Omit<BackendOpenOptions, 'expect'> = {}): Promise<UsbPort> {
+    return this.backend.open(this.selector, { ...options, expect: this.identity });
+  }
+
+  /**
+   * Wait until the device has left the slot: the port is empty, or holds a device with another address than
+   * `address` (it re-enumerated faster than one poll).
+   */
+  async waitGone(opts: WaitOptions & { address?: number | undefined } = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = (await rowsAt(this.backend, this.identity))[0];
+      if (row === undefined || (opts.address !== undefined && row.deviceAddress !== opts.address)) return;
+      if (Date.now() >= deadline) throw new DeviceWaitTimeoutError('gone', this.identity, timeoutMs);
+      await sleep(opts.pollMs ?? 100, opts.signal);
+    }
+  }
+
+  /**
+   * Wait until the slot's own device is back (with another address than `notAddress`, when given) and resolve with
+   * its row. A different device appearing in the slot rejects at once with DeviceMismatchError.
+   */
+  async waitBack(opts: WaitOptions & { notAddress?: number | undefined } = {}): Promise<DeviceListing> {
+    const timeoutMs = opts.timeoutMs ?? 15000;
+    const deadline = Date.now() + timeoutMs;
+    let unknown = false;
+    for (;;) {
+      const row = (await rowsAt(this.backend, this.identity))[0];
+      if (row !== undefined && row.deviceAddress !== opts.notAddress) {
+        const match = compareIdentity(this.identity, row);
+        if (match === 'different') throw this.mismatch(row);
+        if (match === 'same') return row;
+        unknown = true;
+      }
+      if (Date.now() >= deadline) {
+        throw new DeviceWaitTimeoutError('back', this.identity, timeoutMs,
+          unknown ? 'a device is there, but its serial number cannot be read to check it is the same one' : '');
+      }
+      await sleep(opts.pollMs ?? 100, opts.signal);
+    }
+  }
+
+  /** Switch the port off and wait until the device is gone. */
+  async powerOff(opts: WaitOptions = {}): Promise<void> {
+    const before = await this.current();
+    await setPortPower(this.backend, this.identity, false);
+    await this.waitGone({ ...opts, address: before?.deviceAddress });
+  }
+
+  /** Switch the port on and wait until the slot's own device is back. */
+  async powerOn(opts: WaitOptions = {}): Promise<DeviceListing> {
+    await setPortPower(this.backend, this.identity, true);
+    return this.waitBack(opts);
+  }
+
+  /** Off, `offMs` with the device gone, on, and back (identity checked). Resolves with the device's new row. */
+  async powerCycle(opts: PowerCycleOptions = {}): Promise<DeviceListing> {
+    const before = await this.current();
+    await setPortPower(this.backend, this.identity, false);
+    try {
+      await this.waitGone({ ...opts, address: before?.deviceAddress });
+      await sleep(opts.offMs ?? 1000, opts.signal);
+    } finally {
+      // Whatever happened while it was off, never leave the slot unpowered.
+      await setPortPower(this.backend, this.identity, true).catch((e: unknown) => {
+        log('power back on %s: %s', this.portPath, (e as Error).message);
+      });
+    }
+    return this.waitBack({ ...opts, notAddress: before?.deviceAddress });
+  }
+
+  private mismatch(row: DeviceListing): DeviceMismatchError {
+    return new DeviceMismatchError(this.identity,
+      { vendorId: row.vendorId, productId: row.productId, serialNumber: row.serialNumber });
+  }
+}
+
+/** Wait until any mass-storage device shows up at `location` (a slot with no identity yet) and resolve with its row. */
+export async function waitForArrival(backend: UsbBackend, location: PortLocation, opts: WaitOptions = {}): Promise<DeviceListing> {
+  const timeoutMs = opts.timeoutMs ?? 15000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = (await rowsAt(backend, location))[0];
+    if (row !== undefined) return row;
+    if (Date.now() >= deadline) throw new DeviceWaitTimeoutError('back', location, timeoutMs);
+    await sleep(opts.pollMs ?? 100, opts.signal);
+  }
+}
+
+function parentOf(location: PortLocation): { hubAt: PortLocation; port: number } {
+  const port = location.portNumbers[location.portNumbers.length - 1];
+  if (port === undefined) {
+    throw new PortPowerError('not-a-hub', location, `${formatPortPath(location)} is a root hub, not a port`);
+  }
+  return { hubAt: { busNumber: location.busNumber, portNumbers: location.portNumbers.slice(0, -1) }, port };
+}
+
+/**
+ * Switch the power of the port at `location` through its parent hub (SET/CLEAR_FEATURE PORT_POWER), after its hub
+ * descriptor says the port can be switched alone. Does not wait for the device (see DeviceSlot for that).
+ * @throws PortPowerError when the hub switches no ports or all at once, or has no such port; UsbError from the hub.
+ */
+export async function setPortPower(backend: UsbBackend, location: PortLocation, on: boolean): Promise<void> {
+  const { hubAt, port } = parentOf(location);
+  const hub = await backend.openHub(hubAt);
+  try {
+    checkPortSwitchable(await readHubDescriptor(hub), hubAt, port);
+    log('port %s power %s', formatPortPath(location), on ? 'on' : 'off');
+    if (await hub.switchPortPower?.(port, on) !== true) await setPortPowerFeature(hub, port, on);
+  } finally {
+    await hub.close();
+  }
+}
+
+/** GET_STATUS of the port at `location` from its parent hub: connected, powered. */
+export async function portStatus(backend: UsbBackend, location: PortLocation): Promise<PortStatus> {
+  const { hubAt, port } = parentOf(location);
+  const hub = await backend.openHub(hubAt);
+  try {
+    return await getPortStatus(hub, port);
+  } finally {
+    await hub.close();
+  }
+}

@@ -1,0 +1,9 @@
+// Shard 1 of `npm run soak` (see soak-shard.ts); fails when the shard saw any violation.
+import { expect, it } from 'vitest';
+import { runShard } from './soak-shard.js';
+import { report, violationCount } from './stats.js';
+
+it('soak shard 1', async () => {
+  const t = await runShard(1);
+  expect(violationCount(t), report(t)).toBe(0);
+});

@@ -1,0 +1,48 @@
+/**
+ * One shard of `npm run soak`: schedules SEED:i for every i of this shard (i % shards === shard), totals
+ * written to SOAK_OUT_DIR/shard-N.json for soak-setup.ts to merge and print. Environment:
+ *   SOAK_SCHEDULES (default 100000), SOAK_SEED (default 1), SOAK_ONLY=SEED:INDEX (replay one, in detail),
+ *   SOAK_PROFILE=test|soak (timeouts; default soak).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runSchedule } from './run.js';
+import { makeSchedule, parseId, type Profile } from './schedule.js';
+import { add, emptyTotals, report, type Totals } from './stats.js';
+
+export const SHARDS = 2;
+
+export async function runShard(shard: number): Promise<Totals> {
+  const profile: Profile = process.env.SOAK_PROFILE === 'test' ? 'test' : 'soak';
+  const t = emptyTotals();
+  const only = process.env.SOAK_ONLY;
+  if (only !== undefined && only !== '') {
+    if (shard === 0) {
+      const { seed, index } = parseId(only);
+      const s = makeSchedule(seed, index, profile);
+      process.stderr.write(`schedule ${s.id} (${profile} profile):\n${JSON.stringify({ ...s, plan: {
+        commands: [...s.plan.commands], controls: [...s.plan.controls], unplug: s.plan.unplug } }, null, 1)}\n`);
+      const r = await runSchedule(s);
+      process.stderr.write(`result:\n${JSON.stringify(r, null, 1)}\n`);
+      add(t, r);
+    }
+  } else {
+    const n = Number(process.env.SOAK_SCHEDULES ?? 100_000);
+    const seed = Number(process.env.SOAK_SEED ?? 1);
+    const t0 = Date.now();
+    for (let i = shard; i < n; i += SHARDS) {
+      const r = await runSchedule(makeSchedule(seed, i, profile));
+      add(t, r);
+      // Said at once, so a long run can be investigated (SOAK_ONLY=...) before it ends.
+      for (const v of r.violations) process.stderr.write(`[soak shard ${shard}] ${v.cls} ${r.id} ${v.detail.split('\n')[0]}\n`);
+      if (t.schedules % 2000 === 0) {
+        const bad = Object.values(t.violations).reduce((a, l) => a + l.length, 0);
+        process.stderr.write(`[soak shard ${shard}] ${t.schedules} schedules, ${bad} violations, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+      }
+    }
+  }
+  const dir = process.env.SOAK_OUT_DIR;
+  if (dir !== undefined) writeFileSync(join(dir, `shard-${shard}.json`), JSON.stringify(t));
+  else process.stderr.write(`${report(t)}\n`);
+  return t;
+}
