@@ -35,6 +35,7 @@ export { replayDivergenceOf } from './trace/index.js';
 
 const log = logger('cli', 'open');
 
+/** What openUsbms opens (a real device or the software disk) and how. */
 export interface OpenUsbmsOptions {
   /** Where devices are found and opened (src/usb/backend.ts); default libusb, or the one `mock` builds. */
   backend?: UsbBackend | undefined;
@@ -78,12 +79,14 @@ export interface OpenUsbmsOptions {
   replay?: string | ReplayUsbDevice | undefined;
 }
 
+/** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
 export interface UsbmsSession {
   readonly port: UsbPort;
   readonly transport: BotTransport;
   readonly hba: UsbmsHba;
   /** The software device, when the session runs on one. */
   readonly mock: MockUsbDevice | undefined;
+/** Open the disk driver on a LUN (INQUIRY, TEST UNIT READY policy, READ CAPACITY, write protect). */
   openDisk(lun: number, opts?: DiskOpenOptions): Promise<Disk>;
   /**
    * scsi_reset(9F) of a LUN without opening a disk on it (so it works when the unit will not even answer

@@ -8,6 +8,10 @@
 # checks prove the restores; check_validate_endurance_power_cycle shows what was written, reading the image file.
 # Under TCG behind QEMU's hub the sticks run at full speed: the checks keep the bytes moved small (a few MiB each).
 
+# vrun ARGS: usbms, bounded (a run that never ends must not eat the VM's whole timeout)
+vrun() { echo "+ usbms $* (limit ${VALIDATE_LIMIT_S:-900} s)" >&2; timeout -k 5 "${VALIDATE_LIMIT_S:-900}" "${USBMS[@]}" "$@"; }
+# The NDJSON events and JUnit files of the runs are kept beside the log (they are the lab's evidence).
+OUTDIR="$(dirname "${LOG:-.lab/logs/rig-checks.log}")"
 # ev FILE EXPR: evaluate a JS expression over the NDJSON events in FILE (bound to `l`, an array), print the result
 ev() { node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((x) => JSON.parse(x));
   const v = eval(process.argv[2]); process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"; }
@@ -18,13 +22,13 @@ verdicts() { ev "$1" 'l.filter((e) => e.event === "done").map((e) => `${e.device
 
 check_validate_quick_all() { # validate --all --plan quick --junit: every stick found by port path, every step passes
   local rc=0
-  run validate --all --plan quick --json --junit "$TMP/quick.xml" --seed 11 > "$TMP/quick.ndjson" || rc=$?
-  steps "$TMP/quick.ndjson"
-  verdicts "$TMP/quick.ndjson"
+  vrun validate --all --plan quick --json --junit "$OUTDIR/validate-quick.xml" --seed 11 > "$OUTDIR/validate-quick.ndjson" || rc=$?
+  steps "$OUTDIR/validate-quick.ndjson"
+  verdicts "$OUTDIR/validate-quick.ndjson"
   [ "$rc" = 0 ] || fail "exit $rc"
   local done ports
-  done=$(ev "$TMP/quick.ndjson" 'l.filter((e) => e.event === "done" && e.status === "pass").length')
-  ports=$(ev "$TMP/quick.ndjson" 'l.filter((e) => e.event === "done").map((e) => e.device.port).sort().join(" ")')
+  done=$(ev "$OUTDIR/validate-quick.ndjson" 'l.filter((e) => e.event === "done" && e.status === "pass").length')
+  ports=$(ev "$OUTDIR/validate-quick.ndjson" 'l.filter((e) => e.event === "done").map((e) => e.device.port).sort().join(" ")')
   [ "$ports" = "1-1.1 1-1.2 1-1.3 1-1.4 1-2.1" ] || fail "devices validated: '$ports'"
   [ "$done" = 5 ] || fail "$done of 5 devices passed"
   # JUnit: 5 testsuites named by port path, 6 testcases each, no failure/error
@@ -34,19 +38,19 @@ check_validate_quick_all() { # validate --all --plan quick --junit: every stick 
     const bad = suites.length !== 5 || suites.some((m) => m[2] !== "6" || m[3] !== "0" || m[4] !== "0");
     const cases = (x.match(/<testcase /g) || []).length;
     if (bad || cases !== 30 || !x.startsWith("<?xml")) { console.log("FAIL: junit", suites.length, cases); process.exit(1); }' \
-    "$TMP/quick.xml" || fail "JUnit report is not 5 suites x 6 passing testcases"
+    "$OUTDIR/validate-quick.xml" || fail "JUnit report is not 5 suites x 6 passing testcases"
 }
 
 check_validate_full_write() { # full --write --restore on two writable sticks at once: probe, write/verify, restore
   local rc=0
-  run validate --device 1-1.1 --device 1-1.3 --plan full --write --restore --json --junit "$TMP/full.xml" \
-    --seed 12 > "$TMP/full.ndjson" || rc=$?
-  steps "$TMP/full.ndjson"
-  verdicts "$TMP/full.ndjson"
+  vrun validate --device 1-1.1 --device 1-1.3 --plan full --write --restore --json --junit "$OUTDIR/validate-full.xml" \
+    --seed 12 > "$OUTDIR/validate-full.ndjson" || rc=$?
+  steps "$OUTDIR/validate-full.ndjson"
+  verdicts "$OUTDIR/validate-full.ndjson"
   [ "$rc" = 0 ] || fail "exit $rc"
-  local passed; passed=$(ev "$TMP/full.ndjson" 'l.filter((e) => e.event === "step" && e.status === "pass").length')
+  local passed; passed=$(ev "$OUTDIR/validate-full.ndjson" 'l.filter((e) => e.event === "step" && e.status === "pass").length')
   [ "$passed" = 22 ] || fail "$passed of 22 steps (2 sticks x 11) passed"
-  [ "$(ev "$TMP/full.ndjson" 'l.filter((e) => e.step === "write-verify" && e.status === "pass" && e.figures.badBlocks === 0
+  [ "$(ev "$OUTDIR/validate-full.ndjson" 'l.filter((e) => e.step === "write-verify" && e.status === "pass" && e.figures.badBlocks === 0
     && e.figures.bytes === 4194304).length')" = 2 ] || fail "write-verify did not cover both 4 MiB sticks without a bad block"
   for n in 1 3; do cmp -s "$IMAGES/rig$n.img" "$IMAGES/rig$n.img.orig" || fail "rig$n.img was not restored"; done
 }
@@ -59,15 +63,15 @@ check_validate_endurance_power_cycle() { # endurance: a power cycle between writ
   { "step": "capacity" }] }
 PLAN
   local rc=0
-  run validate --device 1-1.2 --plan "$TMP/soak.json" --write --json --journal "$TMP/journal" --seed 13 \
-    > "$TMP/endurance.ndjson" || rc=$?
-  ev "$TMP/endurance.ndjson" 'l.filter((e) => e.event === "progress").map((e) => `${e.time} ${JSON.stringify(e.figures)}`).join("\n")'; echo
-  steps "$TMP/endurance.ndjson"
-  verdicts "$TMP/endurance.ndjson"
+  vrun validate --device 1-1.2 --plan "$TMP/soak.json" --write --json --journal "$TMP/journal" --seed 13 \
+    > "$OUTDIR/validate-endurance.ndjson" || rc=$?
+  ev "$OUTDIR/validate-endurance.ndjson" 'l.filter((e) => e.event === "progress").map((e) => `${e.time} ${JSON.stringify(e.figures)}`).join("\n")'; echo
+  steps "$OUTDIR/validate-endurance.ndjson"
+  verdicts "$OUTDIR/validate-endurance.ndjson"
   [ "$rc" = 0 ] || fail "exit $rc"
-  local cycled; cycled=$(ev "$TMP/endurance.ndjson" 'l.filter((e) => e.event === "progress" && e.figures.phase === "power-cycled").length')
+  local cycled; cycled=$(ev "$OUTDIR/validate-endurance.ndjson" 'l.filter((e) => e.event === "progress" && e.figures.phase === "power-cycled").length')
   [ "$cycled" = 2 ] || fail "$cycled power cycles, not 2"
-  [ "$(ev "$TMP/endurance.ndjson" 'l.find((e) => e.event === "step" && e.step === "endurance")?.status')" = pass ] ||
+  [ "$(ev "$OUTDIR/validate-endurance.ndjson" 'l.find((e) => e.event === "step" && e.step === "endurance")?.status')" = pass ] ||
     fail "endurance did not pass"
   # what was written, read from the image file itself: every block of the first MiB holds its LBA and seed 15
   node -e 'const b = require("fs").readFileSync(process.argv[1]); let bad = 0;
@@ -95,6 +99,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   LAB="$PWD/.lab"
   CHECKS_FILE="${1:-$LAB/checks/rig-validate.txt}"
   LOG="${RIG_LOG:-$LAB/logs/rig-validate.log}"
+  OUTDIR="$(dirname "$LOG")"
   IMAGES="${RIG_IMAGES:-$LAB}"
   mkdir -p "$(dirname "$CHECKS_FILE")" "$(dirname "$LOG")"; : > "$CHECKS_FILE"; : > "$LOG"
   DIST="${USBMS_DIST:-dist}"
@@ -104,6 +109,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   why=""
   fail() { why="$*"; echo "FAIL: $*"; return 1; }
   run() { echo "+ usbms $*" >&2; "${USBMS[@]}" "$@"; }
+  [ -n "${VALIDATE_ONLY:-}" ] && read -r -a VALIDATE_CHECKS <<< "$VALIDATE_ONLY"
   for c in "${VALIDATE_CHECKS[@]}"; do
     why="" t0=$(now)
     { echo "==== $c"; "check_$c"; } >> "$LOG" 2>&1; rc=$?

@@ -7,11 +7,14 @@
  */
 import { CSW_STATUS } from './wire.js';
 
+/** Direction of a command's data phase, from the host's side. */
 export type DataDirection = 'none' | 'in' | 'out';
 
 /** CSW status values (BOT 1.0 §5.2). */
 export const CSW_STATUS_PASSED = CSW_STATUS.PASSED;
+/** CSW status 1: command failed (the HBA asks REQUEST SENSE). */
 export const CSW_STATUS_FAILED = CSW_STATUS.FAILED;
+/** CSW status 2: phase error (the engine does Reset Recovery). */
 export const CSW_STATUS_PHASE_ERROR = CSW_STATUS.PHASE_ERROR;
 
 /** One command. Built by the caller, read by the engine; the engine never keeps it after execute settles. */
@@ -58,6 +61,7 @@ export interface BotSlot {
   readonly maxSegments: number;
 }
 
+/** What went wrong in a Bulk-Only command (a BotError's `kind`; its code is BOT_ + kind). */
 export type BotErrorKind =
   | 'phase-error' // CSW status 2
   | 'invalid-csw' // wrong length, signature or tag; not meaningful
@@ -77,7 +81,9 @@ export interface BotTransportApi {
   /** Bulk max packet size (DMA granularity for segments). */
   readonly maxPacketSize: number;
 
+  /** Preallocate the transfers and state of one packet, for up to `maxSegments` data segments. */
   allocSlot(maxSegments: number): BotSlot;
+  /** Release what allocSlot made. */
   freeSlot(slot: BotSlot): void;
 
   /**
@@ -95,5 +101,6 @@ export interface BotTransportApi {
   /** USB port reset, then Reset Recovery state is clean. */
   portReset(): Promise<void>;
 
+  /** Fail what is in flight with BOT_ABORTED and stop taking commands. */
   close(): Promise<void>;
 }

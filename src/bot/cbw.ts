@@ -11,6 +11,7 @@ import { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wi
 // The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
 export { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';
 
+/** The CBW as a struct (offsets in ./wire.ts). */
 export const CbwLayout = new Struct({
   signature: u32,
   tag: u32,
@@ -30,17 +31,9 @@ export interface CbwFields {
   cdbLength: number;
 }
 
-/**
- * Encodes CBWs into one 31-byte buffer owned by the encoder. The CDB is staged in a 16-byte scratch buffer
- * (buffer-layout's blob field wants a Buffer of exactly its span), zero padded so that no byte of a previous,
- * longer CDB leaks into CBWCB.
- */
+/** Encodes CBWs into one 31-byte buffer owned by the encoder (no allocation per command). */
 export class CbwEncoder {
   readonly buffer = Buffer.alloc(CBW_LENGTH);
-  private readonly cb = Buffer.alloc(CBW_CB_LENGTH);
-  private readonly value = {
-    signature: CBW_SIGNATURE, tag: 0, dataTransferLength: 0, flags: 0, lun: 0, cbLength: 0, cb: this.cb as Uint8Array,
-  };
 
   /** Encode and return the 31-byte buffer (the same one each time). Throws RangeError on out-of-range fields. */
   encode(f: CbwFields): Buffer {
@@ -49,17 +42,19 @@ export class CbwEncoder {
       throw new UsbmsArgumentError(`CDB length ${f.cdbLength} is not 1..16`);
     }
     if (f.cdb.length < f.cdbLength) throw new UsbmsArgumentError(`CDB has ${f.cdb.length} bytes, cdbLength says ${f.cdbLength}`);
-    this.cb.fill(0);
-    this.cb.set(f.cdb.subarray(0, f.cdbLength));
-    const v = this.value;
-    v.tag = f.tag;
-    v.dataTransferLength = f.dataTransferLength;
+    // Written field by field at the offsets CbwLayout declares (decodeCbw reads them back through the layout, and
+    // the tests hold the two to each other): the generic layout encoder was 3 % of a command's CPU in the lab.
+    const b = this.buffer;
+    b.writeUInt32LE(CBW_SIGNATURE, 0);
+    b.writeUInt32LE(f.tag, 4); // throws RangeError outside u32, as the layout did
+    b.writeUInt32LE(f.dataTransferLength, 8);
     // Direction bit is only meaningful with a data phase; BOT says the host sets it to 0 when there is none.
-    v.flags = f.direction === 'in' ? CBW_FLAG_DATA_IN : 0;
-    v.lun = f.lun;
-    v.cbLength = f.cdbLength;
-    CbwLayout.encode(v, this.buffer);
-    return this.buffer;
+    b[12] = f.direction === 'in' ? CBW_FLAG_DATA_IN : 0;
+    b[13] = f.lun;
+    b[14] = f.cdbLength;
+    // Zero padded, so that no byte of a previous, longer CDB leaks into CBWCB.
+    for (let i = 0; i < CBW_CB_LENGTH; i++) b[15 + i] = i < f.cdbLength ? (f.cdb[i] ?? 0) : 0;
+    return b;
   }
 }
 
@@ -84,9 +79,11 @@ export function decodeCbw(buf: Uint8Array): CbwFields & { signature: number } {
 export class TagCounter {
   private last: number;
   constructor(start = 0) { this.last = start >>> 0; }
+  /** The next tag: never 0, wraps at 2^32. */
   next(): number {
     this.last = (this.last + 1) >>> 0;
     return this.last;
   }
+  /** The last tag handed out. */
   get current(): number { return this.last; }
 }

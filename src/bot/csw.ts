@@ -10,6 +10,7 @@ import { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
 // The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
 export { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
 
+/** The CSW as a struct (offsets in ./wire.ts). */
 export const CswLayout = new Struct({
   signature: u32,
   tag: u32,
@@ -17,6 +18,7 @@ export const CswLayout = new Struct({
   status: u8,
 });
 
+/** A decoded CSW. */
 export interface Csw {
   signature: number;
   tag: number;
@@ -24,11 +26,13 @@ export interface Csw {
   status: number;
 }
 
+/** Encode a CSW into `buf` at `offset`; returns its length (13). */
 export function encodeCsw(csw: Csw, buf: Uint8Array, offset = 0): number {
   return CswLayout.encode({ signature: csw.signature, tag: csw.tag, dataResidue: csw.dataResidue, status: csw.status },
     buf, offset);
 }
 
+/** checkCsw's answer: valid and meaningful, or why not (BOT 1.0 §6.3). */
 export type CswVerdict =
   | { ok: true; csw: Csw }
   | { ok: false; reason: 'length' | 'signature' | 'tag' | 'status' | 'residue'; detail: string; csw?: Csw };

@@ -6,6 +6,7 @@ import type { BotRequest } from './api.js';
 import type { QuirkOverride, Quirks } from './quirks.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
+/** Timeouts of the Bulk-Only phases, in milliseconds. */
 export interface BotTimeouts {
   cbwMs: number;
   /** Floor of the CSW wait; a request's dataTimeoutMs above it is used instead (the device may finish slowly). */
@@ -25,6 +26,7 @@ export const DEFAULT_TIMEOUTS: Readonly<BotTimeouts> = { cbwMs: 6000, cswMs: 600
 /** GO_SLOW multiplies every timeout by this. */
 export const GO_SLOW_FACTOR = 4;
 
+/** Options of BotTransport.open. */
 export interface BotOptions {
   /** Resolved quirks; default: looked up by the port's VID:PID (and bcdDevice) with `quirkOverrides`. */
   quirks?: Quirks;

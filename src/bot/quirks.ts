@@ -10,6 +10,7 @@ import { UsbmsArgumentError } from '../util/errors.js';
 
 const log = logger('quirks');
 
+/** Every quirk flag the engine and the disk driver know, as in Linux usb-storage (see the README for each). */
 export const QUIRK_FLAGS = [
   'IGNORE_RESIDUE', // dCSWDataResidue is garbage: use only what the host counted
   'MAX_SECTORS_64', // the bridge fails commands over 64 sectors: cap a command at 32 KiB
@@ -21,11 +22,12 @@ export const QUIRK_FLAGS = [
   'GO_SLOW', // slow bridge: four times longer CBW/data/CSW timeouts
   'RESET_DELAY', // wait after Mass Storage Reset before clearing halts (RESET_DELAY=ms, default 100)
   'NO_SYNCHRONIZE_CACHE', // SYNCHRONIZE CACHE fails or hangs (disk layer skips it)
-  'NO_CSW_PIPELINING', // never have an IN transfer queued beyond the data phase (QEMU xHCI loses it)
+  'NO_CSW_PIPELINING', // the CSW read only after the data, data-IN one transfer at a time (QEMU xHCI loses it)
   'NO_EARLY_IN', // an IN only when the device is due to send: data-IN after the CBW, CSW after the CBW and data-OUT
   'NO_EARLY_DATA_OUT', // submit the data-OUT only once the CBW is through (else queued right behind it)
   'SENSE_LUN0_ONLY', // REQUEST SENSE on LUN >= 1 answers for the target, not the LUN (HBA: sense unavailable)
 ] as const;
+/** One of QUIRK_FLAGS. */
 export type QuirkFlag = (typeof QUIRK_FLAGS)[number];
 
 /** Resolved quirks of one device, as the layers read them. */
@@ -56,6 +58,7 @@ export interface Quirks {
   readonly source: 'none' | 'table' | 'override';
 }
 
+/** One row of the quirks table: a VID:PID (and bcdDevice range), its flags and why. */
 export interface QuirkEntry {
   readonly vendorId: number;
   readonly productId: number;
@@ -71,6 +74,7 @@ export interface QuirkEntry {
   readonly why: string;
 }
 
+/** Bytes per command under MAX_SECTORS_64: 64 blocks of 512 bytes. */
 export const MAX_SECTORS_64_BYTES = 64 * 512;
 const DEFAULT_RESET_DELAY_MS = 100;
 
@@ -80,9 +84,10 @@ export const QUIRK_TABLE: readonly QuirkEntry[] = [
     why: 'QEMU usb-storage/usb-bot: REQUEST SENSE on LUN >= 1 with sense pending is routed to the SCSI target, '
       + 'which answers LOGICAL UNIT NOT SUPPORTED (5/25/00) instead of the LUN\'s sense (lab README quirk 4)' },
   { vendorId: 0x46f4, productId: 0x0001, speeds: ['super', 'super-plus'], quirks: ['NO_CSW_PIPELINING'],
-    why: 'QEMU usb-storage behind qemu-xhci (SuperSpeed): an IN transfer queued while the data read is pending '
-      + 'never completes (lab README quirk 2), so data segments go one at a time and the CSW is read only after '
-      + 'them. The data-IN submitted with the CBW is answered (bench-lab fastpath)' },
+    why: 'QEMU usb-storage behind qemu-xhci (SuperSpeed): a CSW read queued while a 1 MiB data read is pending '
+      + 'never completes, and one queued while a 1 MiB data-OUT is still due is stalled (bench-lab fastpath; lab '
+      + 'README quirk 2), so data-IN segments go one at a time and the CSW is read only after the data. The '
+      + 'data submitted with the CBW is taken, in and out, at every size tried (4 KiB .. 1 MiB)' },
   { vendorId: 0x46f4, productId: 0x0001, speeds: ['high', 'full', 'low'], quirks: ['NO_EARLY_IN'],
     why: 'QEMU usb-storage behind EHCI/UHCI: an IN that arrives before its CBW is answered with a STALL '
       + '(facts 5, bench-lab fastpath); a CSW read queued behind the data completes' },
@@ -198,6 +203,7 @@ function parseQuirkName(token: string, where: string): ParsedQuirk {
   return { flag, value };
 }
 
+/** The resolved quirks of a device in no table row and without overrides. */
 export const NO_QUIRKS: Quirks = buildQuirks([], 'none');
 
 function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirks {
@@ -223,6 +229,7 @@ function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirk
   };
 }
 
+/** What resolveQuirks needs to know of a device. */
 export interface QuirkLookup {
   readonly vendorId: number;
   readonly productId: number;

@@ -6,7 +6,8 @@
  * What goes on the wire when (T0 = with the CBW, T1 = once the CBW is through, T2 = once the data is):
  *  - data: T0 unless NO_EARLY_IN (data-IN) / NO_EARLY_DATA_OUT (data-OUT), then T1;
  *  - CSW read, data-IN: queued right behind the data unless NO_CSW_PIPELINING (then T2);
- *  - CSW read, data-OUT or no data: T0 unless NO_EARLY_IN (then T2: the device is not due to send before).
+ *  - CSW read, data-OUT or no data: T0 unless NO_EARLY_IN (the device is not due to send before) or
+ *    NO_CSW_PIPELINING (QEMU's xHCI stalls a CSW read that arrives while a large data-OUT is still due): then T2.
  */
 import { isUsbError, UsbTimeoutError } from '../usb/errors.js';
 import type { Pipe, UsbPort } from '../usb/port.js';
@@ -39,17 +40,16 @@ export interface WirePlan {
 }
 
 export function wirePlan(q: Quirks, direction: DataDirection, hasData: boolean): WirePlan {
-  if (!hasData) {
-    const queue = !q.noEarlyIn;
-    return { earlyData: false, queueCsw: queue, cswWithCbw: queue, sequential: false };
-  }
+  // The CSW read goes out early only where neither quirk forbids it: NO_EARLY_IN (no IN before the device is due
+  // to send) and NO_CSW_PIPELINING (no CSW read before the CBW and the data are through).
+  const queue = !q.noEarlyIn && !q.noCswPipelining;
+  if (!hasData) return { earlyData: false, queueCsw: queue, cswWithCbw: queue, sequential: false };
   if (direction === 'in') {
     const earlyData = !q.noEarlyIn;
     const queueCsw = !q.noCswPipelining;
     return { earlyData, queueCsw, cswWithCbw: queueCsw && earlyData, sequential: q.noCswPipelining };
   }
-  const queueCsw = !q.noEarlyIn;
-  return { earlyData: !q.noEarlyDataOut, queueCsw, cswWithCbw: queueCsw, sequential: false };
+  return { earlyData: !q.noEarlyDataOut, queueCsw: queue, cswWithCbw: queue, sequential: false };
 }
 
 /** Plans for every (direction, data) of one device, made once: nothing is decided per command. */

@@ -83,11 +83,13 @@ export class BotTransport implements BotTransportApi {
     return tr;
   }
 
+  /** Preallocate the transfers and state of one packet, for up to `maxSegments` data segments. */
   allocSlot(maxSegments: number): BotSlot {
     if (!Number.isInteger(maxSegments) || maxSegments < 1) throw new UsbmsArgumentError(`maxSegments ${maxSegments} < 1`);
     return new TransportSlot(this, this.port, maxSegments, this.expire);
   }
 
+  /** Release what allocSlot made. */
   freeSlot(slot: BotSlot): void {
     const s = this.ownSlot(slot);
     if (this.active === s) throw new BotError('busy', 'request', 'slot freed while its command runs');
@@ -143,6 +145,7 @@ export class BotTransport implements BotTransportApi {
     this.unrecovered = false;
   }
 
+  /** Fail what is in flight with BOT_ABORTED and stop taking commands; the port stays open. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

@@ -27,6 +27,7 @@ import { decodeDiskSense, errorForSense, notSuccess, SENSE_KEY } from './sense.j
 
 const log = logger('disk');
 
+/** How a command is retried on UNIT ATTENTION, NOT READY, BUSY and transport errors. */
 export interface RetryPolicy {
   /** Retries of transient failures (not counting the first attempt). */
   readonly retries: number;

@@ -10,6 +10,7 @@ import { DiskArgumentError, DiskGoneError, DiskTimeoutError, DiskTransportError,
 import { runPacket } from './packet.js';
 import { decodeDiskSense } from './sense.js';
 
+/** A command for Disk.raw: the CDB, at most one data phase, a timeout. */
 export interface RawOptions {
   /** Bytes to read in the data-in phase. */
   dataIn?: number;
@@ -19,6 +20,7 @@ export interface RawOptions {
   timeoutMs?: number;
 }
 
+/** What Disk.raw got back: status, sense, data and residue. */
 export interface RawResult {
   /** SCSI status byte. */
   readonly status: number;

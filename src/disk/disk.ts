@@ -20,11 +20,13 @@ import type { Readable, Writable } from 'node:stream';
 
 const log = logger('disk');
 
+/** Quirks the disk driver applies (from the BOT quirks table or overrides). */
 export interface DiskQuirks extends CapacityQuirks {
   /** SYNCHRONIZE CACHE fails or hangs on this device: skip it. */
   readonly noSynchronizeCache?: boolean | undefined;
 }
 
+/** Options of Disk.open. */
 export interface DiskOpenOptions {
   /** Writes are refused unless this is true. */
   allowWrite?: boolean;
@@ -127,15 +129,21 @@ export class Disk extends DiskCommands {
     }
   }
 
+  /** Whether a medium is present (READ CAPACITY answered). */
   get mediumPresent(): boolean { return this.capacityInfo !== undefined; }
+  /** Whether the medium is write protected (MODE SENSE WP bit). */
   get writeProtected(): boolean { return this.wp; }
+  /** Whether the disk was opened with { allowWrite: true }. */
   get writable(): boolean { return this.opts.allowWrite; }
+  /** Whether close() was called. */
   get closed(): boolean { return this.closedFlag; }
   /** Logical block length in bytes (0 without a medium). */
   get blockSize(): number { return this.capacityInfo?.blockSize ?? 0; }
   /** Number of logical blocks (0n without a medium). */
   get blocks(): bigint { return this.capacityInfo?.blocks ?? 0n; }
+  /** The size of the medium in bytes (0 without a medium). */
   get capacityBytes(): bigint { return this.blocks * BigInt(this.blockSize); }
+  /** What READ CAPACITY said, when a medium is present. */
   get capacity(): Capacity | undefined { return this.capacityInfo; }
 
   /** Re-read the capacity (and the write-protect bit) now. */

@@ -21,6 +21,7 @@ export interface DiskSense {
   readonly decoded: SenseData;
 }
 
+/** What went wrong, in disk-driver terms (a DiskError's `kind`; its `code` is DISK_*). */
 export type DiskErrorKind =
   | 'not-ready' // NOT READY that did not become ready in time
   | 'no-medium' // NOT READY 3A/xx: medium not present

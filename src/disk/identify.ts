@@ -12,6 +12,7 @@ const log = logger('disk');
 
 export type Exec = (opts: CommandOptions) => Promise<CommandResult>;
 
+/** What INQUIRY said about the logical unit. */
 export interface InquiryInfo {
   /** Peripheral device type (0 = direct access block device, 5 = CD/DVD). */
   readonly deviceType: number;
@@ -25,6 +26,7 @@ export interface InquiryInfo {
   readonly revision: string;
 }
 
+/** What READ CAPACITY said (after the FIX_CAPACITY quirk). */
 export interface Capacity {
   /** Number of logical blocks (last LBA + 1, after the FIX_CAPACITY quirk). */
   readonly blocks: bigint;

@@ -5,6 +5,7 @@
  */
 import { crc32 } from 'node:zlib';
 
+/** One partition: its first block, its size in blocks and its type. */
 export interface Partition {
   /** 1-based, as fdisk numbers them. */
   readonly index: number;
@@ -21,6 +22,7 @@ export interface Partition {
   readonly bootable?: boolean;
 }
 
+/** A disk's partition table (MBR or GPT). */
 export interface PartitionTable {
   readonly scheme: 'mbr' | 'gpt' | 'none';
   readonly partitions: readonly Partition[];

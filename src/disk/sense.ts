@@ -9,6 +9,7 @@ import {
   DiskWriteProtectedError, type DiskSense,
 } from './errors.js';
 
+/** The sense keys the disk driver branches on. */
 export const SENSE_KEY = {
   NO_SENSE: 0x0, RECOVERED_ERROR: 0x1, NOT_READY: 0x2, MEDIUM_ERROR: 0x3, HARDWARE_ERROR: 0x4,
   ILLEGAL_REQUEST: 0x5, UNIT_ATTENTION: 0x6, DATA_PROTECT: 0x7, BLANK_CHECK: 0x8, ABORTED_COMMAND: 0xb,

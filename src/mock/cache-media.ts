@@ -7,6 +7,7 @@
  */
 import type { MediaStore } from './types.js';
 
+/** Options of CachingMedia: how much a drive cache holds. */
 export interface CachingMediaOptions {
   /** Blocks the controller keeps in RAM (default 1024, 512 KiB at 512-byte blocks). */
   cacheBlocks?: number;
@@ -33,6 +34,7 @@ export class CachingMedia implements MediaStore {
   /** Blocks held in RAM now (for tests). */
   get cachedBlocks(): number { return this.cache.size; }
 
+  /** Fill `dst` with the bytes at `offset`. */
   read(offset: bigint, dst: Buffer): void {
     this.backing.read(offset, dst);
     this.eachBlock(offset, dst.length, (block, within, done, n) => {
@@ -40,6 +42,7 @@ export class CachingMedia implements MediaStore {
     });
   }
 
+  /** Store `src` at `offset`. */
   write(offset: bigint, src: Buffer): void {
     this.backing.write(offset, src);
     this.eachBlock(offset, src.length, (block, within, done, n) => {
@@ -63,7 +66,9 @@ export class CachingMedia implements MediaStore {
   /** Reset or power loss: the RAM is gone (the flash keeps what reached it). */
   reset(): void { this.cache.clear(); }
 
+  /** Make written data durable. */
   flush(): void { this.backing.flush?.(); }
+  /** Release the store. */
   close(): void { this.backing.close?.(); }
 
   private eachBlock(offset: bigint, length: number, visit: (block: bigint, within: number, done: number, n: number) => void): void {

@@ -8,6 +8,7 @@ import { MockUsbDevice } from './device.js';
 const SECTOR = 512;
 const TOTAL_SECTORS = (64 * 1024 * 1024) / SECTOR;
 
+/** Where the demo disk keeps its partitions. */
 export const DEMO_LAYOUT = {
   totalSectors: TOTAL_SECTORS,
   diskSignature: 0x55534253,
@@ -59,6 +60,7 @@ function writeFatBootSector(sector: Buffer, sectors: number, label: string): voi
   sector[511] = 0xaa;
 }
 
+/** The built-in demo disk: 64 MiB, MBR with a FAT16 and a Linux partition. */
 export function createDemoDisk(): MockUsbDevice {
   const media = new MemoryMedia(BigInt(TOTAL_SECTORS * SECTOR));
   const sector = Buffer.alloc(SECTOR);

@@ -27,6 +27,7 @@ export class MockDeviceConfigError extends UsbmsArgumentError {
   override readonly name = 'MockDeviceConfigError';
 }
 
+/** A software USB mass-storage device: Bulk-Only function, SCSI target, LUNs and fault injection; open() gives its UsbPort. */
 export class MockUsbDevice {
   readonly luns: MockLun[];
   readonly faults: FaultController;
@@ -84,7 +85,9 @@ export class MockUsbDevice {
     this.bot.start();
   }
 
+  /** Whether each bulk endpoint is halted (stalled). */
   get halted(): { in: boolean; out: boolean } { return { in: this.inEp.halted, out: this.outEp.halted }; }
+  /** Whether the device is plugged in. */
   get isConnected(): boolean { return this.connected; }
   /** A port is open on the device. */
   get isOpen(): boolean { return this.port !== undefined; }

@@ -69,6 +69,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Fault injection of one software device: scripted rules, seeded random faults and persistent media faults. */
 export class FaultController {
   private rules: ActiveRule[] = [];
   private badLbas: { lun: number | undefined; lbas: Set<bigint> }[] = [];
@@ -172,6 +173,7 @@ export class FaultController {
     return first;
   }
 
+  /** Whether READ CAPACITY of this LUN reports the block count instead of the last LBA (a FIX_CAPACITY device). */
   capacityOffByOne(lun: number): boolean {
     return this.offByOne.some((l) => l === undefined || l === lun);
   }

@@ -12,6 +12,7 @@ export class LunConfigError extends UsbmsArgumentError {
   override readonly name = 'LunConfigError';
 }
 
+/** One logical unit of the software disk: its media, identity, removable-medium state and pending sense. */
 export class MockLun {
   readonly blocks: bigint;
   readonly blockSize: MockBlockSize;
@@ -49,12 +50,17 @@ export class MockLun {
     };
   }
 
+  /** The media store behind this LUN. */
   get media(): MediaStore { return this.medium; }
+  /** Whether a medium is loaded. */
   get present(): boolean { return this.mediumPresent; }
+  /** Whether writes are refused (the switch, or read-only media). */
   get writeProtected(): boolean { return this.writeProtectSwitch || (this.medium.readOnly ?? false); }
+  /** Whether medium removal is prevented (PREVENT ALLOW MEDIUM REMOVAL). */
   get prevented(): boolean { return this.removalPrevented; }
   /** The sense the next REQUEST SENSE would return (for tests). */
   get sense(): Readonly<SenseValue> { return this.currentSense; }
+  /** The UNIT ATTENTION the next command will get, if any. */
   get unitAttention(): Readonly<SenseValue> | undefined { return this.pendingUnitAttention; }
 
   /** The user pulls the medium out (a card reader cannot refuse that). */
@@ -76,6 +82,7 @@ export class MockLun {
     this.raiseUnitAttention('mediumChanged');
   }
 
+  /** Flip the write-protect switch. */
   setWriteProtect(on: boolean): void { this.writeProtectSwitch = on; }
 
   /** Reset or power on: the next command (other than INQUIRY/REPORT LUNS/REQUEST SENSE) reports it once. */
@@ -85,6 +92,7 @@ export class MockLun {
     this.raiseUnitAttention('powerOnReset');
   }
 
+  /** Queue a UNIT ATTENTION (medium changed or power-on reset) for the next command. */
   raiseUnitAttention(which: 'mediumChanged' | 'powerOnReset'): void {
     const [key, asc, ascq] = SENSE[which];
     this.pendingUnitAttention = { key, asc, ascq, info: undefined };
@@ -97,13 +105,16 @@ export class MockLun {
     return ua;
   }
 
+  /** Set the sense the next REQUEST SENSE returns, by name. */
   setSense(name: SenseName, info?: bigint): void {
     const [key, asc, ascq] = SENSE[name];
     this.currentSense = { key, asc, ascq, info };
   }
 
+  /** Set the sense the next REQUEST SENSE returns. */
   setSenseValue(s: SenseValue): void { this.currentSense = s; }
 
+  /** Forget the pending sense. */
   clearSense(): void {
     if (this.currentSense.key === 0 && this.currentSense.asc === 0) return;
     this.currentSense = { key: 0, asc: 0, ascq: 0, info: undefined };
@@ -123,5 +134,6 @@ export class MockLun {
     this.ejectedByHost = false;
   }
 
+  /** PREVENT ALLOW MEDIUM REMOVAL: whether removal is prevented. */
   setPrevent(on: boolean): void { this.removalPrevented = on; }
 }

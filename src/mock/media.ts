@@ -38,6 +38,7 @@ export class MemoryMedia implements MediaStore {
   /** Bytes actually allocated (for tests that check sparseness). */
   get allocatedBytes(): number { return this.chunks.size * CHUNK; }
 
+  /** Fill `dst` with the bytes at `offset`. */
   read(offset: bigint, dst: Buffer): void {
     checkRange(offset, dst.length, this.size);
     this.walk(offset, dst.length, (chunk, within, done, n) => {
@@ -46,6 +47,7 @@ export class MemoryMedia implements MediaStore {
     }, false);
   }
 
+  /** Store `src` at `offset`. */
   write(offset: bigint, src: Buffer): void {
     checkRange(offset, src.length, this.size);
     this.walk(offset, src.length, (chunk, within, done, n) => {
@@ -73,6 +75,7 @@ export class MemoryMedia implements MediaStore {
   }
 }
 
+/** Options of FileMedia. */
 export interface FileMediaOptions {
   /** Size in bytes. Default: the file's current size. A larger size extends the file sparsely (ftruncate). */
   size?: bigint | number;
@@ -107,6 +110,7 @@ export class FileMedia implements MediaStore {
     this.size = wanted;
   }
 
+  /** Fill `dst` with the bytes at `offset`. */
   read(offset: bigint, dst: Buffer): void {
     checkRange(offset, dst.length, this.size);
     const fd = this.openFd();
@@ -118,6 +122,7 @@ export class FileMedia implements MediaStore {
     }
   }
 
+  /** Store `src` at `offset`. */
   write(offset: bigint, src: Buffer): void {
     if (this.readOnly) throw new MediaReadOnlyError(this.path);
     checkRange(offset, src.length, this.size);
@@ -127,8 +132,10 @@ export class FileMedia implements MediaStore {
     while (done < src.length) done += fs.writeSync(fd, src, done, src.length - done, Number(offset) + done);
   }
 
+  /** Make written data durable. */
   flush(): void { if (!this.readOnly) fs.fsyncSync(this.openFd()); }
 
+  /** Release the store. */
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
@@ -152,9 +159,13 @@ export class WrappingMedia implements MediaStore {
   }
   get readOnly(): boolean { return this.backing.readOnly ?? false; }
 
+  /** Fill `dst` with the bytes at `offset`. */
   read(offset: bigint, dst: Buffer): void { this.split(offset, dst, (o, view) => this.backing.read(o, view)); }
+  /** Store `src` at `offset`. */
   write(offset: bigint, src: Buffer): void { this.split(offset, src, (o, view) => this.backing.write(o, view)); }
+  /** Make written data durable. */
   flush(): void { this.backing.flush?.(); }
+  /** Release the store. */
   close(): void { this.backing.close?.(); }
 
   private split(offset: bigint, buf: Buffer, op: (offset: bigint, view: Buffer) => void): void {

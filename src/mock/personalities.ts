@@ -40,6 +40,7 @@ function disk(blocks: number, product: string): MockLunOptions {
   return { blocks, vendor: 'USBMS', product };
 }
 
+/** A software device that behaves like a known kind of real one (a counterfeit stick, a phase-error bridge ...). */
 export function createPersonality(name: PersonalityName, opts: PersonalityOptions = {}): MockUsbDevice {
   const { realBytes, commandDelayMs, cacheBlocks, ...rest } = opts;
   const base: MockDeviceOptions = {

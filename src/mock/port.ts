@@ -84,6 +84,7 @@ class MockTransfer implements UsbTransfer {
   }
 }
 
+/** The UsbPort of a MockUsbDevice: the same contract as LibusbPort, asynchronous like real I/O. */
 export class MockUsbPort implements UsbPort {
   private readonly transfers = new Set<MockTransfer>();
   private readonly listeners = new Set<(error: UsbError) => void>();
@@ -91,6 +92,7 @@ export class MockUsbPort implements UsbPort {
 
   constructor(private readonly wire: DeviceWire, readonly info: PortInfo) {}
 
+  /** Whether close() was called. */
   get closed(): boolean { return this.state === 'closing' || this.state === 'closed'; }
 
   /** The error any new call gets right now, if any. */

@@ -8,9 +8,13 @@ export interface MediaStore {
   readonly size: bigint;
   /** True when writes are refused (the LUN then reports itself write-protected). */
   readonly readOnly?: boolean;
+  /** Fill `dst` with the bytes at `offset`. */
   read(offset: bigint, dst: Buffer): void;
+  /** Store `src` at `offset`. */
   write(offset: bigint, src: Buffer): void;
+  /** Make written data durable (fsync for files). */
   flush?(): void;
+  /** Release the store (close the file). */
   close?(): void;
   /** The device was reset (Mass Storage Reset, port reset) or lost power: volatile state (a RAM cache) is gone. */
   reset?(): void;

@@ -33,6 +33,7 @@ function list(v: unknown, key: string): unknown[] {
   return v;
 }
 
+/** Apply the `hangs` and `dropouts` of a JSON device description (--mock=DEVICE.json). */
 export function applyWedgeSpec(dev: MockUsbDevice, hangs: unknown, dropouts: unknown): void {
   list(hangs, 'hangs').forEach((h, i) => {
     if (!isObject(h)) throw new WedgeConfigError(`hangs[${i}] is not an object`);

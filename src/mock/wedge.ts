@@ -13,10 +13,12 @@
  */
 import { UsbmsArgumentError } from '../util/errors.js';
 
+/** How strong a reset clears a hang area: a BOT reset, a USB port reset or a power cycle. */
 export type WedgeReset = 'bot-reset' | 'port-reset' | 'power';
 
 const RANK: Readonly<Record<WedgeReset, number>> = { 'bot-reset': 1, 'port-reset': 2, 'power': 3 };
 
+/** Blocks whose read wedges the controller until a reset of the given strength. */
 export interface HangArea {
   readonly lba: bigint;
   readonly blocks: number;
@@ -27,6 +29,7 @@ export interface HangArea {
   readonly lun?: number;
 }
 
+/** A block whose read makes the device fall off the bus (and maybe come back). */
 export interface DropOut {
   readonly lba: bigint;
   /** Time off the bus, ms; undefined: it never comes back. */
@@ -50,6 +53,7 @@ export function readRange(cdb: Buffer): { lba: bigint; blocks: number } | undefi
   return undefined;
 }
 
+/** The hang areas and drop-outs of one software device. */
 export class WedgeController {
   private hangs: ActiveHang[] = [];
   private drops: ActiveDrop[] = [];
@@ -63,6 +67,7 @@ export class WedgeController {
   /** The device's re-plug, for drop-outs that come back. */
   attach(replug: () => void): void { this.replug = replug; }
 
+  /** Add a hang area. */
   hang(area: HangArea): void {
     if (area.lba < 0n || !Number.isInteger(area.blocks) || area.blocks < 1) {
       throw new WedgeConfigError(`hang area ${area.lba}+${area.blocks} is not a positive block range`);
@@ -73,6 +78,7 @@ export class WedgeController {
     this.hangs.push({ area, left: area.times ?? Infinity });
   }
 
+  /** Add a drop-out block. */
   dropOut(drop: DropOut): void {
     if (drop.lba < 0n) throw new WedgeConfigError(`drop-out LBA ${drop.lba} is negative`);
     if (drop.reconnectAfterMs !== undefined && !(drop.reconnectAfterMs >= 0)) {
@@ -81,10 +87,12 @@ export class WedgeController {
     this.drops.push({ drop, left: drop.times ?? 1 });
   }
 
+  /** Whether the controller is wedged by a hang area now. */
   get wedged(): boolean { return this.wedgedUntil !== undefined; }
   /** A drop-out that never comes back happened: the device is dead (no power cycle revives it). */
   get dead(): boolean { return this.deadFlag; }
 
+  /** Remove every hang area and drop-out. */
   clear(): void {
     this.hangs = [];
     this.drops = [];

@@ -8,6 +8,7 @@
 import { Struct, u8, u32 } from '../util/layout.js';
 import { MAX_SENSE_LENGTH, SCSI_ARQ_STATUS_SIZE, SENSE_LENGTH } from './types.js';
 
+/** Offset of sts_sensedata in struct scsi_arq_status. */
 export const ARQ_SENSE_OFFSET = 12;
 
 /** The fixed head of the struct; sts_sensedata follows at ARQ_SENSE_OFFSET. */
@@ -16,6 +17,7 @@ export const arqStatusHead = new Struct({
   sts_rqpkt_state: u32, sts_rqpkt_statistics: u32,
 });
 
+/** A decoded struct scsi_arq_status: the status of the command and of its automatic REQUEST SENSE, and the sense bytes. */
 export interface ArqStatus {
   sts_status: number;
   sts_rqpkt_status: number;
@@ -33,6 +35,7 @@ export function arqSenseLength(scblen: number, xarq: boolean): number {
   return Math.max(SENSE_LENGTH, Math.min(MAX_SENSE_LENGTH, scblen - ARQ_SENSE_OFFSET));
 }
 
+/** Decode the scsi_arq_status at pkt_scbp (32 bytes, more with extended ARQ). */
 export function decodeArqStatus(scb: Buffer): ArqStatus {
   const head = arqStatusHead.decode(scb, 0);
   return { ...head, sts_sensedata: scb.subarray(ARQ_SENSE_OFFSET) };

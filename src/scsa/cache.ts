@@ -16,6 +16,7 @@ export interface PktCacheOps<T> {
   destruct(obj: T): void;
 }
 
+/** A kmem_cache-style cache of constructed packets: the constructor runs once per object, the destructor when the cache frees it. */
 export class PktCache<T> {
   private readonly free: T[] = [];
   private inUse = 0;
@@ -57,6 +58,7 @@ export class PktCache<T> {
     return n;
   }
 
+  /** Objects in use, free, constructed and destructed so far. */
   get stats(): { inUse: number; free: number; constructed: number; destructed: number } {
     return { inUse: this.inUse, free: this.free.length, constructed: this.constructedCount,
       destructed: this.destructedCount };

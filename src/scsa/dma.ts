@@ -16,14 +16,21 @@ import {
 import { UsbmsArgumentError } from '../util/errors.js';
 
 // ddi_dma_buf_bind_handle flags (sys/ddidmareq.h)
+/** DMA direction flag: memory to device. */
 export const DDI_DMA_WRITE = 0x0001;
+/** DMA direction flag: device to memory. */
 export const DDI_DMA_READ = 0x0002;
+/** DMA flag: a partial mapping (one window at a time) is acceptable. */
 export const DDI_DMA_PARTIAL = 0x0008;
+/** DMA flag: consistent memory, accessed by CPU and device alike. */
 export const DDI_DMA_CONSISTENT = 0x0010;
+/** DMA flag: streaming memory, synced at the end of the transfer. */
 export const DDI_DMA_STREAMING = 0x0040;
 
 // ddi_dma_sync types
+/** ddi_dma_sync type: make CPU writes visible to the device. */
 export const DDI_DMA_SYNC_FORDEV = 0;
+/** ddi_dma_sync type: make device writes visible to the CPU. */
 export const DDI_DMA_SYNC_FORCPU = 1;
 
 export const DMA_ATTR_V0 = 0;
@@ -31,6 +38,7 @@ export const DMA_ATTR_V0 = 0;
 /** Cookies per window we are willing to track, whatever sgllen says (a BOT slot has this many segments). */
 export const MAX_COOKIES = 1024;
 
+/** The DMA attributes of this HBA: byte addressable, one window of at most `maxTransferBytes`, segments of whole packets. */
 export function defaultDmaAttr(maxPacketSize: number, maxTransferBytes: number): ddi_dma_attr_t {
   return {
     dma_attr_version: DMA_ATTR_V0,
@@ -115,6 +123,7 @@ export class DmaHandle {
     return this.length - this.winOffset - this.winLength;
   }
 
+  /** ddi_dma_unbind_handle(9F): release the mapping of the bound buffer. */
   unbind(): void {
     this.bound = false;
     this.ncookies = 0;

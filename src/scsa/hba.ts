@@ -22,6 +22,7 @@ import { UsbmsArgumentError } from '../util/errors.js';
 
 const log = logger('hba');
 
+/** Device quirks the HBA itself applies (from the BOT quirks table). */
 export interface UsbmsHbaQuirks {
   /** Never issue auto request sense (devices that hang on REQUEST SENSE after some commands). */
   noAutoRqsense?: boolean;
@@ -34,6 +35,7 @@ export interface UsbmsHbaQuirks {
   senseLun0Only?: boolean;
 }
 
+/** Options of UsbmsHba.attach. */
 export interface UsbmsHbaOptions {
   style?: 'setup' | 'init';
   dmaAttr?: Partial<ddi_dma_attr_t>;
@@ -44,6 +46,7 @@ export interface UsbmsHbaOptions {
   quirks?: UsbmsHbaQuirks;
 }
 
+/** The SCSA HBA over one Bulk-Only transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
 export class UsbmsHba implements CapsContext, ExecContext {
   readonly tran: scsi_hba_tran;
   readonly maxLun: number;
@@ -86,6 +89,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
     return new UsbmsHba(transport, opts);
   }
 
+  /** The scsi_address of a LUN of this HBA (target 0: USB mass storage has one target). */
   address(lun: number, target = 0): scsi_address {
     return { a_hba_tran: this.tran, a_target: target, a_lun: lun };
   }

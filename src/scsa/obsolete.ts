@@ -25,6 +25,7 @@ type InitResult = scsi_pkt | null | Promise<scsi_pkt>;
 const init = scsi_init_pkt as (ap: scsi_address, pkt: scsi_pkt | null, bp: buf | null, cmdlen: number,
   statuslen: number, privatelen: number, flags: number, callback: ResourceWait, arg?: unknown) => InitResult;
 
+/** scsi_pktalloc(9F), obsolete: scsi_init_pkt without a buffer. */
 export function scsi_pktalloc(ap: scsi_address, cmdlen: number, statuslen: number, callback: ResourceWait): InitResult {
   obsolete('scsi_pktalloc');
   return init(ap, null, null, cmdlen, statuslen, 0, 0, callback, null);
@@ -43,11 +44,13 @@ export function scsi_dmaget(pkt: scsi_pkt, dmatoken: buf | null, callback: Resou
   return init(pkt.pkt_address, pkt, dmatoken, 0, 0, 0, 0, callback, null);
 }
 
+/** scsi_pktfree(9F), obsolete: scsi_destroy_pkt. */
 export function scsi_pktfree(pkt: scsi_pkt): void {
   obsolete('scsi_pktfree');
   scsi_destroy_pkt(pkt);
 }
 
+/** scsi_resfree(9F), obsolete: scsi_destroy_pkt of a packet from scsi_resalloc. */
 export function scsi_resfree(pkt: scsi_pkt): void {
   obsolete('scsi_resfree');
   scsi_destroy_pkt(pkt);

@@ -9,6 +9,7 @@ import type { DmaHandle } from './dma.js';
 import type { PktCache } from './cache.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
+/** scsi_address(9S): the HBA instance, target and LUN a packet goes to. */
 export interface scsi_address {
   a_hba_tran: scsi_hba_tran;
   a_target: number;
@@ -17,13 +18,17 @@ export interface scsi_address {
 
 /** Preallocated sizes of a cached packet (illumos DEFAULT_CDBLEN / DEFAULT_SCBLEN / DEFAULT_PRIVLEN). */
 export const DEFAULT_CDBLEN = 16;
+/** Default pkt_scblen: room for a struct scsi_arq_status. */
 export const DEFAULT_SCBLEN = 32; // sizeof (struct scsi_arq_status)
+/** Default pkt_tgtlen: bytes of target-driver private data per packet. */
 export const DEFAULT_PRIVLEN = 8;
 
+/** scsi_pkt(9S): one SCSI command with its CDB, status block, data and completion state, owned by the HBA while in transport. */
 export class scsi_pkt {
   pkt_ha_private: unknown = null;
   pkt_address: scsi_address;
   pkt_private: Buffer | null = null;
+  /** Completion callback, called once when the HBA is done with the packet (null with FLAG_NOINTR). */
   pkt_comp: ((pkt: scsi_pkt) => void) | null = null;
   pkt_flags = 0;
   /** Seconds the command may take once started; 0 = no limit. */

@@ -15,6 +15,7 @@ export interface ResourceLimits {
   maxDmaBytes: number;
 }
 
+/** The HBA's budget of packets and DMA bytes in flight; callers that find it short wait or get null (NULL_FUNC). */
 export class ResourcePool {
   packets = 0;
   dmaBytes = 0;
@@ -24,23 +25,27 @@ export class ResourcePool {
 
   constructor(readonly limits: ResourceLimits) {}
 
+  /** Take one packet from the budget; false when none is left. */
   takePacket(): boolean {
     if (this.packets >= this.limits.maxPackets) return false;
     this.packets++;
     return true;
   }
 
+  /** Give a packet back and wake a waiter. */
   releasePacket(): void {
     this.packets--;
     this.freed();
   }
 
+  /** Take `bytes` of DMA budget; false when they do not fit now. */
   takeDma(bytes: number): boolean {
     if (this.dmaBytes + bytes > this.limits.maxDmaBytes) return false;
     this.dmaBytes += bytes;
     return true;
   }
 
+  /** Give `bytes` of DMA budget back and wake a waiter. */
   releaseDma(bytes: number): void {
     if (bytes === 0) return;
     this.dmaBytes -= bytes;
@@ -65,6 +70,7 @@ export class ResourcePool {
     return this.callbacks.some((c) => c.fn === fn && c.arg === arg);
   }
 
+  /** Callers waiting for resources. */
   get waiting(): number {
     return this.callbacks.length + this.sleepers.length;
   }

@@ -12,12 +12,14 @@ export const SENSE_KEY_NAMES: readonly string[] = [
   'Equal', 'Volume Overflow', 'Miscompare', 'Completed',
 ];
 
+/** The sense keys (SPC-5 4.4.8). */
 export const SenseKey = {
   NO_SENSE: 0x0, RECOVERED_ERROR: 0x1, NOT_READY: 0x2, MEDIUM_ERROR: 0x3, HARDWARE_ERROR: 0x4,
   ILLEGAL_REQUEST: 0x5, UNIT_ATTENTION: 0x6, DATA_PROTECT: 0x7, BLANK_CHECK: 0x8, VENDOR_SPECIFIC: 0x9,
   COPY_ABORTED: 0xa, ABORTED_COMMAND: 0xb, EQUAL: 0xc, VOLUME_OVERFLOW: 0xd, MISCOMPARE: 0xe, COMPLETED: 0xf,
 } as const;
 
+/** The name of a sense key, e.g. "MEDIUM ERROR". */
 export function senseKeyName(key: number): string {
   return SENSE_KEY_NAMES[key] ?? `invalid sense key 0x${key.toString(16)}`;
 }

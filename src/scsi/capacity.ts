@@ -6,8 +6,10 @@ import { ScsiDataError, ScsiParamError } from './errors.js';
 import { BitLayout, bitsAt, flag } from './fields.js';
 import { countField, defineCommand, type ControlParam } from './spec.js';
 
+/** READ CAPACITY(10) has only the CONTROL byte. */
 export type ReadCapacity10Params = ControlParam;
 
+/** READ CAPACITY(10) data: the last LBA and the block length. */
 export interface ReadCapacity10Data {
   /** RETURNED LOGICAL BLOCK ADDRESS: the last LBA. 0xFFFFFFFF means "too big, use READ CAPACITY(16)". */
   returnedLba: number;
@@ -39,6 +41,7 @@ export interface ReadCapacity16Params extends ControlParam {
   allocationLength: number;
 }
 
+/** READ CAPACITY(16) data: the last LBA, the block length and the provisioning and protection fields. */
 export interface ReadCapacity16Data {
   /** The last LBA, exact. */
   returnedLba: bigint;
@@ -90,9 +93,11 @@ export interface ReadFormatCapacitiesParams extends ControlParam {
   allocationLength: number;
 }
 
+/** Descriptor type of a READ FORMAT CAPACITIES entry. */
 export type CapacityDescriptorType = 'unformatted' | 'formatted' | 'no-media' | 'reserved';
 const DESCRIPTOR_TYPES: readonly CapacityDescriptorType[] = ['reserved', 'unformatted', 'formatted', 'no-media'];
 
+/** A decoded READ FORMAT CAPACITIES answer (MMC / UFI). */
 export interface ReadFormatCapacitiesData {
   /** Current/maximum capacity descriptor: what is in the drive now (or the maximum if unformatted/no media). */
   current: { blocks: number; type: CapacityDescriptorType; blockLength: number };
@@ -102,6 +107,7 @@ export interface ReadFormatCapacitiesData {
   truncated: boolean;
 }
 
+/** Decode READ FORMAT CAPACITIES data. */
 export function decodeReadFormatCapacities(b: Uint8Array, length = b.length): ReadFormatCapacitiesData {
   const n = Math.min(length, b.length);
   if (n < 12) throw new ScsiDataError('SCSI_DATA_SHORT', `READ FORMAT CAPACITIES needs 12 bytes, got ${n}`);
@@ -126,6 +132,7 @@ export function decodeReadFormatCapacities(b: Uint8Array, length = b.length): Re
   };
 }
 
+/** Encode READ FORMAT CAPACITIES data (the software disk answers with it). */
 export function encodeReadFormatCapacities(d: ReadFormatCapacitiesData): Buffer {
   for (const v of [d.current.blockLength, ...d.formattable.map((f) => f.param)]) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffff) throw new ScsiParamError('SCSI_PARAM_RANGE', `${v} does not fit 24 bits`);

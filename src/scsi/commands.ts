@@ -11,12 +11,14 @@ import { modeSense10, modeSense6 } from './mode-sense.js';
 import { read10, read12, read16, read6, verify10, verify16, write10, write12, write16, write6 } from './rw.js';
 import { hex2, type CommandSpec } from './spec.js';
 
+/** Every command spec by name (inquiry, read10, modeSense6 ...). */
 export const commands = {
   inquiry, testUnitReady, requestSense, readCapacity10, readCapacity16, read6, read10, read12, read16,
   write6, write10, write12, write16, verify10, verify16, modeSense6, modeSense10, startStopUnit,
   preventAllowMediumRemoval, synchronizeCache10, synchronizeCache16, reportLuns, readFormatCapacities,
 } as const;
 
+/** A command spec of any parameters and data. */
 export type AnyCommandSpec = CommandSpec<unknown, unknown>;
 
 const byOpcode = new Map<number, AnyCommandSpec[]>();

@@ -11,6 +11,7 @@ import { ScsiDataError, ScsiParamError } from './errors.js';
 
 export type FieldValue = number | boolean | bigint;
 
+/** One field of a CDB: where it lives, how wide, and which parameter fills it. */
 export interface FieldDef<P> {
   /** The property of the value object this field holds. */
   readonly name: keyof P & string;

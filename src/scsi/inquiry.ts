@@ -42,6 +42,7 @@ export interface StandardInquiryFlags {
   cmdque: boolean;
 }
 
+/** Standard INQUIRY data (SPC-5 6.7.2). */
 export interface StandardInquiryData extends StandardInquiryFlags {
   /** T10 VENDOR IDENTIFICATION, trailing spaces and NULs trimmed. */
   vendor: string;
@@ -83,6 +84,7 @@ export function asciiField(b: Uint8Array, start: number, end: number): string {
   return s.trimEnd();
 }
 
+/** Decode standard INQUIRY data; at least 8 bytes. */
 export function decodeStandardInquiry(b: Uint8Array, length = b.length): StandardInquiryData {
   const n = Math.min(length, b.length);
   // Below 8 bytes not even the flags are there: nothing trustworthy to report.

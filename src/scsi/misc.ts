@@ -12,6 +12,7 @@ import { UsbmsArgumentError } from '../util/errors.js';
 const none = (): number => 0;
 const allocation = (p: { allocationLength: number }): number => p.allocationLength;
 
+/** TEST UNIT READY has only the CONTROL byte. */
 export type TestUnitReadyParams = ControlParam;
 export const testUnitReady = defineCommand<TestUnitReadyParams>({
   name: 'TEST UNIT READY', opcode: 0x00, cdbLength: 6, direction: 'none', fields: [], dataLength: none,
@@ -89,6 +90,7 @@ export interface ReportLunsParams extends ControlParam {
   allocationLength: number;
 }
 
+/** One LUN of a REPORT LUNS answer. */
 export interface ReportedLun {
   /** The 8-byte LUN as 16 hex digits. */
   hex: string;
@@ -100,6 +102,7 @@ export interface ReportedLun {
   bus?: number;
 }
 
+/** A decoded REPORT LUNS answer. */
 export interface ReportLunsData {
   /** LUN LIST LENGTH as the device reported it (bytes; 8 per LUN). */
   listLength: number;
@@ -108,6 +111,7 @@ export interface ReportLunsData {
   truncated: boolean;
 }
 
+/** Decode REPORT LUNS data (SPC-5 6.33). */
 export function decodeReportLuns(b: Uint8Array, length = b.length): ReportLunsData {
   const n = Math.min(length, b.length);
   if (n < 8) throw new ScsiDataError('SCSI_DATA_SHORT', `REPORT LUNS data needs 8 header bytes, got ${n}`);

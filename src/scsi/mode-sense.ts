@@ -9,7 +9,9 @@ import { countField, defineCommand, type ControlParam } from './spec.js';
 
 /** PAGE CONTROL: 0 current, 1 changeable, 2 default, 3 saved. */
 export type PageControl = 0 | 1 | 2 | 3;
+/** MODE SENSE page code: return all pages. */
 export const ALL_PAGES = 0x3f;
+/** MODE SENSE page code of the Caching mode page. */
 export const CACHING_PAGE = 0x08;
 
 export interface ModeSense6Params extends ControlParam {
@@ -27,12 +29,14 @@ export interface ModeSense10Params extends ModeSense6Params {
   llbaa?: boolean;
 }
 
+/** A mode parameter block descriptor. */
 export interface BlockDescriptor {
   densityCode: number;
   blocks: bigint;
   blockLength: number;
 }
 
+/** The Caching mode page (0x08): write cache and read cache bits. */
 export interface CachingPage {
   ic: boolean; abpf: boolean; cap: boolean; disc: boolean; size: boolean;
   /** WCE: write cache enabled. */
@@ -42,6 +46,7 @@ export interface CachingPage {
   rcd: boolean;
 }
 
+/** One mode page, raw, with its code and subpage. */
 export interface ModePage {
   pageCode: number;
   subpageCode: number;
@@ -54,6 +59,7 @@ export interface ModePage {
   caching?: CachingPage;
 }
 
+/** A decoded MODE SENSE answer: header (with the WP bit), block descriptors and pages. */
 export interface ModeParameterData {
   modeDataLength: number;
   mediumType: number;
@@ -170,7 +176,9 @@ const pageFields = <P extends ModeSense6Params>() => [
   { name: 'subpageCode' as const, at: 3, bytes: 1 as const },
 ];
 
+/** Decode MODE SENSE(6) data. */
 export const decodeModeSense6 = (b: Uint8Array, length?: number): ModeParameterData => decodeModeData(b, length, false);
+/** Decode MODE SENSE(10) data. */
 export const decodeModeSense10 = (b: Uint8Array, length?: number): ModeParameterData => decodeModeData(b, length, true);
 
 export const modeSense6 = defineCommand<ModeSense6Params, ModeParameterData>({

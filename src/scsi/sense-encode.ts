@@ -5,6 +5,7 @@
 import { ScsiParamError } from './errors.js';
 import type { SenseKeySpecific } from './sense.js';
 
+/** What to encode into sense data (the software disk and tests use it). */
 export interface SenseInput {
   senseKey: number;
   asc: number;

@@ -6,6 +6,7 @@
 import { ascDescription, senseKeyName } from './asc.js';
 import { hex2 } from './spec.js';
 
+/** The sense-key specific field, decoded by what it holds. */
 export type SenseKeySpecific =
   | { kind: 'field-pointer'; commandData: boolean; bitPointer?: number; fieldPointer: number }
   | { kind: 'progress'; progress: number; percent: number }
@@ -14,6 +15,7 @@ export type SenseKeySpecific =
   | { kind: 'unit-attention-overflow'; overflow: boolean }
   | { kind: 'raw'; value: number };
 
+/** One descriptor of descriptor-format sense. */
 export type SenseDescriptor =
   | { type: 0x00; valid: boolean; information: bigint }
   | { type: 0x01; commandSpecific: bigint }
@@ -23,6 +25,7 @@ export type SenseDescriptor =
   | { type: 0x05; ili: boolean }
   | { type: 'other'; code: number; bytes: Uint8Array };
 
+/** Decoded sense data, fixed or descriptor format; `truncated`/`malformed` say why something is missing. */
 export interface SenseData {
   format: 'fixed' | 'descriptor' | 'unknown';
   /** RESPONSE CODE (0x70..0x73; anything else is 'unknown' format). */
@@ -76,6 +79,7 @@ function blank(responseCode: number): SenseData {
     truncated: false, malformed: false };
 }
 
+/** Decode sense data; never throws (malformed sense is flagged, not rejected). */
 export function decodeSense(buf: Uint8Array, length = buf.length): SenseData {
   const b = buf.subarray(0, Math.max(0, Math.min(length, buf.length)));
   const s = blank((b[0] ?? 0) & 0x7f);

@@ -5,6 +5,7 @@
 import { ScsiParamError } from './errors.js';
 import { BitLayout, type FieldDef } from './fields.js';
 
+/** Direction of a command's data phase. */
 export type Direction = 'none' | 'in' | 'out';
 
 /** Every CDB ends with a CONTROL byte (SAM-5); it is a parameter of every command. */
@@ -13,6 +14,7 @@ export interface ControlParam {
   control?: number;
 }
 
+/** A SCSI command declared once: its CDB fields, its data length and its data codec. */
 export interface CommandSpec<P, D = void> {
   /** Name as SPC/SBC print it, e.g. "READ(10)". */
   readonly name: string;
@@ -61,9 +63,12 @@ export interface CommandDef<P, D> {
   encodeData?: (d: D) => Buffer;
 }
 
+/** Declare a command: the CDB encoder, decoder and data codec all come from its field list. */
 export function defineCommand<P extends ControlParam, D>(
   def: CommandDef<P, D> & Pick<Required<CommandDef<P, D>>, 'decodeData' | 'encodeData'>): DataCommandSpec<P, D>;
+/** Declare a command: the CDB encoder, decoder and data codec all come from its field list. */
 export function defineCommand<P extends ControlParam>(def: CommandDef<P, void>): CommandSpec<P>;
+/** Declare a command: the CDB encoder, decoder and data codec all come from its field list. */
 export function defineCommand<P extends ControlParam, D = void>(def: CommandDef<P, D>): CommandSpec<P, D> {
   const control: FieldDef<P> = { name: 'control', at: def.cdbLength - 1, bytes: 1 };
   const layout = new BitLayout<P>([...def.fields, control]);

@@ -4,6 +4,7 @@
 import { SenseKey } from './asc.js';
 import type { SenseData } from './sense.js';
 
+/** SCSI status byte values (SAM-5 5.3). */
 export const ScsiStatus = {
   GOOD: 0x00, CHECK_CONDITION: 0x02, CONDITION_MET: 0x04, BUSY: 0x08, RESERVATION_CONFLICT: 0x18,
   TASK_SET_FULL: 0x28, ACA_ACTIVE: 0x30, TASK_ABORTED: 0x40,
@@ -14,6 +15,7 @@ const STATUS_NAMES: Readonly<Record<number, string>> = {
   0x28: 'TASK SET FULL', 0x30: 'ACA ACTIVE', 0x40: 'TASK ABORTED',
 };
 
+/** The name of a status byte, e.g. "CHECK CONDITION". */
 export function statusName(status: number): string {
   return STATUS_NAMES[status] ?? `reserved status 0x${status.toString(16).padStart(2, '0')}`;
 }

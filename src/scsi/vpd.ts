@@ -17,6 +17,7 @@ export interface VpdHeader {
   truncated: boolean;
 }
 
+/** One designator of the Device Identification VPD page (0x83). */
 export interface Designator {
   protocolIdentifier: number;
   /** CODE SET: 1 binary, 2 ASCII, 3 UTF-8. */
@@ -35,6 +36,7 @@ export interface Designator {
   t10Vendor?: string;
 }
 
+/** The Block Limits VPD page (0xB0). */
 export interface BlockLimits {
   wsnz: boolean;
   maxCompareAndWriteLength: number;
@@ -51,6 +53,7 @@ export interface BlockLimits {
   maxWriteSameLength?: bigint;
 }
 
+/** The Block Device Characteristics VPD page (0xB1). */
 export interface BlockDeviceCharacteristics {
   /** MEDIUM ROTATION RATE: 0 not reported, 1 non-rotating (solid state), else rpm. */
   rotationRate: number;
@@ -63,6 +66,7 @@ export interface BlockDeviceCharacteristics {
   vbuls: boolean;
 }
 
+/** The Logical Block Provisioning VPD page (0xB2). */
 export interface LogicalBlockProvisioning {
   thresholdExponent: number;
   lbpu: boolean;
@@ -76,6 +80,7 @@ export interface LogicalBlockProvisioning {
   thresholdPercentage: number;
 }
 
+/** A decoded VPD page, by page code. */
 export type VpdPage = VpdHeader & (
   | { kind: 'supported-pages'; pages: number[] }
   | { kind: 'unit-serial'; serial: string }

@@ -26,6 +26,7 @@ import { ReplayInEndpoint } from './replay-endpoints.js';
 
 const log = logger('mock', 'replay');
 
+/** What a replay did: commands matched, answered and diverged. */
 export interface ReplayStats {
   /** CBWs answered. */
   commands: number;
@@ -65,6 +66,7 @@ function parseHostCbw(b: Buffer): HostCbw | undefined {
   };
 }
 
+/** A device that answers from a usbmon capture (--replay), and fails typed when the host diverges from it. */
 export class ReplayUsbDevice {
   readonly stats: ReplayStats = { commands: 0, exact: 0, sameQuestion: 0, repeated: 0 };
   private readonly used: boolean[];

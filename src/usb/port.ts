@@ -36,7 +36,9 @@
  */
 import type { UsbError } from './errors.js';
 
+/** A bulk pipe of the mass-storage interface. */
 export type Pipe = 'in' | 'out';
+/** The bus speed of the device. */
 export type UsbSpeed = 'low' | 'full' | 'high' | 'super' | 'super-plus' | 'unknown';
 
 /** What identifies the device and the chosen mass-storage interface. */
@@ -85,6 +87,7 @@ export interface UsbTransfer {
   cancel(): void;
 }
 
+/** The one hardware boundary: a claimed Bulk-Only interface, implemented by libusb (LibusbPort) and by the software disk (MockUsbPort). The contract of each call is above. */
 export interface UsbPort {
   readonly info: PortInfo;
   readonly closed: boolean;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { createDiskReadStream, createDiskWriteStream, type BlockDevice } from '../../src/disk/streams.js';
+import { createDiskReadStream, createDiskWriteStream, defaultChunkBlocks, STREAM_CHUNK_CAP_BYTES, type BlockDevice } from '../../src/disk/streams.js';
 
 const BS = 512;
 
@@ -64,6 +64,14 @@ describe('disk streams at the speed of the device', () => {
       new Writable({ write(c: Buffer, _e, cb): void { got.push(c); cb(); } }));
     expect(disk.reads).toEqual([128, 128, 34]);
     expect(Buffer.concat(got).equals(disk.data.subarray(10 * BS, 300 * BS))).toBe(true);
+  });
+
+  it('the default chunk is one command of the device, capped at 8 MiB (bounded memory)', () => {
+    const dev = (max?: number): BlockDevice => ({ blockSize: 512, blocks: 1n << 30n, ...(max === undefined ? {} : { maxTransferBytes: max }),
+      read: () => Promise.resolve(Buffer.alloc(0)), write: () => Promise.resolve() });
+    expect(defaultChunkBlocks(dev(120 * 1024))).toBe(240);
+    expect(defaultChunkBlocks(dev(16 * 1024 * 1024))).toBe(STREAM_CHUNK_CAP_BYTES / 512);
+    expect(defaultChunkBlocks(dev())).toBe(128);
   });
 
   it('the write stream gathers small chunks into whole commands of the transfer size, in order', async () => {

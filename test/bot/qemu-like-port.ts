@@ -3,7 +3,8 @@
  * (bench-lab fastpath, facts 5), so that the round-trip quirks can be tested where nothing else can show them:
  *  - 'ehci': an IN submitted while the device is not due to send (before the CBW has completed, or while data-OUT
  *    is still pending) is answered with a STALL, and the pipe stays halted until clearHalt('in');
- *  - 'xhci': an IN submitted while another IN is in flight never completes (only a cancel ends it).
+ *  - 'xhci': an IN submitted while another IN is in flight never completes (only a cancel ends it), and one
+ *    submitted while data-OUT is still pending is answered with a STALL (seen at 1 MiB writes).
  * `violations` counts how often the engine did what the device cannot take.
  */
 import { UsbCancelledError, UsbStallError } from '../../src/usb/errors.js';
@@ -30,6 +31,11 @@ export function qemuLike(inner: UsbPort, model: 'ehci' | 'xhci'): QemuLike {
           if (!state.inHalted) me.violations++;
           state.inHalted = true;
           return Promise.reject(new UsbStallError('early IN stalled (QEMU EHCI)', { pipe: 'in', actualLength: 0 }));
+        }
+        if (model === 'xhci' && (state.inHalted || state.outInFlight > 0)) {
+          if (!state.inHalted) me.violations++;
+          state.inHalted = true;
+          return Promise.reject(new UsbStallError('IN during data-OUT stalled (QEMU xHCI)', { pipe: 'in', actualLength: 0 }));
         }
         if (model === 'xhci' && state.inInFlight > 0) {
           me.violations++;

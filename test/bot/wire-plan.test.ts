@@ -30,10 +30,11 @@ describe('round-trip quirks per device model', () => {
     expect(wirePlan(none, 'none', false)).toEqual({ earlyData: false, queueCsw: true, cswWithCbw: true, sequential: false });
   });
 
-  it('xHCI plan: data-IN with the CBW, CSW only after the data, segments one at a time; OUT fully pipelined', () => {
+  it('xHCI plan: data (in or out) with the CBW, the CSW read only after the data, data-IN one segment at a time', () => {
     const q = resolveQuirks({ ...QEMU, speed: 'super' });
     expect(wirePlan(q, 'in', true)).toEqual({ earlyData: true, queueCsw: false, cswWithCbw: false, sequential: true });
-    expect(wirePlan(q, 'out', true)).toEqual({ earlyData: true, queueCsw: true, cswWithCbw: true, sequential: false });
+    expect(wirePlan(q, 'out', true)).toEqual({ earlyData: true, queueCsw: false, cswWithCbw: false, sequential: false });
+    expect(wirePlan(q, 'none', false)).toEqual({ earlyData: false, queueCsw: false, cswWithCbw: false, sequential: false });
   });
 
   it('EHCI plan: no IN before the CBW is through, and no CSW read while data-OUT is still due', () => {

@@ -136,7 +136,7 @@ describe('usbms rescue', () => {
 
   it('a hang area from the JSON description: escalation in the log and the summary, the run completes', async () => {
     const f = fixture({ mib: 2, hangs: [{ lba: 1000, blocks: 2, clearedBy: 'port-reset', times: 1 }] });
-    const r = await usbms(args(f, 'h', ['--timeout', '0.5', '--json']));
+    const r = await usbms(args(f, 'h', ['--timeout', '1', '--json']));
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { escalations: { step: string; ok: boolean }[]; result: string };
     expect(summary.result).toBe('finished');
     expect(summary.escalations.map((e) => `${e.step}:${e.ok}`)).toEqual(['bot-reset:false', 'port-reset:true']);

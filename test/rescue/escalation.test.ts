@@ -1,7 +1,7 @@
 /**
  * The escalation ladder against software devices that fail the way dying sticks do: a block range that wedges
  * the controller until a BOT reset, a port reset or only a power cycle; a device that falls off the bus and
- * comes back (re-enumerated, same serial), or never does. Timeouts are 400 ms so each hang costs well under 2 s.
+ * comes back (re-enumerated, same serial), or never does. Timeouts are 1 s so each hang costs a second or two.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -54,7 +54,8 @@ export interface RunOptions extends Partial<Omit<EngineOptions, 'onEvent'>> {
 }
 
 export async function rescue(disk: Disk, o: RunOptions = {}): Promise<RunResult> {
-  const timeoutMs = o.timeoutMs ?? 400;
+  // Short enough that a hang costs about a second, long enough that a loaded machine does not time out good reads.
+  const timeoutMs = o.timeoutMs ?? 1000;
   const slot = await findSlot(disk.backend, '0-1.1');
   const open = () => openUsbms({ backend: disk.backend, device: slot.selector, expect: slot.identity, timeoutMs,
     botTimeouts: { cbwMs: timeoutMs, cswMs: timeoutMs, controlMs: 1000 } });

@@ -87,7 +87,7 @@ function humanReporter(): (e: RescueEvent) => void {
         drawn = true;
         break;
       case 'summary':
-        line(`rescue: ${e.message}\n  rescued ${formatBytes(e.rescued)} of ${formatBytes(e.size)}, bad areas ${e.badAreas} ` +
+        line(`rescue: ${e.message}\n  rescued ${e.rescued} of ${e.size} bytes (${formatBytes(e.rescued)}), bad areas ${e.badAreas} ` +
           `(non-trimmed ${e.nonTrimmed}, non-scraped ${e.nonScraped}, bad ${e.badSectors} bytes), non-tried ` +
           `${e.nonTried} bytes, ${e.readErrors} failed reads, ${e.escalations.length} escalations, ` +
           `${formatDuration(e.elapsedS)} at ${formatBytes(e.bytesPerSecond)}/s\n  map ${e.mapfile}, image ${e.image}`);

@@ -17,6 +17,7 @@ import { logger } from '../../util/log.js';
 
 const log = logger('libusb', 'open');
 
+/** Options of openLibusbPort. */
 export interface LibusbOpenOptions {
   /** Detach a kernel driver (usb-storage) bound to the interface, and re-attach it on close. Default false. */
   detachKernelDriver?: boolean;

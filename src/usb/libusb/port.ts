@@ -26,6 +26,7 @@ export interface LibusbPortParts {
   closeTimeoutMs?: number;
 }
 
+/** UsbPort on node-usb (libusb): the claimed mass-storage interface of a real device. */
 export class LibusbPort implements UsbPort, TransferHost {
   readonly info: PortInfo;
   private readonly device: Device;
@@ -56,6 +57,7 @@ export class LibusbPort implements UsbPort, TransferHost {
     usb.unrefHotplugEvents();
   }
 
+  /** Whether close() was called (or the device is gone). */
   get closed(): boolean {
     return this.isClosed;
   }
@@ -202,11 +204,13 @@ export class LibusbPort implements UsbPort, TransferHost {
     return undefined;
   }
 
+  /** Bookkeeping of a transfer going in flight (close waits for it). */
   transferStarted(t: LibusbTransfer): void {
     this.inFlight.add(t);
     this.pendingOps++;
   }
 
+  /** Bookkeeping of a transfer that settled; a NO_DEVICE error marks the port gone. */
   transferSettled(t: LibusbTransfer, error: UsbError | undefined): void {
     if (this.inFlight.delete(t)) this.opFinished();
     if (error !== undefined) this.noteError(error);
