@@ -48,7 +48,7 @@ describe('bad input from users: one line, a meaningful exit status, nothing writ
     ['read past the end', (i) => ['read', `--mock=${i}`, String(BLOCKS), '1'], 22, /LBA|range|end/i],
     ['read whose count runs past the end', (i) => ['read', `--mock=${i}`, String(BLOCKS - 1), '2'], 22, /LBA|range|end/i],
     ['a zero count', (i) => ['read', `--mock=${i}`, '0', '0'], 1, /COUNT '0'/],
-    ['a negative count', (i) => ['read', `--mock=${i}`, '0', '--', '-3'], 1, /COUNT|positive|argument/i],
+    ['a negative count', (i) => ['read', `--mock=${i}`, '0', '-3'], 1, /COUNT|positive|argument/i],
     ['a fractional count', (i) => ['read', `--mock=${i}`, '0', '1.5'], 1, /COUNT '1.5'/],
     ['a negative LBA', (i) => ['read', `--mock=${i}`, '--', '-1'], 1, /LBA|argument/i],
     ['a non-numeric LBA', (i) => ['read', `--mock=${i}`, 'x12'], 1, /LBA 'x12'/],
@@ -56,7 +56,7 @@ describe('bad input from users: one line, a meaningful exit status, nothing writ
     ['a write of a size that is not whole blocks', (i) => ['write', `--mock=${i}`, '0', '--in', half(), '--write'], 1, /whole number/],
     ['a write past the end', (i) => ['write', `--mock=${i}`, String(BLOCKS), '--in', one(), '--write'], 22, /LBA|range|end/i],
     ['a write from a missing file', (i) => ['write', `--mock=${i}`, '0', '--in', join(tmp, 'nope.bin'), '--write'], 15, /nope\.bin/],
-    ['a restore from a short file', (i) => ['restore', `--mock=${i}`, '--in', one(), '--write'], 1, /bytes|size|blocks/i],
+    ['a restore from a short file', (i) => ['restore', `--mock=${i}`, '--in', one(), '--write'], 1, /smaller than the disk.*--partial/],
     ['a restore without --write', (i) => ['restore', `--mock=${i}`, '--in', one()], 1, /--write/],
     ['malformed CDB hex', (i) => ['raw', `--mock=${i}`, '12zz00'], 1, /hex|CDB/i],
     ['a malformed selector', () => ['capacity', '--device', 'xyz:12:34:56'], 1, /device|selector/i],
@@ -64,6 +64,16 @@ describe('bad input from users: one line, a meaningful exit status, nothing writ
     ['an image that is not whole blocks', () => ['capacity', `--mock=${file('odd.img', 1000)}`], 15, /odd\.img/],
   ];
   it.each(cases)('%s', async (_name, args, code, message) => { await refused(args, code, message); });
+
+  it('restore --partial writes a smaller image over the first blocks only', async () => {
+    const img = image();
+    const before = readFileSync(img);
+    const r = await usbms(['restore', `--mock=${img}`, '--in', file('two.bin', 1024), '--write', '--partial']);
+    expect(r.code, r.stderr).toBe(0);
+    const after = readFileSync(img);
+    expect(after.subarray(0, 1024).equals(Buffer.alloc(1024, 0x5a))).toBe(true);
+    expect(after.subarray(1024).equals(before.subarray(1024))).toBe(true);
+  });
 
   it('an unreadable input file is a file error', async () => {
     if (process.getuid?.() === 0) {

@@ -20,7 +20,11 @@ const MAX_DUMP_BYTES = 16 * 2 ** 20;
 
 interface ReadArgs extends GlobalArgs { lba: string; count?: string | undefined; out?: string | undefined }
 interface WriteArgs extends GlobalArgs { lba: string; in?: string | undefined; write: boolean }
-interface ImageArgs extends GlobalArgs { out?: string | undefined; in?: string | undefined; write: boolean; 'chunk-blocks'?: number | undefined }
+interface ImageArgs extends GlobalArgs {
+  out?: string | undefined; in?: string | undefined; write: boolean; 'chunk-blocks'?: number | undefined;
+  /** restore: an image smaller than the disk is written over its first blocks only when asked. */
+  partial?: boolean | undefined;
+}
 interface VerifyArgs extends GlobalArgs { start?: string | undefined; count?: string | undefined }
 
 async function readCmd(a: ReadArgs): Promise<number> {
@@ -107,6 +111,11 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
     if (size > disk.capacityBytes) {
       throw new CliError(`${a.in} is ${size} bytes, larger than the disk (${disk.capacityBytes} bytes)`, 'DISK_LBA_OUT_OF_RANGE');
     }
+    if (size < disk.capacityBytes && a.partial !== true) {
+      // Most often the image of another (smaller) disk: refuse rather than leave a disk that is half one, half other.
+      throw new CliError(`${a.in} is ${size} bytes, smaller than the disk (${disk.capacityBytes} bytes): ` +
+        'pass --partial to write it over the first blocks only');
+    }
     const hash = createHash('sha256');
     await pipeline(createReadStream(a.in!, { highWaterMark: 64 * 1024 }), meter(size, 'restore', hash),
       disk.createWriteStream());
@@ -173,7 +182,8 @@ export function registerIoCommands<T>(y: Argv<T>): Argv<T> {
       .option('out', { alias: 'o', type: 'string' }).option('chunk-blocks', { type: 'number' }),
     (a) => run(() => imageCmd(a as unknown as ImageArgs)))
     .command('restore', 'write an image FILE onto the disk from LBA 0', (b) => withExamples(b, 'restore')
-      .option('in', { alias: 'i', type: 'string' }).option('write', writeFlag),
+      .option('in', { alias: 'i', type: 'string' }).option('write', writeFlag)
+      .option('partial', { type: 'boolean', default: false, describe: 'allow an image smaller than the disk' }),
     (a) => run(() => restoreCmd(a as unknown as ImageArgs)))
     .command('verify', 'read every block and list the unreadable LBAs', (b) => withExamples(b, 'verify')
       .option('start', { type: 'string' }).option('count', { type: 'string' }),
