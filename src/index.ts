@@ -3,6 +3,9 @@
  * the session (openUsbms) and the disk target driver, then the SCSA layer (DDI names), the SCSI codecs, the
  * Bulk-Only Transport engine, and the USB port. The software USB disk is a separate entry point: `usbms/mock`.
  */
+// usb@2's declarations (LibusbPort, the device listings) use the ambient WebUSB types of its @types/w3c-web-usb:
+// keep the reference in dist/index.d.ts so that consumers need not list them in `types` (TypeScript 6: [] by default).
+/// <reference types="w3c-web-usb" preserve="true" />
 export { openUsbms, UsbmsOpenError, mountedFilesystemsOf } from './open.js';
 export type { OpenUsbmsOptions, UsbmsSession, UsbmsOpenErrorCode, UsbmsOpenErrorKind } from './open.js';
 // The one error convention: the code set, the base classes, the type guards (README "Errors").

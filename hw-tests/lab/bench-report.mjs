@@ -2,7 +2,7 @@
 // bench-report.mjs DIR - the figures bench-guest.sh left in DIR (MODEL-api.json, MODEL.jsonl) as medians, the
 // ratios usbms/bare and usbms/kernel per device model, size and direction, printed as a table, and all of it as
 // DIR/report.json. Ratios are only ever formed between figures of the same guest run (side by side).
-import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2] ?? '.lab-bench';
@@ -18,8 +18,11 @@ const models = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).map((n) => n
 const report = {};
 for (const model of models) {
   const lines = readFileSync(join(dir, `${model}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const api = existsSync(join(dir, `${model}-api.json`)) ? JSON.parse(readFileSync(join(dir, `${model}-api.json`), 'utf8') || '{}') : {};
-  const tune = existsSync(join(dir, `${model}-tune.json`)) ? JSON.parse(readFileSync(join(dir, `${model}-tune.json`), 'utf8')) : undefined;
+  // A step that failed in the guest leaves an empty or partial file: its figures are just missing.
+  const load = (name) => { try { return JSON.parse(readFileSync(join(dir, `${model}-${name}.json`), 'utf8')); } catch { return undefined; } };
+  const api = load('api') ?? {};
+  const tune = load('tune');
+  const fastpath = load('fastpath');
   // per command: bare and usbms API (ms/cmd), kernel dd direct (ms/cmd from its MB/s)
   const perCmd = [];
   const figs = api.figures ?? [];
@@ -56,7 +59,7 @@ for (const model of models) {
     nodeSeconds: median(lines.filter((l) => l.who === 'node-start').map((l) => l.seconds)),
     capacityMockSeconds: median(lines.filter((l) => l.who === 'cli-capacity-mock').map((l) => l.seconds)),
   };
-  report[model] = { perCommand: perCmd, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg }, tune, startup };
+  report[model] = { perCommand: perCmd, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg }, tune, startup, fastpath };
 
   console.log(`\n## ${model}${tune ? ` (usbms tune: ${tune.maxTransferBytes} bytes per command)` : ''}\n`);
   console.log('| op | bytes/cmd | bare ms/cmd | usbms ms/cmd | usbms/bare | bare MB/s | usbms MB/s | kernel dd direct MB/s | usbms/kernel |');
@@ -70,6 +73,11 @@ for (const model of models) {
   console.log('| --- | --- | --- | --- | --- |');
   for (const c of cliFigures) console.log(`| ${c.who} | ${f(c.mbps, 1)} | ${f(c.copyMbps, 1)} | ${c.runs} | ${f(c.overKernelDirect1M)} |`);
   console.log(`\nnode -e 0: ${f(startup.nodeSeconds)} s; usbms capacity --mock: ${f(startup.capacityMockSeconds)} s`);
+  if (fastpath) {
+    console.log('\n| bare loop mode | op | bytes | taken | ms/cmd (median) | failure |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    for (const x of fastpath) console.log(`| ${x.mode} | ${x.op} | ${kib(x.bytes)} | ${x.ok ? 'yes' : 'NO'} | ${f(x.median)} | ${x.error ?? ''} |`);
+  }
 }
 writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\n(JSON: ${join(dir, 'report.json')})`);

@@ -41,18 +41,22 @@ check_validate_quick_all() { # validate --all --plan quick --junit: every stick 
     "$OUTDIR/validate-quick.xml" || fail "JUnit report is not 5 suites x 6 passing testcases"
 }
 
-check_validate_full_write() { # full --write --restore on two writable sticks at once: probe, write/verify, restore
-  local rc=0
-  vrun validate --device 1-1.1 --device 1-1.3 --plan full --write --restore --json --junit "$OUTDIR/validate-full.xml" \
+check_validate_full_write() { # full --write --restore on the writable sticks at once: probe, write/verify, restore
+  local ports=(${VALIDATE_FULL_PORTS:-1-1.1 1-1.3}) devs=() p rc=0
+  for p in "${ports[@]}"; do devs+=(--device "$p"); done
+  vrun validate "${devs[@]}" --plan full --write --restore --json --junit "$OUTDIR/validate-full.xml" \
     --seed 12 > "$OUTDIR/validate-full.ndjson" || rc=$?
   steps "$OUTDIR/validate-full.ndjson"
   verdicts "$OUTDIR/validate-full.ndjson"
   [ "$rc" = 0 ] || fail "exit $rc"
-  local passed; passed=$(ev "$OUTDIR/validate-full.ndjson" 'l.filter((e) => e.event === "step" && e.status === "pass").length')
-  [ "$passed" = 22 ] || fail "$passed of 22 steps (2 sticks x 11) passed"
+  local n=${#ports[@]} passed
+  passed=$(ev "$OUTDIR/validate-full.ndjson" 'l.filter((e) => e.event === "step" && e.status === "pass").length')
+  [ "$passed" = $((n * 11)) ] || fail "$passed of $((n * 11)) steps ($n sticks x 11) passed"
   [ "$(ev "$OUTDIR/validate-full.ndjson" 'l.filter((e) => e.step === "write-verify" && e.status === "pass" && e.figures.badBlocks === 0
-    && e.figures.bytes === 4194304).length')" = 2 ] || fail "write-verify did not cover both 4 MiB sticks without a bad block"
-  for n in 1 3; do cmp -s "$IMAGES/rig$n.img" "$IMAGES/rig$n.img.orig" || fail "rig$n.img was not restored"; done
+    && e.figures.bytes === 4194304).length')" = "$n" ] || fail "write-verify did not cover every 4 MiB stick without a bad block"
+  for p in "${ports[@]}"; do
+    cmp -s "$IMAGES/rig${p#1-1.}.img" "$IMAGES/rig${p#1-1.}.img.orig" || fail "rig${p#1-1.}.img was not restored"
+  done
 }
 
 check_validate_endurance_power_cycle() { # endurance: a power cycle between writing and reading back, every cycle;

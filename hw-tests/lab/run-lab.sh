@@ -99,6 +99,25 @@ if [ "${USBMS_LAB_SKIP_RIG:-0}" != 1 ]; then
   say "VM rig: exit $rc after $(stamp "$t") s"
 fi
 
+# ---- VM "perf": the data path at the speed of the wire on QEMU's stick behind xHCI (hw-tests/lab/bench-check.sh):
+# usbms tune, image at the tuned size against the file's sha256, small commands with the data beside the CBW, and
+# WRITEs read back (and put back: the host checks the image is unchanged). Into .lab/checks/perf.txt; the figures
+# are `npm run bench:lab`'s, never checked here. USBMS_LAB_SKIP_PERF=1 skips it.
+if [ "${USBMS_LAB_SKIP_PERF:-0}" != 1 ]; then
+  mkimg perf.img 16M
+  : > "$OUT/checks/perf.txt"
+  t=$(date +%s.%N); say "VM perf: booting"
+  set +e
+  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" --hc xhci --disk "$L/perf.img" -- \
+    bash hw-tests/lab/bench-check.sh "$OUT/checks/perf.txt" "$L/perf.img" 2>&1 | tee "$OUT/logs/vm-perf.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ -s "$OUT/checks/perf.txt" ] || echo "not ok - perf: the guest ran bench-check.sh # VM exit $rc, see .lab/logs/vm-perf.log" >> "$OUT/checks/perf.txt"
+  if cmp -s "$OUT/perf.img" "$OUT/perf.img.orig"; then echo "ok - perf: host: perf.img unchanged (the WRITE check put its blocks back)"
+  else echo "not ok - perf: host: perf.img changed: the WRITE check did not put its blocks back"; fi >> "$OUT/checks/perf.txt"
+  say "VM perf: exit $rc after $(stamp "$t") s"
+fi
+
 # ---- VM "rescue": a stick whose medium fails five sectors (QEMU blkdebug, facts.md §5). hw-tests/lab/rescue.sh:
 # usbms rescue through libusb, ddrescuelog on its mapfile, a rescue with the stick pulled and re-plugged mid-run,
 # then GNU ddrescue through the guest's usb-storage; on

@@ -26,6 +26,9 @@ async function main(): Promise<void> {
   const loop = await openBareLoop(parseInt(m[1], 16), parseInt(m[2], 16), Math.max(...sizes), 2000);
   const results: { mode: string; op: string; bytes: number; ok: boolean; msPerCommand: number[]; error?: string }[] = [];
   try {
+    // The first command after attach may meet a UNIT ATTENTION (CSW status 1, no data: the gadget does that): it
+    // says nothing about the modes, so a few plain commands go first, whatever they answer.
+    for (let i = 0; i < 3; i++) await loop.run('read', 2048, 4096, 1).catch(() => loop.recover());
     for (let r = 0; r < rounds; r++) {
       for (const [name, mode] of Object.entries(MODES)) {
         for (const op of ['read', 'write'] as const) {

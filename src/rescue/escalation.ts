@@ -10,14 +10,16 @@
  * A disconnected device skips the resets (nothing can be sent to it) and goes to the power cycle and waiting. When no rung
  * brings it back the rescue stops with `RescueDeviceLostError`; the caller saves the mapfile.
  */
+import { UsbmsError } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import type { RescueDevice } from './device.js';
 import type { EscalationRecord, EscalationStep } from './events.js';
 
 const log = logger('rescue', 'escalation');
 
-export class RescueDeviceLostError extends Error {
+export class RescueDeviceLostError extends UsbmsError {
   override readonly name = 'RescueDeviceLostError';
+  constructor(message: string, options: { cause?: unknown } = {}) { super('RESCUE_DEVICE_LOST', message, options); }
 }
 
 /** A stop was asked for (SIGINT) while the ladder was being climbed. */

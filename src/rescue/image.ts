@@ -3,13 +3,15 @@
  * where a read failed (a later run, or another copy of the same data, may still fill it), and an existing image
  * is never shortened, as ddrescue does.
  */
+import { UsbmsError } from '../util/errors.js';
 import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
 /** Node's file positions are doubles: exact only below 2^53 bytes (8 PiB), far past any USB stick. */
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
-export class RescueImageError extends Error {
+export class RescueImageError extends UsbmsError {
   override readonly name = 'RescueImageError';
+  constructor(message: string, options: { cause?: unknown } = {}) { super('RESCUE_IMAGE', message, options); }
 }
 
 function exact(n: bigint, what: string): number {

@@ -5,6 +5,7 @@
  *
  * Positions and sizes are BigInt: a mapfile of a 2 TB disk has positions past 2^32, and nothing here may round.
  */
+import { UsbmsArgumentError } from '../util/errors.js';
 
 /** ddrescue's block status characters (its manual, "Mapfile structure"). */
 export type AreaStatus =
@@ -22,7 +23,7 @@ export interface Area {
   readonly status: AreaStatus;
 }
 
-export class MapRangeError extends Error {
+export class MapRangeError extends UsbmsArgumentError {
   override readonly name = 'MapRangeError';
 }
 

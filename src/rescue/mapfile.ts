@@ -13,6 +13,7 @@
  * does (0x hex, leading-0 octal, decimal), as ddrescue reads them; they are written in hex as ddrescue writes
  * them. Versions before 1.20 (then called "logfile") wrote no current_pass; it is optional here.
  */
+import { UsbmsError } from '../util/errors.js';
 import { RescueMap, hex, type Area, type AreaStatus } from './map.js';
 
 /** The phase the status line names. */
@@ -44,10 +45,10 @@ export interface ParsedMapfile extends MapfileState {
 }
 
 /** A mapfile that cannot be read: `line` is 1-based. */
-export class MapfileError extends Error {
+export class MapfileError extends UsbmsError {
   override readonly name = 'MapfileError';
   constructor(message: string, readonly line?: number) {
-    super(line === undefined ? message : `line ${line}: ${message}`);
+    super('RESCUE_MAPFILE', line === undefined ? message : `line ${line}: ${message}`);
   }
 }
 

@@ -3,17 +3,23 @@
  * a power cycle (the session is closed, the power switched, the same device waited for and opened again), a
  * step cut off by its timeout (the session is closed so that whatever it waits on fails), or the device vanishing.
  */
+import { UsbmsError } from '../util/errors.js';
 import type { Disk } from '../disk/index.js';
 import type { UsbmsSession } from '../open.js';
 import type { ResetType } from './counterfeit.js';
 import { describeKey, type RigDevice } from './device.js';
 
-export type RigErrorCode = 'RESET_FAILED' | 'NO_POWER_SWITCH' | 'NOT_BACK' | 'NOT_OPEN' | 'TIMEOUT' | 'VANISHED';
+/** What went wrong with a device under test (the constructor argument; `code` is `RIG_` + kind). */
+export type RigErrorKind = 'RESET_FAILED' | 'NO_POWER_SWITCH' | 'NOT_BACK' | 'NOT_OPEN' | 'TIMEOUT' | 'VANISHED';
+/** @deprecated The old name of {@link RigErrorKind}; `RigError.code` is now the namespaced code. */
+export type RigErrorCode = RigErrorKind;
 
 /** A failure of the rig around the device (not of a SCSI command): which one is in `code`. */
-export class RigError extends Error {
-  override readonly name = 'RigError';
-  constructor(readonly code: RigErrorCode, message: string) { super(message); }
+export class RigError extends UsbmsError {
+  override readonly name: string = 'RigError';
+  constructor(readonly kind: RigErrorKind, message: string, options: { cause?: unknown } = {}) {
+    super(`RIG_${kind}`, message, options);
+  }
 }
 
 export interface HandleOptions {

@@ -4,6 +4,7 @@
  * killed, the rig loses power) is resumed by running the same plan with the same --journal DIR: finished steps
  * are reported from the journal, an endurance step goes on from its last finished phase with the same seeds.
  */
+import { UsbmsError } from '../util/errors.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyFileName, type DeviceKey } from './device.js';
@@ -40,8 +41,9 @@ export interface JournalData {
   backup: { path: string; bytes: number } | null;
 }
 
-export class JournalError extends Error {
+export class JournalError extends UsbmsError {
   override readonly name = 'JournalError';
+  constructor(message: string, options: { cause?: unknown } = {}) { super('RIG_JOURNAL', message, options); }
 }
 
 export class DeviceJournal {

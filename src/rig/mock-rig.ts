@@ -8,6 +8,7 @@
  *   "personality": "cached-counterfeit", "serial": "CC1" }] }`, paths relative to the rig file; the hubs the port
  *   paths need are added (7 ports each).
  */
+import { UsbmsArgumentError } from '../util/errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MockBackend } from '../mock/backend.js';
@@ -16,7 +17,8 @@ import { mockFromSpec } from '../open-mock.js';
 import { mockFromImage } from '../open.js';
 
 /** A rig description that cannot be used; the message names the entry. */
-export class RigSpecError extends Error {
+/** A rig description that cannot be used: a caller's mistake (code ARG_INVALID). */
+export class RigSpecError extends UsbmsArgumentError {
   override readonly name = 'RigSpecError';
 }
 

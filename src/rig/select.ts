@@ -3,12 +3,14 @@
  * optionally narrowed by `--match VID:PID[:serial],...`. `--all` keeps only Bulk-Only mass storage; naming a
  * device that does not speak Bulk-Only is an error, not a silent skip.
  */
+import { UsbmsArgumentError } from '../util/errors.js';
 import { UsbError } from '../open.js';
 import { matchesSelector, parseDeviceSelector, selectOne, type DeviceSelector } from '../usb/selector.js';
 import type { BackendRigDevice } from './backend-rig.js';
 import { describeKey } from './device.js';
 
-export class RigSelectError extends Error {
+/** A device selection (--all, --match) that picks nothing usable: a caller's mistake (code ARG_INVALID). */
+export class RigSelectError extends UsbmsArgumentError {
   override readonly name = 'RigSelectError';
 }
 

@@ -1,10 +1,11 @@
 /** Errors of tracing and replay. */
+import { UsbmsError } from '../util/errors.js';
 import { UsbError } from '../usb/errors.js';
 
 /** The capture holds no (or more than one) mass-storage device to replay; the message says which to pick. */
-export class UsbmsTraceSelectError extends Error {
+export class UsbmsTraceSelectError extends UsbmsError {
   override readonly name = 'UsbmsTraceSelectError';
-  readonly code = 'TRACE_SELECT';
+  constructor(message: string, options: { cause?: unknown } = {}) { super('TRACE_SELECT', message, options); }
 }
 
 /**

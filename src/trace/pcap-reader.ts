@@ -3,6 +3,7 @@
  * and `tshark -i usbmonN` write by default: Section Header, Interface Description and Enhanced/Simple Packet
  * blocks), holding usbmon records (LINKTYPE_USB_LINUX_MMAPPED 220, or the older 48-byte LINKTYPE_USB_LINUX 189).
  */
+import { UsbmsError } from '../util/errors.js';
 import { readFileSync } from 'node:fs';
 import {
   decodeUsbmonRecord, LINKTYPE_USB_LINUX, LINKTYPE_USB_LINUX_MMAPPED, USBMON_HEADER_LENGTH,
@@ -10,9 +11,9 @@ import {
 } from './usbmon.js';
 
 /** A file that is not a usbmon capture usbms can read; the message says what is wrong. */
-export class TraceFormatError extends Error {
+export class TraceFormatError extends UsbmsError {
   override readonly name = 'TraceFormatError';
-  readonly code = 'TRACE_FORMAT';
+  constructor(message: string, options: { cause?: unknown } = {}) { super('TRACE_FORMAT', message, options); }
 }
 
 const PCAP_US = 0xa1b2c3d4;

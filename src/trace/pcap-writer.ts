@@ -6,6 +6,7 @@
  * copy of the data and cannot see a buffer the caller has already reused. One writev per record; the page cache
  * absorbs them (figures in README "Traces and replay").
  */
+import { UsbmsError } from '../util/errors.js';
 import { closeSync, openSync, writevSync } from 'node:fs';
 import { encodeUsbmonHeader, LINKTYPE_USB_LINUX_MMAPPED, USBMON_HEADER_LENGTH, type UsbmonHeaderFields } from './usbmon.js';
 import { logger } from '../util/log.js';
@@ -23,9 +24,9 @@ export interface PcapWriterOptions {
 }
 
 /** A pcap file could not be created or written. */
-export class TraceWriteError extends Error {
+export class TraceWriteError extends UsbmsError {
   override readonly name = 'TraceWriteError';
-  readonly code = 'TRACE_WRITE';
+  constructor(message: string, options: { cause?: unknown } = {}) { super('TRACE_WRITE', message, options); }
 }
 
 export class PcapWriter {

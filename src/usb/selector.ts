@@ -108,7 +108,16 @@ export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 /** `1-2.3`; a root hub (no ports) is `usb1`, as sysfs names it. */
 export function formatPortPath(where: PortLocation): string {
-  return where.portNumbers.length === 0 ? `usb${where.busNumber}` : `${where.busNumber}-${where.portNumbers.join('.')}`;
+  const ports = portNumbersOf(where);
+  return ports.length === 0 ? `usb${where.busNumber}` : `${where.busNumber}-${ports.join('.')}`;
+}
+
+/**
+ * The hub port chain of a device, [] for a root hub. node-usb's types promise an array, but it defines the
+ * property only when libusb_get_port_numbers returns at least one port: on a root hub it is undefined.
+ */
+export function portNumbersOf(where: { readonly portNumbers?: readonly number[] | undefined }): readonly number[] {
+  return where.portNumbers ?? [];
 }
 
 /** The selector as a user would type it (parseDeviceSelector's inverse). */
@@ -121,8 +130,9 @@ export function formatDeviceSelector(sel: DeviceSelector): string {
 
 /** Same bus and same port chain. */
 export function samePortLocation(a: PortLocation, b: PortLocation): boolean {
-  return a.busNumber === b.busNumber && a.portNumbers.length === b.portNumbers.length &&
-    a.portNumbers.every((p, i) => p === b.portNumbers[i]);
+  const pa = portNumbersOf(a);
+  const pb = portNumbersOf(b);
+  return a.busNumber === b.busNumber && pa.length === pb.length && pa.every((p, i) => p === pb[i]);
 }
 
 /** Does `device` answer to `sel`? A vid:pid:serial selector needs the serial to be known and equal. */

@@ -1,7 +1,8 @@
 /**
  * The one error convention of usbms. Every error an API of this package throws or rejects with is an `Error`
  * with a `name` (its class), a `code` from {@link ERROR_CODES} (namespaced by the layer that detected it:
- * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `CLI_`), `cause` when it wraps another error, and
+ * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`,
+ * `CLI_`), `cause` when it wraps another error, and
  * the fields a script needs to act on it (the LBA and sense of a disk error, the phase of a BOT error, the pipe
  * and bytes moved of a USB error). A caller's mistake at any layer (a bad argument, a malformed option string,
  * an impossible configuration) is a {@link UsbmsArgumentError} with code `ARG_INVALID`.
@@ -77,6 +78,23 @@ export const ERROR_CODES = {
   OPEN_MOCK_SPEC: 'the JSON description of an emulated device is invalid',
 
   MOCK_MEDIA_READ_ONLY: 'a write to read-only backing media of the emulated disk',
+
+  TRACE_FORMAT: 'a capture file that is not a readable usbmon pcap/pcapng',
+  TRACE_WRITE: 'the pcap capture file could not be written',
+  TRACE_SELECT: 'the capture holds no (or more than one) mass-storage device to replay',
+
+  RESCUE_MAPFILE: 'a GNU ddrescue mapfile that cannot be parsed or does not fit the device',
+  RESCUE_IMAGE: 'the rescue image file cannot be created, read or written',
+  RESCUE_DEVICE_LOST: 'the device being rescued vanished and did not come back in time',
+
+  RIG_RESET_FAILED: 'a validation step could not reset the device',
+  RIG_NO_POWER_SWITCH: 'a validation step needs a port power switch the hub does not have',
+  RIG_NOT_BACK: 'the device did not come back after a power cycle',
+  RIG_NOT_OPEN: 'a validation step found no session open on its device (it was lost earlier)',
+  RIG_TIMEOUT: 'a validation step took longer than its timeout',
+  RIG_VANISHED: 'the device under validation vanished',
+  RIG_PLAN: 'a validation plan that cannot be used',
+  RIG_JOURNAL: 'a validation journal that cannot be read or written',
 
   CLI_USAGE: 'a command-line mistake, or an operation refused without its confirming flag (--write)',
   CLI_FILE: 'a file named on the command line cannot be read or written',

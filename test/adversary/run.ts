@@ -27,6 +27,7 @@ import { BLOCK, identify, NOT_A_STAMP, stampedBlocks } from './medium.js';
 import type { AdversaryPort } from './port.js';
 import { Rng } from './prng.js';
 import type { Op, Schedule, Step } from './schedule.js';
+import { TimerWatch } from './timers.js';
 
 export const VIOLATION_CLASSES = ['HANG', 'CORRUPT', 'CRASH', 'STUCK', 'STRAY-WRITE', 'LEAK', 'GONE'] as const;
 export type ViolationClass = (typeof VIOLATION_CLASSES)[number];
@@ -67,10 +68,6 @@ async function bounded<T>(p: Promise<T>, ms: number): Promise<Bounded<T>> {
   try { return await Promise.race([settled, limit]); } finally { clearTimeout(timer); }
 }
 
-function countTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
-
 /** A hot unplug during a step: when, and whether every op still in flight must end device-gone. */
 interface Gone { at: number | undefined; strict: boolean; faultsAtStart: number }
 
@@ -89,6 +86,7 @@ class Runner {
   /** Host-side order of events, for "this write ended before that one started". */
   seq = 0;
   abandoned = false;
+  readonly timers = new TimerWatch();
   private readonly rng: Rng;
 
   constructor(readonly s: Schedule) {
@@ -415,7 +413,7 @@ class Runner {
     }
   }
 
-  async closeAndCheckLeaks(timersBefore: number): Promise<void> {
+  async closeAndCheckLeaks(): Promise<void> {
     const s = this.session;
     if (s !== undefined) {
       const res = s.hba.tran.tran_resources;
@@ -433,9 +431,9 @@ class Runner {
       if (p.outstanding !== 0) this.flag('LEAK', `port of plug ${p.plugNumber}: ${p.outstanding} transfers/control requests outstanding after close`);
       if (!p.closed && !p.gone) this.flag('LEAK', `port of plug ${p.plugNumber} left open`);
     }
-    let timers = countTimers() - timersBefore;
-    if (timers > 0) { await sleep(1); await tick(); timers = countTimers() - timersBefore; }
-    if (timers > 0) this.flag('LEAK', `${timers} timer(s) still pending after close`);
+    let leaked = this.timers.leaked();
+    if (leaked.length > 0) { await sleep(1); await tick(); leaked = this.timers.leaked(); }
+    if (leaked.length > 0) this.flag('LEAK', `${leaked.length} timer(s) still pending after close, made ${leaked.slice(0, 3).join('; ')}`);
   }
 }
 
@@ -447,7 +445,7 @@ export async function runSchedule(s: Schedule, prepare?: (dev: AdversaryDevice) 
   const onException = (e: unknown): void => r.flag('CRASH', `uncaught exception: ${describe(e)}`);
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
-  const timersBefore = countTimers();
+  r.timers.start();
   try {
     for (const step of s.steps) {
       if (r.abandoned) break;
@@ -455,11 +453,12 @@ export async function runSchedule(s: Schedule, prepare?: (dev: AdversaryDevice) 
     }
     if (!r.abandoned) await r.finalPhase();
     r.checkMedia();
-    await r.closeAndCheckLeaks(timersBefore);
+    await r.closeAndCheckLeaks();
     await tick();
   } catch (e) {
     r.flag('CRASH', `the runner itself threw: ${describe(e)}${e instanceof Error ? `\n${e.stack}` : ''}`);
   } finally {
+    r.timers.stop();
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
   }

@@ -161,3 +161,13 @@ describe('matching a selector against the devices present', () => {
     expect(() => selectOne(parseDeviceSelector('1:1'), [])).toThrow(/devices present: none/);
   });
 });
+
+describe('root hubs (node-usb leaves portNumbers undefined there)', () => {
+  it('formatPortPath and samePortLocation take a device without portNumbers as a root hub', async () => {
+    const { formatPortPath, samePortLocation } = await import('../../src/usb/selector.js');
+    const rootHub = { busNumber: 2 } as unknown as { busNumber: number; portNumbers: number[] };
+    expect(formatPortPath(rootHub)).toBe('usb2');
+    expect(samePortLocation(rootHub, { busNumber: 2, portNumbers: [] })).toBe(true);
+    expect(samePortLocation(rootHub, { busNumber: 2, portNumbers: [1] })).toBe(false);
+  });
+});

@@ -11,10 +11,10 @@ import type { UsbBackend } from '../../usb/backend.js';
 import { LibusbBackend } from '../../usb/libusb/index.js';
 import {
   describeKey, eventLine, isDestructive, junitXml, mockBackendOf, mockRigFromFile, mockRigFromFiles, PlanError, resolvePlan,
-  RESET_TYPES, RigError, rigDevicesOf, RigSelectError, RigSpecError, runRig, selectRigDevices, SlotTable,
+  RESET_TYPES, rigDevicesOf, RigSelectError, RigSpecError, runRig, selectRigDevices, SlotTable,
   type Plan, type ResetType, type RigEvent,
 } from '../../rig/index.js';
-import { CliError, EXIT, exitStatusFor } from '../exit.js';
+import { CliError, exitStatusFor } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { info, out, run, type GlobalArgs } from '../context.js';
 
@@ -78,7 +78,7 @@ function reporter(json: boolean): { onEvent: (e: RigEvent) => void; table: SlotT
 }
 
 function exitCodeOf(e: unknown): number {
-  if (e instanceof RigError) return e.code === 'TIMEOUT' ? EXIT.TIMEOUT : e.code === 'NO_POWER_SWITCH' ? EXIT.FILE_ERROR : EXIT.TRANSPORT_ERROR;
+  // RigError codes (RIG_*) are in the one exit table like every other code.
   return exitStatusFor(e).code;
 }
 

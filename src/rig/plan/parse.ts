@@ -2,14 +2,15 @@
  * Plan files: JSON checked key by key, so a typo in a rig's plan is a clear error naming the key
  * (`steps[2].thresholds.minMbps: unknown threshold (known: ...)`), never a silently ignored limit.
  */
+import { UsbmsError } from '../../util/errors.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_TIMEOUT_S, type Plan, type Step, type StepKind, type StepParams, type Thresholds } from './types.js';
 
-export class PlanError extends Error {
+export class PlanError extends UsbmsError {
   override readonly name = 'PlanError';
   /** Where in the plan: `steps[2].params.cycles`, or '' for the plan as a whole. */
   constructor(readonly path: string, reason: string, readonly source = 'plan') {
-    super(`${source}${path === '' ? '' : ` ${path}`}: ${reason}`);
+    super('RIG_PLAN', `${source}${path === '' ? '' : ` ${path}`}: ${reason}`);
   }
 }
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../backend.js';
 import { UsbError } from '../errors.js';
 import type { ControlSetup, UsbPort } from '../port.js';
-import { formatDeviceSelector, formatPortPath, samePortLocation, type DeviceSelector, type PortLocation } from '../selector.js';
+import { formatDeviceSelector, formatPortPath, portNumbersOf, samePortLocation, type DeviceSelector, type PortLocation } from '../selector.js';
 import { usbErrorFromLibusb } from './errors.js';
 import { describeDevice, findLibusbDevice, listLibusbDevices } from './list.js';
 import { openLibusbDevice, type LibusbOpenOptions } from './open.js';
@@ -81,7 +81,7 @@ function sysfsPortDisableFile(sysfsRoot: string, hub: Device, port: number): str
   const name = formatPortPath(hub); // usbN for a root hub, B-P.P... otherwise
   let config = '1';
   try { config = readFileSync(`${sysfsRoot}/${name}/bConfigurationValue`, 'utf8').trim() || '1'; } catch { return undefined; }
-  const iface = hub.portNumbers.length === 0 ? `${hub.busNumber}-0:${config}.0` : `${name}:${config}.0`;
+  const iface = portNumbersOf(hub).length === 0 ? `${hub.busNumber}-0:${config}.0` : `${name}:${config}.0`;
   const file = `${sysfsRoot}/${name}/${iface}/${name}-port${port}/disable`;
   return existsSync(file) ? file : undefined;
 }

@@ -6,7 +6,7 @@ import { getDeviceList, type Device } from 'usb';
 import { readFileSync } from 'node:fs';
 import type { DeviceListing } from '../backend.js';
 import type { UsbSpeed } from '../port.js';
-import { formatPortPath, hex4, selectOne, type DeviceSelector } from '../selector.js';
+import { formatPortPath, hex4, portNumbersOf, selectOne, type DeviceSelector } from '../selector.js';
 import { usbErrorFromLibusb, libusbErrno, LibusbErrorCode } from './errors.js';
 import { summarizeMassStorageInterfaces } from './select.js';
 import { logger } from '../../util/log.js';
@@ -121,7 +121,7 @@ async function enumerate(device: Device): Promise<DeviceListing[]> {
   const desc = device.deviceDescriptor;
   const rows = summaries.map((s): DeviceListing => ({
     vendorId: desc.idVendor, productId: desc.idProduct, busNumber: device.busNumber,
-    deviceAddress: device.deviceAddress, portNumbers: [...device.portNumbers], portPath: formatPortPath(device),
+    deviceAddress: device.deviceAddress, portNumbers: [...portNumbersOf(device)], portPath: formatPortPath(device),
     ...strings, accessDenied, speed: deviceSpeed(device), interfaceNumber: s.interfaceNumber, protocol: s.protocol,
     protocolCode: s.protocolCode, hasBotAltSetting: s.hasBotAltSetting,
     kernelDriverActive: opened ? kernelDriverActive(device, s.index) : undefined,

@@ -7,7 +7,7 @@ import type { DeviceIdentity } from '../backend.js';
 import { DeviceMismatchError, UsbMountedError } from '../device-errors.js';
 import { UsbError } from '../errors.js';
 import type { PortInfo } from '../port.js';
-import { formatDeviceSelector, formatPortPath, hex4, parseDeviceSelector, type DeviceSelector } from '../selector.js';
+import { formatDeviceSelector, formatPortPath, hex4, portNumbersOf, parseDeviceSelector, type DeviceSelector } from '../selector.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { deviceSpeed, findLibusbDevice, readDeviceStrings } from './list.js';
 import { mountedFilesystemsOf } from './mounts.js';
@@ -61,7 +61,7 @@ interface Claimed {
 /** Pulling a mounted disk away from the kernel loses data: refuse unless forced. */
 function refuseIfMounted(device: Device, interfaceNumber: number, opts: LibusbOpenOptions): void {
   if (opts.force === true) return;
-  const mounts = mountedFilesystemsOf({ busNumber: device.busNumber, portNumbers: device.portNumbers, interfaceNumber });
+  const mounts = mountedFilesystemsOf({ busNumber: device.busNumber, portNumbers: portNumbersOf(device), interfaceNumber });
   if (mounts.length === 0) return;
   throw new UsbMountedError(mounts, `refusing to detach the kernel driver of ${formatPortPath(device)}: it has ` +
     `mounted filesystems (${mounts.join(', ')}); unmount them first (or pass --force to do it anyway)`);
@@ -165,7 +165,7 @@ export async function openLibusbDevice(device: Device, name: string, opts: Libus
     const info: PortInfo = {
       vendorId: device.deviceDescriptor.idVendor, productId: device.deviceDescriptor.idProduct,
       ...strings, busNumber: device.busNumber, deviceAddress: device.deviceAddress,
-      portNumbers: [...device.portNumbers],
+      portNumbers: [...portNumbersOf(device)],
       speed: deviceSpeed(device, choice.bulkIn.maxPacketSize),
       interfaceNumber: choice.interfaceNumber, alternateSetting: choice.alternateSetting,
       endpoints: { in: choice.bulkIn.address, out: choice.bulkOut.address },

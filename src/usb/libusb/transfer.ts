@@ -27,7 +27,7 @@ export interface TransferHost {
 type CancelReason = 'none' | 'caller' | 'timeout' | 'close' | 'gone';
 
 export class LibusbTransfer implements UsbTransfer {
-  private readonly native: Transfer;
+  private native: Transfer;
   private resolveFn: ((n: number) => void) | undefined;
   private rejectFn: ((e: UsbError) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -37,7 +37,7 @@ export class LibusbTransfer implements UsbTransfer {
   constructor(
     readonly pipe: Pipe,
     private readonly host: TransferHost,
-    makeNative: (callback: (error: LibUSBException | undefined, buffer: Buffer, actual: number) => void) => Transfer,
+    private readonly makeNative: (callback: (error: LibUSBException | undefined, buffer: Buffer, actual: number) => void) => Transfer,
   ) {
     // One callback for the life of the transfer: no closure is made per submit.
     this.native = makeNative(this.onComplete);
@@ -61,6 +61,10 @@ export class LibusbTransfer implements UsbTransfer {
     try {
       this.native.submit(buffer);
     } catch (e) {
+      // node-usb sets the native transfer's buffer before libusb_submit_transfer and keeps it when that fails
+      // (LIBUSB_ERROR_NO_MEM: usbfs memory), so the transfer would refuse every later submit as "already active":
+      // a fresh native transfer replaces it.
+      this.native = this.makeNative(this.onComplete);
       const err = usbErrorFromLibusb(e, { what: `submit bulk-${this.pipe}`, pipe: this.pipe });
       this.finish(undefined, err);
       return promise;
