@@ -6,7 +6,7 @@
  *
  * Options: --device VID:PID (hex), --sizes 4K,120K,1M,4M (bytes or K/M suffix), --rounds N, --bytes-per-size N
  * (how much each size moves per round; at least --min-commands commands), --only bare|usbms, --no-write,
- * --max-transfer N (usbms's bytes per command; default the largest size).
+ * --max-transfer N (usbms's bytes per command; default the largest size), --quirks FLAGS (usbms's overrides).
  */
 import { openUsbms } from '../open.js';
 import { openBareLoop } from './bare-loop.js';
@@ -15,6 +15,8 @@ import { parseByteSize } from '../util/size.js';
 interface Args {
   vendorId: number; productId: number; sizes: number[]; rounds: number; bytesPerSize: number; minCommands: number;
   only: 'bare' | 'usbms' | undefined; write: boolean; maxTransfer: number | undefined;
+  /** usbms's quirk overrides (--quirks), to compare the round-trip savers on one device. */
+  quirks: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -36,6 +38,7 @@ function parseArgs(argv: string[]): Args {
     minCommands: Number(get('min-commands') ?? 4),
     only, write: !argv.includes('--no-write'),
     maxTransfer: mt === undefined ? undefined : parseByteSize(mt),
+    quirks: get('quirks'),
   };
 }
 
@@ -85,7 +88,8 @@ async function bareRound(a: Args, diskBlocks: number, out: LabSample[]): Promise
 
 async function usbmsRound(a: Args, out: LabSample[]): Promise<number> {
   const device = `${a.vendorId.toString(16).padStart(4, '0')}:${a.productId.toString(16).padStart(4, '0')}`;
-  const session = await openUsbms({ device, maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes) });
+  const session = await openUsbms({ device, maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes),
+    ...(a.quirks === undefined ? {} : { quirks: a.quirks }) });
   try {
     const disk = await session.openDisk(0, { allowWrite: a.write });
     const blocks = Number(disk.blocks);

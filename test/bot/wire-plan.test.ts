@@ -5,13 +5,13 @@ import { wirePlan } from '../../src/bot/run.js';
 const QEMU = { vendorId: 0x46f4, productId: 0x0001 };
 
 describe('round-trip quirks per device model', () => {
-  it('QEMU usb-storage behind xHCI (SuperSpeed): NO_CSW_PIPELINING only; behind EHCI (high speed): NO_EARLY_IN only', () => {
+  it('QEMU usb-storage behind xHCI (SuperSpeed): NO_CSW_PIPELINING only; behind EHCI (high speed): NO_EARLY_IN too', () => {
     const xhci = resolveQuirks({ ...QEMU, speed: 'super' });
     expect(xhci.noCswPipelining).toBe(true);
     expect(xhci.noEarlyIn).toBe(false);
     const ehci = resolveQuirks({ ...QEMU, speed: 'high' });
     expect(ehci.noEarlyIn).toBe(true);
-    expect(ehci.noCswPipelining).toBe(false);
+    expect(ehci.noCswPipelining).toBe(true);
     for (const q of [xhci, ehci]) expect(q.senseLun0Only).toBe(true);
   });
 
@@ -37,9 +37,9 @@ describe('round-trip quirks per device model', () => {
     expect(wirePlan(q, 'none', false)).toEqual({ earlyData: false, queueCsw: false, cswWithCbw: false, sequential: false });
   });
 
-  it('EHCI plan: no IN before the CBW is through, and no CSW read while data-OUT is still due', () => {
+  it('EHCI plan: no IN before the CBW is through, the CSW read only after the data; data-OUT with the CBW', () => {
     const q = resolveQuirks({ ...QEMU, speed: 'high' });
-    expect(wirePlan(q, 'in', true)).toEqual({ earlyData: false, queueCsw: true, cswWithCbw: false, sequential: false });
+    expect(wirePlan(q, 'in', true)).toEqual({ earlyData: false, queueCsw: false, cswWithCbw: false, sequential: true });
     expect(wirePlan(q, 'out', true)).toEqual({ earlyData: true, queueCsw: false, cswWithCbw: false, sequential: false });
     expect(wirePlan(q, 'none', false)).toEqual({ earlyData: false, queueCsw: false, cswWithCbw: false, sequential: false });
   });

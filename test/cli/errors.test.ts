@@ -22,6 +22,8 @@ import {
   UsbCancelledError, UsbClosedError, UsbDeviceGoneError, UsbError, UsbOverflowError, UsbStallError, UsbTimeoutError,
 } from '../../src/usb/errors.js';
 import { ERROR_CODES, isArgumentError, isUsbmsError, UsbmsArgumentError, type UsbmsErrorCode } from '../../src/util/errors.js';
+import { RigError } from '../../src/rig/index.js';
+import { TraceFormatError } from '../../src/trace/pcap-reader.js';
 import { rig } from '../disk/helpers.js';
 import { ROOT } from './build.js';
 
@@ -76,6 +78,8 @@ describe('every error class: name, code, cause, context', () => {
     ['UsbmsOpenError', new UsbmsOpenError('MOCK_SPEC', 'x', { cause }), 'OPEN_MOCK_SPEC'],
     ['CliError', new CliError('x', 'CLI_FILE', { cause }), 'CLI_FILE'],
     ['UsbmsArgumentError', new UsbmsArgumentError('x', { cause, argument: 'lun' }), 'ARG_INVALID'],
+    ['RigError', new RigError('TIMEOUT', 'x', { cause }), 'RIG_TIMEOUT'],
+    ['TraceFormatError', new TraceFormatError('x', { cause }), 'TRACE_FORMAT'],
   ];
   for (const [name, e, code] of cases) {
     it(`${name}: name ${name}, code ${code}, cause kept, a known exit status`, () => {
