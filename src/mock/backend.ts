@@ -13,6 +13,7 @@
  * Each enumeration (plug, power on) gives the device a new address on its bus, as a host controller does. Power
  * off detaches the device (sessions on it fail as gone); power on re-enumerates it after `enumerationDelayMs`.
  */
+import { UsbmsArgumentError } from '../util/errors.js';
 import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../usb/backend.js';
 import { DeviceMismatchError } from '../usb/device-errors.js';
 import { UsbError } from '../usb/errors.js';
@@ -46,7 +47,7 @@ interface Slot {
 function toLocation(at: string | PortLocation): PortLocation {
   if (typeof at !== 'string') return at;
   const sel = parseDeviceSelector(at);
-  if (sel.kind !== 'port') throw new UsbError('INVALID', `'${at}' is not a port path (e.g. 0-1.2)`);
+  if (sel.kind !== 'port') throw new UsbmsArgumentError(`'${at}' is not a port path (e.g. 0-1.2)`);
   return sel;
 }
 
@@ -191,10 +192,10 @@ export class MockBackend implements UsbBackend {
     const name = formatPortPath(location);
     const { parent, port } = parentAndPort(location);
     const hub = this.hubAt(parent);
-    if (hub === undefined) throw new UsbError('INVALID', `no hub at ${formatPortPath(parent)} to plug ${name} into`);
-    if (port < 1 || port > hub.ports) throw new UsbError('INVALID', `hub ${formatPortPath(parent)} has no port ${port}`);
+    if (hub === undefined) throw new UsbmsArgumentError(`no hub at ${formatPortPath(parent)} to plug ${name} into`);
+    if (port < 1 || port > hub.ports) throw new UsbmsArgumentError(`hub ${formatPortPath(parent)} has no port ${port}`);
     if (this.hubAt(location) !== undefined || this.slots.some((s) => samePortLocation(s.location, location))) {
-      throw new UsbError('INVALID', `port ${name} is taken`);
+      throw new UsbmsArgumentError(`port ${name} is taken`);
     }
   }
 

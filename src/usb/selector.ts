@@ -11,6 +11,7 @@
  *   finds the device again after a reset, a re-plug or a power cycle. Bus 0 is the software disk's (src/mock).
  */
 import { UsbError } from './errors.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 /** A parsed `--device`: by identity (`ids`), by bus and address (`location`) or by physical port (`port`). */
 export type DeviceSelector =
@@ -41,11 +42,12 @@ export interface SelectableDevice extends PortLocation {
 const EXPECTED = 'expected vid:pid[:serial] in hex (46f4:0001), bus:address in decimal (1:4) or a port path (1-2.3)';
 
 /** A selector the user typed that cannot name a device. */
-export class DeviceSelectorError extends UsbError {
+export class DeviceSelectorError extends UsbmsArgumentError {
   override readonly name = 'DeviceSelectorError';
   /** @param input what the user typed; @param reason what is wrong with it */
   constructor(readonly input: string, reason: string) {
-    super('INVALID', `bad device selector '${input}': ${reason} (${EXPECTED})`);
+    // A caller's mistake like any other (code ARG_INVALID): one class for those at every layer.
+    super(`bad device selector '${input}': ${reason} (${EXPECTED})`, { argument: '--device' });
   }
 }
 

@@ -6,6 +6,7 @@ import {
 } from '../../src/usb/selector.js';
 import { speedFromBulkMaxPacket, speedFromSysfs } from '../../src/usb/libusb/list.js';
 import { UsbError } from '../../src/usb/errors.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 import { openLibusbPort } from '../../src/usb/libusb/index.js';
 
 describe('parseDeviceSelector', () => {
@@ -32,8 +33,8 @@ describe('parseDeviceSelector', () => {
     let caught: unknown;
     try { parseDeviceSelector(input); } catch (e) { caught = e; }
     expect(caught).toBeInstanceOf(DeviceSelectorError);
-    expect(caught).toBeInstanceOf(UsbError);
-    expect((caught as UsbError).code).toBe('ARG_INVALID');
+    expect(caught).toBeInstanceOf(UsbmsArgumentError);
+    expect((caught as UsbmsArgumentError).code).toBe('ARG_INVALID');
     expect((caught as Error).message).toContain(reason);
     expect((caught as Error).message).toContain('vid:pid');
   });
