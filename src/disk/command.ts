@@ -75,6 +75,20 @@ interface Transient { error: DiskError; waitMs: number; kind: 'retry' | 'not-rea
 
 export async function runCommand(ap: scsi_address, opts: CommandOptions, policy: RetryPolicy,
   hooks: CommandHooks): Promise<CommandResult> {
+  try {
+    return await runWithRetries(ap, opts, policy, hooks);
+  } catch (e) {
+    // Whatever ended the command (sense, transport, removal, a refusal by the HBA), say which blocks it covered.
+    if (e instanceof DiskError && opts.lba !== undefined) {
+      e.lba ??= opts.lba;
+      if (opts.blocks !== undefined) e.range ??= { lba: opts.lba, blocks: opts.blocks };
+    }
+    throw e;
+  }
+}
+
+async function runWithRetries(ap: scsi_address, opts: CommandOptions, policy: RetryPolicy,
+  hooks: CommandHooks): Promise<CommandResult> {
   let retriesLeft = opts.once === true ? 0 : policy.retries;
   // UNIT ATTENTIONs are reported once per event; a few in a row are normal after reset + media change.
   let unitAttentionsLeft = opts.once === true ? 0 : 8;

@@ -99,8 +99,16 @@ export class DiskError extends UsbmsError {
   override readonly name: string = 'DiskError';
   /** The decoded sense, when the device answered CHECK CONDITION. */
   readonly sense: DiskSense | undefined;
-  /** The LBA the failure concerns (for a medium error: the first failing block, when the device said). */
-  readonly lba: bigint | undefined;
+  /**
+   * The LBA the failure concerns (for a medium error: the first failing block, when the device said). Set to the
+   * command's first LBA by the disk driver when nothing more precise is known.
+   */
+  lba: bigint | undefined;
+  /**
+   * The blocks of the READ/WRITE/VERIFY that failed, whatever the failure (sense, transport, removal): a failed
+   * write is always reported with the range it may have left half-written.
+   */
+  range: { readonly lba: bigint; readonly blocks: number } | undefined = undefined;
   /** The SCSI status byte, when a status was received. */
   readonly status: number | undefined;
 

@@ -218,6 +218,9 @@ interface ErrorOutcome { reason: number; statistics: number; gone: boolean }
 function errorOutcome(err: unknown, stop: StopReason | null): ErrorOutcome {
   const kind = typeof err === 'object' && err !== null && 'kind' in err ? String(err.kind) : 'transport';
   const o = (reason: number, statistics: number, gone = false): ErrorOutcome => ({ reason, statistics, gone });
+  // A vanished device outranks why the HBA stopped the packet: a timeout or abort that meets a removal is a
+  // removal, so the target driver (and the HBA's own state) learn at once that nothing more will work.
+  if (kind === 'device-gone' && stop !== 'detach') return o(CMD_DEV_GONE, 0, true);
   switch (stop) {
     case 'abort': return o(CMD_ABORTED, STAT_ABORTED);
     case 'timeout': return o(CMD_TIMEOUT, STAT_TIMEOUT);

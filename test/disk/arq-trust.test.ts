@@ -220,6 +220,17 @@ describe('one unit and the cause (defect 6)', () => {
       expect((cause as BotError).kind).toBe('invalid-csw');
     } finally { await session.close(); }
   });
+  it('a write that fails by removal reports the LBA range it may have left half-written', async () => {
+    const dev = device();
+    const { session, disk } = await open(dev, undefined, { allowWrite: true });
+    try {
+      dev.faults.inject({ match: { opcode: 0x2a }, fault: { kind: 'disconnect', phase: 'data' } });
+      const r = await outcome(disk.write(40n, Buffer.alloc(8 * 512, 1)));
+      expect(r).toBeInstanceOf(DiskError);
+      expect((r as DiskError).kind).toBe('device-gone');
+      expect((r as DiskError).range).toEqual({ lba: 40n, blocks: 8 });
+    } finally { await session.close().catch(() => undefined); }
+  });
   it('openUsbms takes a custom port and refuses two selections', async () => {
     const dev = device();
     await expect(openUsbms({ port: dev.open(), mock: true })).rejects.toMatchObject({ code: 'OPEN_BOTH_SELECTED', kind: 'BOTH_SELECTED' });
