@@ -42,8 +42,8 @@ check_validate_quick_all() { # validate --all --plan quick --junit: every stick 
 }
 
 check_validate_full_write() { # full --write --restore (probe, write/verify, restore) on VALIDATE_FULL_PORTS at once
-  # (default 1-1.1 only: under TCG one 4 MiB stick takes minutes; 1-1.2 gets the endurance run)
-  local ports=(${VALIDATE_FULL_PORTS:-1-1.1}) devs=() p rc=0
+  # (default: the writable sticks 1-1.1 and 1-1.3 in one process; 1-1.2 gets the endurance run, 1-1.4 is read-only)
+  local ports=(${VALIDATE_FULL_PORTS:-1-1.1 1-1.3}) devs=() p rc=0
   for p in "${ports[@]}"; do devs+=(--device "$p"); done
   vrun validate "${devs[@]}" --plan full --write --restore --json --junit "$OUTDIR/validate-full.xml" \
     --seed 12 > "$OUTDIR/validate-full.ndjson" || rc=$?

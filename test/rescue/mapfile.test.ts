@@ -16,9 +16,12 @@ import {
 const fixture = (name: string): string => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
 const header = { creator: 'usbms test', commandLine: 'usbms rescue', startTime: new Date(0), currentTime: new Date(0), message: 'Finished' };
 
-function hasDdrescuelog(): boolean {
-  try { execFileSync('ddrescuelog', ['--version'], { stdio: 'pipe' }); return true; } catch { return false; }
-}
+/**
+ * ddrescuelog is required (CI installs Debian's gddrescue before `npm test`, see .ci/run): without it this check
+ * fails, never skips, so a green run always means ddrescue's own tool read our mapfile. USBMS_NO_DDRESCUE=1 opts
+ * out on a machine that cannot have it.
+ */
+const ddrescueOptOut = process.env.USBMS_NO_DDRESCUE === '1';
 
 describe('parsing mapfiles ddrescue wrote', () => {
   it('ddrescue 1.27 in copy pass 1: status line with current_pass, data blocks merged as ddrescue would', () => {
@@ -119,7 +122,7 @@ describe('writing mapfiles', () => {
       }), { numRuns: 200 });
   });
 
-  it.runIf(hasDdrescuelog())('ddrescuelog (GNU ddrescue 1.2x) reads what usbms writes and lists the same bad sectors', () => {
+  it.skipIf(ddrescueOptOut)('ddrescuelog (GNU ddrescue 1.2x) reads what usbms writes and lists the same bad sectors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'usbms-map-'));
     const map = new RescueMap(2n * 1024n * 1024n * 1024n * 1024n); // a 2 TiB device: positions past 2^32
     map.set(0n, map.size, '+');
