@@ -10,17 +10,14 @@ import { BotTransport, parseQuirkOverrides, type BotTimeouts } from './bot/index
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import { createDemoDisk, FileMedia, MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
-import {
-  formatDeviceSelector, parseDeviceSelector, type DeviceSelector, type MassStorageDeviceInfo,
-} from './usb/find.js';
-import { LibusbBackend, mountedFilesystemsOf } from './usb/libusb/index.js';
+import { formatDeviceSelector, parseDeviceSelector, type DeviceSelector } from './usb/selector.js';
+import type { DeviceListing as MassStorageDeviceInfo } from './usb/backend.js';
+import { mountedFilesystemsOf } from './usb/libusb/mounts.js';
 import { MockBackend } from './mock/backend.js';
 import type { DeviceIdentity, UsbBackend } from './usb/backend.js';
 import { matchesSelector } from './usb/selector.js';
 import { mockFromSpec } from './open-mock.js';
-import {
-  openReplayPort, TraceFormatError, tracePort, TraceWriteError, UsbmsTraceSelectError, type PcapOptions, type ReplayUsbDevice,
-} from './trace/index.js';
+import type { PcapOptions, ReplayDivergenceError, ReplayUsbDevice } from './trace/index.js';
 import type { UsbPort } from './usb/port.js';
 import { UsbmsError } from './util/errors.js';
 import { logger } from './util/log.js';
@@ -29,9 +26,30 @@ import { logger } from './util/log.js';
 // depends on this module (and the disk driver) only.
 export { BotError, QuirkParseError } from './bot/index.js';
 export { UsbError } from './usb/errors.js';
-export { listMassStorageDevices, type MassStorageDeviceInfo } from './usb/find.js';
+export type { MassStorageDeviceInfo };
 export { mountedFilesystemsOf };
-export { replayDivergenceOf } from './trace/index.js';
+
+// libusb (usb@2's native addon and its JavaScript) and the trace layer load only when a session needs them: a
+// command on the software disk never touches them, and start-up is mostly module loading (see README, Start-up).
+type TraceModule = typeof import('./trace/index.js');
+let traceModule: TraceModule | undefined;
+async function loadTrace(): Promise<TraceModule> {
+  traceModule ??= await import('./trace/index.js');
+  return traceModule;
+}
+
+/** Every Bulk-Only mass-storage device libusb sees (loads libusb). */
+export async function listMassStorageDevices(): Promise<MassStorageDeviceInfo[]> {
+  return (await import('./usb/find.js')).listMassStorageDevices();
+}
+
+/**
+ * The divergence that ended a replay session (a replay port, or a port wrapped around one), else undefined. Only
+ * a replay can diverge, and a replay loads the trace layer first, so without it there is nothing to find.
+ */
+export function replayDivergenceOf(port: object): ReplayDivergenceError | undefined {
+  return traceModule?.replayDivergenceOf(port);
+}
 
 const log = logger('cli', 'open');
 
@@ -170,7 +188,10 @@ export async function usbBackend(opts: { backend?: UsbBackend | undefined; mock?
     throw new UsbmsOpenError('BOTH_SELECTED', 'give either a backend or --mock, not both');
   }
   if (opts.backend !== undefined) return { backend: opts.backend, mock: undefined, onlyDevice: undefined };
-  if (opts.mock === undefined) return { backend: new LibusbBackend(), mock: undefined, onlyDevice: undefined };
+  if (opts.mock === undefined) {
+    const { LibusbBackend } = await import('./usb/libusb/backend.js');
+    return { backend: new LibusbBackend(), mock: undefined, onlyDevice: undefined };
+  }
   const mock = opts.mock === true ? createDemoDisk()
     : typeof opts.mock !== 'string' ? opts.mock
       : opts.mock.toLowerCase().endsWith('.json') ? mockFromSpecOrRefuse(opts.mock) : mockFromImage(opts.mock);
@@ -181,7 +202,8 @@ export async function usbBackend(opts: { backend?: UsbBackend | undefined; mock?
 }
 
 /** A capture file that cannot be read or written is the user's file problem (exit 15), not an internal error. */
-function fileOrRefuse<T>(open: () => T): T {
+function fileOrRefuse<T>(trace: TraceModule, open: () => T): T {
+  const { TraceFormatError, TraceWriteError, UsbmsTraceSelectError } = trace;
   try {
     return open();
   } catch (e) {
@@ -209,7 +231,8 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
     if (opts.mock !== undefined || opts.port !== undefined) {
       throw new UsbmsOpenError('BOTH_SELECTED', 'give --replay alone (or with --device BUS:ADDRESS of the capture)');
     }
-    port = fileOrRefuse(() => openReplayPort(opts.replay ?? '', opts.device));
+    const trace = await loadTrace();
+    port = fileOrRefuse(trace, () => trace.openReplayPort(opts.replay ?? '', opts.device));
   } else if (opts.port !== undefined) {
     port = opts.port;
   } else {
@@ -228,7 +251,10 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
   let transport: BotTransport | undefined;
   try {
     const raw = port;
-    port = fileOrRefuse(() => tracePort(raw, opts.pcap)); // before the engine sends anything: a complete capture
+    if (opts.pcap !== undefined) { // before the engine sends anything: a complete capture
+      const trace = await loadTrace();
+      port = fileOrRefuse(trace, () => trace.tracePort(raw, opts.pcap));
+    }
     const quirks = quirkText(opts.quirks, port);
     transport = await BotTransport.open(port, {
       ...(quirks === undefined ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),

@@ -6,7 +6,7 @@
 # host can check the image is unchanged). One "ok - perf: ..." / "not ok - perf: ... # why" line per check.
 set -u
 CHECKS="$1"; IMG="$2"; SEL=46f4:0001
-U=(node dist/cli/main.js --device "$SEL")
+U=(node dist/bin/usbms.js --device "$SEL")
 T=/tmp/perf; mkdir -p "$T"
 check() { # check NAME command...: ok when the command succeeds
   local name="$1"; shift

@@ -12,7 +12,7 @@ MODEL="$1"; SEL="$2"; OUT="$3"
 SIZES="${BENCH_SIZES:-4K,120K,1M,4M,8M}"
 ROUNDS="${BENCH_ROUNDS:-3}"; CLI_RUNS="${BENCH_CLI_RUNS:-2}"
 J="$OUT/$MODEL.jsonl"; : > "$J"
-U=(node dist/cli/main.js)
+U=(node dist/bin/usbms.js)
 now() { date +%s.%N; }
 emit() { # emit WHO OP BYTES_PER_CMD TOTAL_BYTES SECONDS [extra json]
   printf '{"model":"%s","who":"%s","op":"%s","bytes":%s,"total":%s,"seconds":%s%s}\n' \

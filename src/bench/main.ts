@@ -196,8 +196,11 @@ function row(label: string, f: Figure, base?: Figure, baseName = ''): string {
 
 function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] ?? NaN; }
 
+/** The `usbms` users run: the bundled CLI (npm run build:cli), dist/bin/usbms.js. */
+const BIN = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'bin', 'usbms.js');
+
 function startup(): { node: number; capacityMock: number } {
-  const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'cli', 'main.js');
+  const cli = BIN;
   const time = (args: string[]): number => {
     const xs: number[] = [];
     for (let i = 0; i < 7; i++) {
@@ -220,7 +223,7 @@ function imageVsDd(mib: number): { usbms: number; dd: number } {
     const chunk = Buffer.alloc(1024 * 1024);
     for (let i = 0; i < mib; i++) { chunk.fill(i & 0xff); chunk.writeUInt32LE(i, 0); writeSync(fd, chunk); }
     closeSync(fd);
-    const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'cli', 'main.js');
+    const cli = BIN;
     const t = (fn: () => void): number => { const t0 = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t0) / 1e9; };
     const dd = median([0, 1, 2].map(() => t(() => execFileSync('bash', ['-c', `dd if=${img} bs=1M status=none | sha256sum`]))));
     const usbms = median([0, 1, 2].map(() => t(() => execFileSync(process.execPath,

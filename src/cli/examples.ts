@@ -48,6 +48,7 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
   image: [
     ['usbms image -o stick.img --mock', 'copy the whole disk into stick.img and print its sha256'],
     ['usbms image -o stick.img -d 0781:5567 --detach-kernel-driver', 'a stick the kernel holds (refused while mounted)'],
+    ['usbms image -o stick.img -d 0781:5567 --max-transfer 8M --no-hash', 'the fastest copy: 8 MiB READs, no sha256'],
   ],
   restore: [
     ['usbms restore -i stick.img --write -d 0781:5567', 'write stick.img onto the disk from LBA 0'],

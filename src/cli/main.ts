@@ -56,6 +56,18 @@ function moduleFor(argv: readonly string[]): string | undefined {
   return first === undefined ? undefined : MODULE_OF[first];
 }
 
+/**
+ * yargs renders a command's whole help text just before it runs the handler (usage.cacheHelpMessage), so that a
+ * handler could print it later; no usbms handler does, and rendering it (cliui measuring every string of every
+ * option) was a fifth of a short command's start-up. Replaced where yargs has it, left alone where it does not.
+ */
+function skipHelpCache(y: Argv<GlobalArgs>): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const internal = y as unknown as { getInternalMethods?: () => { getUsageInstance?: () => Usage | undefined } };
+  const usage = internal.getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
+
 const args = normaliseMockFlag(hideBin(process.argv));
 let cli: Argv<GlobalArgs> = globalOptions(yargs(args).scriptName('usbms'));
 const only = moduleFor(args);
@@ -65,6 +77,7 @@ for (const [name, load] of Object.entries(MODULES)) {
 // The script calls `usbms --get-yargs-completions ...`, which yargs answers from the commands and options above.
 // yargs' own completion command prints the script even for --help, so it stays hidden under another name and a
 // plain command prints the script, with a --help and examples like every other command.
+skipHelpCache(cli);
 cli = cli.completion('completion-script', false)
   .command('completion', 'print a bash/zsh completion script', (b) => withExamples(b, 'completion'),
     () => { cli.showCompletionScript(); });

@@ -93,7 +93,9 @@ async function runWithRetries(ap: scsi_address, opts: CommandOptions, policy: Re
   // UNIT ATTENTIONs are reported once per event; a few in a row are normal after reset + media change.
   let unitAttentionsLeft = opts.once === true ? 0 : 8;
   let started = false;
-  const readyDeadline = Date.now() + policy.readyTimeoutMs;
+  // Set at the first NOT READY: no clock is read for a command that never waits (in the lab guest every clock
+  // read is a system call).
+  let readyDeadline: number | undefined;
   for (;;) {
     const outcome = await runPacket(ap, opts);
     const verdict = classify(outcome, opts);
@@ -109,6 +111,7 @@ async function runWithRetries(ap: scsi_address, opts: CommandOptions, policy: Re
       continue;
     }
     if (t.kind === 'not-ready') {
+      readyDeadline ??= Date.now() + policy.readyTimeoutMs;
       if (opts.once === true || Date.now() + policy.readyPollMs > readyDeadline) throw t.error;
       log('%s: %s, waiting', opts.name, t.error.sense?.text);
       await sleep(policy.readyPollMs);

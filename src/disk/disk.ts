@@ -53,6 +53,56 @@ const LBA_LIMIT_10 = 0xffff_ffffn;
 const DEFAULT_DMA_MAX = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** What a block READ/WRITE CDB is made from (READ/WRITE 10 and 16 take the same two fields). */
+interface BlockCdbSpec {
+  readonly name: string;
+  readonly cdbLength: number;
+  encodeCdb(p: { lba: bigint; blocks: number }, into?: Buffer): Buffer;
+}
+
+/**
+ * One block READ/WRITE's request, kept by its disk for the next one: Disk.transfer fills it and sends it, so
+ * a command makes no request object and no closures (its CDB writers are made once, with the object). DMA
+ * windows (PKT_DMA_PARTIAL) get their CDBs from `windows.writeCdbFor`.
+ */
+class BlockCommand implements CommandOptions {
+  name = '';
+  cdbLength = 10;
+  timeoutMs = 0;
+  lba = 0n;
+  blocks = 0;
+  dataIn: Buffer | undefined = undefined;
+  dataOut: Buffer | undefined = undefined;
+  private spec: BlockCdbSpec = commands.read10;
+  private readonly cdbFields = { lba: 0n, blocks: 0 };
+  readonly writeCdb = (into: Buffer): void => { this.encode(into, this.lba, this.blocks); };
+  readonly windows = {
+    blockSize: 512,
+    writeCdbFor: (into: Buffer, firstBlock: number, blocks: number): void => {
+      this.encode(into, this.lba + BigInt(firstBlock), blocks);
+    },
+  };
+
+  prepare(spec: BlockCdbSpec, lba: bigint, blocks: number, blockSize: number, timeoutMs: number,
+    dataIn: Buffer | undefined, dataOut: Buffer | undefined): void {
+    this.spec = spec;
+    this.name = spec.name;
+    this.cdbLength = spec.cdbLength;
+    this.lba = lba;
+    this.blocks = blocks;
+    this.windows.blockSize = blockSize;
+    this.timeoutMs = timeoutMs;
+    this.dataIn = dataIn;
+    this.dataOut = dataOut;
+  }
+
+  private encode(into: Buffer, lba: bigint, blocks: number): void {
+    this.cdbFields.lba = lba;
+    this.cdbFields.blocks = blocks;
+    this.spec.encodeCdb(this.cdbFields, into);
+  }
+}
+
 export class Disk extends DiskCommands {
   private capacityInfo: Capacity | undefined;
   private wp = false;
@@ -60,6 +110,8 @@ export class Disk extends DiskCommands {
   private closedFlag = false;
   /** Bytes per command: the HBA's dma-max capability. */
   readonly maxTransferBytes: number;
+  /** Block commands not in flight, for the next READ/WRITE (as many as ever ran at once). */
+  private readonly idleBlockCommands: BlockCommand[] = [];
 
   private constructor(
     readonly hba: UsbmsHba,
@@ -182,7 +234,7 @@ export class Disk extends DiskCommands {
     if (into !== undefined && into.length < bytes) {
       throw new DiskArgumentError(`buffer of ${into.length} bytes cannot hold ${blocks} blocks of ${cap.blockSize}`);
     }
-    const out = into === undefined ? Buffer.allocUnsafe(bytes) : into.subarray(0, bytes);
+    const out = into === undefined ? Buffer.allocUnsafe(bytes) : into.length === bytes ? into : into.subarray(0, bytes);
     await this.transfer('read', lba, blocks, cap.blockSize, out);
     return out;
   }
@@ -208,23 +260,24 @@ export class Disk extends DiskCommands {
 
   private async transfer(op: 'read' | 'write', lba: bigint, blocks: number, blockSize: number, buf: Buffer)
     : Promise<void> {
-    let done = 0;
-    while (done < blocks) {
-      const at = lba + BigInt(done);
-      const small = at + BigInt(Math.min(blocks - done, MAX_BLOCKS_10)) - 1n <= LBA_LIMIT_10;
-      const n = Math.min(blocks - done, this.blocksPerCommand(blockSize, small));
-      const view = buf.subarray(done * blockSize, (done + n) * blockSize);
-      const spec = op === 'read' ? (small ? commands.read10 : commands.read16) : (small ? commands.write10 : commands.write16);
-      await this.exec({
-        name: spec.name, cdbLength: spec.cdbLength, timeoutMs: this.timeoutMs, lba: at, blocks: n,
-        ...(op === 'read' ? { dataIn: view } : { dataOut: view }),
-        writeCdb: (into) => { spec.encodeCdb({ lba: at, blocks: n }, into); },
-        // DMA attributes that cannot map a whole command (small count_max, few cookies) get it in windows.
-        windows: { blockSize, writeCdbFor: (into, first, count) => {
-          spec.encodeCdb({ lba: at + BigInt(first), blocks: count }, into);
-        } },
-      });
-      done += n;
+    const cmd = this.idleBlockCommands.pop() ?? new BlockCommand();
+    try {
+      let done = 0;
+      while (done < blocks) {
+        const at = lba + BigInt(done);
+        const small = at + BigInt(Math.min(blocks - done, MAX_BLOCKS_10)) - 1n <= LBA_LIMIT_10;
+        const n = Math.min(blocks - done, this.blocksPerCommand(blockSize, small));
+        // The caller's memory itself when one command moves all of it (no view object per command).
+        const whole = done === 0 && n * blockSize === buf.length;
+        const view = whole ? buf : buf.subarray(done * blockSize, (done + n) * blockSize);
+        const spec = op === 'read' ? (small ? commands.read10 : commands.read16) : (small ? commands.write10 : commands.write16);
+        cmd.prepare(spec, at, n, blockSize, this.timeoutMs, op === 'read' ? view : undefined, op === 'write' ? view : undefined);
+        await this.exec(cmd);
+        done += n;
+      }
+    } finally {
+      cmd.prepare(commands.read10, 0n, 0, 0, 0, undefined, undefined); // drops the caller's memory
+      this.idleBlockCommands.push(cmd);
     }
   }
 

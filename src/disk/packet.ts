@@ -66,10 +66,26 @@ export interface PacketOutcome {
 
 function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
+/**
+ * What a command needs beside its packet, kept for the next command (the packet itself comes from the HBA's
+ * tran_pkt_constructor cache, so scsi_init_pkt/scsi_destroy_pkt allocate nothing once it is warm): a buf(9S)
+ * header for the caller's memory and a pkt_comp made once that settles the command being waited for.
+ */
+class CommandSlot {
+  readonly bp: buf = getrbuf();
+  private settle: (() => void) | undefined;
+  readonly comp = (): void => { const s = this.settle; this.settle = undefined; s?.(); };
+  completion(): Promise<void> { return new Promise<void>((resolve) => { this.settle = resolve; }); }
+}
+/** Slots not in use; as many as commands were ever in flight at once, up to this many kept. */
+const idleSlots: CommandSlot[] = [];
+const MAX_IDLE_SLOTS = 64;
+
 /** Run one packet to completion. Throws only when the HBA refuses the packet outright. */
 export async function runPacket(ap: scsi_address, req: PacketRequest): Promise<PacketOutcome> {
   const data = req.dataIn ?? req.dataOut;
-  const bp = data !== undefined && data.length > 0 ? getrbuf() : null;
+  const slot = idleSlots.pop() ?? new CommandSlot();
+  const bp = data !== undefined && data.length > 0 ? slot.bp : null;
   if (bp !== null && data !== undefined) {
     bp.b_flags = req.dataIn !== undefined ? B_READ : B_WRITE;
     bp.b_bcount = data.length;
@@ -84,12 +100,13 @@ export async function runPacket(ap: scsi_address, req: PacketRequest): Promise<P
       PKT_XARQ | (partial ? PKT_DMA_PARTIAL : 0), SLEEP_FUNC);
     if (!partial || req.windows === undefined || data === undefined) {
       req.writeCdb(pkt.pkt_cdbp);
-      return await transportOnce(pkt, req.timeoutMs);
+      return await transportOnce(pkt, req.timeoutMs, slot);
     }
-    return await runWindows(ap, pkt, bp, req, req.windows, data.length);
+    return await runWindows(ap, pkt, bp, req, req.windows, data.length, slot);
   } finally {
     if (pkt !== undefined) scsi_destroy_pkt(pkt);
     if (bp !== null) freerbuf(bp);
+    if (idleSlots.length < MAX_IDLE_SLOTS) idleSlots.push(slot);
   }
 }
 
@@ -99,7 +116,7 @@ export async function runPacket(ap: scsi_address, req: PacketRequest): Promise<P
  * does not complete GOOD ends the request, its outcome reported with the residue of the whole request.
  */
 async function runWindows(ap: scsi_address, pkt: scsi_pkt, bp: buf, req: PacketRequest,
-  w: NonNullable<PacketRequest['windows']>, total: number): Promise<PacketOutcome> {
+  w: NonNullable<PacketRequest['windows']>, total: number, slot: CommandSlot): Promise<PacketOutcome> {
   for (;;) {
     const offset = pkt.pkt_dma_offset;
     const length = pkt.pkt_dma_len;
@@ -109,7 +126,7 @@ async function runWindows(ap: scsi_address, pkt: scsi_pkt, bp: buf, req: PacketR
         `${w.blockSize}-byte blocks (its dma_attr_granular should be the block size)`);
     }
     w.writeCdbFor(pkt.pkt_cdbp, offset / w.blockSize, length / w.blockSize);
-    const o = await transportOnce(pkt, req.timeoutMs);
+    const o = await transportOnce(pkt, req.timeoutMs, slot);
     const last = unmapped === 0;
     if (o.reason !== CMD_CMPLT || o.status !== STATUS_GOOD || o.resid > 0 || last) {
       return { ...o, resid: total - offset - (length - o.resid) };
@@ -118,10 +135,11 @@ async function runWindows(ap: scsi_address, pkt: scsi_pkt, bp: buf, req: PacketR
   }
 }
 
-async function transportOnce(pkt: scsi_pkt, timeoutMs: number): Promise<PacketOutcome> {
+async function transportOnce(pkt: scsi_pkt, timeoutMs: number, slot: CommandSlot): Promise<PacketOutcome> {
   pkt.pkt_time = timeoutMs / 1000;
   pkt.pkt_flags = 0;
-  const done = new Promise<void>((resolve) => { pkt.pkt_comp = () => resolve(); });
+  const done = slot.completion();
+  pkt.pkt_comp = slot.comp;
   let rc = scsi_transport(pkt);
   for (let i = 0; rc === TRAN_BUSY && i < BUSY_TRIES; i++) {
     await sleep(BUSY_BACKOFF_MS);

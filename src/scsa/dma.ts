@@ -68,6 +68,9 @@ export function validateDmaAttr(a: ddi_dma_attr_t): void {
   }
 }
 
+/** What an unbound handle points at: one empty Buffer for every handle, so an unbind allocates nothing. */
+const UNBOUND = Buffer.alloc(0);
+
 /** One DMA handle per packet, reused across binds; its cookie array and cookie objects are reused too. */
 export class DmaHandle {
   readonly cookies: ddi_dma_cookie_t[] = [];
@@ -80,8 +83,8 @@ export class DmaHandle {
   /** DDI_DMA_READ (device to memory) or DDI_DMA_WRITE. */
   flags = 0;
   /** The caller's memory and the memory the device really uses (the same unless bouncing). */
-  private source: Buffer = Buffer.alloc(0);
-  private target: Buffer = Buffer.alloc(0);
+  private source: Buffer = UNBOUND;
+  private target: Buffer = UNBOUND;
   private bounce: Buffer | null = null;
   bouncing = false;
 
@@ -130,7 +133,7 @@ export class DmaHandle {
     this.winLength = 0;
     this.winOffset = 0;
     this.length = 0;
-    this.source = this.target = Buffer.alloc(0);
+    this.source = this.target = UNBOUND;
   }
 
   /** ddi_dma_sync over the current window: copies only when bouncing. */
@@ -172,7 +175,7 @@ export class DmaHandle {
   }
 
   private setCookie(i: number, offset: number, size: number): void {
-    const view = this.target.subarray(offset, offset + size);
+    const view = this.viewOf(this.cookies[i], offset, size);
     const c = this.cookies[i];
     if (c === undefined) {
       this.cookies.push({ dmac_laddress: offset, dmac_size: size, dmac_type: 0, buffer: view });
@@ -181,5 +184,18 @@ export class DmaHandle {
       c.dmac_size = size;
       c.buffer = view;
     }
+  }
+
+  /**
+   * The cookie's memory, without a new Buffer where possible: the whole target when the cookie covers it (the
+   * common case, one cookie per command), or the view the cookie already holds when it describes the same bytes
+   * (the same buffer bound again, as a stream or a benchmark does).
+   */
+  private viewOf(c: ddi_dma_cookie_t | undefined, offset: number, size: number): Buffer {
+    const t = this.target;
+    if (offset === 0 && size === t.length) return t;
+    const b = c?.buffer;
+    if (b !== undefined && b.buffer === t.buffer && b.byteOffset === t.byteOffset + offset && b.length === size) return b;
+    return t.subarray(offset, offset + size);
   }
 }

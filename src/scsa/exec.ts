@@ -34,6 +34,12 @@ export class HbaCmd {
   /** tran_setup_pkt grew the cdb / status area beyond the preallocated one (teardown gives them back). */
   grewCdb = false;
   grewScb = false;
+  /**
+   * The grown areas, kept with the cached packet for the next command that asks for the same size (a target
+   * driver asks for the same status length every time: sd's extended ARQ), so growing allocates once.
+   */
+  grownCdb: Buffer | null = null;
+  grownScb: Buffer | null = null;
   timer: NodeJS.Timeout | null = null;
   constructor(readonly slot: BotSlot) {
     this.req = { lun: 0, cdb: this.pieceCdb, cdbLength: 0, direction: 'none', segments: this.segments,

@@ -41,14 +41,17 @@ export function buildTran(hba: UsbmsHba, opts: UsbmsHbaOptions): scsi_hba_tran {
     t.freeSlot((pkt.pkt_ha_private as HbaCmd).slot);
     pkt.pkt_ha_private = null;
   };
-  /** tran_setup_pkt: only what the preallocated areas cannot hold is allocated per packet. */
+  /** The area kept from an earlier command when it has this length, cleared as new memory would be; else new. */
+  const zeroed = (kept: Buffer | null, length: number): Buffer =>
+    kept !== null && kept.length === length ? kept.fill(0) : Buffer.alloc(length);
+  /** tran_setup_pkt: only what the preallocated areas cannot hold is allocated (once per cached packet and size). */
   const setup = (pkt: scsi_pkt): number => {
     if (pkt.pkt_cdblen > MAX_CMDLEN || pkt.pkt_scblen > MAX_STATUSLEN) return -1;
     const cmd = pkt.pkt_ha_private as HbaCmd;
     cmd.grewCdb = pkt.pkt_cdblen > DEFAULT_CDBLEN;
     cmd.grewScb = pkt.pkt_scblen > DEFAULT_SCBLEN;
-    if (cmd.grewCdb) pkt.pkt_cdbp = Buffer.alloc(pkt.pkt_cdblen);
-    if (cmd.grewScb) pkt.pkt_scbp = Buffer.alloc(pkt.pkt_scblen);
+    if (cmd.grewCdb) pkt.pkt_cdbp = cmd.grownCdb = zeroed(cmd.grownCdb, pkt.pkt_cdblen);
+    if (cmd.grewScb) pkt.pkt_scbp = cmd.grownScb = zeroed(cmd.grownScb, pkt.pkt_scblen);
     return 0;
   };
   const teardown = (pkt: scsi_pkt): void => {

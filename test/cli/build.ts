@@ -1,10 +1,14 @@
-/** Builds dist/ (tsc -p tsconfig.build.json) when any file under src/ is newer than the built CLI. */
+/**
+ * Builds dist/ (tsc -p tsconfig.build.json, then the bundled CLI: npm run build:cli) when any file under src/ is newer
+ * than the built CLI. The tests run the bundle, dist/bin/usbms.js, since that is the `usbms` users get.
+ */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const CLI = join(ROOT, 'dist/cli/main.js');
+export const CLI = join(ROOT, 'dist/bin/usbms.js');
+const COMPILED_CLI = join(ROOT, 'dist/cli/main.js');
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -22,6 +26,7 @@ export function buildCliIfStale(): void {
       { cwd: ROOT, stdio: 'pipe' });
   } catch (e) {
     // Type errors elsewhere in the tree still emit JavaScript; only a missing CLI is fatal here.
-    if (!existsSync(CLI)) throw e;
+    if (!existsSync(COMPILED_CLI)) throw e;
   }
+  execFileSync('npm', ['run', 'build:cli', '--silent'], { cwd: ROOT, stdio: 'pipe' });
 }

@@ -168,6 +168,19 @@ describe('usbms CLI on an image file (--mock=IMAGE)', () => {
     expect((await usbms(['restore', '--in', out, '--write', `--mock=${tooBig}`])).code).toBe(22);
   });
 
+  it('image --no-hash copies the same bytes without a sha256 (--json: sha256 null, the copy\'s seconds)', async () => {
+    const src = image('nohash.img', 300, (b) => { for (let i = 0; i < b.length; i++) b[i] = (i * 13 + 5) % 251; });
+    const out = join(tmp, 'nohash-copy.img');
+    const r = await usbms(['image', '--out', out, '--no-hash', '--json', `--mock=${src}`]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { sha256: unknown; bytes: number; seconds: number };
+    expect(j).toMatchObject({ sha256: null, bytes: 300 * 512 });
+    expect(j.seconds).toBeGreaterThanOrEqual(0);
+    expect(Buffer.compare(readFileSync(out), readFileSync(src))).toBe(0);
+    const plain = await usbms(['image', '--out', out, '--no-hash', `--mock=${src}`]);
+    expect(plain.stdout.trim()).toBe(`${300 * 512} bytes  ${out}`);
+  });
+
   it('verify reads every block; probe finds a genuine disk and leaves the data as it was', async () => {
     const img = image('p.img', 4096, (b) => { for (let i = 0; i < b.length; i += 512) b.writeUInt32LE(i, i); });
     const before = sha(readFileSync(img));

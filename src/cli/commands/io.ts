@@ -24,6 +24,8 @@ interface ImageArgs extends GlobalArgs {
   out?: string | undefined; in?: string | undefined; write: boolean; 'chunk-blocks'?: number | undefined;
   /** restore: an image smaller than the disk is written over its first blocks only when asked. */
   partial?: boolean | undefined;
+  /** image: `--no-hash` copies without the sha256 (where the CPU hashes slower than the device reads). */
+  hash?: boolean | undefined;
 }
 interface VerifyArgs extends GlobalArgs { start?: string | undefined; count?: string | undefined }
 
@@ -70,12 +72,12 @@ async function writeCmd(a: WriteArgs): Promise<number> {
 }
 
 /** Pass-through that hashes and reports progress, without copying the chunks. */
-function meter(total: bigint, label: string, hash: ReturnType<typeof createHash>): Transform {
+function meter(total: bigint, label: string, hash: ReturnType<typeof createHash> | undefined): Transform {
   const progress = new Progress(total, label);
   let done = 0n;
   return new Transform({
     transform(chunk: Buffer, _enc, cb): void {
-      hash.update(chunk);
+      hash?.update(chunk);
       done += BigInt(chunk.length);
       progress.update(done);
       cb(null, chunk);
@@ -89,13 +91,14 @@ async function imageCmd(a: ImageArgs): Promise<number> {
   const chunkBlocks = parseCount(a['chunk-blocks'], '--chunk-blocks', 0) || undefined;
   return withDisk(a, {}, async (disk) => {
     requireMedium(disk);
-    const hash = createHash('sha256');
+    const hash = a.hash === false ? undefined : createHash('sha256');
     const started = Date.now();
     await pipeline(disk.createReadStream(chunkBlocks === undefined ? {} : { chunkBlocks }),
       meter(disk.capacityBytes, 'image', hash), createWriteStream(a.out!));
-    const sha256 = hash.digest('hex');
-    if (a.json) printJson({ file: a.out, blocks: disk.blocks, bytes: disk.capacityBytes, sha256, seconds: (Date.now() - started) / 1000 });
-    else out(`${sha256}  ${a.out}`);
+    const seconds = (Date.now() - started) / 1000;
+    const sha256 = hash?.digest('hex') ?? null;
+    if (a.json) printJson({ file: a.out, blocks: disk.blocks, bytes: disk.capacityBytes, sha256, seconds });
+    else out(sha256 === null ? `${disk.capacityBytes} bytes  ${a.out}` : `${sha256}  ${a.out}`);
   });
 }
 
@@ -179,7 +182,9 @@ export function registerIoCommands<T>(y: Argv<T>): Argv<T> {
       .positional('lba', { type: 'string' }).option('in', { alias: 'i', type: 'string' }).option('write', writeFlag),
     (a) => run(() => writeCmd(a as unknown as WriteArgs)))
     .command('image', 'copy the whole disk into FILE and print its sha256', (b) => withExamples(b, 'image')
-      .option('out', { alias: 'o', type: 'string' }).option('chunk-blocks', { type: 'number' }),
+      .option('out', { alias: 'o', type: 'string' }).option('chunk-blocks', { type: 'number' })
+      .option('hash', { type: 'boolean', default: true,
+        describe: 'sha256 of the copy (--no-hash: copy only, at the device\'s speed where hashing is slower)' }),
     (a) => run(() => imageCmd(a as unknown as ImageArgs)))
     .command('restore', 'write an image FILE onto the disk from LBA 0', (b) => withExamples(b, 'restore')
       .option('in', { alias: 'i', type: 'string' }).option('write', writeFlag)
