@@ -175,3 +175,46 @@ export function createDiskWriteStream(disk: BlockDevice, opts: DiskWriteStreamOp
     },
   });
 }
+
+/**
+ * Blocks start..end handed to `consume` in order, one READ ahead of it, in two buffers that take turns: while
+ * `consume` hashes or writes one chunk, the next READ fills the other. Unlike the read stream, a chunk is lent,
+ * not given: it is valid until `consume`'s promise settles, then its buffer is read into again. So a copy of any
+ * size holds two chunks and makes no garbage (the read stream's chunks are new buffers, and how many wait for the
+ * garbage collector depends on the pace). If `consume` fails, the READ in flight is waited for, then the error
+ * is thrown.
+ */
+export async function forEachChunk(disk: BlockDevice, opts: DiskReadStreamOptions,
+  consume: (chunk: Buffer, lba: bigint) => Promise<void> | void): Promise<void> {
+  const start = opts.start ?? 0n;
+  const end = opts.end ?? disk.blocks - 1n;
+  const chunkBlocks = opts.chunkBlocks ?? defaultChunkBlocks(disk);
+  checkChunk(chunkBlocks);
+  if (start < 0n || end < start - 1n || end >= disk.blocks) {
+    throw new DiskArgumentError(`range ${start}..${end} is not on the disk (0..${disk.blocks - 1n})`);
+  }
+  const chunkBytes = chunkBlocks * disk.blockSize;
+  let lba = start;
+  const size = (at: bigint): number => Number(end - at + 1n < BigInt(chunkBlocks) ? end - at + 1n : BigInt(chunkBlocks));
+  if (lba > end) return;
+  let ready: Buffer = Buffer.allocUnsafe(chunkBytes);
+  let spare: Buffer | undefined;
+  let reading: Promise<Buffer> | undefined = disk.read(lba, size(lba), ready);
+  while (reading !== undefined) {
+    const chunk = await reading;
+    const at = lba;
+    lba += BigInt(size(lba));
+    reading = undefined;
+    if (lba <= end) {
+      spare ??= Buffer.allocUnsafe(chunkBytes);
+      [ready, spare] = [spare, ready];
+      reading = disk.read(lba, size(lba), ready);
+    }
+    try {
+      await consume(chunk, at);
+    } catch (e) {
+      if (reading !== undefined) await reading.catch(() => undefined);
+      throw e;
+    }
+  }
+}

@@ -224,10 +224,13 @@ export class UsbmsHba implements CapsContext, ExecContext {
     }
   }
 
+  /** pkt_time of the running packet passed (made once: no closure per command). */
+  private readonly pktTimeExpired = (): void => { void this.stopRunning('timeout'); };
+
   private async run(pkt: scsi_pkt): Promise<void> {
     const cmd = pkt.pkt_ha_private as HbaCmd;
     if (pkt.pkt_time > 0) {
-      cmd.timer = setTimeout(() => void this.stopRunning('timeout'), pkt.pkt_time * 1000);
+      cmd.timer = setTimeout(this.pktTimeExpired, pkt.pkt_time * 1000);
     }
     await runPacket(this, pkt, cmd);
     if (cmd.timer !== null) clearTimeout(cmd.timer);

@@ -4,10 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
-import { isDiskError, type Disk } from '../../disk/index.js';
+import { forEachChunk, isDiskError, type Disk } from '../../disk/index.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { hexDump, Progress } from '../format.js';
@@ -93,8 +94,21 @@ async function imageCmd(a: ImageArgs): Promise<number> {
     requireMedium(disk);
     const hash = a.hash === false ? undefined : createHash('sha256');
     const started = Date.now();
-    await pipeline(disk.createReadStream(chunkBlocks === undefined ? {} : { chunkBlocks }),
-      meter(disk.capacityBytes, 'image', hash), createWriteStream(a.out!));
+    const file = await open(a.out!, 'w');
+    try {
+      const progress = new Progress(disk.capacityBytes, 'image');
+      let done = 0n;
+      // Two buffers taking turns: the next READ is on the wire while this chunk is hashed and written.
+      await forEachChunk(disk, chunkBlocks === undefined ? {} : { chunkBlocks }, async (chunk) => {
+        hash?.update(chunk);
+        for (let off = 0; off < chunk.length;) off += (await file.write(chunk, off, chunk.length - off)).bytesWritten;
+        done += BigInt(chunk.length);
+        progress.update(done);
+      });
+      progress.finish();
+    } finally {
+      await file.close();
+    }
     const seconds = (Date.now() - started) / 1000;
     const sha256 = hash?.digest('hex') ?? null;
     if (a.json) printJson({ file: a.out, blocks: disk.blocks, bytes: disk.capacityBytes, sha256, seconds });
