@@ -143,26 +143,40 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
   });
 }
 
-/** Read every block of a range; a failing chunk is re-read block by block to name each unreadable LBA. */
+/**
+ * Read every block of a range at the device's transfer size, the next READ queued behind the one on the wire (two
+ * buffers taking turns, so the HBA starts it the moment the first completes); a failing chunk is re-read block by
+ * block to name each unreadable LBA.
+ */
 async function scan(disk: Disk, start: bigint, count: bigint, onProgress: (done: bigint) => void): Promise<bigint[]> {
   const chunk = Math.max(1, Math.floor(disk.maxTransferBytes / disk.blockSize));
-  const buf = Buffer.allocUnsafe(chunk * disk.blockSize);
+  const bufs = [Buffer.allocUnsafe(chunk * disk.blockSize), Buffer.allocUnsafe(chunk * disk.blockSize)] as const;
   const bad: bigint[] = [];
-  for (let done = 0n; done < count;) {
-    const n = Number(count - done < BigInt(chunk) ? count - done : BigInt(chunk));
+  const sizeAt = (done: bigint): number => Number(count - done < BigInt(chunk) ? count - done : BigInt(chunk));
+  // Disk.read rejects with Errors (DiskError, or an argument error): kept as the value, thrown below.
+  const readChunk = (done: bigint, turn: number): Promise<Error | undefined> =>
+    disk.read(start + done, sizeAt(done), bufs[turn % 2]).then(() => undefined, (e: unknown) => e as Error);
+  let turn = 0;
+  let pending: Promise<Error | undefined> | undefined = count > 0n ? readChunk(0n, turn) : undefined;
+  for (let done = 0n; pending !== undefined;) {
+    const failure = await pending;
+    const n = sizeAt(done);
     const lba = start + done;
-    try {
-      await disk.read(lba, n, buf);
-    } catch (e) {
-      if (!isDiskError(e, 'medium') && !isDiskError(e, 'hardware')) throw e;
+    done += BigInt(n);
+    pending = done < count ? readChunk(done, ++turn) : undefined;
+    if (failure !== undefined) {
+      if (!isDiskError(failure, 'medium') && !isDiskError(failure, 'hardware')) {
+        await pending; // never leave a READ on the wire behind the error
+        throw failure;
+      }
+      const one = bufs[(turn + 1) % 2]; // the buffer of the chunk that failed (the next READ has the other)
       for (let i = 0; i < n; i++) {
-        await disk.read(lba + BigInt(i), 1, buf).catch((err: unknown) => {
+        await disk.read(lba + BigInt(i), 1, one).catch((err: unknown) => {
           if (!isDiskError(err, 'medium') && !isDiskError(err, 'hardware')) throw err;
           bad.push(lba + BigInt(i));
         });
       }
     }
-    done += BigInt(n);
     onProgress(done);
   }
   return bad;
