@@ -39,7 +39,7 @@ guest() {
   local t rc
   # ---- usbms rescue, through libusb (no kernel driver bound)
   t=$(now)
-  node dist/cli/main.js rescue --device 46f4:0001:RESCUE1 --out "$out/usbms.img" --map "$out/usbms.map" \
+  node dist/bin/usbms.js rescue --device 46f4:0001:RESCUE1 --out "$out/usbms.img" --map "$out/usbms.map" \
     --timeout 10 --json > "$out/usbms.ndjson" 2> "$out/usbms.stderr"
   rc=$?
   local tu; tu=$(since "$t")
@@ -86,7 +86,7 @@ guest() {
 replug() {
   local out="$1" sectors="$2" i rc
   rm -f "$out"/replug.*
-  node dist/cli/main.js rescue --device 46f4:0001:RESCUE1 --out "$out/replug.img" --map "$out/replug.map" \
+  node dist/bin/usbms.js rescue --device 46f4:0001:RESCUE1 --out "$out/replug.img" --map "$out/replug.map" \
     --timeout 10 --wait-device 90 --json > "$out/replug.ndjson" 2> "$out/replug.stderr" &
   local pid=$!
   for i in $(seq 3000); do # until 1 MB is rescued (node starts slowly under TCG)

@@ -18,7 +18,7 @@ set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 # the CLI under test (run-lab.sh has just built dist/; USBMS_TRACE_CLI points elsewhere for a private build)
-USBMS=(node "${USBMS_TRACE_CLI:-$ROOT/dist/cli/main.js}")
+USBMS=(node "${USBMS_TRACE_CLI:-$ROOT/dist/bin/usbms.js}")
 # USBMS_TRACE_PARTS: which of "qemu gadget kernel" to run (all by default)
 PARTS=" ${USBMS_TRACE_PARTS:-qemu gadget kernel} "
 part() { [[ "$PARTS" == *" $1 "* ]]; }
