@@ -31,3 +31,13 @@ export { DeviceSlot, setPortPower, portStatus, waitForArrival, identityOf, compa
 export type { WaitOptions, PowerCycleOptions } from './usb/slot.js';
 export { DeviceMismatchError, DeviceWaitTimeoutError, PortPowerError, UsbMountedError } from './usb/device-errors.js';
 export { usbBackend } from './open.js';
+// Validation rigs (usbms validate): slots by port path, plans, the runner, its events and reports (README "Validation rigs").
+export {
+  runRig, rigDevicesOf, BackendRigDevice, selectRigDevices, RigSelectError, resolvePlan, BUILTIN_PLANS, parsePlan,
+  loadPlanFile, PlanError, isDestructive, RigError, junitXml, describeKey, probeDisk, RESET_TYPES,
+} from './rig/index.js';
+export type {
+  RunOptions, RigResult, DeviceResult, StepResult, BackendRigOptions, Selection, Selected, Plan, Step, StepKind, StepParams,
+  Thresholds, RigDevice, DeviceKey, RigEvent, EventSink, DeviceRef, StepStatus, RigErrorKind, ResetType, ProbeOptions,
+  ProbeResult,
+} from './rig/index.js';

@@ -120,8 +120,44 @@ check_slot_refuses_other_device() { # another stick in a slot is refused by the 
     console.log("restored:", back.portPath, back.serialNumber);' || fail "the slot did not refuse the other device"
 }
 
+check_udev_hub_ports() { # udev/72-usbms-hub-ports.rules: plugdev may write the listed hub's port "disable" files
+  # (what usbms power prefers on Linux 6.0+), the root hub's stay root's; a plugdev member switches 1-1.2 off and on
+  local hub=/sys/bus/usb/devices/1-1/1-1:1.0 f mode gid n udevadm
+  # the lab's udevd is an unpacked udevadm (setup.sh), started through a symlink: no udevadm on PATH
+  udevadm=$(command -v udevadm || readlink -f /run/usbvm-bin/systemd-udevd) || { fail "no udevadm"; return 1; }
+  [ -e "$hub/1-1-port2/disable" ] || { fail "no $hub/1-1-port2/disable (kernel older than 6.0?)"; return 1; }
+  mkdir -p /etc/udev/rules.d && cp udev/72-usbms-hub-ports.rules /etc/udev/rules.d/ || return 1
+  # SYSTEMD_IGNORE_CHROOT: the guest's command runs chrooted, where udevadm otherwise ignores every request
+  local -x SYSTEMD_IGNORE_CHROOT=1
+  "$udevadm" control --reload && "$udevadm" trigger --subsystem-match=usb --action=add && "$udevadm" settle --timeout=30 ||
+    { fail "udevadm reload/trigger/settle failed"; return 1; }
+  for f in "$hub"/1-1-port{1,2,3,4}/disable /sys/bus/usb/devices/usb1/1-0:1.0/usb1-port1/disable; do
+    [ -e "$f" ] || case "$f" in */usb1-port*) continue ;; esac
+    mode=$(stat -c '%G %A' "$f"); echo "$f: $mode"
+    case "$f" in
+      */usb1-port*) [ "$mode" = "root -rw-r--r--" ] || fail "$f of the root hub (not listed) became $mode" ;;
+      *) [ "$mode" = "plugdev -rw-rw-r--" ] || fail "$f is $mode, not plugdev -rw-rw-r--" ;;
+    esac
+  done
+  [ -z "$why" ] || return 1
+  command -v setpriv > /dev/null || { fail "no setpriv (util-linux) to act as a plugdev member"; return 1; }
+  gid=$(getent group plugdev | cut -d: -f3)
+  [ -n "$gid" ] || { fail "no group plugdev on this system"; return 1; }
+  # nobody, with plugdev as a supplementary group only: the rule is what lets it write
+  setpriv --reuid=65534 --regid=65534 --groups="$gid" sh -c "echo 1 > $hub/1-1-port2/disable" || fail "a plugdev member cannot write it"
+  for n in $(seq 100); do [ -e /sys/bus/usb/devices/1-1.2 ] || break; sleep 0.1; done
+  [ -e /sys/bus/usb/devices/1-1.2 ] && fail "1-1.2 still there after its port was disabled"
+  setpriv --reuid=65534 --regid=65534 --groups="$gid" sh -c "echo 0 > $hub/1-1-port2/disable" || fail "a plugdev member cannot switch it back"
+  for n in $(seq 150); do [ -e /sys/bus/usb/devices/1-1.2/serial ] && break; sleep 0.1; done
+  [ "$(cat /sys/bus/usb/devices/1-1.2/serial 2>/dev/null)" = RIG2 ] || fail "RIG2 did not come back at 1-1.2"
+  if setpriv --reuid=65534 --regid=65534 --groups=65534 sh -c "echo 1 > $hub/1-1-port2/disable" 2>/dev/null; then
+    echo 0 > "$hub/1-1-port2/disable"; fail "a user outside plugdev could write it"
+  fi
+  echo "1-1.2 off and on again by a plugdev member through $hub/1-1-port2/disable"
+}
+
 CHECKS=(list_port_paths open_by_port read_only_stick power_cycle power_off_on
-  no_switching_refused slot_refuses_other_device)
+  no_switching_refused slot_refuses_other_device udev_hub_ports)
 # usbms validate on the same rig (issue 11): check_validate_* functions, their names in VALIDATE_CHECKS
 . "$(dirname "${BASH_SOURCE[0]}")/rig-validate.sh" && CHECKS+=("${VALIDATE_CHECKS[@]}")
 

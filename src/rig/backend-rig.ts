@@ -9,6 +9,7 @@ import { DeviceMismatchError, DeviceWaitTimeoutError } from '../usb/device-error
 import { identityOf, DeviceSlot } from '../usb/slot.js';
 import type { DeviceKey, RigDevice } from './device.js';
 
+/** Options of the sessions {@link rigDevicesOf}'s slots open. */
 export interface BackendRigOptions {
   /** Detach usb-storage for the session (refused while mounted). */
   detachKernelDriver?: boolean | undefined;
@@ -20,6 +21,7 @@ export interface BackendRigOptions {
   mountsFile?: string | undefined;
 }
 
+/** A rig slot over a {@link UsbBackend}: libusb hardware, or software disks behind software hubs. */
 export class BackendRigDevice implements RigDevice {
   readonly key: DeviceKey;
   readonly bulkOnly: boolean;

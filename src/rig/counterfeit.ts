@@ -16,6 +16,7 @@ import { stampBlocks, stampOf } from './stamp.js';
 
 /** What happens between writing the stamps and reading them back. */
 export type ResetType = 'none' | 'bot' | 'port' | 'power';
+/** Every {@link ResetType}, for checking user input. */
 export const RESET_TYPES: readonly ResetType[] = ['none', 'bot', 'port', 'power'];
 
 /** LBAs to test: 0, 2^k, 2^k - 1, the last, and `random` seeded ones, sorted and unique. */
@@ -30,6 +31,7 @@ export function probeLbas(blocks: bigint, seed: number, random: number): bigint[
   return [...set].filter((l) => l >= 0n && l < blocks).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** What the counterfeit probe found. */
 export interface ProbeResult {
   claimedBlocks: bigint;
   blockSize: number;
@@ -46,6 +48,7 @@ export interface ProbeResult {
   resetType: ResetType;
 }
 
+/** Options of {@link probeDisk}. */
 export interface ProbeOptions {
   seed: number;
   random: number;
@@ -100,6 +103,11 @@ async function readBack(disk: Disk, lbas: bigint[], seed: bigint, failed: Set<bi
   return sharing;
 }
 
+/**
+ * The cache-proof counterfeit probe on an open, writable disk (see the module comment): stamps the chosen blocks,
+ * resets the device through `opts.reset`, reads the stamps back and puts the original data back whatever happens.
+ * @param first the disk to probe (the one to go on with after the reset is what `opts.reset` resolves with)
+ */
 export async function probeDisk(first: Disk, opts: ProbeOptions): Promise<ProbeResult> {
   let disk = first;
   const bs = disk.blockSize;

@@ -7,6 +7,7 @@
  */
 import type { UsbmsSession } from '../open.js';
 
+/** What names a slot in results: its port path and the identity of the device found there. */
 export interface DeviceKey {
   /** Port path: bus, then the hub port chain (`1-2.3`). */
   readonly port: string;
@@ -15,6 +16,7 @@ export interface DeviceKey {
   readonly serial: string | undefined;
 }
 
+/** One slot of a rig, as the runner uses it (libusb or software disks: {@link rigDevicesOf}). */
 export interface RigDevice {
   readonly key: DeviceKey;
   /** A Bulk-Only (protocol 0x50) mass-storage interface; `--all` keeps only these. */

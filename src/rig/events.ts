@@ -7,6 +7,7 @@ import { hex4, type DeviceKey } from './device.js';
 import type { Figures } from './steps/context.js';
 import type { StepStatus } from './verdict.js';
 
+/** How an event names its device. */
 export interface DeviceRef {
   readonly port: string;
   readonly vidPid: string;
@@ -18,6 +19,7 @@ export const deviceRef = (k: DeviceKey): DeviceRef =>
 
 interface Base { readonly time: string; readonly device: DeviceRef; readonly step: string | null }
 
+/** One event of a run: one NDJSON line with `--json` (README "Validation rigs" shows them). */
 export type RigEvent =
   /** The plan starts on this device (`resumed`: from a journal). */
   | Base & { readonly event: 'start'; readonly plan: string; readonly seed: number; readonly resumed: boolean }
@@ -42,4 +44,5 @@ export type RigEventKind = RigEvent['event'];
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type RigEventBody = DistributiveOmit<RigEvent, 'time' | 'device'>;
 
+/** Where a run sends its events, as they happen ({@link RunOptions}.onEvent). */
 export type EventSink = (e: RigEvent) => void;

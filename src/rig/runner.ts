@@ -15,6 +15,7 @@ import { BackupStore } from './steps/backup-store.js';
 import { STEP_RUNNERS, type StepContext, type StepOutcome } from './steps/index.js';
 import { deviceStatus, EXIT, worstOf, type StepStatus } from './verdict.js';
 
+/** Options of {@link runRig}. */
 export interface RunOptions {
   plan: Plan;
   /** --write: destructive plans are refused without it (checked here too, not only by the CLI). */
@@ -36,6 +37,7 @@ export interface RunOptions {
   onEvent?: EventSink;
 }
 
+/** The result of one step on one device. */
 export interface StepResult {
   name: string;
   kind: string;
@@ -48,6 +50,7 @@ export interface StepResult {
   resumed: boolean;
 }
 
+/** One device's verdict and its steps. */
 export interface DeviceResult {
   device: RigDevice;
   status: StepStatus;
@@ -58,6 +61,7 @@ export interface DeviceResult {
   steps: StepResult[];
 }
 
+/** Every device's result, and the run's exit status (0 when every device passed, else the worst device's). */
 export interface RigResult { devices: DeviceResult[]; exitCode: number }
 
 /** The step was cut off by its timeout. */

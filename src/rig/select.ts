@@ -14,6 +14,7 @@ export class RigSelectError extends UsbmsArgumentError {
   override readonly name = 'RigSelectError';
 }
 
+/** What to select: `--device` names, or `--all`, narrowed by `--match`. */
 export interface Selection {
   devices?: readonly string[];
   all?: boolean;
@@ -21,6 +22,7 @@ export interface Selection {
   match?: readonly string[];
 }
 
+/** What {@link selectRigDevices} chose. */
 export interface Selected {
   devices: BackendRigDevice[];
   /** Present but left out by --all (not Bulk-Only), with why: for a line on stderr. */
@@ -33,6 +35,11 @@ function parseMatch(text: string): DeviceSelector {
   return sel;
 }
 
+/**
+ * Choose the slots a run covers from those present.
+ * @throws RigSelectError for a selection that is contradictory or picks nothing usable; UsbError NOT_FOUND for a
+ *   `--device` that names nothing present
+ */
 export function selectRigDevices(present: readonly BackendRigDevice[], s: Selection): Selected {
   const names = s.devices ?? [];
   if (s.all === true && names.length > 0) throw new RigSelectError('give --all or --device, not both');

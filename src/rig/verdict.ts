@@ -8,6 +8,10 @@ import { ExitStatus } from '../scsi/index.js';
 
 export const EXIT = ExitStatus;
 
+/**
+ * A verdict: `pass`; `fail` (the device answered, and fell short: a threshold, a defect, a counterfeit capacity);
+ * `error` (the step could not be carried out: timeout, vanished device, refused command); `skip` (not run).
+ */
 export type StepStatus = 'pass' | 'fail' | 'skip' | 'error';
 
 /** First = worst: the order in which a device's step statuses and a rig's device statuses are weighed. */

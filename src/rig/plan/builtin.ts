@@ -19,6 +19,7 @@ const QUICK = [
   { step: 'random-read', params: { ios: 256, ioKiB: 4 } },
 ];
 
+/** The built-in plans by name (`quick`, `full`, `endurance`), in plan-file form (see {@link parsePlan}). */
 export const BUILTIN_PLANS: Readonly<Record<string, unknown>> = {
   quick: { name: 'quick', description: 'read-only health and speed check', steps: QUICK },
   full: {

@@ -3,6 +3,7 @@
  * A plan file is the JSON form of {@link Plan} (see README "Validation rigs"); src/rig/plan/parse.ts checks it.
  */
 
+/** What a step does (`step` in a plan file); README "Validation rigs" lists them with their figures. */
 export type StepKind =
   | 'identify' | 'capacity' | 'unit-ready' | 'read-points' | 'sequential-read' | 'random-read'
   | 'backup' | 'counterfeit' | 'write-verify' | 'sequential-write' | 'random-write' | 'restore'
@@ -27,6 +28,7 @@ export interface Thresholds {
   minBytes?: number;
 }
 
+/** A step's parameters (`params` in a plan file); each applies to the kinds its comment names. */
 export interface StepParams {
   /** sequential-read / sequential-write: MiB to move (default 16, capped at the device). */
   sizeMiB?: number;
@@ -52,6 +54,7 @@ export interface StepParams {
   limitMiB?: number;
 }
 
+/** One step of a plan, with its defaults filled in by the parser. */
 export interface Step {
   readonly step: StepKind;
   /** Name in reports (default: the kind; must be unique in the plan). */
@@ -62,6 +65,7 @@ export interface Step {
   readonly timeoutS: number;
 }
 
+/** A validation plan: what `--plan NAME|FILE` resolves to ({@link resolvePlan}). */
 export interface Plan {
   readonly name: string;
   readonly description: string;
@@ -75,6 +79,7 @@ export const DESTRUCTIVE_STEPS: ReadonlySet<StepKind> = new Set<StepKind>([
   'counterfeit', 'write-verify', 'sequential-write', 'random-write', 'restore', 'endurance',
 ]);
 
+/** Whether the plan writes to the devices (then it needs `write: true` / `--write`). */
 export const isDestructive = (plan: Plan): boolean => plan.steps.some((s) => DESTRUCTIVE_STEPS.has(s.step));
 
 /** Default per-step timeouts, seconds: whole-device steps get hours, the rest a few minutes. */

@@ -46,6 +46,12 @@ function suite(d: DeviceResult, planName: string): string {
   return lines.join('\n');
 }
 
+/**
+ * The JUnit XML of a run (`--junit FILE`): a testsuite per device (named by its port path, VID:PID and serial),
+ * a testcase per step with `<failure>`, `<error>` or `<skipped>` and the step's figures as system-out.
+ * @param r what {@link runRig} resolved with
+ * @param planName the plan's name, in the testsuites' name
+ */
 export function junitXml(r: RigResult, planName: string): string {
   const all = r.devices.flatMap((d) => d.steps);
   const count = (s: string): number => all.filter((x) => x.status === s).length;

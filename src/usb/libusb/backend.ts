@@ -9,6 +9,7 @@ import { UsbError } from '../errors.js';
 import type { ControlSetup, UsbPort } from '../port.js';
 import { formatDeviceSelector, formatPortPath, portNumbersOf, samePortLocation, type DeviceSelector, type PortLocation } from '../selector.js';
 import { usbErrorFromLibusb } from './errors.js';
+import { acquireHandle, releaseHandle } from './handles.js';
 import { describeDevice, findLibusbDevice, listLibusbDevices } from './list.js';
 import { openLibusbDevice, type LibusbOpenOptions } from './open.js';
 import { logger } from '../../util/log.js';
@@ -90,11 +91,6 @@ function sysfsPortDisableFile(sysfsRoot: string, hub: Device, port: number): str
 export class LibusbBackend implements UsbBackend {
   /** 'libusb'. */
   readonly kind = 'libusb';
-  /**
-   * Hubs this backend opened, with how many HubControls use each: node-usb shares one Device object (and one
-   * libusb handle) per device, so two slots on one hub switching power at once must not close it under each other.
-   */
-  private readonly hubUsers = new Map<Device, number>();
   /** @param opts options for every port it opens */
   constructor(private readonly opts: LibusbBackendOptions = {}) {}
 
@@ -121,24 +117,15 @@ export class LibusbBackend implements UsbBackend {
     if (device.deviceDescriptor.bDeviceClass !== USB_CLASS_HUB) {
       return Promise.reject(new UsbError('NOT_SUPPORTED', `the device at ${name} (${describeDevice(device)}) is not a hub`));
     }
-    const users = this.hubUsers.get(device) ?? 0;
-    if (users === 0) {
-      try {
-        // No configuration change and no claim: hub class requests to the device and its ports need neither.
-        device.open(false);
-      } catch (e) {
-        return Promise.reject(usbErrorFromLibusb(e, { what: `open hub ${name}` }));
-      }
+    try {
+      // node-usb shares one Device (one libusb handle) per device: two slots on one hub switching power at once
+      // share it, and the last one closes it (handles.ts). No configuration change and no claim: hub class
+      // requests to the device and its ports need neither.
+      acquireHandle(device, false);
+    } catch (e) {
+      return Promise.reject(usbErrorFromLibusb(e, { what: `open hub ${name}` }));
     }
-    this.hubUsers.set(device, users + 1);
-    return Promise.resolve(new LibusbHubControl(device, () => this.releaseHub(device),
+    return Promise.resolve(new LibusbHubControl(device, () => { releaseHandle(device); },
       this.opts.sysfsRoot ?? '/sys/bus/usb/devices'));
-  }
-
-  private releaseHub(device: Device): void {
-    const users = (this.hubUsers.get(device) ?? 1) - 1;
-    if (users > 0) { this.hubUsers.set(device, users); return; }
-    this.hubUsers.delete(device);
-    try { device.close(); } catch (e) { log('close hub %s: %s', formatPortPath(device), (e as Error).message); }
   }
 }

@@ -8,6 +8,7 @@ import type { DeviceListing } from '../backend.js';
 import type { UsbSpeed } from '../port.js';
 import { formatPortPath, hex4, portNumbersOf, selectOne, type DeviceSelector } from '../selector.js';
 import { usbErrorFromLibusb, libusbErrno, LibusbErrorCode } from './errors.js';
+import { acquireHandle, releaseHandle } from './handles.js';
 import { summarizeMassStorageInterfaces } from './select.js';
 import { logger } from '../../util/log.js';
 
@@ -73,15 +74,6 @@ export function describeDevice(d: Device): string {
   return `${hex4(desc.idVendor)}:${hex4(desc.idProduct)} at ${formatPortPath(d)} (${d.busNumber}:${d.deviceAddress})`;
 }
 
-/**
- * node-usb hands out one shared Device object per device: when a port of this process already has it open
- * (`interfaces` is set only while open), use that handle and leave it open - closing it would pull the handle
- * out from under the port.
- */
-function alreadyOpen(device: Device): boolean {
-  return device.interfaces !== undefined;
-}
-
 function kernelDriverActive(device: Device, index: number): boolean | undefined {
   try {
     return device.interfaces?.[index]?.isKernelDriverActive();
@@ -109,9 +101,9 @@ async function enumerate(device: Device): Promise<DeviceListing[]> {
   let strings: DeviceStrings = { manufacturer: undefined, product: undefined, serialNumber: undefined };
   let accessDenied = false;
   let opened = false;
-  const borrowed = alreadyOpen(device);
   try {
-    if (!borrowed) device.open();
+    // A use of the shared handle (handles.ts): a port or another listing may hold it at the same time.
+    acquireHandle(device);
     opened = true;
     strings = await readDeviceStrings(device);
   } catch (e) {
@@ -126,9 +118,7 @@ async function enumerate(device: Device): Promise<DeviceListing[]> {
     protocolCode: s.protocolCode, hasBotAltSetting: s.hasBotAltSetting,
     kernelDriverActive: opened ? kernelDriverActive(device, s.index) : undefined,
   }));
-  if (opened && !borrowed) {
-    try { device.close(); } catch (e) { log('close %s: %s', describeDevice(device), (e as Error).message); }
-  }
+  if (opened) releaseHandle(device);
   return rows;
 }
 

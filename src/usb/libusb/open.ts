@@ -9,6 +9,7 @@ import { UsbError } from '../errors.js';
 import type { PortInfo } from '../port.js';
 import { formatDeviceSelector, formatPortPath, hex4, portNumbersOf, parseDeviceSelector, type DeviceSelector } from '../selector.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
+import { acquireHandle, releaseHandle } from './handles.js';
 import { deviceSpeed, findLibusbDevice, readDeviceStrings } from './list.js';
 import { mountedFilesystemsOf } from './mounts.js';
 import { LibusbPort } from './port.js';
@@ -139,7 +140,7 @@ function checkExpected(expect: DeviceIdentity | undefined, device: Device, seria
 /** Open the mass-storage interface of a node-usb Device already found; `name` is how errors call it. */
 export async function openLibusbDevice(device: Device, name: string, opts: LibusbOpenOptions = {}): Promise<LibusbPort> {
   try {
-    device.open();
+    acquireHandle(device); // shared with listings running at the same time (handles.ts)
   } catch (e) {
     throw usbErrorFromLibusb(e, { what: `open USB device ${name}` });
   }
@@ -177,7 +178,7 @@ export async function openLibusbDevice(device: Device, name: string, opts: Libus
     return new LibusbPort(opts.closeTimeoutMs === undefined ? parts : { ...parts, closeTimeoutMs: opts.closeTimeoutMs });
   } catch (e) {
     if (claimed !== undefined) await releaseQuietly(claimed);
-    try { device.close(); } catch (closeError) { log('close after failed open: %s', (closeError as Error).message); }
+    releaseHandle(device);
     throw e instanceof UsbError ? e : usbErrorFromLibusb(e, { what: `open USB device ${name}` });
   }
 }

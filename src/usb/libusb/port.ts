@@ -6,6 +6,7 @@ import { usb, type Device, type Interface, type InEndpoint, type OutEndpoint, ty
 import { UsbClosedError, UsbDeviceGoneError, UsbError } from '../errors.js';
 import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../port.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
+import { releaseHandle, retryClose } from './handles.js';
 import { LibusbTransfer, type TransferHost } from './transfer.js';
 import { logger } from '../../util/log.js';
 
@@ -43,6 +44,8 @@ export class LibusbPort implements UsbPort, TransferHost {
   private pendingOps = 0;
   private drained: (() => void) | undefined;
   private readonly disconnectListeners = new Set<(error: UsbError) => void>();
+  /** close() could not close the handle (a request was still in flight): close it when the last one is back. */
+  private closeWhenDrained = false;
 
   constructor(parts: LibusbPortParts) {
     this.device = parts.device;
@@ -178,12 +181,10 @@ export class LibusbPort implements UsbPort, TransferHost {
         log('re-attach kernel driver to interface %d: %s', this.info.interfaceNumber, (e as Error).message);
       }
     }
-    try {
-      this.device.close();
-    } catch (e) {
-      // Only possible when libusb still holds a request after the bounded wait: leak the handle, do not hang.
-      log('device close: %s', (e as Error).message);
-    }
+    // The handle is shared with listings running at the same time (handles.ts): the last user closes it. libusb
+    // refuses while a request is still in flight after the bounded wait; an open handle keeps node from exiting,
+    // so the close is tried again as soon as the last request comes back.
+    if (!releaseHandle(this.device)) this.closeWhenDrained = true;
     this.disconnectListeners.clear();
   }
 
@@ -220,7 +221,17 @@ export class LibusbPort implements UsbPort, TransferHost {
 
   private opFinished(): void {
     this.pendingOps--;
-    if (this.pendingOps === 0) this.drained?.();
+    if (this.pendingOps !== 0) return;
+    this.drained?.();
+    if (this.closeWhenDrained) {
+      // Called from inside node-usb's completion callback: close after it has returned.
+      setImmediate(() => {
+        if (this.closeWhenDrained && this.pendingOps === 0 && retryClose(this.device)) {
+          this.closeWhenDrained = false;
+          log('closed the handle once the last request came back');
+        }
+      });
+    }
   }
 
   /** Every error passes here: a NO_DEVICE marks the port gone. Returns the error for throwing. */
