@@ -19,7 +19,8 @@ LOG="${RIG_LOG:-$LAB/logs/rig-checks.log}"
 IMAGES="${RIG_IMAGES:-$LAB}"
 mkdir -p "$(dirname "$CHECKS_FILE")" "$(dirname "$LOG")"; : > "$CHECKS_FILE"; : > "$LOG"
 DIST="${USBMS_DIST:-dist}"   # the compiled tree to run (run-lab.sh builds dist/)
-USBMS=(node "$DIST/cli/main.js")
+USBMS=(node "$DIST/bin/usbms.js")  # the bundle users run (a tree without it: the compiled CLI)
+[ -e "$DIST/bin/usbms.js" ] || USBMS=(node "$DIST/cli/main.js")
 TMP="$(mktemp -d)"
 now() { cut -d' ' -f1 /proc/uptime; }
 why=""
