@@ -42,10 +42,10 @@ check_validate_quick_all() { # validate --all --plan quick --junit: every stick 
 }
 
 check_validate_full_write() { # full --write --restore (probe, write/verify, restore) on VALIDATE_FULL_PORTS at once
-  # (default both writable sticks that the endurance run leaves alone: 1-1.2 gets that run, 1-1.4 is read-only.
+  # (default every writable stick at once: 1-1.1, 1-1.2 and 1-1.3; 1-1.4 is read-only, 1-1.2 gets the endurance run after.
   # Two sessions opening at once once left libusb handles of the other sticks open, and the process never exited:
   # src/usb/libusb/handles.ts, issue 11; vrun's time limit turns a run that does not exit into a failure here)
-  local ports=(${VALIDATE_FULL_PORTS:-1-1.1 1-1.3}) devs=() p rc=0
+  local ports=(${VALIDATE_FULL_PORTS:-1-1.1 1-1.2 1-1.3}) devs=() p rc=0
   for p in "${ports[@]}"; do devs+=(--device "$p"); done
   vrun validate "${devs[@]}" --plan full --write --restore --json --junit "$OUTDIR/validate-full.xml" \
     --seed 12 > "$OUTDIR/validate-full.ndjson" || rc=$?

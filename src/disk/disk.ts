@@ -6,7 +6,7 @@
  * Transfers are split at the HBA's "dma-max" and land directly in the caller's buffer (views, no copies).
  */
 import { scsi_ifgetcap, scsi_ifsetcap, type scsi_address, type UsbmsHba } from '../scsa/index.js';
-import { commands } from '../scsi/index.js';
+import { commands, writeBlockCdb } from '../scsi/index.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY, runCommand, type CommandHooks, type CommandOptions, type CommandResult, type RetryPolicy } from './command.js';
 import {
@@ -97,9 +97,15 @@ class BlockCommand implements CommandOptions {
   }
 
   private encode(into: Buffer, lba: bigint, blocks: number): void {
+    const spec = this.spec;
+    if (spec === commands.read10 || spec === commands.write10 || spec === commands.read16 || spec === commands.write16) {
+      writeBlockCdb(into, spec === commands.read10 || spec === commands.read16 ? 'read' : 'write', spec.cdbLength === 10 ? 10 : 16,
+        lba, blocks);
+      return;
+    }
     this.cdbFields.lba = lba;
     this.cdbFields.blocks = blocks;
-    this.spec.encodeCdb(this.cdbFields, into);
+    spec.encodeCdb(this.cdbFields, into);
   }
 }
 

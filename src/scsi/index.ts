@@ -13,6 +13,7 @@ export { defineCommand, type CommandSpec, type ControlParam, type DataCommandSpe
 export { commandByOpcode, commands, describeCdb, type AnyCommandSpec } from './commands.js';
 
 export type { RW6Params, ReadParams, VerifyParams, WriteParams } from './rw.js';
+export { writeBlockCdb } from './rw.js';
 export {
   decodeReportLuns, encodeReportLuns,
   type PreventAllowParams, type ReportLunsData, type ReportLunsParams, type ReportedLun, type RequestSenseParams,

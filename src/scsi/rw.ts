@@ -117,3 +117,29 @@ export const verify16 = defineCommand<VerifyParams>({
   name: 'VERIFY(16)', opcode: 0x8f, cdbLength: 16, direction: 'out', fields: verifyFields(16),
   dataLength: verifyDataLength, check: checkBytchk,
 });
+
+/**
+ * READ/WRITE(10) or (16) with only an LBA and a length, written straight into `into` (what sd's FORMG1ADDR /
+ * FORMG4LONGADDR macros do): the same bytes as `commands.read10.encodeCdb({ lba, blocks }, into)` and its
+ * siblings (test/scsi/rw-fast.test.ts compares them), without walking the field table - the disk driver sends
+ * one per block command, and in the lab guest the table walk was a fifth of the driver's time per command.
+ */
+export function writeBlockCdb(into: Buffer, op: 'read' | 'write', size: 10 | 16, lba: bigint, blocks: number): void {
+  const lbaMax = size === 10 ? 0xffff_ffffn : 0xffff_ffff_ffff_ffffn;
+  const blocksMax = size === 10 ? 0xffff : 0xffff_ffff;
+  if (lba < 0n || lba > lbaMax) throw new ScsiParamError('SCSI_PARAM_RANGE', `lba=${lba} out of range 0..${lbaMax}`, 'lba');
+  if (!Number.isInteger(blocks) || blocks < 0 || blocks > blocksMax) {
+    throw new ScsiParamError('SCSI_PARAM_RANGE', `blocks=${blocks} out of range 0..${blocksMax}`, 'blocks');
+  }
+  if (into.length < size) throw new ScsiParamError('SCSI_CDB_LENGTH', `a ${size}-byte CDB needs ${size} bytes, got ${into.length}`);
+  into.fill(0, 0, size);
+  if (size === 10) {
+    into[0] = op === 'read' ? 0x28 : 0x2a;
+    into.writeUInt32BE(Number(lba), 2);
+    into.writeUInt16BE(blocks, 7);
+  } else {
+    into[0] = op === 'read' ? 0x88 : 0x8a;
+    into.writeBigUInt64BE(lba, 2);
+    into.writeUInt32BE(blocks, 10);
+  }
+}

@@ -99,9 +99,17 @@ async function imageCmd(a: ImageArgs): Promise<number> {
       const progress = new Progress(disk.capacityBytes, 'image');
       let done = 0n;
       // Two buffers taking turns: the next READ is on the wire while this chunk is hashed and written.
-      await forEachChunk(disk, chunkBlocks === undefined ? {} : { chunkBlocks }, async (chunk) => {
-        hash?.update(chunk);
+      // The file write runs in libuv's thread pool while this thread hashes the same (unchanging) chunk.
+      const writeAll = async (chunk: Buffer): Promise<void> => {
         for (let off = 0; off < chunk.length;) off += (await file.write(chunk, off, chunk.length - off)).bytesWritten;
+      };
+      await forEachChunk(disk, chunkBlocks === undefined ? {} : { chunkBlocks }, async (chunk) => {
+        const written = writeAll(chunk);
+        try {
+          hash?.update(chunk);
+        } finally {
+          await written;
+        }
         done += BigInt(chunk.length);
         progress.update(done);
       });
