@@ -3,7 +3,7 @@
  * is in, stall, abort and timeout state, carried through CBW -> data -> CSW. One lives in each slot for the life
  * of the engine and is reset per command, so a command allocates no state object.
  *
- * The deadline: one timer per command, and no clock read at all on the way (in the lab guest every clock read is
+ * The deadline: one timer, kept by the slot and re-armed per command, and no clock read at all on the way (in the lab guest every clock read is
  * a system call). The timer armed when the command starts fires after the CBW's budget; if the command has moved
  * on to a later phase by then, it re-arms once with that phase's budget, and so on. So a phase never times out
  * before its own budget is spent, and at most one CBW budget later than that; a healthy command never sees its
@@ -32,6 +32,8 @@ export class BotCommand {
   private budget = 0;
   private armedFor: BotPhase | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The duration `timer` was made with (refresh() keeps it). */
+  private timerMs = 0;
 
   /** `onExpire` cancels the command's transfers on the wire (the engine's). */
   constructor(private readonly onExpire: (cmd: BotCommand) => void) {}
@@ -54,28 +56,49 @@ export class BotCommand {
   enter(phase: BotPhase, ms: number): void {
     this.phase = phase;
     this.budget = ms;
-    if (this.timer === undefined && !this.timedOut) this.arm(ms);
+    if (this.armedFor === undefined && !this.timedOut) this.arm(ms);
   }
 
+  /** The command is over: its deadline no longer applies (the kept timer's next firing is ignored). */
   end(): void {
+    this.armedFor = undefined;
+    this.timer?.unref(); // an idle slot must not keep the process alive
+  }
+
+  /** The slot is freed: nothing of it stays scheduled. */
+  dispose(): void {
+    this.end();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.armedFor = undefined;
   }
 
+  /**
+   * Arm the deadline. The Timeout is kept across commands and re-armed with refresh() when the budget is the one
+   * it was made with (every healthy command: the CBW budget), so a command creates no timer object and inserts
+   * into no new timer list; a firing after the command ended finds `armedFor` unset and does nothing.
+   */
   private arm(ms: number): void {
     if (ms <= 0) return;
     this.armedFor = this.phase;
+    const t = this.timer;
+    if (t !== undefined && this.timerMs === ms) {
+      t.refresh();
+      t.ref();
+      return;
+    }
+    if (t !== undefined) clearTimeout(t);
+    this.timerMs = ms;
     this.timer = setTimeout(this.fire, ms);
   }
 
   private readonly fire = (): void => {
-    this.timer = undefined;
-    if (this.armedFor !== this.phase) {
+    const armedFor = this.armedFor;
+    if (armedFor === undefined) return; // the command ended before its deadline: a stale firing
+    this.armedFor = undefined;
+    if (armedFor !== this.phase) {
       this.arm(this.budget); // the command moved on: the new phase gets its whole budget from now
       return;
     }
-    this.armedFor = undefined;
     this.timedOut = true;
     this.onExpire(this);
   };

@@ -94,6 +94,7 @@ export class BotTransport implements BotTransportApi {
     const s = this.ownSlot(slot);
     if (this.active === s) throw new BotError('busy', 'request', 'slot freed while its command runs');
     s.freed = true;
+    s.cmd.dispose();
   }
 
   execute(slot: BotSlot, req: BotRequest): Promise<BotResult> {

@@ -40,7 +40,6 @@ export class HbaCmd {
    */
   grownCdb: Buffer | null = null;
   grownScb: Buffer | null = null;
-  timer: NodeJS.Timeout | null = null;
   constructor(readonly slot: BotSlot) {
     this.req = { lun: 0, cdb: this.pieceCdb, cdbLength: 0, direction: 'none', segments: this.segments,
       segmentCount: 0, dataTimeoutMs: 0 };
