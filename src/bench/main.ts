@@ -164,7 +164,10 @@ function imageRss(gib: number): { gib: number; seconds: number; peakRssMb: numbe
   try {
     closeSync(openSync(img, 'w'));
     truncateSync(img, gib * 1024 ** 3);
-    const hook = 'data:text/javascript,process.on("exit",()=>process.stderr.write("maxrss "+process.resourceUsage().maxRSS+"\\n"))';
+    // VmHWM (Linux), not getrusage's maxRSS: that one keeps the forked parent's RSS across execve (this process's,
+    // after all the benchmarks above), so it would measure the benchmark, not the copy.
+    const hook = 'data:text/javascript,import{readFileSync as r}from"node:fs";process.on("exit",()=>{let k=process.resourceUsage().maxRSS;' +
+      'try{k=Number(/VmHWM:\\s*(\\d+)/.exec(r("/proc/self/status","utf8"))[1])}catch{}process.stderr.write("maxrss "+k+"\\n")})';
     const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, ['--import', hook, BIN, `--mock=${img}`, '--max-transfer', '16M', 'image',
       '--out', '/dev/null'], { encoding: 'utf8' });
