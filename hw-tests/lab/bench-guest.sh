@@ -37,12 +37,15 @@ node dist/bench/fastpath.js --device "$SEL" > "$OUT/$MODEL-fastpath.json" || ech
 # ---- 2. profile one usbms-only run (what each millisecond per command was)
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
   mkdir -p "$OUT/prof-$MODEL"
-  node --cpu-prof --cpu-prof-dir "$OUT/prof-$MODEL" dist/bench/lab.js --device "$SEL" --sizes 120K,1M \
+  # 4 KiB READs show the per-command cost (10 rounds of 100 commands), the larger sizes where the bytes go
+  for who in usbms bare; do
+    node --cpu-prof --cpu-prof-dir "$OUT/prof-$MODEL/$who-4k" dist/bench/lab.js --device "$SEL" --sizes 4K \
+      --rounds 10 --only "$who" --no-write > /dev/null 2>&1
+    strace -f -c -o "$OUT/prof-$MODEL/strace-$who-4k.txt" node dist/bench/lab.js --device "$SEL" --sizes 4K \
+      --rounds 10 --only "$who" --no-write > /dev/null 2>&1
+  done
+  node --cpu-prof --cpu-prof-dir "$OUT/prof-$MODEL/usbms-large" dist/bench/lab.js --device "$SEL" --sizes 120K,1M \
     --rounds 1 --only usbms --no-write --bytes-per-size 16M > /dev/null 2>&1
-  strace -f -c -o "$OUT/prof-$MODEL/strace-usbms.txt" node dist/bench/lab.js --device "$SEL" --sizes 120K \
-    --rounds 1 --only usbms --no-write > /dev/null 2>&1
-  strace -f -c -o "$OUT/prof-$MODEL/strace-bare.txt" node dist/bench/lab.js --device "$SEL" --sizes 120K \
-    --rounds 1 --only bare --no-write > /dev/null 2>&1
 fi
 
 # ---- 3. the CLI, as a user runs it: wall clock (start-up included) and, for image, the copy's own seconds (--json)
