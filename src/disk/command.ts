@@ -76,7 +76,46 @@ interface Transient { error: DiskError; waitMs: number; kind: 'retry' | 'not-rea
 export async function runCommand(ap: scsi_address, opts: CommandOptions, policy: RetryPolicy,
   hooks: CommandHooks): Promise<CommandResult> {
   try {
-    return await runWithRetries(ap, opts, policy, hooks);
+    // The retry loop inline (one async frame per command, not two: each is a Promise and a turn of microtasks).
+    let retriesLeft = opts.once === true ? 0 : policy.retries;
+    // UNIT ATTENTIONs are reported once per event; a few in a row are normal after reset + media change.
+    let unitAttentionsLeft = opts.once === true ? 0 : 8;
+    let started = false;
+    // Set at the first NOT READY: no clock is read for a command that never waits (in the lab guest every clock
+    // read is a system call).
+    let readyDeadline: number | undefined;
+    for (;;) {
+      const outcome = await runPacket(ap, opts);
+      const verdict = classify(outcome, opts);
+      if (!('waitMs' in verdict)) return verdict;
+      const t = verdict;
+      if (t.kind === 'medium-changed') {
+        if (unitAttentionsLeft-- <= 0) throw t.error;
+        log('%s: unit attention %s, retrying', opts.name, t.error.sense?.text);
+        // 28/xx medium may have changed, 2A/09 capacity data has changed: either way the size we hold is stale.
+        const asc = t.error.sense?.asc;
+        const stale = asc === 0x28 || (asc === 0x2a && t.error.sense?.ascq === 0x09);
+        if (stale && hooks.onMediumChanged !== undefined) await hooks.onMediumChanged();
+        continue;
+      }
+      if (t.kind === 'not-ready') {
+        readyDeadline ??= Date.now() + policy.readyTimeoutMs;
+        if (opts.once === true || Date.now() + policy.readyPollMs > readyDeadline) throw t.error;
+        log('%s: %s, waiting', opts.name, t.error.sense?.text);
+        await sleep(policy.readyPollMs);
+        continue;
+      }
+      if (t.kind === 'start') {
+        if (started || opts.once === true || hooks.startUnit === undefined) throw t.error;
+        started = true;
+        log('%s: initializing command required, sending START STOP UNIT', opts.name);
+        await hooks.startUnit();
+        continue;
+      }
+      if (retriesLeft-- <= 0) throw t.error;
+      log('%s: %s, retrying (%d left)', opts.name, t.error.message, retriesLeft);
+      if (t.waitMs > 0) await sleep(t.waitMs);
+    }
   } catch (e) {
     // Whatever ended the command (sense, transport, removal, a refusal by the HBA), say which blocks it covered.
     if (e instanceof DiskError && opts.lba !== undefined) {
@@ -84,49 +123,6 @@ export async function runCommand(ap: scsi_address, opts: CommandOptions, policy:
       if (opts.blocks !== undefined) e.range ??= { lba: opts.lba, blocks: opts.blocks };
     }
     throw e;
-  }
-}
-
-async function runWithRetries(ap: scsi_address, opts: CommandOptions, policy: RetryPolicy,
-  hooks: CommandHooks): Promise<CommandResult> {
-  let retriesLeft = opts.once === true ? 0 : policy.retries;
-  // UNIT ATTENTIONs are reported once per event; a few in a row are normal after reset + media change.
-  let unitAttentionsLeft = opts.once === true ? 0 : 8;
-  let started = false;
-  // Set at the first NOT READY: no clock is read for a command that never waits (in the lab guest every clock
-  // read is a system call).
-  let readyDeadline: number | undefined;
-  for (;;) {
-    const outcome = await runPacket(ap, opts);
-    const verdict = classify(outcome, opts);
-    if (!('waitMs' in verdict)) return verdict;
-    const t = verdict;
-    if (t.kind === 'medium-changed') {
-      if (unitAttentionsLeft-- <= 0) throw t.error;
-      log('%s: unit attention %s, retrying', opts.name, t.error.sense?.text);
-      // 28/xx medium may have changed, 2A/09 capacity data has changed: either way the size we hold is stale.
-      const asc = t.error.sense?.asc;
-      const stale = asc === 0x28 || (asc === 0x2a && t.error.sense?.ascq === 0x09);
-      if (stale && hooks.onMediumChanged !== undefined) await hooks.onMediumChanged();
-      continue;
-    }
-    if (t.kind === 'not-ready') {
-      readyDeadline ??= Date.now() + policy.readyTimeoutMs;
-      if (opts.once === true || Date.now() + policy.readyPollMs > readyDeadline) throw t.error;
-      log('%s: %s, waiting', opts.name, t.error.sense?.text);
-      await sleep(policy.readyPollMs);
-      continue;
-    }
-    if (t.kind === 'start') {
-      if (started || opts.once === true || hooks.startUnit === undefined) throw t.error;
-      started = true;
-      log('%s: initializing command required, sending START STOP UNIT', opts.name);
-      await hooks.startUnit();
-      continue;
-    }
-    if (retriesLeft-- <= 0) throw t.error;
-    log('%s: %s, retrying (%d left)', opts.name, t.error.message, retriesLeft);
-    if (t.waitMs > 0) await sleep(t.waitMs);
   }
 }
 

@@ -234,7 +234,8 @@ export class Disk extends DiskCommands {
 
   /** Read `blocks` blocks at `lba` into `into` (or a new buffer); returns the filled view. */
   async read(lba: bigint, blocks: number, into?: Buffer): Promise<Buffer> {
-    const cap = await this.requireMedium();
+    this.checkOpen();
+    const cap = this.capacityInfo ?? await this.requireMedium(); // no await on the hot path once the size is known
     this.checkRange(cap, lba, blocks);
     const bytes = blocks * cap.blockSize;
     if (into !== undefined && into.length < bytes) {
@@ -249,7 +250,7 @@ export class Disk extends DiskCommands {
   async write(lba: bigint, data: Buffer): Promise<void> {
     this.checkOpen();
     if (!this.opts.allowWrite) throw new DiskReadOnlyError();
-    const cap = await this.requireMedium();
+    const cap = this.capacityInfo ?? await this.requireMedium();
     if (this.wp) throw new DiskWriteProtectedError(`LUN ${this.lun}: medium is write protected`);
     if (data.length === 0 || data.length % cap.blockSize !== 0) {
       throw new DiskArgumentError(`write of ${data.length} bytes is not a whole number of ${cap.blockSize}-byte blocks`);

@@ -10,7 +10,7 @@ import {
 } from '../scsa/index.js';
 import { arqSenseLength, decodeArqStatus } from '../scsa/arq.js';
 import {
-  B_READ, B_WRITE, CMD_CMPLT, MAX_SENSE_LENGTH, PKT_DMA_PARTIAL, PKT_XARQ, SCSI_ARQ_STATUS_SIZE, SENSE_LENGTH, SLEEP_FUNC,
+  B_READ, B_WRITE, CMD_CMPLT, MAX_SENSE_LENGTH, NULL_FUNC, PKT_DMA_PARTIAL, PKT_XARQ, SCSI_ARQ_STATUS_SIZE, SENSE_LENGTH, SLEEP_FUNC,
   STATE_ARQ_DONE, STATE_XARQ_DONE, STATUS_GOOD, TRAN_ACCEPT, TRAN_BUSY, TRAN_FATAL_ERROR, CMD_DEV_GONE,
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
@@ -96,8 +96,10 @@ export async function runPacket(ap: scsi_address, req: PacketRequest): Promise<P
   let pkt: scsi_pkt | undefined;
   const partial = req.windows !== undefined && bp !== null;
   try {
-    pkt = await scsi_init_pkt(ap, null, bp, req.cdbLength, ARQ_STATUS_LENGTH, 0,
-      PKT_XARQ | (partial ? PKT_DMA_PARTIAL : 0), SLEEP_FUNC);
+    // NULL_FUNC first: a packet from the cache needs no wait (and no Promise); SLEEP_FUNC only when short.
+    const flags = PKT_XARQ | (partial ? PKT_DMA_PARTIAL : 0);
+    pkt = scsi_init_pkt(ap, null, bp, req.cdbLength, ARQ_STATUS_LENGTH, 0, flags, NULL_FUNC)
+      ?? await scsi_init_pkt(ap, null, bp, req.cdbLength, ARQ_STATUS_LENGTH, 0, flags, SLEEP_FUNC);
     if (!partial || req.windows === undefined || data === undefined) {
       req.writeCdb(pkt.pkt_cdbp);
       return await transportOnce(pkt, req.timeoutMs, slot);

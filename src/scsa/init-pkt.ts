@@ -61,17 +61,16 @@ export function scsi_init_pkt(ap: scsi_address, pkt: scsi_pkt | null, bp: buf | 
   if (pkt !== null && pktWrapper(pkt).inTransport) {
     throw new ScsaError('PKT_IN_TRANSPORT', 'scsi_init_pkt: packet is in transport');
   }
-  const attempt = (): scsi_pkt | null => tryInit(ap, pkt, bp, cmdlen, statuslen, privatelen, flags, arg);
   if (callback === SLEEP_FUNC) {
     return (async () => {
       for (;;) {
-        const got = attempt();
+        const got = tryInit(ap, pkt, bp, cmdlen, statuslen, privatelen, flags, arg);
         if (got !== null) return got;
         await ap.a_hba_tran.tran_resources.waitForRelease();
       }
     })();
   }
-  const got = attempt();
+  const got = tryInit(ap, pkt, bp, cmdlen, statuslen, privatelen, flags, arg);
   if (got === null && callback !== NULL_FUNC) ap.a_hba_tran.tran_resources.enqueueCallback(callback, arg);
   return got;
 }
