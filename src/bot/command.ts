@@ -11,6 +11,7 @@
  */
 import type { DataDirection } from './api.js';
 import type { BotPhase } from './errors.js';
+import { KeptTimer } from '../util/kept-timer.js';
 
 export class BotCommand {
   tag = 0;
@@ -31,9 +32,6 @@ export class BotCommand {
   /** Budget of the current phase (0 = none) and the phase the armed timer was armed for. */
   private budget = 0;
   private armedFor: BotPhase | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** The duration `timer` was made with (refresh() keeps it). */
-  private timerMs = 0;
 
   /** `onExpire` cancels the command's transfers on the wire (the engine's). */
   constructor(private readonly onExpire: (cmd: BotCommand) => void) {}
@@ -62,33 +60,20 @@ export class BotCommand {
   /** The command is over: its deadline no longer applies (the kept timer's next firing is ignored). */
   end(): void {
     this.armedFor = undefined;
-    this.timer?.unref(); // an idle slot must not keep the process alive
+    this.timer.disarm(); // an idle slot must not keep the process alive
   }
 
   /** The slot is freed: nothing of it stays scheduled. */
   dispose(): void {
     this.end();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.dispose();
   }
 
-  /**
-   * Arm the deadline. The Timeout is kept across commands and re-armed with refresh() when the budget is the one
-   * it was made with (every healthy command: the CBW budget), so a command creates no timer object and inserts
-   * into no new timer list; a firing after the command ended finds `armedFor` unset and does nothing.
-   */
+  /** Arm the deadline (a KeptTimer: no timer object per command); a firing after the command ended is ignored. */
   private arm(ms: number): void {
     if (ms <= 0) return;
     this.armedFor = this.phase;
-    const t = this.timer;
-    if (t !== undefined && this.timerMs === ms) {
-      t.refresh();
-      t.ref();
-      return;
-    }
-    if (t !== undefined) clearTimeout(t);
-    this.timerMs = ms;
-    this.timer = setTimeout(this.fire, ms);
+    this.timer.arm(ms);
   }
 
   private readonly fire = (): void => {
@@ -102,4 +87,6 @@ export class BotCommand {
     this.timedOut = true;
     this.onExpire(this);
   };
+
+  private readonly timer = new KeptTimer(this.fire);
 }

@@ -61,8 +61,8 @@ export function defaultChunkBlocks(disk: BlockDevice): number {
   return Math.max(1, Math.floor(Math.min(max, STREAM_CHUNK_CAP_BYTES) / disk.blockSize));
 }
 
-/** Blocks start..end of the disk, in chunks of chunkBlocks, one READ ahead of the consumer. */
-export function createDiskReadStream(disk: BlockDevice, opts: DiskReadStreamOptions = {}): Readable {
+/** The range and chunk size a read of the disk asked for, with the defaults filled in and checked. */
+function readRange(disk: BlockDevice, opts: DiskReadStreamOptions): { start: bigint; end: bigint; chunkBlocks: number } {
   const start = opts.start ?? 0n;
   const end = opts.end ?? disk.blocks - 1n;
   const chunkBlocks = opts.chunkBlocks ?? defaultChunkBlocks(disk);
@@ -70,6 +70,12 @@ export function createDiskReadStream(disk: BlockDevice, opts: DiskReadStreamOpti
   if (start < 0n || end < start - 1n || end >= disk.blocks) {
     throw new DiskArgumentError(`range ${start}..${end} is not on the disk (0..${disk.blocks - 1n})`);
   }
+  return { start, end, chunkBlocks };
+}
+
+/** Blocks start..end of the disk, in chunks of chunkBlocks, one READ ahead of the consumer. */
+export function createDiskReadStream(disk: BlockDevice, opts: DiskReadStreamOptions = {}): Readable {
+  const { start, end, chunkBlocks } = readRange(disk, opts);
   const chunkBytes = chunkBlocks * disk.blockSize;
   let next = start;
   let reading = false;
@@ -186,13 +192,7 @@ export function createDiskWriteStream(disk: BlockDevice, opts: DiskWriteStreamOp
  */
 export async function forEachChunk(disk: BlockDevice, opts: DiskReadStreamOptions,
   consume: (chunk: Buffer, lba: bigint) => Promise<void> | void): Promise<void> {
-  const start = opts.start ?? 0n;
-  const end = opts.end ?? disk.blocks - 1n;
-  const chunkBlocks = opts.chunkBlocks ?? defaultChunkBlocks(disk);
-  checkChunk(chunkBlocks);
-  if (start < 0n || end < start - 1n || end >= disk.blocks) {
-    throw new DiskArgumentError(`range ${start}..${end} is not on the disk (0..${disk.blocks - 1n})`);
-  }
+  const { start, end, chunkBlocks } = readRange(disk, opts);
   const chunkBytes = chunkBlocks * disk.blockSize;
   let lba = start;
   const size = (at: bigint): number => Number(end - at + 1n < BigInt(chunkBlocks) ? end - at + 1n : BigInt(chunkBlocks));

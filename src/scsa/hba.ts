@@ -19,6 +19,7 @@ import { dataLength, HbaCmd, isGoneOutcome, runPacket, splitBlockSize, type Exec
 import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { KeptTimer } from '../util/kept-timer.js';
 
 const log = logger('hba');
 
@@ -101,8 +102,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
     this.flush(null, CMD_TRAN_ERR, 0);
     if (this.running !== null) await this.stopRunning('detach');
     await this.runningDone;
-    if (this.pktTimer !== undefined) clearTimeout(this.pktTimer);
-    this.pktTimer = undefined;
+    this.pktTimer.dispose();
     this.tran.tran_pkt_cache_ptr.shrink(0);
     this.transport.freeSlot(this.senseCmd.slot);
     log('detached');
@@ -227,41 +227,23 @@ export class UsbmsHba implements CapsContext, ExecContext {
   }
 
   /**
-   * pkt_time of the running packet: one Timeout per HBA, kept and re-armed with refresh() for each packet with the
-   * same pkt_time (no timer object or closure per command); `timed` is the packet it was armed for, cleared when
-   * that packet completes, so a firing after it is ignored.
+   * pkt_time of the running packet: one KeptTimer per HBA (no timer object or closure per command); `timed` is the
+   * packet it was armed for, cleared when that packet completes, so a firing after it is ignored.
    */
-  private pktTimer: NodeJS.Timeout | undefined;
-  private pktTimerMs = 0;
   private timed: scsi_pkt | null = null;
-  private readonly pktTimeExpired = (): void => {
+  private readonly pktTimer = new KeptTimer(() => {
     if (this.timed !== null && this.timed === this.running) void this.stopRunning('timeout');
-  };
-
-  private armPktTime(pkt: scsi_pkt): void {
-    const ms = pkt.pkt_time * 1000;
-    this.timed = pkt;
-    const t = this.pktTimer;
-    if (t !== undefined && this.pktTimerMs === ms) {
-      t.refresh();
-      t.ref();
-      return;
-    }
-    if (t !== undefined) clearTimeout(t);
-    this.pktTimerMs = ms;
-    this.pktTimer = setTimeout(this.pktTimeExpired, ms);
-  }
-
-  private disarmPktTime(): void {
-    this.timed = null;
-    this.pktTimer?.unref(); // an idle HBA must not keep the process alive
-  }
+  });
 
   private async run(pkt: scsi_pkt): Promise<void> {
     const cmd = pkt.pkt_ha_private as HbaCmd;
-    if (pkt.pkt_time > 0) this.armPktTime(pkt);
+    if (pkt.pkt_time > 0) {
+      this.timed = pkt;
+      this.pktTimer.arm(pkt.pkt_time * 1000);
+    }
     await runPacket(this, pkt, cmd);
-    this.disarmPktTime();
+    this.timed = null;
+    this.pktTimer.disarm(); // an idle HBA must not keep the process alive
     this.running = null;
     pktWrapper(pkt).dma?.sync(DDI_DMA_SYNC_FORCPU);
     if (isGoneOutcome(pkt) && this.state === 'attached') {

@@ -7,6 +7,7 @@
  * exits: the lab's `usbms validate` on two real sticks at once (issue 11).
  */
 import { describe, expect, it, vi } from 'vitest';
+import { FAKE_STICK_CONFIG_DESCRIPTOR, FAKE_STICK_DEVICE_DESCRIPTOR } from './fake-stick-descriptors.js';
 
 class FakeNodeUsbDevice {
   /** libusb_open happened and libusb_close did not: what keeps a real process alive. */
@@ -17,12 +18,8 @@ class FakeNodeUsbDevice {
   pending = 0;
   interfaces: FakeInterface[] | undefined = undefined;
   timeout = 1000;
-  readonly deviceDescriptor = { idVendor: 0x46f4, idProduct: 0x0001, iManufacturer: 1, iProduct: 2, iSerialNumber: 3,
-    bDeviceClass: 0, bcdUSB: 0x0200 };
-  readonly configDescriptor = { interfaces: [[{ bInterfaceNumber: 0, bAlternateSetting: 0, bInterfaceClass: 8,
-    bInterfaceSubClass: 6, bInterfaceProtocol: 0x50, endpoints: [
-      { bEndpointAddress: 0x81, bmAttributes: 2, wMaxPacketSize: 64 },
-      { bEndpointAddress: 0x02, bmAttributes: 2, wMaxPacketSize: 64 }] }]] };
+  readonly deviceDescriptor = FAKE_STICK_DEVICE_DESCRIPTOR;
+  readonly configDescriptor = FAKE_STICK_CONFIG_DESCRIPTOR;
   constructor(readonly busNumber: number, readonly portNumbers: number[], readonly deviceAddress: number,
     readonly serial: string) {}
 

@@ -11,6 +11,7 @@ import { MockUsbDevice } from '../../src/mock/index.js';
 import type { MockUsbPort } from '../../src/mock/index.js';
 import { UsbError } from '../../src/usb/errors.js';
 import type { ControlSetup } from '../../src/usb/port.js';
+import { FAKE_STICK_CONFIG_DESCRIPTOR, FAKE_STICK_DEVICE_DESCRIPTOR } from './fake-stick-descriptors.js';
 
 type Cb<T> = (error: (Error & { errno: number }) | undefined, value?: T) => void;
 type TransferCb = (error: (Error & { errno: number }) | undefined, buffer: Buffer, actual: number) => void;
@@ -29,12 +30,8 @@ class BridgedStick {
   timeout = 1000;
   private port: MockUsbPort | undefined;
   readonly disk = new MockUsbDevice({ luns: [{ blocks: 2048 }] });
-  readonly deviceDescriptor = { idVendor: 0x46f4, idProduct: 0x0001, iManufacturer: 1, iProduct: 2, iSerialNumber: 3,
-    bDeviceClass: 0, bcdUSB: 0x0200 };
-  readonly configDescriptor = { interfaces: [[{ bInterfaceNumber: 0, bAlternateSetting: 0, bInterfaceClass: 8,
-    bInterfaceSubClass: 6, bInterfaceProtocol: 0x50, endpoints: [
-      { bEndpointAddress: 0x81, bmAttributes: 2, wMaxPacketSize: 64 },
-      { bEndpointAddress: 0x02, bmAttributes: 2, wMaxPacketSize: 64 }] }]] };
+  readonly deviceDescriptor = FAKE_STICK_DEVICE_DESCRIPTOR;
+  readonly configDescriptor = FAKE_STICK_CONFIG_DESCRIPTOR;
   constructor(readonly busNumber: number, readonly portNumbers: number[], readonly deviceAddress: number,
     readonly serial: string) {}
 
