@@ -1,7 +1,7 @@
 #!/bin/bash
 # rig-validate.sh - `usbms validate` checks for the lab's rig VM (issue 11), run INSIDE the guest, cwd = the repo.
 # rig.sh sources this file and appends VALIDATE_CHECKS to its CHECKS (its helpers fail/json/run/TMP/IMAGES are
-# used); run directly (`bash hw-tests/lab/rig-validate.sh [CHECKS_FILE]`) it brings a minimal copy of that harness.
+# used); run directly (`bash hw-tests/lab/rig-validate.sh [CHECKS_FILE]`) it sources the same harness (rig-harness.sh).
 # The rig: QEMU usb-hub with port-power=on at root port 1 holding sticks 1-1.1..1-1.4 (1-1.4 read-only), a hub
 # without power switching at root port 2 holding 1-2.1 (see rig.sh's header). Each check is `check_NAME`.
 # What the checks write is put back (--restore, `usbms write`), so run-lab.sh's host-side "rigN.img unchanged"
@@ -100,32 +100,12 @@ PLAN
 
 VALIDATE_CHECKS=(validate_quick_all validate_full_write validate_endurance_power_cycle)
 
-# ---- run directly: a minimal copy of rig.sh's harness
+# ---- run directly: the harness rig.sh uses (rig-harness.sh)
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -u
-  LAB="$PWD/.lab"
-  CHECKS_FILE="${1:-$LAB/checks/rig-validate.txt}"
-  LOG="${RIG_LOG:-$LAB/logs/rig-validate.log}"
-  OUTDIR="$(dirname "$LOG")"
-  IMAGES="${RIG_IMAGES:-$LAB}"
-  mkdir -p "$(dirname "$CHECKS_FILE")" "$(dirname "$LOG")"; : > "$CHECKS_FILE"; : > "$LOG"
-  DIST="${USBMS_DIST:-dist}"
-  USBMS=(node "$DIST/bin/usbms.js")  # the bundle users run (a tree without it: the compiled CLI)
-  [ -e "$DIST/bin/usbms.js" ] || USBMS=(node "$DIST/cli/main.js")
-  TMP="$(mktemp -d)"
-  now() { cut -d' ' -f1 /proc/uptime; }
-  why=""
-  fail() { why="$*"; echo "FAIL: $*"; return 1; }
-  run() { echo "+ usbms $*" >&2; "${USBMS[@]}" "$@"; }
+  . "$(dirname "${BASH_SOURCE[0]}")/rig-harness.sh"
+  rig_init "${1:-$PWD/.lab/checks/rig-validate.txt}" "${RIG_LOG:-$PWD/.lab/logs/rig-validate.log}"
   [ -n "${VALIDATE_ONLY:-}" ] && read -r -a VALIDATE_CHECKS <<< "$VALIDATE_ONLY"
-  for c in "${VALIDATE_CHECKS[@]}"; do
-    why="" t0=$(now)
-    { echo "==== $c"; "check_$c"; } >> "$LOG" 2>&1; rc=$?
-    secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}')
-    if [ $rc = 0 ] && [ -z "$why" ]; then echo "ok - rig: $c ($secs s)" | tee -a "$CHECKS_FILE"
-    else echo "not ok - rig: $c # ${why:-exit $rc}; see ${LOG#"$PWD"/}" | tee -a "$CHECKS_FILE"; fi
-  done
-  rm -rf "$TMP"
-  grep -q '^not ok' "$CHECKS_FILE" && exit 1
-  exit 0
+  rig_run_checks "${VALIDATE_CHECKS[@]}"
+  exit $?
 fi

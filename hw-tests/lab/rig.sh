@@ -13,22 +13,8 @@
 # Env: RIG_IMAGES=DIR (where rig1.img..rig4.img are, to compare what the guest reads; default .lab), RIG_LOG,
 # USBMS_DIST (the compiled tree, default dist), RIG_ONLY (see below).
 set -u
-LAB="$PWD/.lab"
-CHECKS_FILE="${1:-$LAB/checks/rig.txt}"
-LOG="${RIG_LOG:-$LAB/logs/rig-checks.log}"
-IMAGES="${RIG_IMAGES:-$LAB}"
-mkdir -p "$(dirname "$CHECKS_FILE")" "$(dirname "$LOG")"; : > "$CHECKS_FILE"; : > "$LOG"
-DIST="${USBMS_DIST:-dist}"   # the compiled tree to run (run-lab.sh builds dist/)
-USBMS=(node "$DIST/bin/usbms.js")  # the bundle users run (a tree without it: the compiled CLI)
-[ -e "$DIST/bin/usbms.js" ] || USBMS=(node "$DIST/cli/main.js")
-TMP="$(mktemp -d)"
-now() { cut -d' ' -f1 /proc/uptime; }
-why=""
-fail() { why="$*"; echo "FAIL: $*"; return 1; }
-# json EXPR FILE: evaluate a JS expression over the parsed JSON in FILE (bound to `j`), print the result
-json() { node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8")); const v = eval(process.argv[1]);
-  process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"; }
-run() { echo "+ usbms $*" >&2; "${USBMS[@]}" "$@"; }   # each node start costs seconds under TCG: keep them few
+. "$(dirname "${BASH_SOURCE[0]}")/rig-harness.sh"
+rig_init "${1:-$PWD/.lab/checks/rig.txt}" "${RIG_LOG:-$PWD/.lab/logs/rig-checks.log}"
 
 # ---- checks
 check_list_port_paths() { # usbms list (text and --json): every stick by its port path, with its serial
@@ -165,15 +151,4 @@ CHECKS=(list_port_paths open_by_port read_only_stick power_cycle power_off_on
 # RIG_ONLY="name ..." runs just those checks, in that order (for trying one out)
 [ -n "${RIG_ONLY:-}" ] && read -r -a CHECKS <<< "$RIG_ONLY"
 echo "rig: $(uname -r), node $(node -v), uptime $(now) s"
-for c in "${CHECKS[@]}"; do
-  why="" t0=$(now)
-  { echo "==== $c"; "check_$c"; } >> "$LOG" 2>&1; rc=$?
-  secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}')
-  # a check fails when it returns non-zero or called fail (even if a later command succeeded)
-  if [ $rc = 0 ] && [ -z "$why" ]; then echo "ok - rig: $c" | tee -a "$CHECKS_FILE"
-  else echo "not ok - rig: $c # ${why:-exit $rc}; see ${LOG#"$PWD"/}" | tee -a "$CHECKS_FILE"; fi
-  echo "  ($secs s)"
-done
-rm -rf "$TMP"
-grep -q '^not ok' "$CHECKS_FILE" && exit 1
-exit 0
+rig_run_checks "${CHECKS[@]}"
