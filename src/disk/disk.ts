@@ -53,13 +53,6 @@ const LBA_LIMIT_10 = 0xffff_ffffn;
 const DEFAULT_DMA_MAX = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** What a block READ/WRITE CDB is made from (READ/WRITE 10 and 16 take the same two fields). */
-interface BlockCdbSpec {
-  readonly name: string;
-  readonly cdbLength: number;
-  encodeCdb(p: { lba: bigint; blocks: number }, into?: Buffer): Buffer;
-}
-
 /**
  * One block READ/WRITE's request, kept by its disk for the next one: Disk.transfer fills it and sends it, so
  * a command makes no request object and no closures (its CDB writers are made once, with the object). DMA
@@ -67,45 +60,32 @@ interface BlockCdbSpec {
  */
 class BlockCommand implements CommandOptions {
   name = '';
-  cdbLength = 10;
+  cdbLength: 10 | 16 = 10;
   timeoutMs = 0;
   lba = 0n;
   blocks = 0;
   dataIn: Buffer | undefined = undefined;
   dataOut: Buffer | undefined = undefined;
-  private spec: BlockCdbSpec = commands.read10;
-  private readonly cdbFields = { lba: 0n, blocks: 0 };
-  readonly writeCdb = (into: Buffer): void => { this.encode(into, this.lba, this.blocks); };
+  private op: 'read' | 'write' = 'read';
+  readonly writeCdb = (into: Buffer): void => { writeBlockCdb(into, this.op, this.cdbLength, this.lba, this.blocks); };
   readonly windows = {
     blockSize: 512,
     writeCdbFor: (into: Buffer, firstBlock: number, blocks: number): void => {
-      this.encode(into, this.lba + BigInt(firstBlock), blocks);
+      writeBlockCdb(into, this.op, this.cdbLength, this.lba + BigInt(firstBlock), blocks);
     },
   };
 
-  prepare(spec: BlockCdbSpec, lba: bigint, blocks: number, blockSize: number, timeoutMs: number,
-    dataIn: Buffer | undefined, dataOut: Buffer | undefined): void {
-    this.spec = spec;
-    this.name = spec.name;
-    this.cdbLength = spec.cdbLength;
+  prepare(op: 'read' | 'write', cdbLength: 10 | 16, lba: bigint, blocks: number, blockSize: number, timeoutMs: number,
+    data: Buffer | undefined): void {
+    this.op = op;
+    this.cdbLength = cdbLength;
+    this.name = commands[`${op}${cdbLength}`].name;
     this.lba = lba;
     this.blocks = blocks;
     this.windows.blockSize = blockSize;
     this.timeoutMs = timeoutMs;
-    this.dataIn = dataIn;
-    this.dataOut = dataOut;
-  }
-
-  private encode(into: Buffer, lba: bigint, blocks: number): void {
-    const spec = this.spec;
-    if (spec === commands.read10 || spec === commands.write10 || spec === commands.read16 || spec === commands.write16) {
-      writeBlockCdb(into, spec === commands.read10 || spec === commands.read16 ? 'read' : 'write', spec.cdbLength === 10 ? 10 : 16,
-        lba, blocks);
-      return;
-    }
-    this.cdbFields.lba = lba;
-    this.cdbFields.blocks = blocks;
-    spec.encodeCdb(this.cdbFields, into);
+    this.dataIn = op === 'read' ? data : undefined;
+    this.dataOut = op === 'write' ? data : undefined;
   }
 }
 
@@ -277,13 +257,12 @@ export class Disk extends DiskCommands {
         // The caller's memory itself when one command moves all of it (no view object per command).
         const whole = done === 0 && n * blockSize === buf.length;
         const view = whole ? buf : buf.subarray(done * blockSize, (done + n) * blockSize);
-        const spec = op === 'read' ? (small ? commands.read10 : commands.read16) : (small ? commands.write10 : commands.write16);
-        cmd.prepare(spec, at, n, blockSize, this.timeoutMs, op === 'read' ? view : undefined, op === 'write' ? view : undefined);
+        cmd.prepare(op, small ? 10 : 16, at, n, blockSize, this.timeoutMs, view);
         await this.exec(cmd);
         done += n;
       }
     } finally {
-      cmd.prepare(commands.read10, 0n, 0, 0, 0, undefined, undefined); // drops the caller's memory
+      cmd.prepare('read', 10, 0n, 0, 0, 0, undefined); // drops the caller's memory
       this.idleBlockCommands.push(cmd);
     }
   }

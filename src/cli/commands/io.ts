@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
-import { forEachChunk, isDiskError, type Disk } from '../../disk/index.js';
+import { forEachChunk, isDiskError, type BlockDevice, type Disk } from '../../disk/index.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { hexDump, Progress } from '../format.js';
@@ -152,41 +152,37 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
 }
 
 /**
- * Read every block of a range at the device's transfer size, the next READ queued behind the one on the wire (two
- * buffers taking turns, so the HBA starts it the moment the first completes); a failing chunk is re-read block by
- * block to name each unreadable LBA.
+ * Read every block of a range at the device's transfer size with forEachChunk (the next READ queued behind the one
+ * on the wire); a chunk whose READ fails with a medium or hardware error is re-read block by block, into its own
+ * lent buffer, to name each unreadable LBA. Any other error ends the scan.
  */
 async function scan(disk: Disk, start: bigint, count: bigint, onProgress: (done: bigint) => void): Promise<bigint[]> {
-  const chunk = Math.max(1, Math.floor(disk.maxTransferBytes / disk.blockSize));
-  const bufs = [Buffer.allocUnsafe(chunk * disk.blockSize), Buffer.allocUnsafe(chunk * disk.blockSize)] as const;
   const bad: bigint[] = [];
-  const sizeAt = (done: bigint): number => Number(count - done < BigInt(chunk) ? count - done : BigInt(chunk));
-  // Disk.read rejects with Errors (DiskError, or an argument error): kept as the value, thrown below.
-  const readChunk = (done: bigint, turn: number): Promise<Error | undefined> =>
-    disk.read(start + done, sizeAt(done), bufs[turn % 2]).then(() => undefined, (e: unknown) => e as Error);
-  let turn = 0;
-  let pending: Promise<Error | undefined> | undefined = count > 0n ? readChunk(0n, turn) : undefined;
-  for (let done = 0n; pending !== undefined;) {
-    const failure = await pending;
-    const n = sizeAt(done);
-    const lba = start + done;
-    done += BigInt(n);
-    pending = done < count ? readChunk(done, ++turn) : undefined;
-    if (failure !== undefined) {
-      if (!isDiskError(failure, 'medium') && !isDiskError(failure, 'hardware')) {
-        await pending; // never leave a READ on the wire behind the error
-        throw failure;
-      }
-      const one = bufs[(turn + 1) % 2]; // the buffer of the chunk that failed (the next READ has the other)
+  const failedChunks = new Set<bigint>();
+  const unreadable = (e: unknown): boolean => isDiskError(e, 'medium') || isDiskError(e, 'hardware');
+  // The disk as forEachChunk sees it: a chunk that cannot be read is noted, not thrown.
+  const tolerant: BlockDevice = {
+    blockSize: disk.blockSize, blocks: disk.blocks,
+    read: (lba, n, into) => disk.read(lba, n, into).catch((e: unknown) => {
+      if (!unreadable(e) || into === undefined) throw e;
+      failedChunks.add(lba);
+      return into.subarray(0, n * disk.blockSize);
+    }),
+    write: () => Promise.reject(new Error('verify does not write')),
+  };
+  const chunkBlocks = Math.max(1, Math.floor(disk.maxTransferBytes / disk.blockSize));
+  await forEachChunk(tolerant, { start, end: start + count - 1n, chunkBlocks }, async (chunk, lba) => {
+    const n = chunk.length / disk.blockSize;
+    if (failedChunks.delete(lba)) {
       for (let i = 0; i < n; i++) {
-        await disk.read(lba + BigInt(i), 1, one).catch((err: unknown) => {
-          if (!isDiskError(err, 'medium') && !isDiskError(err, 'hardware')) throw err;
+        await disk.read(lba + BigInt(i), 1, chunk).catch((err: unknown) => {
+          if (!unreadable(err)) throw err;
           bad.push(lba + BigInt(i));
         });
       }
     }
-    onProgress(done);
-  }
+    onProgress(lba + BigInt(n) - start);
+  });
   return bad;
 }
 
