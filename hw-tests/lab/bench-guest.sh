@@ -5,12 +5,12 @@
 # guest kernel's usb-storage (dd iflag=direct / oflag=direct per size, plain dd bs=1M, sg_dd). Every figure is
 # written as one JSON line to OUTDIR/MODEL.jsonl; bench-report.mjs turns them into medians, ratios and a table.
 #
-# Env: BENCH_SIZES (default 4K,120K,1M,4M,8M), BENCH_ROUNDS (3), BENCH_CLI_RUNS (2: image runs per size), BENCH_PROFILE=1 (node
+# Env: BENCH_SIZES (default 4K,120K,1M,4M,8M), BENCH_ROUNDS (5), BENCH_CLI_RUNS (2: image runs per size), BENCH_PROFILE=1 (node
 # --cpu-prof and strace -c of one usbms run into OUTDIR/prof-MODEL/), BENCH_GADGET_IMAGE (gadget: backing file).
 set -u
 MODEL="$1"; SEL="$2"; OUT="$3"
 SIZES="${BENCH_SIZES:-4K,120K,1M,4M,8M}"
-ROUNDS="${BENCH_ROUNDS:-3}"; CLI_RUNS="${BENCH_CLI_RUNS:-2}"
+ROUNDS="${BENCH_ROUNDS:-5}"; CLI_RUNS="${BENCH_CLI_RUNS:-2}"
 J="$OUT/$MODEL.jsonl"; : > "$J"
 U=(node dist/bin/usbms.js)
 now() { date +%s.%N; }
@@ -71,6 +71,8 @@ for mt in default ${TUNED:+$TUNED}; do
     cli "cli-image-$mt" read "$per" image --device "$SEL" "${flag[@]}" --json --out /tmp/bench-image.img
     # the copy alone: under TCG sha256 is slower than the wire, so this is what the wire and usbms can do
     cli "cli-image-nohash-$mt" read "$per" image --device "$SEL" "${flag[@]}" --no-hash --json --out /tmp/bench-image.img
+    # the job of the kernel's `dd iflag=direct of=/dev/null`: read the whole disk and keep nothing
+    cli "cli-image-null-$mt" read "$per" image --device "$SEL" "${flag[@]}" --no-hash --json --out /dev/null
   done
   cli "cli-verify-$mt" read "$per" verify --device "$SEL" "${flag[@]}"
   cli "cli-restore-$mt" write "$per" restore --device "$SEL" "${flag[@]}" --write --in /tmp/bench-image.img
@@ -101,7 +103,9 @@ for r in $(seq "$ROUNDS"); do
     sec=$(ddtime if=/dev/zero of="$DEV" bs="$b" count="$n" seek=$((4 * 1024 * 1024 / b)) oflag=direct)
     emit kernel-dd-direct write "$b" $((n * b)) "${sec:-0}" "\"maxSectorsKb\":$MSK"
   done
-  # what `usbms image` does, by the kernel: the whole disk into a tmpfs file, and the same piped through sha256sum
+  # the whole disk, kept nowhere (beside image --out /dev/null), into a tmpfs file, and the same through sha256sum
+  sec=$(ddtime if="$DEV" of=/dev/null bs=1M iflag=direct)
+  emit kernel-dd-direct-whole read 1048576 "$DISK_BYTES" "${sec:-0}"
   t0=$(now); dd if="$DEV" of=/tmp/bench-kernel.img bs=1M iflag=direct status=none
   emit kernel-dd-direct-file read 1048576 "$DISK_BYTES" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
   t0=$(now); dd if="$DEV" bs=1M iflag=direct status=none | tee /tmp/bench-kernel.img | sha256sum > /dev/null

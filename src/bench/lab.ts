@@ -5,7 +5,8 @@
  * see the same machine, and prints one JSON document: every round's seconds and the medians in ms per command.
  *
  * Options: --device VID:PID (hex), --sizes 4K,120K,1M,4M (bytes or K/M suffix), --rounds N, --bytes-per-size N
- * (how much each size moves per round; at least --min-commands commands), --only bare|usbms, --no-write,
+ * (how much each size moves per round, default 32M; at least --min-commands commands, default 16: fewer left the
+ * large sizes' ratios swinging by 10-25 % between runs), --only bare|usbms, --no-write,
  * --max-transfer N (usbms's bytes per command; default the largest size), --quirks FLAGS (usbms's overrides).
  */
 import { openUsbms } from '../open.js';
@@ -34,8 +35,8 @@ function parseArgs(argv: string[]): Args {
     vendorId: parseInt(m[1], 16), productId: parseInt(m[2], 16),
     sizes: (get('sizes') ?? '4K,120K,1M,4M').split(',').map((s) => parseByteSize(s)),
     rounds: Number(get('rounds') ?? 3),
-    bytesPerSize: parseByteSize(get('bytes-per-size') ?? '4M'),
-    minCommands: Number(get('min-commands') ?? 4),
+    bytesPerSize: parseByteSize(get('bytes-per-size') ?? '32M'),
+    minCommands: Number(get('min-commands') ?? 16),
     only, write: !argv.includes('--no-write'),
     maxTransfer: mt === undefined ? undefined : parseByteSize(mt),
     quirks: get('quirks'),
