@@ -5,7 +5,7 @@
 # bench-report.mjs prints the medians and ratios as a table and writes them as JSON.
 #
 # Under TCG these are emulated-CPU speeds: read the ratios (measured in one guest, side by side), not the MB/s.
-# Env: BENCH_MODELS (default "xhci ehci gadget"), BENCH_DIR (default .lab-bench), BENCH_IMAGE_MB (default 32),
+# Env: BENCH_MODELS (default "xhci ehci gadget"), BENCH_DIR (default .lab-bench), BENCH_IMAGE_MB (default 128: at 8 MiB per command a 32 MiB disk is 4 commands, too few for a copy's steady pace),
 # plus bench-guest.sh's BENCH_SIZES, BENCH_ROUNDS, BENCH_CLI_RUNS, BENCH_PROFILE.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,7 +15,7 @@ OUT="${BENCH_DIR:-$ROOT/.lab-bench}"
 mkdir -p "$OUT"
 bash "$HERE/setup.sh" >/dev/null
 npm run build --silent
-MB="${BENCH_IMAGE_MB:-32}"
+MB="${BENCH_IMAGE_MB:-128}"
 pass=(-e "BENCH_SIZES=${BENCH_SIZES:-4K,120K,1M,4M,8M}" -e "BENCH_ROUNDS=${BENCH_ROUNDS:-5}"
   -e "BENCH_CLI_RUNS=${BENCH_CLI_RUNS:-2}" -e "BENCH_PROFILE=${BENCH_PROFILE:-0}")
 for model in ${BENCH_MODELS:-xhci ehci gadget}; do

@@ -8,5 +8,5 @@ export * from './errors.js';
 export { decodeDiskSense, SENSE_KEY } from './sense.js';
 export { readPartitionTable, formatGuid } from './partitions.js';
 export type { Partition, PartitionTable, BlockReader } from './partitions.js';
-export { createDiskReadStream, createDiskWriteStream, forEachChunk } from './streams.js';
+export { createDiskReadStream, createDiskWriteStream, defaultChunkBlocks, forEachChunk } from './streams.js';
 export type { BlockDevice, DiskReadStreamOptions, DiskWriteStreamOptions } from './streams.js';

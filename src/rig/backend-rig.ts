@@ -16,6 +16,8 @@ export interface BackendRigOptions {
   /** Command timeout of the sessions, ms. */
   timeoutMs?: number | undefined;
   quirks?: string | undefined;
+  /** Bytes per command of the sessions (openUsbms' `maxTransferBytes`; `--max-transfer`). */
+  maxTransferBytes?: number | undefined;
   /** Paths for tests of the mount check. */
   sysRoot?: string | undefined;
   mountsFile?: string | undefined;
@@ -42,7 +44,8 @@ export class BackendRigDevice implements RigDevice {
 
   open(): Promise<UsbmsSession> {
     return openUsbms({ backend: this.backend, device: this.slot.selector, expect: this.slot.identity,
-      detachKernelDriver: this.opts.detachKernelDriver, timeoutMs: this.opts.timeoutMs, quirks: this.opts.quirks });
+      detachKernelDriver: this.opts.detachKernelDriver, timeoutMs: this.opts.timeoutMs, quirks: this.opts.quirks,
+      maxTransferBytes: this.opts.maxTransferBytes });
   }
 
   async powerCycle(offMs: number): Promise<void> {

@@ -80,6 +80,12 @@ describe('usbms validate', () => {
     expect(r.stderr).toMatch(/steps\[0\]\.thresholds\.minMbps: unknown threshold for this step \(known: minMBps\)/);
   });
 
+  it('--max-transfer is read here too: a size that is not whole sectors is refused before anything runs (exit 1)', async () => {
+    const r = await usbms(['validate', '--mock', join(dir, 'good.json'), '--plan', 'quick', '--max-transfer', '1000']);
+    expect([r.code, r.stdout]).toEqual([1, '']);
+    expect(r.stderr).toMatch(/--max-transfer 1000 \(1000 bytes\) is not a multiple of 512/);
+  });
+
   it('a threshold the device misses fails the step (exit 99) with the figure and the limit', async () => {
     // 20 ms per command: at most 50 IOPS, far below A1's 1500, above 10
     const slow = file('slow.json', { personality: 'slow', device: { serialNumber: 'SLOW' }, luns: [{ blocks: 2048 }] });
@@ -127,6 +133,12 @@ describe('usbms probe --reset-type', () => {
   it('refuses an unknown reset type (exit 1)', async () => {
     const r = await probe('--reset-type', 'kick');
     expect(r.code).toBe(1);
+  });
+
+  it('reads --max-transfer like every command (a size that is not whole sectors: exit 1)', async () => {
+    const r = await probe('--max-transfer', '1000');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--max-transfer 1000 \(1000 bytes\) is not a multiple of 512/);
   });
 });
 

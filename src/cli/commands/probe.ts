@@ -14,7 +14,7 @@ import { parseDeviceSelector, selectOne } from '../../usb/selector.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes } from '../format.js';
-import { info, out, parseCount, printJson, requireMedium, requireWrite, run, type GlobalArgs } from '../context.js';
+import { info, out, parseCount, parseMaxTransfer, printJson, requireMedium, requireWrite, run, type GlobalArgs } from '../context.js';
 
 export { probeLbas, type ProbeResult } from '../../rig/index.js';
 
@@ -40,7 +40,8 @@ async function slotFor(a: ProbeArgs): Promise<DeviceHandle> {
   if (a.device !== undefined && a.mock !== undefined) throw new CliError('give either --device or --mock, not both');
   const row = selectOne(parseDeviceSelector(name), await chosen.backend.list());
   const device = new BackendRigDevice(chosen.backend, row, { detachKernelDriver: a['detach-kernel-driver'],
-    timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks });
+    timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']) });
   return new DeviceHandle(device, { allowWrite: true, lun: a.lun });
 }
 

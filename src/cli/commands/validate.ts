@@ -16,7 +16,7 @@ import {
 } from '../../rig/index.js';
 import { CliError, exitStatusFor } from '../exit.js';
 import { withExamples } from '../examples.js';
-import { info, out, run, type GlobalArgs } from '../context.js';
+import { info, out, parseMaxTransfer, run, type GlobalArgs } from '../context.js';
 
 interface ValidateArgs extends Omit<GlobalArgs, 'device' | 'mock'> {
   device?: string | string[] | undefined;
@@ -101,7 +101,8 @@ async function validate(a: ValidateArgs): Promise<number> {
   const seed = a.seed ?? (Date.now() & 0x7fffffff);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new CliError(`--seed ${seed} is not a non-negative integer`);
   const present = await rigDevicesOf(backend, { detachKernelDriver: a['detach-kernel-driver'],
-    timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks });
+    timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']) });
   const names = list(a.device);
   let selected;
   try {

@@ -3,20 +3,16 @@
  * spirit of the SD Association application performance classes (A1: 1500 read / 500 write IOPS at 4 KiB;
  * A2: 4000 / 2000).
  */
-import type { Disk } from '../../disk/index.js';
 import { stampBlocks } from '../stamp.js';
+import { chunkOf } from './whole.js';
 import { below, disk, lcg, mbps, round, since, verdict, type StepContext, type StepOutcome, type StepRunner } from './context.js';
 
 const CLASS_IOPS = { A1: { read: 1500, write: 500 }, A2: { read: 4000, write: 2000 } } as const;
 
-function chunkBlocks(d: Disk, kib: number | undefined): number {
-  return Math.max(1, Math.floor(((kib ?? 1024) * 1024) / d.blockSize));
-}
-
 async function sequential(ctx: StepContext, op: 'read' | 'write'): Promise<StepOutcome> {
   const d = disk(ctx);
   const { sizeMiB = 16, chunkKiB } = ctx.step.params;
-  const per = chunkBlocks(d, chunkKiB);
+  const per = chunkOf(d, chunkKiB);
   const want = BigInt(Math.floor((sizeMiB * 1024 * 1024) / d.blockSize));
   const total = want > d.blocks ? d.blocks : want;
   const buf = Buffer.alloc(per * d.blockSize);

@@ -4,7 +4,7 @@
  * data (the addresses wrap: counterfeit capacity), and one that holds stale data (an earlier seed: the write
  * never reached the flash).
  */
-import { isDiskError, type Disk } from '../../disk/index.js';
+import { defaultChunkBlocks, isDiskError, type Disk } from '../../disk/index.js';
 import { stampBlocks, stampOf } from '../stamp.js';
 
 export interface Range { first: bigint; count: bigint }
@@ -34,8 +34,10 @@ export function testRange(d: Disk, limitMiB: number | undefined): Range {
   return { first: 0n, count: want < d.blocks ? want : d.blocks };
 }
 
+/** Blocks per command of a step: its `chunkKiB`, or what the device takes per command (as the streams do). */
 export function chunkOf(d: Disk, kib: number | undefined): number {
-  return Math.max(1, Math.floor(((kib ?? 1024) * 1024) / d.blockSize));
+  if (kib === undefined) return defaultChunkBlocks(d);
+  return Math.max(1, Math.floor((kib * 1024) / d.blockSize));
 }
 
 type Progress = (doneBlocks: bigint) => void;
