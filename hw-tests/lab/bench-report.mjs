@@ -56,6 +56,7 @@ for (const model of models) {
   const kFile = rate('kernel-dd-direct-file');
   const kSha = rate('kernel-dd-direct-sha256');
   const kWhole = rate('kernel-dd-direct-whole');
+  const kRestore = rate('kernel-dd-direct-restore');
   const sha = rate('sha256sum-tmpfs');
   const cliFigures = Object.entries(cli).map(([who, xs]) => {
     const copy = own[who] ? median(own[who]) : undefined;
@@ -66,13 +67,15 @@ for (const model of models) {
       // an image without the hash beside the kernel's dd iflag=direct into a file of the same tmpfs
       overKernelDirectToFile: who.startsWith('cli-image-nohash-') ? (copy ?? median(xs)) / kFile : undefined,
       // the whole disk read and kept nowhere, beside the kernel's dd bs=1M iflag=direct of=/dev/null of the whole disk
-      overKernelDirectWhole: who.startsWith('cli-image-null-') ? (copy ?? median(xs)) / kWhole : undefined };
+      overKernelDirectWhole: who.startsWith('cli-image-null-') ? (copy ?? median(xs)) / kWhole : undefined,
+      // the image file written back, beside the kernel's dd bs=1M oflag=direct of the same file onto the disk
+      overKernelDirectRestore: who.startsWith('cli-restore-') ? (copy ?? median(xs)) / kRestore : undefined };
   });
   const startup = {
     nodeSeconds: median(lines.filter((l) => l.who === 'node-start').map((l) => l.seconds)),
     capacityMockSeconds: median(lines.filter((l) => l.who === 'cli-capacity-mock').map((l) => l.seconds)),
   };
-  report[model] = { perCommand: perCmd, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg, directWhole1M: kWhole, directToFile1M: kFile, directSha256: kSha, sha256Only: sha }, tune, startup, fastpath };
+  report[model] = { perCommand: perCmd, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg, directWhole1M: kWhole, directRestore1M: kRestore, directToFile1M: kFile, directSha256: kSha, sha256Only: sha }, tune, startup, fastpath };
 
   console.log(`\n## ${model}${tune ? ` (usbms tune: ${tune.maxTransferBytes} bytes per command)` : ''}\n`);
   console.log('| op | bytes/cmd | bare ms/cmd | usbms ms/cmd | usbms/bare | bare MB/s | usbms MB/s | kernel dd direct MB/s | usbms/kernel |');
@@ -82,12 +85,12 @@ for (const model of models) {
       `${f(r.usbmsMbps, 1)} | ${f(r.kernelMbps, 1)} | ${f(r.usbmsOverKernel)} |`);
   }
   console.log(`\nkernel: dd bs=1M iflag=direct ${f(k1m, 1)} MB/s, dd bs=1M (page cache) ${f(kbuf, 1)} MB/s, sg_dd ${f(sg, 1)} MB/s`);
-  console.log(`kernel, whole disk: dd bs=1M iflag=direct of=/dev/null ${f(kWhole, 1)} MB/s, into a tmpfs file ${f(kFile, 1)} MB/s, the same | tee | sha256sum ` +
+  console.log(`kernel, whole disk: dd bs=1M oflag=direct of the image file onto the disk ${f(kRestore, 1)} MB/s; dd bs=1M iflag=direct of=/dev/null ${f(kWhole, 1)} MB/s, into a tmpfs file ${f(kFile, 1)} MB/s, the same | tee | sha256sum ` +
     `${f(kSha, 1)} MB/s; sha256sum of a tmpfs file alone ${f(sha, 1)} MB/s`);
-  console.log('\n| CLI, whole disk | MB/s with start-up | MB/s of the copy (image --json seconds) | runs | copy (or whole) / kernel dd bs=1M iflag=direct | hashed image / kernel dd \\| sha256sum | unhashed image / kernel dd into a file | image --out /dev/null / kernel dd of=/dev/null, whole disk |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('\n| CLI, whole disk | MB/s with start-up | MB/s of the copy (image --json seconds) | runs | copy (or whole) / kernel dd bs=1M iflag=direct | hashed image / kernel dd \\| sha256sum | unhashed image / kernel dd into a file | image --out /dev/null / kernel dd of=/dev/null, whole disk | restore / kernel dd oflag=direct of the file |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const c of cliFigures) {
-    console.log(`| ${c.who} | ${f(c.mbps, 1)} | ${f(c.copyMbps, 1)} | ${c.runs} | ${f(c.overKernelDirect1M)} | ${f(c.overKernelDirectSha256)} | ${f(c.overKernelDirectToFile)} | ${f(c.overKernelDirectWhole)} |`);
+    console.log(`| ${c.who} | ${f(c.mbps, 1)} | ${f(c.copyMbps, 1)} | ${c.runs} | ${f(c.overKernelDirect1M)} | ${f(c.overKernelDirectSha256)} | ${f(c.overKernelDirectToFile)} | ${f(c.overKernelDirectWhole)} | ${f(c.overKernelDirectRestore)} |`);
   }
   console.log(`\nnode -e 0: ${f(startup.nodeSeconds)} s; usbms capacity --mock: ${f(startup.capacityMockSeconds)} s`);
   if (fastpath) {

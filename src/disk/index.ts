@@ -10,3 +10,4 @@ export { readPartitionTable, formatGuid } from './partitions.js';
 export type { Partition, PartitionTable, BlockReader } from './partitions.js';
 export { createDiskReadStream, createDiskWriteStream, defaultChunkBlocks, forEachChunk } from './streams.js';
 export type { BlockDevice, DiskReadStreamOptions, DiskWriteStreamOptions } from './streams.js';
+export { forEachWrite, type WriteRange } from './write-chunks.js';

@@ -3,12 +3,11 @@
  * file, progress (only on a TTY) and messages to stderr.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { Transform } from 'node:stream';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
-import { forEachChunk, isDiskError, type BlockDevice, type Disk } from '../../disk/index.js';
+import { forEachChunk, forEachWrite, isDiskError, type BlockDevice, type Disk } from '../../disk/index.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { hexDump, Progress } from '../format.js';
@@ -72,21 +71,6 @@ async function writeCmd(a: WriteArgs): Promise<number> {
   });
 }
 
-/** Pass-through that hashes and reports progress, without copying the chunks. */
-function meter(total: bigint, label: string, hash: ReturnType<typeof createHash> | undefined): Transform {
-  const progress = new Progress(total, label);
-  let done = 0n;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb): void {
-      hash?.update(chunk);
-      done += BigInt(chunk.length);
-      progress.update(done);
-      cb(null, chunk);
-    },
-    flush(cb): void { progress.finish(); cb(); },
-  });
-}
-
 async function imageCmd(a: ImageArgs): Promise<number> {
   if (a.out === undefined) throw new CliError('image needs --out FILE');
   const chunkBlocks = parseCount(a['chunk-blocks'], '--chunk-blocks', 0) || undefined;
@@ -124,6 +108,15 @@ async function imageCmd(a: ImageArgs): Promise<number> {
   });
 }
 
+/** Fill `into` from `file` at `position`; a file that ends early (it shrank under us) is an error, not zeros. */
+async function readFully(file: FileHandle, into: Buffer, position: number, name: string): Promise<void> {
+  for (let off = 0; off < into.length;) {
+    const { bytesRead } = await file.read(into, off, into.length - off, position + off);
+    if (bytesRead === 0) throw new CliError(`${name} ended at byte ${position + off} while it was being restored`);
+    off += bytesRead;
+  }
+}
+
 async function restoreCmd(a: ImageArgs): Promise<number> {
   if (a.in === undefined) throw new CliError('restore needs --in FILE');
   requireWrite(a.write, 'restore');
@@ -142,11 +135,27 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
         'pass --partial to write it over the first blocks only');
     }
     const hash = createHash('sha256');
-    await pipeline(createReadStream(a.in!, { highWaterMark: 64 * 1024 }), meter(size, 'restore', hash),
-      disk.createWriteStream());
+    const started = Date.now();
+    const file = await open(a.in!, 'r');
+    try {
+      const progress = new Progress(size, 'restore');
+      let done = 0n;
+      // Two buffers taking turns: the next chunk is read from the file and hashed while this one's WRITE runs.
+      await forEachWrite(disk, { blocks: size / BigInt(disk.blockSize) }, async (chunk, lba) => {
+        await readFully(file, chunk, Number(lba) * disk.blockSize, a.in!);
+        hash.update(chunk);
+        progress.update(done);
+        done += BigInt(chunk.length);
+      });
+      progress.update(done);
+      progress.finish();
+    } finally {
+      await file.close();
+    }
     await disk.synchronizeCache();
+    const seconds = (Date.now() - started) / 1000;
     const sha256 = hash.digest('hex');
-    if (a.json) printJson({ file: a.in, blocks: size / BigInt(disk.blockSize), bytes: size, sha256 });
+    if (a.json) printJson({ file: a.in, blocks: size / BigInt(disk.blockSize), bytes: size, sha256, seconds });
     else out(`${sha256}  ${a.in}`);
   });
 }
