@@ -74,7 +74,7 @@ describe('forEachWrite', () => {
     const disk = memDisk(1000, 64 * 1024, 256n);
     const fills: bigint[] = [];
     let filling = 0;
-    const run = forEachWrite(disk, { blocks: 1000n }, async (chunk, lba) => {
+    const run = forEachWrite(disk, { blocks: 1000n }, async (_chunk, lba) => {
       filling++;
       await tick(6); // slower than the WRITE: the error waits for this fill
       fills.push(lba);
