@@ -5,12 +5,12 @@
 # guest kernel's usb-storage (dd iflag=direct / oflag=direct per size, plain dd bs=1M, sg_dd). Every figure is
 # written as one JSON line to OUTDIR/MODEL.jsonl; bench-report.mjs turns them into medians, ratios and a table.
 #
-# Env: BENCH_SIZES (default 4K,120K,1M,4M,8M), BENCH_ROUNDS (5), BENCH_CLI_RUNS (2: image runs per size), BENCH_PROFILE=1 (node
+# Env: BENCH_SIZES (default 4K,120K,1M,4M,8M), BENCH_ROUNDS (7), BENCH_CLI_RUNS (2: image runs per size), BENCH_PROFILE=1 (node
 # --cpu-prof and strace -c of one usbms run into OUTDIR/prof-MODEL/), BENCH_GADGET_IMAGE (gadget: backing file).
 set -u
 MODEL="$1"; SEL="$2"; OUT="$3"
 SIZES="${BENCH_SIZES:-4K,120K,1M,4M,8M}"
-ROUNDS="${BENCH_ROUNDS:-5}"; CLI_RUNS="${BENCH_CLI_RUNS:-2}"
+ROUNDS="${BENCH_ROUNDS:-7}"; CLI_RUNS="${BENCH_CLI_RUNS:-2}"
 J="$OUT/$MODEL.jsonl"; : > "$J"
 U=(node dist/bin/usbms.js)
 now() { date +%s.%N; }
@@ -76,6 +76,7 @@ for mt in default ${TUNED:+$TUNED}; do
   done
   cli "cli-verify-$mt" read "$per" verify --device "$SEL" "${flag[@]}"
   cli "cli-restore-$mt" write "$per" restore --device "$SEL" "${flag[@]}" --write --json --in /tmp/bench-image.img
+  cli "cli-restore-nohash-$mt" write "$per" restore --device "$SEL" "${flag[@]}" --write --no-hash --json --in /tmp/bench-image.img
 done
 echo "[$MODEL] CLI done" >&2
 t0=$(now); node -e 0; emit node-start none 0 0 "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"

@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 bash "$HERE/setup.sh" >/dev/null
 npm run build --silent
 MB="${BENCH_IMAGE_MB:-128}"
-pass=(-e "BENCH_SIZES=${BENCH_SIZES:-4K,120K,1M,4M,8M}" -e "BENCH_ROUNDS=${BENCH_ROUNDS:-5}"
+pass=(-e "BENCH_SIZES=${BENCH_SIZES:-4K,120K,1M,4M,8M}" -e "BENCH_ROUNDS=${BENCH_ROUNDS:-7}"
   -e "BENCH_CLI_RUNS=${BENCH_CLI_RUNS:-2}" -e "BENCH_PROFILE=${BENCH_PROFILE:-0}")
 for model in ${BENCH_MODELS:-xhci ehci gadget}; do
   head -c "${MB}M" /dev/urandom > "$OUT/$model.img"

@@ -32,11 +32,19 @@ for (const model of models) {
       const bare = figs.find((x) => x.who === 'bare' && x.op === op && x.bytes === bytes);
       const usbms = figs.find((x) => x.who === 'usbms' && x.op === op && x.bytes === bytes);
       const k = lines.filter((l) => l.who === 'kernel-dd-direct' && l.op === op && l.bytes === bytes && l.seconds > 0);
+      // The swing: the i-th rounds of the two ran next to each other (lab.js takes turns size by size), so each
+      // pair's ratio saw one machine; their quartiles say how far one run's median ratio can be trusted.
+      const rounds = (who) => (api.samples ?? []).filter((x) => x.who === who && x.op === op && x.bytes === bytes)
+        .map((x) => x.seconds / x.commands);
+      const [rb, ru] = [rounds('bare'), rounds('usbms')];
+      const pairs = ru.slice(0, rb.length).map((u, i) => u / rb[i]).sort((x, y) => x - y);
+      const q = (p) => pairs[Math.min(pairs.length - 1, Math.floor(p * pairs.length))];
       const kMbps = median(k.map((l) => l.total / l.seconds / 1e6));
       perCmd.push({
         op, bytes, bareMs: bare?.msPerCommand, usbmsMs: usbms?.msPerCommand,
         bareMbps: bare?.mbPerSecond, usbmsMbps: usbms?.mbPerSecond, kernelMbps: kMbps,
         usbmsOverBare: usbms && bare ? usbms.msPerCommand / bare.msPerCommand : undefined,
+        pairRatioP25: pairs.length > 0 ? q(0.25) : undefined, pairRatioP75: pairs.length > 0 ? q(0.75) : undefined,
         usbmsOverKernel: usbms && Number.isFinite(kMbps) ? usbms.mbPerSecond / kMbps : undefined,
       });
     }
@@ -78,10 +86,11 @@ for (const model of models) {
   report[model] = { perCommand: perCmd, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg, directWhole1M: kWhole, directRestore1M: kRestore, directToFile1M: kFile, directSha256: kSha, sha256Only: sha }, tune, startup, fastpath };
 
   console.log(`\n## ${model}${tune ? ` (usbms tune: ${tune.maxTransferBytes} bytes per command)` : ''}\n`);
-  console.log('| op | bytes/cmd | bare ms/cmd | usbms ms/cmd | usbms/bare | bare MB/s | usbms MB/s | kernel dd direct MB/s | usbms/kernel |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| op | bytes/cmd | bare ms/cmd | usbms ms/cmd | usbms/bare | round pairs p25..p75 | bare MB/s | usbms MB/s | kernel dd direct MB/s | usbms/kernel |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of perCmd) {
-    console.log(`| ${r.op} | ${kib(r.bytes)} | ${f(r.bareMs)} | ${f(r.usbmsMs)} | ${f(r.usbmsOverBare)} | ${f(r.bareMbps, 1)} | ` +
+    console.log(`| ${r.op} | ${kib(r.bytes)} | ${f(r.bareMs)} | ${f(r.usbmsMs)} | ${f(r.usbmsOverBare)} | ` +
+      `${f(r.pairRatioP25)}..${f(r.pairRatioP75)} | ${f(r.bareMbps, 1)} | ` +
       `${f(r.usbmsMbps, 1)} | ${f(r.kernelMbps, 1)} | ${f(r.usbmsOverKernel)} |`);
   }
   console.log(`\nkernel: dd bs=1M iflag=direct ${f(k1m, 1)} MB/s, dd bs=1M (page cache) ${f(kbuf, 1)} MB/s, sg_dd ${f(sg, 1)} MB/s`);

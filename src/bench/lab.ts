@@ -45,6 +45,9 @@ function parseArgs(argv: string[]): Args {
 
 export interface LabSample { who: 'bare' | 'usbms'; op: 'read' | 'write'; bytes: number; commands: number; seconds: number }
 
+/** Commands each round sends before it starts timing, in both: a fresh session's first ones fill its caches. */
+const UNTIMED = 2;
+
 /** At least minCommands, about bytesPerSize, at most MAX_COMMANDS (small sizes would take minutes under TCG). */
 const MAX_COMMANDS = 100;
 function commandsFor(a: Args, size: number): number {
@@ -76,6 +79,7 @@ async function bareRound(a: Args, sizes: readonly number[], diskBlocks: number, 
       const at = lbaPlan(diskBlocks, size);
       for (const op of a.write ? (['read', 'write'] as const) : (['read'] as const)) {
         // Commands are run in runs of contiguous LBAs; the plan wraps, so split where it does.
+        for (let i = 0; i < UNTIMED; i++) await loop.run(op, at(i), size, 1);
         let secs = 0;
         for (let i = 0; i < n; i++) secs += await loop.run(op, at(i), size, 1);
         out.push({ who: 'bare', op, bytes: size, commands: n, seconds: secs });
@@ -100,6 +104,10 @@ async function usbmsRound(a: Args, sizes: readonly number[], out: LabSample[]): 
       const at = lbaPlan(blocks, size);
       const view = buf.subarray(0, size);
       for (const op of a.write ? (['read', 'write'] as const) : (['read'] as const)) {
+        for (let i = 0; i < UNTIMED; i++) {
+          if (op === 'read') await disk.read(BigInt(at(i)), size / 512, view);
+          else await disk.write(BigInt(at(i)), view);
+        }
         let secs = 0;
         for (let i = 0; i < n; i++) {
           const t0 = process.hrtime.bigint();

@@ -168,6 +168,11 @@ describe('usbms CLI on an image file (--mock=IMAGE)', () => {
     expect(Buffer.compare(readFileSync(dst), readFileSync(src))).toBe(0);
     const tooBig = image('small.img', 100);
     expect((await usbms(['restore', '--in', out, '--write', `--mock=${tooBig}`])).code).toBe(22);
+    const plain = image('plain.img', 200);
+    const n = await usbms(['restore', '--in', out, '--write', `--mock=${plain}`, '--no-hash', '--json']);
+    expect(n.code).toBe(0);
+    expect(JSON.parse(n.stdout)).toMatchObject({ bytes: 200 * 512, sha256: null });
+    expect(Buffer.compare(readFileSync(plain), readFileSync(src))).toBe(0);
   });
 
   it('image --no-hash copies the same bytes without a sha256 (--json: sha256 null, the copy\'s seconds)', async () => {

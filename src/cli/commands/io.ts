@@ -24,7 +24,7 @@ interface ImageArgs extends GlobalArgs {
   out?: string | undefined; in?: string | undefined; write: boolean; 'chunk-blocks'?: number | undefined;
   /** restore: an image smaller than the disk is written over its first blocks only when asked. */
   partial?: boolean | undefined;
-  /** image: `--no-hash` copies without the sha256 (where the CPU hashes slower than the device reads). */
+  /** image, restore: `--no-hash` copies without the sha256 (where the CPU hashes slower than the device moves data). */
   hash?: boolean | undefined;
 }
 interface VerifyArgs extends GlobalArgs { start?: string | undefined; count?: string | undefined }
@@ -134,7 +134,7 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
       throw new CliError(`${a.in} is ${size} bytes, smaller than the disk (${disk.capacityBytes} bytes): ` +
         'pass --partial to write it over the first blocks only');
     }
-    const hash = createHash('sha256');
+    const hash = a.hash === false ? undefined : createHash('sha256');
     const started = Date.now();
     const file = await open(a.in!, 'r');
     try {
@@ -143,7 +143,7 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
       // Two buffers taking turns: the next chunk is read from the file and hashed while this one's WRITE runs.
       await forEachWrite(disk, { blocks: size / BigInt(disk.blockSize) }, async (chunk, lba) => {
         await readFully(file, chunk, Number(lba) * disk.blockSize, a.in!);
-        hash.update(chunk);
+        hash?.update(chunk);
         progress.update(done);
         done += BigInt(chunk.length);
       });
@@ -154,9 +154,9 @@ async function restoreCmd(a: ImageArgs): Promise<number> {
     }
     await disk.synchronizeCache();
     const seconds = (Date.now() - started) / 1000;
-    const sha256 = hash.digest('hex');
+    const sha256 = hash?.digest('hex') ?? null;
     if (a.json) printJson({ file: a.in, blocks: size / BigInt(disk.blockSize), bytes: size, sha256, seconds });
-    else out(`${sha256}  ${a.in}`);
+    else out(sha256 === null ? `${size} bytes  ${a.in}` : `${sha256}  ${a.in}`);
   });
 }
 
@@ -229,7 +229,9 @@ export function registerIoCommands<T>(y: Argv<T>): Argv<T> {
     (a) => run(() => imageCmd(a as unknown as ImageArgs)))
     .command('restore', 'write an image FILE onto the disk from LBA 0', (b) => withExamples(b, 'restore')
       .option('in', { alias: 'i', type: 'string' }).option('write', writeFlag)
-      .option('partial', { type: 'boolean', default: false, describe: 'allow an image smaller than the disk' }),
+      .option('partial', { type: 'boolean', default: false, describe: 'allow an image smaller than the disk' })
+      .option('hash', { type: 'boolean', default: true,
+        describe: 'sha256 of the image (--no-hash: write only, at the device\'s speed where hashing is slower)' }),
     (a) => run(() => restoreCmd(a as unknown as ImageArgs)))
     .command('verify', 'read every block and list the unreadable LBAs', (b) => withExamples(b, 'verify')
       .option('start', { type: 'string' }).option('count', { type: 'string' }),

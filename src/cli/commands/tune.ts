@@ -17,8 +17,12 @@ import { MAX_TRANSFER_LIMIT } from '../../util/size.js';
 const KiB = 1024;
 const MiB = 1024 * 1024;
 export const TUNE_RAMP: readonly number[] = [64 * KiB, 128 * KiB, 256 * KiB, 512 * KiB, MiB, 2 * MiB, 4 * MiB, 8 * MiB, 16 * MiB];
-/** Each size moves at least this much (and at least two commands), so that a figure is not one command's noise. */
-const BYTES_PER_SIZE = 4 * MiB;
+/**
+ * Each size moves at least this much, in at least MIN_COMMANDS commands, so that a figure is not a few commands'
+ * noise: with 4 MiB and 2 commands, the lab's gadget answered 8 MiB in one run and 1 MiB in the next.
+ */
+const BYTES_PER_SIZE = 16 * MiB;
+const MIN_COMMANDS = 6;
 /** A size this close to the fastest is as good: the smaller command is kept (less memory, shorter latency). */
 const GOOD_ENOUGH = 0.03;
 
@@ -54,8 +58,10 @@ export async function tuneDisk(disk: TunableDisk, ramp: readonly number[] = TUNE
     const one = Math.max(bs, Math.floor(Math.min(ceiling, capacity) / bs) * bs);
     sizes.push(one);
   }
-  const commandsFor = (size: number): number => Math.max(2, Math.ceil(BYTES_PER_SIZE / size));
-  const regionBytes = Math.min(Math.floor(capacity / bs) * bs, Math.max(...sizes.map((s) => s * commandsFor(s))));
+  const commandsFor = (size: number): number => Math.max(MIN_COMMANDS, Math.ceil(BYTES_PER_SIZE / size));
+  // One region, as large as the largest READ (or the disk), read again and again: every size is checked against
+  // the same small READs, and the reference costs one pass over 16 MiB at most.
+  const regionBytes = Math.min(Math.floor(capacity / bs) * bs, Math.max(...sizes));
   const refChunk = Math.min(sizes[0] ?? bs, 64 * KiB);
   const reference = Buffer.allocUnsafe(regionBytes);
   for (let off = 0; off < regionBytes; off += refChunk) {
@@ -65,14 +71,15 @@ export async function tuneDisk(disk: TunableDisk, ramp: readonly number[] = TUNE
   const buf = Buffer.allocUnsafe(Math.max(...sizes));
   const results: TuneSize[] = [];
   for (const size of sizes) {
-    const commands = Math.min(commandsFor(size), Math.floor(regionBytes / size));
-    if (commands < 1) break;
+    const slots = Math.floor(regionBytes / size); // READs of this size the region holds, end to end
+    if (slots < 1) break;
+    const commands = commandsFor(size);
     const r: TuneSize = { bytes: size, ok: false, commands };
     results.push(r);
     let seconds = 0;
     try {
       for (let i = 0; i < commands; i++) {
-        const off = i * size;
+        const off = (i % slots) * size;
         const view = buf.subarray(0, size);
         view.fill(0xa5);
         const t0 = process.hrtime.bigint();
