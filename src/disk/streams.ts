@@ -48,7 +48,8 @@ const FALLBACK_CHUNK_BLOCKS = 128;
  */
 export const STREAM_CHUNK_CAP_BYTES = 8 * 1024 * 1024;
 
-function checkChunk(chunkBlocks: number): void {
+/** chunkBlocks must be a positive integer (the streams, forEachChunk and forEachWrite share this check). */
+export function checkChunk(chunkBlocks: number): void {
   if (!Number.isSafeInteger(chunkBlocks) || chunkBlocks < 1) {
     throw new DiskArgumentError(`chunkBlocks ${chunkBlocks} is not a positive integer`);
   }

@@ -3,7 +3,7 @@
  * buffers that take turns, so restoring an image keeps the device busy and makes no garbage.
  */
 import { DiskArgumentError } from './errors.js';
-import { defaultChunkBlocks, type BlockDevice } from './streams.js';
+import { checkChunk, defaultChunkBlocks, type BlockDevice } from './streams.js';
 
 /** Where forEachWrite writes: `blocks` blocks from `start`, `chunkBlocks` per WRITE. */
 export interface WriteRange {
@@ -28,9 +28,7 @@ export async function forEachWrite(disk: BlockDevice, range: WriteRange,
   const start = range.start ?? 0n;
   const end = start + range.blocks; // exclusive
   const chunkBlocks = range.chunkBlocks ?? defaultChunkBlocks(disk);
-  if (!Number.isSafeInteger(chunkBlocks) || chunkBlocks < 1) {
-    throw new DiskArgumentError(`chunkBlocks ${chunkBlocks} is not a positive integer`);
-  }
+  checkChunk(chunkBlocks);
   if (start < 0n || range.blocks < 0n || end > disk.blocks) {
     throw new DiskArgumentError(`${range.blocks} blocks from LBA ${start} are not on the disk (0..${disk.blocks - 1n})`);
   }
