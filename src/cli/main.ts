@@ -1,7 +1,7 @@
-#!/usr/bin/env node
 /**
  * The `usbms` command line: a userspace USB mass-storage host in the sg3_utils tradition. Each command lives in
- * ./commands/; global options, session handling and exit statuses in ./context.ts and ./exit.ts.
+ * ./commands/; global options, session handling and exit statuses in ./context.ts and ./exit.ts. The build bundles
+ * it into dist/bin/cli.js, which dist/bin/usbms.js (./launch.ts) runs.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -68,30 +68,36 @@ function skipHelpCache(y: Argv<GlobalArgs>): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
-const args = normaliseMockFlag(hideBin(process.argv));
-let cli: Argv<GlobalArgs> = globalOptions(yargs(args).scriptName('usbms'));
-const only = moduleFor(args);
-for (const [name, load] of Object.entries(MODULES)) {
-  if (only === undefined || only === name) cli = (await load())(cli);
-}
-// The script calls `usbms --get-yargs-completions ...`, which yargs answers from the commands and options above.
-// yargs' own completion command prints the script even for --help, so it stays hidden under another name and a
-// plain command prints the script, with a --help and examples like every other command.
-skipHelpCache(cli);
-cli = cli.completion('completion-script', false)
-  .command('completion', 'print a bash/zsh completion script', (b) => withExamples(b, 'completion'),
-    () => { cli.showCompletionScript(); });
+// A function, not top-level await: the bundle is CommonJS, so that V8's code cache can hold it (./code-cache.ts).
+async function main(): Promise<void> {
+  const args = normaliseMockFlag(hideBin(process.argv));
+  let cli: Argv<GlobalArgs> = globalOptions(yargs(args).scriptName('usbms'));
+  const only = moduleFor(args);
+  for (const [name, load] of Object.entries(MODULES)) {
+    if (only === undefined || only === name) cli = (await load())(cli);
+  }
+  // The script calls `usbms --get-yargs-completions ...`, which yargs answers from the commands and options above.
+  // yargs' own completion command prints the script even for --help, so it stays hidden under another name and a
+  // plain command prints the script, with a --help and examples like every other command.
+  skipHelpCache(cli);
+  cli = cli.completion('completion-script', false)
+    .command('completion', 'print a bash/zsh completion script', (b) => withExamples(b, 'completion'),
+      () => { cli.showCompletionScript(); });
 
-await cli
-  .demandCommand(1, 'usbms: name a command (usbms --help lists them)')
-  .strict()
-  .help()
-  .version(false)
-  .fail((msg: string | undefined, err: Error | undefined, y) => {
-    // Usage mistakes: one line and exit 1 (sg3_utils' syntax error), the usage only when nothing was asked.
-    if (msg === undefined && err !== undefined) throw err;
-    process.stderr.write(`usbms: ${msg ?? 'bad usage'}\n`);
-    if (msg?.startsWith('usbms: name a command') === true) process.stderr.write(`${y.help().toString()}\n`);
-    process.exit(EXIT.SYNTAX_ERROR);
-  })
-  .parseAsync();
+  await cli
+    .demandCommand(1, 'usbms: name a command (usbms --help lists them)')
+    .strict()
+    .help()
+    .version(false)
+    .fail((msg: string | undefined, err: Error | undefined, y) => {
+      // Usage mistakes: one line and exit 1 (sg3_utils' syntax error), the usage only when nothing was asked.
+      if (msg === undefined && err !== undefined) throw err;
+      process.stderr.write(`usbms: ${msg ?? 'bad usage'}\n`);
+      if (msg?.startsWith('usbms: name a command') === true) process.stderr.write(`${y.help().toString()}\n`);
+      process.exit(EXIT.SYNTAX_ERROR);
+    })
+    .parseAsync();
+}
+
+// A failure no handler caught ends the process as an uncaught error would (exit 1, the stack on stderr).
+void main();
