@@ -27,9 +27,9 @@ function normaliseMockFlag(argv: string[]): string[] {
 
 type Registrar = <T>(y: Argv<T>) => Argv<T>;
 /**
- * Each command module, loaded only when its command runs (start-up is mostly module loading: each module costs a
- * stat and a read, and in the lab guest those go over 9p). Every module is loaded for --help, completion, no
- * command, or a command this table does not name, so a new command works before it is listed here.
+ * Each command module, initialised only when its command runs (in the one-file bundle, each is an init function
+ * esbuild calls at the import). Every module is loaded for --help, completion, no command, or a command this table
+ * does not name, so a new command works before it is listed here.
  */
 const MODULES: Record<string, () => Promise<Registrar>> = {
   list: async () => (await import('./commands/list.js')).registerListCommand,
