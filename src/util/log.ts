@@ -21,12 +21,21 @@ type CreateDebug = (namespace: string) => Debugger;
 const load = createRequire(import.meta.url);
 let createDebug: CreateDebug | undefined;
 
+/** Where `debug` resolves from here, looked up once (null: not installed); undefined until the first look. */
+let debugPath: string | null | undefined;
+
+/** The program has loaded `debug` itself. A property lookup: resolving 'debug' on every call was a module
+ * resolution (package.json reads, path joins) per log call, a quarter of the software disk's CPU per command. */
+function debugLoaded(): boolean {
+  if (debugPath === undefined) {
+    try { debugPath = load.resolve('debug'); } catch { debugPath = null; }
+  }
+  return debugPath !== null && load.cache[debugPath] !== undefined;
+}
+
 function debugIfWanted(): CreateDebug | undefined {
   if (createDebug !== undefined) return createDebug;
-  const wanted = (process.env.DEBUG ?? '') !== '' || (() => {
-    try { return load.cache[load.resolve('debug')] !== undefined; } catch { return false; }
-  })();
-  if (wanted) createDebug = load('debug') as CreateDebug;
+  if ((process.env.DEBUG ?? '') !== '' || debugLoaded()) createDebug = load('debug') as CreateDebug;
   return createDebug;
 }
 

@@ -162,3 +162,20 @@ describe('port contract', () => {
     expect(st[0]).toBe(1);
   });
 });
+
+describe('the wire event ring (device.log)', () => {
+  it('keeps exactly the last logLimit events, oldest first', async () => {
+    const { dev, host } = setup({ logLimit: 5 });
+    const lengths: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await host.port.clearHalt(i % 2 === 0 ? 'in' : 'out');
+      lengths.push(dev.log.length);
+    }
+    await host.bulkOut.submit(makeCbw({ cdb: read10(0, 1), length: 512, dir: 'in', tag: 9 }), 1000);
+    lengths.push(dev.log.length);
+    expect(lengths).toEqual([1, 2, 3, 4, 5, 5, 5]);
+    // The first two clear-halts fell out; the CBW came last.
+    expect(dev.log.map((e) => e.type)).toEqual(['clear-halt', 'clear-halt', 'clear-halt', 'clear-halt', 'cbw']);
+    expect(dev.log.map((e) => (e.type === 'clear-halt' ? e.pipe : 'cbw'))).toEqual(['in', 'out', 'in', 'out', 'cbw']);
+  });
+});
