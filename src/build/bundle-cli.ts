@@ -66,7 +66,7 @@ const COMMON = {
 } as const;
 
 /** The command whose run fills the code cache: it loads yargs, the software disk, SCSA and the disk driver. */
-export const CACHE_TRAINING_ARGS = ['capacity', '--mock'];
+const CACHE_TRAINING_ARGS = ['capacity', '--mock'];
 
 async function main(): Promise<void> {
   rmSync(OUT, { recursive: true, force: true });
