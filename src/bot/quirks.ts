@@ -23,6 +23,7 @@ export const QUIRK_FLAGS = [
   'RESET_DELAY', // wait after Mass Storage Reset before clearing halts (RESET_DELAY=ms, default 100)
   'NO_SYNCHRONIZE_CACHE', // SYNCHRONIZE CACHE fails or hangs (disk layer skips it)
   'NO_CSW_PIPELINING', // the CSW read only after the data, data-IN one transfer at a time (QEMU xHCI loses it)
+  'QUEUED_CSW_OUT_MAX', // ... except that a data-OUT of at most n bytes keeps its CSW read queued (=n; QEMU xHCI)
   'NO_EARLY_IN', // an IN only when the device is due to send: data-IN after the CBW, CSW after the CBW and data-OUT
   'NO_EARLY_DATA_OUT', // submit the data-OUT only once the CBW is through (else queued right behind it)
   'SENSE_LUN0_ONLY', // REQUEST SENSE on LUN >= 1 answers for the target, not the LUN (HBA: sense unavailable)
@@ -41,6 +42,13 @@ export interface Quirks {
   readonly goSlow: boolean;
   readonly noSynchronizeCache: boolean;
   readonly noCswPipelining: boolean;
+  /**
+   * With noCswPipelining: a data-OUT command of at most this many bytes still has its CSW read queued with the
+   * CBW and the data (0 = none). QEMU's usb-storage takes up to 128 KiB of OUT data the moment it arrives (its
+   * SCSI layer's buffer), so behind xHCI, which hands the device each transfer as it is submitted, all of a small
+   * WRITE's data is in before the CSW read gets there; a larger one is still due, and the read is stalled.
+   */
+  readonly queuedCswOutMax: number;
   /**
    * Submit an IN transfer only when the device is due to answer it: the data-IN once the CBW is through, the CSW
    * read once the CBW and any data-OUT are (else both go on the wire with the CBW).
@@ -88,6 +96,11 @@ export const QUIRK_TABLE: readonly QuirkEntry[] = [
       + 'never completes, and one queued while a 1 MiB data-OUT is still due is stalled (bench-lab fastpath; lab '
       + 'README quirk 2), so data-IN segments go one at a time and the CSW is read only after the data. The '
       + 'data submitted with the CBW is taken, in and out, at every size tried (4 KiB .. 1 MiB)' },
+  { vendorId: 0x46f4, productId: 0x0001, speeds: ['super', 'super-plus'], quirks: ['QUEUED_CSW_OUT_MAX=122880'],
+    why: 'QEMU usb-storage behind qemu-xhci: CBW, data-OUT and CSW read submitted together are taken at 4 KiB and '
+      + '120 KiB in all six bench-lab fastpath runs (2026-12-01) and stalled at 1 MiB in all six: its SCSI layer '
+      + 'takes 128 KiB of OUT data at once (hw/scsi/scsi-disk.c SCSI_DMA_BUF_SIZE), and an IN that arrives while '
+      + 'OUT data is still due is stalled (hw/usb/dev-storage.c). 120 KiB is the largest size measured' },
   { vendorId: 0x46f4, productId: 0x0001, speeds: ['high', 'full', 'low'], quirks: ['NO_EARLY_IN', 'NO_CSW_PIPELINING'],
     why: 'QEMU usb-storage behind EHCI/UHCI: an IN that arrives before the device is due to send is answered '
       + 'with a STALL: a data-IN submitted with the CBW, and a CSW read queued while data-OUT is still due, at every '
@@ -200,7 +213,10 @@ function parseQuirkName(token: string, where: string): ParsedQuirk {
   if (flag === 'MAX_TRANSFER_BYTES' && (value === undefined || value < 512)) {
     throw new QuirkParseError(`MAX_TRANSFER_BYTES needs a value >= 512 in "${where}"`);
   }
-  if (value !== undefined && flag !== 'MAX_TRANSFER_BYTES' && flag !== 'RESET_DELAY') {
+  if (flag === 'QUEUED_CSW_OUT_MAX' && (value === undefined || value < 1)) {
+    throw new QuirkParseError(`QUEUED_CSW_OUT_MAX needs a value >= 1 (bytes) in "${where}"`);
+  }
+  if (value !== undefined && flag !== 'MAX_TRANSFER_BYTES' && flag !== 'RESET_DELAY' && flag !== 'QUEUED_CSW_OUT_MAX') {
     throw new QuirkParseError(`quirk ${flag} takes no value in "${where}"`);
   }
   return { flag, value };
@@ -213,6 +229,7 @@ function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirk
   const flags = new Set<QuirkFlag>();
   let maxTransferBytes: number | undefined;
   let resetDelayMs = 0;
+  let queuedCswOutMax = 0;
   const cap = (n: number): void => { maxTransferBytes = maxTransferBytes === undefined ? n : Math.min(maxTransferBytes, n); };
   for (const token of tokens) {
     const { flag, value } = parseQuirkName(token, 'quirk table');
@@ -220,10 +237,11 @@ function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirk
     if (flag === 'MAX_SECTORS_64') cap(MAX_SECTORS_64_BYTES);
     if (flag === 'MAX_TRANSFER_BYTES' && value !== undefined) cap(value);
     if (flag === 'RESET_DELAY') resetDelayMs = value ?? DEFAULT_RESET_DELAY_MS;
+    if (flag === 'QUEUED_CSW_OUT_MAX' && value !== undefined) queuedCswOutMax = Math.max(queuedCswOutMax, value);
   }
   const has = (f: QuirkFlag): boolean => flags.has(f);
   return {
-    flags: [...flags], source, maxTransferBytes, resetDelayMs,
+    flags: [...flags], source, maxTransferBytes, resetDelayMs, queuedCswOutMax,
     ignoreResidue: has('IGNORE_RESIDUE'), singleLun: has('SINGLE_LUN'), noGetMaxLun: has('NO_GET_MAX_LUN'),
     fixCapacity: has('FIX_CAPACITY'), noReadCapacity16: has('NO_READ_CAPACITY_16'), goSlow: has('GO_SLOW'),
     noSynchronizeCache: has('NO_SYNCHRONIZE_CACHE'), noCswPipelining: has('NO_CSW_PIPELINING'),

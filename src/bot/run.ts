@@ -7,7 +7,8 @@
  *  - data: T0 unless NO_EARLY_IN (data-IN) / NO_EARLY_DATA_OUT (data-OUT), then T1;
  *  - CSW read, data-IN: queued right behind the data unless NO_CSW_PIPELINING (then T2);
  *  - CSW read, data-OUT or no data: T0 unless NO_EARLY_IN (the device is not due to send before) or
- *    NO_CSW_PIPELINING (QEMU's xHCI stalls a CSW read that arrives while a large data-OUT is still due): then T2.
+ *    NO_CSW_PIPELINING (QEMU's xHCI stalls a CSW read that arrives while a large data-OUT is still due): then T2;
+ *    a data-OUT of at most QUEUED_CSW_OUT_MAX bytes keeps T0 under NO_CSW_PIPELINING (QEMU's xHCI takes it whole).
  */
 import { isUsbError, UsbTimeoutError } from '../usb/errors.js';
 import type { Pipe, UsbPort } from '../usb/port.js';
@@ -39,10 +40,13 @@ export interface WirePlan {
   readonly sequential: boolean;
 }
 
-export function wirePlan(q: Quirks, direction: DataDirection, hasData: boolean): WirePlan {
+/** `bytes`: the command's data length (a data-OUT of at most `q.queuedCswOutMax` may keep its CSW read queued). */
+export function wirePlan(q: Quirks, direction: DataDirection, hasData: boolean, bytes = Infinity): WirePlan {
   // The CSW read goes out early only where neither quirk forbids it: NO_EARLY_IN (no IN before the device is due
-  // to send) and NO_CSW_PIPELINING (no CSW read before the CBW and the data are through).
-  const queue = !q.noEarlyIn && !q.noCswPipelining;
+  // to send) and NO_CSW_PIPELINING (no CSW read before the CBW and the data are through), unless the data-OUT is
+  // small enough for the device to have taken all of it before the read arrives (QUEUED_CSW_OUT_MAX).
+  const smallOut = direction === 'out' && hasData && q.queuedCswOutMax > 0 && bytes <= q.queuedCswOutMax;
+  const queue = !q.noEarlyIn && (!q.noCswPipelining || smallOut);
   if (!hasData) return { earlyData: false, queueCsw: queue, cswWithCbw: queue, sequential: false };
   if (direction === 'in') {
     const earlyData = !q.noEarlyIn;
@@ -52,8 +56,8 @@ export function wirePlan(q: Quirks, direction: DataDirection, hasData: boolean):
   return { earlyData: !q.noEarlyDataOut, queueCsw: queue, cswWithCbw: queue, sequential: false };
 }
 
-/** Plans for every (direction, data) of one device, made once: nothing is decided per command. */
-interface Plans { none: WirePlan; in: WirePlan; out: WirePlan }
+/** Plans for every (direction, data) of one device, made once: per command only the data-OUT's size is looked at. */
+interface Plans { none: WirePlan; in: WirePlan; out: WirePlan; smallOut: WirePlan }
 
 export class CommandRunner {
   private readonly encoder = new CbwEncoder();
@@ -70,7 +74,8 @@ export class CommandRunner {
     this.cbw = new Completion(port.createTransfer('out'));
     this.csw = new Completion(port.createTransfer('in'));
     this.cswBuffer = Buffer.alloc(Math.max(64, port.info.maxPacketSize.in));
-    this.plans = { none: wirePlan(quirks, 'none', false), in: wirePlan(quirks, 'in', true), out: wirePlan(quirks, 'out', true) };
+    this.plans = { none: wirePlan(quirks, 'none', false), in: wirePlan(quirks, 'in', true), out: wirePlan(quirks, 'out', true),
+      smallOut: wirePlan(quirks, 'out', true, quirks.queuedCswOutMax) };
   }
 
   /** The command's deadline passed, or it was aborted: take everything of it off the wire. */
@@ -86,7 +91,9 @@ export class CommandRunner {
     const dir = req.direction;
     const hasData = dir !== 'none' && cmd.expected > 0;
     const pipe: Pipe = dir === 'in' ? 'in' : 'out';
-    const plan = hasData ? (dir === 'in' ? this.plans.in : this.plans.out) : this.plans.none;
+    const plans = this.plans;
+    const plan = !hasData ? plans.none : dir === 'in' ? plans.in
+      : cmd.expected <= this.quirks.queuedCswOutMax ? plans.smallOut : plans.out;
     const f = this.fields;
     f.tag = cmd.tag;
     f.dataTransferLength = cmd.expected;

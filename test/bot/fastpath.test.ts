@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BotError } from '../../src/bot/errors.js';
-import { NO_QUIRKS, resolveQuirks } from '../../src/bot/quirks.js';
+import { NO_QUIRKS, parseQuirkOverrides, resolveQuirks } from '../../src/bot/quirks.js';
 import { BotTransport } from '../../src/bot/transport.js';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import type { UsbPort } from '../../src/usb/port.js';
@@ -64,6 +64,47 @@ describe('round trips saved only where the device model takes it', () => {
       await bot.close();
     });
   }
+
+  it('xhci: a WRITE of at most 120 KiB has its CSW read queued with the CBW and the data, a larger one does not', async () => {
+    const q = qemuLike(stick('super').open(), 'xhci');
+    const order: string[] = [];
+    const port: UsbPort = Object.create(q.port) as UsbPort;
+    port.createTransfer = (pipe) => {
+      const t = q.port.createTransfer(pipe);
+      return { pipe, get inFlight() { return t.inFlight; }, cancel: () => { t.cancel(); },
+        submit: (b, ms) => { order.push(`${pipe}:${b.length}`); return t.submit(b, ms).finally(() => order.push(`done ${pipe}:${b.length}`)); } };
+    };
+    const bot = await BotTransport.open(port, { timeouts: TIMEOUTS, maxTransferBytes: 1024 * 1024 });
+    const slot = bot.allocSlot(1);
+    const csw = `in:${Math.max(64, port.info.maxPacketSize.in)}`;
+    for (const blocks of [8, 240]) {
+      order.length = 0;
+      const w = await bot.execute(slot, request(rw('write', 0, blocks), 'out', [Buffer.alloc(blocks * 512, 1)]));
+      expect(w).toMatchObject({ status: 0, transferred: blocks * 512 });
+      expect(order.slice(0, 3)).toEqual(['out:31', `out:${blocks * 512}`, csw]);
+    }
+    order.length = 0;
+    await bot.execute(slot, request(rw('write', 0, 256), 'out', [Buffer.alloc(256 * 512, 1)]));
+    expect(order.indexOf(csw)).toBeGreaterThan(order.indexOf(`done out:${256 * 512}`));
+    expect(q.violations).toBe(0);
+    await bot.close();
+  });
+
+  it('xhci: a CSW read queued with a WRITE larger than the device takes at once is stalled, cleared and read again', async () => {
+    const q = qemuLike(stick('super').open(), 'xhci');
+    const quirkOverrides = parseQuirkOverrides('46f4:0001:NO_CSW_PIPELINING+QUEUED_CSW_OUT_MAX=1048576');
+    const bot = await BotTransport.open(q.port, { timeouts: TIMEOUTS, quirkOverrides, maxTransferBytes: 1024 * 1024 });
+    const slot = bot.allocSlot(1);
+    const data = Buffer.alloc(512 * 1024, 0x7e);
+    const w = await bot.execute(slot, request(rw('write', 64, 1024), 'out', [data]));
+    expect(w).toMatchObject({ status: 0, transferred: data.length, residue: 0 });
+    expect(q.violations).toBe(1);
+    const back = Buffer.alloc(data.length);
+    const r = await bot.execute(slot, request(rw('read', 64, 1024), 'in', [back]));
+    expect(r.status).toBe(0);
+    expect(back.equals(data)).toBe(true);
+    await bot.close();
+  });
 
   it('the default for a device not in the table: data with the CBW and the CSW queued behind it', async () => {
     const dev = new MockUsbDevice({ vendorId: 0x1234, productId: 0x5678, speed: 'high', luns: [{ blocks: 8192 }] });
