@@ -83,7 +83,15 @@ for (const model of models) {
     nodeSeconds: median(lines.filter((l) => l.who === 'node-start').map((l) => l.seconds)),
     capacityMockSeconds: median(lines.filter((l) => l.who === 'cli-capacity-mock').map((l) => l.seconds)),
   };
-  report[model] = { perCommand: perCmd, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg, directWhole1M: kWhole, directRestore1M: kRestore, directToFile1M: kFile, directSha256: kSha, sha256Only: sha }, tune, startup, fastpath };
+  // The untimed JIT warm-up before the timed rounds (lab.js --warmup): its first and last 100 4 KiB commands.
+  const warmup = [];
+  for (const who of ['bare', 'usbms']) {
+    for (const op of ['read', 'write']) {
+      const xs = (api.warmup ?? []).filter((w) => w.who === who && w.op === op);
+      if (xs.length > 0) warmup.push({ who, op, commands: xs.length * 100, firstMs: xs[0].msPerCommand, lastMs: xs[xs.length - 1].msPerCommand });
+    }
+  }
+  report[model] = { perCommand: perCmd, warmup, cli: cliFigures, kernel: { directRead1M: k1m, bufferedRead1M: kbuf, sgDd: sg, directWhole1M: kWhole, directRestore1M: kRestore, directToFile1M: kFile, directSha256: kSha, sha256Only: sha }, tune, startup, fastpath };
 
   console.log(`\n## ${model}${tune ? ` (usbms tune: ${tune.maxTransferBytes} bytes per command)` : ''}\n`);
   console.log('| op | bytes/cmd | bare ms/cmd | usbms ms/cmd | usbms/bare | round pairs p25..p75 | bare MB/s | usbms MB/s | kernel dd direct MB/s | usbms/kernel |');
@@ -92,6 +100,9 @@ for (const model of models) {
     console.log(`| ${r.op} | ${kib(r.bytes)} | ${f(r.bareMs)} | ${f(r.usbmsMs)} | ${f(r.usbmsOverBare)} | ` +
       `${f(r.pairRatioP25)}..${f(r.pairRatioP75)} | ${f(r.bareMbps, 1)} | ` +
       `${f(r.usbmsMbps, 1)} | ${f(r.kernelMbps, 1)} | ${f(r.usbmsOverKernel)} |`);
+  }
+  for (const w of warmup) {
+    console.log(`\nwarm-up (untimed, before the rounds): ${w.who} ${w.op} 4 KiB, first 100 commands ${f(w.firstMs)} ms/cmd, last 100 of ${w.commands} ${f(w.lastMs)} ms/cmd`);
   }
   console.log(`\nkernel: dd bs=1M iflag=direct ${f(k1m, 1)} MB/s, dd bs=1M (page cache) ${f(kbuf, 1)} MB/s, sg_dd ${f(sg, 1)} MB/s`);
   console.log(`kernel, whole disk: dd bs=1M oflag=direct of the image file onto the disk ${f(kRestore, 1)} MB/s; dd bs=1M iflag=direct of=/dev/null ${f(kWhole, 1)} MB/s, into a tmpfs file ${f(kFile, 1)} MB/s, the same | tee | sha256sum ` +
