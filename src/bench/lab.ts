@@ -95,8 +95,7 @@ async function bareRound(a: Args, sizes: readonly number[], diskBlocks: number, 
 }
 
 async function usbmsRound(a: Args, sizes: readonly number[], out: LabSample[]): Promise<number> {
-  const session = await openUsbms({ device: deviceId(a), maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes),
-    ...(a.quirks === undefined ? {} : { quirks: a.quirks }) });
+  const session = await openSession(a);
   try {
     const disk = await session.openDisk(0, { allowWrite: a.write });
     const blocks = Number(disk.blocks);
@@ -143,8 +142,7 @@ async function warmUp(a: Args, blocks: number, out: WarmupBlock[]): Promise<void
   const nBlocks = Math.ceil(a.warmup / WARMUP_BLOCK);
   const ops = a.write ? (['read', 'write'] as const) : (['read'] as const);
   if (a.only !== 'bare') {
-    const session = await openUsbms({ device: deviceId(a), maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes),
-      ...(a.quirks === undefined ? {} : { quirks: a.quirks }) });
+    const session = await openSession(a);
     try {
       const disk = await session.openDisk(0, { allowWrite: a.write });
       const view = Buffer.alloc(WARMUP_BYTES, 0xa5);
@@ -189,8 +187,11 @@ async function warmUp(a: Args, blocks: number, out: WarmupBlock[]): Promise<void
   }
 }
 
-function deviceId(a: Args): string {
-  return `${a.vendorId.toString(16).padStart(4, '0')}:${a.productId.toString(16).padStart(4, '0')}`;
+/** usbms's session on the device under test, as every round and the warm-up open it. */
+function openSession(a: Args): ReturnType<typeof openUsbms> {
+  const device = `${a.vendorId.toString(16).padStart(4, '0')}:${a.productId.toString(16).padStart(4, '0')}`;
+  return openUsbms({ device, maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes),
+    ...(a.quirks === undefined ? {} : { quirks: a.quirks }) });
 }
 
 export interface LabFigure { who: string; op: string; bytes: number; msPerCommand: number; mbPerSecond: number; rounds: number }

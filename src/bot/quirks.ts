@@ -98,7 +98,7 @@ export const QUIRK_TABLE: readonly QuirkEntry[] = [
       + 'data submitted with the CBW is taken, in and out, at every size tried (4 KiB .. 1 MiB)' },
   { vendorId: 0x46f4, productId: 0x0001, speeds: ['super', 'super-plus'], quirks: ['QUEUED_CSW_OUT_MAX=122880'],
     why: 'QEMU usb-storage behind qemu-xhci: CBW, data-OUT and CSW read submitted together are taken at 4 KiB and '
-      + '120 KiB in all six bench-lab fastpath runs (2026-12-01) and stalled at 1 MiB in all six: its SCSI layer '
+      + '120 KiB in all seven bench-lab fastpath runs (2026-12-01) and stalled at 1 MiB in all seven: its SCSI layer '
       + 'takes 128 KiB of OUT data at once (hw/scsi/scsi-disk.c SCSI_DMA_BUF_SIZE), and an IN that arrives while '
       + 'OUT data is still due is stalled (hw/usb/dev-storage.c). 120 KiB is the largest size measured' },
   { vendorId: 0x46f4, productId: 0x0001, speeds: ['high', 'full', 'low'], quirks: ['NO_EARLY_IN', 'NO_CSW_PIPELINING'],
