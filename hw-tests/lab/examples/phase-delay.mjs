@@ -3,23 +3,10 @@
 // (QEMU's EHCI walks its schedule on a frame timer). 60 commands a case, five rounds, medians. Run:
 //   bash hw-tests/lab/run-in-vm.sh --hc ehci --disk IMG -- node hw-tests/lab/examples/phase-delay.mjs
 // (README, Performance: "Why a gap costs so much behind EHCI").
-import usb from 'usb';
+import { openStick, phase } from './bare-stick.mjs';
 
-const dev = usb.findByIds(0x46f4, 0x0001);
-if (dev === undefined) throw new Error('no 46f4:0001');
-dev.open();
-const iface = dev.interfaces.find((i) => i.descriptor.bInterfaceClass === 8);
-if (iface.isKernelDriverActive()) iface.detachKernelDriver();
-iface.claim();
-const inEp = iface.endpoints.find((e) => e.direction === 'in');
-const outEp = iface.endpoints.find((e) => e.direction === 'out');
-function phase(ep) {
-  const st = { settle: undefined };
-  st.t = ep.makeTransfer(10000, (e, _b, n) => { const s = st.settle; st.settle = undefined; s(e, n); });
-  st.go = (buf) => new Promise((resolve, reject) => { st.settle = (e, n) => (e ? reject(e) : resolve(n)); st.t.submit(buf); });
-  return st;
-}
-const [cbwT, dataT, cswT] = [phase(outEp), phase(inEp), phase(inEp)];
+const { inEp, outEp, close } = openStick();
+const [cbwT, dataT, cswT] = [phase(outEp, 10000), phase(inEp, 10000), phase(inEp, 10000)];
 const cbw = Buffer.alloc(31);
 const csw = Buffer.alloc(512);
 const data = Buffer.alloc(4096);
@@ -49,4 +36,4 @@ for (const [key, a] of res) {
   const [p, c] = key.split('/');
   console.log(`${p} ms at each phase boundary, ${c} ms before each command: median ${a[2].toFixed(2)} ms per command [${a.map((x) => x.toFixed(2)).join(' ')}]`);
 }
-iface.release(true, () => dev.close());
+close();

@@ -4,26 +4,13 @@
 //   bash hw-tests/lab/run-in-vm.sh --hc xhci --disk IMG -e ROUNDS=6 -- node hw-tests/lab/examples/split-read.mjs
 // (README, Performance: "Splitting a large READ into transfers in flight does not help on xHCI").
 import { createHash } from 'node:crypto';
-import usb from 'usb';
+import { openStick, phase } from './bare-stick.mjs';
 
 const BYTES = 8 << 20;
-const dev = usb.findByIds(0x46f4, 0x0001);
-if (dev === undefined) throw new Error('no 46f4:0001');
-dev.open();
-const iface = dev.interfaces.find((i) => i.descriptor.bInterfaceClass === 8);
-if (iface.isKernelDriverActive()) iface.detachKernelDriver();
-iface.claim();
-const inEp = iface.endpoints.find((e) => e.direction === 'in');
-const outEp = iface.endpoints.find((e) => e.direction === 'out');
-function phase(ep) {
-  const st = { settle: undefined };
-  st.t = ep.makeTransfer(20000, (e, _b, n) => { const s = st.settle; st.settle = undefined; s(e, n); });
-  st.go = (buf) => new Promise((resolve, reject) => { st.settle = (e, n) => (e ? reject(e) : resolve(n)); st.t.submit(buf); });
-  return st;
-}
-const cbwT = phase(outEp);
-const cswT = phase(inEp);
-const dataT = Array.from({ length: 16 }, () => phase(inEp));
+const { inEp, outEp, close } = openStick();
+const cbwT = phase(outEp, 20000);
+const cswT = phase(inEp, 20000);
+const dataT = Array.from({ length: 16 }, () => phase(inEp, 20000));
 const cbw = Buffer.alloc(31);
 const csw = Buffer.alloc(512);
 const data = Buffer.alloc(BYTES);
@@ -56,4 +43,4 @@ for (const n of splits) {
   const a = rates.get(n).sort((x, y) => x - y);
   console.log(`split ${n}: median ${a[a.length >> 1].toFixed(1)} MB/s`);
 }
-iface.release(true, () => dev.close());
+close();
