@@ -101,7 +101,9 @@ interface OutgoingMessage extends Waiter<void> { data: Buffer; pos: number }
 export class InEndpoint extends BulkEndpoint {
   private message: OutgoingMessage | undefined;
 
-  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void) { super('in', maxPacketSize); }
+  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void, pipe: Pipe = 'in') {
+    super(pipe, maxPacketSize);
+  }
 
   /** Device sends `data` (one message: a run of full packets ending, if not a multiple, in a short one). */
   send(data: Buffer): Promise<void> {
@@ -111,6 +113,18 @@ export class InEndpoint extends BulkEndpoint {
       this.message = { data, pos: 0, resolve, reject };
       this.pump();
     });
+  }
+
+  /**
+   * The device's data phase is over: a host transfer it left partly filled completes now, short (the short packet
+   * or zero-length packet that ends a data phase whose length is a multiple of the packet size). A transfer the
+   * device has put nothing into stays queued.
+   */
+  endTransfer(): void {
+    const head = this.queue[0];
+    if (this.message === undefined && head !== undefined && head.actual > 0 && head.actual < head.buffer.length) {
+      this.finishHead(undefined);
+    }
   }
 
   protected override abortDeviceSide(err: DeviceAbort): void {
@@ -135,7 +149,7 @@ export class InEndpoint extends BulkEndpoint {
         head.actual += room;
         m.pos += packet;
         this.onMoved(room);
-        this.finishHead(new UsbOverflowError(undefined, { pipe: 'in', actualLength: head.actual }));
+        this.finishHead(new UsbOverflowError(undefined, { pipe: this.pipe, actualLength: head.actual }));
       } else {
         const take = remaining <= room ? remaining : Math.floor(room / mps) * mps;
         m.data.copy(head.buffer, head.actual, m.pos, m.pos + take);
@@ -162,7 +176,9 @@ export class OutEndpoint extends BulkEndpoint {
   /** Whether the packets returned by the last take() ended in a short packet (end of the host's transfer). */
   lastShort = false;
 
-  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void) { super('out', maxPacketSize); }
+  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void, pipe: Pipe = 'out') {
+    super(pipe, maxPacketSize);
+  }
 
   /**
    * Device accepts whole packets, at most enough to cover `maxBytes`, from the host's current transfer. Resolves

@@ -96,6 +96,29 @@ export interface MockDeviceOptions {
   quirks?: MockDeviceQuirks;
   /** Size of the wire event ring (device.log); default 512. */
   logLimit?: number;
+  /**
+   * The transports the mass-storage interface offers, as alternate settings: 'bot' (default: one Bulk-Only
+   * setting), 'uas' (one UAS setting, as QEMU's usb-uas), 'bot+uas' (Bulk-Only in setting 0 and UAS in setting 1,
+   * as most UAS enclosures).
+   */
+  transports?: 'bot' | 'uas' | 'bot+uas';
+  /** How the UAS function behaves (src/mock/uas). */
+  uas?: MockUasOptions;
+}
+
+/** The software disk's UAS function. */
+export interface MockUasOptions {
+  /** Commands the device keeps in its task set; one more is answered TASK SET FULL. Default 32. */
+  queueDepth?: number;
+  /**
+   * Which queued command gets its data phase announced next: 'fifo' (default, the oldest), 'lifo' (the newest),
+   * 'random' (seeded by the device's seed): all three are allowed by UAS, which names the tag in READ/WRITE READY.
+   */
+  order?: 'fifo' | 'lifo' | 'random';
+  /** I_T NEXUS RESET is implemented (QEMU's usb-uas answers TMF NOT SUPPORTED to it). Default false. */
+  itNexusReset?: boolean;
+  /** The answer to a task management function: TMF COMPLETE (QEMU) or TMF SUCCEEDED (UAS-2). Default 'complete'. */
+  tmfAnswer?: 'complete' | 'succeeded';
 }
 
 export type FaultPhase = 'data' | 'csw';
@@ -148,14 +171,22 @@ export type DeviceEvent =
   | { type: 'invalid-cbw'; length: number }
   | { type: 'not-meaningful-cbw'; tag: number; reason: string }
   | { type: 'csw'; tag: number; status: number; residue: number; case: number }
-  | { type: 'stall'; pipe: 'in' | 'out' }
-  | { type: 'clear-halt'; pipe: 'in' | 'out'; cleared: boolean }
+  | { type: 'stall'; pipe: 'in' | 'out' | 'status' | 'command' }
+  | { type: 'clear-halt'; pipe: 'in' | 'out' | 'status' | 'command'; cleared: boolean }
   | { type: 'mass-storage-reset' }
   | { type: 'get-max-lun'; answer: number | 'stall' }
   | { type: 'port-reset' }
   | { type: 'disconnect' }
   | { type: 'reconnect' }
-  | { type: 'fault'; kind: FaultKind; tag: number };
+  | { type: 'fault'; kind: FaultKind; tag: number }
+  | { type: 'set-interface'; alternateSetting: number }
+  | { type: 'uas-command'; tag: number; lun: number; opcode: number }
+  | { type: 'uas-tmf'; tag: number; fn: number; managedTag: number; lun: number }
+  | { type: 'uas-ready'; tag: number; direction: 'in' | 'out' }
+  | { type: 'uas-sense'; tag: number; status: number; senseLength: number }
+  | { type: 'uas-response'; tag: number; code: number }
+  | { type: 'uas-aborted'; tag: number; why: string }
+  | { type: 'uas-fault'; kind: string; tag: number };
 
 export type PersonalityName =
   | 'good'
@@ -177,10 +208,12 @@ export interface MockDeviceStats {
   phaseErrors: number;
   /** Bulk-Only Mass Storage Resets. */
   resets: number;
-  clearHalts: { in: number; out: number };
-  stalls: { in: number; out: number };
+  clearHalts: { in: number; out: number; status: number; command: number };
+  stalls: { in: number; out: number; status: number; command: number };
   portResets: number;
   getMaxLun: number;
   bytesIn: number;
   bytesOut: number;
+  /** UAS: IUs seen and sent, and the most commands the task set held at once. */
+  uas: { commands: number; tmfs: number; senses: number; responses: number; readies: number; maxTasks: number };
 }

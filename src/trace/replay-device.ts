@@ -100,7 +100,7 @@ export class ReplayUsbDevice {
   open(): MockUsbPort {
     if (!this.connected) throw this.failure ?? new UsbDeviceGoneError('replayed device is gone');
     if (this.port !== undefined) throw new UsbError('BUSY', 'interface already claimed by another open port');
-    this.port = new MockUsbPort(this.wire, this.recording.info);
+    this.port = new MockUsbPort(this.wire, this.recording.info, []);
     devices.set(this.port, this);
     return this.port;
   }
@@ -306,6 +306,10 @@ export class ReplayUsbDevice {
       { pipe: 'control' });
   }
 
+  private endpointAt(address: number): ReplayInEndpoint | OutEndpoint {
+    return address === this.recording.info.endpoints.in ? this.inEp : this.outEp;
+  }
+
   private portReset(): void {
     const cancelled = (x: HostXfer): UsbError => new UsbCancelledError('port reset', { actualLength: x.actual });
     this.inEp.failAll(cancelled);
@@ -318,10 +322,11 @@ export class ReplayUsbDevice {
 
   private readonly wire: DeviceWire = {
     connected: () => this.connected,
-    submit: (pipe, x) => (pipe === 'in' ? this.inEp : this.outEp).submit(x),
-    withdraw: (pipe, x) => (pipe === 'in' ? this.inEp : this.outEp).withdraw(x),
+    submit: (address, x) => this.endpointAt(address).submit(x),
+    withdraw: (address, x) => this.endpointAt(address).withdraw(x),
     control: (setup, data, length) => this.control(setup, data, length),
-    clearHalt: (pipe) => (pipe === 'in' ? this.inEp : this.outEp).clearHalt(),
+    clearHalt: (address) => this.endpointAt(address).clearHalt(),
+    setInterface: () => { throw new UsbStallError('SET_INTERFACE is not in the recording', { pipe: 'control' }); },
     portReset: () => this.portReset(),
     released: (port) => { if (this.port === port) this.port = undefined; },
     schedule: (fn) => { setImmediate(fn); },

@@ -105,7 +105,7 @@ export class TracingPort implements UsbPort {
 
   async clearHalt(pipe: Pipe): Promise<void> {
     // What libusb_clear_halt puts on the wire: CLEAR_FEATURE(ENDPOINT_HALT) to the endpoint.
-    const urb = this.controlUrb({ bmRequestType: 0x02, bRequest: 0x01, wValue: 0, wIndex: this.info.endpoints[pipe] }, 0, 0);
+    const urb = this.controlUrb({ bmRequestType: 0x02, bRequest: 0x01, wValue: 0, wIndex: this.info.endpoints[pipe] ?? 0 }, 0, 0);
     this.submitted(urb, 0, undefined);
     try {
       await this.inner.clearHalt(pipe);
@@ -137,7 +137,7 @@ export class TracingPort implements UsbPort {
   // ---------------------------------------------------------------- records (used by TracingTransfer)
 
   bulkUrb(pipe: Pipe): Urb {
-    return { id: this.nextId++, xferType: XFER_BULK, epnum: this.info.endpoints[pipe], setup: undefined };
+    return { id: this.nextId++, xferType: XFER_BULK, epnum: this.info.endpoints[pipe] ?? 0, setup: undefined };
   }
 
   submitted(urb: Urb, length: number, outData: Buffer | undefined): void {

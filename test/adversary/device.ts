@@ -196,7 +196,7 @@ export class AdversaryDevice implements PortDevice {
       if (fault === 'clear-fail') { this.count(fault); throw new UsbError('IO', 'CLEAR_FEATURE failed', { pipe: 'control' }); }
       this.counters.clearHalts++;
       // After an invalid CBW the device keeps stalling until a Mass Storage Reset (BOT 6.6.1).
-      if (!st.needReset) st.halted[pipe] = false;
+      if (!st.needReset) st.halted[pipe as 'in' | 'out'] = false;
       port.kick();
       return undefined;
     }
