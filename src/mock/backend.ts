@@ -170,12 +170,15 @@ export class MockBackend implements UsbBackend {
 
   private row(s: Slot): DeviceListing {
     const i = s.info;
+    const alts = s.device.altSettings;
+    const first = alts[0]?.interfaceProtocol ?? 0x50;
     return {
       vendorId: i.vendorId, productId: i.productId, busNumber: s.location.busNumber, deviceAddress: s.address ?? 0,
       portNumbers: [...s.location.portNumbers], portPath: formatPortPath(s.location), serialNumber: i.serialNumber,
       manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
-      interfaceNumber: i.interfaceNumber, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true,
-      kernelDriverActive: false,
+      interfaceNumber: i.interfaceNumber, protocol: first === 0x50 ? 'BOT' : first === 0x62 ? 'UAS' : 'other',
+      protocolCode: first, hasBotAltSetting: alts.some((a) => a.interfaceProtocol === 0x50),
+      hasUasAltSetting: alts.some((a) => a.interfaceProtocol === 0x62), kernelDriverActive: false,
     };
   }
 
@@ -231,10 +234,18 @@ export class MockBackend implements UsbBackend {
 
 /** The device's port with the location the backend gave it (the device itself does not know where it is plugged). */
 function withLocation(port: UsbPort, where: Pick<PortInfo, 'busNumber' | 'deviceAddress' | 'portNumbers'>): UsbPort {
-  const info: PortInfo = { ...port.info, ...where };
+  let seen = port.info;
+  let info: PortInfo = { ...seen, ...where };
+  const select = port.selectAltSetting?.bind(port);
   return {
-    info,
+    // Refreshed when the port's own info changes (selectAltSetting binds other pipes).
+    get info(): PortInfo {
+      if (port.info !== seen) { seen = port.info; info = { ...seen, ...where }; }
+      return info;
+    },
     get closed() { return port.closed; },
+    ...(port.altSettings === undefined ? {} : { altSettings: port.altSettings }),
+    ...(select === undefined ? {} : { selectAltSetting: select }),
     createTransfer: (pipe) => port.createTransfer(pipe),
     controlIn: (setup, length, timeoutMs) => port.controlIn(setup, length, timeoutMs),
     controlOut: (setup, data, timeoutMs) => port.controlOut(setup, data, timeoutMs),

@@ -15,11 +15,12 @@
  *   Rows are snapshots: a device that re-enumerates shows up in a later call with a new `deviceAddress` and the
  *   same `portPath`. A device that has vanished is not listed (the libusb backend needs udevd for that on Linux:
  *   without it libusb's cached device list keeps unplugged devices).
- * - **open(selector, options)** opens the Bulk-Only interface of the one device the selector names and resolves
- *   with a claimed {@link UsbPort} whose `info` carries `portNumbers`. It rejects with a `UsbError`: INVALID (the
+ * - **open(selector, options)** opens the mass-storage interface of the one device the selector names (in its
+ *   Bulk-Only setting when it has one, else its UAS setting; see UsbPort's "Alternate settings and pipes") and
+ *   resolves with a claimed {@link UsbPort} whose `info` carries `portNumbers`. It rejects with a `UsbError`: INVALID (the
  *   selector names several devices), NOT_FOUND (none; the message lists those present), ACCESS, BUSY (a kernel
- *   driver is bound and `detachKernelDriver` was not given, or the interface is claimed), NOT_SUPPORTED (no
- *   Bulk-Only setting), or a {@link UsbMountedError} when detaching the kernel driver of a disk with mounted
+ *   driver is bound and `detachKernelDriver` was not given, or the interface is claimed), NOT_SUPPORTED (neither a
+ *   Bulk-Only nor a UAS setting), or a {@link UsbMountedError} when detaching the kernel driver of a disk with mounted
  *   filesystems (unless `force`). With `expect`, the opened device's VID:PID and serial are checked against it on
  *   the open handle and a different device is refused with `DeviceMismatchError` (the port is closed again).
  * - **openHub(location)** opens the hub device at `location` (a hub, not a port behind it) for class requests on
@@ -55,6 +56,8 @@ export interface DeviceListing extends SelectableDevice {
   readonly protocolCode: number;
   /** Some alternate setting speaks Bulk-Only (UAS devices usually offer one). */
   readonly hasBotAltSetting: boolean;
+  /** Some alternate setting speaks UAS (protocol 0x62). */
+  readonly hasUasAltSetting: boolean;
   /** undefined when unknown (no access, or the platform cannot tell). */
   readonly kernelDriverActive: boolean | undefined;
 }
@@ -106,7 +109,7 @@ export interface UsbBackend {
   readonly kind: string;
   /** Every mass-storage interface present, one row each (contract: list()). */
   list(): Promise<DeviceListing[]>;
-  /** Open the Bulk-Only interface of the one device `selector` names (contract: open()). */
+  /** Open the mass-storage interface of the one device `selector` names (contract: open()). */
   open(selector: DeviceSelector, options?: BackendOpenOptions): Promise<UsbPort>;
   /** The default control pipe of the hub at `location` (contract: openHub()). */
   openHub(location: PortLocation): Promise<HubControl>;

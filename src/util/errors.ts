@@ -1,7 +1,7 @@
 /**
  * The one error convention of usbms. Every error an API of this package throws or rejects with is an `Error`
  * with a `name` (its class), a `code` from {@link ERROR_CODES} (namespaced by the layer that detected it:
- * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`,
+ * `USB_`, `BOT_`, `UAS_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`,
  * `CLI_`), `cause` when it wraps another error, and
  * the fields a script needs to act on it (the LBA and sense of a disk error, the phase of a BOT error, the pipe
  * and bytes moved of a USB error). A caller's mistake at any layer (a bad argument, a malformed option string,
@@ -35,6 +35,15 @@ export const ERROR_CODES = {
   BOT_OVERRUN: 'the device sent more than the command expected',
   BOT_TRANSPORT: 'any other Bulk-Only failure (CBW stalled, CSW unreadable after retries)',
   BOT_BUSY: 'a command is already on the wire (Bulk-Only allows one)',
+
+  UAS_TIMEOUT: 'a UAS phase (COMMAND IU, data, status IU, task management) did not complete in time',
+  UAS_DEVICE_GONE: 'the device disconnected with the UAS command in flight',
+  UAS_ABORTED: 'the UAS command was cancelled: ABORT TASK, a reset, or close()',
+  UAS_OVERRUN: 'the device sent more than the UAS command expected',
+  UAS_BUSY: 'every UAS tag (the queue depth) is in use',
+  UAS_PROTOCOL: 'the device broke the UAS protocol (an IU that is malformed, of the wrong kind or direction, or refused)',
+  UAS_TRANSPORT: 'any other UAS failure (an IU pipe stalled, the recovery ladder failed)',
+  UAS_UNSUPPORTED: 'the device cannot run UAS here (SuperSpeed needs bulk streams, which node-usb 2 lacks; pipes not named)',
 
   SCSA_PKT_IN_TRANSPORT: 'the scsi_pkt is owned by the HBA until it completes',
   SCSA_PKT_FREED: 'the scsi_pkt was already destroyed',

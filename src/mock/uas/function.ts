@@ -421,7 +421,7 @@ export class UasFunction {
   private queueSense(tag: number, status: number, senseLength: number, sense: Buffer | undefined, stallFirst: boolean,
     lengthField = senseLength): void {
     const iu = Buffer.alloc(SenseIu.span + senseLength);
-    SenseIu.encode({ iuId: IU_ID.SENSE, reserved: 0, tag, statusQualifier: 0, status, reserved2: new Uint8Array(7),
+    SenseIu.encode({ iuId: IU_ID.SENSE, reserved: 0, tag, statusQualifier: 0, status, reserved2: Buffer.alloc(7),
       senseLength: lengthField }, iu);
     sense?.copy(iu, SenseIu.span);
     this.dev.stats.uas.senses += 1;

@@ -115,7 +115,7 @@ async function enumerate(device: Device): Promise<DeviceListing[]> {
     vendorId: desc.idVendor, productId: desc.idProduct, busNumber: device.busNumber,
     deviceAddress: device.deviceAddress, portNumbers: [...portNumbersOf(device)], portPath: formatPortPath(device),
     ...strings, accessDenied, speed: deviceSpeed(device), interfaceNumber: s.interfaceNumber, protocol: s.protocol,
-    protocolCode: s.protocolCode, hasBotAltSetting: s.hasBotAltSetting,
+    protocolCode: s.protocolCode, hasBotAltSetting: s.hasBotAltSetting, hasUasAltSetting: s.hasUasAltSetting,
     kernelDriverActive: opened ? kernelDriverActive(device, s.index) : undefined,
   }));
   if (opened) releaseHandle(device);

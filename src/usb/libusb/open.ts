@@ -1,6 +1,7 @@
 /**
- * openLibusbPort: find the device a selector names, choose its Bulk-Only interface, deal with a bound kernel
- * driver, claim, and hand back a LibusbPort. Every failure is a typed UsbError that says what to do.
+ * openLibusbPort: find the device a selector names, choose its mass-storage interface (in its Bulk-Only setting
+ * when it has one, else its UAS setting), deal with a bound kernel driver, claim, and hand back a LibusbPort.
+ * Every failure is a typed UsbError that says what to do.
  */
 import type { Device, InEndpoint, Interface, OutEndpoint } from 'usb';
 import type { DeviceIdentity } from '../backend.js';
@@ -13,7 +14,7 @@ import { acquireHandle, releaseHandle } from './handles.js';
 import { deviceSpeed, findLibusbDevice, readDeviceStrings } from './list.js';
 import { mountedFilesystemsOf } from './mounts.js';
 import { LibusbPort } from './port.js';
-import { chooseBotInterface, type BotInterfaceChoice } from './select.js';
+import { altSettingsOf, chooseMassStorageInterface, type BotInterfaceChoice } from './select.js';
 import { logger } from '../../util/log.js';
 
 const log = logger('libusb', 'open');
@@ -150,7 +151,7 @@ export async function openLibusbDevice(device: Device, name: string, opts: Libus
     checkExpected(opts.expect, device, strings.serialNumber);
     const config = device.configDescriptor;
     if (config === undefined) throw new UsbError('NOT_FOUND', `USB device ${name} has no active configuration`);
-    const choice = chooseBotInterface(config.interfaces, opts.interfaceNumber);
+    const choice = chooseMassStorageInterface(config.interfaces, opts.interfaceNumber);
     claimed = claimInterface(device, choice, opts);
     if (choice.alternateSetting !== 0) {
       // UAS-capable devices put Bulk-Only and UAS in alternate settings of one interface.
@@ -174,7 +175,8 @@ export async function openLibusbDevice(device: Device, name: string, opts: Libus
     };
     log('opened %s: interface %d alt %d, in 0x%s out 0x%s, mps %d, %s speed', name, info.interfaceNumber,
       info.alternateSetting, info.endpoints.in.toString(16), info.endpoints.out.toString(16), info.maxPacketSize.in, info.speed);
-    const parts = { device, iface: claimed.iface, bulkIn, bulkOut, info, detachedKernelDriver: claimed.detached };
+    const parts = { device, iface: claimed.iface, bulkIn, bulkOut, info, detachedKernelDriver: claimed.detached,
+      altSettings: altSettingsOf(config.interfaces, choice.index) };
     return new LibusbPort(opts.closeTimeoutMs === undefined ? parts : { ...parts, closeTimeoutMs: opts.closeTimeoutMs });
   } catch (e) {
     if (claimed !== undefined) await releaseQuietly(claimed);

@@ -4,7 +4,7 @@
  */
 import { usb, type Device, type Interface, type InEndpoint, type OutEndpoint, type LibUSBException } from 'usb';
 import { UsbClosedError, UsbDeviceGoneError, UsbError } from '../errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../port.js';
+import type { AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer } from '../port.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { releaseHandle, retryClose } from './handles.js';
 import { LibusbTransfer, type TransferHost } from './transfer.js';
@@ -23,17 +23,22 @@ export interface LibusbPortParts {
   info: PortInfo;
   /** We detached a kernel driver in open: re-attach it on close. */
   detachedKernelDriver: boolean;
+  /** Every alternate setting of the claimed interface (UsbPort.altSettings). */
+  altSettings?: readonly AltSettingInfo[];
   /** Bound on how long close() waits for cancelled transfers to come back; default 2000 ms. */
   closeTimeoutMs?: number;
 }
 
 /** UsbPort on node-usb (libusb): the claimed mass-storage interface of a real device. */
 export class LibusbPort implements UsbPort, TransferHost {
-  readonly info: PortInfo;
+  readonly altSettings: readonly AltSettingInfo[];
+  private current: PortInfo;
   private readonly device: Device;
   private readonly iface: Interface;
-  private readonly bulkIn: InEndpoint;
-  private readonly bulkOut: OutEndpoint;
+  /** The endpoints bound to each pipe now (selectAltSetting rebinds them). */
+  private pipes: Partial<Record<Pipe, InEndpoint | OutEndpoint>>;
+  /** Bumped by selectAltSetting: transfers made for an older binding are refused. */
+  private generation = 0;
   private readonly detachedKernelDriver: boolean;
   private readonly closeTimeoutMs: number;
   private isClosed = false;
@@ -50,15 +55,18 @@ export class LibusbPort implements UsbPort, TransferHost {
   constructor(parts: LibusbPortParts) {
     this.device = parts.device;
     this.iface = parts.iface;
-    this.bulkIn = parts.bulkIn;
-    this.bulkOut = parts.bulkOut;
-    this.info = parts.info;
+    this.pipes = { in: parts.bulkIn, out: parts.bulkOut };
+    this.current = parts.info;
+    this.altSettings = parts.altSettings ?? [];
     this.detachedKernelDriver = parts.detachedKernelDriver;
     this.closeTimeoutMs = parts.closeTimeoutMs ?? 2000;
     usb.on('detach', this.onUsbDetach);
     // The detach listener must not keep the process alive on its own (node-usb refs its hotplug queue).
     usb.unrefHotplugEvents();
   }
+
+  /** What the port is and which pipes are bound now. */
+  get info(): PortInfo { return this.current; }
 
   /** Whether close() was called (or the device is gone). */
   get closed(): boolean {
@@ -72,9 +80,43 @@ export class LibusbPort implements UsbPort, TransferHost {
   createTransfer(pipe: Pipe): UsbTransfer {
     const unusable = this.unusableReason();
     if (unusable !== undefined) throw unusable;
-    if (pipe !== 'in' && pipe !== 'out') throw new UsbError('INVALID', `pipe must be 'in' or 'out', got ${String(pipe)}`);
-    const ep = pipe === 'in' ? this.bulkIn : this.bulkOut;
-    return new LibusbTransfer(pipe, this, (cb) => ep.makeTransfer(0, cb));
+    const ep = this.pipes[pipe];
+    if (ep === undefined) {
+      throw new UsbError('INVALID', `no ${String(pipe)} pipe in alternate setting ${this.current.alternateSetting}`);
+    }
+    const generation = this.generation;
+    return new LibusbTransfer(pipe, this, (cb) => ep.makeTransfer(0, cb), () => generation === this.generation);
+  }
+
+  async selectAltSetting(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void> {
+    const unusable = this.unusableReason();
+    if (unusable !== undefined) throw unusable;
+    const alt = this.altSettings.find((a) => a.alternateSetting === alternateSetting);
+    if (alt === undefined) throw new UsbError('INVALID', `interface ${this.current.interfaceNumber} has no alternate setting ${alternateSetting}`);
+    const pairs = Object.entries(binding) as [Pipe, number | undefined][];
+    for (const [pipe, address] of pairs) {
+      if (address !== undefined && !alt.endpoints.some((e) => e.address === address)) {
+        throw new UsbError('INVALID', `alternate setting ${alternateSetting} has no endpoint 0x${address.toString(16)} for the ${pipe} pipe`);
+      }
+    }
+    if (this.inFlight.size > 0) throw new UsbError('INVALID', 'selectAltSetting with transfers in flight');
+    this.device.timeout = timeoutMs > 0 ? timeoutMs : CONTROL_FOREVER_MS;
+    await this.operation(`select alternate setting ${alternateSetting}`, 'control',
+      (done) => this.iface.setAltSetting(alternateSetting, (error) => done(error, undefined)));
+    const pipes: Partial<Record<Pipe, InEndpoint | OutEndpoint>> = {};
+    for (const [pipe, address] of pairs) {
+      if (address === undefined) continue;
+      const ep = this.iface.endpoint(address) as InEndpoint | OutEndpoint | undefined;
+      if (ep === undefined) throw new UsbError('NOT_FOUND', `endpoint 0x${address.toString(16)} is missing after SET_INTERFACE`);
+      pipes[pipe] = ep;
+    }
+    const mps = (address: number): number => alt.endpoints.find((e) => e.address === address)?.maxPacketSize ?? 0;
+    this.pipes = pipes;
+    this.generation += 1;
+    this.current = { ...this.current, alternateSetting, endpoints: { ...binding },
+      maxPacketSize: { in: mps(binding.in), out: mps(binding.out) } };
+    log('alternate setting %d: %s', alternateSetting,
+      pairs.filter(([, a]) => a !== undefined).map(([p, a]) => `${p} 0x${(a ?? 0).toString(16)}`).join(', '));
   }
 
   controlIn(setup: ControlSetup, length: number, timeoutMs: number): Promise<Buffer> {
@@ -103,7 +145,8 @@ export class LibusbPort implements UsbPort, TransferHost {
   }
 
   clearHalt(pipe: Pipe): Promise<void> {
-    const ep = pipe === 'in' ? this.bulkIn : this.bulkOut;
+    const ep = this.pipes[pipe];
+    if (ep === undefined) return Promise.reject(new UsbError('INVALID', `no ${pipe} pipe to clear`));
     return this.operation(`clear halt on bulk-${pipe}`, pipe, (done) => ep.clearHalt((error) => done(error, undefined)));
   }
 

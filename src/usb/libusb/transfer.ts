@@ -38,6 +38,8 @@ export class LibusbTransfer implements UsbTransfer {
     readonly pipe: Pipe,
     private readonly host: TransferHost,
     private readonly makeNative: (callback: (error: LibUSBException | undefined, buffer: Buffer, actual: number) => void) => Transfer,
+    /** False once the port's pipes were rebound (UsbPort.selectAltSetting): the endpoint may be gone. */
+    private readonly current: () => boolean = () => true,
   ) {
     // One callback for the life of the transfer: no closure is made per submit.
     this.native = makeNative(this.onComplete);
@@ -51,6 +53,9 @@ export class LibusbTransfer implements UsbTransfer {
     const unusable = this.host.unusableReason();
     if (unusable !== undefined) return Promise.reject(unusable);
     if (this.busy) return Promise.reject(new UsbError('INVALID', `bulk-${this.pipe} transfer is already in flight`));
+    if (!this.current()) {
+      return Promise.reject(new UsbError('INVALID', `bulk-${this.pipe} transfer made before the alternate setting changed`));
+    }
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       return Promise.reject(new UsbError('INVALID', `timeoutMs must be >= 0, got ${timeoutMs}`));
     }
