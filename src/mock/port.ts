@@ -161,8 +161,8 @@ export class MockUsbPort implements UsbPort {
   }
 
   clearHalt(pipe: Pipe): Promise<void> {
-    let address: number;
-    try { address = this.addressOf(pipe); } catch (e) { return Promise.reject(e as UsbError); }
+    const address = this.current.endpoints[pipe];
+    if (address === undefined) return Promise.reject(new UsbError('INVALID', `no ${pipe} pipe to clear`));
     return this.controlCall(() => this.wire.clearHalt(address));
   }
 
