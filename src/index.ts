@@ -35,9 +35,9 @@ export { usbBackend } from './open.js';
 export {
   runRig, rigDevicesOf, BackendRigDevice, selectRigDevices, RigSelectError, resolvePlan, BUILTIN_PLANS, parsePlan,
   loadPlanFile, PlanError, isDestructive, RigError, junitXml, describeKey, probeDisk, RESET_TYPES,
-} from './rig/index.js';
+} from './apps/rig/index.js';
 export type {
   RunOptions, RigResult, DeviceResult, StepResult, BackendRigOptions, Selection, Selected, Plan, Step, StepKind, StepParams,
   Thresholds, RigDevice, DeviceKey, RigEvent, EventSink, DeviceRef, StepStatus, RigErrorKind, ResetType, ProbeOptions,
   ProbeResult,
-} from './rig/index.js';
+} from './apps/rig/index.js';

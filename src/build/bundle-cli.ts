@@ -1,6 +1,6 @@
 /**
- * Bundles the CLI (dist/cli/main.js, from tsc) into one CommonJS file, dist/bin/cli.js, with esbuild, beside the
- * launcher users run (dist/bin/usbms.js, from src/cli/launch.ts), and makes the launcher's code cache by running
+ * Bundles the CLI (dist/apps/cli/main.js, from tsc) into one CommonJS file, dist/bin/cli.js, with esbuild, beside the
+ * launcher users run (dist/bin/usbms.js, from src/apps/cli/launch.ts), and makes the launcher's code cache by running
  * one command. `npm run build` runs it; nothing at run time imports this file.
  *
  * One file and not ES modules: Node 20 can only code-cache a script (vm.Script's cachedData), and one file is also
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const stood: string[] = [];
   const cli = await build({
     ...COMMON,
-    entryPoints: { cli: resolve(ROOT, 'dist/cli/main.js') },
+    entryPoints: { cli: resolve(ROOT, 'dist/apps/cli/main.js') },
     external: ['usb'],
     outdir: OUT,
     // import.meta has no meaning in CommonJS; the one use (createRequire(import.meta.url)) gets the bundle's URL.
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   });
   const launcher = await build({
     ...COMMON,
-    entryPoints: { usbms: resolve(ROOT, 'dist/cli/launch.js') },
+    entryPoints: { usbms: resolve(ROOT, 'dist/apps/cli/launch.js') },
     outdir: OUT,
     define: { 'import.meta.dirname': '__dirname' },
   });

@@ -73,7 +73,7 @@ afterAll(() => {
 describe('npm pack in a fresh tree', () => {
   it('builds dist/ first: the entry points, their types and the CLI are in the tarball', () => {
     for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/mock/index.js',
-      'dist/mock/index.d.ts', 'dist/cli/main.js', 'dist/bin/usbms.js', 'dist/bin/cli.js', 'dist/bin/cli.js.cache',
+      'dist/mock/index.d.ts', 'dist/apps/cli/main.js', 'dist/bin/usbms.js', 'dist/bin/cli.js', 'dist/bin/cli.js.cache',
       'dist/bin/package.json', 'udev/70-usbms.rules']) {
       expect(packed.entries, f).toContain(f);
     }

@@ -6,8 +6,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCliIfStale } from '../cli/build.js';
-import { usbms } from '../cli/run.js';
+import { buildCliIfStale } from '../apps/cli/build.js';
+import { usbms } from '../apps/cli/run.js';
 import { readCapture } from '../../src/trace/index.js';
 import { num, tsharkFields } from './tshark.js';
 
