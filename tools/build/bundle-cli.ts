@@ -1,7 +1,7 @@
 /**
  * Bundles the CLI (dist/apps/cli/main.js, from tsc) into one CommonJS file, dist/bin/cli.js, with esbuild, beside the
  * launcher users run (dist/bin/usbms.js, from src/apps/cli/launch.ts), and makes the launcher's code cache by running
- * one command. `npm run build` runs it; nothing at run time imports this file.
+ * one command. `npm run build` runs it (compiled to build/tools/build/ by `npm run build:tools`); it is not shipped.
  *
  * One file and not ES modules: Node 20 can only code-cache a script (vm.Script's cachedData), and one file is also
  * one read instead of a module graph. Command modules are still initialised only when their command runs (esbuild
@@ -17,8 +17,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { packageRoot } from '../root.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = packageRoot(import.meta.dirname);
 const OUT = resolve(ROOT, 'dist/bin');
 
 const LAZY = 'lazy-string-width';

@@ -1,12 +1,12 @@
 /**
- * `node dist/bench/fastpath.js --device VID:PID`: runs INSIDE the lab guest. Which round-trip savers does this
+ * `node build/tools/bench/fastpath.js --device VID:PID`: runs INSIDE the lab guest. Which round-trip savers does this
  * device model take? For each mode of the bare loop (plain; data submitted with the CBW; CSW queued behind the
  * data; both) and each direction and size, it runs a burst of commands and records whether they completed and
  * how fast. A failure (stall, lost CSW: the transfer times out after 2 s) is followed by Reset Recovery. The
  * quirk table (src/bot/quirks.ts) is set from this output, never from a guess.
  */
 import { openBareLoop, type BareMode } from './bare-loop.js';
-import { parseByteSize } from '../util/size.js';
+import { parseByteSize } from '../../src/util/size.js';
 
 const MODES: Record<string, BareMode> = {
   plain: { earlyData: false, queuedCsw: false },

@@ -1,5 +1,5 @@
 /**
- * The CLI bundle's lazy string-width (src/build/bundle-cli.ts): a bundle that imports string-width builds none of
+ * The CLI bundle's lazy string-width (tools/build/bundle-cli.ts): a bundle that imports string-width builds none of
  * its Intl.Segmenters while it loads, and measures strings exactly as string-width does once it is called.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,9 +8,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lazyStringWidth } from '../../src/build/bundle-cli.js';
+import { lazyStringWidth } from '../../../tools/build/bundle-cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'usbms-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

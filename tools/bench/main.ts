@@ -20,15 +20,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
-import { BotTransport } from '../bot/transport.js';
-import type { BotRequest } from '../bot/api.js';
-import { MockUsbDevice } from '../mock/index.js';
-import { openUsbms } from '../open.js';
+import { packageRoot } from '../root.js';
+import { BotTransport } from '../../src/bot/transport.js';
+import type { BotRequest } from '../../src/bot/api.js';
+import { MockUsbDevice } from '../../src/mock/index.js';
+import { openUsbms } from '../../src/open.js';
 import {
   B_READ, CMD_CMPLT, NULL_FUNC, SLEEP_FUNC, UsbmsHba, scsi_destroy_pkt, scsi_init_pkt, scsi_transport,
   type buf, type scsi_pkt,
-} from '../scsa/index.js';
+} from '../../src/scsa/index.js';
 
 const BLOCK = 512;
 const TOTAL = 64 * 1024 * 1024;
@@ -199,7 +199,7 @@ function row(label: string, f: Figure, base?: Figure, baseName = ''): string {
 function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] ?? NaN; }
 
 /** The `usbms` users run: the bundled CLI (npm run build:cli), dist/bin/usbms.js. */
-const BIN = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'bin', 'usbms.js');
+const BIN = join(packageRoot(import.meta.dirname), 'dist', 'bin', 'usbms.js');
 
 function startup(): { node: number; capacityMock: number } {
   const cli = BIN;

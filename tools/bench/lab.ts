@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/lab.js --device VID:PID ...`: runs INSIDE the lab guest (hw-tests/lab/bench-guest.sh). Per
+ * `node build/tools/bench/lab.js --device VID:PID ...`: runs INSIDE the lab guest (hw-tests/lab/bench-guest.sh). Per
  * command size, READ(10) and WRITE(10) through the bare node-usb loop (bare-loop.ts) and through usbms's API
  * (Disk.read / Disk.write with one command per call), taking turns size by size in one process so that the two
  * see the same machine, and prints one JSON document: every round's seconds and the medians in ms per command.
@@ -10,9 +10,9 @@
  * --max-transfer N (usbms's bytes per command; default the largest size), --quirks FLAGS (usbms's overrides),
  * --warmup N (4 KiB commands per op each side runs untimed first, default 1000; see WARMUP below).
  */
-import { openUsbms } from '../open.js';
+import { openUsbms } from '../../src/open.js';
 import { openBareLoop } from './bare-loop.js';
-import { parseByteSize } from '../util/size.js';
+import { parseByteSize } from '../../src/util/size.js';
 
 interface Args {
   vendorId: number; productId: number; sizes: number[]; rounds: number; bytesPerSize: number; minCommands: number;
