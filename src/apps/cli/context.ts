@@ -24,10 +24,10 @@ export interface GlobalArgs {
   'detach-kernel-driver': boolean;
   force: boolean;
   quirks?: string | undefined;
-  /** Write a usbmon pcap of the session (src/trace). */
+  /** Write a usbmon pcap of the session (src/usb/trace). */
   pcap?: string | undefined;
   'pcap-snaplen'?: number | undefined;
-  /** Replay a capture as the device (src/trace). */
+  /** Replay a capture as the device (src/mock/replay). */
   replay?: string | undefined;
   /** Bytes per BOT command: bytes or K/M/KiB/MiB (parsed by parseMaxTransfer). */
   'max-transfer'?: string | undefined;

@@ -23,7 +23,7 @@ import {
 } from '../../../src/usb/errors.js';
 import { ERROR_CODES, isArgumentError, isUsbmsError, UsbmsArgumentError, type UsbmsErrorCode } from '../../../src/util/errors.js';
 import { RigError } from '../../../src/apps/rig/index.js';
-import { TraceFormatError } from '../../../src/trace/pcap-reader.js';
+import { TraceFormatError } from '../../../src/usb/trace/pcap-reader.js';
 import { rig } from '../../disk/helpers.js';
 import { ROOT } from './build.js';
 

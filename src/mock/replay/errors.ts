@@ -1,6 +1,6 @@
 /** Errors of tracing and replay. */
-import { UsbmsError } from '../util/errors.js';
-import { UsbError } from '../usb/errors.js';
+import { UsbmsError } from '../../util/errors.js';
+import { UsbError } from '../../usb/errors.js';
 
 /** The capture holds no (or more than one) mass-storage device to replay; the message says which to pick. */
 export class UsbmsTraceSelectError extends UsbmsError {

@@ -3,9 +3,9 @@
  * emulated disk never does: a zero-length packet (a recorded data phase that ended short on a packet boundary)
  * and a transfer failing with a recorded error.
  */
-import { InEndpoint } from '../mock/endpoints.js';
-import type { DeviceAbort } from '../mock/endpoints.js';
-import type { UsbError } from '../usb/errors.js';
+import { InEndpoint } from '../endpoints.js';
+import type { DeviceAbort } from '../endpoints.js';
+import type { UsbError } from '../../usb/errors.js';
 
 type Pending = { kind: 'zlp' } | { kind: 'fail'; error: UsbError };
 

@@ -3,7 +3,7 @@
  * mass storage, class 08 subclass 06 protocol 50, and decodes the SCSI inside), and the parsing of the ones a
  * recording holds (so a replayed device gets its identity and endpoints back). USB 2.0 §9.6.
  */
-import type { PortInfo, UsbSpeed } from '../usb/port.js';
+import type { PortInfo, UsbSpeed } from '../port.js';
 
 export const DESC_DEVICE = 1;
 export const DESC_CONFIGURATION = 2;

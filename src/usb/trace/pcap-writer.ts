@@ -6,10 +6,10 @@
  * copy of the data and cannot see a buffer the caller has already reused. One writev per record; the page cache
  * absorbs them (figures in README "Traces and replay").
  */
-import { UsbmsError } from '../util/errors.js';
+import { UsbmsError } from '../../util/errors.js';
 import { closeSync, openSync, writevSync } from 'node:fs';
 import { encodeUsbmonHeader, LINKTYPE_USB_LINUX_MMAPPED, USBMON_HEADER_LENGTH, type UsbmonHeaderFields } from './usbmon.js';
-import { logger } from '../util/log.js';
+import { logger } from '../../util/log.js';
 
 const log = logger('usb', 'trace');
 

@@ -10,9 +10,9 @@
  * `port.info`, the enumeration a kernel capture would begin with: Wireshark needs the interface class (08/06/50)
  * to hand the bulk endpoints to its mass-storage dissector and decode the SCSI inside.
  */
-import { isUsbError } from '../usb/errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../usb/port.js';
-import type { UsbError } from '../usb/errors.js';
+import { isUsbError } from '../errors.js';
+import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../port.js';
+import type { UsbError } from '../errors.js';
 import {
   configurationDescriptor, DESC_CONFIGURATION, DESC_DEVICE, DESC_STRING, deviceDescriptor, LANGID_EN_US,
   STRING_INDEX, stringDescriptor,

@@ -8,13 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockUsbDevice } from '../../src/mock/index.js';
-import { openUsbms, replayDivergenceOf } from '../../src/open.js';
-import { DiskError } from '../../src/disk/index.js';
-import {
-  loadRecording, PcapWriter, ReplayDivergenceError, ReplayUsbDevice, TracingPort,
-} from '../../src/trace/index.js';
-import { OP, read10, TestHost, type CbwSpec, type CommandOutcome } from '../mock/host.js';
+import { MockUsbDevice } from '../../../src/mock/index.js';
+import { openUsbms, replayDivergenceOf } from '../../../src/open.js';
+import { DiskError } from '../../../src/disk/index.js';
+import { PcapWriter, TracingPort } from '../../../src/usb/trace/index.js';
+import { loadRecording, ReplayDivergenceError, ReplayUsbDevice } from '../../../src/mock/replay/index.js';
+import { OP, read10, TestHost, type CbwSpec, type CommandOutcome } from '../host.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'usbms-replay-'));
 let n = 0;
@@ -178,7 +177,7 @@ describe('replay through the whole stack (openUsbms({ replay }))', () => {
 });
 
 describe('a capture of the Linux kernel driving a stick (test/replays/kernel-usbmon.pcap, usbmon)', () => {
-  const file = join(import.meta.dirname, '../replays/kernel-usbmon.pcap');
+  const file = join(import.meta.dirname, '../../replays/kernel-usbmon.pcap');
 
   it('is found among the bus\'s devices by its CBWs, and holds what usb-storage and sd asked at probe', () => {
     const rec = loadRecording(file);

@@ -8,10 +8,10 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockUsbDevice } from '../../src/mock/index.js';
-import { openUsbms } from '../../src/open.js';
-import { DiskError } from '../../src/disk/index.js';
-import { loadRecording } from '../../src/trace/index.js';
+import { MockUsbDevice } from '../../../src/mock/index.js';
+import { openUsbms } from '../../../src/open.js';
+import { DiskError } from '../../../src/disk/index.js';
+import { loadRecording } from '../../../src/mock/replay/index.js';
 import { num, tsharkFields, tsharkVersion } from './tshark.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'usbms-tshark-'));
@@ -107,7 +107,7 @@ describe('tshark decodes a usbms capture of the software disk', () => {
 });
 
 describe('tshark and usbms read the lab captures (test/replays) the same way', () => {
-  const dir = join(import.meta.dirname, '../replays');
+  const dir = join(import.meta.dirname, '../../replays');
   const F = ['usbms.dCBWSignature', 'usbms.dCSWSignature', 'usbms.dCBWTag', 'usbms.dCBWLUN', 'scsi_sbc.opcode',
     'usbms.dCSWStatus', 'scsi.sns.key'] as const;
   const decode = (file: string): string[][] => tsharkFields(join(dir, file), F, 'usbms.dCBWSignature || usbms.dCSWSignature || scsi.sns.key');

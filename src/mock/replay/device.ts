@@ -12,17 +12,17 @@
  * ReplayDivergenceError naming what the host asked and what the recording holds next, and the device then
  * behaves as unplugged, so nothing above waits or retries.
  */
-import { DeviceAbort, OutEndpoint, type HostXfer } from '../mock/endpoints.js';
-import { MockUsbPort, type DeviceWire } from '../mock/port.js';
+import { DeviceAbort, OutEndpoint, type HostXfer } from '../endpoints.js';
+import { MockUsbPort, type DeviceWire } from '../port.js';
 import {
   UsbCancelledError, UsbDeviceGoneError, UsbError, UsbStallError,
-} from '../usb/errors.js';
-import type { ControlSetup, Pipe } from '../usb/port.js';
-import { logger } from '../util/log.js';
+} from '../../usb/errors.js';
+import type { ControlSetup, Pipe } from '../../usb/port.js';
+import { logger } from '../../util/log.js';
 import { describeAsk, exactMatch, hasAllocationLength, sameQuestion, type HostCbw } from './cdb-match.js';
 import { ReplayDivergenceError } from './errors.js';
 import { CSW_SIG, loadRecording, type DataEnd, type DeviceChoice, type RecordedCommand, type Recording } from './recording.js';
-import { ReplayInEndpoint } from './replay-endpoints.js';
+import { ReplayInEndpoint } from './endpoints.js';
 
 const log = logger('mock', 'replay');
 

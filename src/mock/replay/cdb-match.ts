@@ -6,7 +6,7 @@
  * that asks for 96 bytes of INQUIRY where the recorded one asked for 36 still gets the recorded answer, cut or
  * short as a real device would give it.
  */
-import { describeCdb } from '../scsi/index.js';
+import { describeCdb } from '../../scsi/index.js';
 
 export interface HostCbw {
   readonly tag: number;

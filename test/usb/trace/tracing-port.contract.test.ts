@@ -3,9 +3,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockUsbDevice } from '../../src/mock/index.js';
-import { PcapWriter, TracingPort } from '../../src/trace/index.js';
-import { describePortContract } from '../usb/port-contract.js';
+import { MockUsbDevice } from '../../../src/mock/index.js';
+import { PcapWriter, TracingPort } from '../../../src/usb/trace/index.js';
+import { describePortContract } from '../port-contract.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'usbms-trace-contract-'));
 let n = 0;

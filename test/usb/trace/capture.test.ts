@@ -6,11 +6,11 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockUsbDevice } from '../../src/mock/index.js';
-import { openUsbms } from '../../src/open.js';
-import { PcapWriter, readCapture, TracingPort, type UsbmonRecord } from '../../src/trace/index.js';
-import { findMassStorageInterface } from '../../src/trace/descriptors.js';
-import { makeCbw } from '../mock/host.js';
+import { MockUsbDevice } from '../../../src/mock/index.js';
+import { openUsbms } from '../../../src/open.js';
+import { PcapWriter, readCapture, TracingPort, type UsbmonRecord } from '../../../src/usb/trace/index.js';
+import { findMassStorageInterface } from '../../../src/usb/trace/descriptors.js';
+import { makeCbw } from '../../mock/host.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'usbms-capture-'));
 let n = 0;

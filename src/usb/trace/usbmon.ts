@@ -8,9 +8,9 @@
  *   callback), ts_sec s64 @16, ts_usec s32 @24, status s32 @28, length u32 @32 (submitted or actual), len_cap u32
  *   @36 (bytes in this record), setup[8] @40, interval s32 @48, start_frame s32 @52, xfer_flags u32 @56, ndesc @60.
  *
- * The mass-storage dissectors of Wireshark read these fields; src/trace writes and reads exactly this layout.
+ * The mass-storage dissectors of Wireshark read these fields; src/usb/trace writes and reads exactly this layout.
  */
-import type { UsbErrorKind } from '../usb/errors.js';
+import type { UsbErrorKind } from '../errors.js';
 
 export const LINKTYPE_USB_LINUX = 189; // the older 48-byte header (no interval..ndesc)
 export const LINKTYPE_USB_LINUX_MMAPPED = 220;

@@ -12,10 +12,10 @@ import { UsbmsTraceSelectError } from './errors.js';
 import {
   decodeStringDescriptor, DESC_CONFIGURATION, DESC_DEVICE, DESC_STRING, findMassStorageInterface,
   parseDeviceDescriptor, speedOfMaxPacket, type DeviceDescriptorFields, type MassStorageInterface,
-} from './descriptors.js';
-import { readCapture } from './pcap-reader.js';
-import { DIR_IN, outcomeOfStatus, XFER_BULK, XFER_CONTROL, type RecordedOutcome, type UsbmonRecord } from './usbmon.js';
-import type { PortInfo } from '../usb/port.js';
+} from '../../usb/trace/descriptors.js';
+import { readCapture } from '../../usb/trace/pcap-reader.js';
+import { DIR_IN, outcomeOfStatus, XFER_BULK, XFER_CONTROL, type RecordedOutcome, type UsbmonRecord } from '../../usb/trace/usbmon.js';
+import type { PortInfo } from '../../usb/port.js';
 
 const CBW_SIGNATURE = 0x43425355;
 const CSW_SIGNATURE = 0x53425355;

@@ -7,8 +7,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCliIfStale, ROOT } from '../apps/cli/build.js';
-import { usbms } from '../apps/cli/run.js';
+import { buildCliIfStale, ROOT } from '../../apps/cli/build.js';
+import { usbms } from '../../apps/cli/run.js';
 
 interface Replay { name: string; capture: string; args: string[]; exit: number; what: string }
 

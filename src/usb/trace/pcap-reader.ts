@@ -3,7 +3,7 @@
  * and `tshark -i usbmonN` write by default: Section Header, Interface Description and Enhanced/Simple Packet
  * blocks), holding usbmon records (LINKTYPE_USB_LINUX_MMAPPED 220, or the older 48-byte LINKTYPE_USB_LINUX 189).
  */
-import { UsbmsError } from '../util/errors.js';
+import { UsbmsError } from '../../util/errors.js';
 import { readFileSync } from 'node:fs';
 import {
   decodeUsbmonRecord, LINKTYPE_USB_LINUX, LINKTYPE_USB_LINUX_MMAPPED, USBMON_HEADER_LENGTH,

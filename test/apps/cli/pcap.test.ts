@@ -6,10 +6,10 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCliIfStale } from '../apps/cli/build.js';
-import { usbms } from '../apps/cli/run.js';
-import { readCapture } from '../../src/trace/index.js';
-import { num, tsharkFields } from './tshark.js';
+import { buildCliIfStale } from './build.js';
+import { usbms } from './run.js';
+import { readCapture } from '../../../src/usb/trace/index.js';
+import { num, tsharkFields } from '../../usb/trace/tshark.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'usbms-cli-pcap-'));
 const spec = join(tmp, 'bad.json');
