@@ -41,7 +41,8 @@ async function loadTrace(): Promise<TraceModule> {
 
 /** Every Bulk-Only mass-storage device libusb sees (loads libusb). */
 export async function listMassStorageDevices(): Promise<MassStorageDeviceInfo[]> {
-  return (await import('./usb/find.js')).listMassStorageDevices();
+  const { LibusbBackend } = await import('./usb/libusb/backend.js');
+  return new LibusbBackend().list();
 }
 
 /**

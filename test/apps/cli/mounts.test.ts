@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detachRefusal, mountedFilesystemsOf, openUsbms, UsbmsOpenError } from '../../../src/open.js';
-import type { MassStorageDeviceInfo } from '../../../src/usb/find.js';
+import type { DeviceListing as MassStorageDeviceInfo } from '../../../src/usb/backend.js';
 
 describe('mounted-filesystem check before detaching the kernel driver', () => {
   const root = mkdtempSync(join(tmpdir(), 'usbms-sys-'));
