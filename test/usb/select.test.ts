@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import {
-  chooseBotInterface, summarizeMassStorageInterfaces, type InterfaceDescriptorLike, type EndpointDescriptorLike,
+  altSettingsOf, chooseBotInterface, chooseMassStorageInterface, summarizeMassStorageInterfaces,
+  type InterfaceDescriptorLike, type EndpointDescriptorLike,
 } from '../../src/usb/libusb/select.js';
 import { UsbError } from '../../src/usb/errors.js';
 
@@ -85,11 +86,30 @@ describe('chooseBotInterface', () => {
 describe('summarizeMassStorageInterfaces', () => {
   it('lists protocol and Bulk-Only availability per mass-storage interface', () => {
     expect(summarizeMassStorageInterfaces(uasBridge)).toEqual([
-      { index: 0, interfaceNumber: 0, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true }]);
+      { index: 0, interfaceNumber: 0, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true, hasUasAltSetting: true }]);
     expect(summarizeMassStorageInterfaces(uasOnly)).toEqual([
-      { index: 0, interfaceNumber: 0, protocol: 'UAS', protocolCode: 0x62, hasBotAltSetting: false }]);
+      { index: 0, interfaceNumber: 0, protocol: 'UAS', protocolCode: 0x62, hasBotAltSetting: false, hasUasAltSetting: true }]);
     const cbi = [[alt(0, 0, 0x08, 0x04, 0x00, [bulk(0x81, 64), bulk(0x02, 64), intr(0x83)])]];
     expect(summarizeMassStorageInterfaces(cbi)[0]).toMatchObject({ protocol: 'other', hasBotAltSetting: false });
     expect(summarizeMassStorageInterfaces([[alt(0, 0, 0x03, 0, 0, [])]])).toEqual([]);
+  });
+});
+
+describe('chooseMassStorageInterface (what a port opens in)', () => {
+  it('prefers the Bulk-Only setting, takes the UAS one when there is no other, refuses CBI', () => {
+    expect(chooseMassStorageInterface(uasBridge)).toMatchObject({ alternateSetting: 0 });
+    expect(chooseMassStorageInterface(uasOnly)).toMatchObject({ alternateSetting: 0, interfaceNumber: 0 });
+    const cbi = [[alt(0, 0, 0x08, 0x04, 0x00, [bulk(0x81, 64), bulk(0x02, 64), intr(0x83)])]];
+    const e = errorOf(() => chooseMassStorageInterface(cbi));
+    expect(e.code).toBe('USB_NOT_SUPPORTED');
+    expect(e.message).toMatch(/Bulk-Only Transport and UAS/);
+  });
+
+  it('lists every alternate setting with its endpoints and their extra descriptors', () => {
+    const usage = Uint8Array.from([4, 0x24, 2, 0]);
+    const table = [[alt(0, 0, 0x08, 0x06, 0x62, [{ ...bulk(0x83, 512), extra: usage }, bulk(0x04, 512)])]];
+    expect(altSettingsOf(table, 0)).toEqual([{ alternateSetting: 0, interfaceClass: 8, interfaceSubClass: 6,
+      interfaceProtocol: 0x62, endpoints: [{ address: 0x83, attributes: 2, maxPacketSize: 512, extra: usage },
+        { address: 0x04, attributes: 2, maxPacketSize: 512, extra: new Uint8Array(0) }] }]);
   });
 });
