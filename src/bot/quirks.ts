@@ -27,6 +27,7 @@ export const QUIRK_FLAGS = [
   'NO_EARLY_IN', // an IN only when the device is due to send: data-IN after the CBW, CSW after the CBW and data-OUT
   'NO_EARLY_DATA_OUT', // submit the data-OUT only once the CBW is through (else queued right behind it)
   'SENSE_LUN0_ONLY', // REQUEST SENSE on LUN >= 1 answers for the target, not the LUN (HBA: sense unavailable)
+  'IGNORE_UAS', // never run UAS on it, even where it offers UAS (Linux's US_FL_IGNORE_UAS, letter u): Bulk-Only
 ] as const;
 /** One of QUIRK_FLAGS. */
 export type QuirkFlag = (typeof QUIRK_FLAGS)[number];
@@ -58,6 +59,8 @@ export interface Quirks {
   readonly noEarlyDataOut: boolean;
   /** Sense from REQUEST SENSE on LUN >= 1 is not that LUN's (5/25/00 instead): report it unavailable. */
   readonly senseLun0Only: boolean;
+  /** Run Bulk-Only even where the device offers UAS (the transport choice reads it: src/open-transport.ts). */
+  readonly ignoreUas: boolean;
   /** Cap on bytes per command from MAX_SECTORS_64 / MAX_TRANSFER_BYTES; undefined = no quirk cap. */
   readonly maxTransferBytes: number | undefined;
   /** Pause after Mass Storage Reset (0 unless RESET_DELAY). */
@@ -158,9 +161,10 @@ export interface QuirkOverride {
 /** Linux usb-storage.quirks letters usbms acts on. */
 const LINUX_LETTERS: Readonly<Record<string, QuirkFlag>> = {
   c: 'FIX_CAPACITY', e: 'NO_READ_CAPACITY_16', m: 'MAX_SECTORS_64', r: 'IGNORE_RESIDUE', s: 'SINGLE_LUN',
+  u: 'IGNORE_UAS',
 };
-/** Valid Linux letters for behaviour usbms does not have (sense sizes, UAS, locking ...): accepted, ignored. */
-const LINUX_LETTERS_IGNORED = new Set('abdfghijklnoptuwy');
+/** Valid Linux letters for behaviour usbms does not have (sense sizes, locking ...): accepted, ignored. */
+const LINUX_LETTERS_IGNORED = new Set('abdfghijklnoptwy');
 
 function parseHexId(text: string, what: string, item: string): number {
   if (!/^[0-9a-fA-F]{1,4}$/.test(text)) throw new QuirkParseError(`bad ${what} "${text}" in "${item}" (want 1-4 hex digits)`);
@@ -246,7 +250,7 @@ function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirk
     fixCapacity: has('FIX_CAPACITY'), noReadCapacity16: has('NO_READ_CAPACITY_16'), goSlow: has('GO_SLOW'),
     noSynchronizeCache: has('NO_SYNCHRONIZE_CACHE'), noCswPipelining: has('NO_CSW_PIPELINING'),
     senseLun0Only: has('SENSE_LUN0_ONLY'), noEarlyIn: has('NO_EARLY_IN'),
-    noEarlyDataOut: has('NO_EARLY_DATA_OUT'),
+    noEarlyDataOut: has('NO_EARLY_DATA_OUT'), ignoreUas: has('IGNORE_UAS'),
   };
 }
 

@@ -102,8 +102,11 @@ export class MockUsbPort implements UsbPort {
   /** Bumped by every selectAltSetting: transfers of an older binding are refused. */
   generation = 0;
 
+  private readonly openedIn: number;
+
   constructor(private readonly wire: DeviceWire, info: PortInfo, readonly altSettings: readonly AltSettingInfo[]) {
     this.current = info;
+    this.openedIn = info.alternateSetting;
   }
 
   get info(): PortInfo { return this.current; }
@@ -184,7 +187,12 @@ export class MockUsbPort implements UsbPort {
     await this.whenAllSettled();
     this.state = 'closed';
     this.listeners.clear();
-    if (!wasGone) this.wire.released(this);
+    if (wasGone) return;
+    // The next program to claim the interface finds it in the setting it was opened in (as LibusbPort leaves it).
+    if (this.current.alternateSetting !== this.openedIn && this.wire.connected()) {
+      try { this.wire.setInterface(this.openedIn); } catch { /* the device refused: the next open selects again */ }
+    }
+    this.wire.released(this);
   }
 
   onDisconnect(listener: (error: UsbError) => void): () => void {

@@ -12,7 +12,12 @@ describe('parseQuirkOverrides', () => {
   });
 
   it('accepts Linux letters usbms has no use for, and ignores them', () => {
-    expect(parseQuirkOverrides('1:2:ui')).toEqual([{ vendorId: 1, productId: 2, quirks: [] }]);
+    expect(parseQuirkOverrides('1:2:ij')).toEqual([{ vendorId: 1, productId: 2, quirks: [] }]);
+  });
+
+  it('letter u is IGNORE_UAS, as Linux US_FL_IGNORE_UAS', () => {
+    expect(parseQuirkOverrides('174c:55aa:u')).toEqual([{ vendorId: 0x174c, productId: 0x55aa, quirks: ['IGNORE_UAS'] }]);
+    expect(resolveQuirks({ vendorId: 0x174c, productId: 0x55aa }, parseQuirkOverrides('174c:55aa:u')).ignoreUas).toBe(true);
   });
 
   it('reads names joined by + or |, with values', () => {

@@ -153,8 +153,9 @@ export async function openLibusbDevice(device: Device, name: string, opts: Libus
     if (config === undefined) throw new UsbError('NOT_FOUND', `USB device ${name} has no active configuration`);
     const choice = chooseMassStorageInterface(config.interfaces, opts.interfaceNumber);
     claimed = claimInterface(device, choice, opts);
-    if (choice.alternateSetting !== 0) {
-      // UAS-capable devices put Bulk-Only and UAS in alternate settings of one interface.
+    if (choice.alternateSetting !== 0 || config.interfaces[choice.index]?.length !== 1) {
+      // UAS-capable devices put Bulk-Only and UAS in alternate settings of one interface, and a device a program
+      // left in its UAS setting stays there: select the setting chosen even when it is setting 0.
       await setAltSetting(claimed.iface, choice.alternateSetting).catch((e: unknown) => {
         throw usbErrorFromLibusb(e, { what: `select alternate setting ${choice.alternateSetting}` });
       });

@@ -39,6 +39,8 @@ export class LibusbPort implements UsbPort, TransferHost {
   private pipes: Partial<Record<Pipe, InEndpoint | OutEndpoint>>;
   /** Bumped by selectAltSetting: transfers made for an older binding are refused. */
   private generation = 0;
+  /** The setting the port was opened in (close puts it back). */
+  private readonly openedIn: number;
   private readonly detachedKernelDriver: boolean;
   private readonly closeTimeoutMs: number;
   private isClosed = false;
@@ -57,6 +59,7 @@ export class LibusbPort implements UsbPort, TransferHost {
     this.iface = parts.iface;
     this.pipes = { in: parts.bulkIn, out: parts.bulkOut };
     this.current = parts.info;
+    this.openedIn = parts.info.alternateSetting;
     this.altSettings = parts.altSettings ?? [];
     this.detachedKernelDriver = parts.detachedKernelDriver;
     this.closeTimeoutMs = parts.closeTimeoutMs ?? 2000;
@@ -212,6 +215,14 @@ export class LibusbPort implements UsbPort, TransferHost {
       if (!ok) log('close: %d request(s) did not come back within %d ms', this.pendingOps, this.closeTimeoutMs);
     }
     usb.removeListener('detach', this.onUsbDetach);
+    if (this.current.alternateSetting !== this.openedIn && !this.gone) {
+      // usbfs keeps the setting across a release: put back the one the interface was opened in, so the next
+      // program (or a later session choosing Bulk-Only) finds the device speaking what its descriptors lead with.
+      await new Promise<void>((resolve) => this.iface.setAltSetting(this.openedIn, (error) => {
+        if (error !== undefined) log('restore alternate setting %d: %s', this.openedIn, error.message);
+        resolve();
+      }));
+    }
     await new Promise<void>((resolve) => this.iface.release((error) => {
       if (error !== undefined) log('release interface %d: %s', this.info.interfaceNumber, error.message);
       resolve();
