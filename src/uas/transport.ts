@@ -59,6 +59,8 @@ interface DataPipe {
   blocked: number;
   /** A CLEAR_FEATURE(HALT) in progress on it. */
   clearing: Promise<void> | undefined;
+  /** Called once no data phase holds the pipe. */
+  readonly idleWaiters: (() => void)[];
 }
 
 /** What the transport counts, for logs, tests and the soak. */
@@ -122,8 +124,8 @@ export class UasTransport implements Transport {
       wedged: (e) => this.onStatusWedged(e),
     });
     this.pipes = {
-      in: { name: 'in', active: undefined, waiting: [], blocked: 0, clearing: undefined },
-      out: { name: 'out', active: undefined, waiting: [], blocked: 0, clearing: undefined },
+      in: { name: 'in', active: undefined, waiting: [], blocked: 0, clearing: undefined, idleWaiters: [] },
+      out: { name: 'out', active: undefined, waiting: [], blocked: 0, clearing: undefined, idleWaiters: [] },
     };
     this.tmfSlots = Array.from({ length: TMF_SLOTS }, () => new TmfSlot(port, this.onTmfSent));
     this.unsubscribe = port.onDisconnect((e) => this.onGone(e));
@@ -421,11 +423,24 @@ export class UasTransport implements Transport {
   }
 
   private dataDone(s: UasSlot, pipe: DataPipe): void {
-    if (pipe.active === s) pipe.active = undefined;
+    this.releasePipe(pipe, s);
     s.state = 'waiting';
     if (s.finalSeen) this.complete(s);
     else s.arm(this.statusBudget(s));
     this.kick(pipe);
+  }
+
+  /** `s` no longer holds `pipe`. */
+  private releasePipe(pipe: DataPipe, s: UasSlot): void {
+    if (pipe.active !== s) return;
+    pipe.active = undefined;
+    for (const wake of pipe.idleWaiters.splice(0)) wake();
+  }
+
+  /** Resolves once no data phase holds `pipe` (recoveries block new ones meanwhile). */
+  private whenIdle(pipe: DataPipe): Promise<void> {
+    if (pipe.active === undefined) return Promise.resolve();
+    return new Promise((resolve) => pipe.idleWaiters.push(resolve));
   }
 
   /** Start the next announced data phase, if the pipe is free. */
@@ -500,11 +515,11 @@ export class UasTransport implements Transport {
     s.disarm();
     s.cancelTransfers();
     this.unwait(s);
-    const pipe = s.direction === 'none' ? undefined : this.pipes[s.direction];
-    const heldPipe = pipe !== undefined && pipe.active === s ? pipe : undefined;
+    // A data pipe the command has used is kept from new data phases until the recovery has flushed it.
+    const heldPipe = s.direction !== 'none' && s.dataStarted ? this.pipes[s.direction] : undefined;
     if (heldPipe !== undefined) heldPipe.blocked++;
     await s.settled();
-    if (heldPipe?.active === s) heldPipe.active = undefined;
+    if (heldPipe !== undefined) this.releasePipe(heldPipe, s);
     let recovery: UasRecovery = s.collateral ?? 'none';
     if (this.goneError !== undefined) {
       kind = 'device-gone';
@@ -558,14 +573,14 @@ export class UasTransport implements Transport {
     const abort = await this.tmf(TMF.ABORT_TASK, s.lun, s.tag);
     if (tmfDone(abort)) {
       log('tag %d: ABORT TASK done', s.tag);
-      if (pipe !== undefined) await this.clearPipe(pipe).catch((e: unknown) => log('flush data-%s: %s', pipe.name, (e as Error).message));
+      if (pipe !== undefined) await this.flushPipe(pipe);
       return 'abort-task';
     }
     if (s.collateral !== undefined) return s.collateral;
     if (this.goneError !== undefined || this.closing) return 'none';
     log('tag %d: ABORT TASK %s: LOGICAL UNIT RESET of LUN %d', s.tag, describeOutcome(abort), s.lun);
     if (await this.escalate(() => this.lunReset(s.lun, s))) {
-      if (pipe !== undefined) await this.clearPipe(pipe).catch((e: unknown) => log('flush data-%s: %s', pipe.name, (e as Error).message));
+      if (pipe !== undefined) await this.flushPipe(pipe);
       return 'lun-reset';
     }
     if (s.collateral !== undefined) return s.collateral;
@@ -717,6 +732,15 @@ export class UasTransport implements Transport {
   }
 
   // ------------------------------------------------------------------ pipes
+
+  /**
+   * After an aborted data phase: once no other data phase holds the pipe, CLEAR_FEATURE(HALT) resets the endpoint
+   * (its data toggle, and whatever the device had queued there for the aborted task).
+   */
+  private async flushPipe(pipe: DataPipe): Promise<void> {
+    await this.whenIdle(pipe);
+    await this.clearPipe(pipe).catch((e: unknown) => log('flush data-%s: %s', pipe.name, (e as Error).message));
+  }
 
   /** CLEAR_FEATURE(HALT) on a data pipe, once however many ask at the same time. */
   private clearPipe(pipe: DataPipe): Promise<void> {
