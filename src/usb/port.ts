@@ -152,7 +152,7 @@ export interface UsbPort {
   readonly closed: boolean;
 
   /** Every alternate setting of the claimed interface (see "Alternate settings and pipes" above). */
-  readonly altSettings?: readonly AltSettingInfo[];
+  readonly altSettings?: readonly AltSettingInfo[] | undefined;
   /** SET_INTERFACE and bind pipes to endpoints of that setting (see "Alternate settings and pipes" above). */
   selectAltSetting?(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void>;
 

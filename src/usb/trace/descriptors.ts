@@ -3,7 +3,7 @@
  * mass storage, class 08 subclass 06 protocol 50, and decodes the SCSI inside), and the parsing of the ones a
  * recording holds (so a replayed device gets its identity and endpoints back). USB 2.0 §9.6.
  */
-import type { PortInfo, UsbSpeed } from '../port.js';
+import type { AltSettingInfo, PortInfo, UsbSpeed } from '../port.js';
 
 export const DESC_DEVICE = 1;
 export const DESC_CONFIGURATION = 2;
@@ -31,8 +31,13 @@ export function deviceDescriptor(info: PortInfo): Buffer {
   return d;
 }
 
-/** Configuration 1 with the one Bulk-Only mass-storage interface and its two bulk endpoints. */
-export function configurationDescriptor(info: PortInfo): Buffer {
+/**
+ * Configuration 1 with the mass-storage interface: every alternate setting the port lists, each endpoint followed
+ * by its extra descriptors (UAS's Pipe Usage descriptors, which Wireshark's UASP dissector reads to tell the four
+ * pipes apart), or, for a port that lists none, the one Bulk-Only setting with its two bulk endpoints.
+ */
+export function configurationDescriptor(info: PortInfo, alts?: readonly AltSettingInfo[]): Buffer {
+  if (alts !== undefined && alts.length > 0) return configurationOf(info, alts);
   const d = Buffer.alloc(9 + 9 + 7 + 7);
   d[0] = 9; d[1] = DESC_CONFIGURATION; d.writeUInt16LE(d.length, 2); d[4] = 1; d[5] = 1; d[7] = 0x80; d[8] = 50;
   const i = 9;
@@ -44,6 +49,23 @@ export function configurationDescriptor(info: PortInfo): Buffer {
   ep(18, info.endpoints.in, info.maxPacketSize.in);
   ep(25, info.endpoints.out, info.maxPacketSize.out);
   return d;
+}
+
+function configurationOf(info: PortInfo, alts: readonly AltSettingInfo[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const a of alts) {
+    parts.push(Buffer.from([9, DESC_INTERFACE, info.interfaceNumber, a.alternateSetting, a.endpoints.length,
+      a.interfaceClass, a.interfaceSubClass, a.interfaceProtocol, 0]));
+    for (const e of a.endpoints) {
+      const ep = Buffer.from([7, DESC_ENDPOINT, e.address, e.attributes, 0, 0, 0]);
+      ep.writeUInt16LE(e.maxPacketSize, 4);
+      parts.push(ep, Buffer.from(e.extra));
+    }
+  }
+  const body = Buffer.concat(parts);
+  const head = Buffer.from([9, DESC_CONFIGURATION, 0, 0, 1, 1, 0, 0x80, 50]);
+  head.writeUInt16LE(9 + body.length, 2);
+  return Buffer.concat([head, body]);
 }
 
 /** String descriptor 0 (the language list) or a UTF-16LE string. */

@@ -11,8 +11,8 @@
  * to hand the bulk endpoints to its mass-storage dissector and decode the SCSI inside.
  */
 import { isUsbError } from '../errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../port.js';
-import type { UsbError } from '../errors.js';
+import type { AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer } from '../port.js';
+import { UsbError } from '../errors.js';
 import {
   configurationDescriptor, DESC_CONFIGURATION, DESC_DEVICE, DESC_STRING, deviceDescriptor, LANGID_EN_US,
   STRING_INDEX, stringDescriptor,
@@ -43,7 +43,7 @@ class TracingTransfer implements UsbTransfer {
 
   async submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const urb = this.port.bulkUrb(this.inner.pipe);
-    const isIn = this.inner.pipe === 'in';
+    const isIn = this.inner.pipe === 'in' || this.inner.pipe === 'status'; // the two IN pipes
     this.port.submitted(urb, buffer.length, isIn ? undefined : buffer);
     try {
       const n = await this.inner.submit(buffer, timeoutMs);
@@ -68,6 +68,23 @@ export class TracingPort implements UsbPort {
 
   /** The port being traced. */
   get traced(): UsbPort { return this.inner; }
+  get altSettings(): readonly AltSettingInfo[] | undefined { return this.inner.altSettings; }
+
+  /** Passed on, with the SET_INTERFACE request it puts on the wire (Wireshark follows the setting by it). */
+  async selectAltSetting(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void> {
+    const select = this.inner.selectAltSetting?.bind(this.inner);
+    if (select === undefined) throw new UsbError('NOT_SUPPORTED', 'the traced port cannot select an alternate setting');
+    const urb = this.controlUrb({ bmRequestType: 0x01, bRequest: 0x0b, wValue: alternateSetting,
+      wIndex: this.info.interfaceNumber }, 0, 0);
+    this.submitted(urb, 0, undefined);
+    try {
+      await select(alternateSetting, binding, timeoutMs);
+      this.completed(urb, 'C', 0, 0, undefined);
+    } catch (e) {
+      this.failed(urb, e, undefined);
+      throw e;
+    }
+  }
   get info(): PortInfo { return this.inner.info; }
   get closed(): boolean { return this.inner.closed; }
   /** The first error writing the file (tracing stopped there; the port itself goes on working). */
@@ -193,7 +210,7 @@ export class TracingPort implements UsbPort {
   /** The enumeration a capture starts with (see the file comment). */
   private enumerate(info: PortInfo): void {
     this.descriptorExchange(DESC_DEVICE, 0, 0, deviceDescriptor(info));
-    this.descriptorExchange(DESC_CONFIGURATION, 0, 0, configurationDescriptor(info));
+    this.descriptorExchange(DESC_CONFIGURATION, 0, 0, configurationDescriptor(info, this.inner.altSettings));
     const strings = [[STRING_INDEX.manufacturer, info.manufacturer], [STRING_INDEX.product, info.product],
       [STRING_INDEX.serialNumber, info.serialNumber]] as const;
     if (strings.some(([, s]) => s !== undefined)) this.descriptorExchange(DESC_STRING, 0, 0, stringDescriptor(undefined));
