@@ -19,6 +19,7 @@ import { MockUsbPort, type DeviceWire } from './port.js';
 import { ScsiTarget } from './scsi-target.js';
 import type { DeviceEvent, MockDeviceOptions, MockDeviceQuirks, MockDeviceStats } from './types.js';
 import { UasFunction } from './uas/function.js';
+import { targetBackend } from './uas/target-backend.js';
 import { UasFaultController } from './uas/faults.js';
 import { mockAltSettings, MOCK_UAS_ENDPOINTS } from './uas/descriptors.js';
 import { UsbmsArgumentError } from '../util/errors.js';
@@ -103,10 +104,9 @@ export class MockUsbDevice {
     };
     this.bot = new BulkOnlyFunction(core);
     this.uas = new UasFunction({
-      statusEp: this.statusEp, commandEp: this.commandEp, inEp: this.inEp, outEp: this.outEp, target,
+      statusEp: this.statusEp, commandEp: this.commandEp, inEp: this.inEp, outEp: this.outEp,
+      scsi: opts.uasScsi ?? targetBackend(target, this.maxLun, core.lunAt),
       faults: this.uasFaults, stats: this.stats, quirks: this.quirks, options: opts.uas ?? {}, seed: opts.seed ?? 1,
-      maxLun: this.maxLun,
-      lunAt: (n) => this.luns[n] ?? (n <= this.maxLun ? this.luns[0] : undefined),
       record: (e) => this.record(e),
       pullPlug: () => this.disconnect(),
     });

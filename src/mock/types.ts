@@ -2,6 +2,7 @@
  * Public types of the software USB disk: device and LUN options, fault rules, wire events, media stores.
  */
 import type { UsbSpeed } from '../usb/port.js';
+import type { UasScsiBackend } from './uas/function.js';
 
 /** Where a LUN keeps its blocks. Offsets and sizes are bytes. Callers keep accesses inside `size`. */
 export interface MediaStore {
@@ -104,6 +105,11 @@ export interface MockDeviceOptions {
   transports?: 'bot' | 'uas' | 'bot+uas';
   /** How the UAS function behaves (src/mock/uas). */
   uas?: MockUasOptions;
+  /**
+   * Answer UAS commands from this instead of the device's own SCSI target and LUNs (a replayed recording:
+   * src/mock/replay). The LUN options then only shape the Bulk-Only side.
+   */
+  uasScsi?: UasScsiBackend;
 }
 
 /** The software disk's UAS function. */

@@ -13,9 +13,7 @@ import {
 } from '../../usb/wire/uas.js';
 import { logger } from '../../util/log.js';
 import { DeviceAbort, type InEndpoint, type OutEndpoint } from '../endpoints.js';
-import type { MockLun } from '../lun.js';
-import { writeFixedSense } from '../scsi-data.js';
-import type { CommandPlan, ScsiTarget } from '../scsi-target.js';
+import type { OutSink } from '../scsi-target.js';
 import type { DeviceEvent, MockDeviceQuirks, MockDeviceStats, MockUasOptions } from '../types.js';
 import { seededRandom } from '../faults.js';
 import type { UasFault, UasFaultController } from './faults.js';
@@ -31,20 +29,49 @@ const UNKNOWN_IU_ID = 0x7f;
 const DATA_OUT_OPCODES = new Set([0x2a, 0x8a, 0x2e, 0x8e, 0x2f, 0x8f, 0x55, 0x15, 0x3b, 0x42, 0x93]);
 const NO_DATA_OPCODES = new Set([0x00, 0x1b, 0x1e, 0x35, 0x91, 0x01]);
 
+/** What the device intends for one command (filled by the SCSI backend, reused between commands). */
+export interface UasPlan {
+  direction: 'none' | 'in' | 'out';
+  length: number;
+  /** For 'in': the data, `length` bytes. */
+  data: Buffer;
+  /** The SCSI status byte: GOOD 0x00, CHECK CONDITION 0x02 ... */
+  status: number;
+  /** For 'out': where the data goes; its finish() says 0 (GOOD) or 1 (CHECK CONDITION). */
+  sink: OutSink | undefined;
+  /** The device never ends this command (a recording whose status never came). */
+  hang: boolean;
+}
+
+/**
+ * The SCSI side the UAS function serves: the software disk's target and LUNs (src/mock/device.ts), or a recorded
+ * device answering from a capture (src/mock/replay).
+ */
+export interface UasScsiBackend {
+  /** Highest LUN; a command for a higher one is refused INCORRECT LUN. */
+  readonly maxLun: number;
+  /** The device's intent for `cdb` on `lun`, into `plan`. */
+  execute(lun: number, cdb: Buffer, plan: UasPlan): void;
+  /** The sense of the CHECK CONDITION `execute` or a sink just reported, into `dst` (then forgotten); its length. */
+  takeSense(lun: number, dst: Buffer): number;
+  /** The data-out phase ended before the device had all it wanted: the command fails with this sense. */
+  writeCut(lun: number): void;
+  /** LOGICAL UNIT RESET (or I_T NEXUS RESET) took effect on `lun`. */
+  resetLun(lun: number): void;
+}
+
 /** What the UAS function needs from the device it lives in. */
 export interface UasDeviceCore {
   readonly statusEp: InEndpoint;
   readonly commandEp: OutEndpoint;
   readonly inEp: InEndpoint;
   readonly outEp: OutEndpoint;
-  readonly target: ScsiTarget;
+  readonly scsi: UasScsiBackend;
   readonly faults: UasFaultController;
   readonly stats: MockDeviceStats;
   readonly quirks: MockDeviceQuirks;
   readonly options: MockUasOptions;
   readonly seed: number;
-  readonly maxLun: number;
-  lunAt(n: number): MockLun | undefined;
   record(event: DeviceEvent): void;
   /** Surprise removal, started by a fault. */
   pullPlug(): void;
@@ -76,8 +103,8 @@ export class UasFunction {
   private sending = false;
   private running: Task | undefined;
   private workerWake: (() => void) | undefined;
-  private readonly plan: CommandPlan = { direction: 'none', length: 0, data: Buffer.alloc(0), status: 0, sink: undefined };
-  private readonly senseScratch = Buffer.alloc(64);
+  private readonly plan: UasPlan = { direction: 'none', length: 0, data: Buffer.alloc(0), status: 0, sink: undefined, hang: false };
+  private readonly senseScratch = Buffer.alloc(260);
   private readonly rand: () => number;
   private readonly queueDepth: number;
   private readonly tmfAnswer: number;
@@ -172,7 +199,7 @@ export class UasFunction {
       return;
     }
     if (c.additionalCdbLength !== 0) { this.respond(c.tag, RESPONSE_CODE.INVALID_IU); return; }
-    if (lun === undefined || lun > dev.maxLun) { this.respond(c.tag, RESPONSE_CODE.INCORRECT_LUN); return; }
+    if (lun === undefined || lun > dev.scsi.maxLun) { this.respond(c.tag, RESPONSE_CODE.INCORRECT_LUN); return; }
     if (this.tasks.size >= this.queueDepth || taskFaults.some((f) => f.kind === 'task-set-full')) {
       if (this.tasks.size < this.queueDepth) this.noteFault('task-set-full', c.tag);
       this.queueSense(c.tag, STATUS_TASK_SET_FULL, 0, undefined, false);
@@ -201,7 +228,7 @@ export class UasFunction {
     const fault = dev.faults.takeTmf(t.function);
     if (fault?.kind === 'tmf-no-response') { this.noteFault('tmf-no-response', t.tag); return; }
     if (fault?.kind === 'tmf-refuse') { this.noteFault('tmf-refuse', t.tag); this.respond(t.tag, fault.code); return; }
-    if (lun === undefined || lun > dev.maxLun) { this.respond(t.tag, RESPONSE_CODE.INCORRECT_LUN); return; }
+    if (lun === undefined || lun > dev.scsi.maxLun) { this.respond(t.tag, RESPONSE_CODE.INCORRECT_LUN); return; }
     switch (t.function) {
       case TMF.ABORT_TASK: {
         const task = this.tasks.get(t.managedTag);
@@ -216,12 +243,12 @@ export class UasFunction {
         return;
       case TMF.LOGICAL_UNIT_RESET:
         this.abortLun(lun, 'LOGICAL UNIT RESET');
-        dev.lunAt(lun)?.resetState();
+        dev.scsi.resetLun(lun);
         this.respond(t.tag, this.tmfAnswer);
         return;
       case TMF.I_T_NEXUS_RESET:
         if (dev.options.itNexusReset !== true) break;
-        for (let n = 0; n <= dev.maxLun; n++) { this.abortLun(n, 'I_T NEXUS RESET'); dev.lunAt(n)?.resetState(); }
+        for (let n = 0; n <= dev.scsi.maxLun; n++) { this.abortLun(n, 'I_T NEXUS RESET'); dev.scsi.resetLun(n); }
         this.respond(t.tag, this.tmfAnswer);
         return;
       case TMF.QUERY_TASK:
@@ -293,10 +320,8 @@ export class UasFunction {
     const f = task.faults;
     const has = (kind: UasFault['kind']): UasFault | undefined => f.find((x) => x.kind === kind);
     if (dev.quirks.commandDelayMs) await this.sleep(dev.quirks.commandDelayMs, task);
-    const lun = dev.lunAt(task.lun);
-    if (lun === undefined) throw new Error(`no LUN object for LUN ${task.lun}`);
-    dev.target.execute(lun, task.lun, task.cdb, plan);
-    let status = plan.status === 0 ? STATUS_GOOD : STATUS_CHECK_CONDITION;
+    dev.scsi.execute(task.lun, task.cdb, plan);
+    let status = plan.status;
     if (plan.direction !== 'none' && plan.length > 0) {
       if (has('no-ready') !== undefined) { this.noteFault('no-ready', task.tag); await this.sleep(Infinity, task); }
       const delay = f.find((x) => x.kind === 'delay' && x.phase === 'ready');
@@ -306,14 +331,11 @@ export class UasFunction {
       const announce = (plan.direction === 'in') !== wrong ? 'in' : 'out';
       this.queueReady(task.tag, announce);
       if (plan.direction === 'in') await this.sendData(task, plan.data);
-      else status = await this.receiveData(task, plan.length, plan.status) ? STATUS_CHECK_CONDITION : STATUS_GOOD;
+      else if (await this.receiveData(task, plan.length, plan.status)) status = STATUS_CHECK_CONDITION;
     }
     if (gen !== this.generation || task.aborted) return;
-    let senseLength = 0;
-    if (status === STATUS_CHECK_CONDITION) {
-      senseLength = writeFixedSense(this.senseScratch, lun.sense);
-      lun.clearSense();
-    }
+    if (plan.hang) { this.noteFault('no-status', task.tag); await this.sleep(Infinity, task); }
+    const senseLength = status === STATUS_CHECK_CONDITION ? dev.scsi.takeSense(task.lun, this.senseScratch) : 0;
     await this.statusPhase(task, status, senseLength);
   }
 
@@ -345,7 +367,7 @@ export class UasFunction {
   }
 
   /** Data-out of `length` bytes into the plan's sink; resolves true when the command failed (CHECK CONDITION). */
-  private async receiveData(task: Task, length: number, planStatus: 0 | 1): Promise<boolean> {
+  private async receiveData(task: Task, length: number, planStatus: number): Promise<boolean> {
     const { dev, plan } = this;
     const sink = plan.sink;
     let limit = length;
@@ -366,13 +388,13 @@ export class UasFunction {
     }
     if (unplug) { this.noteFault('disconnect', task.tag); this.unplug(); }
     if (stallAfter) this.stallPipe('out');
-    const status = sink !== undefined ? sink.finish(accepted) : planStatus;
+    const failed = planStatus !== STATUS_GOOD || (sink !== undefined && sink.finish(accepted) === 1);
     // Data the device did not get is data it did not write: a command whose data phase ended early fails.
-    if (accepted < length && status === 0) {
-      dev.lunAt(task.lun)?.setSense('invalidFieldInCdb');
+    if (accepted < length && !failed) {
+      dev.scsi.writeCut(task.lun);
       return true;
     }
-    return planStatus === 1 || status === 1;
+    return failed;
   }
 
   private async statusPhase(task: Task, status: number, senseLength: number): Promise<void> {
