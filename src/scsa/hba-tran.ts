@@ -5,11 +5,11 @@
  * differ only in who drives them (the framework for setup style, the HBA's tran_init_pkt for init style).
  */
 import { INTERCONNECT_USB, type ddi_dma_attr_t } from './types.js';
-import { MAX_CMDLEN, MAX_STATUSLEN, pktWrapper, type scsi_address, type scsi_pkt } from './pkt.js';
+import { MAX_CMDLEN, MAX_STATUSLEN, type scsi_address, type scsi_pkt } from './pkt.js';
 import type { scsi_hba_tran } from './tran.js';
 import { scsi_hba_attach_setup, type scsi_hba_tran_setup } from './attach.js';
-import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV, DDI_DMA_READ, defaultDmaAttr, MAX_COOKIES } from './dma.js';
-import { destroyPktCommon, initPktNoWait, unbindPktDma, type PktPrep } from './pkt-alloc.js';
+import { defaultDmaAttr, MAX_COOKIES } from './dma.js';
+import { destroyPktCommon, dmafreePkt, initPktNoWait, syncPktDma, type PktPrep } from './pkt-alloc.js';
 import { getcap, setcap, type CapsContext } from './caps.js';
 import { HbaCmd } from './exec.js';
 import type { BotSlot, BotTransportApi } from '../bot/api.js';
@@ -116,11 +116,9 @@ export function buildTran(hba: TranHba, opts: TranOptions): scsi_hba_tran {
     tran_reset: (ap, level) => hba.reset(ap, level),
     tran_getcap: (ap, cap) => getcap(hba, ap.a_lun, cap),
     tran_setcap: (ap, cap, value, whom) => setcap(hba, ap.a_lun, cap, value, whom),
-    tran_sync_pkt: (_ap, pkt) => {
-      const dma = pktWrapper(pkt).dma;
-      dma?.sync((dma.flags & DDI_DMA_READ) !== 0 ? DDI_DMA_SYNC_FORCPU : DDI_DMA_SYNC_FORDEV);
-    },
-    tran_dmafree: (ap, pkt) => unbindPktDma(ap.a_hba_tran, pkt),
+    // The DMA binding is the framework's in both styles: so are syncing and freeing it.
+    tran_sync_pkt: syncPktDma,
+    tran_dmafree: dmafreePkt,
   };
   if ((opts.style ?? 'setup') === 'setup') {
     vector.tran_setup_pkt = setupPkt;

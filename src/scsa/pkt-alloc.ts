@@ -9,7 +9,10 @@ import {
   type buf, type TranWait,
 } from './types.js';
 import { DEFAULT_PRIVLEN, pktWrapper, resetPktForInit, zeroPktAreas, type scsi_address, type scsi_pkt } from './pkt.js';
-import { DDI_DMA_CONSISTENT, DDI_DMA_PARTIAL, DDI_DMA_READ, DDI_DMA_STREAMING, DDI_DMA_WRITE, DmaHandle } from './dma.js';
+import {
+  DDI_DMA_CONSISTENT, DDI_DMA_PARTIAL, DDI_DMA_READ, DDI_DMA_STREAMING, DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV,
+  DDI_DMA_WRITE, DmaHandle,
+} from './dma.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import { ScsaError } from './errors.js';
 import type { scsi_hba_tran } from './tran.js';
@@ -143,7 +146,18 @@ function publishWindow(pkt: scsi_pkt, dma: DmaHandle): void {
   pkt.pkt_resid = dma.unmapped;
 }
 
-/** tran_dmafree / scsi_dmafree: release the binding; the packet itself lives on. */
+/** tran_sync_pkt of the framework's binding: the CPU's view after a read, the device's before a write. */
+export function syncPktDma(_ap: scsi_address, pkt: scsi_pkt): void {
+  const dma = pktWrapper(pkt).dma;
+  dma?.sync((dma.flags & DDI_DMA_READ) !== 0 ? DDI_DMA_SYNC_FORCPU : DDI_DMA_SYNC_FORDEV);
+}
+
+/** tran_dmafree of the framework's binding (what scsi_dmafree reaches). */
+export function dmafreePkt(ap: scsi_address, pkt: scsi_pkt): void {
+  unbindPktDma(ap.a_hba_tran, pkt);
+}
+
+/** Release the binding; the packet itself lives on. */
 export function unbindPktDma(tran: scsi_hba_tran, pkt: scsi_pkt): void {
   const w = pktWrapper(pkt);
   if (w.dma === null || !w.dma.bound) return;
