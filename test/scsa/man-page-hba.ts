@@ -46,6 +46,8 @@ export class ManPageHba {
   autoRqsense = true;
   /** Misbehave: call pkt_comp directly instead of scsi_hba_pkt_comp (the man page forbids it). */
   directPktComp = false;
+  /** Complete each packet inside tran_start, before it returns TRAN_ACCEPT (an HBA may). */
+  completeInStart = false;
 
   setup(pkt: scsi_pkt, callback: unknown, arg: unknown): number {
     this.setups.push({ pkt, callback, arg, seen: fieldsOf(pkt) });
@@ -93,7 +95,8 @@ export class ManPageHba {
     const cookies = pkt.pkt_cookies.slice(0, pkt.pkt_numcookies).map((c) => c.buffer);
     this.starts.push({ pkt, numcookies: pkt.pkt_numcookies, cookies, scblen: pkt.pkt_scblen,
       cdb: Buffer.from(pkt.pkt_cdbp.subarray(0, pkt.pkt_cdblen)) });
-    setImmediate(() => this.complete(pkt, cookies));
+    if (this.completeInStart) this.complete(pkt, cookies);
+    else setImmediate(() => this.complete(pkt, cookies));
     return TRAN_ACCEPT;
   }
 
