@@ -84,7 +84,7 @@ export function initPktAs(who: string, ap: scsi_address, pkt: scsi_pkt | null, b
  * scsi_init_pkt(9F). pkt = null allocates a packet (cmdlen/statuslen/privatelen bytes of cdb, status, private);
  * bp non-null with b_bcount > 0 binds it for DMA (B_READ: device to memory). On a packet already bound with
  * PKT_DMA_PARTIAL it maps the next DMA window instead (pkt_resid = bytes still unmapped). PKT_XARQ asks for
- * extended sense (the status area is grown to hold 252 bytes). Resource shortage: NULL_FUNC returns null,
+ * extended sense (a status area that holds 252 bytes of sense). Resource shortage: NULL_FUNC returns null,
  * SLEEP_FUNC returns a Promise that resolves when it succeeds, a function is queued and called (it should retry)
  * when resources are freed. Requests that can never succeed throw ScsaError (and mark bp B_ERROR); a packet that
  * was freed or is in transport, or a bp that is not a buf(9S), is refused before anything is changed.
