@@ -8,7 +8,7 @@
  * an impossible configuration) is a {@link UsbmsArgumentError} with code `ARG_INVALID`.
  *
  * Scripts branch on `code`, never on message text; the CLI maps `code` to an sg3_utils exit status through one
- * table (src/cli/exit.ts).
+ * table (src/apps/cli/exit.ts).
  */
 
 /** Every error code, with what it means. The README's "Errors" section lists the same set. */
