@@ -38,7 +38,12 @@ export interface ReplayStats {
 }
 
 /** The replayed device behind each port it opened, so a caller holding only the port can ask what diverged. */
-const devices = new WeakMap<object, ReplayUsbDevice>();
+const devices = new WeakMap<object, { readonly divergence: ReplayDivergenceError | undefined }>();
+
+/** Remember that `port` is a replayed device's (a UAS replay registers its ports here too). */
+export function rememberReplayPort(port: object, device: { readonly divergence: ReplayDivergenceError | undefined }): void {
+  devices.set(port, device);
+}
 
 /**
  * The replay divergence behind `port` (a replayed device's port, or a TracingPort around one), if any. A command

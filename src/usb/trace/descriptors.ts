@@ -136,3 +136,44 @@ export function speedOfMaxPacket(mps: number, bcd: number | undefined): UsbSpeed
   if (mps > 0) return 'full';
   return 'unknown';
 }
+
+/**
+ * Every alternate setting of the first mass-storage interface (class 08) of a configuration descriptor, as the
+ * port contract describes them: endpoints with their extra descriptors (a UAS setting's Pipe Usage descriptors).
+ */
+export function massStorageAltSettings(config: Buffer): { interfaceNumber: number; alts: AltSettingInfo[] } | undefined {
+  let at = 0;
+  let number: number | undefined;
+  const alts: AltSettingInfo[] = [];
+  let current: { alternateSetting: number; cls: number; sub: number; proto: number;
+    endpoints: { address: number; attributes: number; maxPacketSize: number; extra: number[] }[] } | undefined;
+  const flush = (): void => {
+    if (current === undefined || current.cls !== 0x08) return;
+    alts.push({ alternateSetting: current.alternateSetting, interfaceClass: current.cls, interfaceSubClass: current.sub,
+      interfaceProtocol: current.proto, endpoints: current.endpoints.map((e) => ({ ...e, extra: Uint8Array.from(e.extra) })) });
+  };
+  while (at + 2 <= config.length) {
+    const len = config[at] ?? 0;
+    const type = config[at + 1];
+    if (len < 2 || at + len > config.length) break;
+    if (type === DESC_INTERFACE && len >= 9) {
+      flush();
+      const ifNum = config[at + 2] ?? 0;
+      const cls = config[at + 5] ?? 0;
+      current = undefined;
+      if (cls === 0x08 && (number === undefined || number === ifNum)) {
+        number = ifNum;
+        current = { alternateSetting: config[at + 3] ?? 0, cls, sub: config[at + 6] ?? 0, proto: config[at + 7] ?? 0, endpoints: [] };
+      }
+    } else if (type === DESC_ENDPOINT && len >= 7 && current !== undefined) {
+      current.endpoints.push({ address: config[at + 2] ?? 0, attributes: config[at + 3] ?? 0,
+        maxPacketSize: config.readUInt16LE(at + 4) & 0x7ff, extra: [] });
+    } else if (current !== undefined && current.endpoints.length > 0) {
+      const last = current.endpoints[current.endpoints.length - 1];
+      last?.extra.push(...config.subarray(at, at + len));
+    }
+    at += len;
+  }
+  flush();
+  return number === undefined ? undefined : { interfaceNumber: number, alts };
+}
