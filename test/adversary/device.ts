@@ -56,7 +56,8 @@ interface Command {
 
 export interface DeviceCounters {
   commands: number;
-  faults: Partial<Record<FaultKind, number>>;
+  /** By fault kind (the Bulk-Only catalogue's or the UAS one's). */
+  faults: Partial<Record<string, number>>;
   massStorageResets: number;
   clearHalts: number;
   portResets: number;
