@@ -97,10 +97,19 @@ describe.skipIf(noBotSkip !== undefined)(titled('a device without a Bulk-Only al
     expect(dev!.protocol).not.toBe('BOT');
   });
 
-  it('is refused with a typed NOT_SUPPORTED error that names Bulk-Only', async () => {
+  it('is listed with UAS offered', async () => {
+    expect((await findUnderTest())?.hasUasAltSetting).toBe(true);
+  });
+
+  it('at SuperSpeed (UAS needs bulk streams there) it is refused with a typed error that says why', async () => {
+    const dev = await findUnderTest();
     const err = await openUsbms({ device: hw.device!, detachKernelDriver: true }).then(
       async (s) => { await s.close(); return undefined; }, (e: unknown) => e);
-    expect(isUsbError(err, 'NOT_SUPPORTED'), `expected UsbError NOT_SUPPORTED, got ${String(err)}`).toBe(true);
-    expect((err as Error).message).toMatch(/Bulk-Only/);
+    if (dev?.speed === 'super' || dev?.speed === 'super-plus') {
+      expect((err as { code?: string } | undefined)?.code, `expected UAS_UNSUPPORTED, got ${String(err)}`).toBe('UAS_UNSUPPORTED');
+      expect((err as Error).message).toMatch(/streams/);
+    } else {
+      expect(err, 'below SuperSpeed usbms runs UAS on it').toBeUndefined();
+    }
   });
 });

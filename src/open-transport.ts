@@ -6,7 +6,8 @@
  * quirk (Linux's letter `u`) say otherwise. A device that offers only UAS is refused at SuperSpeed with an error
  * that says why. Part of the composition root: open.ts calls it, `usbms list` shows its choice.
  */
-import { BotTransport, resolveQuirks, type BotOptions, type Quirks } from './bot/index.js';
+import { BotTransport, parseQuirkOverrides, resolveQuirks, type BotOptions, type Quirks } from './bot/index.js';
+import type { DeviceListing } from './usb/backend.js';
 import type { TransportProtocol } from './transport/index.js';
 import { openUasTransport, uasAltSetting, UasError, uasSpeedProblem, type UasOptions, type UasTransport } from './uas/index.js';
 import { UsbError } from './usb/errors.js';
@@ -112,4 +113,23 @@ export async function openTransport(port: UsbPort, opts: OpenTransportOptions = 
     return { transport: await openUasTransport(port, uasOpts), quirks, decision };
   }
   return { transport: await BotTransport.open(port, { ...bot, quirks }), quirks, decision };
+}
+
+/** What `usbms list` shows of a listed interface: the transports it offers, and the one a session would run. */
+export function describeTransportChoice(d: DeviceListing, request?: string, quirkText?: string):
+  { offered: TransportProtocol[]; protocol: TransportProtocol | null; why: string } {
+  const offered: TransportProtocol[] = [];
+  if (d.protocol === 'BOT' || d.hasBotAltSetting) offered.push('bot');
+  if (d.protocol === 'UAS' || d.hasUasAltSetting) offered.push('uas');
+  try {
+    const id = `${d.vendorId.toString(16).padStart(4, '0')}:${d.productId.toString(16).padStart(4, '0')}`;
+    const text = quirkText === undefined || quirkText.trim() === '' ? undefined : quirkText.includes(':') ? quirkText : `${id}:${quirkText}`;
+    const quirks = resolveQuirks({ vendorId: d.vendorId, productId: d.productId, speed: d.speed },
+      text === undefined ? [] : parseQuirkOverrides(text));
+    const c = chooseTransport({ bot: offered.includes('bot'), uas: offered.includes('uas'), speed: d.speed },
+      parseTransportRequest(request), quirks.ignoreUas);
+    return { offered, protocol: c.protocol, why: c.why };
+  } catch (e) {
+    return { offered, protocol: null, why: e instanceof Error ? e.message : String(e) };
+  }
 }

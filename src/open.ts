@@ -27,6 +27,7 @@ import { logger } from './util/log.js';
 // depends on this module (and the disk driver) only.
 export { BotError, QuirkParseError } from './bot/index.js';
 export { UsbError } from './usb/errors.js';
+export { describeTransportChoice } from './open-transport.js';
 export type { MassStorageDeviceInfo };
 export { mountedFilesystemsOf };
 
@@ -92,6 +93,8 @@ export interface OpenUsbmsOptions {
   maxTransferBytes?: number | undefined;
   /** Write a usbmon pcap of everything on the wire to `pcap.file` (Wireshark reads it; src/usb/trace). */
   pcap?: PcapOptions | undefined;
+  /** `bot`, `uas` or `auto` (default): which wire protocol to run (src/open-transport.ts, docs/uas.md). */
+  transport?: string | undefined;
   /**
    * Replay a capture (a usbmon pcap/pcapng file, or a ReplayUsbDevice) as the device: src/mock/replay. With it,
    * `device` may name `bus:address` of the capture's device when it holds several.

@@ -111,6 +111,7 @@ export class UasTransport implements Transport {
   /** Whether the device implements I_T NEXUS RESET (learnt from its first answer, or given). */
   private nexusReset: boolean | undefined;
   private readonly unsubscribe: () => void;
+  private readonly graceTimers = new Set<NodeJS.Timeout>();
 
   constructor(readonly port: UsbPort, opts: UasOptions = {}) {
     this.timeouts = effectiveUasTimeouts(opts);
@@ -329,9 +330,15 @@ export class UasTransport implements Transport {
     // The device has ended the command, so the data it sent is all there is. Its last packets may still be on
     // their way to us (a completion on another pipe): a moment for them, then the transfer is taken back.
     const seq = s.seq;
-    setTimeout(() => {
+    this.later(() => {
       if (s.seq === seq && s.dataActive && s.state === 'data') s.dataXfer(s.direction === 'in' ? 'in' : 'out').cancel();
-    }, COMPLETION_GRACE_MS);
+    });
+  }
+
+  /** Run `fn` after the completion grace; close() clears what is still waiting. */
+  private later(fn: () => void): void {
+    const t = setTimeout(() => { this.graceTimers.delete(t); fn(); }, COMPLETION_GRACE_MS);
+    this.graceTimers.add(t);
   }
 
   private onReady(s: UasSlot, dir: 'in' | 'out'): void {
@@ -347,7 +354,7 @@ export class UasTransport implements Transport {
     const pipe = this.pipes[dir];
     if (pipe.blocked > 0 || pipe.active !== undefined || pipe.waiting.length > 0) {
       pipe.waiting.push(s);
-      if (pipe.active !== undefined && pipe.blocked === 0) setTimeout(() => this.checkOverlap(pipe, s), COMPLETION_GRACE_MS);
+      if (pipe.active !== undefined && pipe.blocked === 0) this.later(() => this.checkOverlap(pipe, s));
       return;
     }
     this.startData(pipe, s);
@@ -811,6 +818,8 @@ export class UasTransport implements Transport {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
+    for (const t of this.graceTimers) clearTimeout(t);
+    this.graceTimers.clear();
     for (const s of this.slots) {
       if (!s.inFlight) continue;
       s.cancelTransfers();

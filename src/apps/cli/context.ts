@@ -31,6 +31,8 @@ export interface GlobalArgs {
   replay?: string | undefined;
   /** Bytes per BOT command: bytes or K/M/KiB/MiB (parsed by parseMaxTransfer). */
   'max-transfer'?: string | undefined;
+  /** bot, uas or auto (default): the wire protocol (src/open-transport.ts). */
+  transport?: string | undefined;
 }
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
@@ -46,7 +48,8 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('pcap', { type: 'string', describe: 'write a usbmon pcap of the USB traffic to FILE (Wireshark, tshark)', global: true })
     .option('pcap-snaplen', { type: 'number', describe: 'keep at most N data bytes per transfer in the pcap', global: true })
     .option('replay', { type: 'string', describe: 'replay a usbmon capture (pcap/pcapng) as the device', global: true })
-    .option('max-transfer', { type: 'string', describe: 'bytes per command: N, NK, NM, NKiB, NMiB (see usbms tune)', global: true });
+    .option('max-transfer', { type: 'string', describe: 'bytes per command: N, NK, NM, NKiB, NMiB (see usbms tune)', global: true })
+    .option('transport', { type: 'string', choices: ['auto', 'bot', 'uas'], describe: 'wire protocol: auto (UAS at high speed where offered, else Bulk-Only), bot or uas', global: true });
 }
 
 /** `extra` overrides what the global options say (rescue: tighter BOT timeouts, re-opening a known device). */
@@ -62,6 +65,7 @@ export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}
     pcap: pcapOption(a),
     replay: a.replay,
     maxTransferBytes: parseMaxTransfer(a['max-transfer']),
+    transport: a.transport,
     ...extra,
   });
 }

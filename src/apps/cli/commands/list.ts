@@ -4,7 +4,7 @@
  * disk: both come from a UsbBackend (src/usb/backend.ts).
  */
 import type { Argv } from 'yargs';
-import { openUsbms, usbBackend } from '../../../open.js';
+import { describeTransportChoice, openUsbms, usbBackend } from '../../../open.js';
 import type { DeviceListing, UsbBackend } from '../../../usb/backend.js';
 import { hex4 } from '../../../usb/selector.js';
 import { logger } from '../../../util/log.js';
@@ -20,11 +20,11 @@ export function mockArg(a: GlobalArgs): string | true | undefined {
 }
 
 /**
- * LUNs of a Bulk-Only interface that nobody holds: open it, Get Max LUN (with the engine's fallbacks and the
- * quirks table), close. A device the kernel holds or we may not open is left alone: null ('?').
+ * LUNs of an interface that nobody holds: open it (Get Max LUN with the engine's fallbacks and the quirks table,
+ * or UAS's REPORT LUNS), close. A device the kernel holds, we may not open, or cannot run is left alone: null ('?').
  */
-async function lunCount(backend: UsbBackend, d: DeviceListing): Promise<number | null> {
-  if (d.protocol !== 'BOT' && !d.hasBotAltSetting) return null;
+async function lunCount(backend: UsbBackend, d: DeviceListing, transport: string | null): Promise<number | null> {
+  if (transport === null) return null;
   if (d.accessDenied || d.kernelDriverActive !== false) return null;
   try {
     const s = await openUsbms({ backend, device: d.portPath });
@@ -52,20 +52,28 @@ export interface ListRow {
   speed: string;
   interface: number;
   protocol: string;
+  /** The transports the interface offers ('bot', 'uas'). */
+  transports: string[];
+  /** The one a session would run (`--transport` and the quirks considered), or null when none can run. */
+  transport: string | null;
+  /** Why that one, or why none. */
+  transportWhy: string;
   luns: number | null;
   kernelDriverActive: boolean | null;
   accessDenied: boolean;
   mock: boolean;
 }
 
-export async function listRows(backend: UsbBackend): Promise<ListRow[]> {
+export async function listRows(backend: UsbBackend, choice: { transport?: string | undefined; quirks?: string | undefined } = {}): Promise<ListRow[]> {
   const rows: ListRow[] = [];
   for (const d of await backend.list()) {
+    const t = describeTransportChoice(d, choice.transport, choice.quirks);
     rows.push({
       port: d.portPath, vendorId: hex4(d.vendorId), productId: hex4(d.productId), bus: d.busNumber,
       address: d.deviceAddress, serial: d.serialNumber ?? null, manufacturer: d.manufacturer ?? null,
       product: d.product ?? null, speed: d.speed, interface: d.interfaceNumber, protocol: d.protocol,
-      luns: await lunCount(backend, d), kernelDriverActive: d.kernelDriverActive ?? null,
+      transports: t.offered, transport: t.protocol, transportWhy: t.why,
+      luns: await lunCount(backend, d, t.protocol), kernelDriverActive: d.kernelDriverActive ?? null,
       accessDenied: d.accessDenied, mock: backend.kind === 'mock',
     });
   }
@@ -76,12 +84,13 @@ export function formatListRow(r: ListRow): string {
   const driver = r.mock ? 'no (emulated)' : r.kernelDriverActive === null ? 'unknown' : r.kernelDriverActive ? 'bound' : 'none';
   return `${r.port} ${r.vendorId}:${r.productId} bus ${r.bus} address ${r.address} serial ${r.serial ?? '-'} ` +
     `"${r.manufacturer ?? ''}" "${r.product ?? ''}" speed ${r.speed} interface ${r.interface} ${r.protocol} ` +
+    `offers ${r.transports.join('+') || 'none'} uses ${r.transport ?? 'none'} (${r.transportWhy}) ` +
     `LUNs ${r.luns ?? '?'} kernel driver: ${driver}${r.accessDenied ? ' (no access: install the udev rule)' : ''}`;
 }
 
 async function list(a: GlobalArgs): Promise<number> {
   const { backend } = await usbBackend({ mock: mockArg(a) });
-  const rows = await listRows(backend);
+  const rows = await listRows(backend, { transport: a.transport, quirks: a.quirks });
   if (a.json) { printJson(rows); return EXIT.OK; }
   if (rows.length === 0) {
     out('no USB mass-storage devices found (try --mock for the built-in emulated disk)');
