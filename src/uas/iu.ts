@@ -44,11 +44,12 @@ export function encodeTmfIu(buf: Buffer, tag: number, fn: number, managedTag: nu
   return TaskManagementIu.span;
 }
 
-/** The IU ID and tag of a status-pipe IU of `n` bytes; undefined when it is too short to have them. */
-export function iuHead(buf: Buffer, n: number): { id: number; tag: number } | undefined {
-  if (n < IuHeader.span) return undefined;
-  return { id: buf[H.iuId] ?? 0, tag: buf.readUInt16BE(H.tag) };
-}
+/** Bytes an IU needs to name its kind and tag. */
+export const IU_HEADER_LENGTH = IuHeader.span;
+/** The IU ID of a status-pipe IU (at least IU_HEADER_LENGTH bytes). */
+export function iuId(buf: Buffer): number { return buf[H.iuId] ?? 0; }
+/** The tag of a status-pipe IU (at least IU_HEADER_LENGTH bytes). */
+export function iuTag(buf: Buffer): number { return buf.readUInt16BE(H.tag); }
 
 export const SENSE_IU_HEADER = SenseIu.span;
 export const RESPONSE_IU_LENGTH = ResponseIu.span;

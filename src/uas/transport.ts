@@ -27,7 +27,7 @@ import { UsbmsArgumentError } from '../util/errors.js';
 import { UasSlot } from './command.js';
 import { UasError, type UasErrorKind, type UasPhase, type UasRecovery } from './errors.js';
 import {
-  encodeCommandIu, encodeTmfIu, iuHead, RESPONSE_IU_LENGTH, responseCode, SENSE_IU_HEADER, senseLengthField,
+  encodeCommandIu, encodeTmfIu, IU_HEADER_LENGTH, iuId, iuTag, RESPONSE_IU_LENGTH, responseCode, SENSE_IU_HEADER, senseLengthField,
   senseStatus,
 } from './iu.js';
 import {
@@ -259,29 +259,30 @@ export class UasTransport implements Transport {
   // ------------------------------------------------------------------ the status pipe
 
   private onStatusIu(buf: Buffer, n: number): void {
-    const head = iuHead(buf, n);
-    if (head === undefined) {
+    if (n < IU_HEADER_LENGTH) {
       this.stats.protocolErrors++;
       log('a %d-byte transfer on the status pipe is no IU: ignored', n);
       return;
     }
-    const owner = head.tag <= TAG_SPACE ? this.owners[head.tag] : undefined;
+    const id = iuId(buf);
+    const tag = iuTag(buf);
+    const owner = tag <= TAG_SPACE ? this.owners[tag] : undefined;
     if (owner === undefined) {
       // Linux's uas logs and drops these ("no pending cmd"): a tag nothing of ours holds says nothing about ours.
       this.stats.unknownTagIus++;
-      log('IU 0x%s for tag %d, which no command or task management function holds: ignored', head.id.toString(16), head.tag);
+      log('IU 0x%s for tag %d, which no command or task management function holds: ignored', id.toString(16), tag);
       return;
     }
-    if (owner instanceof TmfSlot) { this.onTmfIu(owner, head.id, buf, n); return; }
+    if (owner instanceof TmfSlot) { this.onTmfIu(owner, id, buf, n); return; }
     const s = owner;
     if (s.state === 'failing' || s.state === 'done' || s.state === 'idle') return;
-    switch (head.id) {
+    switch (id) {
       case IU_ID.READ_READY: this.onReady(s, 'in'); return;
       case IU_ID.WRITE_READY: this.onReady(s, 'out'); return;
       case IU_ID.SENSE: this.onSense(s, buf, n); return;
       case IU_ID.RESPONSE: this.onCommandResponse(s, buf, n); return;
       default:
-        this.protocolError(s, 'status', `unknown IU 0x${head.id.toString(16)} for the tag`);
+        this.protocolError(s, 'status', `unknown IU 0x${id.toString(16)} for the tag`);
     }
   }
 
