@@ -16,7 +16,7 @@ import { mountedFilesystemsOf } from './usb/libusb/mounts.js';
 import { MockBackend } from './mock/backend.js';
 import type { DeviceIdentity, UsbBackend } from './usb/backend.js';
 import { matchesSelector } from './usb/selector.js';
-import { mockFromSpec } from './open-mock.js';
+import { mockFromSpec } from './sources/mock-spec.js';
 import type { PcapOptions } from './usb/trace/index.js';
 import type { ReplayDivergenceError, ReplayUsbDevice } from './mock/replay/index.js';
 import type { UsbPort } from './usb/port.js';
@@ -65,7 +65,7 @@ export interface OpenUsbmsOptions {
   expect?: DeviceIdentity | undefined;
   /**
    * The software disk: a device you built, `true` for the demo disk, or a file name: a raw image to serve
-   * (FileMedia), or a `.json` device description (src/open-mock.ts).
+   * (FileMedia), or a `.json` device description (src/sources/mock-spec.ts).
    */
   mock?: MockUsbDevice | string | true | undefined;
   /**

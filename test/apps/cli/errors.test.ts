@@ -14,7 +14,7 @@ import {
   decodeDiskSense,
 } from '../../../src/disk/index.js';
 import { MemoryMedia, MockUsbDevice } from '../../../src/mock/index.js';
-import { mockFromSpec } from '../../../src/open-mock.js';
+import { mockFromSpec } from '../../../src/sources/mock-spec.js';
 import { UsbmsOpenError } from '../../../src/open.js';
 import { ScsaError, scsi_init_pkt, NULL_FUNC } from '../../../src/scsa/index.js';
 import { commands, ExitStatus, ScsiDataError, ScsiParamError } from '../../../src/scsi/index.js';

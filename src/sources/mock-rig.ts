@@ -8,13 +8,13 @@
  *   "personality": "cached-counterfeit", "serial": "CC1" }] }`, paths relative to the rig file; the hubs the port
  *   paths need are added (7 ports each).
  */
-import { UsbmsArgumentError } from '../../util/errors.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { MockBackend } from '../../mock/backend.js';
-import { createPersonality, PERSONALITY_IDS, type MockUsbDevice, type PersonalityName } from '../../mock/index.js';
-import { mockFromSpec } from '../../open-mock.js';
-import { mockFromImage } from '../../open.js';
+import { MockBackend } from '../mock/backend.js';
+import { createPersonality, PERSONALITY_IDS, type MockUsbDevice, type PersonalityName } from '../mock/index.js';
+import { mockFromSpec } from './mock-spec.js';
+import { mockFromImage } from '../open.js';
 
 /** A rig description that cannot be used; the message names the entry. */
 /** A rig description that cannot be used: a caller's mistake (code ARG_INVALID). */
