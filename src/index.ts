@@ -32,7 +32,9 @@ export type { PortLocation } from './usb/selector.js';
 export { DeviceSlot, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity } from './usb/slot.js';
 export type { WaitOptions, PowerCycleOptions } from './usb/slot.js';
 export { DeviceMismatchError, DeviceWaitTimeoutError, PortPowerError, UsbMountedError } from './usb/device-errors.js';
-export { usbBackend } from './open.js';
+// The one device-source factory (src/sources): libusb, software disks, a rig file, a replayed capture.
+export { openSource, sourceSpecOf, RigSpecError } from './open.js';
+export type { DeviceSource, MockDeviceSpec, SourceOptions, SourceSpec } from './open.js';
 // Validation rigs (usbms validate): slots by port path, plans, the runner, its events and reports (README "Validation rigs").
 export {
   runRig, rigDevicesOf, BackendRigDevice, selectRigDevices, RigSelectError, resolvePlan, BUILTIN_PLANS, parsePlan,

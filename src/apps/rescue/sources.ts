@@ -6,7 +6,7 @@
  */
 import { DeviceMismatchError, formatIdentity, PortPowerError } from '../../usb/device-errors.js';
 import type { UsbBackend } from '../../usb/backend.js';
-import { parseDeviceSelector } from '../../usb/selector.js';
+import { parseDeviceSelector, type DeviceSelector } from '../../usb/selector.js';
 import { DeviceSlot } from '../../usb/slot.js';
 import type { UsbmsSession } from '../../open.js';
 import { logger } from '../../util/log.js';
@@ -45,6 +45,6 @@ export function slotSource(slot: DeviceSlot, open: (slot: DeviceSlot) => Promise
 }
 
 /** The slot of the device `device` names on `backend` (any selector form; the identity comes from the listing). */
-export function findSlot(backend: UsbBackend, device: string): Promise<DeviceSlot> {
-  return DeviceSlot.find(backend, parseDeviceSelector(device));
+export function findSlot(backend: UsbBackend, device: string | DeviceSelector): Promise<DeviceSlot> {
+  return DeviceSlot.find(backend, typeof device === 'string' ? parseDeviceSelector(device) : device);
 }
