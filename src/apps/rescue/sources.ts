@@ -4,10 +4,9 @@
  * same code serves hardware (libusb; port power through the parent hub, where its descriptor says the port
  * switches alone) and the software disk (its software hub switches per port).
  */
-import { DeviceMismatchError, formatIdentity, PortPowerError } from '../../usb/device-errors.js';
-import type { UsbBackend } from '../../usb/backend.js';
-import { parseDeviceSelector, type DeviceSelector } from '../../usb/selector.js';
-import { DeviceSlot } from '../../usb/slot.js';
+import {
+  DeviceMismatchError, DeviceSlot, formatIdentity, parseDeviceSelector, PortPowerError, type DeviceSelector, type UsbBackend,
+} from '../../api.js';
 import type { UsbmsSession } from '../../open.js';
 import { logger } from '../../util/log.js';
 import type { SessionSource } from './session-device.js';

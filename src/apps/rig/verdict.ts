@@ -4,7 +4,8 @@
  * that did not verify), 3 medium/hardware error, 35 transport error (a device vanished), 33 timeout, 2 not
  * ready, 7 data protect; 99 for a missed speed threshold (sg3_utils has no "too slow").
  */
-import { ExitStatus } from '../../scsi/index.js';
+import { scsi } from '../../api.js';
+const { ExitStatus } = scsi;
 
 export const EXIT = ExitStatus;
 

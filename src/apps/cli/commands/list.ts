@@ -5,8 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import { openUsbms } from '../../../open.js';
-import type { DeviceListing, UsbBackend } from '../../../usb/backend.js';
-import { hex4 } from '../../../usb/selector.js';
+import { hex4, type DeviceListing, type UsbBackend } from '../../../api.js';
 import { logger } from '../../../util/log.js';
 import { EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';

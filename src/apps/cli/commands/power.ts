@@ -4,9 +4,10 @@
  * and serial) or an error. A hub that cannot switch that port alone is refused, never a silent no-op.
  */
 import type { Argv } from 'yargs';
-import type { DeviceListing, UsbBackend } from '../../../usb/backend.js';
-import { DeviceSlot, portStatus, setPortPower, waitForArrival } from '../../../usb/slot.js';
-import { formatPortPath, hex4, parseDeviceSelector, selectOne, type PortLocation } from '../../../usb/selector.js';
+import {
+  DeviceSlot, formatPortPath, hex4, parseDeviceSelector, portStatus, selectOne, setPortPower, waitForArrival,
+  type DeviceListing, type PortLocation, type UsbBackend,
+} from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { info, out, printJson, run, sourceOf, type GlobalArgs } from '../context.js';

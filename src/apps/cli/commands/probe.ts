@@ -9,7 +9,7 @@ import type { Disk } from '../../../disk/index.js';
 import {
   BackendRigDevice, DeviceHandle, probeDisk as probeWith, RESET_TYPES, type ProbeResult, type ResetType,
 } from '../../rig/index.js';
-import { parseDeviceSelector, selectOne } from '../../../usb/selector.js';
+import { parseDeviceSelector, selectOne } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes } from '../format.js';

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { openSource, RigSpecError, type SourceSpec } from '../../../open.js';
-import type { UsbBackend } from '../../../usb/backend.js';
+import type { UsbBackend } from '../../../api.js';
 import {
   describeKey, eventLine, isDestructive, junitXml, PlanError, resolvePlan,
   RESET_TYPES, rigDevicesOf, RigSelectError, runRig, selectRigDevices, SlotTable,
