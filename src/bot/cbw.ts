@@ -6,12 +6,12 @@ import { Struct, u8, u32, blob } from '../util/layout.js';
 import type { DataDirection } from './api.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
-import { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';
+import { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from '../usb/wire/bot.js';
 
-// The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
-export { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';
+// The wire constants live in src/usb/wire/bot.ts (shared with the software disk and the test hosts).
+export { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from '../usb/wire/bot.js';
 
-/** The CBW as a struct (offsets in ./wire.ts). */
+/** The CBW as a struct (offsets in src/usb/wire/bot.ts). */
 export const CbwLayout = new Struct({
   signature: u32,
   tag: u32,

@@ -5,12 +5,12 @@
 import { Struct, u8, u32 } from '../util/layout.js';
 import { CSW_STATUS_FAILED, CSW_STATUS_PASSED, CSW_STATUS_PHASE_ERROR } from './api.js';
 
-import { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
+import { CSW_LENGTH, CSW_SIGNATURE } from '../usb/wire/bot.js';
 
-// The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
-export { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
+// The wire constants live in src/usb/wire/bot.ts (shared with the software disk and the test hosts).
+export { CSW_LENGTH, CSW_SIGNATURE } from '../usb/wire/bot.js';
 
-/** The CSW as a struct (offsets in ./wire.ts). */
+/** The CSW as a struct (offsets in src/usb/wire/bot.ts). */
 export const CswLayout = new Struct({
   signature: u32,
   tag: u32,

@@ -6,7 +6,7 @@
 // Only the wire declarations are shared with the host engine; this device's logic is its own.
 import {
   CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_OFFSET, CSW_SIGNATURE, CSW_STATUS,
-} from '../bot/wire.js';
+} from '../usb/wire/bot.js';
 import { logger } from '../util/log.js';
 import { DeviceAbort, type InEndpoint, type OutEndpoint } from './endpoints.js';
 import type { FaultController } from './faults.js';

@@ -7,7 +7,7 @@ import { UsbError } from '../../src/usb/errors.js';
 import {
   BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH, CSW_OFFSET,
   CSW_SIGNATURE,
-} from '../../src/bot/wire.js';
+} from '../../src/usb/wire/bot.js';
 
 export const CBW_SIG = CBW_SIGNATURE;
 export const CSW_SIG = CSW_SIGNATURE;

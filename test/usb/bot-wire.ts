@@ -9,7 +9,7 @@ import type { UsbPort, UsbTransfer } from '../../src/usb/port.js';
 import {
   BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH, CSW_OFFSET,
   CSW_SIGNATURE,
-} from '../../src/bot/wire.js';
+} from '../../src/usb/wire/bot.js';
 
 export { CBW_LENGTH, CBW_SIGNATURE, CSW_LENGTH, CSW_SIGNATURE };
 
