@@ -306,7 +306,7 @@ export class BulkOnlyFunction {
     csw.fill(0);
     csw.writeUInt32LE(p.cswSignature ? 0x55534253 : CSW_SIGNATURE, CSW_OFFSET.signature);
     csw.writeUInt32LE(p.cswTag ? (tag ^ 0xffffffff) >>> 0 : tag, CSW_OFFSET.tag);
-    csw.writeUInt32LE(wireResidue >>> 0, CSW_OFFSET.residue);
+    csw.writeUInt32LE(wireResidue >>> 0, CSW_OFFSET.dataResidue);
     csw[CSW_OFFSET.status] = wireStatus & 0xff;
     if (p.cswSignature) this.noteFault(tag, 'csw-signature');
     if (p.cswTag) this.noteFault(tag, 'csw-tag');

@@ -41,7 +41,7 @@ export interface Csw { signature: number; tag: number; residue: number; status: 
 export function parseCsw(buf: Buffer, length = buf.length): Csw {
   return {
     signature: buf.readUInt32LE(CSW_OFFSET.signature), tag: buf.readUInt32LE(CSW_OFFSET.tag),
-    residue: buf.readUInt32LE(CSW_OFFSET.residue), status: buf[CSW_OFFSET.status]!, length,
+    residue: buf.readUInt32LE(CSW_OFFSET.dataResidue), status: buf[CSW_OFFSET.status]!, length,
   };
 }
 

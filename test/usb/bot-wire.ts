@@ -41,7 +41,7 @@ export function expectValidCsw(buf: Buffer, actual: number, tag: number): Csw {
   expect(actual).toBe(CSW_LENGTH);
   expect(buf.readUInt32LE(CSW_OFFSET.signature)).toBe(CSW_SIGNATURE);
   expect(buf.readUInt32LE(CSW_OFFSET.tag)).toBe(tag);
-  const csw = { tag, residue: buf.readUInt32LE(CSW_OFFSET.residue), status: buf.readUInt8(CSW_OFFSET.status) };
+  const csw = { tag, residue: buf.readUInt32LE(CSW_OFFSET.dataResidue), status: buf.readUInt8(CSW_OFFSET.status) };
   expect([0, 1]).toContain(csw.status);
   return csw;
 }

@@ -1,54 +1,62 @@
 /**
- * The Bulk-Only Transport 1.0 wire format, declared once: signatures, lengths, field offsets, flags, status
- * values and class requests. The host engine (src/bot), the software disk (src/mock) and the test hosts
- * (test/mock/host.ts, test/usb/bot-wire.ts) all take their numbers from here. They share the declarations only:
- * each keeps its own logic for building and checking wrappers, so a bug in one is caught by the others.
- * No imports: any layer may use this module.
+ * The Bulk-Only Transport 1.0 wire format, declared once: the CBW and CSW structures (field names, sizes and so
+ * offsets, from one `buffer-layout` declaration each), signatures, flags, status values, class requests and the
+ * interface codes. The host engine (src/bot), the software disk (src/mock), traces and replay (src/usb/trace,
+ * src/mock/replay), the bare loop (tools/bench/bare-loop.ts) and the test hosts take their numbers from here.
+ * They share the declarations only: each keeps its own logic for building and checking wrappers, so a bug in one
+ * is caught by the others.
  */
+import { blob, Struct, u8, u32 } from '../../util/layout.js';
 
 /** dCBWSignature, "USBC" little-endian (BOT 1.0 §5.1). */
 export const CBW_SIGNATURE = 0x43425355;
-/** A CBW is exactly 31 bytes. */
-export const CBW_LENGTH = 31;
 /** CBWCB holds up to 16 CDB bytes, zero padded. */
 export const CBW_CB_LENGTH = 16;
 /** bmCBWFlags bit 7: data-in (device to host); 0 = data-out or no data. */
 export const CBW_FLAG_DATA_IN = 0x80;
 
-/** Byte offsets of the CBW fields (all little-endian). */
-export const CBW_OFFSET = {
-  /** dCBWSignature, u32. */
-  signature: 0,
-  /** dCBWTag, u32, echoed in the CSW. */
-  tag: 4,
-  /** dCBWDataTransferLength, u32: bytes the host expects to move. */
-  dataTransferLength: 8,
-  /** bmCBWFlags, u8. */
-  flags: 12,
-  /** bCBWLUN, u8 (bits 3:0). */
-  lun: 13,
-  /** bCBWCBLength, u8 (bits 4:0, 1..16). */
-  cbLength: 14,
-  /** CBWCB, 16 bytes. */
-  cb: 15,
-} as const;
+/** The Command Block Wrapper (BOT 1.0 §5.1), all fields little-endian. */
+export const CbwLayout = new Struct({
+  /** dCBWSignature, {@link CBW_SIGNATURE}. */
+  signature: u32,
+  /** dCBWTag, echoed in the CSW. */
+  tag: u32,
+  /** dCBWDataTransferLength: bytes the host expects to move. */
+  dataTransferLength: u32,
+  /** bmCBWFlags ({@link CBW_FLAG_DATA_IN}). */
+  flags: u8,
+  /** bCBWLUN (bits 3:0). */
+  lun: u8,
+  /** bCBWCBLength (bits 4:0, 1..16). */
+  cbLength: u8,
+  /** CBWCB, the CDB zero padded to 16 bytes. */
+  cb: blob(CBW_CB_LENGTH),
+});
+
+/** A CBW is exactly 31 bytes. */
+export const CBW_LENGTH = CbwLayout.span;
+/** Byte offsets of the CBW fields, from {@link CbwLayout}. */
+export const CBW_OFFSET = CbwLayout.offsets;
 
 /** dCSWSignature, "USBS" little-endian (BOT 1.0 §5.2). */
 export const CSW_SIGNATURE = 0x53425355;
-/** A CSW is exactly 13 bytes. */
-export const CSW_LENGTH = 13;
 
-/** Byte offsets of the CSW fields (all little-endian). */
-export const CSW_OFFSET = {
-  /** dCSWSignature, u32. */
-  signature: 0,
-  /** dCSWTag, u32: must equal the CBW's. */
-  tag: 4,
-  /** dCSWDataResidue, u32: expected minus processed. */
-  residue: 8,
-  /** bCSWStatus, u8. */
-  status: 12,
-} as const;
+/** The Command Status Wrapper (BOT 1.0 §5.2), all fields little-endian. */
+export const CswLayout = new Struct({
+  /** dCSWSignature, {@link CSW_SIGNATURE}. */
+  signature: u32,
+  /** dCSWTag: must equal the CBW's. */
+  tag: u32,
+  /** dCSWDataResidue: expected minus processed. */
+  dataResidue: u32,
+  /** bCSWStatus ({@link CSW_STATUS}). */
+  status: u8,
+});
+
+/** A CSW is exactly 13 bytes. */
+export const CSW_LENGTH = CswLayout.span;
+/** Byte offsets of the CSW fields, from {@link CswLayout}. */
+export const CSW_OFFSET = CswLayout.offsets;
 
 /** bCSWStatus values. */
 export const CSW_STATUS = {
