@@ -7,6 +7,11 @@
 import { scsi } from '../../api.js';
 const { ExitStatus } = scsi;
 
+/** One measured or observed value of a step (MB/s, a count, a verdict). */
+export type Figure = number | string | boolean | null;
+/** A step's figures by name. */
+export type Figures = Record<string, Figure>;
+
 export const EXIT = ExitStatus;
 
 /**
