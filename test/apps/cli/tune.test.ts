@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { pick, tuneDisk, TUNE_RAMP } from '../../src/apps/cli/commands/tune.js';
-import { MockUsbDevice } from '../../src/mock/index.js';
-import { openUsbms } from '../../src/open.js';
+import { pick, tuneDisk, TUNE_RAMP } from '../../../src/apps/cli/commands/tune.js';
+import { MockUsbDevice } from '../../../src/mock/index.js';
+import { openUsbms } from '../../../src/open.js';
 
 const MiB = 1024 * 1024;
 
