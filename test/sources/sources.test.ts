@@ -10,6 +10,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { MockBackend, MockUsbDevice } from '../../src/mock/index.js';
 import { openSource, openUsbms, sourceSpecOf, UsbmsOpenError } from '../../src/open.js';
 import { parseDeviceSelector } from '../../src/usb/selector.js';
+import { closing } from '../support/session.js';
 
 // No native addon in these tests: libusb is node-usb with no devices attached.
 vi.mock('usb', () => ({ getDeviceList: () => [], usb: { on: vi.fn(), removeListener: vi.fn(), unrefHotplugEvents: vi.fn() } }));
@@ -24,13 +25,9 @@ const file = (ext: string, content: string | Buffer): string => {
 
 /** Capacity and the first block's first bytes, read through a whole session. */
 async function readThrough(opts: Parameters<typeof openUsbms>[0]): Promise<{ blocks: bigint; head: string; serial: string | undefined }> {
-  const s = await openUsbms(opts);
-  try {
-    const disk = await s.openDisk(0);
-    return { blocks: disk.blocks, head: (await disk.read(0n, 1)).subarray(0, 4).toString('hex'), serial: s.port.info.serialNumber };
-  } finally {
-    await s.close();
-  }
+  await using s = closing(await openUsbms(opts));
+  const disk = await s.openDisk(0);
+  return { blocks: disk.blocks, head: (await disk.read(0n, 1)).subarray(0, 4).toString('hex'), serial: s.port.info.serialNumber };
 }
 
 describe('software disks ({ kind: "mock" })', () => {
