@@ -7,7 +7,8 @@
 interface Closable { close(): Promise<unknown> }
 type Holder = Closable | { readonly session: Closable };
 
-const closableOf = (held: Holder): Closable => ('session' in held ? held.session : held);
+// Its own close() first: a rig's DeviceHandle has both, and its session comes and goes.
+const closableOf = (held: Holder): Closable => ('close' in held ? held : held.session);
 
 /** `held` (a session or a port, or something with a `session`), closing it when disposed. */
 export function closing<T extends Holder>(held: T): T & AsyncDisposable {
