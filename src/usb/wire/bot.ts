@@ -17,13 +17,13 @@ export const CBW_FLAG_DATA_IN = 0x80;
 
 /** The Command Block Wrapper (BOT 1.0 §5.1), all fields little-endian. */
 export const CbwLayout = new Struct({
-  /** dCBWSignature, {@link CBW_SIGNATURE}. */
+  /** dCBWSignature, `CBW_SIGNATURE`. */
   signature: u32,
   /** dCBWTag, echoed in the CSW. */
   tag: u32,
   /** dCBWDataTransferLength: bytes the host expects to move. */
   dataTransferLength: u32,
-  /** bmCBWFlags ({@link CBW_FLAG_DATA_IN}). */
+  /** bmCBWFlags (`CBW_FLAG_DATA_IN`). */
   flags: u8,
   /** bCBWLUN (bits 3:0). */
   lun: u8,
@@ -43,13 +43,13 @@ export const CSW_SIGNATURE = 0x53425355;
 
 /** The Command Status Wrapper (BOT 1.0 §5.2), all fields little-endian. */
 export const CswLayout = new Struct({
-  /** dCSWSignature, {@link CSW_SIGNATURE}. */
+  /** dCSWSignature, `CSW_SIGNATURE`. */
   signature: u32,
   /** dCSWTag: must equal the CBW's. */
   tag: u32,
   /** dCSWDataResidue: expected minus processed. */
   dataResidue: u32,
-  /** bCSWStatus ({@link CSW_STATUS}). */
+  /** bCSWStatus (`CSW_STATUS`). */
   status: u8,
 });
 
