@@ -5,7 +5,7 @@
  * recovers from what the spec says to recover from, and tells the caller what happened with a typed result or
  * a typed error. Implementation: src/bot/transport.ts (`BotTransport`).
  */
-import { CSW_STATUS } from './wire.js';
+import { CSW_STATUS } from '../usb/wire/bot.js';
 
 /** Direction of a command's data phase, from the host's side. */
 export type DataDirection = 'none' | 'in' | 'out';

@@ -17,7 +17,7 @@ import { UsbmsArgumentError } from '../util/errors.js';
 import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../usb/backend.js';
 import { DeviceMismatchError } from '../usb/device-errors.js';
 import { UsbError } from '../usb/errors.js';
-import type { PortInfo, UsbPort } from '../usb/port.js';
+import type { AltSettingInfo, PortInfo, UsbPort } from '../usb/port.js';
 import {
   formatPortPath, parseDeviceSelector, samePortLocation, selectOne, type DeviceSelector, type PortLocation,
 } from '../usb/selector.js';
@@ -169,17 +169,7 @@ export class MockBackend implements UsbBackend {
   }
 
   private row(s: Slot): DeviceListing {
-    const i = s.info;
-    const alts = s.device.altSettings;
-    const first = alts[0]?.interfaceProtocol ?? 0x50;
-    return {
-      vendorId: i.vendorId, productId: i.productId, busNumber: s.location.busNumber, deviceAddress: s.address ?? 0,
-      portNumbers: [...s.location.portNumbers], portPath: formatPortPath(s.location), serialNumber: i.serialNumber,
-      manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
-      interfaceNumber: i.interfaceNumber, protocol: first === 0x50 ? 'BOT' : first === 0x62 ? 'UAS' : 'other',
-      protocolCode: first, hasBotAltSetting: alts.some((a) => a.interfaceProtocol === 0x50),
-      hasUasAltSetting: alts.some((a) => a.interfaceProtocol === 0x62), kernelDriverActive: false,
-    };
+    return softwareListing(s.info, s.location, s.address ?? 0, s.device.altSettings);
   }
 
   private makeHub(location: PortLocation, opts: MockHubOptions): MockHub {
@@ -230,6 +220,23 @@ export class MockBackend implements UsbBackend {
       this.timers.add(timer);
     }
   }
+}
+
+/**
+ * The listing row of a software device (no kernel driver) plugged in at `location` with `address`: what its
+ * alternate settings offer (Bulk-Only when it lists none).
+ */
+export function softwareListing(i: PortInfo, location: PortLocation, address: number,
+  alts: readonly AltSettingInfo[] = []): DeviceListing {
+  const first = alts[0]?.interfaceProtocol ?? 0x50;
+  const offers = (p: number): boolean => (alts.length === 0 ? p === 0x50 : alts.some((a) => a.interfaceProtocol === p));
+  return {
+    vendorId: i.vendorId, productId: i.productId, busNumber: location.busNumber, deviceAddress: address,
+    portNumbers: [...location.portNumbers], portPath: formatPortPath(location), serialNumber: i.serialNumber,
+    manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
+    interfaceNumber: i.interfaceNumber, protocol: first === 0x50 ? 'BOT' : first === 0x62 ? 'UAS' : 'other',
+    protocolCode: first, hasBotAltSetting: offers(0x50), hasUasAltSetting: offers(0x62), kernelDriverActive: false,
+  };
 }
 
 /** The device's port with the location the backend gave it (the device itself does not know where it is plugged). */

@@ -4,7 +4,7 @@
  * descriptors) or both; its class requests on the control pipe, its LUNs, and the test controls (faults,
  * surprise removal, stats, wire log). SET_INTERFACE switches between the Bulk-Only function and the UAS function.
  */
-import { BOT_REQUEST, BOT_REQUEST_TYPE } from '../bot/wire.js';
+import { BOT_REQUEST, BOT_REQUEST_TYPE } from '../usb/wire/bot.js';
 import { UsbCancelledError, UsbDeviceGoneError, UsbError, UsbStallError } from '../usb/errors.js';
 import {
   USB_FEATURE_ENDPOINT_HALT, USB_REQ_CLEAR_FEATURE, type AltSettingInfo, type ControlSetup, type Pipe, type PortInfo,

@@ -5,7 +5,7 @@
  * UsbError of kind 'INVALID', whose code is the package-wide `ARG_INVALID`.
  */
 import { UsbmsError, type UsbmsErrorCode } from '../util/errors.js';
-import type { Pipe } from './port.js';
+import type { Pipe } from './pipe.js';
 
 /** What went wrong, in USB terms (the constructor argument; `code` is `USB_` + kind, or ARG_INVALID). */
 export type UsbErrorKind =

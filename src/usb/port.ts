@@ -57,13 +57,10 @@
  * - `createTransfer` for a pipe the current binding does not have throws `UsbError('INVALID')`.
  */
 import type { UsbError } from './errors.js';
+import type { Pipe } from './pipe.js';
 
-/**
- * A bulk pipe of the mass-storage interface: `in` and `out` carry data (BOT's two pipes, UAS's data-in and
- * data-out pipes); UAS adds `status` (IN: SENSE, RESPONSE, READ/WRITE READY IUs) and `command` (OUT: COMMAND and
- * TASK MANAGEMENT IUs).
- */
-export type Pipe = 'in' | 'out' | 'status' | 'command';
+// A bulk pipe of the mass-storage interface (its own module: the errors name pipes too, and the port names errors).
+export type { Pipe } from './pipe.js';
 
 /** Endpoint addresses (with the direction bit) bound to the pipes of the current alternate setting. */
 export interface PipeBinding {

@@ -48,11 +48,7 @@ function toLayout(name: string, spec: FieldSpec): Layout {
 /** A fixed-size wire structure: one declaration, both directions. */
 export class Struct<S extends Record<string, FieldSpec>> {
   readonly span: number;
-  /**
-   * Byte offset of each field, from the declaration: hot paths that write a structure field by field (a command
-   * wrapper per command, where the generic encoder's checks cost) take their offsets from here, not from numbers
-   * typed a second time.
-   */
+  /** Byte offset of each field, in declaration order: for code that reads or writes one field in place. */
   readonly offsets: { readonly [K in keyof S]: number };
   private readonly layout;
   private readonly wideFields: string[];
@@ -62,13 +58,11 @@ export class Struct<S extends Record<string, FieldSpec>> {
     this.layout = BufferLayout.struct<Record<string, unknown>>(entries.map(([n, f]) => toLayout(n, f)));
     this.wideFields = entries.filter(([, f]) => f.kind === 'u64be').map(([n]) => n);
     const offsets: Record<string, number> = {};
-    let at = 0;
-    for (const [name, f] of entries) {
-      offsets[name] = at;
-      at += f.kind === 'blob' ? (f.length ?? 0) : SPAN[f.kind];
-    }
-    this.offsets = offsets as { readonly [K in keyof S]: number };
-    this.span = at;
+    this.span = entries.reduce((at, [n, f]) => {
+      offsets[n] = at;
+      return at + (f.kind === 'blob' ? (f.length ?? 0) : SPAN[f.kind]);
+    }, 0);
+    this.offsets = Object.freeze(offsets) as { readonly [K in keyof S]: number };
   }
 
   /** Decode from `buf` at `offset`. Throws RangeError when the buffer is too short. */

@@ -4,7 +4,6 @@
  */
 export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from './device.js';
 export { loadRecording, type Recording, type RecordedCommand, type DeviceChoice } from './recording.js';
-export { openReplayPort } from './open.js';
 export { ReplayUasDevice } from './uas-device.js';
-export { loadUasRecording, type UasRecording, type RecordedUasCommand } from './uas-recording.js';
+export { loadUasRecording, holdsUas, type UasRecording, type RecordedUasCommand } from './uas-recording.js';
 export { ReplayDivergenceError, UsbmsTraceSelectError } from './errors.js';

@@ -5,11 +5,13 @@
  */
 import { UsbError } from '../errors.js';
 import type { AltSettingInfo } from '../port.js';
+import { BOT_INTERFACE } from '../wire/bot.js';
+import { UAS_INTERFACE_PROTOCOL } from '../wire/uas.js';
 
-export const USB_CLASS_MASS_STORAGE = 0x08;
-export const MSC_SUBCLASS_SCSI = 0x06;
-export const MSC_PROTOCOL_BOT = 0x50;
-export const MSC_PROTOCOL_UAS = 0x62;
+export const USB_CLASS_MASS_STORAGE = BOT_INTERFACE.CLASS;
+export const MSC_SUBCLASS_SCSI = BOT_INTERFACE.SUBCLASS_SCSI;
+export const MSC_PROTOCOL_BOT = BOT_INTERFACE.PROTOCOL_BOT;
+export const MSC_PROTOCOL_UAS = UAS_INTERFACE_PROTOCOL;
 const TRANSFER_TYPE_BULK = 0x02;
 const ENDPOINT_DIR_IN = 0x80;
 

@@ -8,7 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockUsbDevice } from '../../../src/mock/index.js';
-import { openReplayPort, replayDivergenceOf } from '../../../src/mock/replay/index.js';
+import { ReplayUasDevice, replayDivergenceOf } from '../../../src/mock/replay/index.js';
+import type { UsbPort } from '../../../src/usb/port.js';
+
+const openReplayPort = (file: string): UsbPort => ReplayUasDevice.fromFile(file).open();
 import { tracePort } from '../../../src/usb/trace/index.js';
 import { openUasTransport, type UasTransport } from '../../../src/uas/index.js';
 import { command, inquiry, pattern, read10, settle, write10 } from '../../uas/helpers.js';
