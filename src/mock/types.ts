@@ -2,7 +2,7 @@
  * Public types of the software USB disk: device and LUN options, fault rules, wire events, media stores.
  */
 import type { UsbSpeed } from '../usb/port.js';
-import type { UasScsiBackend } from './uas/function.js';
+import type { UasScsiBackend } from './uas/backend.js';
 
 /** Where a LUN keeps its blocks. Offsets and sizes are bytes. Callers keep accesses inside `size`. */
 export interface MediaStore {

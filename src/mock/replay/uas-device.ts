@@ -10,7 +10,7 @@ import { MockUsbDevice } from '../device.js';
 import { DeviceAbort } from '../endpoints.js';
 import type { MockUsbPort } from '../port.js';
 import type { OutSink } from '../scsi-target.js';
-import type { UasPlan, UasScsiBackend } from '../uas/function.js';
+import type { UasPlan, UasScsiBackend } from '../uas/backend.js';
 import { logger } from '../../util/log.js';
 import { describeAsk, exactMatch, sameQuestion, type Askable } from './cdb-match.js';
 import { rememberReplayPort } from './device.js';

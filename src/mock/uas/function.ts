@@ -13,10 +13,12 @@ import {
 } from '../../usb/wire/uas.js';
 import { logger } from '../../util/log.js';
 import { DeviceAbort, type InEndpoint, type OutEndpoint } from '../endpoints.js';
-import type { OutSink } from '../scsi-target.js';
+import type { UasPlan, UasScsiBackend } from './backend.js';
 import type { DeviceEvent, MockDeviceQuirks, MockDeviceStats, MockUasOptions } from '../types.js';
 import { seededRandom } from '../faults.js';
 import type { UasFault, UasFaultController } from './faults.js';
+
+export type { UasPlan, UasScsiBackend } from './backend.js';
 
 const log = logger('mock', 'uas');
 
@@ -28,37 +30,6 @@ const UNKNOWN_IU_ID = 0x7f;
 /** Opcodes whose data goes to the device; the rest that move data send it to the host (for fault matching). */
 const DATA_OUT_OPCODES = new Set([0x2a, 0x8a, 0x2e, 0x8e, 0x2f, 0x8f, 0x55, 0x15, 0x3b, 0x42, 0x93]);
 const NO_DATA_OPCODES = new Set([0x00, 0x1b, 0x1e, 0x35, 0x91, 0x01]);
-
-/** What the device intends for one command (filled by the SCSI backend, reused between commands). */
-export interface UasPlan {
-  direction: 'none' | 'in' | 'out';
-  length: number;
-  /** For 'in': the data, `length` bytes. */
-  data: Buffer;
-  /** The SCSI status byte: GOOD 0x00, CHECK CONDITION 0x02 ... */
-  status: number;
-  /** For 'out': where the data goes; its finish() says 0 (GOOD) or 1 (CHECK CONDITION). */
-  sink: OutSink | undefined;
-  /** The device never ends this command (a recording whose status never came). */
-  hang: boolean;
-}
-
-/**
- * The SCSI side the UAS function serves: the software disk's target and LUNs (src/mock/device.ts), or a recorded
- * device answering from a capture (src/mock/replay).
- */
-export interface UasScsiBackend {
-  /** Highest LUN; a command for a higher one is refused INCORRECT LUN. */
-  readonly maxLun: number;
-  /** The device's intent for `cdb` on `lun`, into `plan`. */
-  execute(lun: number, cdb: Buffer, plan: UasPlan): void;
-  /** The sense of the CHECK CONDITION `execute` or a sink just reported, into `dst` (then forgotten); its length. */
-  takeSense(lun: number, dst: Buffer): number;
-  /** The data-out phase ended before the device had all it wanted: the command fails with this sense. */
-  writeCut(lun: number): void;
-  /** LOGICAL UNIT RESET (or I_T NEXUS RESET) took effect on `lun`. */
-  resetLun(lun: number): void;
-}
 
 /** What the UAS function needs from the device it lives in. */
 export interface UasDeviceCore {

@@ -6,7 +6,7 @@
 import type { MockLun } from '../lun.js';
 import { writeFixedSense } from '../scsi-data.js';
 import type { CommandPlan, ScsiTarget } from '../scsi-target.js';
-import type { UasPlan, UasScsiBackend } from './function.js';
+import type { UasPlan, UasScsiBackend } from './backend.js';
 
 const STATUS_GOOD = 0x00;
 const STATUS_CHECK_CONDITION = 0x02;
