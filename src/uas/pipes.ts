@@ -15,8 +15,9 @@ export function pipeIdOf(extra: Uint8Array): number | undefined {
   while (at + 2 <= extra.length) {
     const len = extra[at] ?? 0;
     if (len < 2 || at + len > extra.length) return undefined;
+    // Read in place: the port contract hands extra descriptors over as a Uint8Array, not necessarily a Buffer.
     if (extra[at + 1] === PIPE_USAGE_DESCRIPTOR_TYPE && len >= PipeUsageDescriptor.span) {
-      return PipeUsageDescriptor.decode(extra, at).bPipeId;
+      return extra[at + PipeUsageDescriptor.offsets.bPipeId];
     }
     at += len;
   }
