@@ -11,7 +11,7 @@
 #   6. host checks: what the guest wrote is in the image files, and nothing else changed
 #   7. every check by name and a final "N passed, N failed" (hw-tests/lab/summarize.mjs); exit 1 on a failure
 #
-# Env: USBMS_LAB_SKIP_EHCI=1 (one VM only), USBMS_LAB_TIMEOUT (per VM, s; default 1200), plus the knobs of
+# Env: USBMS_LAB_SKIP_EHCI=1 (one VM only), USBMS_LAB_SKIP_UAS=1 (no UAS VM), USBMS_LAB_TIMEOUT (per VM, s; default 1200), plus the knobs of
 # setup.sh / run-in-vm.sh (USB_VM_LAB_DIR ...). Logs: .lab/logs/, JUnit + summaries: hw-tests/reports/.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,7 +37,7 @@ mkimg ro.img 16M         # usb-storage read-only (--disk-ro)
 mkimg lun0.img 16M       # usb-bot LUN 0 (scsi-hd)
 mkimg cd.iso 8M          # usb-bot LUN 1 (scsi-cd, 2048-byte blocks)
 mkimg disk4k.img 16M     # usb-bot + scsi-hd, 4096-byte blocks, removable
-mkimg uas.img 4M         # usb-uas: never opened by usbms (no Bulk-Only alternate setting)
+mkimg uas.img 4M         # usb-uas at SuperSpeed: refused by usbms (UAS there needs bulk streams)
 mkimg gadget.img 16M     # Linux gadget (f_mass_storage on dummy_hcd), copied into the guest's tmpfs
 mkimg ehci.img 16M       # usb-storage behind EHCI
 say "images: $(stamp "$t") s"
@@ -152,6 +152,18 @@ if [ "${USBMS_LAB_SKIP_TRACE:-0}" != 1 ]; then
   if [ -s "$OUT/trace/checks.txt" ]; then cp "$OUT/trace/checks.txt" "$OUT/checks/trace.txt"
   else echo "not ok - trace: the lab ran trace.sh # exit $rc, see .lab/logs/vm-trace.log" > "$OUT/checks/trace.txt"; fi
   say "VM trace: exit $rc after $(stamp "$t") s"
+fi
+
+# ---- VM "uas": QEMU usb-uas + scsi-hd behind EHCI and behind a second qemu-xhci with p3=0 (both high speed, where
+# UAS runs without streams), and one with QEMU's own pcap=: the hw-tests suite, the CLI byte-exact against the host
+# images, several commands in flight in QEMU's capture equal to usbms's (hw-tests/lab/uas.sh boots its own guest).
+# Into .lab/checks/uas.txt. USBMS_LAB_SKIP_UAS=1 skips it.
+if [ "${USBMS_LAB_SKIP_UAS:-0}" != 1 ]; then
+  t=$(date +%s.%N); say "VM uas: booting"
+  rc=0; USBMS_UAS_TIMEOUT="${USBMS_LAB_TIMEOUT:-1200}" bash "$HERE/uas.sh" "$OUT/uas" > "$OUT/logs/vm-uas.log" 2>&1 || rc=$?
+  if [ -s "$OUT/uas/checks.txt" ]; then cp "$OUT/uas/checks.txt" "$OUT/checks/uas.txt"
+  else echo "not ok - uas: the lab ran uas.sh # exit $rc, see .lab/logs/vm-uas.log" > "$OUT/checks/uas.txt"; fi
+  say "VM uas: exit $rc after $(stamp "$t") s"
 fi
 
 # ---- host side: data written by the guest is in the image files (QEMU wrote through to them)
