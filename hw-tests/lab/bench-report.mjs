@@ -14,7 +14,7 @@ const median = (xs) => {
 const kib = (b) => (b >= 1048576 ? `${b / 1048576} MiB` : `${b / 1024} KiB`);
 const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-const models = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -6));
+const models = readdirSync(dir).filter((n) => n.endsWith('.jsonl') && n !== 'uas-qd.jsonl').map((n) => n.slice(0, -6));
 const report = {};
 for (const model of models) {
   const lines = readFileSync(join(dir, `${model}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -117,6 +117,28 @@ for (const model of models) {
     console.log('\n| bare loop mode | op | bytes | taken | ms/cmd (median) | failure |');
     console.log('| --- | --- | --- | --- | --- | --- |');
     for (const x of fastpath) console.log(`| ${x.mode} | ${x.op} | ${kib(x.bytes)} | ${x.ok ? 'yes' : 'NO'} | ${f(x.median)} | ${x.error ?? ''} |`);
+  }
+}
+// ---- the UAS row (bench-uas.sh): usbms over UAS against the kernel's uas and against usbms over Bulk-Only
+let uasLines = [];
+try { uasLines = readFileSync(join(dir, 'uas-qd.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { /* no UAS model run */ }
+if (uasLines.length > 0) {
+  const jobs = [...new Set(uasLines.map((l) => `${l.pattern},${l.size},${l.qd}`))];
+  const rows = jobs.map((job) => {
+    const [pattern, size, qd] = job.split(',');
+    const med = (who, k) => median(uasLines.filter((l) => l.who === who && `${l.pattern},${l.size},${l.qd}` === job).map((l) => l[k]));
+    const k = pattern === 'random' ? 'iops' : 'mbps';
+    const uas = med('usbms-uas', k); const kern = med('kernel-uas', k); const bot = med('usbms-bot', k);
+    return { pattern, size: Number(size), queueDepth: Number(qd), unit: k, usbmsUas: uas, kernelUas: kern, usbmsBot: bot,
+      uasOverKernel: uas / kern, uasOverBot: uas / bot };
+  });
+  report.uas = rows;
+  console.log('\n## uas (usb-uas and usb-storage behind one EHCI, one image; medians)\n');
+  console.log('| job | queue depth | unit | usbms UAS | kernel uas | usbms BOT | UAS / kernel uas | UAS / usbms BOT |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.pattern} ${kib(r.size)} | ${r.queueDepth} | ${r.unit === 'iops' ? 'IOPS' : 'MB/s'} | ${f(r.usbmsUas, 1)} | ${f(r.kernelUas, 1)} | ` +
+      `${f(r.usbmsBot, 1)} | ${f(r.uasOverKernel)} | ${f(r.uasOverBot)} |`);
   }
 }
 writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
