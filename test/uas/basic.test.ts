@@ -156,3 +156,25 @@ describe('opening UAS', () => {
     expect((e2 as Error).message).toMatch(/streams/);
   });
 });
+
+describe('completions that arrive in another order than the device acted', () => {
+  it('a status IU before its COMMAND IU\'s own completion: the command completes, the slot is reused safely', async () => {
+    const dev = new MockUsbDevice({ transports: 'uas', luns: [{ blocks: 4096 }] });
+    const port = dev.open();
+    // The COMMAND IU transfers report their completion 20 ms late (libusb may hand them over in a later batch).
+    const create = port.createTransfer.bind(port);
+    port.createTransfer = (pipe) => {
+      const t = create(pipe);
+      if (pipe !== 'command') return t;
+      return { pipe: t.pipe, get inFlight() { return t.inFlight; }, cancel: () => t.cancel(),
+        submit: async (b, ms) => { const n = await t.submit(b, ms); await new Promise((r) => setTimeout(r, 20)); return n; } };
+    };
+    const tr = await openUasTransport(port);
+    const slot = tr.allocSlot(1);
+    for (let i = 0; i < 5; i++) {
+      const buf = Buffer.alloc(36);
+      expect(await tr.execute(slot, command(inquiry(), 'in', buf))).toMatchObject({ status: 0, transferred: 36 });
+    }
+    await tr.close();
+  });
+});
