@@ -16,6 +16,11 @@ export * as scsi from './scsi/index.js';
 export * as bot from './bot/index.js';
 export { BotTransport, BotError, isBotError, parseQuirkOverrides, resolveQuirks } from './bot/index.js';
 export { UsbmsHba } from './scsa/index.js';
+// The transport seam the HBA runs packets on (BotTransport implements it; src/transport/index.ts has the contract).
+export type {
+  Transport, TransportCommand, TransportResult, TransportSlot, TransportErrorKind, TransportProtocol, ResetLevel,
+  DataDirection,
+} from './transport/index.js';
 export type { UsbPort, UsbTransfer, PortInfo, Pipe, UsbSpeed, ControlSetup } from './usb/port.js';
 export * from './usb/errors.js';
 export { openLibusbPort, LibusbPort } from './usb/libusb/index.js';

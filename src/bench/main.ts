@@ -22,7 +22,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { BotTransport } from '../bot/transport.js';
-import type { BotRequest } from '../bot/api.js';
+import type { TransportCommand } from '../transport/index.js';
 import { MockUsbDevice } from '../mock/index.js';
 import { openUsbms } from '../open.js';
 import {
@@ -83,8 +83,8 @@ async function benchBot(op: 'read' | 'write', size: number): Promise<Figure> {
   const data = Buffer.alloc(size, 7);
   const cdb = Buffer.alloc(16);
   const slot = bot.allocSlot(1);
-  const req: BotRequest = { lun: 0, cdb, cdbLength: 10, direction: op === 'read' ? 'in' : 'out', segments: [data],
-    segmentCount: 1, dataTimeoutMs: 0 };
+  const req: TransportCommand = { lun: 0, cdb, cdbLength: 10, direction: op === 'read' ? 'in' : 'out', segments: [data],
+    segmentCount: 1, dataTimeoutMs: 0, sense: Buffer.alloc(0) };
   const f = await measure(size, async (i) => {
     rw10(cdb, op, lbaOf(i, size), size / BLOCK);
     const r = await bot.execute(slot, req);

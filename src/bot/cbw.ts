@@ -3,7 +3,7 @@
  * engine allocates at open time. Tags come from {@link TagCounter}.
  */
 import { Struct, u8, u32, blob } from '../util/layout.js';
-import type { DataDirection } from './api.js';
+import type { DataDirection } from '../transport/index.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
 import { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';

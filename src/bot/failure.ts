@@ -3,9 +3,8 @@
  * engine then runs Reset Recovery (or not) and turns it into the public BotError.
  */
 import { isUsbError } from '../usb/errors.js';
-import type { BotErrorKind } from './api.js';
 import { CSW_LENGTH, CSW_SIGNATURE } from './csw.js';
-import type { BotPhase } from './errors.js';
+import type { BotErrorKind, BotPhase } from './errors.js';
 
 /** Raised inside a command to leave it through the recovery path (never escapes the engine). */
 export class PhaseFailure extends Error {

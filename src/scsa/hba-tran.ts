@@ -11,7 +11,7 @@ import { ResourcePool } from './resources.js';
 import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV, DDI_DMA_READ, defaultDmaAttr, MAX_COOKIES, validateDmaAttr } from './dma.js';
 import { destroyPktCommon, initPktNoWait, unbindPktDma } from './pkt-alloc.js';
 import { getcap, setcap } from './caps.js';
-import { HbaCmd } from './exec.js';
+import { HbaCmd } from './hba-cmd.js';
 import type { UsbmsHba, UsbmsHbaOptions } from './hba.js';
 import { logger } from '../util/log.js';
 
@@ -27,13 +27,13 @@ export function buildTran(hba: UsbmsHba, opts: UsbmsHbaOptions): scsi_hba_tran {
   validateDmaAttr(dmaAttr);
   const maxSegments = Math.min(dmaAttr.dma_attr_sgllen, MAX_COOKIES) + 1; // +1: a split can cut a cookie
 
-  /** tran_pkt_constructor: the BOT slot (CBW/CSW buffers, reusable transfers) lives as long as the cached packet. */
+  /** tran_pkt_constructor: the transport's slot (its reusable transfers and state) lives as long as the cached packet. */
   const constructor = (pkt: scsi_pkt): number => {
     try {
       pkt.pkt_ha_private = new HbaCmd(t.allocSlot(maxSegments));
       return 0;
     } catch (err) {
-      log('cannot allocate a BOT slot: %O', err);
+      log('cannot allocate a transport slot: %O', err);
       return -1;
     }
   };

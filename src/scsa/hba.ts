@@ -1,9 +1,10 @@
 /**
- * UsbmsHba: one SCSA HBA instance per USB mass-storage interface. BOT carries one command at a time, so the HBA
- * keeps a wait queue per LUN, serves the LUNs round-robin (FLAG_HEAD jumps its LUN's queue), owns the wire
- * until a command and its auto request sense are done, and completes packets through scsi_hba_pkt_comp.
+ * UsbmsHba: one SCSA HBA instance per USB mass-storage interface, running packets on a {@link Transport}
+ * (src/transport/: BOT today) without knowing which protocol it holds. The HBA keeps a wait queue per LUN, serves
+ * the LUNs round-robin (FLAG_HEAD jumps its LUN's queue), owns the wire until a command and its auto request sense
+ * are done, and completes packets through scsi_hba_pkt_comp.
  */
-import type { BotTransportApi } from '../bot/api.js';
+import type { Transport } from '../transport/index.js';
 import { logger } from '../util/log.js';
 import {
   CMD_ABORTED, CMD_DEV_GONE, CMD_RESET, CMD_TRAN_ERR, FLAG_HEAD, FLAG_NOINTR, RESET_ALL, RESET_LUN, RESET_TARGET,
@@ -15,7 +16,9 @@ import type { scsi_hba_tran } from './tran.js';
 import { LunCaps, MAX_CDB_LENGTH, type CapsContext } from './caps.js';
 import { PktQueue } from './queue.js';
 import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV } from './dma.js';
-import { dataLength, HbaCmd, isGoneOutcome, runPacket, splitBlockSize, type ExecContext, type StopReason } from './exec.js';
+import { dataLength, isGoneOutcome, runPacketOnTransport, splitBlockSize, type ExecContext } from './exec.js';
+import { HbaCmd } from './hba-cmd.js';
+import type { StopReason } from './outcome.js';
 import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
 import { UsbmsArgumentError } from '../util/errors.js';
@@ -23,11 +26,11 @@ import { KeptTimer } from '../util/kept-timer.js';
 
 const log = logger('hba');
 
-/** Device quirks the HBA itself applies (from the BOT quirks table). */
+/** Device quirks the HBA itself applies (from the quirks table). */
 export interface UsbmsHbaQuirks {
   /** Never issue auto request sense (devices that hang on REQUEST SENSE after some commands). */
   noAutoRqsense?: boolean;
-  /** Lower the bytes per BOT command below what the engine allows. */
+  /** Lower the bytes per command below what the transport allows. */
   maxTransferBytes?: number;
   /**
    * REQUEST SENSE on LUN >= 1 is answered for the target, not the LUN (LOGICAL UNIT NOT SUPPORTED for a LUN
@@ -47,13 +50,14 @@ export interface UsbmsHbaOptions {
   quirks?: UsbmsHbaQuirks;
 }
 
-/** The SCSA HBA over one Bulk-Only transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
+/** The SCSA HBA over one transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
 export class UsbmsHba implements CapsContext, ExecContext {
   readonly tran: scsi_hba_tran;
   readonly maxLun: number;
   readonly lunCaps: LunCaps[] = [];
   readonly dmaMax: number;
   readonly dmaMaxArch: number;
+  readonly wireDepth: number;
   qfullRetries = 10;
   qfullRetryInterval = 100;
   readonly senseCmd: HbaCmd;
@@ -65,11 +69,13 @@ export class UsbmsHba implements CapsContext, ExecContext {
   private state: 'attached' | 'gone' | 'detached' = 'attached';
   /** Resets in progress: nothing new goes on the wire meanwhile. */
   private holds = 0;
+  resetting: StopReason | null = null;
 
-  private constructor(readonly transport: BotTransportApi, opts: UsbmsHbaOptions) {
+  private constructor(readonly transport: Transport, opts: UsbmsHbaOptions) {
     this.maxLun = transport.maxLun;
     this.dmaMaxArch = transport.maxTransferBytes;
     this.dmaMax = Math.min(transport.maxTransferBytes, opts.quirks?.maxTransferBytes ?? Infinity);
+    this.wireDepth = transport.queueDepth;
     const depth = opts.queueDepth ?? 16;
     for (let lun = 0; lun <= this.maxLun; lun++) {
       const caps = new LunCaps();
@@ -82,8 +88,8 @@ export class UsbmsHba implements CapsContext, ExecContext {
     this.tran = buildTran(this, opts);
   }
 
-  /** Attach an HBA instance to an open BOT engine (the engine stays the caller's: detach closes nothing). */
-  static attach(transport: BotTransportApi, opts: UsbmsHbaOptions = {}): UsbmsHba {
+  /** Attach an HBA instance to an open transport (it stays the caller's: detach closes nothing). */
+  static attach(transport: Transport, opts: UsbmsHbaOptions = {}): UsbmsHba {
     if (opts.queueDepth !== undefined && (!Number.isInteger(opts.queueDepth) || opts.queueDepth < 1)) {
       throw new UsbmsArgumentError('queueDepth must be a positive integer');
     }
@@ -95,7 +101,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
     return { a_hba_tran: this.tran, a_target: target, a_lun: lun };
   }
 
-  /** Queued packets complete with CMD_TRAN_ERR (state 0), the running one is stopped; the engine stays open. */
+  /** Queued packets complete with CMD_TRAN_ERR (state 0), the running one is stopped; the transport stays open. */
   async detach(): Promise<void> {
     if (this.state === 'detached') return;
     this.state = 'detached';
@@ -162,24 +168,35 @@ export class UsbmsHba implements CapsContext, ExecContext {
     return 1;
   }
 
-  /** tran_reset(9E): RESET_LUN / RESET_TARGET = BOT Reset Recovery, RESET_ALL = USB port reset. */
+  /**
+   * tran_reset(9E): RESET_LUN, RESET_TARGET and RESET_ALL are the transport's reset('lun'), reset('target') and
+   * reset('bus') (BOT: Reset Recovery, Reset Recovery, a USB port reset). Packets queued in the reset's scope
+   * complete CMD_RESET; the one on the wire in its scope is failed by the reset itself and completes CMD_RESET too.
+   */
   async reset(ap: scsi_address, level: number): Promise<number> {
     if (level !== RESET_LUN && level !== RESET_TARGET && level !== RESET_ALL) return 0;
     if (this.state !== 'attached') return 0;
     const bus = level === RESET_ALL;
+    const lun = level === RESET_LUN ? ap.a_lun : null;
+    const why: StopReason = bus ? 'reset-bus' : 'reset-dev';
     this.holds++;
+    this.resetting = why;
     try {
-      this.flush(level === RESET_LUN ? ap.a_lun : null, CMD_RESET, bus ? STAT_BUS_RESET : STAT_DEV_RESET);
-      // The engine's abort of a running command is itself a Reset Recovery.
-      if (this.running !== null) await this.stopRunning(bus ? 'reset-bus' : 'reset-dev');
-      else if (!bus) await this.transport.resetRecovery();
-      if (bus) await this.transport.portReset();
+      this.flush(lun, CMD_RESET, bus ? STAT_BUS_RESET : STAT_DEV_RESET);
+      const running = this.running;
+      if (running !== null && (lun === null || running.pkt_address.a_lun === lun)) {
+        (running.pkt_ha_private as HbaCmd).stopReason ??= why;
+      }
+      const done = this.runningDone;
+      await this.transport.reset(bus ? 'bus' : lun === null ? 'target' : 'lun', ap.a_lun);
+      await done;
       return 1;
     } catch (err) {
       log('reset level %d failed: %O', level, err);
       return 0;
     } finally {
       this.holds--;
+      if (this.holds === 0) this.resetting = null;
       this.pump();
     }
   }
@@ -241,7 +258,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
       this.timed = pkt;
       this.pktTimer.arm(pkt.pkt_time * 1000);
     }
-    await runPacket(this, pkt, cmd);
+    await runPacketOnTransport(this, pkt, cmd);
     this.timed = null;
     this.pktTimer.disarm(); // an idle HBA must not keep the process alive
     this.running = null;
