@@ -4,8 +4,9 @@
  * Which source is decided per result, by the transport's `senseLength`:
  *  - >= 0: the transport carried the sense with the status (UAS's Sense IU) and has already written it into
  *    sts_sensedata through `command.sense` (a view of the packet's status area: no copy). No wire is needed.
- *  - -1: it carries none (BOT), and the HBA sends REQUEST SENSE itself, before anything else may use the wire,
- *    with the bytes landing straight in sts_sensedata.
+ *  - -1: it carries none (BOT), and the HBA sends REQUEST SENSE itself, on the packet's own slot, before anything
+ *    else may use the wire (nothing new is started meanwhile; at depth 1 the packet still holds the wire), with
+ *    the bytes landing straight in sts_sensedata.
  *
  * The rule the disk driver builds on (and why this code is strict): a CHECK CONDITION is success only when VALID
  * sense says RECOVERED ERROR, or NO SENSE with nothing else wrong. Sense is valid only when
@@ -22,7 +23,7 @@ import type { Transport } from '../transport/index.js';
 import { logger } from '../util/log.js';
 import { encodeArqHead } from './arq.js';
 import type { LunCaps } from './caps.js';
-import type { HbaCmd } from './hba-cmd.js';
+import { NO_SENSE_AREA, type HbaCmd } from './hba-cmd.js';
 import { errorOutcome } from './outcome.js';
 import type { scsi_pkt } from './pkt.js';
 import {
@@ -40,8 +41,9 @@ const ASC_LOGICAL_UNIT_NOT_SUPPORTED = 0x25;
 export interface SenseContext {
   readonly transport: Transport;
   readonly lunCaps: readonly LunCaps[];
-  /** The HBA's own REQUEST SENSE command (FLAG_SENSING in illumos terms). */
-  readonly senseCmd: HbaCmd;
+  /** Start nothing new on the wire until releaseWire (REQUEST SENSE must follow the CHECK CONDITION). */
+  holdWire(): void;
+  releaseWire(): void;
   /** Quirk: sense on LUN >= 1 may be the target's LOGICAL UNIT NOT SUPPORTED rather than the LUN's. */
   readonly senseLun0Only: boolean;
 }
@@ -61,26 +63,29 @@ export function carriedSense(ctx: SenseContext, pkt: scsi_pkt, cmd: HbaCmd, got:
   settle(ctx, pkt, area, STATUS_GOOD, CMD_CMPLT, area.length - valid, state, 0);
 }
 
-/** The HBA's REQUEST SENSE for a transport that carries no sense; never throws (a failure is in the ARQ status). */
+/**
+ * The HBA's REQUEST SENSE (FLAG_SENSING in illumos terms) for a transport that carries no sense, on the packet's
+ * own slot and command object (its command is over); never throws (a failure is in the ARQ status).
+ */
 export async function requestSense(ctx: SenseContext, pkt: scsi_pkt, cmd: HbaCmd): Promise<void> {
   const area = cmd.senseArea(pkt);
-  const sc = ctx.senseCmd;
-  const cdb = sc.pieceCdb;
+  const cdb = cmd.pieceCdb;
   cdb.fill(0);
   cdb[0] = SCMD_REQUEST_SENSE;
   cdb[4] = area.length;
-  const req = sc.req;
-  req.lun = pkt.pkt_address.a_lun;
+  const req = cmd.req;
   req.cdb = cdb;
   req.cdbLength = 6;
   req.direction = 'in';
   req.dataTimeoutMs = 0;
+  req.sense = NO_SENSE_AREA;
   // The sense bytes land straight in sts_sensedata; cleared first so nothing of an earlier command survives.
   area.fill(0);
-  sc.segments[0] = area;
+  cmd.segments[0] = area;
   req.segmentCount = 1;
+  ctx.holdWire();
   try {
-    const r = await ctx.transport.execute(sc.slot, req);
+    const r = await ctx.transport.execute(cmd.slot, req);
     if (r.status !== STATUS_GOOD) log('lun %d: REQUEST SENSE itself failed: its sense is no verdict', req.lun);
     // The residue, not the bytes moved: a padded data phase moved bytes that are not sense.
     const resid = Math.min(area.length, Math.max(r.residue, area.length - r.transferred));
@@ -91,6 +96,8 @@ export async function requestSense(ctx: SenseContext, pkt: scsi_pkt, cmd: HbaCmd
     area.fill(0);
     log('auto request sense failed: %O', err);
     settle(ctx, pkt, area, STATUS_GOOD, o.reason, area.length, SENT, o.statistics);
+  } finally {
+    ctx.releaseWire();
   }
 }
 

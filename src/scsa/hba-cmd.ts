@@ -4,6 +4,7 @@
  * status area a transport that carries sense writes into), so that running a packet allocates nothing.
  */
 import type { TransportCommand, TransportSlot } from '../transport/index.js';
+import type { KeptTimer } from '../util/kept-timer.js';
 import { ARQ_SENSE_OFFSET, arqSenseLength } from './arq.js';
 import type { StopReason } from './outcome.js';
 import type { scsi_pkt } from './pkt.js';
@@ -17,6 +18,14 @@ export class HbaCmd {
   readonly req: TransportCommand;
   readonly pieceCdb = Buffer.alloc(16);
   stopReason: StopReason | null = null;
+  /** The run of the packet now on the wire (its command and auto request sense), settled when it completes. */
+  done: Promise<void> = Promise.resolve();
+  /** pkt_time of the packet on the wire: made by the HBA on the packet's first timed command, then re-armed. */
+  timer: KeptTimer | null = null;
+  /** The timer is armed for the packet now on the wire. */
+  timed = false;
+  /** The packet on the wire with this command (null when idle), for a pkt_time firing to find. */
+  running: scsi_pkt | null = null;
   /** tran_setup_pkt grew the cdb / status area beyond the preallocated one (teardown gives them back). */
   grewCdb = false;
   grewScb = false;

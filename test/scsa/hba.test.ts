@@ -41,13 +41,13 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
   it('constructor runs once per cached packet; destructor only when the cache shrinks', async () => {
     const { bot, hba, pkt } = setup({ style });
     const a = pkt(); const b = pkt();
-    expect(bot.slots).toBe(3); // two packets + the HBA's sense command
+    expect(bot.slots).toBe(2); // one per packet: auto request sense runs on the packet's own slot
     scsi_destroy_pkt(a); scsi_destroy_pkt(b);
     const c = pkt();
-    expect(bot.slots).toBe(3);
+    expect(bot.slots).toBe(2);
     expect(hba.tran.tran_pkt_cache_ptr.stats).toMatchObject({ constructed: 2, destructed: 0, inUse: 1 });
     expect(hba.tran.tran_pkt_cache_ptr.shrink(0)).toBe(1);
-    expect(bot.slots).toBe(2);
+    expect(bot.slots).toBe(1);
     scsi_destroy_pkt(c);
     await hba.detach();
     expect(bot.slots).toBe(0);
