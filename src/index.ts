@@ -32,8 +32,8 @@ export type { UsbBackend, DeviceListing, DeviceIdentity, BackendOpenOptions, Hub
 export { LibusbBackend } from './usb/libusb/index.js';
 export { formatDeviceSelector, formatPortPath, matchesSelector, selectOne } from './usb/selector.js';
 export type { PortLocation } from './usb/selector.js';
-export { DeviceSlot, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity } from './usb/slot.js';
-export type { WaitOptions, PowerCycleOptions } from './usb/slot.js';
+export { DeviceAtPort, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity } from './usb/device-at-port.js';
+export type { WaitOptions, PowerCycleOptions } from './usb/device-at-port.js';
 export { DeviceMismatchError, DeviceWaitTimeoutError, PortPowerError, UsbMountedError } from './usb/device-errors.js';
 export { usbBackend } from './open.js';
 // Validation rigs (usbms validate): slots by port path, plans, the runner, its events and reports (README "Validation rigs").

@@ -13,7 +13,7 @@
  * Per command it allocates no buffers, transfers or state objects: the CBW and CSW buffers and their transfers
  * belong to the engine's {@link CommandRunner} (run.ts, which puts one command on the wire), the command state
  * ({@link BotCommand}) and the data transfers to the caller's slot, and data goes straight between the device and
- * the caller's segments. The one timer per command is its deadline (command.ts). Recovery is owned here alone.
+ * the caller's segments. The one timer per command is its deadline (bot/command.ts). Recovery is owned here alone.
  */
 import { isUsbError } from '../usb/errors.js';
 import type { UsbError } from '../usb/errors.js';

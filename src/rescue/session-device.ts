@@ -10,7 +10,7 @@ import type { RescueDevice } from './device.js';
 const log = logger('rescue', 'device');
 
 /**
- * Where the device comes back from: its slot (port path + identity, src/usb/slot.ts) on the backend the first
+ * Where the device comes back from: its slot (port path + identity, src/usb/device-at-port.ts) on the backend the first
  * session was opened on (libusb, or the software hub of the mock).
  */
 export interface SessionSource {

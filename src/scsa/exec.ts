@@ -12,7 +12,7 @@ import { DDI_DMA_READ } from './dma.js';
 import { NO_SENSE_AREA, type HbaCmd } from './hba-cmd.js';
 import { errorOutcome, transportErrorKind, type StopReason } from './outcome.js';
 import { setPktTransportError, type scsi_pkt } from './pkt.js';
-import { isSplittable, pieceBytes, rwBlocks, rwLba, writeRwPiece } from './split.js';
+import { pieceBytes, rwBlocks, rwLba, splittableSpec, writeRwPiece } from './split.js';
 import {
   CMD_CMPLT, CMD_DEV_GONE, STATE_GOT_BUS, STATE_GOT_STATUS, STATE_GOT_TARGET, STATE_SENT_CMD, STATE_XFERRED_DATA,
   STATUS_CHECK, STATUS_GOOD,
@@ -38,9 +38,10 @@ export function dataLength(pkt: scsi_pkt): number {
 
 /** Block size for splitting: the sector-size capability, else what the CDB itself implies; 0 if neither. */
 export function splitBlockSize(pkt: scsi_pkt, caps: LunCaps | undefined): number {
-  if (!isSplittable(pkt.pkt_cdbp, pkt.pkt_cdblen)) return 0;
+  const spec = splittableSpec(pkt.pkt_cdbp, pkt.pkt_cdblen);
+  if (spec === undefined) return 0;
   const len = dataLength(pkt);
-  const blocks = rwBlocks(pkt.pkt_cdbp);
+  const blocks = rwBlocks(spec, pkt.pkt_cdbp);
   if (blocks === 0) return 0;
   const bs = caps !== undefined && caps.sectorSize > 0 ? caps.sectorSize : len / blocks;
   return Number.isInteger(bs) && bs * blocks === len ? bs : 0;
@@ -82,16 +83,19 @@ export async function runPacketOnTransport(ctx: ExecContext, pkt: scsi_pkt, cmd:
       moved = last.transferred;
       valid = len - last.residue;
     } else {
+      // tran_start took only splittable packets of a known block size this large.
+      const spec = splittableSpec(pkt.pkt_cdbp, pkt.pkt_cdblen);
       const bs = splitBlockSize(pkt, ctx.lunCaps[req.lun]);
+      if (spec === undefined || bs === 0) return failPacket(ctx, pkt, cmd, undefined, len);
       const piece = pieceBytes(bs, ctx.transport.maxPacketSize, ctx.dmaMax);
-      const lba0 = rwLba(pkt.pkt_cdbp);
+      const lba0 = rwLba(spec, pkt.pkt_cdbp);
       req.cdb = cmd.pieceCdb;
       req.cdbLength = pkt.pkt_cdblen;
       for (let done = 0; done < len; done += piece) {
         // Stopped between two pieces (abort, timeout, reset): nothing more goes on the wire.
         if (cmd.stopReason !== null) return failPacket(ctx, pkt, cmd, undefined, len);
         const n = Math.min(piece, len - done);
-        writeRwPiece(pkt.pkt_cdbp, pkt.pkt_cdblen, cmd.pieceCdb, lba0 + BigInt(done / bs), n / bs);
+        writeRwPiece(spec, pkt.pkt_cdbp, pkt.pkt_cdblen, cmd.pieceCdb, lba0 + BigInt(done / bs), n / bs);
         fillSegments(pkt, cmd, done, done + n);
         last = await ctx.transport.execute(cmd.slot, req);
         moved += last.transferred;

@@ -6,7 +6,7 @@
 import type { Argv } from 'yargs';
 import { usbBackend } from '../../open.js';
 import type { DeviceListing, UsbBackend } from '../../usb/backend.js';
-import { DeviceSlot, portStatus, setPortPower, waitForArrival } from '../../usb/slot.js';
+import { DeviceAtPort, portStatus, setPortPower, waitForArrival } from '../../usb/device-at-port.js';
 import { formatPortPath, hex4, parseDeviceSelector, selectOne, type PortLocation } from '../../usb/selector.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
@@ -41,7 +41,7 @@ async function power(a: PowerArgs): Promise<number> {
   const location = await portOf(backend, a.device);
   const port = formatPortPath(location);
   const present = (await backend.list()).find((d) => formatPortPath(d) === port);
-  const slot = present === undefined ? undefined : DeviceSlot.of(backend, {
+  const slot = present === undefined ? undefined : DeviceAtPort.of(backend, {
     busNumber: location.busNumber, portNumbers: location.portNumbers, vendorId: present.vendorId,
     productId: present.productId, serialNumber: present.serialNumber });
   const t0 = Date.now();
