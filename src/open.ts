@@ -6,7 +6,7 @@
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
 import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
-import { BotTransport, parseQuirkOverrides, type BotTimeouts } from './bot/index.js';
+import { BotTransport, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts } from './bot/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import { createDemoDisk, FileMedia, MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
@@ -227,6 +227,8 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
   }
   let mock: MockUsbDevice | undefined;
   let port: UsbPort;
+  /** Overrides the devices of the backend bring (software disks), after the user's own. */
+  let deviceQuirks: string | undefined;
   if (opts.replay !== undefined) {
     if (opts.mock !== undefined || opts.port !== undefined) {
       throw new UsbmsOpenError('BOTH_SELECTED', 'give --replay alone (or with --device BUS:ADDRESS of the capture)');
@@ -239,6 +241,7 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
     // One path for hardware and the software disk: `mock` only decides which backend the device is found in.
     const chosen = await usbBackend({ backend: opts.backend, mock: opts.mock });
     mock = chosen.mock;
+    deviceQuirks = chosen.backend.quirkOverrides;
     const device = opts.device ?? chosen.onlyDevice;
     if (device === undefined) {
       throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial], ' +
@@ -255,14 +258,16 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
       const trace = await loadTrace();
       port = fileOrRefuse(trace, () => trace.tracePort(raw, opts.pcap));
     }
-    const quirks = quirkText(opts.quirks, port);
+    // The user's overrides first: for one VID:PID the first override wins.
+    const quirks = [quirkText(opts.quirks, port), deviceQuirks].filter((q) => q !== undefined).join(',');
     transport = await BotTransport.open(port, {
-      ...(quirks === undefined ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
+      ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
       timeouts: { ...(opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs }), ...opts.botTimeouts },
       ...(opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes }),
     });
-    const hba = UsbmsHba.attach(transport, { quirks: { senseLun0Only: transport.quirks.senseLun0Only } });
-    return makeSession(port, transport, hba, mock, opts.timeoutMs);
+    const parts = quirkParts(transport.quirks);
+    const hba = UsbmsHba.attach(transport, { quirks: parts.hba });
+    return makeSession(port, transport, hba, mock, opts.timeoutMs, parts);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);
     await port.close().catch(() => undefined);
@@ -271,18 +276,16 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
 }
 
 function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
-  timeoutMs: number | undefined): UsbmsSession {
+  timeoutMs: number | undefined, quirks: QuirkParts): UsbmsSession {
   const disks: Disk[] = [];
   let closed = false;
-  const q = transport.quirks;
   return {
     port, transport, hba, mock,
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
         ...diskOpts,
-        quirks: { fixCapacity: q.fixCapacity, noReadCapacity16: q.noReadCapacity16,
-          noSynchronizeCache: q.noSynchronizeCache, ...diskOpts.quirks },
+        quirks: { ...quirks.disk, ...diskOpts.quirks },
       });
       disks.push(disk);
       return disk;

@@ -8,6 +8,9 @@ export { CbwEncoder, CbwLayout, TagCounter, decodeCbw, CBW_LENGTH, CBW_SIGNATURE
 export { CswLayout, checkCsw, encodeCsw, hostResidue, CSW_LENGTH, CSW_SIGNATURE } from './csw.js';
 export type { Csw, CswVerdict } from './csw.js';
 export {
-  QUIRK_FLAGS, QUIRK_TABLE, NO_QUIRKS, QuirkParseError, parseQuirkOverrides, resolveQuirks, MAX_SECTORS_64_BYTES,
+  QUIRK_DECLARATIONS, QUIRK_FLAGS, QUIRK_TABLE, NO_QUIRKS, QuirkParseError, parseQuirkOverrides, quirkParts,
+  resolveQuirks, MAX_SECTORS_64_BYTES,
 } from './quirks.js';
-export type { Quirks, QuirkFlag, QuirkEntry, QuirkOverride, QuirkLookup } from './quirks.js';
+export type {
+  Quirks, QuirkFlag, QuirkEntry, QuirkOverride, QuirkLookup, QuirkDeclaration, QuirkLayer, QuirkParts, LayerQuirks,
+} from './quirks.js';

@@ -110,4 +110,10 @@ export interface UsbBackend {
   open(selector: DeviceSelector, options?: BackendOpenOptions): Promise<UsbPort>;
   /** The default control pipe of the hub at `location` (contract: openHub()). */
   openHub(location: PortLocation): Promise<HubControl>;
+  /**
+   * Quirk overrides (the `--quirks` syntax, `vid:pid:FLAGS[,...]`) for devices this backend makes: software devices
+   * bring the quirks they need this way, as a user would give them. Opaque text here; the session passes it on
+   * after the user's own overrides, which win. libusb has none.
+   */
+  readonly quirkOverrides?: string | undefined;
 }

@@ -3,6 +3,7 @@ import { MockUsbDevice, createPersonality } from '../../src/mock/index.js';
 import type { MockDeviceOptions, PersonalityName } from '../../src/mock/index.js';
 import type { DataDirection, TransportCommand, TransportSlot } from '../../src/transport/index.js';
 import { BotTransport } from '../../src/bot/transport.js';
+import { parseQuirkOverrides } from '../../src/bot/quirks.js';
 import type { BotOptions } from '../../src/bot/transport.js';
 import type { UsbPort } from '../../src/usb/port.js';
 
@@ -20,8 +21,11 @@ export async function rig(opts: MockDeviceOptions = {}, botOpts: BotOptions = FA
   return rigOn(new MockUsbDevice(opts), botOpts);
 }
 
+/** A personality, with the quirk overrides it brings registered as a user's would be (as openUsbms does). */
 export async function personality(name: PersonalityName, botOpts: BotOptions = FAST): Promise<Rig> {
-  return rigOn(createPersonality(name), botOpts);
+  const dev = createPersonality(name);
+  const overrides = dev.hostQuirks === undefined ? [] : parseQuirkOverrides(dev.hostQuirks);
+  return rigOn(dev, { ...botOpts, quirkOverrides: [...(botOpts.quirkOverrides ?? []), ...overrides] });
 }
 
 export async function rigOn(dev: MockUsbDevice, botOpts: BotOptions = FAST, wrap?: (p: UsbPort) => UsbPort): Promise<Rig> {
