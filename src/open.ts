@@ -20,6 +20,7 @@ import { mockFromSpec } from './open-mock.js';
 import type { PcapOptions, ReplayDivergenceError, ReplayUsbDevice } from './trace/index.js';
 import type { UsbPort } from './usb/port.js';
 import { UsbmsError } from './util/errors.js';
+import { vidPid } from './util/hex.js';
 import { logger } from './util/log.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
@@ -216,7 +217,7 @@ function fileOrRefuse<T>(trace: TraceModule, open: () => T): T {
 function quirkText(text: string | undefined, port: UsbPort): string | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   if (text.includes(':')) return text;
-  const id = `${port.info.vendorId.toString(16).padStart(4, '0')}:${port.info.productId.toString(16).padStart(4, '0')}`;
+  const id = vidPid(port.info.vendorId, port.info.productId);
   return `${id}:${text}`;
 }
 

@@ -6,6 +6,8 @@
  * It talks to usb@2 directly on purpose: it must not share a line of code with the stack it is the yardstick of.
  */
 import type { Device, InEndpoint, Interface, LibUSBException, OutEndpoint, Transfer } from 'usb';
+import { UsbError } from '../usb/errors.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 /**
  * The two round-trip savers, to find out in the lab which device takes which: `earlyData` submits the data
@@ -51,11 +53,11 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
   timeoutMs = 10_000): Promise<BareLoop> {
   const usb = await import('usb');
   const device: Device | undefined = usb.findByIds(vendorId, productId);
-  if (device === undefined) throw new Error(`no device ${vendorId.toString(16)}:${productId.toString(16)}`);
+  if (device === undefined) throw new UsbError('NOT_FOUND', `no device ${vendorId.toString(16)}:${productId.toString(16)}`);
   device.open();
   const iface: Interface | undefined = device.interfaces?.find((i) => i.descriptor.bInterfaceClass === 8
     && i.descriptor.bInterfaceProtocol === 0x50);
-  if (iface === undefined) throw new Error('no Bulk-Only mass-storage interface');
+  if (iface === undefined) throw new UsbError('NOT_SUPPORTED', 'no Bulk-Only mass-storage interface');
   if (iface.isKernelDriverActive()) iface.detachKernelDriver();
   iface.claim();
   const inEp = iface.endpoints.find((e) => e.direction === 'in' && e.transferType === usb.usb.LIBUSB_TRANSFER_TYPE_BULK) as InEndpoint;
@@ -100,14 +102,14 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
       n = s3.status === 'fulfilled' ? s3.value : 0;
     }
     if (moved !== bytes || n !== 13 || csw[12] !== 0) {
-      throw new Error(`bare ${op} of ${bytes} at ${lba}: moved ${moved}, CSW ${n} bytes status ${csw[12]}`);
+      throw new UsbError('IO', `bare ${op} of ${bytes} at ${lba}: moved ${moved}, CSW ${n} bytes status ${csw[12]}`);
     }
   }
 
   return {
     maxPacketSize: inEp.descriptor.wMaxPacketSize,
     async run(op, lba, bytes, count, mode = PLAIN): Promise<number> {
-      if (bytes > data.length) throw new RangeError(`${bytes} > the loop's buffer of ${data.length}`);
+      if (bytes > data.length) throw new UsbmsArgumentError(`${bytes} > the loop's buffer of ${data.length}`);
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < count; i++) await command(op, lba + (i * bytes) / 512, bytes, mode);
       return Number(process.hrtime.bigint() - t0) / 1e9;

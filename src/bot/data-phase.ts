@@ -9,6 +9,7 @@ import { isUsbError } from '../usb/errors.js';
 import type { Pipe } from '../usb/port.js';
 import type { TransportCommand } from '../transport/index.js';
 import type { BotSlot } from './slot.js';
+import { UsbmsInternalError } from '../util/errors.js';
 
 export interface DataOutcome {
   /** Bytes moved, counted by the host (never taken from the device). */
@@ -101,6 +102,6 @@ export async function runDataPhase(slot: BotSlot, req: TransportCommand, pipe: P
 
 function seg(req: TransportCommand, i: number): Buffer {
   const b = req.segments[i];
-  if (b === undefined) throw new RangeError(`segment ${i} missing (segmentCount ${req.segmentCount})`);
+  if (b === undefined) throw new UsbmsInternalError(`segment ${i} missing (segmentCount ${req.segmentCount}), after validation`);
   return b;
 }

@@ -6,6 +6,7 @@
  * composed (src/open.ts).
  */
 import type { UsbSpeed } from '../usb/port.js';
+import { vidPid } from '../util/hex.js';
 import { logger } from '../util/log.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
@@ -282,7 +283,7 @@ export interface QuirkLookup {
 /** The quirks of one device: a user override for its VID:PID wins over the table; table entries add up. */
 export function resolveQuirks(dev: QuirkLookup, overrides: readonly QuirkOverride[] = [],
   table: readonly QuirkEntry[] = QUIRK_TABLE): Quirks {
-  const id = `${hex4(dev.vendorId)}:${hex4(dev.productId)}`;
+  const id = vidPid(dev.vendorId, dev.productId);
   const override = overrides.find((o) => o.vendorId === dev.vendorId && o.productId === dev.productId);
   if (override !== undefined) {
     log('%s: user override %s', id, override.quirks.join('+') || '(none)');
@@ -296,4 +297,3 @@ export function resolveQuirks(dev: QuirkLookup, overrides: readonly QuirkOverrid
   return buildQuirks(hits.flatMap((e) => e.quirks), 'table');
 }
 
-export function hex4(n: number): string { return n.toString(16).padStart(4, '0'); }

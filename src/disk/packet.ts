@@ -16,6 +16,7 @@ import {
   STATE_ARQ_DONE, STATE_XARQ_DONE, STATUS_GOOD, TRAN_ACCEPT, TRAN_BUSY, TRAN_FATAL_ERROR, CMD_DEV_GONE,
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 import { DiskGoneError, DiskTransportError } from './errors.js';
 
 const log = logger('disk', 'pkt');
@@ -66,8 +67,6 @@ export interface PacketOutcome {
   /** The transport error behind a pkt_reason other than CMD_CMPLT (the BOT engine's BotError). */
   readonly cause: unknown;
 }
-
-function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
 /**
  * What a command needs beside its packet, kept for the next command (the packet itself comes from the HBA's

@@ -19,6 +19,7 @@ import {
   STATUS_QFULL, STATUS_RESERVATION_CONFLICT,
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 import {
   DiskError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense,
 } from './errors.js';
@@ -77,8 +78,6 @@ export interface CommandData extends Omit<PacketData, 'timeoutMs'> {
   /** No retries at all (TEST UNIT READY from the user, REQUEST SENSE, raw). */
   readonly once?: boolean;
 }
-
-function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
 /** An error that is worth retrying, with the wait before the next attempt. */
 interface Transient { error: DiskError; waitMs: number; kind: 'retry' | 'not-ready' | 'medium-changed' | 'start' }

@@ -4,6 +4,7 @@
  * for it is not in the production quirks table: the device carries it (`hostQuirks`), in the override syntax a
  * user gives `--quirks`, and whoever opens it registers it as an override (src/open.ts, MockBackend).
  */
+import { vidPid } from '../util/hex.js';
 import { CachingMedia } from './cache-media.js';
 import { MemoryMedia, WrappingMedia } from './media.js';
 import { MockUsbDevice } from './device.js';
@@ -40,8 +41,6 @@ export const PERSONALITY_QUIRKS: Readonly<Partial<Record<PersonalityName, string
   'slow': 'GO_SLOW', // 20 ms per command plus transfer latency
 };
 
-const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
-
 export interface PersonalityOptions extends MockDeviceOptions {
   /** counterfeit, cached-counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
   realBytes?: number;
@@ -66,7 +65,7 @@ export function createPersonality(name: PersonalityName, opts: PersonalityOption
     ...id,
     product: `usbms ${name}`,
     serialNumber: `USBMS-${name.toUpperCase()}`,
-    ...(flags === undefined ? {} : { hostQuirks: `${hex4(id.vendorId)}:${hex4(id.productId)}:${flags}` }),
+    ...(flags === undefined ? {} : { hostQuirks: `${vidPid(id.vendorId, id.productId)}:${flags}` }),
   };
   const blocks64M = (64 * MIB) / 512;
   let own: MockDeviceOptions;

@@ -6,6 +6,7 @@ import type { Disk, DiskOpenOptions } from '../disk/index.js';
 import type { UsbmsSession } from '../open.js';
 import { logger } from '../util/log.js';
 import type { RescueDevice } from './device.js';
+import { sleep } from '../util/sleep.js';
 
 const log = logger('rescue', 'device');
 
@@ -24,7 +25,6 @@ export interface SessionSource {
   readonly pollMs: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class SessionRescueDevice implements RescueDevice {
   readonly blockSize: number;

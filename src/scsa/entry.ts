@@ -4,6 +4,7 @@
  */
 import { CMD_CMPLT, FLAG_NOINTR, STATUS_BUSY, STATUS_GOOD, TRAN_ACCEPT, TRAN_BUSY } from './types.js';
 import { pktWrapper, type scsi_address, type scsi_pkt } from './pkt.js';
+import { sleep } from '../util/sleep.js';
 
 /** scsi_poll(9F) gives a command without pkt_time this long (SCSI_POLL_TIMEOUT). */
 export const SCSI_POLL_TIMEOUT = 60;
@@ -14,8 +15,6 @@ const POLL_RETRY_MS = 10;
 export function scsi_transport(pkt: scsi_pkt): number {
   return pkt.pkt_address.a_hba_tran.tran_start(pkt.pkt_address, pkt);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * scsi_poll(9F): run the packet with FLAG_NOINTR (pkt_comp is not called) and wait for it; TRAN_BUSY and a

@@ -8,6 +8,7 @@
  * fields and anything declared `big` are BigInt so LBAs are exact.
  */
 import { ScsiDataError, ScsiParamError } from './errors.js';
+import { UsbmsInternalError } from '../util/errors.js';
 
 export type FieldValue = number | boolean | bigint;
 
@@ -71,8 +72,8 @@ export class BitLayout<P> {
     for (const f of fields) this.byName.set(f.name, f);
     for (const f of fields) {
       const bits = f.bits ?? f.bytes * 8;
-      if ((f.shift ?? 0) + bits > f.bytes * 8) throw new Error(`field ${f.name} does not fit its bytes`);
-      if (f.bytes === 8 && f.kind !== 'bigint') throw new Error(`64-bit field ${f.name} must be bigint`);
+      if ((f.shift ?? 0) + bits > f.bytes * 8) throw new UsbmsInternalError(`field ${f.name} does not fit its bytes`);
+      if (f.bytes === 8 && f.kind !== 'bigint') throw new UsbmsInternalError(`64-bit field ${f.name} must be bigint`);
     }
   }
 

@@ -15,6 +15,7 @@ import {
   formatPortPath, samePortLocation, selectOne, type DeviceSelector, type PortLocation,
 } from './selector.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 
 const log = logger('usb', 'port-device');
 
@@ -54,13 +55,6 @@ export function compareIdentity(id: DeviceIdentity, d: Pick<DeviceListing, 'vend
   if (d.serialNumber === undefined && d.accessDenied) return 'unknown';
   return 'different';
 }
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
-  if (signal?.aborted === true) { reject(signal.reason as Error); return; }
-  const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason as Error); };
-  const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-  signal?.addEventListener('abort', onAbort, { once: true });
-});
 
 /** The rows of `location` in a listing (one per mass-storage interface of the device there). */
 async function rowsAt(backend: UsbBackend, location: PortLocation): Promise<DeviceListing[]> {

@@ -6,8 +6,9 @@ import type { DeviceListing } from './backend.js';
 import { listLibusbDevices } from './libusb/list.js';
 
 export {
-  DeviceSelectorError, parseDeviceSelector, formatDeviceSelector, hex4, type DeviceSelector,
+  DeviceSelectorError, parseDeviceSelector, formatDeviceSelector, type DeviceSelector,
 } from './selector.js';
+export { hex4 } from '../util/hex.js';
 export {
   speedFromSysfs, speedFromBulkMaxPacket, deviceSpeed, readStringDescriptor, readDeviceStrings, type DeviceStrings,
 } from './libusb/list.js';

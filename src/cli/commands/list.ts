@@ -6,11 +6,11 @@
 import type { Argv } from 'yargs';
 import { openUsbms, usbBackend } from '../../open.js';
 import type { DeviceListing, UsbBackend } from '../../usb/backend.js';
-import { hex4 } from '../../usb/selector.js';
 import { logger } from '../../util/log.js';
 import { EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { out, printJson, run, type GlobalArgs } from '../context.js';
+import { hex4 } from '../../util/hex.js';
 
 const log = logger('cli', 'list');
 

@@ -7,11 +7,12 @@ import type { Argv } from 'yargs';
 import { usbBackend } from '../../open.js';
 import type { DeviceListing, UsbBackend } from '../../usb/backend.js';
 import { DeviceAtPort, portStatus, setPortPower, waitForArrival } from '../../usb/device-at-port.js';
-import { formatPortPath, hex4, parseDeviceSelector, selectOne, type PortLocation } from '../../usb/selector.js';
+import { formatPortPath, parseDeviceSelector, selectOne, type PortLocation } from '../../usb/selector.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { info, out, printJson, run, type GlobalArgs } from '../context.js';
 import { mockArg } from './list.js';
+import { hex4 } from '../../util/hex.js';
 
 type Action = 'off' | 'on' | 'cycle' | 'status';
 interface PowerArgs extends GlobalArgs { action: Action; 'off-ms': number; 'wait-ms': number }
