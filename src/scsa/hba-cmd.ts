@@ -26,15 +26,6 @@ export class HbaCmd {
   timed = false;
   /** The packet on the wire with this command (null when idle), for a pkt_time firing to find. */
   running: scsi_pkt | null = null;
-  /** tran_setup_pkt grew the cdb / status area beyond the preallocated one (teardown gives them back). */
-  grewCdb = false;
-  grewScb = false;
-  /**
-   * The grown areas, kept with the cached packet for the next command that asks for the same size (a target
-   * driver asks for the same status length every time: sd's extended ARQ), so growing allocates once.
-   */
-  grownCdb: Buffer | null = null;
-  grownScb: Buffer | null = null;
   /** sts_sensedata of the status area it was made for (a view, remade only when the area changes). */
   private senseView: Buffer = NO_SENSE_AREA;
   private senseOf: Buffer | null = null;
