@@ -125,7 +125,8 @@ export async function sendPacket<P>(ap: scsi_address, spec: CdbSpec<P>, params: 
  */
 async function runWindows(ap: scsi_address, pkt: scsi_pkt, bp: buf, req: PacketData,
   w: NonNullable<PacketData['windows']>, total: number, waiter: PacketWaiter): Promise<PacketOutcome> {
-  const lba0 = w.spec.readField(pkt.pkt_cdbp, 'lba') as bigint;
+  /** The request's first LBA, read back from its CDB when a window smaller than the request needs its own. */
+  let lba0: bigint | undefined;
   const cdbLength = req.cdbLength ?? w.spec.cdbLength;
   for (;;) {
     const offset = pkt.pkt_dma_offset;
@@ -135,10 +136,14 @@ async function runWindows(ap: scsi_address, pkt: scsi_pkt, bp: buf, req: PacketD
       throw new DiskTransportError(`the HBA mapped a DMA window of ${length} bytes at ${offset}, not whole ` +
         `${w.blockSize}-byte blocks (its dma_attr_granular should be the block size)`);
     }
-    w.spec.writeField(pkt.pkt_cdbp, 'lba', lba0 + BigInt(offset / w.blockSize));
-    w.spec.writeField(pkt.pkt_cdbp, 'blocks', length / w.blockSize);
-    const o = await transportOnce(pkt, req.timeoutMs, waiter);
     const last = unmapped === 0;
+    // One window for the whole request (the usual case) is the CDB as encoded; a smaller one gets its own.
+    if (offset !== 0 || !last) {
+      lba0 ??= w.spec.readField(pkt.pkt_cdbp, 'lba') as bigint;
+      w.spec.writeField(pkt.pkt_cdbp, 'lba', lba0 + BigInt(offset / w.blockSize));
+      w.spec.writeField(pkt.pkt_cdbp, 'blocks', length / w.blockSize);
+    }
+    const o = await transportOnce(pkt, req.timeoutMs, waiter);
     if (o.reason !== CMD_CMPLT || o.status !== STATUS_GOOD || o.resid > 0 || last) {
       return { ...o, resid: total - offset - (length - o.resid) };
     }
