@@ -118,6 +118,7 @@ export class UsbmsHba implements CapsContext, ExecContext {
     this.holds++;
   }
 
+  /** SenseContext: the REQUEST SENSE is done; queued packets may go on the wire again. */
   releaseWire(): void {
     this.holds--;
     this.pump();

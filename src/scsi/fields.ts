@@ -10,6 +10,7 @@
 import { ScsiDataError, ScsiParamError } from './errors.js';
 import { UsbmsInternalError } from '../util/errors.js';
 
+/** The value of one field: a number, a flag, or a bigint (LBAs and other 64-bit fields). */
 export type FieldValue = number | boolean | bigint;
 
 /** One field of a CDB: where it lives, how wide, and which parameter fills it. */
