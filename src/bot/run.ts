@@ -24,7 +24,7 @@ import { PhaseFailure, looksLikeExtraData, usbFailure } from './failure.js';
 import type { BotTimeouts } from './options.js';
 import type { Quirks } from './quirks.js';
 import type { BotSlot } from './slot.js';
-import { CSW_STATUS } from './wire.js';
+import { CSW_STATUS } from '../usb/wire/bot.js';
 
 const log = logger('bot');
 

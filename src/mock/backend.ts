@@ -175,14 +175,7 @@ export class MockBackend implements UsbBackend {
   }
 
   private row(s: Slot): DeviceListing {
-    const i = s.info;
-    return {
-      vendorId: i.vendorId, productId: i.productId, busNumber: s.location.busNumber, deviceAddress: s.address ?? 0,
-      portNumbers: [...s.location.portNumbers], portPath: formatPortPath(s.location), serialNumber: i.serialNumber,
-      manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
-      interfaceNumber: i.interfaceNumber, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true,
-      kernelDriverActive: false,
-    };
+    return softwareListing(s.info, s.location, s.address ?? 0);
   }
 
   private makeHub(location: PortLocation, opts: MockHubOptions): MockHub {
@@ -233,6 +226,17 @@ export class MockBackend implements UsbBackend {
       this.timers.add(timer);
     }
   }
+}
+
+/** The listing row of a software device (Bulk-Only, no kernel driver) plugged in at `location` with `address`. */
+export function softwareListing(i: PortInfo, location: PortLocation, address: number): DeviceListing {
+  return {
+    vendorId: i.vendorId, productId: i.productId, busNumber: location.busNumber, deviceAddress: address,
+    portNumbers: [...location.portNumbers], portPath: formatPortPath(location), serialNumber: i.serialNumber,
+    manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
+    interfaceNumber: i.interfaceNumber, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true,
+    kernelDriverActive: false,
+  };
 }
 
 /** The device's port with the location the backend gave it (the device itself does not know where it is plugged). */

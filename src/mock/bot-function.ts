@@ -6,7 +6,7 @@
 // Only the wire declarations are shared with the host engine; this device's logic is its own.
 import {
   CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_OFFSET, CSW_SIGNATURE, CSW_STATUS,
-} from '../bot/wire.js';
+} from '../usb/wire/bot.js';
 import { logger } from '../util/log.js';
 import { DeviceAbort, type InEndpoint, type OutEndpoint } from './endpoints.js';
 import type { FaultController } from './faults.js';
@@ -307,7 +307,7 @@ export class BulkOnlyFunction {
     csw.fill(0);
     csw.writeUInt32LE(p.cswSignature ? 0x55534253 : CSW_SIGNATURE, CSW_OFFSET.signature);
     csw.writeUInt32LE(p.cswTag ? (tag ^ 0xffffffff) >>> 0 : tag, CSW_OFFSET.tag);
-    csw.writeUInt32LE(wireResidue >>> 0, CSW_OFFSET.residue);
+    csw.writeUInt32LE(wireResidue >>> 0, CSW_OFFSET.dataResidue);
     csw[CSW_OFFSET.status] = wireStatus & 0xff;
     if (p.cswSignature) this.noteFault(tag, 'csw-signature');
     if (p.cswTag) this.noteFault(tag, 'csw-tag');

@@ -2,7 +2,7 @@
  * The software USB mass-storage device: one Bulk-Only interface (bulk-in 0x81, bulk-out 0x02), its class
  * requests on the control pipe, its LUNs, and the test controls (faults, surprise removal, stats, wire log).
  */
-import { BOT_REQUEST, BOT_REQUEST_TYPE } from '../bot/wire.js';
+import { BOT_REQUEST, BOT_REQUEST_TYPE } from '../usb/wire/bot.js';
 import { UsbCancelledError, UsbDeviceGoneError, UsbError, UsbStallError } from '../usb/errors.js';
 import { USB_FEATURE_ENDPOINT_HALT, USB_REQ_CLEAR_FEATURE, type ControlSetup, type Pipe, type PortInfo } from '../usb/port.js';
 import { logger } from '../util/log.js';

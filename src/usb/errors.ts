@@ -5,7 +5,7 @@
  * failure: it is a UsbmsArgumentError (code ARG_INVALID), as at every layer.
  */
 import { UsbmsError, type UsbmsErrorCode } from '../util/errors.js';
-import type { Pipe } from './port.js';
+import type { Pipe } from './pipe.js';
 
 /** What went wrong, in USB terms (the constructor argument; `code` is `USB_` + kind). */
 export type UsbErrorKind =

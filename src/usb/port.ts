@@ -36,9 +36,10 @@
  *   (code ARG_INVALID), as does a bad pipe name or timeout.
  */
 import type { UsbError } from './errors.js';
+import type { Pipe } from './pipe.js';
 
-/** A bulk pipe of the mass-storage interface. */
-export type Pipe = 'in' | 'out';
+// A bulk pipe of the mass-storage interface (its own module: the errors name pipes too, and the port names errors).
+export type { Pipe } from './pipe.js';
 /** The bus speed of the device. */
 export type UsbSpeed = 'low' | 'full' | 'high' | 'super' | 'super-plus' | 'unknown';
 

@@ -10,6 +10,7 @@ import { UsbDeviceGoneError, UsbError } from '../../src/usb/errors.js';
 import { parseDeviceSelector } from '../../src/usb/selector.js';
 import { DeviceAtPort, portStatus, setPortPower, waitForArrival } from '../../src/usb/device-at-port.js';
 import { openUsbms } from '../../src/open.js';
+import { closing } from '../support/session.js';
 
 const sel = parseDeviceSelector;
 const backends: MockBackend[] = [];
@@ -40,22 +41,18 @@ describe('MockBackend: listed and opened like libusb devices', () => {
 
   it('opens by port path, and the port knows where it is plugged', async () => {
     const b = await rig();
-    const port = await b.open(sel('0-1.2'));
-    try {
-      expect(port.info.serialNumber).toBe('B');
-      expect(port.info.portNumbers).toEqual([1, 2]);
-      expect(port.info.busNumber).toBe(0);
-    } finally { await port.close(); }
+    await using port = closing(await b.open(sel('0-1.2')));
+    expect(port.info.serialNumber).toBe('B');
+    expect(port.info.portNumbers).toEqual([1, 2]);
+    expect(port.info.busNumber).toBe(0);
   });
 
   it('openUsbms({ backend, device }) runs a whole session on the port path', async () => {
     const b = await rig();
-    const s = await openUsbms({ backend: b, device: '0-3.1' });
-    try {
-      const disk = await s.openDisk(0);
-      expect(disk.blocks).toBe(64n);
-      expect(s.port.info.serialNumber).toBe('D');
-    } finally { await s.close(); }
+    await using s = closing(await openUsbms({ backend: b, device: '0-3.1' }));
+    const disk = await s.openDisk(0);
+    expect(disk.blocks).toBe(64n);
+    expect(s.port.info.serialNumber).toBe('D');
   });
 
   it('an absent port: NOT_FOUND listing what is there', async () => {

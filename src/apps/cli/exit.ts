@@ -4,8 +4,9 @@
  * {@link EXIT_STATUS_BY_CODE} is the one table from code to exit status, and the README's "Errors" section lists
  * it (test/apps/cli/exit-table.test.ts keeps the two in step).
  */
-import { ExitStatus } from '../../scsi/index.js';
+import { scsi } from '../../api.js';
 import { isUsbmsError, UsbmsError, type UsbmsErrorCode } from '../../util/errors.js';
+const { ExitStatus } = scsi;
 
 /** sg3_utils' exit statuses by name (SG_LIB_CAT_* and friends). */
 export const EXIT = ExitStatus;

@@ -4,10 +4,9 @@
  * same code serves hardware (libusb; port power through the parent hub, where its descriptor says the port
  * switches alone) and the software disk (its software hub switches per port).
  */
-import { DeviceMismatchError, formatIdentity, PortPowerError } from '../../usb/device-errors.js';
-import type { UsbBackend } from '../../usb/backend.js';
-import { parseDeviceSelector } from '../../usb/selector.js';
-import { DeviceAtPort } from '../../usb/device-at-port.js';
+import {
+  DeviceMismatchError, DeviceAtPort, formatIdentity, parseDeviceSelector, PortPowerError, type DeviceSelector, type UsbBackend,
+} from '../../api.js';
 import type { UsbmsSession } from '../../open.js';
 import { logger } from '../../util/log.js';
 import type { SessionSource } from './session-device.js';
@@ -45,6 +44,6 @@ export function slotSource(slot: DeviceAtPort, open: (slot: DeviceAtPort) => Pro
 }
 
 /** The slot of the device `device` names on `backend` (any selector form; the identity comes from the listing). */
-export function findSlot(backend: UsbBackend, device: string): Promise<DeviceAtPort> {
-  return DeviceAtPort.find(backend, parseDeviceSelector(device));
+export function findSlot(backend: UsbBackend, device: string | DeviceSelector): Promise<DeviceAtPort> {
+  return DeviceAtPort.find(backend, typeof device === 'string' ? parseDeviceSelector(device) : device);
 }

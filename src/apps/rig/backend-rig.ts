@@ -4,9 +4,7 @@
  * the device found there, so sessions, power cycles and waits always find that device again and refuse another.
  */
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../../open.js';
-import type { DeviceListing, UsbBackend } from '../../usb/backend.js';
-import { DeviceMismatchError, DeviceWaitTimeoutError } from '../../usb/device-errors.js';
-import { identityOf, DeviceAtPort } from '../../usb/device-at-port.js';
+import { DeviceMismatchError, DeviceAtPort, DeviceWaitTimeoutError, identityOf, type DeviceListing, type UsbBackend } from '../../api.js';
 import type { DeviceKey, RigDevice } from './device.js';
 
 /** Options of the sessions {@link rigDevicesOf}'s slots open. */

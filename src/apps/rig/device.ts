@@ -3,7 +3,7 @@
  * identity (VID:PID and serial), so that after a reset, a power cycle or a re-plug the same slot is found again
  * and a different device in it is never taken for the one that was there.
  *
- * Two implementations: mock slots (src/apps/rig/mock-rig.ts, software disks) and libusb slots (src/apps/rig/usb-rig.ts).
+ * One implementation, BackendRigDevice (./backend-rig.ts), over any UsbBackend: libusb or software disks (src/sources).
  */
 import type { UsbmsSession } from '../../open.js';
 import { hex4 } from '../../util/hex.js';

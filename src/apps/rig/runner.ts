@@ -5,7 +5,7 @@
  * they only share the event loop, and every wait here is asynchronous.
  */
 import { isDiskError } from '../../disk/index.js';
-import { UsbDeviceGoneError } from '../../usb/errors.js';
+import { UsbDeviceGoneError } from '../../api.js';
 import { describeKey, type RigDevice } from './device.js';
 import { deviceRef, type EventSink, type RigEventBody } from './events.js';
 import { DeviceHandle, RigError } from './handle.js';

@@ -20,9 +20,10 @@ import {
 import { PcapWriter } from './pcap-writer.js';
 import { DIR_IN, ERRNO, statusForError, XFER_BULK, XFER_CONTROL, type EventType } from './usbmon.js';
 import { isArgumentError } from '../../util/errors.js';
+import { CBW_LENGTH } from '../wire/bot.js';
 
 /** Bulk records keep at least a whole CBW, so a small snaplen never costs Wireshark the BOT framing. */
-const MIN_BULK_CAPTURE = 31;
+const MIN_BULK_CAPTURE = CBW_LENGTH;
 
 const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 

@@ -14,7 +14,7 @@ import {
   decodeDiskSense,
 } from '../../../src/disk/index.js';
 import { MemoryMedia, MockUsbDevice } from '../../../src/mock/index.js';
-import { mockFromSpec } from '../../../src/open-mock.js';
+import { mockFromSpec } from '../../../src/sources/mock-spec.js';
 import { UsbmsOpenError } from '../../../src/open.js';
 import { ScsaError, scsi_init_pkt, NULL_FUNC } from '../../../src/scsa/index.js';
 import { commands, ExitStatus, ScsiDataError, ScsiParamError } from '../../../src/scsi/index.js';
@@ -26,6 +26,7 @@ import { RigError } from '../../../src/apps/rig/index.js';
 import { TraceFormatError } from '../../../src/usb/trace/pcap-reader.js';
 import { rig } from '../../disk/helpers.js';
 import { ROOT } from './build.js';
+import { closing } from '../../support/session.js';
 
 const codes = Object.keys(ERROR_CODES) as UsbmsErrorCode[];
 const cause = new Error('the error underneath');
@@ -149,16 +150,13 @@ describe('a caller\'s mistake is ARG_INVALID at every layer', () => {
   });
 
   it('SCSA, disk: scsi_init_pkt with an impossible CDB length, a read at a negative LBA', async () => {
-    const { session, disk } = await rig({ blocks: 2048 });
-    try {
-      expectArgumentError(caught(() => scsi_init_pkt(session.hba.address(0), null, null, -1, 32, 0, 0, NULL_FUNC)),
-        'UsbmsArgumentError');
-      const e = await disk.read(-1n, 1).catch((x: unknown) => x);
-      expect(e).toBeInstanceOf(DiskArgumentError);
-      expectArgumentError(e, 'DiskArgumentError');
-    } finally {
-      await session.close();
-    }
+    await using held = closing(await rig({ blocks: 2048 }));
+    const { session, disk } = held;
+    expectArgumentError(caught(() => scsi_init_pkt(session.hba.address(0), null, null, -1, 32, 0, 0, NULL_FUNC)),
+      'UsbmsArgumentError');
+    const e = await disk.read(-1n, 1).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DiskArgumentError);
+    expectArgumentError(e, 'DiskArgumentError');
   });
 
   it('the software disk: bad LUN options, bad fault rules, media access past the end, a bad JSON spec', () => {

@@ -4,15 +4,13 @@
  * and serial) or an error. A hub that cannot switch that port alone is refused, never a silent no-op.
  */
 import type { Argv } from 'yargs';
-import { usbBackend } from '../../../open.js';
-import type { DeviceListing, UsbBackend } from '../../../usb/backend.js';
-import { DeviceAtPort, portStatus, setPortPower, waitForArrival } from '../../../usb/device-at-port.js';
-import { formatPortPath, parseDeviceSelector, selectOne, type PortLocation } from '../../../usb/selector.js';
+import {
+  DeviceAtPort, formatPortPath, hex4, parseDeviceSelector, portStatus, selectOne, setPortPower, waitForArrival,
+  type DeviceListing, type PortLocation, type UsbBackend,
+} from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
-import { info, out, printJson, run, type GlobalArgs } from '../context.js';
-import { mockArg } from './list.js';
-import { hex4 } from '../../../util/hex.js';
+import { info, out, printJson, run, sourceOf, type GlobalArgs } from '../context.js';
 
 type Action = 'off' | 'on' | 'cycle' | 'status';
 interface PowerArgs extends GlobalArgs { action: Action; 'off-ms': number; 'wait-ms': number }
@@ -38,7 +36,7 @@ async function portOf(backend: UsbBackend, device: string | undefined): Promise<
 async function power(a: PowerArgs): Promise<number> {
   const offMs = checkMs(a['off-ms'], 'off-ms', 600_000);
   const waitMs = checkMs(a['wait-ms'], 'wait-ms', 600_000);
-  const { backend } = await usbBackend({ mock: mockArg(a) });
+  const { backend } = await sourceOf(a);
   const location = await portOf(backend, a.device);
   const port = formatPortPath(location);
   const present = (await backend.list()).find((d) => formatPortPath(d) === port);

@@ -3,32 +3,27 @@
  * port paths on bus 0 (no Linux host has one), so plans, reports, power cycles and vanishing devices are tried
  * (and tested) exactly as on hardware.
  *
- * - `usbms validate --mock A.json --mock B.img ...`: a hub at `0-1`, the devices at `0-1.1`, `0-1.2`, ... in order;
+ * - `{ kind: 'mock', devices }` (`--mock A.json --mock B.img ...`, ./mock.ts): a hub at `0-1`, the devices at
+ *   `0-1.1`, `0-1.2`, ... in order;
  * - `usbms validate --rig RIG.json`: `{ "devices": [{ "port": "0-1.2", "mock": "dev.json" }, { "port": "0-1.3",
  *   "personality": "cached-counterfeit", "serial": "CC1" }] }`, paths relative to the rig file; the hubs the port
  *   paths need are added (7 ports each).
  */
-import { UsbmsArgumentError } from '../../util/errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { MockBackend } from '../../mock/backend.js';
-import { createPersonality, PERSONALITY_IDS, type MockUsbDevice, type PersonalityName } from '../../mock/index.js';
-import { mockFromSpec } from '../../open-mock.js';
-import { mockFromImage } from '../../open.js';
+import { MockBackend } from '../mock/backend.js';
+import { createPersonality, PERSONALITY_IDS, type MockUsbDevice, type PersonalityName } from '../mock/index.js';
+import { RigSpecError } from './errors.js';
+import { mockFromFile } from './mock-file.js';
 
-/** A rig description that cannot be used; the message names the entry. */
-/** A rig description that cannot be used: a caller's mistake (code ARG_INVALID). */
-export class RigSpecError extends UsbmsArgumentError {
-  override readonly name = 'RigSpecError';
-}
-
-const HUB_PORTS = 7;
+/** Ports of each software hub. */
+export const HUB_PORTS = 7;
 const PORT_PATH = /^(\d{1,3})-(\d{1,3}(\.\d{1,3})*)$/;
 
 function deviceFromPath(path: string): MockUsbDevice {
   if (!existsSync(path)) throw new RigSpecError(`mock device ${path} does not exist`);
   try {
-    return path.toLowerCase().endsWith('.json') ? mockFromSpec(path) : mockFromImage(path);
+    return mockFromFile(path);
   } catch (e) {
     throw new RigSpecError(`mock device ${path}: ${(e as Error).message}`);
   }
@@ -54,12 +49,6 @@ export async function mockBackendOf(devices: readonly { port: string; device: Mo
     }
   }
   return backend;
-}
-
-/** `--mock FILE` repeated: one device per file at 0-1.1, 0-1.2, ... */
-export function mockRigFromFiles(paths: readonly string[]): Promise<MockBackend> {
-  if (paths.length > HUB_PORTS) throw new RigSpecError(`at most ${HUB_PORTS} --mock devices (use --rig for more)`);
-  return mockBackendOf(paths.map((p, i) => ({ port: `0-1.${i + 1}`, device: deviceFromPath(p) })));
 }
 
 function entryDevice(e: Record<string, unknown>, i: number, base: string): MockUsbDevice {

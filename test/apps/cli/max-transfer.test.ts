@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseMaxTransfer } from '../../src/apps/cli/context.js';
-import { CliError } from '../../src/apps/cli/exit.js';
-import { parseByteSize } from '../../src/util/size.js';
+import { parseMaxTransfer } from '../../../src/apps/cli/context.js';
+import { CliError } from '../../../src/apps/cli/exit.js';
+import { parseByteSize } from '../../../src/util/size.js';
 
 describe('--max-transfer SIZE', () => {
   it('reads bytes and K/M/KiB/MiB suffixes as powers of 1024, case-insensitive', () => {

@@ -7,10 +7,10 @@
  * listings left the other sticks' libusb handles open, and an open handle keeps node's event loop alive.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { MockUsbDevice } from '../../src/mock/index.js';
-import type { MockUsbPort } from '../../src/mock/index.js';
-import { UsbError } from '../../src/usb/errors.js';
-import type { ControlSetup } from '../../src/usb/port.js';
+import { MockUsbDevice } from '../../../src/mock/index.js';
+import type { MockUsbPort } from '../../../src/mock/index.js';
+import { UsbError } from '../../../src/usb/errors.js';
+import type { ControlSetup } from '../../../src/usb/port.js';
 import { FAKE_STICK_CONFIG_DESCRIPTOR, FAKE_STICK_DEVICE_DESCRIPTOR } from './fake-stick-descriptors.js';
 
 type Cb<T> = (error: (Error & { errno: number }) | undefined, value?: T) => void;
@@ -106,9 +106,9 @@ const sticks = [
 vi.mock('usb', () => ({ getDeviceList: () => sticks, usb: { on: () => undefined, removeListener: () => undefined,
   unrefHotplugEvents: () => undefined } }));
 
-const { LibusbBackend } = await import('../../src/usb/libusb/backend.js');
-const { openHandleCount } = await import('../../src/usb/libusb/handles.js');
-const { resolvePlan, rigDevicesOf, runRig, selectRigDevices } = await import('../../src/apps/rig/index.js');
+const { LibusbBackend } = await import('../../../src/usb/libusb/backend.js');
+const { openHandleCount } = await import('../../../src/usb/libusb/handles.js');
+const { resolvePlan, rigDevicesOf, runRig, selectRigDevices } = await import('../../../src/apps/rig/index.js');
 
 describe('validate on two of five sticks over libusb (issue 11)', () => {
   it('passes on both and leaves no libusb handle open (the process can exit)', async () => {

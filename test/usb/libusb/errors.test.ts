@@ -1,10 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { usb } from 'usb';
-import { LibusbErrorCode, LibusbTransferStatus, usbErrorFromLibusb } from '../../src/usb/libusb/errors.js';
+import { LibusbErrorCode, LibusbTransferStatus, usbErrorFromLibusb } from '../../../src/usb/libusb/errors.js';
 import {
   UsbCancelledError, UsbDeviceGoneError, UsbError, UsbOverflowError, UsbStallError, UsbTimeoutError,
   type UsbErrorCode,
-} from '../../src/usb/errors.js';
+} from '../../../src/usb/errors.js';
 
 /** What node-usb hands us: an Error with the libusb number in errno. */
 function libusbException(errno: number, message = 'LIBUSB_SOMETHING'): Error {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { pick, tuneDisk, TUNE_RAMP } from '../../src/apps/cli/commands/tune.js';
-import { MockUsbDevice } from '../../src/mock/index.js';
-import { openUsbms } from '../../src/open.js';
+import { pick, tuneDisk, TUNE_RAMP } from '../../../src/apps/cli/commands/tune.js';
+import { MockUsbDevice } from '../../../src/mock/index.js';
+import { openUsbms } from '../../../src/open.js';
+import { closing } from '../../support/session.js';
 
 const MiB = 1024 * 1024;
 
@@ -15,20 +16,16 @@ function stick(opts: { blocks: number; chokeAboveBlocks?: number }): MockUsbDevi
 }
 
 async function tuned(dev: MockUsbDevice, ceiling = 16 * MiB): Promise<Awaited<ReturnType<typeof tuneDisk>>> {
-  const session = await openUsbms({ mock: dev, maxTransferBytes: ceiling });
-  try {
-    const disk = await session.openDisk(0, { retries: 0, allowWrite: true });
-    // Recognisable content, so that a READ of the wrong blocks cannot match the small READs by accident.
-    const pattern = Buffer.alloc(64 * 1024);
-    const blocks = Math.min(Number(disk.blocks), 16 * MiB / 512);
-    for (let lba = 0; lba < blocks; lba += 128) {
-      for (let i = 0; i < pattern.length; i += 4) pattern.writeUInt32LE((lba * 512 + i) >>> 0, i);
-      await disk.write(BigInt(lba), pattern);
-    }
-    return await tuneDisk(disk);
-  } finally {
-    await session.close();
+  await using session = closing(await openUsbms({ mock: dev, maxTransferBytes: ceiling }));
+  const disk = await session.openDisk(0, { retries: 0, allowWrite: true });
+  // Recognisable content, so that a READ of the wrong blocks cannot match the small READs by accident.
+  const pattern = Buffer.alloc(64 * 1024);
+  const blocks = Math.min(Number(disk.blocks), 16 * MiB / 512);
+  for (let lba = 0; lba < blocks; lba += 128) {
+    for (let i = 0; i < pattern.length; i += 4) pattern.writeUInt32LE((lba * 512 + i) >>> 0, i);
+    await disk.write(BigInt(lba), pattern);
   }
+  return await tuneDisk(disk);
 }
 
 describe('usbms tune (read-only ramp)', () => {
@@ -43,22 +40,18 @@ describe('usbms tune (read-only ramp)', () => {
   it('a device that chokes above 1 MiB: the ramp stops at the first failing size, the device still answers, ' +
     'and the answer is a size that worked', async () => {
     const dev = stick({ blocks: 65536, chokeAboveBlocks: 2048 });
-    const session = await openUsbms({ mock: dev, maxTransferBytes: 16 * MiB });
-    try {
-      const disk = await session.openDisk(0, { retries: 0 });
-      const r = await tuneDisk(disk);
-      const failed = r.sizes.filter((s) => !s.ok);
-      expect(failed).toHaveLength(1);
-      expect(failed[0]?.bytes).toBe(2 * MiB);
-      expect(failed[0]?.error).toMatch(/phase error|transport|failed/i);
-      expect(r.sizes.filter((s) => s.ok).map((s) => s.bytes)).toEqual(TUNE_RAMP.filter((s) => s <= MiB));
-      expect(r.maxTransferBytes).toBeLessThanOrEqual(MiB);
-      // Recovered: a READ of the largest safe size works afterwards.
-      const back = await disk.read(0n, MiB / 512);
-      expect(back.length).toBe(MiB);
-    } finally {
-      await session.close();
-    }
+    await using session = closing(await openUsbms({ mock: dev, maxTransferBytes: 16 * MiB }));
+    const disk = await session.openDisk(0, { retries: 0 });
+    const r = await tuneDisk(disk);
+    const failed = r.sizes.filter((s) => !s.ok);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.bytes).toBe(2 * MiB);
+    expect(failed[0]?.error).toMatch(/phase error|transport|failed/i);
+    expect(r.sizes.filter((s) => s.ok).map((s) => s.bytes)).toEqual(TUNE_RAMP.filter((s) => s <= MiB));
+    expect(r.maxTransferBytes).toBeLessThanOrEqual(MiB);
+    // Recovered: a READ of the largest safe size works afterwards.
+    const back = await disk.read(0n, MiB / 512);
+    expect(back.length).toBe(MiB);
   });
 
   it('stops the ramp at the disk: a 1 MiB disk is never asked for more than 1 MiB', async () => {

@@ -20,8 +20,8 @@ import { dirname, resolve } from 'node:path';
 import {
   applyWedgeSpec, createPersonality, FileMedia, MockUsbDevice, PERSONALITY_IDS,
   type Fault, type FaultKind, type FaultRule, type MockDeviceOptions, type MockLunOptions, type PersonalityName,
-} from './mock/index.js';
-import { UsbmsArgumentError } from './util/errors.js';
+} from '../mock/index.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 /** A device description that cannot be used: the message says which key is wrong. */
 export class MockSpecError extends UsbmsArgumentError {

@@ -3,7 +3,7 @@ import { usb, type Device } from 'usb';
 import { makeFakePort } from './fake-node-usb.js';
 import {
   UsbCancelledError, UsbClosedError, UsbDeviceGoneError, UsbError, UsbStallError, UsbTimeoutError,
-} from '../../src/usb/errors.js';
+} from '../../../src/usb/errors.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const outcome = <T>(p: Promise<T>): Promise<unknown> => p.then((v) => v, (e: unknown) => e);

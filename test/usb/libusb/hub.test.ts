@@ -33,8 +33,8 @@ const plainHub = new FakeUsbDevice(1, [3], 4, { bDeviceClass: 9, bcdUSB: 0x0110,
 const stick = new FakeUsbDevice(1, [2, 1], 5, { bDeviceClass: 0, bcdUSB: 0x0200, idVendor: 0x0781, idProduct: 0x5567 });
 vi.mock('usb', () => ({ getDeviceList: () => [hub, plainHub, stick], usb: {} }));
 
-const { LibusbBackend } = await import('../../src/usb/libusb/backend.js');
-const { setPortPower } = await import('../../src/usb/device-at-port.js');
+const { LibusbBackend } = await import('../../../src/usb/libusb/backend.js');
+const { setPortPower } = await import('../../../src/usb/device-at-port.js');
 
 beforeEach(() => { for (const d of [hub, plainHub, stick]) { d.calls.length = 0; d.opened = 0; d.closed = 0; d.openArgs = []; } });
 

@@ -4,8 +4,8 @@
  * device that never answers) are deterministic.
  */
 import type { Device, InEndpoint, Interface, LibUSBException, OutEndpoint } from 'usb';
-import { LibusbPort } from '../../src/usb/libusb/port.js';
-import type { PortInfo } from '../../src/usb/port.js';
+import { LibusbPort } from '../../../src/usb/libusb/port.js';
+import type { PortInfo } from '../../../src/usb/port.js';
 
 type Callback = (error: LibUSBException | undefined, buffer: Buffer, actual: number) => void;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeFakePort, libusbError } from './fake-node-usb.js';
-import { UsbError } from '../../src/usb/errors.js';
+import { UsbError } from '../../../src/usb/errors.js';
 
 describe('a failed libusb_submit_transfer does not poison the transfer', () => {
   it('after LIBUSB_ERROR_NO_MEM (usbfs memory) the next submit goes to the wire on a fresh native transfer', async () => {

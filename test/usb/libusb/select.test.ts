@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import {
   chooseBotInterface, summarizeMassStorageInterfaces, type InterfaceDescriptorLike, type EndpointDescriptorLike,
-} from '../../src/usb/libusb/select.js';
-import { UsbError } from '../../src/usb/errors.js';
+} from '../../../src/usb/libusb/select.js';
+import { UsbError } from '../../../src/usb/errors.js';
 
 const bulk = (address: number, mps: number): EndpointDescriptorLike => ({ bEndpointAddress: address, bmAttributes: 0x02, wMaxPacketSize: mps });
 const intr = (address: number): EndpointDescriptorLike => ({ bEndpointAddress: address, bmAttributes: 0x03, wMaxPacketSize: 8 });

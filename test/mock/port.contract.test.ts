@@ -1,6 +1,6 @@
 // The software USB disk must keep the same port contract as libusb (test/usb/port-contract.ts).
 import { MockUsbDevice } from '../../src/mock/index.js';
-import { describePortContract } from './port-contract.js';
+import { describePortContract } from '../usb/port-contract.js';
 
 describePortContract('MockUsbPort (software USB disk)', async () => {
   const device = new MockUsbDevice({ luns: [{ blocks: 2048 }], powerOnUnitAttention: true });
