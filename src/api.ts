@@ -15,6 +15,11 @@ export * as scsi from './scsi/index.js';
 export * as bot from './bot/index.js';
 export { BotTransport, BotError, isBotError, parseQuirkOverrides, resolveQuirks } from './bot/index.js';
 export { UsbmsHba } from './scsa/index.js';
+// The transport seam the HBA runs packets on (BotTransport implements it; src/transport/index.ts has the contract).
+export type {
+  Transport, TransportCommand, TransportResult, TransportSlot, TransportErrorKind, TransportProtocol, ResetLevel,
+  DataDirection,
+} from './transport/index.js';
 export type { UsbPort, UsbTransfer, PortInfo, Pipe, UsbSpeed, ControlSetup } from './usb/port.js';
 export * from './usb/errors.js';
 export { listMassStorageDevices } from './open.js';
@@ -23,10 +28,11 @@ export { parseDeviceSelector, DeviceSelectorError } from './usb/selector.js';
 export type { DeviceSelector } from './usb/selector.js';
 // The device boundary: backends (list / open / hubs), selectors, slots across re-enumeration, port power.
 export type { UsbBackend, DeviceListing, DeviceIdentity, BackendOpenOptions, HubControl } from './usb/backend.js';
-export { formatDeviceSelector, formatPortPath, hex4, matchesSelector, selectOne } from './usb/selector.js';
+export { formatDeviceSelector, formatPortPath, matchesSelector, selectOne } from './usb/selector.js';
+export { hex4, vidPid } from './util/hex.js';
 export type { PortLocation } from './usb/selector.js';
-export { DeviceSlot, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity } from './usb/slot.js';
-export type { WaitOptions, PowerCycleOptions } from './usb/slot.js';
+export { DeviceAtPort, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity } from './usb/device-at-port.js';
+export type { WaitOptions, PowerCycleOptions } from './usb/device-at-port.js';
 export {
   DeviceMismatchError, DeviceWaitTimeoutError, formatIdentity, PortPowerError, UsbMountedError,
 } from './usb/device-errors.js';

@@ -1,11 +1,12 @@
 /**
- * The composition root: port (libusb or the software disk) -> BOT engine -> SCSA HBA -> disks.
+ * The composition root: device source (src/sources: libusb, the software disk, a rig, a replay) -> port
+ * (-> TracingPort) -> BOT engine -> SCSA HBA -> disks.
  *
  * `openUsbms` is what the CLI and library users call; every layer is built on the one below it here and
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
-import { BotTransport, parseQuirkOverrides, type BotTimeouts } from './bot/index.js';
+import { BotTransport, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts } from './bot/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import type { MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
@@ -16,6 +17,7 @@ import { mountedFilesystemsOf } from './usb/libusb/mounts.js';
 import type { PcapOptions } from './usb/trace/index.js';
 import type { UsbPort } from './usb/port.js';
 import { logger } from './util/log.js';
+import { vidPid } from './util/hex.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
@@ -106,24 +108,27 @@ export function detachRefusal(selector: DeviceSelector, devices: readonly MassSt
 function quirkText(text: string | undefined, port: UsbPort): string | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   if (text.includes(':')) return text;
-  const id = `${port.info.vendorId.toString(16).padStart(4, '0')}:${port.info.productId.toString(16).padStart(4, '0')}`;
+  const id = vidPid(port.info.vendorId, port.info.productId);
   return `${id}:${text}`;
 }
 
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
-  const { port, mock } = opts.port !== undefined ? { port: givenPort(opts, opts.port), mock: undefined } : await openPort(opts);
+  const { port, mock, deviceQuirks } = opts.port !== undefined
+    ? { port: givenPort(opts, opts.port), mock: undefined, deviceQuirks: undefined } : await openPort(opts);
   let transport: BotTransport | undefined;
   let traced = port;
   try {
     if (opts.pcap !== undefined) traced = await tracePort(port, opts.pcap); // before the engine sends anything
-    const quirks = quirkText(opts.quirks, traced);
+    // The user's overrides first (for one VID:PID the first override wins), then those the devices bring.
+    const quirks = [quirkText(opts.quirks, traced), deviceQuirks].filter((q) => q !== undefined).join(',');
     transport = await BotTransport.open(traced, {
-      ...(quirks === undefined ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
+      ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
       timeouts: { ...(opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs }), ...opts.botTimeouts },
       ...(opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes }),
     });
-    const hba = UsbmsHba.attach(transport, { quirks: { senseLun0Only: transport.quirks.senseLun0Only } });
-    return makeSession(traced, transport, hba, mock, opts.timeoutMs);
+    const parts = quirkParts(transport.quirks);
+    const hba = UsbmsHba.attach(transport, { quirks: parts.hba });
+    return makeSession(traced, transport, hba, mock, opts.timeoutMs, parts);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);
     await traced.close().catch(() => undefined);
@@ -142,8 +147,12 @@ function givenPort(opts: OpenUsbmsOptions, port: UsbPort): UsbPort {
   return port;
 }
 
-/** The port of the device the options name, through the one device-source factory (src/sources). */
-async function openPort(opts: OpenUsbmsOptions): Promise<{ port: UsbPort; mock: MockUsbDevice | undefined }> {
+/**
+ * The port of the device the options name, through the one device-source factory (src/sources), and the quirk
+ * overrides the source's devices bring (software disks: UsbBackend.quirkOverrides).
+ */
+async function openPort(opts: OpenUsbmsOptions)
+  : Promise<{ port: UsbPort; mock: MockUsbDevice | undefined; deviceQuirks: string | undefined }> {
   const source = await openSource(sourceSpecOf(opts));
   if (source.selector === undefined) {
     throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial], ' +
@@ -151,7 +160,7 @@ async function openPort(opts: OpenUsbmsOptions): Promise<{ port: UsbPort; mock: 
   }
   const port = await source.backend.open(source.selector, { detachKernelDriver: opts.detachKernelDriver,
     force: opts.force, expect: opts.expect });
-  return { port, mock: source.mock };
+  return { port, mock: source.mock, deviceQuirks: source.backend.quirkOverrides };
 }
 
 /** `port` traced into a usbmon pcap (the trace code loads only when a capture is asked for). */
@@ -167,18 +176,16 @@ async function tracePort(port: UsbPort, pcap: PcapOptions): Promise<UsbPort> {
 }
 
 function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
-  timeoutMs: number | undefined): UsbmsSession {
+  timeoutMs: number | undefined, quirks: QuirkParts): UsbmsSession {
   const disks: Disk[] = [];
   let closed = false;
-  const q = transport.quirks;
   return {
     port, transport, hba, mock,
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
         ...diskOpts,
-        quirks: { fixCapacity: q.fixCapacity, noReadCapacity16: q.noReadCapacity16,
-          noSynchronizeCache: q.noSynchronizeCache, ...diskOpts.quirks },
+        quirks: { ...quirks.disk, ...diskOpts.quirks },
       });
       disks.push(disk);
       return disk;

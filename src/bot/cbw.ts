@@ -2,7 +2,7 @@
  * Command Block Wrapper (BOT 1.0 §5.1): 31 bytes, little-endian, declared once (CbwLayout in src/usb/wire/bot.ts)
  * and encoded into a buffer the engine allocates at open time. Tags come from {@link TagCounter}.
  */
-import type { DataDirection } from './api.js';
+import type { DataDirection } from '../transport/index.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import {
   CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CbwLayout,

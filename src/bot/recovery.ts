@@ -6,6 +6,7 @@
 import { isUsbError } from '../usb/errors.js';
 import type { ControlSetup, UsbPort } from '../usb/port.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 import type { Quirks } from './quirks.js';
 import { BOT_MAX_LUN, BOT_REQUEST, BOT_REQUEST_TYPE } from '../usb/wire/bot.js';
 
@@ -63,8 +64,6 @@ export interface RecoveryTimeouts {
   readonly controlMs: number;
   readonly resetDelayMs: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Reset Recovery. Resolves true when the device is back (by BOT reset or by port reset), false when even the

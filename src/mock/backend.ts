@@ -77,6 +77,12 @@ export class MockBackend implements UsbBackend {
       { ports: opts.rootPorts ?? 8, powerSwitching: opts.rootPowerSwitching ?? 'none' });
   }
 
+  /** The quirk overrides the plugged devices bring (their `hostQuirks`), joined; undefined when none does. */
+  get quirkOverrides(): string | undefined {
+    const all = this.slots.flatMap((s) => (s.device.hostQuirks === undefined ? [] : [s.device.hostQuirks]));
+    return all.length === 0 ? undefined : all.join(',');
+  }
+
   /** Add a hub at the port path `at` (its parent hub must exist). */
   addHub(at: string | PortLocation, opts: MockHubOptions = {}): MockHub {
     const location = toLocation(at);

@@ -14,6 +14,7 @@ import type { MockLun } from './lun.js';
 import type { CommandPlan, OutSink, ScsiTarget } from './scsi-target.js';
 import { CSW_LENGTH, applyPick, botCase, freshPicks, type Picks } from './bot-picks.js';
 import type { DeviceEvent, Fault, MockDeviceQuirks, MockDeviceStats } from './types.js';
+import { UsbmsInternalError } from '../util/errors.js';
 
 const log = logger('mock', 'bot');
 
@@ -156,7 +157,7 @@ export class BulkOnlyFunction {
       plan.direction = 'none'; plan.length = 0; plan.status = 0; plan.sink = undefined;
     } else {
       const lun = dev.lunAt(lunNumber);
-      if (lun === undefined) throw new Error(`no LUN object for meaningful LUN ${lunNumber}`);
+      if (lun === undefined) throw new UsbmsInternalError(`no LUN object for meaningful LUN ${lunNumber}`);
       dev.target.execute(lun, lunNumber, cdb, plan);
     }
     const result = await this.dataPhase(tag, expected, hostDir, plan, forcePhaseError);

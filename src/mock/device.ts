@@ -51,6 +51,8 @@ export class MockUsbDevice {
   readonly altSettings: readonly AltSettingInfo[];
   readonly log: DeviceEvent[] = [];
   readonly quirks: MockDeviceQuirks;
+  /** The quirk overrides a host needs for this device (MockDeviceOptions.hostQuirks). */
+  readonly hostQuirks: string | undefined;
   /** Highest LUN that Get Max LUN reports (ghost LUNs included). */
   readonly maxLun: number;
   private readonly opts: MockDeviceOptions;
@@ -73,6 +75,7 @@ export class MockUsbDevice {
     if (!Number.isInteger(mps) || mps < 8 || mps > 1024) throw new MockDeviceConfigError(`bad max packet size ${mps}`);
     const lunOpts = opts.luns ?? [{ blocks: DEFAULT_BLOCKS }];
     this.quirks = opts.quirks ?? {};
+    this.hostQuirks = opts.hostQuirks;
     const ghosts = this.quirks.ghostLuns ?? 0;
     if (lunOpts.length < 1 || lunOpts.length + ghosts > 16) {
       throw new MockDeviceConfigError(`a device has 1..16 LUNs, got ${lunOpts.length + ghosts}`);

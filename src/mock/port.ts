@@ -10,6 +10,7 @@ import type {
   AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer,
 } from '../usb/port.js';
 import type { HostXfer } from './endpoints.js';
+import { asError, UsbmsArgumentError } from '../util/errors.js';
 
 /** What a port may do to its device (internal to src/mock). Endpoints are named by address, as on the wire. */
 export interface DeviceWire {
@@ -42,13 +43,13 @@ class MockTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const refused = this.port.refusal();
     if (refused !== undefined) return Promise.reject(refused);
-    if (this.current !== undefined) return Promise.reject(new UsbError('INVALID', 'transfer is already in flight', { pipe: this.pipe }));
+    if (this.current !== undefined) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer is already in flight`));
     if (this.generation !== this.port.generation) {
-      return Promise.reject(new UsbError('INVALID', 'transfer made before the alternate setting changed', { pipe: this.pipe }));
+      return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer made before the alternate setting changed`));
     }
-    if (!Buffer.isBuffer(buffer)) return Promise.reject(new UsbError('INVALID', 'submit needs a Buffer', { pipe: this.pipe }));
+    if (!Buffer.isBuffer(buffer)) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} submit needs a Buffer`, { argument: 'buffer' }));
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(new UsbError('INVALID', `bad timeout ${timeoutMs}`, { pipe: this.pipe }));
+      return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe}: bad timeout ${timeoutMs}`, { argument: 'timeoutMs' }));
     }
     let markSettled!: () => void;
     this.settled = new Promise((r) => { markSettled = r; });
@@ -132,14 +133,14 @@ export class MockUsbPort implements UsbPort {
     const refused = this.refusal();
     if (refused !== undefined) throw refused;
     const alt = this.altSettings.find((a) => a.alternateSetting === alternateSetting);
-    if (alt === undefined) throw new UsbError('INVALID', `no alternate setting ${alternateSetting}`);
+    if (alt === undefined) throw new UsbmsArgumentError(`no alternate setting ${alternateSetting}`);
     for (const address of [binding.in, binding.out, binding.status, binding.command]) {
       if (address !== undefined && !alt.endpoints.some((e) => e.address === address)) {
-        throw new UsbError('INVALID', `alternate setting ${alternateSetting} has no endpoint 0x${address.toString(16)}`);
+        throw new UsbmsArgumentError(`alternate setting ${alternateSetting} has no endpoint 0x${address.toString(16)}`);
       }
     }
     if ([...this.transfers].some((t) => t.inFlight)) {
-      throw new UsbError('INVALID', 'selectAltSetting with transfers in flight');
+      throw new UsbmsArgumentError('selectAltSetting with transfers in flight');
     }
     await this.controlCall(() => this.wire.setInterface(alternateSetting));
     const mps = (address: number): number => alt.endpoints.find((e) => e.address === address)?.maxPacketSize ?? 0;
@@ -151,7 +152,7 @@ export class MockUsbPort implements UsbPort {
   /** The endpoint address bound to `pipe` now. */
   private addressOf(pipe: Pipe): number {
     const address = this.current.endpoints[pipe];
-    if (address === undefined) throw new UsbError('INVALID', `no ${String(pipe)} pipe in alternate setting ${this.current.alternateSetting}`);
+    if (address === undefined) throw new UsbmsArgumentError(`no ${String(pipe)} pipe in alternate setting ${this.current.alternateSetting}`, { argument: 'pipe' });
     return address;
   }
 
@@ -165,7 +166,7 @@ export class MockUsbPort implements UsbPort {
 
   clearHalt(pipe: Pipe): Promise<void> {
     const address = this.current.endpoints[pipe];
-    if (address === undefined) return Promise.reject(new UsbError('INVALID', `no ${pipe} pipe to clear`));
+    if (address === undefined) return Promise.reject(new UsbmsArgumentError(`no ${pipe} pipe to clear`, { argument: 'pipe' }));
     return this.controlCall(() => this.wire.clearHalt(address));
   }
 
@@ -222,7 +223,7 @@ export class MockUsbPort implements UsbPort {
       this.wire.schedule(() => {
         const late = this.refusal();
         if (late !== undefined) { reject(late); return; }
-        try { resolve(op()); } catch (e) { reject(e instanceof Error ? e : new Error(String(e))); }
+        try { resolve(op()); } catch (e) { reject(asError(e)); }
       });
     });
   }

@@ -5,7 +5,8 @@
  */
 import { UsbError } from './errors.js';
 import type { DeviceIdentity } from './backend.js';
-import { formatPortPath, hex4, type PortLocation } from './selector.js';
+import { formatPortPath, type PortLocation } from './selector.js';
+import { hex4 } from '../util/hex.js';
 
 /** `vid:pid serial S`, as messages name a device. */
 export function formatIdentity(id: DeviceIdentity): string {

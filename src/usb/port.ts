@@ -32,7 +32,8 @@
  * - **Several in flight.** Many transfers may be in flight on one pipe; they complete in submission order,
  *   each filled in turn (a short packet completes only the transfer it lands in; the next transfer then
  *   receives whatever the device sends next).
- * - A transfer that is already in flight may not be submitted again: that rejects with `UsbError('INVALID')`.
+ * - A transfer that is already in flight may not be submitted again: that rejects with a `UsbmsArgumentError`
+ *   (code ARG_INVALID), as does a bad pipe name or timeout.
  *
  * ## Alternate settings and pipes
  *
@@ -47,14 +48,14 @@
  *   endpoint is which. Afterwards `info.alternateSetting`, `info.endpoints` and `info.maxPacketSize` describe the
  *   new setting.
  * - **When.** Only with no transfer in flight; transfers made before the switch must not be submitted after it
- *   (their endpoint may no longer exist): make new ones. Both violations reject with `UsbError('INVALID')`, as
+ *   (their endpoint may no longer exist): make new ones. Both violations reject with a `UsbmsArgumentError`, as
  *   does an unknown setting or an address that setting does not have (nothing is sent then).
  * - **Failure.** The device refusing SET_INTERFACE rejects with UsbStallError (the port stays in the setting it
  *   was in); a disconnect with UsbDeviceGoneError.
  * - **Reset.** `resetDevice()` restores the selected setting and binding (the device comes back in setting 0).
  * - A port that cannot switch (a replay of a capture, a wrapper that does not pass the switch on) leaves
  *   `altSettings` and `selectAltSetting` undefined: it speaks whatever its current setting is.
- * - `createTransfer` for a pipe the current binding does not have throws `UsbError('INVALID')`.
+ * - `createTransfer` for a pipe the current binding does not have throws a `UsbmsArgumentError`.
  */
 import type { UsbError } from './errors.js';
 import type { Pipe } from './pipe.js';

@@ -10,6 +10,7 @@ import {
 import type {
   AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer,
 } from '../../src/usb/port.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 /** One host transfer the device has not finished yet. */
 export interface Pending {
@@ -44,8 +45,8 @@ class AdvTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const refused = this.port.refusal();
     if (refused !== undefined) return Promise.reject(refused);
-    if (this.slot !== undefined) return Promise.reject(new UsbError('INVALID', 'transfer already in flight', { pipe: this.pipe }));
-    if (!Buffer.isBuffer(buffer) || !(timeoutMs >= 0)) return Promise.reject(new UsbError('INVALID', 'bad submit', { pipe: this.pipe }));
+    if (this.slot !== undefined) return Promise.reject(new UsbmsArgumentError('transfer already in flight'));
+    if (!Buffer.isBuffer(buffer) || !(timeoutMs >= 0)) return Promise.reject(new UsbmsArgumentError('bad submit'));
     return new Promise<number>((resolve, reject) => {
       const s: Slot = { t: this, pipe: this.pipe, buf: buffer, filled: 0, done: false, timer: undefined, resolve, reject };
       this.slot = s;
@@ -94,9 +95,9 @@ export class AdversaryPort implements UsbPort {
   /** SET_INTERFACE on the control pipe (the device decides), then the pipes of that setting. */
   async selectAltSetting(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void> {
     if (this.altSettings?.some((a) => a.alternateSetting === alternateSetting) !== true) {
-      throw new UsbError('INVALID', `no alternate setting ${alternateSetting}`);
+      throw new UsbmsArgumentError(`no alternate setting ${alternateSetting}`);
     }
-    if (this.outstanding !== 0) throw new UsbError('INVALID', 'selectAltSetting with transfers in flight');
+    if (this.outstanding !== 0) throw new UsbmsArgumentError('selectAltSetting with transfers in flight');
     await this.controlCall(() => this.dev.control(this, 'out', setInterface(alternateSetting, this.current.interfaceNumber), 0, timeoutMs));
     this.current = { ...this.current, alternateSetting, endpoints: { ...binding } };
   }
@@ -116,7 +117,7 @@ export class AdversaryPort implements UsbPort {
   }
 
   createTransfer(pipe: Pipe): UsbTransfer {
-    if (this.current.endpoints[pipe] === undefined) throw new UsbError('INVALID', `no pipe ${String(pipe)}`);
+    if (this.current.endpoints[pipe] === undefined) throw new UsbmsArgumentError(`no pipe ${String(pipe)}`);
     return new AdvTransfer(pipe, this);
   }
 

@@ -11,6 +11,8 @@ import {
   BOT_INTERFACE, BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH,
   CSW_OFFSET, CSW_STATUS,
 } from '../../src/usb/wire/bot.js';
+import { UsbError } from '../../src/usb/errors.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 /**
  * The two round-trip savers, to find out in the lab which device takes which: `earlyData` submits the data
@@ -56,11 +58,11 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
   timeoutMs = 10_000): Promise<BareLoop> {
   const usb = await import('usb');
   const device: Device | undefined = usb.findByIds(vendorId, productId);
-  if (device === undefined) throw new Error(`no device ${vendorId.toString(16)}:${productId.toString(16)}`);
+  if (device === undefined) throw new UsbError('NOT_FOUND', `no device ${vendorId.toString(16)}:${productId.toString(16)}`);
   device.open();
   const iface: Interface | undefined = device.interfaces?.find((i) => i.descriptor.bInterfaceClass === BOT_INTERFACE.CLASS
     && i.descriptor.bInterfaceProtocol === BOT_INTERFACE.PROTOCOL_BOT);
-  if (iface === undefined) throw new Error('no Bulk-Only mass-storage interface');
+  if (iface === undefined) throw new UsbError('NOT_SUPPORTED', 'no Bulk-Only mass-storage interface');
   if (iface.isKernelDriverActive()) iface.detachKernelDriver();
   iface.claim();
   const inEp = iface.endpoints.find((e) => e.direction === 'in' && e.transferType === usb.usb.LIBUSB_TRANSFER_TYPE_BULK) as InEndpoint;
@@ -108,14 +110,14 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
     }
     const status = csw[CSW_OFFSET.status];
     if (moved !== bytes || n !== CSW_LENGTH || status !== CSW_STATUS.PASSED) {
-      throw new Error(`bare ${op} of ${bytes} at ${lba}: moved ${moved}, CSW ${n} bytes status ${status}`);
+      throw new UsbError('IO', `bare ${op} of ${bytes} at ${lba}: moved ${moved}, CSW ${n} bytes status ${status}`);
     }
   }
 
   return {
     maxPacketSize: inEp.descriptor.wMaxPacketSize,
     async run(op, lba, bytes, count, mode = PLAIN): Promise<number> {
-      if (bytes > data.length) throw new RangeError(`${bytes} > the loop's buffer of ${data.length}`);
+      if (bytes > data.length) throw new UsbmsArgumentError(`${bytes} > the loop's buffer of ${data.length}`);
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < count; i++) await command(op, lba + (i * bytes) / 512, bytes, mode);
       return Number(process.hrtime.bigint() - t0) / 1e9;

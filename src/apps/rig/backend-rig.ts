@@ -1,10 +1,10 @@
 /**
  * Rig slots over the device boundary (src/usb/backend.ts): hardware through libusb, or software disks behind
- * software hubs (MockBackend), with the same code. Each slot is a DeviceSlot: its port path and the identity of
+ * software hubs (MockBackend), with the same code. Each slot is a DeviceAtPort: its port path and the identity of
  * the device found there, so sessions, power cycles and waits always find that device again and refuse another.
  */
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../../open.js';
-import { DeviceMismatchError, DeviceSlot, DeviceWaitTimeoutError, identityOf, type DeviceListing, type UsbBackend } from '../../api.js';
+import { DeviceMismatchError, DeviceAtPort, DeviceWaitTimeoutError, identityOf, type DeviceListing, type UsbBackend } from '../../api.js';
 import type { DeviceKey, RigDevice } from './device.js';
 
 /** Options of the sessions {@link rigDevicesOf}'s slots open. */
@@ -26,14 +26,14 @@ export class BackendRigDevice implements RigDevice {
   readonly key: DeviceKey;
   readonly bulkOnly: boolean;
   readonly product: string | undefined;
-  readonly slot: DeviceSlot;
+  readonly slot: DeviceAtPort;
 
   constructor(readonly backend: UsbBackend, readonly listing: DeviceListing, private readonly opts: BackendRigOptions = {}) {
     this.key = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber };
     // Bulk-Only: the default setting speaks it, or a UAS device offers it as an alternate setting (usbms uses that).
     this.bulkOnly = listing.protocol === 'BOT' || listing.hasBotAltSetting;
     this.product = listing.product;
-    this.slot = DeviceSlot.of(backend, identityOf(listing));
+    this.slot = DeviceAtPort.of(backend, identityOf(listing));
   }
 
   mounted(): string[] {

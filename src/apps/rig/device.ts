@@ -6,6 +6,8 @@
  * One implementation, BackendRigDevice (./backend-rig.ts), over any UsbBackend: libusb or software disks (src/sources).
  */
 import type { UsbmsSession } from '../../open.js';
+import { hex4 } from '../../util/hex.js';
+import { sleep } from '../../util/sleep.js';
 
 /** What names a slot in results: its port path and the identity of the device found there. */
 export interface DeviceKey {
@@ -36,7 +38,6 @@ export interface RigDevice {
   waitForReturn(timeoutMs: number): Promise<boolean>;
 }
 
-export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 /** `1-2.3 f055:5b00 SERIAL`: how a slot is named in lines, tables and file names. */
 export function describeKey(k: DeviceKey): string {
@@ -54,7 +55,6 @@ export function keyFileName(k: DeviceKey): string {
   return `${safe(k.port)}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => { setTimeout(r, ms); });
 
 /** Poll `present` every `everyMs` until it says true (true) or `timeoutMs` passes (false). */
 export async function pollUntil(present: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {

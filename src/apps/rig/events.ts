@@ -3,9 +3,10 @@
  * lines otherwise, and (at the end) JUnit XML. Every event names its time, its device (port path, VID:PID,
  * serial) and its step (null for events about the device as a whole).
  */
-import { hex4, type DeviceKey } from './device.js';
+import type { DeviceKey } from './device.js';
 import type { Figures } from './steps/context.js';
 import type { StepStatus } from './verdict.js';
+import { hex4 } from '../../util/hex.js';
 
 /** How an event names its device. */
 export interface DeviceRef {

@@ -9,6 +9,7 @@ import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { releaseHandle, retryClose } from './handles.js';
 import { LibusbTransfer, type TransferHost } from './transfer.js';
 import { logger } from '../../util/log.js';
+import { UsbmsArgumentError } from '../../util/errors.js';
 
 const log = logger('libusb');
 
@@ -85,7 +86,7 @@ export class LibusbPort implements UsbPort, TransferHost {
     if (unusable !== undefined) throw unusable;
     const ep = this.pipes[pipe];
     if (ep === undefined) {
-      throw new UsbError('INVALID', `no ${String(pipe)} pipe in alternate setting ${this.current.alternateSetting}`);
+      throw new UsbmsArgumentError(`no ${String(pipe)} pipe in alternate setting ${this.current.alternateSetting}`, { argument: 'pipe' });
     }
     const generation = this.generation;
     return new LibusbTransfer(pipe, this, (cb) => ep.makeTransfer(0, cb), () => generation === this.generation);
@@ -95,14 +96,14 @@ export class LibusbPort implements UsbPort, TransferHost {
     const unusable = this.unusableReason();
     if (unusable !== undefined) throw unusable;
     const alt = this.altSettings.find((a) => a.alternateSetting === alternateSetting);
-    if (alt === undefined) throw new UsbError('INVALID', `interface ${this.current.interfaceNumber} has no alternate setting ${alternateSetting}`);
+    if (alt === undefined) throw new UsbmsArgumentError(`interface ${this.current.interfaceNumber} has no alternate setting ${alternateSetting}`);
     const pairs = Object.entries(binding) as [Pipe, number | undefined][];
     for (const [pipe, address] of pairs) {
       if (address !== undefined && !alt.endpoints.some((e) => e.address === address)) {
-        throw new UsbError('INVALID', `alternate setting ${alternateSetting} has no endpoint 0x${address.toString(16)} for the ${pipe} pipe`);
+        throw new UsbmsArgumentError(`alternate setting ${alternateSetting} has no endpoint 0x${address.toString(16)} for the ${pipe} pipe`);
       }
     }
-    if (this.inFlight.size > 0) throw new UsbError('INVALID', 'selectAltSetting with transfers in flight');
+    if (this.inFlight.size > 0) throw new UsbmsArgumentError('selectAltSetting with transfers in flight');
     this.device.timeout = timeoutMs > 0 ? timeoutMs : CONTROL_FOREVER_MS;
     await this.operation(`select alternate setting ${alternateSetting}`, 'control',
       (done) => this.iface.setAltSetting(alternateSetting, (error) => done(error, undefined)));
@@ -124,17 +125,17 @@ export class LibusbPort implements UsbPort, TransferHost {
 
   controlIn(setup: ControlSetup, length: number, timeoutMs: number): Promise<Buffer> {
     if ((setup.bmRequestType & 0x80) === 0) {
-      return Promise.reject(new UsbError('INVALID', 'controlIn needs a device-to-host bmRequestType (bit 7 set)'));
+      return Promise.reject(new UsbmsArgumentError('controlIn needs a device-to-host bmRequestType (bit 7 set)', { argument: 'bmRequestType' }));
     }
     if (!Number.isInteger(length) || length < 0 || length > 0xffff) {
-      return Promise.reject(new UsbError('INVALID', `control length must be 0..65535, got ${length}`));
+      return Promise.reject(new UsbmsArgumentError(`control length must be 0..65535, got ${length}`, { argument: 'length' }));
     }
     return this.control(setup, length, timeoutMs).then((data) => data ?? Buffer.alloc(0));
   }
 
   async controlOut(setup: ControlSetup, data: Buffer | undefined, timeoutMs: number): Promise<void> {
     if ((setup.bmRequestType & 0x80) !== 0) {
-      throw new UsbError('INVALID', 'controlOut needs a host-to-device bmRequestType (bit 7 clear)');
+      throw new UsbmsArgumentError('controlOut needs a host-to-device bmRequestType (bit 7 clear)', { argument: 'bmRequestType' });
     }
     await this.control(setup, data ?? Buffer.alloc(0), timeoutMs);
   }
@@ -149,7 +150,7 @@ export class LibusbPort implements UsbPort, TransferHost {
 
   clearHalt(pipe: Pipe): Promise<void> {
     const ep = this.pipes[pipe];
-    if (ep === undefined) return Promise.reject(new UsbError('INVALID', `no ${pipe} pipe to clear`));
+    if (ep === undefined) return Promise.reject(new UsbmsArgumentError(`no ${pipe} pipe to clear`, { argument: 'pipe' }));
     return this.operation(`clear halt on bulk-${pipe}`, pipe, (done) => ep.clearHalt((error) => done(error, undefined)));
   }
 

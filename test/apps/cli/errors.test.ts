@@ -37,7 +37,7 @@ const caught = (fn: () => unknown): unknown => { try { fn(); } catch (e) { retur
 describe('the code set and the exit table', () => {
   it('codes are namespaced by layer and each has a meaning', () => {
     for (const c of codes) {
-      expect(c).toMatch(/^(ARG|USB|BOT|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|CLI)_[A-Z0-9_]+$/);
+      expect(c).toMatch(/^(ARG|INTERNAL|USB|BOT|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|CLI)_[A-Z0-9_]+$/);
       expect(ERROR_CODES[c].length).toBeGreaterThan(10);
     }
   });
@@ -167,13 +167,14 @@ describe('a caller\'s mistake is ARG_INVALID at every layer', () => {
     expectArgumentError(caught(() => mockFromSpec(join(ROOT, 'no-such-device.json'))), 'MockSpecError');
   });
 
-  it('USB: a transfer submitted while in flight (kind INVALID) carries the same code', async () => {
+  it('USB: a transfer submitted while in flight is a UsbmsArgumentError, not a USB failure', async () => {
     const dev = new MockUsbDevice({ luns: [{ blocks: 64 }] });
     const port = dev.open();
     const t = port.createTransfer('in');
     const first = t.submit(Buffer.alloc(13), 50).catch((x: unknown) => x);
     const second = await t.submit(Buffer.alloc(13), 50).catch((x: unknown) => x);
-    expect(second).toMatchObject({ name: 'UsbError', kind: 'INVALID', code: 'ARG_INVALID' });
+    expect(second).toBeInstanceOf(UsbmsArgumentError);
+    expect(second).toMatchObject({ name: 'UsbmsArgumentError', code: 'ARG_INVALID' });
     expect(isArgumentError(second)).toBe(true);
     await first;
     await port.close();

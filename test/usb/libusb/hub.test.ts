@@ -34,7 +34,7 @@ const stick = new FakeUsbDevice(1, [2, 1], 5, { bDeviceClass: 0, bcdUSB: 0x0200,
 vi.mock('usb', () => ({ getDeviceList: () => [hub, plainHub, stick], usb: {} }));
 
 const { LibusbBackend } = await import('../../../src/usb/libusb/backend.js');
-const { setPortPower } = await import('../../../src/usb/slot.js');
+const { setPortPower } = await import('../../../src/usb/device-at-port.js');
 
 beforeEach(() => { for (const d of [hub, plainHub, stick]) { d.calls.length = 0; d.opened = 0; d.closed = 0; d.openArgs = []; } });
 

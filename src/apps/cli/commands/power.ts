@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import {
-  DeviceSlot, formatPortPath, hex4, parseDeviceSelector, portStatus, selectOne, setPortPower, waitForArrival,
+  DeviceAtPort, formatPortPath, hex4, parseDeviceSelector, portStatus, selectOne, setPortPower, waitForArrival,
   type DeviceListing, type PortLocation, type UsbBackend,
 } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
@@ -40,7 +40,7 @@ async function power(a: PowerArgs): Promise<number> {
   const location = await portOf(backend, a.device);
   const port = formatPortPath(location);
   const present = (await backend.list()).find((d) => formatPortPath(d) === port);
-  const slot = present === undefined ? undefined : DeviceSlot.of(backend, {
+  const slot = present === undefined ? undefined : DeviceAtPort.of(backend, {
     busNumber: location.busNumber, portNumbers: location.portNumbers, vendorId: present.vendorId,
     productId: present.productId, serialNumber: present.serialNumber });
   const t0 = Date.now();

@@ -5,9 +5,11 @@
 import type { scsi_address } from '../scsa/index.js';
 import { CMD_CMPLT, CMD_DEV_GONE, CMD_TIMEOUT } from '../scsa/types.js';
 import { commands } from '../scsi/index.js';
-import { runCommand, type CommandHooks, type CommandOptions, type CommandResult, type RetryPolicy } from './command.js';
+import {
+  runCommand, type CommandContext, type CommandData, type CommandHooks, type CommandResult, type RetryPolicy,
+} from './retry.js';
 import { DiskArgumentError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense } from './errors.js';
-import { runPacket } from './packet.js';
+import { sendPacket, type CdbSpec } from './packet.js';
 import { decodeDiskSense } from './sense.js';
 
 /** A command for Disk.raw: the CDB, at most one data phase, a timeout. */
@@ -32,30 +34,50 @@ export interface RawResult {
   readonly resid: number;
 }
 
+/** No data phase and no retries (TEST UNIT READY from the user, as sg_turs sends it). */
+const ONCE: CommandData = { once: true };
 const MAX_RAW_DATA = 16 * 1024 * 1024;
+
+/** Disk.raw's declaration: any CDB, sent as the caller gave it (what sg_raw does); its length comes with it. */
+const ANY_CDB: CdbSpec<Uint8Array> = {
+  name: 'raw CDB',
+  cdbLength: 16,
+  encodeCdb: (cdb: Uint8Array, into: Buffer = Buffer.alloc(cdb.length)): Buffer => {
+    into.set(cdb);
+    return into;
+  },
+};
 /** REQUEST SENSE allocation length: the largest sense a device may return (SPC: 252). */
 const SENSE_ALLOCATION = 252;
 
 export abstract class DiskCommands {
+  /** What every command of this disk shares (made once, not per command). */
+  private readonly context: CommandContext;
+
   protected constructor(
     protected readonly ap: scsi_address,
-    protected readonly policy: RetryPolicy,
-    /** Default pkt_time in seconds. */
+    policy: RetryPolicy,
+    /** Default command timeout in ms (pkt_time is in seconds). */
     readonly timeoutMs: number,
-  ) {}
+    hooks: CommandHooks,
+  ) {
+    this.context = { ap, policy, hooks, timeoutMs };
+  }
 
-  protected abstract hooks(): CommandHooks;
   protected abstract checkOpen(): void;
 
-  protected exec(opts: CommandOptions): Promise<CommandResult> {
-    return runCommand(this.ap, opts, this.policy, this.hooks());
+  /**
+   * Send one command: its declaration (src/scsi `commands`), its parameters, and its data phase and options,
+   * through the retry policy. The CDB is encoded straight into the packet; nothing here is made per command.
+   */
+  protected send<P>(spec: CdbSpec<P>, params: P, data?: CommandData): Promise<CommandResult> {
+    return runCommand(this.context, spec, params, data);
   }
 
   /** One TEST UNIT READY, no retries: resolves when ready, throws the typed error (with sense) when not. */
   async testUnitReady(): Promise<void> {
     this.checkOpen();
-    await this.exec({ name: 'TEST UNIT READY', cdbLength: 6, timeoutMs: this.timeoutMs, once: true,
-      writeCdb: (into) => { commands.testUnitReady.encodeCdb({}, into); } });
+    await this.send(commands.testUnitReady, {}, ONCE);
   }
 
   /** INQUIRY data as the device returned it: the standard page, or VPD page `vpd` (EVPD=1). */
@@ -66,11 +88,8 @@ export abstract class DiskCommands {
     }
     const length = vpd === undefined ? 96 : 252;
     const data = Buffer.alloc(length);
-    const r = await this.exec({ name: 'INQUIRY', cdbLength: 6, timeoutMs: this.timeoutMs, dataIn: data, allowResid: true,
-      writeCdb: (into) => {
-        commands.inquiry.encodeCdb(vpd === undefined ? { allocationLength: length }
-          : { evpd: true, pageCode: vpd, allocationLength: length }, into);
-      } });
+    const r = await this.send(commands.inquiry, vpd === undefined ? { allocationLength: length }
+      : { evpd: true, pageCode: vpd, allocationLength: length }, { dataIn: data, allowResid: true });
     const got = data.subarray(0, length - r.resid);
     // Some devices (QEMU) pad the answer to the allocation length with residue 0: what counts is the length the
     // data itself declares (VPD: 4 + PAGE LENGTH; standard: 5 + ADDITIONAL LENGTH), as sg_inq and sg_vpd do.
@@ -82,24 +101,21 @@ export abstract class DiskCommands {
   async requestSense(): Promise<DiskSense> {
     this.checkOpen();
     const data = Buffer.alloc(SENSE_ALLOCATION);
-    const r = await this.exec({ name: 'REQUEST SENSE', cdbLength: 6, timeoutMs: this.timeoutMs, dataIn: data,
-      allowResid: true, once: true,
-      writeCdb: (into) => { commands.requestSense.encodeCdb({ allocationLength: SENSE_ALLOCATION }, into); } });
+    const r = await this.send(commands.requestSense, { allocationLength: SENSE_ALLOCATION },
+      { dataIn: data, allowResid: true, once: true });
     return decodeDiskSense(data.subarray(0, SENSE_ALLOCATION - r.resid));
   }
 
   /** START STOP UNIT: spin up / down, or load / eject with `loej`. */
   async startStopUnit(p: { start: boolean; loej?: boolean }): Promise<void> {
     this.checkOpen();
-    await this.exec({ name: 'START STOP UNIT', cdbLength: 6, timeoutMs: this.timeoutMs,
-      writeCdb: (into) => { commands.startStopUnit.encodeCdb({ start: p.start, loej: p.loej ?? false }, into); } });
+    await this.send(commands.startStopUnit, { start: p.start, loej: p.loej ?? false });
   }
 
   /** PREVENT ALLOW MEDIUM REMOVAL: lock (true) or unlock (false) the medium. */
   async preventRemoval(prevent: boolean): Promise<void> {
     this.checkOpen();
-    await this.exec({ name: 'PREVENT ALLOW MEDIUM REMOVAL', cdbLength: 6, timeoutMs: this.timeoutMs,
-      writeCdb: (into) => { commands.preventAllowMediumRemoval.encodeCdb({ prevent: prevent ? 1 : 0 }, into); } });
+    await this.send(commands.preventAllowMediumRemoval, { prevent: prevent ? 1 : 0 });
   }
 
   /**
@@ -117,9 +133,8 @@ export abstract class DiskCommands {
       throw new DiskArgumentError(`data-in length ${inLength} is not 0..${MAX_RAW_DATA}`);
     }
     const dataIn = inLength > 0 ? Buffer.alloc(inLength) : undefined;
-    const o = await runPacket(this.ap, {
+    const o = await sendPacket(this.ap, ANY_CDB, cdb, {
       cdbLength: cdb.length, timeoutMs: opts.timeoutMs ?? this.timeoutMs, dataIn, dataOut: opts.dataOut,
-      writeCdb: (into) => { into.set(cdb); },
     });
     if (o.reason === CMD_DEV_GONE) throw new DiskGoneError();
     if (o.reason === CMD_TIMEOUT) throw new DiskTimeoutError('command timed out');

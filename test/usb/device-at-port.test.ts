@@ -8,7 +8,7 @@ import { MockUsbDevice } from '../../src/mock/index.js';
 import { DeviceMismatchError, DeviceWaitTimeoutError, PortPowerError } from '../../src/usb/device-errors.js';
 import { UsbDeviceGoneError, UsbError } from '../../src/usb/errors.js';
 import { parseDeviceSelector } from '../../src/usb/selector.js';
-import { DeviceSlot, portStatus, setPortPower, waitForArrival } from '../../src/usb/slot.js';
+import { DeviceAtPort, portStatus, setPortPower, waitForArrival } from '../../src/usb/device-at-port.js';
 import { openUsbms } from '../../src/open.js';
 import { closing } from '../support/session.js';
 
@@ -64,7 +64,7 @@ describe('MockBackend: listed and opened like libusb devices', () => {
 describe('a slot across re-enumeration', () => {
   it('finds its device again after a re-plug, with a new address', async () => {
     const b = await rig();
-    const slot = await DeviceSlot.find(b, sel('f055:5b00:B'));
+    const slot = await DeviceAtPort.find(b, sel('f055:5b00:B'));
     expect(slot.portPath).toBe('0-1.2');
     const before = await slot.current();
     const dev = b.unplug('0-1.2');
@@ -81,7 +81,7 @@ describe('a slot across re-enumeration', () => {
 
   it('refuses another device in its port: waitBack, current and open all throw DeviceMismatchError', async () => {
     const b = await rig();
-    const slot = await DeviceSlot.find(b, sel('0-1.2'));
+    const slot = await DeviceAtPort.find(b, sel('0-1.2'));
     b.unplug('0-1.2');
     const waiting = slot.waitBack({ timeoutMs: 2000 });
     await b.plug('0-1.2', new MockUsbDevice({ serialNumber: 'IMPOSTOR' }));
@@ -100,13 +100,13 @@ describe('a slot across re-enumeration', () => {
 
   it('the identity is checked by open itself, not only by the listing', async () => {
     const b = await rig();
-    const slot = await DeviceSlot.find(b, sel('0-1.1'));
+    const slot = await DeviceAtPort.find(b, sel('0-1.1'));
     await expect(b.open(sel('0-1.2'), { expect: slot.identity })).rejects.toBeInstanceOf(DeviceMismatchError);
   });
 
   it('waits are bounded: a device that never leaves or never comes back is a typed TIMEOUT', async () => {
     const b = await rig();
-    const slot = await DeviceSlot.find(b, sel('0-1.1'));
+    const slot = await DeviceAtPort.find(b, sel('0-1.1'));
     const t0 = Date.now();
     const e = await slot.waitGone({ timeoutMs: 150, pollMs: 20 }).then(() => undefined, (err: unknown) => err);
     expect(e).toBeInstanceOf(DeviceWaitTimeoutError);
@@ -120,7 +120,7 @@ describe('a slot across re-enumeration', () => {
 describe('port power through the hub', () => {
   it('power cycle: the device drops off (its session sees it gone), comes back with a new address, same identity', async () => {
     const b = await rig();
-    const slot = await DeviceSlot.find(b, sel('0-1.2'));
+    const slot = await DeviceAtPort.find(b, sel('0-1.2'));
     const before = await slot.current();
     const s = await openUsbms({ backend: b, device: '0-1.2' });
     const gone = new Promise((resolve) => s.port.onDisconnect(resolve));
@@ -141,7 +141,7 @@ describe('port power through the hub', () => {
 
   it('power off / on: off leaves the port unpowered and empty, on brings the same device back', async () => {
     const b = await rig();
-    const slot = await DeviceSlot.find(b, sel('0-1.1'));
+    const slot = await DeviceAtPort.find(b, sel('0-1.1'));
     await slot.powerOff({ timeoutMs: 1000 });
     expect(await portStatus(b, slot.identity)).toMatchObject({ powered: false, connected: false });
     expect((await b.list()).some((r) => r.portPath === '0-1.1')).toBe(false);
@@ -169,13 +169,13 @@ describe('port power through the hub', () => {
     expect((e as Error).message).toMatch(/hub 0-2 cannot switch port power \(wHubCharacteristics 0x000a: no power switching\)/);
     expect(b.hubAt('0-2')!.requests.some((r) => r.bmRequestType === 0x23)).toBe(false);
     expect((await b.list()).some((r) => r.portPath === '0-2.1')).toBe(true);
-    const slot = await DeviceSlot.find(b, sel('0-2.1'));
+    const slot = await DeviceAtPort.find(b, sel('0-2.1'));
     await expect(slot.powerCycle({ offMs: 1 })).rejects.toBeInstanceOf(PortPowerError);
   });
 
   it('a ganged hub (two ports switched together) is refused; the root hub too', async () => {
     const b = await rig();
-    await expect(DeviceSlot.find(b, sel('0-3.1')).then((s) => s.powerOff())).rejects.toMatchObject({ reason: 'ganged' });
+    await expect(DeviceAtPort.find(b, sel('0-3.1')).then((s) => s.powerOff())).rejects.toMatchObject({ reason: 'ganged' });
     await expect(setPortPower(b, { busNumber: 0, portNumbers: [1] }, false)).rejects.toMatchObject({ reason: 'no-switching' });
     await expect(setPortPower(b, { busNumber: 0, portNumbers: [] }, false)).rejects.toMatchObject({ reason: 'not-a-hub' });
   });
@@ -188,7 +188,7 @@ describe('port power through the hub', () => {
     await setPortPower(b, { busNumber: 0, portNumbers: [4] }, false);
     expect(await b.list()).toEqual([]);
     await setPortPower(b, { busNumber: 0, portNumbers: [4] }, true);
-    const slot = DeviceSlot.of(b, { busNumber: 0, portNumbers: [4, 2], vendorId: 0xf055, productId: 0x5b00, serialNumber: 'E' });
+    const slot = DeviceAtPort.of(b, { busNumber: 0, portNumbers: [4, 2], vendorId: 0xf055, productId: 0x5b00, serialNumber: 'E' });
     expect((await slot.waitBack({ timeoutMs: 1000 })).serialNumber).toBe('E');
   });
 
@@ -197,7 +197,7 @@ describe('port power through the hub', () => {
     backends.push(b);
     const hub = b.addHub('0-5', { ports: 4, superSpeed: true });
     await b.plug('0-5.3', new MockUsbDevice({ serialNumber: 'S', speed: 'super', maxPacketSize: 1024 }));
-    const slot = await DeviceSlot.find(b, sel('0-5.3'));
+    const slot = await DeviceAtPort.find(b, sel('0-5.3'));
     expect((await slot.powerCycle({ offMs: 1, timeoutMs: 1000 })).serialNumber).toBe('S');
     expect(hub.requests.some((r) => r.bmRequestType === 0xa0 && r.wValue === 0x2a00)).toBe(true);
     const status = await hub.pipe().controlIn({ bmRequestType: 0xa3, bRequest: 0, wValue: 0, wIndex: 3 }, 4, 100);

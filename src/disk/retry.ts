@@ -19,10 +19,11 @@ import {
   STATUS_QFULL, STATUS_RESERVATION_CONFLICT,
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 import {
   DiskError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense,
 } from './errors.js';
-import { runPacket, type PacketOutcome, type PacketRequest } from './packet.js';
+import { sendPacket, type CdbSpec, type PacketData, type PacketOutcome } from './packet.js';
 import { decodeDiskSense, errorForSense, notSuccess, SENSE_KEY } from './sense.js';
 
 const log = logger('disk');
@@ -39,6 +40,15 @@ export interface RetryPolicy {
 
 export const DEFAULT_POLICY: RetryPolicy = { retries: 3, readyTimeoutMs: 60_000, readyPollMs: 200 };
 
+/** What every command of one disk shares: where it goes, its retry policy, its hooks and its default timeout. */
+export interface CommandContext {
+  readonly ap: scsi_address;
+  readonly policy: RetryPolicy;
+  readonly hooks: CommandHooks;
+  /** pkt_time of a command that names none, in ms. */
+  readonly timeoutMs: number;
+}
+
 export interface CommandHooks {
   /** Called on UNIT ATTENTION 28/xx before the retry (re-read capacity). */
   onMediumChanged?(): Promise<void>;
@@ -53,11 +63,12 @@ export interface CommandResult {
   readonly recovered: DiskSense | undefined;
 }
 
-export interface CommandOptions extends PacketRequest {
+/** A command's data, timeout and retry options: the third argument of `send(spec, params, data)`. */
+export interface CommandData extends Omit<PacketData, 'timeoutMs'> {
+  /** Command timeout in ms (default: the disk's). */
+  readonly timeoutMs?: number | undefined;
   /** A short data phase is accepted (INQUIRY, MODE SENSE ...); otherwise it is retried, then an error. */
   readonly allowResid?: boolean;
-  /** Human name for messages ("READ(10)"). */
-  readonly name: string;
   /** First LBA of the command, for errors. */
   readonly lba?: bigint | undefined;
   /** Blocks the command covers (with `lba`): a RECOVERED ERROR naming a block outside them is not its verdict. */
@@ -68,13 +79,21 @@ export interface CommandOptions extends PacketRequest {
   readonly once?: boolean;
 }
 
-function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
-
 /** An error that is worth retrying, with the wait before the next attempt. */
 interface Transient { error: DiskError; waitMs: number; kind: 'retry' | 'not-ready' | 'medium-changed' | 'start' }
 
-export async function runCommand(ap: scsi_address, opts: CommandOptions, policy: RetryPolicy,
-  hooks: CommandHooks): Promise<CommandResult> {
+/** No data phase, the disk's timeout, retries: what a command without a third argument gets. */
+const NO_DATA: CommandData = {};
+
+/**
+ * Send the command `spec` declares with `params` through the retry policy: the disk driver's one way to send a
+ * command. `data` is never copied (a block command passes the same object every time).
+ */
+export async function runCommand<P>(ctx: CommandContext, spec: CdbSpec<P>, params: P, opts: CommandData = NO_DATA)
+  : Promise<CommandResult> {
+  const { policy, hooks } = ctx;
+  const name = spec.name;
+  const packet: PacketData = opts.timeoutMs === undefined ? { ...opts, timeoutMs: ctx.timeoutMs } : opts as PacketData;
   try {
     // The retry loop inline (one async frame per command, not two: each is a Promise and a turn of microtasks).
     let retriesLeft = opts.once === true ? 0 : policy.retries;
@@ -85,13 +104,13 @@ export async function runCommand(ap: scsi_address, opts: CommandOptions, policy:
     // read is a system call).
     let readyDeadline: number | undefined;
     for (;;) {
-      const outcome = await runPacket(ap, opts);
-      const verdict = classify(outcome, opts);
+      const outcome = await sendPacket(ctx.ap, spec, params, packet);
+      const verdict = classify(outcome, spec.name, opts);
       if (!('waitMs' in verdict)) return verdict;
       const t = verdict;
       if (t.kind === 'medium-changed') {
         if (unitAttentionsLeft-- <= 0) throw t.error;
-        log('%s: unit attention %s, retrying', opts.name, t.error.sense?.text);
+        log('%s: unit attention %s, retrying', name, t.error.sense?.text);
         // 28/xx medium may have changed, 2A/09 capacity data has changed: either way the size we hold is stale.
         const asc = t.error.sense?.asc;
         const stale = asc === 0x28 || (asc === 0x2a && t.error.sense?.ascq === 0x09);
@@ -101,19 +120,19 @@ export async function runCommand(ap: scsi_address, opts: CommandOptions, policy:
       if (t.kind === 'not-ready') {
         readyDeadline ??= Date.now() + policy.readyTimeoutMs;
         if (opts.once === true || Date.now() + policy.readyPollMs > readyDeadline) throw t.error;
-        log('%s: %s, waiting', opts.name, t.error.sense?.text);
+        log('%s: %s, waiting', name, t.error.sense?.text);
         await sleep(policy.readyPollMs);
         continue;
       }
       if (t.kind === 'start') {
         if (started || opts.once === true || hooks.startUnit === undefined) throw t.error;
         started = true;
-        log('%s: initializing command required, sending START STOP UNIT', opts.name);
+        log('%s: initializing command required, sending START STOP UNIT', name);
         await hooks.startUnit();
         continue;
       }
       if (retriesLeft-- <= 0) throw t.error;
-      log('%s: %s, retrying (%d left)', opts.name, t.error.message, retriesLeft);
+      log('%s: %s, retrying (%d left)', name, t.error.message, retriesLeft);
       if (t.waitMs > 0) await sleep(t.waitMs);
     }
   } catch (e) {
@@ -126,40 +145,40 @@ export async function runCommand(ap: scsi_address, opts: CommandOptions, policy:
   }
 }
 
-function classify(o: PacketOutcome, opts: CommandOptions): CommandResult | Transient {
+function classify(o: PacketOutcome, name: string, opts: CommandData): CommandResult | Transient {
   const at = opts.lba === undefined ? '' : ` at LBA ${opts.lba}`;
   if (o.reason !== CMD_CMPLT) {
-    if (o.reason === CMD_DEV_GONE) throw new DiskGoneError(`${opts.name}: device disconnected`, { cause: o.cause });
+    if (o.reason === CMD_DEV_GONE) throw new DiskGoneError(`${name}: device disconnected`, { cause: o.cause });
     if (o.reason === CMD_TIMEOUT) {
       return { kind: 'retry', waitMs: 0,
-        error: new DiskTimeoutError(`${opts.name}${at} timed out`, { lba: opts.lba, cause: o.cause }) };
+        error: new DiskTimeoutError(`${name}${at} timed out`, { lba: opts.lba, cause: o.cause }) };
     }
     const what = o.reason === CMD_ABORTED ? 'was aborted' : `failed in transport (pkt_reason ${o.reason})`;
     const detail = o.cause instanceof Error ? `: ${o.cause.message}` : '';
     return { kind: 'retry', waitMs: 10,
-      error: new DiskTransportError(`${opts.name}${at} ${what}${detail}`, { lba: opts.lba, cause: o.cause }) };
+      error: new DiskTransportError(`${name}${at} ${what}${detail}`, { lba: opts.lba, cause: o.cause }) };
   }
   switch (o.status) {
     case STATUS_GOOD:
     case STATUS_MET:
-      return goodOrShort(o, opts, at, undefined);
+      return goodOrShort(o, name, opts, at, undefined);
     case STATUS_BUSY:
     case STATUS_QFULL:
     case STATUS_RESERVATION_CONFLICT:
       return { kind: 'retry', waitMs: 50,
-        error: new DiskError('busy', `${opts.name}: device busy (status 0x${o.status.toString(16)})`, { status: o.status }) };
+        error: new DiskError('busy', `${name}: device busy (status 0x${o.status.toString(16)})`, { status: o.status }) };
     case STATUS_CHECK:
       break;
     default:
-      throw new DiskTransportError(`${opts.name}: unexpected SCSI status 0x${o.status.toString(16)}`, { status: o.status });
+      throw new DiskTransportError(`${name}: unexpected SCSI status 0x${o.status.toString(16)}`, { status: o.status });
   }
   // CHECK CONDITION. Only valid sense from a REQUEST SENSE that itself completed GOOD may turn it into success
   // (RECOVERED ERROR, or NO SENSE with nothing else wrong); anything less is a failure worth a retry, and never a
-  // buffer returned as good. The rule is written out in src/scsa/exec.ts (autoRequestSense).
+  // buffer returned as good. The rule is written out in src/scsa/auto-sense.ts.
   if (o.sense === undefined || o.sense.length < 3) {
     const why = o.senseProblem ?? 'no sense data';
     return { kind: 'retry', waitMs: 10,
-      error: new DiskTransportError(`${opts.name}${at}: CHECK CONDITION without usable sense (${why})`,
+      error: new DiskTransportError(`${name}${at}: CHECK CONDITION without usable sense (${why})`,
         { status: o.status, lba: opts.lba }) };
   }
   const sense = decodeDiskSense(o.sense);
@@ -167,14 +186,14 @@ function classify(o: PacketOutcome, opts: CommandOptions): CommandResult | Trans
   if (sense.key === SENSE_KEY.RECOVERED_ERROR || sense.key === SENSE_KEY.NO_SENSE) {
     const why = notSuccess(sense, range);
     if (why === undefined) {
-      log('%s%s: CHECK CONDITION with %s: success', opts.name, at, sense.text);
-      return goodOrShort(o, opts, at, sense);
+      log('%s%s: CHECK CONDITION with %s: success', name, at, sense.text);
+      return goodOrShort(o, name, opts, at, sense);
     }
     return { kind: 'retry', waitMs: 10, error: new DiskTransportError(
-      `${opts.name}${at}: CHECK CONDITION whose sense cannot be a verdict (${why})`,
+      `${name}${at}: CHECK CONDITION whose sense cannot be a verdict (${why})`,
       { status: o.status, lba: opts.lba, sense }) };
   }
-  const error = errorForSense(sense, opts.name, opts.lba);
+  const error = errorForSense(sense, name, opts.lba);
   if (sense.key === SENSE_KEY.UNIT_ATTENTION) return { kind: 'medium-changed', waitMs: 0, error };
   if (sense.key === SENSE_KEY.NOT_READY && sense.asc === 0x04) {
     if (sense.ascq === 0x02) return { kind: 'start', waitMs: 0, error };
@@ -184,18 +203,18 @@ function classify(o: PacketOutcome, opts: CommandOptions): CommandResult | Trans
   throw error;
 }
 
-function goodOrShort(o: PacketOutcome, opts: CommandOptions, at: string, recovered: DiskSense | undefined)
+function goodOrShort(o: PacketOutcome, name: string, opts: CommandData, at: string, recovered: DiskSense | undefined)
   : CommandResult | Transient {
   const length = (opts.dataIn ?? opts.dataOut)?.length ?? 0;
   if (opts.minBytes !== undefined && length - o.resid < opts.minBytes) {
     // Too short to decode: a device that answers short once may answer in full on the next try.
     return { kind: 'retry', waitMs: 10, error: new DiskError('bad-response',
-      `${opts.name}: the device returned ${length - o.resid} bytes (at least ${opts.minBytes} needed)`) };
+      `${name}: the device returned ${length - o.resid} bytes (at least ${opts.minBytes} needed)`) };
   }
   if (o.resid > 0 && opts.allowResid !== true) {
     // The device moved less than the command needs: never hand back a buffer with a hole in it as success.
     return { kind: 'retry', waitMs: 0, error: new DiskTransportError(
-      `${opts.name}${at}: device transferred ${o.resid} bytes less than requested`, { lba: opts.lba }) };
+      `${name}${at}: device transferred ${o.resid} bytes less than requested`, { lba: opts.lba }) };
   }
   return { resid: o.resid, recovered };
 }

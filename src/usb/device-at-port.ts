@@ -1,7 +1,7 @@
 /**
- * A device slot: a physical port and the identity (VID:PID, serial) of the device first found there. It is what a
- * port path means to a rig across re-enumeration: after a port reset, a re-plug or a power cycle the device comes
- * back with a new address on the same port, and the slot finds it again; another device in that port (other
+ * A device at a port: a physical port and the identity (VID:PID, serial) of the device first found there. It is
+ * what a port path means to a rig across re-enumeration: after a port reset, a re-plug or a power cycle the device
+ * comes back with a new address on the same port, and is found there again; another device in that port (other
  * VID:PID or serial) is refused with {@link DeviceMismatchError}, never used in its place.
  *
  * Every wait here polls `backend.list()` (libusb on Linux needs udevd running for its list to drop unplugged
@@ -15,8 +15,9 @@ import {
   formatPortPath, samePortLocation, selectOne, type DeviceSelector, type PortLocation,
 } from './selector.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 
-const log = logger('usb', 'slot');
+const log = logger('usb', 'port-device');
 
 /** How long and how often to poll the listing. */
 export interface WaitOptions {
@@ -28,7 +29,7 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Options of {@link DeviceSlot.powerCycle}. */
+/** Options of {@link DeviceAtPort.powerCycle}. */
 export interface PowerCycleOptions extends WaitOptions {
   /** How long the port stays off (ms), counted from the moment the device is gone; default 1000. */
   offMs?: number | undefined;
@@ -55,39 +56,32 @@ export function compareIdentity(id: DeviceIdentity, d: Pick<DeviceListing, 'vend
   return 'different';
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
-  if (signal?.aborted === true) { reject(signal.reason as Error); return; }
-  const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason as Error); };
-  const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-  signal?.addEventListener('abort', onAbort, { once: true });
-});
-
 /** The rows of `location` in a listing (one per mass-storage interface of the device there). */
 async function rowsAt(backend: UsbBackend, location: PortLocation): Promise<DeviceListing[]> {
   return (await backend.list()).filter((d) => samePortLocation(d, location));
 }
 
 /** A physical port and the identity of the device that belongs there (see the module comment). */
-export class DeviceSlot {
+export class DeviceAtPort {
   private constructor(
-    /** Where the slot's device is listed and opened. */
+    /** Where the device is listed and opened. */
     readonly backend: UsbBackend,
-    /** Port, VID:PID and serial of the device first found in the slot. */
+    /** Port, VID:PID and serial of the device first found at the port. */
     readonly identity: DeviceIdentity,
   ) {}
 
-  /** The slot of the one device `selector` names now (any selector form: the identity is read from the listing). */
-  static async find(backend: UsbBackend, selector: DeviceSelector): Promise<DeviceSlot> {
+  /** The one device `selector` names now, at its port (any selector form: the identity is read from the listing). */
+  static async find(backend: UsbBackend, selector: DeviceSelector): Promise<DeviceAtPort> {
     const d = selectOne(selector, await backend.list());
-    return new DeviceSlot(backend, identityOf(d));
+    return new DeviceAtPort(backend, identityOf(d));
   }
 
-  /** A slot for a device known from earlier (a journal, a plan): nothing is checked until it is used. */
-  static of(backend: UsbBackend, identity: DeviceIdentity): DeviceSlot { return new DeviceSlot(backend, identity); }
+  /** A device known from earlier (a journal, a plan), at its port: nothing is checked until it is used. */
+  static of(backend: UsbBackend, identity: DeviceIdentity): DeviceAtPort { return new DeviceAtPort(backend, identity); }
 
   /** The port path, `1-2.3`. */
   get portPath(): string { return formatPortPath(this.identity); }
-  /** A `port` selector for the slot. */
+  /** A `port` selector for the device's port. */
   get selector(): DeviceSelector {
     return { kind: 'port', busNumber: this.identity.busNumber, portNumbers: this.identity.portNumbers };
   }
@@ -95,7 +89,7 @@ export class DeviceSlot {
   toString(): string { return `${this.portPath} (${formatIdentity(this.identity)})`; }
 
   /**
-   * The device in the slot now: undefined when the port is empty (or holds no mass-storage device).
+   * The device at the port now: undefined when the port is empty (or holds no mass-storage device).
    * @throws DeviceMismatchError when another device is there.
    */
   async current(): Promise<DeviceListing | undefined> {
@@ -105,13 +99,13 @@ export class DeviceSlot {
     return row;
   }
 
-  /** Open the device in the slot; the identity is checked again on the opened handle. */
+  /** Open the device at the port; the identity is checked again on the opened handle. */
   open(options: Omit<BackendOpenOptions, 'expect'> = {}): Promise<UsbPort> {
     return this.backend.open(this.selector, { ...options, expect: this.identity });
   }
 
   /**
-   * Wait until the device has left the slot: the port is empty, or holds a device with another address than
+   * Wait until the device has left the port: the port is empty, or holds a device with another address than
    * `address` (it re-enumerated faster than one poll).
    */
   async waitGone(opts: WaitOptions & { address?: number | undefined } = {}): Promise<void> {
@@ -126,8 +120,8 @@ export class DeviceSlot {
   }
 
   /**
-   * Wait until the slot's own device is back (with another address than `notAddress`, when given) and resolve with
-   * its row. A different device appearing in the slot rejects at once with DeviceMismatchError.
+   * Wait until this very device is back (with another address than `notAddress`, when given) and resolve with
+   * its row. A different device appearing at the port rejects at once with DeviceMismatchError.
    */
   async waitBack(opts: WaitOptions & { notAddress?: number | undefined } = {}): Promise<DeviceListing> {
     const timeoutMs = opts.timeoutMs ?? 15000;
@@ -156,7 +150,7 @@ export class DeviceSlot {
     await this.waitGone({ ...opts, address: before?.deviceAddress });
   }
 
-  /** Switch the port on and wait until the slot's own device is back. */
+  /** Switch the port on and wait until this very device is back. */
   async powerOn(opts: WaitOptions = {}): Promise<DeviceListing> {
     await setPortPower(this.backend, this.identity, true);
     return this.waitBack(opts);
@@ -170,7 +164,7 @@ export class DeviceSlot {
       await this.waitGone({ ...opts, address: before?.deviceAddress });
       await sleep(opts.offMs ?? 1000, opts.signal);
     } finally {
-      // Whatever happened while it was off, never leave the slot unpowered.
+      // Whatever happened while it was off, never leave the port unpowered.
       await setPortPower(this.backend, this.identity, true).catch((e: unknown) => {
         log('power back on %s: %s', this.portPath, (e as Error).message);
       });
@@ -184,7 +178,7 @@ export class DeviceSlot {
   }
 }
 
-/** Wait until any mass-storage device shows up at `location` (a slot with no identity yet) and resolve with its row. */
+/** Wait until any mass-storage device shows up at `location` (a port with no identity yet) and resolve with its row. */
 export async function waitForArrival(backend: UsbBackend, location: PortLocation, opts: WaitOptions = {}): Promise<DeviceListing> {
   const timeoutMs = opts.timeoutMs ?? 15000;
   const deadline = Date.now() + timeoutMs;
@@ -206,7 +200,7 @@ function parentOf(location: PortLocation): { hubAt: PortLocation; port: number }
 
 /**
  * Switch the power of the port at `location` through its parent hub (SET/CLEAR_FEATURE PORT_POWER), after its hub
- * descriptor says the port can be switched alone. Does not wait for the device (see DeviceSlot for that).
+ * descriptor says the port can be switched alone. Does not wait for the device (see DeviceAtPort for that).
  * @throws PortPowerError when the hub switches no ports or all at once, or has no such port; UsbError from the hub.
  */
 export async function setPortPower(backend: UsbBackend, location: PortLocation, on: boolean): Promise<void> {
