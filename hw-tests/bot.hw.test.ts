@@ -5,8 +5,7 @@
  * timeout. Each is followed by a command that must succeed: the device was left in a sane state.
  */
 import { afterAll, describe, it, expect } from 'vitest';
-import type { BotResult } from '../src/bot/index.js';
-import { isBotError } from '../src/bot/index.js';
+import { BotTransport, isBotError, type BotResult } from '../src/bot/index.js';
 import type { DataDirection, TransportCommand } from '../src/transport/index.js';
 import type { Disk } from '../src/disk/index.js';
 import type { UsbmsSession } from '../src/open.js';
@@ -22,7 +21,7 @@ afterAll(async () => { await session?.close(); });
 
 /** One command straight through the engine, with one data buffer of `hostLength` bytes. */
 async function botCommand(cdb: number[], direction: DataDirection, data: Buffer, dataTimeoutMs = 0): Promise<BotResult> {
-  const t = session!.transport;
+  const t = bot();
   const slot = t.allocSlot(1);
   const cdbBuf = new Uint8Array(16);
   cdbBuf.set(cdb);
@@ -35,6 +34,12 @@ async function botCommand(cdb: number[], direction: DataDirection, data: Buffer,
   } finally {
     t.freeSlot(slot);
   }
+}
+/** The session's Bulk-Only engine (this file is about Bulk-Only; the session chose it for a Bulk-Only device). */
+function bot(): BotTransport {
+  const t = session!.transport;
+  if (!(t instanceof BotTransport)) throw new Error(`the session runs ${t.protocol}, not Bulk-Only`);
+  return t;
 }
 async function stillWorks(): Promise<void> {
   disk ??= await session!.openDisk(0);
@@ -93,7 +98,7 @@ describe.skipIf(botSkipReason !== undefined)(titled('Bulk-Only cases the host ca
 
 describe.skipIf(botSkipReason !== undefined)(titled('recovery on a live device (LUN 0)', botSkipReason), () => {
   it('Reset Recovery (Mass Storage Reset, clear halt in, clear halt out), then a command succeeds', async () => {
-    await session!.transport.resetRecovery();
+    await bot().resetRecovery();
     await stillWorks();
     // The transport seam's resets: BOT has no LUN reset, so 'lun' and 'target' are both Reset Recovery.
     await session!.transport.reset('target');

@@ -6,7 +6,8 @@
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
-import { BotTransport, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts } from './bot/index.js';
+import { parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts, type Quirks } from './bot/index.js';
+import { openTransport, parseTransportRequest, type OpenedTransport } from './open-transport.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import type { MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
@@ -76,7 +77,10 @@ export interface OpenUsbmsOptions extends SourceOptions {
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
 export interface UsbmsSession {
   readonly port: UsbPort;
-  readonly transport: BotTransport;
+  /** The wire protocol the session runs: Bulk-Only (BotTransport) or UAS (UasTransport); see `transport.protocol`. */
+  readonly transport: OpenedTransport['transport'];
+  /** The device's resolved quirks (the table's, the user's overrides, the software disk's own). */
+  readonly quirks: Quirks;
   readonly hba: UsbmsHba;
   /** The software device, when the session runs on one. */
   readonly mock: MockUsbDevice | undefined;
@@ -115,20 +119,25 @@ function quirkText(text: string | undefined, port: UsbPort): string | undefined 
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
   const { port, mock, deviceQuirks } = opts.port !== undefined
     ? { port: givenPort(opts, opts.port), mock: undefined, deviceQuirks: undefined } : await openPort(opts);
-  let transport: BotTransport | undefined;
+  let transport: OpenedTransport['transport'] | undefined;
   let traced = port;
   try {
     if (opts.pcap !== undefined) traced = await tracePort(port, opts.pcap); // before the engine sends anything
     // The user's overrides first (for one VID:PID the first override wins), then those the devices bring.
     const quirks = [quirkText(opts.quirks, traced), deviceQuirks].filter((q) => q !== undefined).join(',');
-    transport = await BotTransport.open(traced, {
-      ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
-      timeouts: { ...(opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs }), ...opts.botTimeouts },
-      ...(opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes }),
+    const dataMs = opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs };
+    const maxTransfer = opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes };
+    // Bulk-Only or UAS: what the interface offers, its speed, --transport and IGNORE_UAS decide (docs/uas.md).
+    const opened = await openTransport(traced, {
+      request: parseTransportRequest(opts.transport),
+      bot: { ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
+        timeouts: { ...dataMs, ...opts.botTimeouts }, ...maxTransfer },
+      uas: { timeouts: dataMs, ...maxTransfer },
     });
-    const parts = quirkParts(transport.quirks);
+    transport = opened.transport;
+    const parts = quirkParts(opened.quirks);
     const hba = UsbmsHba.attach(transport, { quirks: parts.hba });
-    return makeSession(traced, transport, hba, mock, opts.timeoutMs, parts);
+    return makeSession(traced, opened, hba, mock, opts.timeoutMs, parts);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);
     await traced.close().catch(() => undefined);
@@ -175,12 +184,13 @@ async function tracePort(port: UsbPort, pcap: PcapOptions): Promise<UsbPort> {
   }
 }
 
-function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
+function makeSession(port: UsbPort, opened: OpenedTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
   timeoutMs: number | undefined, quirks: QuirkParts): UsbmsSession {
   const disks: Disk[] = [];
   let closed = false;
+  const transport = opened.transport;
   return {
-    port, transport, hba, mock,
+    port, transport, quirks: opened.quirks, hba, mock,
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),

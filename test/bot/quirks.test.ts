@@ -143,7 +143,7 @@ describe('the software disk\'s personalities bring their quirks as overrides', (
     expect(dev.hostQuirks).toBe('f055:5b02:FIX_CAPACITY');
     const session = await openUsbms({ mock: dev });
     try {
-      expect(session.transport.quirks).toMatchObject({ source: 'override', fixCapacity: true });
+      expect(session.quirks).toMatchObject({ source: 'override', fixCapacity: true });
       const disk = await session.openDisk(0);
       expect(disk.blocks).toBe(BigInt(dev.luns[0]!.blocks)); // the device reports one block too many
     } finally {
@@ -155,7 +155,7 @@ describe('the software disk\'s personalities bring their quirks as overrides', (
     const dev = createPersonality('fix-capacity');
     const session = await openUsbms({ mock: dev, quirks: 'NO_SYNCHRONIZE_CACHE' });
     try {
-      expect(session.transport.quirks).toMatchObject({ fixCapacity: false, noSynchronizeCache: true });
+      expect(session.quirks).toMatchObject({ fixCapacity: false, noSynchronizeCache: true });
       expect((await session.openDisk(0)).blocks).toBe(BigInt(dev.luns[0]!.blocks) + 1n);
     } finally {
       await session.close();

@@ -53,7 +53,7 @@ describe('lab findings', () => {
 
   it('SENSE_LUN0_ONLY (QEMU usb-bot): LUN >= 1 reports sense unavailable instead of a wrong 5/25/00', async () => {
     await using session = closing(await openUsbms({ mock: qemuUsbBot() }));
-    expect(session.transport.quirks.senseLun0Only).toBe(true);
+    expect(session.quirks.senseLun0Only).toBe(true);
     const lun0 = await session.openDisk(0);
     const r0 = await lun0.raw(readPastEnd(64), { dataIn: 512 });
     expect(r0.status).toBe(2);
@@ -66,7 +66,7 @@ describe('lab findings', () => {
 
   it('without the quirk the same device passes the wrong sense on (what the quirk exists for)', async () => {
     await using session = closing(await openUsbms({ mock: qemuUsbBot(), quirks: '46f4:0001:' }));
-    expect(session.transport.quirks.senseLun0Only).toBe(false);
+    expect(session.quirks.senseLun0Only).toBe(false);
     const lun1 = await session.openDisk(1);
     const r1 = await lun1.raw(readPastEnd(32), { dataIn: 512 });
     expect([r1.sense?.key, r1.sense?.asc]).toEqual([5, 0x25]);
