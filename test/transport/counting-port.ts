@@ -3,7 +3,9 @@
  * port resets) and passes everything to the port it wraps: the transport contract's `wireOps`.
  */
 import type { UsbError } from '../../src/usb/errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../../src/usb/port.js';
+import type {
+  AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer,
+} from '../../src/usb/port.js';
 
 export class CountingPort implements UsbPort {
   ops = 0;
@@ -12,6 +14,15 @@ export class CountingPort implements UsbPort {
 
   get info(): PortInfo { return this.inner.info; }
   get closed(): boolean { return this.inner.closed; }
+  get altSettings(): readonly AltSettingInfo[] | undefined { return this.inner.altSettings; }
+
+  /** SET_INTERFACE is a control request on the wire too. */
+  selectAltSetting(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void> {
+    this.ops++;
+    const select = this.inner.selectAltSetting?.bind(this.inner);
+    if (select === undefined) return Promise.reject(new Error('the wrapped port cannot select an alternate setting'));
+    return select(alternateSetting, binding, timeoutMs);
+  }
 
   createTransfer(pipe: Pipe): UsbTransfer {
     const t = this.inner.createTransfer(pipe);
