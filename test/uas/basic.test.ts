@@ -22,6 +22,17 @@ describe('UAS transport, one command at a time', () => {
     expect(dev.log.some((e) => e.type === 'uas-command' && e.opcode === 0xa0)).toBe(true);
   });
 
+  it('a device that will not answer REPORT LUNS is scanned with INQUIRY, LUN after LUN, until one is refused', async () => {
+    const dev = new MockUsbDevice({ transports: 'uas', luns: [{ blocks: 2048 }, { blocks: 2048 }] });
+    dev.uasFaults.inject({ match: { opcode: 0xa0 }, times: 3, fault: { kind: 'task-set-full' } });
+    const tr = await openUasTransport(dev.open());
+    expect(tr.maxLun).toBe(1);
+    const asked = dev.log.filter((e) => e.type === 'uas-command' && e.opcode === 0x12).map((e) => (e as { lun: number }).lun);
+    expect(asked).toEqual([1, 2]);
+    expect(dev.log.some((e) => e.type === 'uas-response' && e.code === 0x09)).toBe(true); // INCORRECT LUN for LUN 2
+    await tr.close();
+  });
+
   it('INQUIRY: READ READY, 36 bytes on data-in, SENSE IU with GOOD', async () => {
     rig = await uasRig();
     const buf = Buffer.alloc(36);

@@ -225,13 +225,15 @@ describe('data phases that break the protocol', () => {
     expect(back.equals(pattern(4096, 5))).toBe(true);
   });
 
-  it('a SENSE IU whose length field claims more than arrived: only what arrived is sense', async () => {
+  it('a SENSE IU whose length field claims more than arrived carries no trusted sense; padding past the field is not sense', async () => {
     rig = await uasRig();
     rig.dev.uasFaults.inject({ match: { opcode: 0x28 }, fault: { kind: 'sense-length', length: 200 } });
+    const r = await run(rig.tr, command(read10(1_000_000, 1), 'in', Buffer.alloc(512)));
+    expect(r).toMatchObject({ status: 0x02, senseLength: 0 });
+    rig.dev.uasFaults.inject({ match: { opcode: 0x28 }, fault: { kind: 'sense-length', length: 8 } });
     const c = command(read10(1_000_000, 1), 'in', Buffer.alloc(512));
-    const r = await run(rig.tr, c);
-    expect(r.status).toBe(0x02);
-    expect(r.senseLength).toBe(18);
+    expect(await run(rig.tr, c)).toMatchObject({ status: 0x02, senseLength: 8 });
+    expect(c.sense[0]).toBe(0x70);
   });
 
   it('TASK SET FULL is a status the HBA sees, not a failure of the transport', async () => {
