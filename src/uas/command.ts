@@ -7,7 +7,7 @@
 import type { DataDirection, TransportCommand, TransportResult, TransportSlot } from '../transport/index.js';
 import type { UsbPort } from '../usb/port.js';
 import { KeptTimer } from '../util/kept-timer.js';
-import type { UasError } from './errors.js';
+import type { UasError, UasRecovery } from './errors.js';
 import { Xfer } from './xfer.js';
 
 /** Where a command is: its IU on the wire, waiting for the device, moving data, or over. */
@@ -69,6 +69,11 @@ export class UasSlot implements TransportSlot {
   collateral: 'lun-reset' | 'nexus-reset' | 'port-reset' | undefined;
   /** The failure path in progress (giveUp), so that abort() can wait for it. */
   givingUp: Promise<void> | undefined;
+  /**
+   * A reset of its LUN or of the whole target is about to end this command's task: its transfers are off the wire
+   * and its tag stays taken until the reset has run; this says which rung finally did.
+   */
+  verdict: Promise<UasRecovery> | undefined;
 
   /** The data transfer of `pipe`, made on first use. */
   dataXfer(pipe: 'in' | 'out'): Xfer {
@@ -100,6 +105,7 @@ export class UasSlot implements TransportSlot {
     this.expecting = false;
     this.collateral = undefined;
     this.givingUp = undefined;
+    this.verdict = undefined;
     return new Promise<TransportResult>((resolve, reject) => { this.resolveFn = resolve; this.rejectFn = reject; });
   }
 

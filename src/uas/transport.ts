@@ -106,6 +106,10 @@ export class UasTransport implements Transport {
   private unrecovered = false;
   /** A port reset in progress: commands wait for it before going on the wire. */
   private maintenance: Promise<boolean> | undefined;
+  /** A LUN or target reset in progress: new commands wait for it (the device would end them with the old ones). */
+  private quiet: Promise<UasRecovery> | undefined;
+  /** Verdicts of resets in progress, decided 'none' at once when the device goes or the transport closes. */
+  private readonly verdicts = new Set<(r: UasRecovery) => void>();
   /** LOGICAL UNIT RESETs and port resets run one at a time. */
   private escalation: Promise<unknown> = Promise.resolve();
   /** Whether the device implements I_T NEXUS RESET (learnt from its first answer, or given). */
@@ -182,7 +186,7 @@ export class UasTransport implements Transport {
     this.stats.commands++;
     if (this.inFlight > this.stats.maxInFlight) this.stats.maxInFlight = this.inFlight;
     const done = s.begin(command, commandLength(command));
-    if (this.maintenance === undefined && !this.unrecovered) this.launch(s);
+    if (this.maintenance === undefined && this.quiet === undefined && !this.unrecovered) this.launch(s);
     else void this.launchLater(s, s.seq);
     return done;
   }
@@ -203,9 +207,12 @@ export class UasTransport implements Transport {
     s.commandXfer.submit(s.iu, s.seq);
   }
 
-  /** A port reset is running, or the last recovery failed: the command waits for (or runs) it first. */
+  /** A reset is running, or the last recovery failed: the command waits for (or runs) it first. */
   private async launchLater(s: UasSlot, seq: number): Promise<void> {
-    if (this.maintenance !== undefined) await this.maintenance;
+    for (let wait = this.maintenance ?? this.quiet; wait !== undefined; wait = this.maintenance ?? this.quiet) {
+      await wait;
+      if (s.seq !== seq || s.state !== 'command') return;
+    }
     if (s.seq !== seq || s.state !== 'command') return;
     if (this.unrecovered) {
       log('device left unrecovered by an earlier failure: port reset before the next command');
@@ -293,11 +300,12 @@ export class UasTransport implements Transport {
     const status = senseStatus(buf);
     const declared = senseLengthField(buf);
     const arrived = n - SENSE_IU_HEADER;
-    if (declared !== arrived) {
-      log('tag %d: SENSE IU says %d bytes of sense, %d arrived: keeping what arrived', s.tag, declared, arrived);
-    }
-    // Only bytes that arrived, and no more than the IU itself claims, are sense: the rest is never a verdict.
-    const keep = command === undefined ? 0 : Math.min(declared, arrived, command.sense.length);
+    // Sense is what the IU's length field claims, and only when all of it arrived: bytes past the field are padding,
+    // and a SENSE IU cut short of its own field carries no sense that can be trusted (the status still stands, so a
+    // CHECK CONDITION without sense is a failure the disk driver retries, never a verdict).
+    const complete = declared <= arrived;
+    if (!complete) log('tag %d: SENSE IU says %d bytes of sense, %d arrived: sense not trusted', s.tag, declared, arrived);
+    const keep = command === undefined || !complete ? 0 : Math.min(declared, command.sense.length);
     if (command !== undefined && keep > 0) buf.copy(command.sense, 0, SENSE_IU_HEADER, SENSE_IU_HEADER + keep);
     s.status = status;
     s.senseLength = keep;
@@ -407,7 +415,8 @@ export class UasTransport implements Transport {
       return;
     }
     const count = s.command?.segmentCount ?? 0;
-    if (x.short || s.segment + 1 >= count) { this.dataDone(s, pipe); return; }
+    // The status IU has come: the device has ended the command, no more of its data is coming or wanted.
+    if (x.short || s.finalSeen || s.segment + 1 >= count) { this.dataDone(s, pipe); return; }
     s.segment++;
     this.submitSegment(s);
   };
@@ -531,6 +540,10 @@ export class UasTransport implements Transport {
     let recovery: UasRecovery = s.collateral ?? 'none';
     if (this.goneError !== undefined) {
       kind = 'device-gone';
+    } else if (s.verdict !== undefined) {
+      // A reset of its LUN or the target ends this task: the tag stays taken (the device still knows it) until then.
+      recovery = await s.verdict;
+      if (heldPipe !== undefined && (recovery === 'lun-reset' || recovery === 'nexus-reset')) await this.flushPipe(heldPipe);
     } else if (clearCommandPipe) {
       try { await this.clearCommandPipe(); } catch (e) { log('clear halt on the command pipe failed: %s', (e as Error).message); this.unrecovered = true; }
     } else if (recover === 'ladder' && wasSent && !this.closing && s.collateral === undefined) {
@@ -587,13 +600,54 @@ export class UasTransport implements Transport {
     if (s.collateral !== undefined) return s.collateral;
     if (this.goneError !== undefined || this.closing) return 'none';
     log('tag %d: ABORT TASK %s: LOGICAL UNIT RESET of LUN %d', s.tag, describeOutcome(abort), s.lun);
-    if (await this.escalate(() => this.lunReset(s.lun, s))) {
-      if (pipe !== undefined) await this.flushPipe(pipe);
-      return 'lun-reset';
-    }
-    if (s.collateral !== undefined) return s.collateral;
+    const r = await this.escalate(() => this.resetChain([s.lun], false, s));
+    if (r === 'lun-reset' && pipe !== undefined) await this.flushPipe(pipe);
+    return r;
+  }
+
+  /**
+   * Reset `luns` (with `nexus`: the whole target by I_T NEXUS RESET where the device has it, else LUN by LUN), a
+   * port reset when that fails. Before the task management function goes out, every command the reset will end is
+   * taken off the wire (a data-out transfer left posted would hand its bytes to the device's next WRITE) and keeps
+   * its tag until the reset is over; commands issued meanwhile wait for it.
+   */
+  private async resetChain(luns: readonly number[], nexus: boolean, initiator?: UasSlot): Promise<UasRecovery> {
+    if (initiator?.collateral !== undefined) return initiator.collateral;
     if (this.goneError !== undefined || this.closing) return 'none';
-    return (await this.escalate(() => this.portReset())) ? 'port-reset' : 'failed';
+    let decide!: (r: UasRecovery) => void;
+    const verdict = new Promise<UasRecovery>((resolve) => { decide = resolve; });
+    this.verdicts.add(decide);
+    this.quiet = verdict;
+    const what = nexus ? 'a reset of the target' : `a reset of LUN ${luns.join(', ')}`;
+    const victims = [...this.slots].filter((v) => v !== initiator && v.inFlight && v.tag !== 0 && v.state !== 'failing' && luns.includes(v.lun));
+    for (const v of victims) {
+      v.verdict = verdict;
+      void this.giveUp(v, 'aborted', v.state === 'data' ? 'data' : v.state === 'command' ? 'command' : 'status', `ended by ${what}`, 'none');
+    }
+    let r: UasRecovery = 'failed';
+    try {
+      await Promise.all(victims.map((v) => v.settled()));
+      r = await this.resetRungs(luns, nexus, initiator);
+    } finally {
+      this.verdicts.delete(decide);
+      decide(r);
+      if (this.quiet === verdict) this.quiet = undefined;
+    }
+    return r;
+  }
+
+  private async resetRungs(luns: readonly number[], nexus: boolean, initiator?: UasSlot): Promise<UasRecovery> {
+    if (nexus && this.nexusReset !== false && await this.nexusResetTmf()) return 'nexus-reset';
+    let all = true;
+    for (const l of luns) {
+      if (this.goneError !== undefined || this.closing) return 'none';
+      if (!(await this.lunReset(l, initiator))) { all = false; break; }
+    }
+    if (all) return 'lun-reset';
+    if (initiator?.collateral !== undefined) return initiator.collateral;
+    if (this.goneError !== undefined || this.closing) return 'none';
+    log('LOGICAL UNIT RESET failed: port reset');
+    return (await this.portReset()) ? 'port-reset' : 'failed';
   }
 
   /** Run `op` after every escalation before it (they change the whole device or LUN). */
@@ -605,7 +659,6 @@ export class UasTransport implements Transport {
 
   /** LOGICAL UNIT RESET of `lun`: every other command of the LUN ends 'aborted'. */
   private async lunReset(lun: number, initiator?: UasSlot): Promise<boolean> {
-    if (initiator?.collateral !== undefined) return true;
     this.stats.lunResets++;
     const o = await this.tmf(TMF.LOGICAL_UNIT_RESET, lun, 0);
     if (!tmfDone(o)) {
@@ -793,18 +846,11 @@ export class UasTransport implements Transport {
       if (!(await this.escalate(() => this.portReset()))) throw this.resetFailed('port reset failed');
       return;
     }
-    if (level === 'target' && this.nexusReset !== false) {
-      if (await this.escalate(() => this.nexusResetTmf())) return;
-      if (this.goneError !== undefined) throw this.goneRefusal();
-    }
     const luns = level === 'lun' && lun !== undefined ? [lun] : Array.from({ length: this.lunCount }, (_, i) => i);
-    for (const l of luns) {
-      if (await this.escalate(() => this.lunReset(l))) continue;
-      if (this.goneError !== undefined) throw this.goneRefusal();
-      log('LOGICAL UNIT RESET of LUN %d failed: port reset', l);
-      if (!(await this.escalate(() => this.portReset()))) throw this.resetFailed('LOGICAL UNIT RESET and port reset failed');
-      return;
-    }
+    const r = await this.escalate(() => this.resetChain(luns, level === 'target'));
+    if (this.goneError !== undefined) throw this.goneRefusal();
+    if (r === 'failed') throw this.resetFailed(`${level === 'target' ? 'target' : 'LOGICAL UNIT'} reset and port reset failed`);
+    if (r === 'none') throw new UasError('aborted', 'recovery', 'transport closed during the reset');
   }
 
   private resetFailed(message: string): UasError {
@@ -819,6 +865,7 @@ export class UasTransport implements Transport {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
+    this.decideAll('none');
     for (const t of this.graceTimers) clearTimeout(t);
     this.graceTimers.clear();
     for (const s of this.slots) {
@@ -841,6 +888,7 @@ export class UasTransport implements Transport {
     if (this.goneError !== undefined) return;
     this.goneError = e;
     log('device disconnected: %s', e.message);
+    this.decideAll('none');
     for (const s of this.slots) {
       if (!s.inFlight) continue;
       s.cancelTransfers();
@@ -852,6 +900,12 @@ export class UasTransport implements Transport {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Decide every reset in progress (the device is gone or the transport closing: nothing more will run). */
+  private decideAll(r: UasRecovery): void {
+    for (const decide of this.verdicts) decide(r);
+    this.verdicts.clear();
+  }
 
   private goneRefusal(): UasError {
     return new UasError('device-gone', 'request', 'device is gone', { cause: this.goneError });
