@@ -8,6 +8,7 @@
  */
 import { parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts, type Quirks } from './bot/index.js';
 import { openTransport, parseTransportRequest, type OpenedTransport } from './open-transport.js';
+import type { UasTimeouts } from './uas/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import type { MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
@@ -72,6 +73,8 @@ export interface OpenUsbmsOptions extends SourceOptions {
   pcap?: PcapOptions | undefined;
   /** `bot`, `uas` or `auto` (default): which wire protocol to run (src/open-transport.ts, docs/uas.md). */
   transport?: string | undefined;
+  /** Per-phase UAS timeouts over the defaults (and over timeoutMs for the data phase), as botTimeouts for BOT. */
+  uasTimeouts?: Partial<UasTimeouts> | undefined;
 }
 
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
@@ -132,7 +135,7 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
       request: parseTransportRequest(opts.transport),
       bot: { ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
         timeouts: { ...dataMs, ...opts.botTimeouts }, ...maxTransfer },
-      uas: { timeouts: dataMs, ...maxTransfer },
+      uas: { timeouts: { ...dataMs, ...opts.uasTimeouts }, ...maxTransfer },
     });
     transport = opened.transport;
     const parts = quirkParts(opened.quirks);

@@ -60,7 +60,12 @@ export async function openHost(port: UsbPort, cfg: HostConfig): Promise<HostSess
       throw e;
     }
   }
-  const session = await openUsbms({ port, timeoutMs: cfg.commandMs, botTimeouts, maxTransferBytes: cfg.maxTransferBytes });
+  // A UAS device gets the same budgets: the COMMAND IU as the CBW, the status as the CSW, task management and
+  // control requests as control requests.
+  const uasTimeouts = { commandMs: cfg.cbwMs, statusMs: cfg.cswMs, dataMs: cfg.commandMs, tmfMs: cfg.controlMs,
+    controlMs: cfg.controlMs };
+  const session = await openUsbms({ port, timeoutMs: cfg.commandMs, botTimeouts, uasTimeouts,
+    maxTransferBytes: cfg.maxTransferBytes });
   const disks: (Disk | undefined)[] = [];
   return {
     hba: session.hba, disks,

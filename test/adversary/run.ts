@@ -11,6 +11,7 @@
  * than CMD_DEV_GONE / DiskGoneError).
  */
 import { BotError } from '../../src/bot/index.js';
+import { UasError } from '../../src/uas/index.js';
 import { DiskError, isDiskError, type Disk } from '../../src/disk/index.js';
 import { UsbmsOpenError } from '../../src/open.js';
 import {
@@ -51,7 +52,7 @@ export interface ScheduleResult {
 const ARQ_LENGTH = 32 + 252 - 20;
 
 function typed(e: unknown): boolean {
-  return e instanceof DiskError || e instanceof BotError || e instanceof ScsaError || e instanceof UsbError
+  return e instanceof DiskError || e instanceof BotError || e instanceof UasError || e instanceof ScsaError || e instanceof UsbError
     || e instanceof UsbmsOpenError || e instanceof ScsiDataError || e instanceof ScsiParamError;
 }
 function describe(e: unknown): string {

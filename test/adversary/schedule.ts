@@ -52,10 +52,10 @@ const TIMING: Record<Profile, { cbw: number; csw: number; command: number; contr
   soak: { cbw: 10, csw: 10, command: 20, control: 10, os: 15 },
 };
 
-export function parseId(id: string): { seed: number; index: number } {
-  const m = /^(\d+):(\d+)$/.exec(id.trim());
-  if (m === null) throw new Error(`schedule id "${id}" is not SEED:INDEX`);
-  return { seed: Number(m[1]), index: Number(m[2]) };
+export function parseId(id: string): { seed: number; index: number; protocol: Protocol } {
+  const m = /^(uas:)?(\d+):(\d+)$/.exec(id.trim());
+  if (m === null) throw new Error(`schedule id "${id}" is not [uas:]SEED:INDEX`);
+  return { seed: Number(m[2]), index: Number(m[3]), protocol: m[1] === undefined ? 'bot' : 'uas' };
 }
 
 /** Which device a schedule runs against: the Bulk-Only adversary, or the UAS one. */

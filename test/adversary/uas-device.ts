@@ -13,7 +13,7 @@ import { UsbDeviceGoneError, UsbError, UsbStallError, UsbTimeoutError } from '..
 import type { AltSettingInfo, ControlSetup, Pipe, PortInfo } from '../../src/usb/port.js';
 import type { DeviceConfig, DeviceCounters } from './device.js';
 import { BLOCK, claimedStamp, NOT_A_STAMP, stampBlock } from './medium.js';
-import { AdversaryPort, type PortDevice } from './port.js';
+import { AdversaryPort, type Pending, type PortDevice } from './port.js';
 import { Rng } from './prng.js';
 import { descriptorSense, fixedSense, Lun, SENSE, type Sense, type TargetAnswer } from './target.js';
 import {
@@ -65,6 +65,14 @@ class UasState {
   commandStuck = false;
   /** Set when SET_INTERFACE selected the UAS setting. */
   selected = false;
+  /**
+   * Without streams the data carries no tag, so a data phase the device leaves unfinished holds its pipe: a task
+   * that hung mid data-in holds data-in until ABORT TASK or a reset drops it; a data-out phase cut short holds
+   * data-out while the host's transfer with the rest of that data is still posted (the next WRITE's data would be
+   * taken from it: no host can tell, so no fair device does it).
+   */
+  inHeldBy: Task | undefined;
+  outHeldBy: Pending | undefined;
 }
 
 export class AdversaryUasDevice implements PortDevice {
@@ -203,10 +211,18 @@ export class AdversaryUasDevice implements PortDevice {
     for (let guard = 0; guard < 10_000; guard++) {
       if (port.gone || port.closed) return;
       const st = this.states.get(port)!;
-      if (!this.pumpCommand(port, st) && !this.pumpStatus(port, st) && !this.pumpIn(port, st) && !this.pumpOut(port, st)
-        && !this.startNext(port, st)) return;
+      if (!this.pumpHalts(port, st) && !this.pumpCommand(port, st) && !this.pumpStatus(port, st) && !this.pumpIn(port, st)
+        && !this.pumpOut(port, st) && !this.startNext(port, st)) return;
     }
     throw new Error('adversary pump did not settle');
+  }
+
+  /** A halted data pipe stalls whatever the host has posted on it, at once. */
+  private pumpHalts(port: AdversaryPort, st: UasState): boolean {
+    for (const pipe of ['in', 'out'] as const) {
+      if (st.halted[pipe] && port.head(pipe) !== undefined) { port.stall(pipe); return true; }
+    }
+    return false;
   }
 
   private pumpCommand(port: AdversaryPort, st: UasState): boolean {
@@ -319,7 +335,14 @@ export class AdversaryUasDevice implements PortDevice {
     x.buf.copy(t.out, t.outGot, x.filled, x.filled + n);
     x.filled += n;
     t.outGot += n;
-    if (x.filled === x.buf.length) port.complete('out');
+    const whole = x.filled === x.buf.length;
+    if (whole) port.complete('out');
+    // A data phase cut short ends inside a host transfer (the rest stays posted, NAKed, until the host takes it
+    // back): cut where a transfer ends, the host would post the next segment of this command for the next WRITE.
+    if (t.outGot >= t.outLimit && whole && t.atEnd === 'status' && t.outLimit < (t.out?.length ?? 0)) {
+      t.outLimit = Math.min(t.out.length, t.outLimit + this.config.mps);
+      return true;
+    }
     if (t.outGot >= t.outLimit) this.endData(port, st, t);
     return n > 0;
   }
@@ -328,9 +351,14 @@ export class AdversaryUasDevice implements PortDevice {
 
   private startNext(port: AdversaryPort, st: UasState): boolean {
     if (st.running !== undefined || st.queue.length === 0) return false;
-    const t = st.queue.splice(this.rng.int(0, st.queue.length - 1), 1)[0]!;
+    if (st.outHeldBy !== undefined && port.head('out') !== st.outHeldBy) st.outHeldBy = undefined;
+    const free = st.queue.filter((q) => !(st.inHeldBy !== undefined && movesDataIn(q.cdb)) && !(st.outHeldBy !== undefined && movesDataOut(q.cdb)));
+    if (free.length === 0) return false;
+    const t = free[this.rng.int(0, free.length - 1)]!;
+    st.queue.splice(st.queue.indexOf(t), 1);
     st.running = t;
-    const a = t.lun.answer(t.cdb);
+    // REPORT LUNS (SPC-4 §6.33): a UAS host has no Get Max LUN, it asks this (the target answers it, not a LUN).
+    const a = t.cdb[0] === 0xa0 ? this.reportLuns(t.cdb) : t.lun.answer(t.cdb);
     t.answer = a;
     t.status = a.check ? 2 : 0;
     if (a.check) t.sense = this.senseBytes(t.lun.sense ?? SENSE.noSense);
@@ -351,7 +379,14 @@ export class AdversaryUasDevice implements PortDevice {
       const len = a.outLength ?? 0;
       t.out = Buffer.alloc(len);
       t.outLimit = len;
-      if (f === 'out-stall' || f === 'out-cut') { const k = this.rng.int(0, len - 1); t.outLimit = k - (k % this.config.mps); t.atEnd = f === 'out-stall' ? 'stall' : 'status'; }
+      // A cut leaves the rest of a posted host transfer behind (see pumpOut): a one-packet write cannot be cut, its
+      // lie is the write error of out-check instead.
+      if (f === 'out-cut' && len < 2 * this.config.mps) t.fault = 'out-check';
+      else if (f === 'out-stall' || f === 'out-cut') {
+        const k = this.rng.int(f === 'out-cut' ? this.config.mps : 0, len - 1);
+        t.outLimit = k - (k % this.config.mps);
+        t.atEnd = f === 'out-stall' ? 'stall' : 'status';
+      }
       if (t.atEnd === 'unplug') t.outLimit = Math.floor(len / 2);
       this.iu(st, IU.WRITE_READY, t.tag);
       if (t.outLimit === 0) this.endData(port, st, t);
@@ -378,12 +413,18 @@ export class AdversaryUasDevice implements PortDevice {
         if (this.rng.chance(0.5)) { t.status = 2; t.sense = this.senseBytes({ ...SENSE.mediumError, info: rw?.lba }); }
         break;
       case 'in-hang': data = data.subarray(0, cutAt() - (cutAt() % mps)); t.atEnd = 'hang'; terminate = false; break;
-      case 'in-babble': data = Buffer.concat([data, this.rng.fill(Buffer.alloc(this.rng.int(1, 2 * mps)))]); terminate = false; break;
+      // Babble is a packet longer than the host's transfer has room for: the last one grows past the packet size
+      // (extra packets would wait, NAKed, for the next data-in transfer, another command's: no host could tell).
+      case 'in-babble': data = Buffer.concat([data, this.rng.fill(Buffer.alloc(this.rng.int(1, mps)))]); terminate = false; break;
       case 'in-stall-end': t.atEnd = 'stall'; terminate = false; break;
       case 'status-hang': t.atEnd = 'hang'; break;
     }
     if (t.atEnd === 'unplug') data = data.subarray(0, data.length >> 1);
     for (let o = 0; o < data.length; o += mps) t.packets.push(data.subarray(o, Math.min(o + mps, data.length)));
+    if (f === 'in-babble' && t.packets.length > 1 && data.length > full.length) {
+      const tail = t.packets.pop()!;
+      t.packets.push(Buffer.concat([t.packets.pop()!, tail]));
+    }
     // A data phase the device ends early ends with a short packet (a zero-length one when it falls on a boundary).
     if (terminate && data.length < full.length && data.length % mps === 0) t.packets.push(Buffer.alloc(0));
   }
@@ -391,10 +432,18 @@ export class AdversaryUasDevice implements PortDevice {
   /** The data phase of the running task is over: what its fault says, then the status. */
   private endData(port: AdversaryPort, st: UasState, t: Task): void {
     if (st.running !== t) return;
-    if (t.atEnd === 'hang') { st.running = undefined; return; } // never ends: ABORT TASK or a reset must
+    if (t.atEnd === 'hang') { // never ends: ABORT TASK or a reset must
+      st.running = undefined;
+      if (t.answer?.dir === 'in' && t.fault === 'in-hang') st.inHeldBy = t;
+      return;
+    }
     if (t.atEnd === 'unplug') { st.running = undefined; this.unplug(); return; }
     if (t.atEnd === 'stall') st.halted[t.answer?.dir === 'out' ? 'out' : 'in'] = true;
-    if (t.answer?.dir === 'out') this.land(t);
+    if (t.answer?.dir === 'out') {
+      const rest = port.head('out');
+      if (t.atEnd !== 'stall' && rest !== undefined && rest.filled > 0 && rest.filled < rest.buf.length) st.outHeldBy = rest;
+      this.land(t);
+    }
     this.finish(port, st, t);
   }
 
@@ -466,6 +515,13 @@ export class AdversaryUasDevice implements PortDevice {
     t.dataIntact = f === 'chk-recovered' || f === 'chk-no-sense';
   }
 
+  private reportLuns(cdb: Buffer): TargetAnswer {
+    const b = Buffer.alloc(8 + 8 * this.luns.length);
+    b.writeUInt32BE(8 * this.luns.length, 0);
+    this.luns.forEach((l) => { b[8 + 8 * l.index + 1] = l.index; });
+    return { dir: 'in', data: b.subarray(0, Math.min(b.length, cdb.readUInt32BE(6))), check: false };
+  }
+
   private senseBytes(s: Sense): Buffer { return this.config.descriptorSense ? descriptorSense(s) : fixedSense(s); }
 
   /** The wrong bytes a failing READ may carry (as device.ts: flips, a stale stamp, another LBA's, zeros). */
@@ -525,6 +581,7 @@ export class AdversaryUasDevice implements PortDevice {
       st.tasks.delete(t.tag);
       st.queue = st.queue.filter((q) => q !== t);
       if (st.running === t) st.running = undefined;
+      if (st.inHeldBy === t) st.inHeldBy = undefined;
       // No status for an aborted task; an IU already queued for it stays queued (it may race the RESPONSE).
     };
     if (fn === 0x01) { // ABORT TASK
@@ -542,4 +599,17 @@ export class AdversaryUasDevice implements PortDevice {
     }
     port.kick();
   }
+}
+
+/** Commands that move data to the host (the conservative side: anything not known to be otherwise). */
+function movesDataIn(cdb: Buffer): boolean {
+  return !NO_DATA_IN.has(cdb[0] ?? 0);
+}
+
+const NO_DATA_IN = new Set([0x00, 0x1b, 0x1e, 0x2a, 0x8a, 0x35, 0x91, 0x2f, 0x8f]);
+const DATA_OUT = new Set([0x2a, 0x8a, 0x2e, 0x8e, 0x55, 0x15, 0x3b]);
+
+/** Commands that move data to the device. */
+function movesDataOut(cdb: Buffer): boolean {
+  return DATA_OUT.has(cdb[0] ?? 0);
 }
