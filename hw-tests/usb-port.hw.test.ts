@@ -24,7 +24,11 @@ const QEMU_VENDOR_ID = 0x46f4;
 const sel = dev === '' ? undefined : parseDeviceSelector(dev);
 const isQemu = sel?.kind === 'ids' && sel.vendorId === QEMU_VENDOR_ID;
 
-describe.skipIf(dev === '')('libusb port on USBMS_TEST_DEVICE (set USBMS_TEST_DEVICE=vid:pid or bus:address to run)', () => {
+// The contract talks Bulk-Only on the wire (test/usb/bot-wire.ts): a device running UAS is skipped.
+const portSkip = dev === '' ? 'set USBMS_TEST_DEVICE=vid:pid or bus:address to run'
+  : process.env.USBMS_TEST_EXPECT === 'uas' ? 'USBMS_TEST_EXPECT=uas: the port contract speaks Bulk-Only on the wire' : undefined;
+
+describe.skipIf(portSkip !== undefined)(`libusb port on USBMS_TEST_DEVICE${portSkip === undefined ? '' : ` [skipped: ${portSkip}]`}`, () => {
   describePortContract(`libusb ${dev}`, async () => {
     const port = await openLibusbPort(dev, { detachKernelDriver: kernelDriver, closeTimeoutMs: 1000 });
     return { port, cleanup: () => port.close() };
