@@ -10,12 +10,12 @@
  * (uas-faults.ts), so any READ the host resolves as good must hold what the medium held.
  */
 import { UsbDeviceGoneError, UsbError, UsbStallError, UsbTimeoutError } from '../../src/usb/errors.js';
-import type { AltSettingInfo, ControlSetup, Pipe, PortInfo } from '../../src/usb/port.js';
-import type { DeviceConfig, DeviceCounters } from './device.js';
-import { BLOCK, claimedStamp, NOT_A_STAMP, stampBlock } from './medium.js';
-import { AdversaryPort, type Pending, type PortDevice } from './port.js';
-import { Rng } from './prng.js';
-import { descriptorSense, fixedSense, Lun, SENSE, type Sense, type TargetAnswer } from './target.js';
+import type { AltSettingInfo, ControlSetup, Pipe } from '../../src/usb/port.js';
+import type { DeviceConfig } from './device.js';
+import { AdversaryDisk } from './disk.js';
+import { BLOCK, stampBlock } from './medium.js';
+import type { AdversaryPort, Pending } from './port.js';
+import { descriptorSense, fixedSense, type Lun, SENSE, type Sense, type TargetAnswer } from './target.js';
 import {
   UAS_COMMAND_FAULTS, type UasCommandFault, type UasControlFault, type UasFaultKind, type UasFaultPlan,
 } from './uas-faults.js';
@@ -75,86 +75,37 @@ class UasState {
   outHeldBy: Pending | undefined;
 }
 
-export class AdversaryUasDevice implements PortDevice {
-  readonly luns: Lun[];
-  faultsOn = true;
-  clock = 0;
-  readonly counters: DeviceCounters = {
-    commands: 0, faults: {}, massStorageResets: 0, clearHalts: 0, portResets: 0, plugs: 0, corruptedCommands: 0,
-  };
-  readonly strays: string[] = [];
-  readonly protocol: string[] = [];
-  /** The self-test lies of device.ts that make sense here. */
-  sabotage: { silentCorruption?: boolean; strayWrite?: boolean; deadAfterFaults?: boolean } = {};
-  private readonly rng: Rng;
+export class AdversaryUasDevice extends AdversaryDisk {
   private readonly armed: UasCommandFault[] = [];
   private readonly armedControls: UasControlFault[] = [];
   private controlIndex = 0;
-  private port: AdversaryPort | undefined;
   private readonly states = new WeakMap<AdversaryPort, UasState>();
-  private readonly coverage: Map<number, Set<number>>[];
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly onUnplug: (() => void)[] = [];
   private readonly altSettings: AltSettingInfo[];
 
-  constructor(readonly config: DeviceConfig, readonly plan: UasFaultPlan, readonly uas: UasDeviceConfig) {
-    this.rng = new Rng(config.seed ^ 0x0a5);
-    this.luns = config.lunBlocks.map((b, i) => new Lun(i, b, config.descriptorSense));
-    this.coverage = this.luns.map(() => new Map<number, Set<number>>());
+  constructor(config: DeviceConfig, readonly plan: UasFaultPlan, readonly uas: UasDeviceConfig) {
+    super(config, 0x0a5);
     const ep = (address: number, id: number) => ({ address, attributes: 2, maxPacketSize: config.mps, extra: Uint8Array.from([4, 0x24, id, 0]) });
     this.altSettings = [{ alternateSetting: 0, interfaceClass: 8, interfaceSubClass: 6, interfaceProtocol: 0x62,
       endpoints: [ep(EP.command, 1), ep(EP.status, 2), ep(EP.in, 3), ep(EP.out, 4)] }];
   }
 
   plug(): AdversaryPort {
-    if (this.port !== undefined && !this.port.gone && !this.port.closed) throw new Error('device is already plugged in');
-    const n = ++this.counters.plugs;
-    const info: PortInfo = {
+    const port = this.plugIn((n) => ({
       vendorId: 0xadad, productId: 0x0a5a, serialNumber: `UASLIAR${this.config.seed.toString(16)}`, manufacturer: 'adversary',
       product: 'UAS liar', busNumber: 9, deviceAddress: n + 1, speed: this.config.speed, interfaceNumber: 0,
       alternateSetting: 0, endpoints: { in: EP.status, out: EP.command }, maxPacketSize: { in: this.config.mps, out: this.config.mps },
-    };
-    const port = new AdversaryPort(info, this, n, this.altSettings);
+    }), this.altSettings);
     this.states.set(port, new UasState());
-    if (this.config.uaOnReset) for (const l of this.luns) l.unitAttention = true;
-    this.port = port;
     return port;
   }
 
-  unplug(): void {
-    const p = this.port;
-    for (const f of this.onUnplug.splice(0)) f();
-    if (p === undefined || p.gone || p.closed) return;
-    this.count('unplug');
-    p.disconnect(this.config.goneListenersFirst);
-  }
-
-  get currentPort(): AdversaryPort | undefined { return this.port; }
   arm(kind: UasCommandFault): void { this.armed.push(kind); }
   armControl(kind: UasControlFault): void { this.armedControls.push(kind); }
   armUnplug(phase: 'cbw' | 'data' | 'csw'): void { this.plan.unplug = { at: this.counters.commands, phase }; }
 
-  expectWrite(lun: number, lba: number, blocks: number, id: number): void {
-    const m = this.coverage[lun]!;
-    for (let i = 0; i < blocks; i++) {
-      let s = m.get(lba + i);
-      if (s === undefined) m.set(lba + i, (s = new Set([0])));
-      s.add(id);
-    }
-  }
-
   clearSabotage(): void { /* nothing kept */ }
-  get pendingTimers(): number { return this.timers.size; }
-  released(_port: AdversaryPort): void { /* nothing to re-attach */ }
 
-  private count(k: UasFaultKind): void { this.counters.faults[k] = (this.counters.faults[k] ?? 0) + 1; }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => { this.timers.delete(t); resolve(); }, ms);
-      this.timers.add(t);
-    });
-  }
+  protected override count(k: UasFaultKind): void { super.count(k); }
 
   // ------------------------------------------------------------------ control pipe
 
@@ -442,13 +393,13 @@ export class AdversaryUasDevice implements PortDevice {
     if (t.answer?.dir === 'out') {
       const rest = port.head('out');
       if (t.atEnd !== 'stall' && rest !== undefined && rest.filled > 0 && rest.filled < rest.buf.length) st.outHeldBy = rest;
-      this.land(t);
+      this.landWrite(t);
     }
     this.finish(port, st, t);
   }
 
   /** What a write puts on the medium, as its fault allows (a failing one may land in part). */
-  private land(t: Task): void {
+  private landWrite(t: Task): void {
     const rw = t.answer?.rw;
     if (rw === undefined || t.out === undefined) return;
     const got = Math.floor(t.outGot / BLOCK);
@@ -458,17 +409,7 @@ export class AdversaryUasDevice implements PortDevice {
     else if (f === 'out-stall') { blocks = this.rng.int(0, got); t.status = 2; t.sense = this.senseBytes({ ...SENSE.writeError, info: rw.lba }); }
     else if (f === 'out-cut') blocks = this.rng.int(0, got);
     else if (t.status === 2 && !t.dataIntact) blocks = this.rng.int(0, Math.max(0, rw.blocks - 1));
-    for (let i = 0; i < Math.min(blocks, rw.blocks); i++) {
-      const lba = rw.lba + i;
-      const src = t.out.subarray(i * BLOCK, (i + 1) * BLOCK);
-      const id = t.lun.medium.write(lba, src, ++this.clock);
-      if (this.sabotage.strayWrite === true && lba + 1 < t.lun.blocks) t.lun.medium.write(lba + 1, src, ++this.clock);
-      const declared = this.coverage[t.lun.index]!.get(lba);
-      if (id === NOT_A_STAMP || declared === undefined || !declared.has(id)) {
-        const c = claimedStamp(src);
-        this.strays.push(`LUN ${t.lun.index} LBA ${lba}: got ${c === undefined ? 'unstamped data' : `the stamp of write ${c.id} for LUN ${c.lun} LBA ${c.lba}`}`);
-      }
-    }
+    this.land(t.lun, rw.lba, t.out, Math.min(blocks, rw.blocks));
   }
 
   /** The status of a task: its SENSE IU, shaped by its status-phase fault. */
