@@ -30,14 +30,15 @@ for model in ${BENCH_MODELS:-xhci ehci gadget uas}; do
             bash hw-tests/lab/bench-guest.sh ehci 46f4:0001 "$OUT" ;;
     gadget) bash "$HERE/run-in-vm.sh" --timeout 1500 --expect-usb 0 "${pass[@]}" -e "BENCH_GADGET_IMAGE=$OUT/$model.img" -- \
             bash hw-tests/lab/bench-guest.sh gadget 1d6b:0104 "$OUT" ;;
-    # usb-uas and usb-storage behind one EHCI (high speed: UAS without streams), each on its own read-only node
-    # of the same image (file locking off: two readers of one file)
-    uas) img="driver=raw,read-only=on,file.driver=file,file.locking=off,file.filename=$OUT/$model.img"
+    # usb-uas and usb-storage behind one EHCI (high speed: UAS without streams), each on its own copy of the same
+    # image (the sequential job writes too)
+    uas) cp "$OUT/$model.img" "$OUT/$model-bot.img"
          bash "$HERE/run-in-vm.sh" --timeout 2400 --hc ehci --expect-usb 2 \
            -e "BENCH_SECONDS=${BENCH_SECONDS:-8}" -e "BENCH_ROUNDS=${BENCH_UAS_ROUNDS:-3}" \
-           --qemu "-blockdev $img,node-name=bu -device usb-uas,id=ub,bus=usbhc.0,serial=BENCHUAS -device scsi-hd,bus=ub.0,drive=bu" \
-           --qemu "-blockdev $img,node-name=bb -device usb-storage,bus=usbhc.0,drive=bb,serial=BENCHBOT" -- \
-           bash hw-tests/lab/bench-uas.sh "$OUT" ;;
+           --qemu "-blockdev driver=raw,file.driver=file,file.filename=$OUT/$model.img,node-name=bu -device usb-uas,id=ub,bus=usbhc.0,serial=BENCHUAS -device scsi-hd,bus=ub.0,drive=bu" \
+           --qemu "-blockdev driver=raw,file.driver=file,file.filename=$OUT/$model-bot.img,node-name=bb -device usb-storage,bus=usbhc.0,drive=bb,serial=BENCHBOT" -- \
+           bash hw-tests/lab/bench-uas.sh "$OUT"
+         rm -f "$OUT/$model-bot.img" ;;
     *) echo "unknown model $model (xhci, ehci, gadget, uas)" >&2; exit 2 ;;
   esac || echo "guest for $model exited $?" >&2
   rm -f "$OUT/$model.img"

@@ -123,21 +123,22 @@ for (const model of models) {
 let uasLines = [];
 try { uasLines = readFileSync(join(dir, 'uas-qd.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { /* no UAS model run */ }
 if (uasLines.length > 0) {
-  const jobs = [...new Set(uasLines.map((l) => `${l.pattern},${l.size},${l.qd}`))];
+  const key = (l) => `${l.pattern},${l.op ?? 'read'},${l.size},${l.qd}`;
+  const jobs = [...new Set(uasLines.map(key))];
   const rows = jobs.map((job) => {
-    const [pattern, size, qd] = job.split(',');
-    const med = (who, k) => median(uasLines.filter((l) => l.who === who && `${l.pattern},${l.size},${l.qd}` === job).map((l) => l[k]));
+    const [pattern, op, size, qd] = job.split(',');
+    const med = (who, k) => median(uasLines.filter((l) => l.who === who && key(l) === job).map((l) => l[k]));
     const k = pattern === 'random' ? 'iops' : 'mbps';
     const uas = med('usbms-uas', k); const kern = med('kernel-uas', k); const bot = med('usbms-bot', k);
-    return { pattern, size: Number(size), queueDepth: Number(qd), unit: k, usbmsUas: uas, kernelUas: kern, usbmsBot: bot,
+    return { pattern, op, size: Number(size), queueDepth: Number(qd), unit: k, usbmsUas: uas, kernelUas: kern, usbmsBot: bot,
       uasOverKernel: uas / kern, uasOverBot: uas / bot };
   });
   report.uas = rows;
-  console.log('\n## uas (usb-uas and usb-storage behind one EHCI, one image; medians)\n');
+  console.log('\n## uas (usb-uas and usb-storage behind one EHCI, copies of one image; medians)\n');
   console.log('| job | queue depth | unit | usbms UAS | kernel uas | usbms BOT | UAS / kernel uas | UAS / usbms BOT |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    console.log(`| ${r.pattern} ${kib(r.size)} | ${r.queueDepth} | ${r.unit === 'iops' ? 'IOPS' : 'MB/s'} | ${f(r.usbmsUas, 1)} | ${f(r.kernelUas, 1)} | ` +
+    console.log(`| ${r.pattern} ${r.op} ${kib(r.size)} | ${r.queueDepth} | ${r.unit === 'iops' ? 'IOPS' : 'MB/s'} | ${f(r.usbmsUas, 1)} | ${f(r.kernelUas, 1)} | ` +
       `${f(r.usbmsBot, 1)} | ${f(r.uasOverKernel)} | ${f(r.uasOverBot)} |`);
   }
 }
