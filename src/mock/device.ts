@@ -108,7 +108,7 @@ export class MockUsbDevice {
     this.bot = new BulkOnlyFunction(core);
     this.uas = new UasFunction({
       statusEp: this.statusEp, commandEp: this.commandEp, inEp: this.inEp, outEp: this.outEp,
-      scsi: opts.uasScsi ?? targetBackend(target, this.maxLun, core.lunAt),
+      scsi: opts.uasScsi ?? targetBackend(target, this.maxLun, (n) => core.lunAt(n)),
       faults: this.uasFaults, stats: this.stats, quirks: this.quirks, options: opts.uas ?? {}, seed: opts.seed ?? 1,
       record: (e) => this.record(e),
       pullPlug: () => this.disconnect(),
