@@ -23,7 +23,7 @@ import { isUsbError, type UsbError } from '../usb/errors.js';
 import type { UsbPort } from '../usb/port.js';
 import { IU_ID, RESPONSE_CODE, TMF } from '../usb/wire/uas.js';
 import { logger } from '../util/log.js';
-import { UsbmsArgumentError } from '../util/errors.js';
+import { asError, UsbmsArgumentError } from '../util/errors.js';
 import { UasSlot } from './command.js';
 import { UasError, type UasErrorKind, type UasPhase, type UasRecovery } from './errors.js';
 import {
@@ -180,7 +180,7 @@ export class UasTransport implements Transport {
         throw new UasError('busy', 'request', `${this.inFlight} commands in flight: the queue depth is ${this.queueDepth}`);
       }
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(asError(e));
     }
     this.inFlight++;
     this.stats.commands++;
@@ -733,7 +733,7 @@ export class UasTransport implements Transport {
     const t = await this.takeTmfSlot();
     try {
       const tag = this.tags.take();
-      if (tag === 0) return { kind: 'failed', error: new Error('no free tag for task management') };
+      if (tag === 0) return { kind: 'failed', error: new UasError('busy', 'task-management', 'no free tag for task management') };
       t.tag = tag;
       t.fn = fn;
       t.answered = false;

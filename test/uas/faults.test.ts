@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RESPONSE_CODE, TMF } from '../../src/usb/wire/uas.js';
 import { isUasError, type UasError } from '../../src/uas/index.js';
-import { command, inquiry, pattern, read10, run, settle, tur, uasRig, write10, type UasRig } from './helpers.js';
+import { command, inquiry, pattern, QUICK, read10, run, settle, tur, uasRig, write10, type UasRig } from './helpers.js';
 
 let rig: UasRig | undefined;
 afterEach(async () => { await rig?.tr.close(); rig = undefined; });
@@ -25,7 +25,7 @@ const tmfs = (r: UasRig): number[] => r.dev.log.filter((e) => e.type === 'uas-tm
 
 describe('a status IU that never comes', () => {
   it('timeout -> ABORT TASK: the command fails timeout, recovery abort-task, the device works', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     rig.dev.uasFaults.inject({ match: { opcode: 0x00 }, fault: { kind: 'no-status' } });
     const t0 = Date.now();
     const e = await settle(run(rig.tr, command(tur(), 'none'))) as UasError;
@@ -38,7 +38,7 @@ describe('a status IU that never comes', () => {
   });
 
   it('ABORT TASK refused (TMF FAILED) -> LOGICAL UNIT RESET; the LUN\'s other commands end aborted', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     const { tr, dev } = rig;
     dev.uasFaults.inject({ match: { opcode: 0x00 }, fault: { kind: 'no-status' } });
     dev.uasFaults.inject({ match: { opcode: 0x28 }, fault: { kind: 'delay', phase: 'ready', ms: 3000 } });
@@ -55,7 +55,7 @@ describe('a status IU that never comes', () => {
   });
 
   it('ABORT TASK and LOGICAL UNIT RESET unanswered -> port reset', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     const { dev } = rig;
     dev.uasFaults.inject({ match: { opcode: 0x00 }, fault: { kind: 'no-status' } });
     dev.uasFaults.injectTmf({ times: 2, fault: { kind: 'tmf-no-response' } });
@@ -67,7 +67,7 @@ describe('a status IU that never comes', () => {
   });
 
   it('a data phase never announced (no READ READY) is recovered the same way, and the data pipe stays usable', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     rig.dev.uasFaults.inject({ match: { opcode: 0x28 }, fault: { kind: 'no-ready' } });
     const e = await settle(run(rig.tr, command(read10(0, 8), 'in', Buffer.alloc(4096)))) as UasError;
     expect(e.kind).toBe('timeout');
@@ -116,7 +116,7 @@ describe('IUs with tags that are not in flight', () => {
 
 describe('task management refused', () => {
   it('RESPONSE TMF NOT SUPPORTED to ABORT TASK escalates; I_T NEXUS RESET unsupported falls back to LU resets', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     const { tr, dev } = rig;
     dev.uasFaults.inject({ match: { opcode: 0x00 }, fault: { kind: 'no-status' } });
     dev.uasFaults.injectTmf({ match: { fn: TMF.ABORT_TASK }, fault: { kind: 'tmf-refuse', code: RESPONSE_CODE.TMF_NOT_SUPPORTED } });
@@ -138,7 +138,7 @@ describe('task management refused', () => {
   });
 
   it('a reset ends every command in flight in its scope with aborted', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     const { tr, dev } = rig;
     dev.uasFaults.inject({ match: { opcode: 0x00 }, times: 3, fault: { kind: 'no-status' } });
     const ps = [0, 1, 2].map(() => settle(tr.execute(tr.allocSlot(1), command(tur(), 'none'))));
@@ -245,7 +245,7 @@ describe('data phases that break the protocol', () => {
 
 describe('device gone and close', () => {
   it('a disconnect with commands in flight completes all of them device-gone, and every later call at once', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     const { tr, dev } = rig;
     dev.uasFaults.inject({ match: { opcode: 0x00 }, times: 4, fault: { kind: 'no-status' } });
     const ps = [0, 1, 2, 3].map(() => settle(tr.execute(tr.allocSlot(1), command(tur(), 'none'))));
@@ -266,7 +266,7 @@ describe('device gone and close', () => {
   });
 
   it('abort() of one command is ABORT TASK; the others complete', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     const { tr, dev } = rig;
     dev.uasFaults.inject({ match: { opcode: 0x00 }, fault: { kind: 'no-status' } });
     const hungSlot = tr.allocSlot(1);
@@ -279,7 +279,7 @@ describe('device gone and close', () => {
   });
 
   it('close() fails what is in flight with aborted and never rejects', async () => {
-    rig = await uasRig();
+    rig = await uasRig({}, QUICK);
     const { tr, dev } = rig;
     dev.uasFaults.inject({ match: { opcode: 0x00 }, times: 2, fault: { kind: 'no-status' } });
     const ps = [0, 1].map(() => settle(tr.execute(tr.allocSlot(1), command(tur(), 'none'))));

@@ -8,10 +8,18 @@ export interface UasRig {
   tr: UasTransport;
 }
 
+/**
+ * Phase deadlines of a test that makes the device hang on purpose (the failure comes quickly). The others get a
+ * few seconds: the software disk answers at once, but a loaded machine (the whole suite on two cores) can hold the
+ * event loop for longer than half a second, and a deadline then fires before the answer is read.
+ */
+export const QUICK: UasOptions = { timeouts: { commandMs: 500, dataMs: 1000, statusMs: 500, tmfMs: 300 } };
+const ROOMY: UasOptions = { timeouts: { commandMs: 3000, dataMs: 5000, statusMs: 3000, tmfMs: 2000 } };
+
 /** A UAS-only software disk of `blocks` 512-byte blocks (default 8 MiB), with the transport open on it. */
 export async function uasRig(opts: MockDeviceOptions = {}, tropts: UasOptions = {}): Promise<UasRig> {
   const dev = new MockUsbDevice({ transports: 'uas', luns: [{ blocks: 16384 }], ...opts });
-  const tr = await openUasTransport(dev.open(), { timeouts: { commandMs: 500, dataMs: 1000, statusMs: 500, tmfMs: 300 }, ...tropts });
+  const tr = await openUasTransport(dev.open(), { ...ROOMY, ...tropts });
   return { dev, tr };
 }
 

@@ -7,6 +7,7 @@ import type { MockLun } from '../lun.js';
 import { writeFixedSense } from '../scsi-data.js';
 import type { CommandPlan, ScsiTarget } from '../scsi-target.js';
 import type { UasPlan, UasScsiBackend } from './backend.js';
+import { UsbmsInternalError } from '../../util/errors.js';
 
 const STATUS_GOOD = 0x00;
 const STATUS_CHECK_CONDITION = 0x02;
@@ -15,7 +16,7 @@ export function targetBackend(target: ScsiTarget, maxLun: number, lunAt: (n: num
   const plan: CommandPlan = { direction: 'none', length: 0, data: Buffer.alloc(0), status: 0, sink: undefined };
   const lunOf = (n: number): MockLun => {
     const lun = lunAt(n);
-    if (lun === undefined) throw new Error(`no LUN object for LUN ${n}`);
+    if (lun === undefined) throw new UsbmsInternalError(`no LUN object for LUN ${n}`);
     return lun;
   };
   return {

@@ -9,7 +9,7 @@ describe('usbms list --mock', () => {
   it('shows the device by port path first, and as "port" in JSON', async () => {
     const text = await usbms(['list', '--mock']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^0-1\.1 f055:5b00 bus 0 address \d+ serial USBMS-DEMO .* speed high interface 0 BOT LUNs 1 /);
+    expect(text.stdout).toMatch(/^0-1\.1 f055:5b00 bus 0 address \d+ serial USBMS-DEMO .* speed high interface 0 BOT offers bot uses bot \(Bulk-Only only\) LUNs 1 /);
     const json = await usbms(['list', '--mock', '--json']);
     const rows = JSON.parse(json.stdout) as { port: string; bus: number; mock: boolean }[];
     expect(rows).toHaveLength(1);
