@@ -25,6 +25,10 @@ export const PERSONALITY_IDS: Readonly<Record<PersonalityName, { vendorId: numbe
   'counterfeit': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b08 },
   'multi-lun': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b09 },
   'cached-counterfeit': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b0a },
+  'uas-enclosure': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b10 },
+  'uas-only': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b11 },
+  'uas-small-queue': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b12 },
+  'uas-broken': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b13 },
 };
 
 /**
@@ -39,6 +43,7 @@ export const PERSONALITY_QUIRKS: Readonly<Partial<Record<PersonalityName, string
   'max-sectors-64': 'MAX_SECTORS_64', // phase error on READ/WRITE over 64 blocks
   'no-read-capacity-16': 'NO_READ_CAPACITY_16', // stalls and answers phase error to READ CAPACITY(16)
   'slow': 'GO_SLOW', // 20 ms per command plus transfer latency
+  'uas-broken': 'IGNORE_UAS', // its UAS never answers a READ: Bulk-Only works (Linux's unusual_uas.h letter u)
 };
 
 export interface PersonalityOptions extends MockDeviceOptions {
@@ -95,6 +100,27 @@ export function createPersonality(name: PersonalityName, opts: PersonalityOption
       own = { luns: [{ ...disk(claimed / 512, 'Cached Cheap Drive'), media }] };
       break;
     }
+    // UAS devices (docs/uas.md). At high speed (their default) UAS runs; at SuperSpeed the Bulk-Only setting.
+    case 'uas-enclosure':
+      // A USB 3 SSD enclosure: Bulk-Only (setting 0) and UAS (setting 1), 32 commands in its task set, TMF
+      // SUCCEEDED, I_T NEXUS RESET, data phases announced in its own order.
+      own = { luns: [disk(blocks64M, 'UAS Enclosure')], transports: 'bot+uas',
+        uas: { queueDepth: 32, order: 'random', itNexusReset: true, tmfAnswer: 'succeeded' } };
+      break;
+    case 'uas-only':
+      // What QEMU's usb-uas is: one setting, UAS; TMF COMPLETE, no I_T NEXUS RESET.
+      own = { luns: [disk(blocks64M, 'UAS Only')], transports: 'uas', uas: { queueDepth: 32 } };
+      break;
+    case 'uas-small-queue':
+      // A bridge with a task set of 4: the fifth command in flight is answered TASK SET FULL, which the disk driver
+      // retries.
+      own = { luns: [disk(blocks64M, 'UAS Small Queue')], transports: 'bot+uas', uas: { queueDepth: 4, order: 'lifo' } };
+      break;
+    case 'uas-broken':
+      // A bridge whose UAS firmware is broken (Linux keeps such bridges on usb-storage with the letter u): taken
+      // READs never get their status. The device carries IGNORE_UAS, so it is opened over Bulk-Only.
+      own = { luns: [disk(blocks64M, 'UAS Broken')], transports: 'bot+uas' };
+      break;
     case 'multi-lun':
       own = {
         luns: [
@@ -104,5 +130,7 @@ export function createPersonality(name: PersonalityName, opts: PersonalityOption
       };
       break;
   }
-  return new MockUsbDevice({ ...base, ...own, ...rest, quirks: { ...own.quirks, ...rest.quirks } });
+  const dev = new MockUsbDevice({ ...base, ...own, ...rest, quirks: { ...own.quirks, ...rest.quirks } });
+  if (name === 'uas-broken') dev.uasFaults.inject({ match: { opcode: 0x28 }, times: Number.MAX_SAFE_INTEGER, fault: { kind: 'no-status' } });
+  return dev;
 }

@@ -211,7 +211,11 @@ export type PersonalityName =
   | 'slow'
   | 'counterfeit'
   | 'multi-lun'
-  | 'cached-counterfeit';
+  | 'cached-counterfeit'
+  | 'uas-enclosure'
+  | 'uas-only'
+  | 'uas-small-queue'
+  | 'uas-broken';
 
 export interface MockDeviceStats {
   cbws: number;

@@ -18,6 +18,7 @@ describe('personalities', () => {
       'good': 'f055:5b00', 'ignore-residue': 'f055:5b01', 'fix-capacity': 'f055:5b02', 'no-get-max-lun': 'f055:5b03',
       'single-lun': 'f055:5b04', 'max-sectors-64': 'f055:5b05', 'no-read-capacity-16': 'f055:5b06', 'slow': 'f055:5b07',
       'counterfeit': 'f055:5b08', 'multi-lun': 'f055:5b09', 'cached-counterfeit': 'f055:5b0a',
+      'uas-enclosure': 'f055:5b10', 'uas-only': 'f055:5b11', 'uas-small-queue': 'f055:5b12', 'uas-broken': 'f055:5b13',
     };
     for (const [name, id] of Object.entries(expected)) {
       const info = createPersonality(name as PersonalityName).open().info;
@@ -132,5 +133,70 @@ describe('personalities', () => {
     const { host } = open('good');
     await host.bulkOut.submit(makeCbw({ cdb: [OP.TUR, 0, 0, 0, 0, 0], lun: 1 }), 100);
     expect((await host.readCsw()).status).toBe(2);
+  });
+});
+
+describe('UAS personalities', () => {
+  /** Eight READs at once through the disk driver: each gets its own blocks. */
+  async function eightReads(dev: ReturnType<typeof createPersonality>, transport?: string): Promise<string> {
+    const pattern = Buffer.alloc(64 * 512);
+    for (let i = 0; i < pattern.length; i += 4) pattern.writeUInt32BE((i * 2654435761) >>> 0, i);
+    dev.luns[0]!.media.write(0n, pattern);
+    const session = await openUsbms({ mock: dev, transport });
+    try {
+      const disk = await session.openDisk(0);
+      const got = await Promise.all(Array.from({ length: 8 }, (_, i) => disk.read(BigInt(8 * i), 8)));
+      got.forEach((b, i) => expect(b.equals(pattern.subarray(8 * i * 512, 8 * (i + 1) * 512)), `read ${i}`).toBe(true));
+      return session.transport.protocol;
+    } finally {
+      await session.close();
+    }
+  }
+
+  it('uas-enclosure: UAS at high speed (commands in flight together), Bulk-Only at SuperSpeed', async () => {
+    const dev = createPersonality('uas-enclosure');
+    expect(await eightReads(dev)).toBe('uas');
+    expect(dev.stats.uas.maxTasks).toBeGreaterThan(1);
+    expect(await eightReads(createPersonality('uas-enclosure', { speed: 'super' }))).toBe('bot');
+  });
+
+  it('uas-enclosure: a target reset is I_T NEXUS RESET, answered TMF SUCCEEDED', async () => {
+    const dev = createPersonality('uas-enclosure');
+    const session = await openUsbms({ mock: dev });
+    try {
+      await session.transport.reset('target');
+      const tmf = dev.log.find((e) => e.type === 'uas-tmf');
+      expect(tmf).toMatchObject({ fn: 0x10 });
+      expect(dev.log.some((e) => e.type === 'uas-response' && e.code === 0x08)).toBe(true);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('uas-only: UAS at high speed; at SuperSpeed refused with UAS_UNSUPPORTED that names the missing streams', async () => {
+    expect(await eightReads(createPersonality('uas-only'))).toBe('uas');
+    const e = await openUsbms({ mock: createPersonality('uas-only', { speed: 'super' }) }).then(
+      async (s) => { await s.close(); return undefined; }, (err: unknown) => err);
+    expect((e as { code?: string }).code).toBe('UAS_UNSUPPORTED');
+    expect((e as Error).message).toMatch(/streams/);
+  });
+
+  it('uas-small-queue: the commands past its task set of 4 are answered TASK SET FULL and retried', async () => {
+    const dev = createPersonality('uas-small-queue');
+    expect(await eightReads(dev)).toBe('uas');
+    expect(dev.log.some((e) => e.type === 'uas-sense' && e.status === 0x28)).toBe(true);
+  });
+
+  it('uas-broken: its IGNORE_UAS keeps it on Bulk-Only, which works; forced onto UAS its READs never complete', async () => {
+    expect(await eightReads(createPersonality('uas-broken'))).toBe('bot');
+    const session = await openUsbms({ mock: createPersonality('uas-broken'), transport: 'uas', timeoutMs: 300,
+      uasTimeouts: { statusMs: 300, dataMs: 300, tmfMs: 200 } });
+    try {
+      expect(session.transport.protocol).toBe('uas');
+      const disk = await session.openDisk(0, { retries: 0 });
+      await expect(disk.read(0n, 1)).rejects.toThrow();
+    } finally {
+      await session.close();
+    }
   });
 });
