@@ -11,7 +11,7 @@
 #        image (sha256 of the image file), verify, probe --write (it restores what it stamps).
 #     3. on UASPCAP: eight READs of 4 KiB at a time through the whole stack with --pcap (examples/uas-inflight.mjs).
 #   host:  the images are unchanged (every write was put back); QEMU's pcap and usbms's hold the same UAS IUs (kind,
-#          tag, SCSI opcode) in the same order, with several commands in flight in QEMU's own capture.
+#          tag, SCSI opcode) in the same order on each pipe, with several commands in flight in QEMU's own capture.
 # Writes "ok - NAME" / "not ok - NAME # why" lines to OUT/checks.txt (run-lab.sh copies them to .lab/checks/uas.txt).
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -101,14 +101,23 @@ F=(-T fields -E separator=, -E occurrence=f -e uasp.iu_id -e uasp.tag -e scsi_sb
 if [ -s "$OUT/qemu-uas.pcap" ] && [ -s "$OUT/usbms-uas.pcap" ]; then
   tshark -r "$OUT/qemu-uas.pcap" "${F[@]}" 2>/dev/null > "$OUT/qemu-side.txt"
   tshark -r "$OUT/usbms-uas.pcap" "${F[@]}" 2>/dev/null > "$OUT/usbms-side.txt"
-  # QEMU sees the device from power-on: the guest kernel's uas driver is not loaded, so everything after the last
-  # enumeration is usbms's; take QEMU's tail of the same length as usbms's capture.
+  # QEMU sees the device from power-on (SeaBIOS's UAS probe, tag 0xdead, comes first; the guest kernel's uas is not
+  # loaded), so everything after it is usbms's: take QEMU's tail of the same length as usbms's capture. Each pipe
+  # holds the same IUs in the same order; across pipes the two captures stamp at different ends (QEMU when the device
+  # side finishes a packet, usbms when libusb hands the completion to node), so a READ READY may sit a few COMMAND
+  # IUs apart in the two: compare the command pipe (COMMAND, TASK MANAGEMENT) and the status pipe each on its own.
   n=$(grep -c . "$OUT/usbms-side.txt")
   tail -n "$n" "$OUT/qemu-side.txt" > "$OUT/qemu-tail.txt"
-  if [ "$n" -gt 0 ] && cmp -s "$OUT/qemu-tail.txt" "$OUT/usbms-side.txt"; then
-    echo "ok - uas: QEMU's pcap= and usbms --pcap hold the same $n UAS IUs (kind, tag, opcode) in the same order"
+  for side in qemu-tail usbms-side; do
+    awk -F, '$1 == "0x01" || $1 == "0x05"' "$OUT/$side.txt" > "$OUT/$side.command-pipe.txt"
+    awk -F, '$1 != "0x01" && $1 != "0x05"' "$OUT/$side.txt" > "$OUT/$side.status-pipe.txt"
+  done
+  nc=$(grep -c . "$OUT/usbms-side.command-pipe.txt"); ns=$(grep -c . "$OUT/usbms-side.status-pipe.txt")
+  if [ "$n" -gt 0 ] && cmp -s "$OUT/qemu-tail.command-pipe.txt" "$OUT/usbms-side.command-pipe.txt" \
+     && cmp -s "$OUT/qemu-tail.status-pipe.txt" "$OUT/usbms-side.status-pipe.txt"; then
+    echo "ok - uas: QEMU's pcap= and usbms --pcap hold the same $n UAS IUs (kind, tag, opcode), in the same order on each pipe ($nc on the command pipe, $ns on the status pipe)"
   else
-    echo "not ok - uas: QEMU's pcap= and usbms --pcap differ # diff $OUT/qemu-tail.txt $OUT/usbms-side.txt"
+    echo "not ok - uas: QEMU's pcap= and usbms --pcap differ # diff $OUT/qemu-tail.command-pipe.txt $OUT/usbms-side.command-pipe.txt; the same for .status-pipe"
   fi >> "$CHECKS"
   most=$(awk -F, '$1 == "0x01" { open++ } $1 == "0x03" || $1 == "0x04" { open-- } open > most { most = open } END { print most + 0 }' "$OUT/qemu-tail.txt")
   if [ "$most" -gt 1 ]; then echo "ok - uas: QEMU's own capture shows $most commands in flight at once"
