@@ -35,6 +35,7 @@ const FAULT_KINDS: Record<FaultKind, true> = {
   'stall': true, 'no-response': true, 'short-data': true, 'babble': true, 'csw-signature': true, 'csw-tag': true,
   'csw-length': true, 'csw-status': true, 'csw-residue': true, 'lost-csw': true, 'delay': true, 'disconnect': true,
   'phase-error': true, 'medium-error': true, 'capacity-off-by-one': true, 'get-max-lun-stall': true,
+  'no-sense-corrupt': true,
 };
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

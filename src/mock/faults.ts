@@ -27,7 +27,7 @@ interface ActiveRule {
 }
 
 const PERSISTENT: ReadonlySet<FaultKind> = new Set(['medium-error', 'capacity-off-by-one']);
-const DATA_PHASE: ReadonlySet<FaultKind> = new Set(['short-data', 'babble']);
+const DATA_PHASE: ReadonlySet<FaultKind> = new Set(['short-data', 'babble', 'no-sense-corrupt']);
 
 /** Does this fault make sense for this command? (Data-phase faults need a data phase; babble needs data-in.) */
 function applicable(f: Fault, ctx: CommandContext): boolean {
@@ -52,6 +52,7 @@ const DEFAULT_SHAPE: Record<FaultKind, Fault | undefined> = {
   'phase-error': { kind: 'phase-error' },
   'delay': { kind: 'delay', phase: 'csw', ms: 5 },
   'disconnect': { kind: 'disconnect', phase: 'data' },
+  'no-sense-corrupt': { kind: 'no-sense-corrupt' },
   'medium-error': undefined,
   'capacity-off-by-one': undefined,
   'get-max-lun-stall': undefined,
