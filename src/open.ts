@@ -6,7 +6,7 @@
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
 import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
-import { BotTransport, parseQuirkOverrides, type BotTimeouts } from './bot/index.js';
+import { BOT_TIMEOUT_KEYS, BotTransport, parseQuirkOverrides, type BotTimeouts } from './bot/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import { createDemoDisk, FileMedia, MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
@@ -21,6 +21,7 @@ import type { PcapOptions, ReplayDivergenceError, ReplayUsbDevice } from './trac
 import type { UsbPort } from './usb/port.js';
 import { UsbmsError } from './util/errors.js';
 import { logger } from './util/log.js';
+import { rejectUnknownKeys, type KnownKeys } from './util/options.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
@@ -96,6 +97,11 @@ export interface OpenUsbmsOptions {
    */
   replay?: string | ReplayUsbDevice | undefined;
 }
+
+const OPEN_USBMS_KEYS = {
+  backend: true, device: true, expect: true, mock: true, port: true, detachKernelDriver: true, force: true,
+  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true,
+} as const satisfies KnownKeys<OpenUsbmsOptions>;
 
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
 export interface UsbmsSession {
@@ -221,6 +227,9 @@ function quirkText(text: string | undefined, port: UsbPort): string | undefined 
 }
 
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
+  // Before anything is opened: a misspelt option must not quietly become its default.
+  rejectUnknownKeys(opts, OPEN_USBMS_KEYS, 'openUsbms options');
+  rejectUnknownKeys(opts.botTimeouts, BOT_TIMEOUT_KEYS, 'openUsbms options.botTimeouts');
   const selected = [opts.device, opts.mock, opts.port].filter((x) => x !== undefined).length;
   if (selected > 1) {
     throw new UsbmsOpenError('BOTH_SELECTED', 'give one of --device, --mock (or, in the API, port), not several');

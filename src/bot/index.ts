@@ -1,6 +1,6 @@
 /** The Bulk-Only Transport engine: public entry points for the HBA and tools. */
 export * from './api.js';
-export { BotTransport, DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './transport.js';
+export { BOT_TIMEOUT_KEYS, BotTransport, DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './transport.js';
 export type { BotOptions, BotTimeouts } from './transport.js';
 export { BotError, isBotError } from './errors.js';
 export type { BotPhase, BotErrorOptions } from './errors.js';

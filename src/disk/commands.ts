@@ -9,6 +9,7 @@ import { runCommand, type CommandHooks, type CommandOptions, type CommandResult,
 import { DiskArgumentError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense } from './errors.js';
 import { runPacket } from './packet.js';
 import { decodeDiskSense } from './sense.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** A command for Disk.raw: the CDB, at most one data phase, a timeout. */
 export interface RawOptions {
@@ -31,6 +32,8 @@ export interface RawResult {
   /** Bytes of the data phase not transferred. */
   readonly resid: number;
 }
+
+const RAW_OPTION_KEYS = { dataIn: true, dataOut: true, timeoutMs: true } as const satisfies KnownKeys<RawOptions>;
 
 const MAX_RAW_DATA = 16 * 1024 * 1024;
 /** REQUEST SENSE allocation length: the largest sense a device may return (SPC: 252). */
@@ -108,6 +111,7 @@ export abstract class DiskCommands {
    */
   async raw(cdb: Uint8Array, opts: RawOptions = {}): Promise<RawResult> {
     this.checkOpen();
+    rejectUnknownKeys(opts, RAW_OPTION_KEYS, 'Disk.raw options');
     if (cdb.length < 6 || cdb.length > 16) throw new DiskArgumentError(`a CDB is 6..16 bytes, got ${cdb.length}`);
     if (opts.dataIn !== undefined && opts.dataOut !== undefined) {
       throw new DiskArgumentError('a command has one data phase: give dataIn or dataOut, not both');

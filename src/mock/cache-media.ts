@@ -6,6 +6,7 @@
  * That is why f3probe resets the device between writing and reading (facts.md §5).
  */
 import type { MediaStore } from './types.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** Options of CachingMedia: how much a drive cache holds. */
 export interface CachingMediaOptions {
@@ -15,6 +16,8 @@ export interface CachingMediaOptions {
   blockSize?: number;
 }
 
+const CACHING_MEDIA_KEYS = { cacheBlocks: true, blockSize: true } as const satisfies KnownKeys<CachingMediaOptions>;
+
 export class CachingMedia implements MediaStore {
   readonly size: bigint;
   private readonly cacheBlocks: number;
@@ -23,6 +26,7 @@ export class CachingMedia implements MediaStore {
   private readonly cache = new Map<bigint, Buffer>();
 
   constructor(private readonly backing: MediaStore, opts: CachingMediaOptions = {}) {
+    rejectUnknownKeys(opts, CACHING_MEDIA_KEYS, 'CachingMedia options');
     this.size = backing.size;
     this.cacheBlocks = opts.cacheBlocks ?? 1024;
     this.blockSize = opts.blockSize ?? 512;

@@ -14,6 +14,7 @@ import {
   type PowerSwitching,
 } from '../usb/hub.js';
 import type { PortLocation } from '../usb/selector.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** How a software hub is built. */
 export interface MockHubOptions {
@@ -28,6 +29,10 @@ export interface MockHubOptions {
   /** idProduct (default 0x55aa). */
   productId?: number;
 }
+
+const MOCK_HUB_KEYS = {
+  ports: true, powerSwitching: true, superSpeed: true, vendorId: true, productId: true,
+} as const satisfies KnownKeys<MockHubOptions>;
 
 const SWITCHING_BITS: Record<PowerSwitching, number> = { ganged: 0, individual: 1, none: 2 };
 
@@ -56,6 +61,7 @@ export class MockHub {
   constructor(readonly location: PortLocation, opts: MockHubOptions,
     private readonly onPower: (port: number, on: boolean) => void,
     private readonly connected: (port: number) => boolean) {
+    rejectUnknownKeys(opts, MOCK_HUB_KEYS, 'MockHub options');
     this.ports = opts.ports ?? 4;
     if (!Number.isInteger(this.ports) || this.ports < 1 || this.ports > 15) throw new RangeError(`a hub has 1..15 ports, not ${this.ports}`);
     this.powerSwitching = opts.powerSwitching ?? 'individual';

@@ -8,6 +8,7 @@ import type { DeviceListing, UsbBackend } from '../usb/backend.js';
 import { DeviceMismatchError, DeviceWaitTimeoutError } from '../usb/device-errors.js';
 import { identityOf, DeviceSlot } from '../usb/slot.js';
 import type { DeviceKey, RigDevice } from './device.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** Options of the sessions {@link rigDevicesOf}'s slots open. */
 export interface BackendRigOptions {
@@ -23,6 +24,10 @@ export interface BackendRigOptions {
   mountsFile?: string | undefined;
 }
 
+const BACKEND_RIG_KEYS = {
+  detachKernelDriver: true, timeoutMs: true, quirks: true, maxTransferBytes: true, sysRoot: true, mountsFile: true,
+} as const satisfies KnownKeys<BackendRigOptions>;
+
 /** A rig slot over a {@link UsbBackend}: libusb hardware, or software disks behind software hubs. */
 export class BackendRigDevice implements RigDevice {
   readonly key: DeviceKey;
@@ -31,6 +36,7 @@ export class BackendRigDevice implements RigDevice {
   readonly slot: DeviceSlot;
 
   constructor(readonly backend: UsbBackend, readonly listing: DeviceListing, private readonly opts: BackendRigOptions = {}) {
+    rejectUnknownKeys(opts, BACKEND_RIG_KEYS, 'BackendRigDevice options');
     this.key = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber };
     // Bulk-Only: the default setting speaks it, or a UAS device offers it as an alternate setting (usbms uses that).
     this.bulkOnly = listing.protocol === 'BOT' || listing.hasBotAltSetting;
@@ -66,6 +72,7 @@ export class BackendRigDevice implements RigDevice {
 
 /** Every mass-storage device of the backend, one slot per device (its first mass-storage interface). */
 export async function rigDevicesOf(backend: UsbBackend, opts: BackendRigOptions = {}): Promise<BackendRigDevice[]> {
+  rejectUnknownKeys(opts, BACKEND_RIG_KEYS, 'rigDevicesOf options');
   const seen = new Set<string>();
   const out: BackendRigDevice[] = [];
   for (const row of await backend.list()) {

@@ -14,6 +14,7 @@ import { isDestructive, type Plan, type Step } from './plan/types.js';
 import { BackupStore } from './steps/backup-store.js';
 import { STEP_RUNNERS, type StepContext, type StepOutcome } from './steps/index.js';
 import { deviceStatus, EXIT, worstOf, type StepStatus } from './verdict.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** Options of {@link runRig}. */
 export interface RunOptions {
@@ -36,6 +37,11 @@ export interface RunOptions {
   exitCodeOf?: (e: unknown) => number;
   onEvent?: EventSink;
 }
+
+const RUN_OPTION_KEYS = {
+  plan: true, write: true, restore: true, seed: true, journalDir: true, backupDir: true, returnTimeoutMs: true, lun: true,
+  readyPollMs: true, exitCodeOf: true, onEvent: true,
+} as const satisfies KnownKeys<RunOptions>;
 
 /** The result of one step on one device. */
 export interface StepResult {
@@ -222,6 +228,7 @@ class DeviceRun {
 
 /** Run `plan` on every device at once; resolves when all are done (each with its verdict). */
 export async function runRig(devices: readonly RigDevice[], o: RunOptions): Promise<RigResult> {
+  rejectUnknownKeys(o, RUN_OPTION_KEYS, 'runRig options');
   const keys = new Set<string>();
   for (const d of devices) {
     const k = describeKey(d.key);

@@ -14,6 +14,7 @@ import {
   type ddi_dma_attr_t, type ddi_dma_cookie_t,
 } from './types.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { MAX_TRANSFER_LIMIT } from '../util/size.js';
 
 // ddi_dma_buf_bind_handle flags (sys/ddidmareq.h)
 /** DMA direction flag: memory to device. */
@@ -49,7 +50,7 @@ export function defaultDmaAttr(maxPacketSize: number, maxTransferBytes: number):
     dma_attr_align: 1,
     dma_attr_burstsizes: maxPacketSize,
     dma_attr_minxfer: 1,
-    dma_attr_maxxfer: 16 * 1024 * 1024,
+    dma_attr_maxxfer: MAX_TRANSFER_LIMIT,
     dma_attr_seg: 0xffff_ffff,
     dma_attr_sgllen: 256,
     dma_attr_granular: maxPacketSize,

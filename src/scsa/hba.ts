@@ -20,6 +20,7 @@ import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import { KeptTimer } from '../util/kept-timer.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 const log = logger('hba');
 
@@ -46,6 +47,16 @@ export interface UsbmsHbaOptions {
   queueDepth?: number;
   quirks?: UsbmsHbaQuirks;
 }
+
+const HBA_OPTION_KEYS = {
+  style: true, dmaAttr: true, maxDmaBytesInFlight: true, maxPackets: true, queueDepth: true, quirks: true,
+} as const satisfies KnownKeys<UsbmsHbaOptions>;
+const HBA_QUIRK_KEYS = { noAutoRqsense: true, maxTransferBytes: true, senseLun0Only: true } as const satisfies KnownKeys<UsbmsHbaQuirks>;
+const DMA_ATTR_KEYS = {
+  dma_attr_version: true, dma_attr_addr_lo: true, dma_attr_addr_hi: true, dma_attr_count_max: true,
+  dma_attr_align: true, dma_attr_burstsizes: true, dma_attr_minxfer: true, dma_attr_maxxfer: true, dma_attr_seg: true,
+  dma_attr_sgllen: true, dma_attr_granular: true, dma_attr_flags: true,
+} as const satisfies KnownKeys<ddi_dma_attr_t>;
 
 /** The SCSA HBA over one Bulk-Only transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
 export class UsbmsHba implements CapsContext, ExecContext {
@@ -84,6 +95,9 @@ export class UsbmsHba implements CapsContext, ExecContext {
 
   /** Attach an HBA instance to an open BOT engine (the engine stays the caller's: detach closes nothing). */
   static attach(transport: BotTransportApi, opts: UsbmsHbaOptions = {}): UsbmsHba {
+    rejectUnknownKeys(opts, HBA_OPTION_KEYS, 'UsbmsHba.attach options');
+    rejectUnknownKeys(opts.dmaAttr, DMA_ATTR_KEYS, 'UsbmsHba.attach options.dmaAttr');
+    rejectUnknownKeys(opts.quirks, HBA_QUIRK_KEYS, 'UsbmsHba.attach options.quirks');
     if (opts.queueDepth !== undefined && (!Number.isInteger(opts.queueDepth) || opts.queueDepth < 1)) {
       throw new UsbmsArgumentError('queueDepth must be a positive integer');
     }

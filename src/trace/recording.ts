@@ -16,6 +16,7 @@ import {
 import { readCapture } from './pcap-reader.js';
 import { DIR_IN, outcomeOfStatus, XFER_BULK, XFER_CONTROL, type RecordedOutcome, type UsbmonRecord } from './usbmon.js';
 import type { PortInfo } from '../usb/port.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 const CBW_SIGNATURE = 0x43425355;
 const CSW_SIGNATURE = 0x53425355;
@@ -202,7 +203,10 @@ class Builder {
 }
 
 /** Read `file` and build the recording of its mass-storage device. */
+const DEVICE_CHOICE_KEYS = { busNumber: true, deviceAddress: true } as const satisfies KnownKeys<DeviceChoice>;
+
 export function loadRecording(file: string, select?: DeviceChoice): Recording {
+  rejectUnknownKeys(select, DEVICE_CHOICE_KEYS, 'loadRecording device choice');
   const records = readCapture(file);
   const dev = chooseDevice(records, file, select);
   const b = new Builder(dev.iface);
