@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { classify, DEFAULT_POLICY, runCommand, type CommandOptions } from '../../src/disk/command.js';
 import type { PacketOutcome } from '../../src/disk/packet.js';
 import { decodeDiskSense, notSuccess } from '../../src/disk/sense.js';
-import { EXIT_STATUS_BY_CODE } from '../../src/cli/exit.js';
+import { EXIT_STATUS_BY_CODE } from '../../src/apps/cli/exit.js';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import { openUsbms } from '../../src/open.js';
 import { CMD_CMPLT, STATUS_CHECK } from '../../src/scsa/types.js';

@@ -15,12 +15,13 @@ import {
 } from '../../src/mock/index.js';
 import { mockFromSpec } from '../../src/open-mock.js';
 import { openUsbms } from '../../src/open.js';
-import { escalate, RescueEngine, RescueMap, type RescueDevice } from '../../src/rescue/index.js';
+import { escalate, RescueEngine, RescueMap, type RescueDevice } from '../../src/apps/rescue/index.js';
 import {
   DeviceJournal, mockRigFromFile, probeDisk, resolvePlan, rigDevicesOf, runRig, selectRigDevices,
-} from '../../src/rig/index.js';
+} from '../../src/apps/rig/index.js';
 import { UsbmsHba } from '../../src/scsa/index.js';
-import { loadRecording, PcapWriter, tracePort } from '../../src/trace/index.js';
+import { loadRecording } from '../../src/mock/replay/index.js';
+import { PcapWriter, tracePort } from '../../src/usb/trace/index.js';
 import { DeviceSlot, waitForArrival } from '../../src/usb/slot.js';
 import { UsbmsArgumentError } from '../../src/util/errors.js';
 
