@@ -41,6 +41,7 @@ export interface BotOptions {
   maxTransferBytes?: number;
 }
 
+/** The keys of BotTimeouts: openUsbms and BotTransport.open refuse any other (src/util/options.ts). */
 export const BOT_TIMEOUT_KEYS = { cbwMs: true, cswMs: true, dataMs: true, controlMs: true } as const satisfies KnownKeys<BotTimeouts>;
 const BOT_OPTION_KEYS = {
   quirks: true, quirkOverrides: true, bcdDevice: true, timeouts: true, maxTransferBytes: true,
