@@ -58,7 +58,8 @@ export interface DiskErrorOptions {
 const KIND_CODES: Readonly<Record<DiskErrorKind, UsbmsErrorCode>> = {
   'not-ready': 'DISK_NOT_READY', 'no-medium': 'DISK_NO_MEDIUM', medium: 'DISK_MEDIUM', hardware: 'DISK_HARDWARE',
   'illegal-request': 'DISK_ILLEGAL_REQUEST', 'unit-attention': 'DISK_UNIT_ATTENTION', 'data-protect': 'DISK_DATA_PROTECT',
-  'no-sense': 'DISK_NO_SENSE', 'read-only': 'DISK_READ_ONLY', aborted: 'DISK_ABORTED', 'check-condition': 'DISK_CHECK_CONDITION', busy: 'DISK_BUSY',
+  'no-sense': 'DISK_NO_SENSE',
+  'read-only': 'DISK_READ_ONLY', aborted: 'DISK_ABORTED', 'check-condition': 'DISK_CHECK_CONDITION', busy: 'DISK_BUSY',
   timeout: 'DISK_TIMEOUT', transport: 'DISK_TRANSPORT', 'device-gone': 'DISK_GONE', 'bad-response': 'DISK_BAD_RESPONSE',
   'invalid-argument': 'ARG_INVALID', 'out-of-range': 'DISK_LBA_OUT_OF_RANGE', closed: 'DISK_CLOSED',
 };
