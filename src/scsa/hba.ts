@@ -14,7 +14,7 @@ import { pktWrapper, scsi_hba_pkt_comp, type scsi_address, type scsi_pkt } from 
 import type { scsi_hba_tran } from './tran.js';
 import { LunCaps, MAX_CDB_LENGTH, type CapsContext } from './caps.js';
 import { PktQueue } from './queue.js';
-import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV } from './dma.js';
+import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV, DMA_ATTR_KEYS } from './dma.js';
 import { dataLength, HbaCmd, isGoneOutcome, runPacket, splitBlockSize, type ExecContext, type StopReason } from './exec.js';
 import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
@@ -52,11 +52,6 @@ const HBA_OPTION_KEYS = {
   style: true, dmaAttr: true, maxDmaBytesInFlight: true, maxPackets: true, queueDepth: true, quirks: true,
 } as const satisfies KnownKeys<UsbmsHbaOptions>;
 const HBA_QUIRK_KEYS = { noAutoRqsense: true, maxTransferBytes: true, senseLun0Only: true } as const satisfies KnownKeys<UsbmsHbaQuirks>;
-const DMA_ATTR_KEYS = {
-  dma_attr_version: true, dma_attr_addr_lo: true, dma_attr_addr_hi: true, dma_attr_count_max: true,
-  dma_attr_align: true, dma_attr_burstsizes: true, dma_attr_minxfer: true, dma_attr_maxxfer: true, dma_attr_seg: true,
-  dma_attr_sgllen: true, dma_attr_granular: true, dma_attr_flags: true,
-} as const satisfies KnownKeys<ddi_dma_attr_t>;
 
 /** The SCSA HBA over one Bulk-Only transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
 export class UsbmsHba implements CapsContext, ExecContext {

@@ -19,7 +19,7 @@ import { escalate, RescueEngine, RescueMap, type RescueDevice } from '../../src/
 import {
   DeviceJournal, mockRigFromFile, probeDisk, resolvePlan, rigDevicesOf, runRig, selectRigDevices,
 } from '../../src/apps/rig/index.js';
-import { UsbmsHba } from '../../src/scsa/index.js';
+import { defaultDmaAttr, scsi_hba_attach_setup, UsbmsHba } from '../../src/scsa/index.js';
 import { loadRecording } from '../../src/mock/replay/index.js';
 import { PcapWriter, tracePort } from '../../src/usb/trace/index.js';
 import { DeviceSlot, waitForArrival } from '../../src/usb/slot.js';
@@ -115,6 +115,17 @@ describe('BotTransport.open and UsbmsHba.attach', () => {
       await refuses(() => UsbmsHba.attach(transport, { dmaAttr: loose({ dma_attr_sgl: 1 }) }), 'dma_attr_sgl', /dma_attr_sgllen/);
       await refuses(() => UsbmsHba.attach(transport, { quirks: loose({ noAutoRqSense: true }) }), 'noAutoRqSense', /noAutoRqsense/);
     } finally { await transport.close(); }
+  });
+});
+
+describe('scsi_hba_attach_setup(9F)', () => {
+  it('refuses a DMA attribute or a resource limit of another name', async () => {
+    const vector = loose<Parameters<typeof scsi_hba_attach_setup>[1]>({ tran_hba_len: 0,
+      tran_setup_pkt: () => 0, tran_teardown_pkt: () => undefined });
+    await refuses(() => scsi_hba_attach_setup(defaultDmaAttr(512, 65536), vector, loose({ maxPackets: 4, maxDMABytes: 1 })),
+      'maxDMABytes', /did you mean 'maxDmaBytes'/);
+    await refuses(() => scsi_hba_attach_setup({ ...defaultDmaAttr(512, 65536), ...loose({ dma_attr_sgl_len: 1 }) }, vector,
+      { maxPackets: 4, maxDmaBytes: 65536 }), 'dma_attr_sgl_len', /dma_attr_sgllen/);
   });
 });
 
