@@ -6,7 +6,7 @@
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
-import { BotTransport, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts } from './bot/index.js';
+import { BOT_TIMEOUT_KEYS, BotTransport, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts } from './bot/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import type { MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
@@ -18,6 +18,7 @@ import type { PcapOptions } from './usb/trace/index.js';
 import type { UsbPort } from './usb/port.js';
 import { logger } from './util/log.js';
 import { vidPid } from './util/hex.js';
+import { rejectUnknownKeys, type KnownKeys } from './util/options.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
@@ -70,6 +71,11 @@ export interface OpenUsbmsOptions extends SourceOptions {
   pcap?: PcapOptions | undefined;
 }
 
+const OPEN_USBMS_KEYS = {
+  backend: true, device: true, expect: true, mock: true, port: true, detachKernelDriver: true, force: true,
+  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true,
+} as const satisfies KnownKeys<OpenUsbmsOptions>;
+
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
 export interface UsbmsSession {
   readonly port: UsbPort;
@@ -110,6 +116,9 @@ function quirkText(text: string | undefined, port: UsbPort): string | undefined 
 }
 
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
+  // Before anything is opened: a misspelt option must not quietly become its default.
+  rejectUnknownKeys(opts, OPEN_USBMS_KEYS, 'openUsbms options');
+  rejectUnknownKeys(opts.botTimeouts, BOT_TIMEOUT_KEYS, 'openUsbms options.botTimeouts');
   const { port, mock, deviceQuirks } = opts.port !== undefined
     ? { port: givenPort(opts, opts.port), mock: undefined, deviceQuirks: undefined } : await openPort(opts);
   let transport: BotTransport | undefined;

@@ -9,6 +9,7 @@ import type { UsbSpeed } from '../usb/port.js';
 import { vidPid } from '../util/hex.js';
 import { logger } from '../util/log.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import type { KnownKeys } from '../util/options.js';
 
 const log = logger('quirks');
 
@@ -110,6 +111,13 @@ export function quirkParts(q: Quirks): QuirkParts {
   return parts as unknown as QuirkParts;
 }
 
+/** The keys of Quirks and of QuirkOverride (src/util/options.ts). */
+export const QUIRKS_KEYS = {
+  flags: true, ignoreResidue: true, singleLun: true, noGetMaxLun: true, fixCapacity: true, noReadCapacity16: true,
+  goSlow: true, noSynchronizeCache: true, noCswPipelining: true, queuedCswOutMax: true, noEarlyIn: true,
+  noEarlyDataOut: true, senseLun0Only: true, maxTransferBytes: true, resetDelayMs: true, source: true,
+} as const satisfies KnownKeys<Quirks>;
+
 /** One row of the quirks table: a VID:PID (and bcdDevice range), its flags and why. */
 export interface QuirkEntry {
   readonly vendorId: number;
@@ -181,6 +189,8 @@ export interface QuirkOverride {
   readonly productId: number;
   readonly quirks: readonly string[];
 }
+
+export const QUIRK_OVERRIDE_KEYS = { vendorId: true, productId: true, quirks: true } as const satisfies KnownKeys<QuirkOverride>;
 
 /** Linux usb-storage.quirks letters usbms acts on. */
 const LINUX_LETTERS: Readonly<Record<string, QuirkFlag>> = {

@@ -24,7 +24,7 @@ import { TagCounter } from './cbw.js';
 import type { BotCommand } from './command.js';
 import { BotError } from './errors.js';
 import { PhaseFailure } from './failure.js';
-import { checkMaxTransfer, defaultMaxTransfer, effectiveTimeouts, requestProblem, totalLength } from './options.js';
+import { checkBotOptions, defaultMaxTransfer, effectiveTimeouts, requestProblem, totalLength } from './options.js';
 import type { BotOptions, BotTimeouts } from './options.js';
 import { resolveQuirks } from './quirks.js';
 import { hex4 } from '../util/hex.js';
@@ -37,7 +37,7 @@ import { UsbmsArgumentError } from '../util/errors.js';
 const log = logger('bot');
 
 export type { BotOptions, BotTimeouts } from './options.js';
-export { DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './options.js';
+export { BOT_TIMEOUT_KEYS, DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './options.js';
 
 export class BotTransport implements Transport {
   readonly protocol = 'bot';
@@ -79,8 +79,8 @@ export class BotTransport implements Transport {
 
   /** Resolve quirks, ask Get Max LUN (with fallbacks), and make the engine's reusable transfers. */
   static async open(port: UsbPort, opts: BotOptions = {}): Promise<BotTransport> {
+    checkBotOptions(opts);
     const info = port.info;
-    checkMaxTransfer(opts.maxTransferBytes);
     // The speed picks the entry: QEMU's stick takes different round-trip savers behind xHCI and behind EHCI.
     const quirks = opts.quirks ?? resolveQuirks({ vendorId: info.vendorId, productId: info.productId,
       bcdDevice: opts.bcdDevice, speed: info.speed }, opts.quirkOverrides ?? []);

@@ -9,6 +9,7 @@ import { scsi_ifgetcap, scsi_ifsetcap, type scsi_address, type UsbmsHba } from '
 import { commands, type BlockCommandSpec } from '../scsi/index.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY, runCommand, type CommandData, type RetryPolicy } from './retry.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 import {
   DiskArgumentError, DiskError, DiskNoMediumError, DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError,
   isDiskError,
@@ -48,6 +49,13 @@ export interface DiskOpenOptions {
    */
   probe?: boolean;
 }
+
+const DISK_OPEN_KEYS = {
+  allowWrite: true, retries: true, readyTimeoutMs: true, readyPollMs: true, timeoutMs: true, quirks: true, probe: true,
+} as const satisfies KnownKeys<DiskOpenOptions>;
+const DISK_QUIRK_KEYS = {
+  fixCapacity: true, noReadCapacity16: true, readCapacity16: true, noSynchronizeCache: true,
+} as const satisfies KnownKeys<DiskQuirks>;
 
 /** A READ(10)/WRITE(10) moves at most 0xFFFF blocks; beyond the dma-max cap, commands are split anyway. */
 const MAX_BLOCKS_10 = 0xffff;
@@ -115,6 +123,9 @@ export class Disk extends DiskCommands {
    * CAPACITY and the write-protect bit. A removable disk without a medium opens with `mediumPresent: false`.
    */
   static async open(hba: UsbmsHba, lun: number, options: DiskOpenOptions = {}): Promise<Disk> {
+    // Before anything is sent: a misspelt option (the old `timeoutS`) must not quietly become its default.
+    rejectUnknownKeys(options, DISK_OPEN_KEYS, 'Disk.open options');
+    rejectUnknownKeys(options.quirks, DISK_QUIRK_KEYS, 'Disk.open options.quirks');
     if (!Number.isInteger(lun) || lun < 0 || lun > hba.maxLun) {
       throw new DiskArgumentError(`LUN ${lun} does not exist (the device has LUNs 0..${hba.maxLun})`);
     }

@@ -14,7 +14,8 @@
  * off detaches the device (sessions on it fail as gone); power on re-enumerates it after `enumerationDelayMs`.
  */
 import { UsbmsArgumentError } from '../util/errors.js';
-import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../usb/backend.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import { BACKEND_OPEN_KEYS, type BackendOpenOptions, type DeviceListing, type HubControl, type UsbBackend } from '../usb/backend.js';
 import { DeviceMismatchError } from '../usb/device-errors.js';
 import { UsbError } from '../usb/errors.js';
 import type { PortInfo, UsbPort } from '../usb/port.js';
@@ -35,6 +36,10 @@ export interface MockBackendOptions {
   /** From power on to the device being listed again (ms); default 20. */
   enumerationDelayMs?: number;
 }
+
+const MOCK_BACKEND_KEYS = {
+  busNumber: true, rootPorts: true, rootPowerSwitching: true, enumerationDelayMs: true,
+} as const satisfies KnownKeys<MockBackendOptions>;
 
 interface Slot {
   readonly location: PortLocation;
@@ -71,6 +76,7 @@ export class MockBackend implements UsbBackend {
 
   /** An empty bus: only its root hub. */
   constructor(opts: MockBackendOptions = {}) {
+    rejectUnknownKeys(opts, MOCK_BACKEND_KEYS, 'MockBackend options');
     const busNumber = opts.busNumber ?? 0;
     this.enumerationDelayMs = opts.enumerationDelayMs ?? 20;
     this.root = this.makeHub({ busNumber, portNumbers: [] },
@@ -142,6 +148,7 @@ export class MockBackend implements UsbBackend {
 
   /** A port on the one device `selector` names (see UsbBackend.open). */
   async open(selector: DeviceSelector, options: BackendOpenOptions = {}): Promise<UsbPort> {
+    rejectUnknownKeys(options, BACKEND_OPEN_KEYS, 'MockBackend.open options');
     const row = selectOne(selector, await this.list());
     const slot = this.slots.find((s) => samePortLocation(s.location, row));
     if (slot === undefined || slot.address === undefined) throw new UsbError('NO_DEVICE', `${row.portPath} is gone`);

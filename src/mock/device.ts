@@ -14,6 +14,8 @@ import { MockUsbPort, type DeviceWire } from './port.js';
 import { ScsiTarget } from './scsi-target.js';
 import type { DeviceEvent, MockDeviceOptions, MockDeviceQuirks, MockDeviceStats } from './types.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys } from '../util/options.js';
+import { MOCK_DEVICE_KEYS, MOCK_DEVICE_QUIRK_KEYS, MOCK_LUN_KEYS } from './option-keys.js';
 
 const log = logger('mock');
 
@@ -51,6 +53,9 @@ export class MockUsbDevice {
   private port: MockUsbPort | undefined;
 
   constructor(opts: MockDeviceOptions = {}) {
+    rejectUnknownKeys(opts, MOCK_DEVICE_KEYS, 'MockUsbDevice options');
+    rejectUnknownKeys(opts.quirks, MOCK_DEVICE_QUIRK_KEYS, 'MockUsbDevice options.quirks');
+    opts.luns?.forEach((l, i) => { rejectUnknownKeys(l, MOCK_LUN_KEYS, `MockUsbDevice options.luns[${i}]`); });
     this.opts = opts;
     const mps = opts.maxPacketSize ?? 512;
     if (!Number.isInteger(mps) || mps < 8 || mps > 1024) throw new MockDeviceConfigError(`bad max packet size ${mps}`);

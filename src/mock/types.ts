@@ -122,6 +122,12 @@ export type Fault =
   | { kind: 'phase-error' }
   | { kind: 'delay'; phase: FaultPhase; ms: number }
   | { kind: 'disconnect'; phase: FaultPhase; afterBytes?: number }
+  /**
+   * A false check condition: the command's data is corrupted (the bytes a READ sends, the bytes a WRITE stores)
+   * and it ends CHECK CONDITION, the REQUEST SENSE after it saying NO SENSE 00/00. An unknown amount of data
+   * moved: a host that takes the command as good returns (or leaves) wrong data.
+   */
+  | { kind: 'no-sense-corrupt' }
   | { kind: 'medium-error'; lbas: bigint[] }
   | { kind: 'capacity-off-by-one' }
   | { kind: 'get-max-lun-stall' };

@@ -16,7 +16,7 @@ import { pktWrapper, scsi_hba_pkt_comp, type scsi_address, type scsi_pkt } from 
 import type { scsi_hba_tran } from './tran.js';
 import { LunCaps, MAX_CDB_LENGTH, type CapsContext } from './caps.js';
 import { OnWire, PktQueue } from './queue.js';
-import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV } from './dma.js';
+import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV, DMA_ATTR_KEYS } from './dma.js';
 import { dataLength, isGoneOutcome, runPacketOnTransport, splitBlockSize, type ExecContext } from './exec.js';
 import { HbaCmd } from './hba-cmd.js';
 import type { StopReason } from './outcome.js';
@@ -24,6 +24,7 @@ import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import { KeptTimer } from '../util/kept-timer.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 const log = logger('hba');
 
@@ -50,6 +51,11 @@ export interface UsbmsHbaOptions {
   queueDepth?: number;
   quirks?: UsbmsHbaQuirks;
 }
+
+const HBA_OPTION_KEYS = {
+  style: true, dmaAttr: true, maxDmaBytesInFlight: true, maxPackets: true, queueDepth: true, quirks: true,
+} as const satisfies KnownKeys<UsbmsHbaOptions>;
+const HBA_QUIRK_KEYS = { noAutoRqsense: true, maxTransferBytes: true, senseLun0Only: true } as const satisfies KnownKeys<UsbmsHbaQuirks>;
 
 /** The SCSA HBA over one transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
 export class UsbmsHba implements CapsContext, ExecContext {
@@ -92,6 +98,9 @@ export class UsbmsHba implements CapsContext, ExecContext {
 
   /** Attach an HBA instance to an open transport (it stays the caller's: detach closes nothing). */
   static attach(transport: Transport, opts: UsbmsHbaOptions = {}): UsbmsHba {
+    rejectUnknownKeys(opts, HBA_OPTION_KEYS, 'UsbmsHba.attach options');
+    rejectUnknownKeys(opts.dmaAttr, DMA_ATTR_KEYS, 'UsbmsHba.attach options.dmaAttr');
+    rejectUnknownKeys(opts.quirks, HBA_QUIRK_KEYS, 'UsbmsHba.attach options.quirks');
     if (opts.queueDepth !== undefined && (!Number.isInteger(opts.queueDepth) || opts.queueDepth < 1)) {
       throw new UsbmsArgumentError('queueDepth must be a positive integer');
     }

@@ -29,6 +29,7 @@
  */
 import type { ControlSetup, UsbPort, UsbSpeed } from './port.js';
 import type { DeviceSelector, PortLocation, SelectableDevice } from './selector.js';
+import type { KnownKeys } from '../util/options.js';
 
 /** Transport protocol of a mass-storage interface: Bulk-Only (0x50), UAS (0x62) or another one. */
 export type MassStorageProtocol = 'BOT' | 'UAS' | 'other';
@@ -80,6 +81,10 @@ export interface BackendOpenOptions {
   /** Refuse the device unless it has this VID:PID and serial (DeviceMismatchError). */
   expect?: DeviceIdentity | undefined;
 }
+/** The keys of BackendOpenOptions: a backend's open() refuses any other (src/util/options.ts). */
+export const BACKEND_OPEN_KEYS = {
+  detachKernelDriver: true, force: true, interfaceNumber: true, expect: true,
+} as const satisfies KnownKeys<BackendOpenOptions>;
 
 /** The default control pipe of an open hub: class requests only (GET_DESCRIPTOR, GET_STATUS, SET/CLEAR_FEATURE). */
 export interface HubControl {

@@ -7,7 +7,7 @@
  * Every wait here polls `backend.list()` (libusb on Linux needs udevd running for its list to drop unplugged
  * devices; see hw-tests/lab/README.md, quirk 7) and is bounded by a timeout.
  */
-import type { BackendOpenOptions, DeviceIdentity, DeviceListing, UsbBackend } from './backend.js';
+import { BACKEND_OPEN_KEYS, type BackendOpenOptions, type DeviceIdentity, type DeviceListing, type UsbBackend } from './backend.js';
 import { DeviceMismatchError, DeviceWaitTimeoutError, formatIdentity, PortPowerError } from './device-errors.js';
 import { checkPortSwitchable, getPortStatus, readHubDescriptor, setPortPowerFeature, type PortStatus } from './hub.js';
 import type { UsbPort } from './port.js';
@@ -16,6 +16,7 @@ import {
 } from './selector.js';
 import { logger } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 const log = logger('usb', 'port-device');
 
@@ -34,6 +35,11 @@ export interface PowerCycleOptions extends WaitOptions {
   /** How long the port stays off (ms), counted from the moment the device is gone; default 1000. */
   offMs?: number | undefined;
 }
+
+const WAIT_KEYS = { timeoutMs: true, pollMs: true, signal: true } as const satisfies KnownKeys<WaitOptions>;
+const POWER_CYCLE_KEYS = { ...WAIT_KEYS, offMs: true } as const satisfies KnownKeys<PowerCycleOptions>;
+/** A slot's open() sets `expect` itself. */
+const { expect: _expect, ...SLOT_OPEN_KEYS } = BACKEND_OPEN_KEYS;
 
 /** What {@link compareIdentity} found. */
 export type IdentityMatch = 'same' | 'different' | 'unknown';
@@ -101,6 +107,7 @@ export class DeviceAtPort {
 
   /** Open the device at the port; the identity is checked again on the opened handle. */
   open(options: Omit<BackendOpenOptions, 'expect'> = {}): Promise<UsbPort> {
+    rejectUnknownKeys(options, SLOT_OPEN_KEYS, 'DeviceSlot.open options');
     return this.backend.open(this.selector, { ...options, expect: this.identity });
   }
 
@@ -145,6 +152,7 @@ export class DeviceAtPort {
 
   /** Switch the port off and wait until the device is gone. */
   async powerOff(opts: WaitOptions = {}): Promise<void> {
+    rejectUnknownKeys(opts, WAIT_KEYS, 'DeviceSlot.powerOff options');
     const before = await this.current();
     await setPortPower(this.backend, this.identity, false);
     await this.waitGone({ ...opts, address: before?.deviceAddress });
@@ -152,12 +160,14 @@ export class DeviceAtPort {
 
   /** Switch the port on and wait until this very device is back. */
   async powerOn(opts: WaitOptions = {}): Promise<DeviceListing> {
+    rejectUnknownKeys(opts, WAIT_KEYS, 'DeviceSlot.powerOn options');
     await setPortPower(this.backend, this.identity, true);
     return this.waitBack(opts);
   }
 
   /** Off, `offMs` with the device gone, on, and back (identity checked). Resolves with the device's new row. */
   async powerCycle(opts: PowerCycleOptions = {}): Promise<DeviceListing> {
+    rejectUnknownKeys(opts, POWER_CYCLE_KEYS, 'DeviceSlot.powerCycle options');
     const before = await this.current();
     await setPortPower(this.backend, this.identity, false);
     try {
@@ -180,6 +190,7 @@ export class DeviceAtPort {
 
 /** Wait until any mass-storage device shows up at `location` (a port with no identity yet) and resolve with its row. */
 export async function waitForArrival(backend: UsbBackend, location: PortLocation, opts: WaitOptions = {}): Promise<DeviceListing> {
+  rejectUnknownKeys(opts, WAIT_KEYS, 'waitForArrival options');
   const timeoutMs = opts.timeoutMs ?? 15000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   DISK_ABORTED: 'ABORTED COMMAND, or the packet was aborted',
   DISK_PROTECTION: 'ABORTED COMMAND with a protection information (DIF) failure (ASC 10)',
   DISK_MISCOMPARE: 'MISCOMPARE (VERIFY or COMPARE AND WRITE)',
-  DISK_NO_SENSE: 'CHECK CONDITION with NO SENSE',
+  DISK_NO_SENSE: 'CHECK CONDITION with NO SENSE: an unknown amount of data moved, on every try (nothing of it counts)',
   DISK_RECOVERED: 'RECOVERED ERROR reported as a failure',
   DISK_COPY_ABORTED: 'COPY ABORTED',
   DISK_CHECK_CONDITION: 'CHECK CONDITION with any other sense key',

@@ -11,7 +11,7 @@ import {
 import { logger } from '../../util/log.js';
 import { CliError, EXIT, exitStatusFor } from './exit.js';
 import { toJson } from './format.js';
-import { MAX_TRANSFER_LIMIT, parseByteSize } from '../../util/size.js';
+import { maxTransferProblem, parseByteSize } from '../../util/size.js';
 
 const log = logger('cli');
 
@@ -81,14 +81,13 @@ export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}
   });
 }
 
-/** --max-transfer SIZE: whole 512-byte sectors, 512 bytes to 16 MiB (the HBA's DMA window). */
+/** --max-transfer SIZE: whole 512-byte sectors, 512 bytes to 16 MiB (src/util/size.ts, MAX_TRANSFER_LIMIT). */
 export function parseMaxTransfer(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   let n: number;
   try { n = parseByteSize(text); } catch (e) { throw new CliError(`--max-transfer: ${(e as Error).message}`); }
-  if (n < 512 || n > MAX_TRANSFER_LIMIT || n % 512 !== 0) {
-    throw new CliError(`--max-transfer ${text} (${n} bytes) is not a multiple of 512 from 512 bytes to 16 MiB`);
-  }
+  const why = maxTransferProblem(n);
+  if (why !== undefined) throw new CliError(`--max-transfer ${text}: ${why}`);
   return n;
 }
 

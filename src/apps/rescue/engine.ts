@@ -8,6 +8,7 @@
  */
 import { logger } from '../../util/log.js';
 import { isDiskError } from '../../disk/index.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 import { classifyReadFailure, type RescueDevice } from './device.js';
 import { escalate, RescueDeviceLostError, RescueInterruptedError } from './escalation.js';
 import type { EscalationRecord, RescueCounts, RescueEvent, RescueResult } from './events.js';
@@ -41,6 +42,11 @@ export interface EngineOptions {
   /** Polled before every read: true ends the run ("interrupted") with the mapfile saved. */
   readonly stopRequested: () => boolean;
 }
+
+const ENGINE_OPTION_KEYS = {
+  copyBytes: true, retries: true, reverse: true, maxBadAreas: true, waitDeviceMs: true, saveIntervalMs: true,
+  progressIntervalMs: true, onEvent: true, stopRequested: true,
+} as const satisfies KnownKeys<EngineOptions>;
 
 export interface RescueOutcome {
   readonly result: RescueResult;
@@ -77,6 +83,7 @@ export class RescueEngine {
   constructor(private readonly dev: RescueDevice, private readonly sink: RescueSink, readonly map: RescueMap,
     private readonly resumeFrom: MapfileState | undefined, private readonly opts: EngineOptions,
     private readonly checkpoint: Checkpoint) {
+    rejectUnknownKeys(opts, ENGINE_OPTION_KEYS, 'RescueEngine options');
     this.bs = BigInt(dev.blockSize);
     this.size = map.size;
     if (opts.copyBytes <= 0 || opts.copyBytes % dev.blockSize !== 0) {

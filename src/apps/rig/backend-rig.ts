@@ -6,6 +6,7 @@
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../../open.js';
 import { DeviceMismatchError, DeviceAtPort, DeviceWaitTimeoutError, identityOf, type DeviceListing, type UsbBackend } from '../../api.js';
 import type { DeviceKey, RigDevice } from './device.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 /** Options of the sessions {@link rigDevicesOf}'s slots open. */
 export interface BackendRigOptions {
@@ -21,6 +22,10 @@ export interface BackendRigOptions {
   mountsFile?: string | undefined;
 }
 
+const BACKEND_RIG_KEYS = {
+  detachKernelDriver: true, timeoutMs: true, quirks: true, maxTransferBytes: true, sysRoot: true, mountsFile: true,
+} as const satisfies KnownKeys<BackendRigOptions>;
+
 /** A rig slot over a {@link UsbBackend}: libusb hardware, or software disks behind software hubs. */
 export class BackendRigDevice implements RigDevice {
   readonly key: DeviceKey;
@@ -29,6 +34,7 @@ export class BackendRigDevice implements RigDevice {
   readonly slot: DeviceAtPort;
 
   constructor(readonly backend: UsbBackend, readonly listing: DeviceListing, private readonly opts: BackendRigOptions = {}) {
+    rejectUnknownKeys(opts, BACKEND_RIG_KEYS, 'BackendRigDevice options');
     this.key = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber };
     // Bulk-Only: the default setting speaks it, or a UAS device offers it as an alternate setting (usbms uses that).
     this.bulkOnly = listing.protocol === 'BOT' || listing.hasBotAltSetting;
@@ -64,6 +70,7 @@ export class BackendRigDevice implements RigDevice {
 
 /** Every mass-storage device of the backend, one slot per device (its first mass-storage interface). */
 export async function rigDevicesOf(backend: UsbBackend, opts: BackendRigOptions = {}): Promise<BackendRigDevice[]> {
+  rejectUnknownKeys(opts, BACKEND_RIG_KEYS, 'rigDevicesOf options');
   const seen = new Set<string>();
   const out: BackendRigDevice[] = [];
   for (const row of await backend.list()) {

@@ -15,6 +15,7 @@ import { BackupStore } from './steps/backup-store.js';
 import { STEP_RUNNERS, type StepContext, type StepOutcome } from './steps/index.js';
 import { deviceStatus, EXIT, worstOf, type StepStatus } from './verdict.js';
 import { asError } from '../../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 /** Options of {@link runRig}. */
 export interface RunOptions {
@@ -37,6 +38,11 @@ export interface RunOptions {
   exitCodeOf?: (e: unknown) => number;
   onEvent?: EventSink;
 }
+
+const RUN_OPTION_KEYS = {
+  plan: true, write: true, restore: true, seed: true, journalDir: true, backupDir: true, returnTimeoutMs: true, lun: true,
+  readyPollMs: true, exitCodeOf: true, onEvent: true,
+} as const satisfies KnownKeys<RunOptions>;
 
 /** The result of one step on one device. */
 export interface StepResult {
@@ -223,6 +229,7 @@ class DeviceRun {
 
 /** Run `plan` on every device at once; resolves when all are done (each with its verdict). */
 export async function runRig(devices: readonly RigDevice[], o: RunOptions): Promise<RigResult> {
+  rejectUnknownKeys(o, RUN_OPTION_KEYS, 'runRig options');
   const keys = new Set<string>();
   for (const d of devices) {
     const k = describeKey(d.key);

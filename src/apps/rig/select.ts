@@ -8,6 +8,7 @@ import { UsbError } from '../../open.js';
 import { matchesSelector, parseDeviceSelector, selectOne, type DeviceSelector } from '../../api.js';
 import type { BackendRigDevice } from './backend-rig.js';
 import { describeKey } from './device.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 /** A device selection (--all, --match) that picks nothing usable: a caller's mistake (code ARG_INVALID). */
 export class RigSelectError extends UsbmsArgumentError {
@@ -21,6 +22,8 @@ export interface Selection {
   /** `VID:PID[:serial]` entries, comma-separated in one string or repeated. */
   match?: readonly string[];
 }
+
+const SELECTION_KEYS = { devices: true, all: true, match: true } as const satisfies KnownKeys<Selection>;
 
 /** What {@link selectRigDevices} chose. */
 export interface Selected {
@@ -41,6 +44,7 @@ function parseMatch(text: string): DeviceSelector {
  *   `--device` that names nothing present
  */
 export function selectRigDevices(present: readonly BackendRigDevice[], s: Selection): Selected {
+  rejectUnknownKeys(s, SELECTION_KEYS, 'selectRigDevices selection');
   const names = s.devices ?? [];
   if (s.all === true && names.length > 0) throw new RigSelectError('give --all or --device, not both');
   if (s.all !== true && names.length === 0) throw new RigSelectError('name the devices: --device SEL (repeatable) or --all');

@@ -4,7 +4,7 @@
  */
 import { getDeviceList, type Device } from 'usb';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../backend.js';
+import { BACKEND_OPEN_KEYS, type BackendOpenOptions, type DeviceListing, type HubControl, type UsbBackend } from '../backend.js';
 import { UsbError } from '../errors.js';
 import type { ControlSetup, UsbPort } from '../port.js';
 import { formatDeviceSelector, formatPortPath, portNumbersOf, samePortLocation, type DeviceSelector, type PortLocation } from '../selector.js';
@@ -13,6 +13,7 @@ import { acquireHandle, releaseHandle } from './handles.js';
 import { describeDevice, findLibusbDevice, listLibusbDevices } from './list.js';
 import { openLibusbDevice, type LibusbOpenOptions } from './open.js';
 import { logger } from '../../util/log.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 const log = logger('libusb', 'hub');
 const USB_CLASS_HUB = 0x09;
@@ -24,6 +25,8 @@ export interface LibusbBackendOptions {
   /** Where Linux sysfs lists USB devices (tests point it elsewhere); default /sys/bus/usb/devices. */
   sysfsRoot?: string | undefined;
 }
+
+const LIBUSB_BACKEND_KEYS = { closeTimeoutMs: true, sysfsRoot: true } as const satisfies KnownKeys<LibusbBackendOptions>;
 
 /** A hub's default control pipe through node-usb. The handle is the hub's own; nothing is claimed. */
 class LibusbHubControl implements HubControl {
@@ -92,13 +95,16 @@ export class LibusbBackend implements UsbBackend {
   /** 'libusb'. */
   readonly kind = 'libusb';
   /** @param opts options for every port it opens */
-  constructor(private readonly opts: LibusbBackendOptions = {}) {}
+  constructor(private readonly opts: LibusbBackendOptions = {}) {
+    rejectUnknownKeys(opts, LIBUSB_BACKEND_KEYS, 'LibusbBackend options');
+  }
 
   /** Every mass-storage interface libusb sees (devices opened briefly for their strings). */
   list(): Promise<DeviceListing[]> { return listLibusbDevices(); }
 
   /** Find, check (kernel driver, mounts, identity), claim and open (see UsbBackend.open). */
   async open(selector: DeviceSelector, options: BackendOpenOptions = {}): Promise<UsbPort> {
+    rejectUnknownKeys(options, BACKEND_OPEN_KEYS, 'LibusbBackend.open options');
     const { device } = await findLibusbDevice(selector);
     const o: LibusbOpenOptions = {};
     if (options.detachKernelDriver !== undefined) o.detachKernelDriver = options.detachKernelDriver;

@@ -16,6 +16,7 @@ import { LibusbPort } from './port.js';
 import { chooseBotInterface, type BotInterfaceChoice } from './select.js';
 import { logger } from '../../util/log.js';
 import { hex4 } from '../../util/hex.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 const log = logger('libusb', 'open');
 
@@ -32,6 +33,10 @@ export interface LibusbOpenOptions {
   /** Refuse the device unless its VID:PID and serial are these (DeviceMismatchError). */
   expect?: DeviceIdentity;
 }
+
+const LIBUSB_OPEN_KEYS = {
+  detachKernelDriver: true, interfaceNumber: true, closeTimeoutMs: true, force: true, expect: true,
+} as const satisfies KnownKeys<LibusbOpenOptions>;
 
 /** The message users see when usb-storage holds the interface: what is wrong and the two ways out. */
 export function kernelDriverBusyMessage(vendorId: number, productId: number, interfaceNumber: number): string {
@@ -124,6 +129,7 @@ function releaseQuietly(claimed: Claimed): Promise<void> {
  *   setting), NO_DEVICE, IO; DeviceMismatchError when `expect` names another device.
  */
 export async function openLibusbPort(selector: string | DeviceSelector, opts: LibusbOpenOptions = {}): Promise<LibusbPort> {
+  rejectUnknownKeys(opts, LIBUSB_OPEN_KEYS, 'openLibusbPort options');
   const sel = typeof selector === 'string' ? parseDeviceSelector(selector) : selector;
   const { device } = await findLibusbDevice(sel);
   return openLibusbDevice(device, formatDeviceSelector(sel), opts);

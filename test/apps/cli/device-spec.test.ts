@@ -49,6 +49,16 @@ describe('usbms on devices that misbehave (--mock=DEVICE.json)', () => {
     expect((await usbms(['read', '2990', '10', bad])).code).toBe(0);
   });
 
+  it('a READ that keeps answering CHECK CONDITION + NO SENSE with wrong data exits 20 (no sense), no data out', async () => {
+    const liar = spec('no-sense', {
+      luns: [{ blocks: 2048 }], faults: [{ match: { opcode: 40 }, times: 100, fault: { kind: 'no-sense-corrupt' } }],
+    });
+    const r = await usbms(['read', '8', '2', liar]);
+    expect(r.code).toBe(20);
+    expect(r.stdout).toBe('');
+    expect(oneLine(r.stderr)).toMatch(/READ\(10\) of LBA 8\.\.9 \(2 blocks\): CHECK CONDITION with NO SENSE .*unknown amount of data moved/);
+  });
+
   it('a removable disk without a medium: NOT READY, exit 2, for capacity, tur, read, image and verify', async () => {
     const empty = spec('no-medium', { luns: [{ blocks: 2048, removable: true, present: false }] });
     const c = await usbms(['capacity', empty, '--json']);
