@@ -95,6 +95,10 @@ export async function withDisk(a: GlobalArgs, opts: DiskOpenOptions,
   const session = await openSession(a);
   try {
     const disk = await session.openDisk(checkLun(a.lun), opts);
+    if (opts.allowWrite === true && a.mock === '') {
+      info('usbms: the built-in disk lives in memory: what this command writes is gone when usbms exits ' +
+        '(--mock=IMAGE serves an image file, which keeps it)');
+    }
     return (await fn(disk, session)) ?? EXIT.OK;
   } catch (e) {
     throw replayDivergenceOf(session.port) ?? e; // a replay that diverged: say where, not "device disconnected"
@@ -151,6 +155,11 @@ export async function run(fn: () => Promise<number | void>): Promise<void> {
   try {
     process.exitCode = (await fn()) ?? EXIT.OK;
   } catch (e) {
+    if ((e as { code?: unknown } | null)?.code === 'EPIPE') {
+      // The reader of our output went away (`| head`): the command is over, quietly (as in ../main.ts).
+      process.exitCode = EXIT.OK;
+      return;
+    }
     const { code, known } = exitStatusFor(e);
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`usbms: ${known ? '' : 'internal error: '}${message}\n`);

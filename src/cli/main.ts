@@ -3,12 +3,14 @@
  * ./commands/; global options, session handling and exit statuses in ./context.ts and ./exit.ts. The build bundles
  * it into dist/bin/cli.js, which dist/bin/usbms.js (./launch.ts) runs.
  */
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { Argv } from 'yargs';
 import { globalOptions, type GlobalArgs } from './context.js';
 import { withExamples } from './examples.js';
 import { EXIT } from './exit.js';
+import { nonNumberMessage } from './numbers.js';
 
 const COMMANDS = new Set(['list', 'power', 'inquiry', 'capacity', 'tur', 'sense', 'decode-sense', 'read', 'write', 'image',
   'restore', 'verify', 'probe', 'rescue', 'bench', 'tune', 'reset', 'eject', 'raw', 'demo', 'completion', 'validate']);
@@ -23,6 +25,20 @@ function normaliseMockFlag(argv: string[]): string[] {
     const next = argv[i + 1];
     return next === undefined || next.startsWith('-') || COMMANDS.has(next) ? '--mock=' : a;
   });
+}
+
+/** Options whose FILE may be `-` (stdout for --out, stdin for --in); yargs would take a lone `-` as a positional. */
+const STDIO_FILE_OPTIONS = new Set(['--out', '-o', '--in', '-i']);
+
+/** `--out -` becomes `--out=-`, which yargs reads as the value `-`. */
+function joinStdioDash(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (const a of argv) {
+    const last = joined.length - 1;
+    if (a === '-' && STDIO_FILE_OPTIONS.has(joined[last] ?? '')) joined[last] = `${joined[last]}=-`;
+    else joined.push(a);
+  }
+  return joined;
 }
 
 type Registrar = <T>(y: Argv<T>) => Argv<T>;
@@ -68,9 +84,34 @@ function skipHelpCache(y: Argv<GlobalArgs>): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
+/** The package's version, from its package.json: two folders up from dist/cli/main.js and from dist/bin/cli.js. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * A reader that closes its end early (`usbms read 0 1000 | head -1`) is no error: the command ends quietly with
+ * status 0, as Unix tools do. Node reports it as EPIPE on stdout, as an 'error' event of the stream (which would
+ * otherwise crash the process) or as the rejection of a write the command awaits (../context.ts, run()).
+ */
+function endQuietlyOnClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.OK);
+    throw e;
+  });
+}
+
+const NO_COMMAND = 'name a command (usbms --help lists them)';
+
 // A function, not top-level await: the bundle is CommonJS, so that V8's code cache can hold it (./code-cache.ts).
 async function main(): Promise<void> {
-  const args = normaliseMockFlag(hideBin(process.argv));
+  endQuietlyOnClosedStdout();
+  const args = joinStdioDash(normaliseMockFlag(hideBin(process.argv)));
   let cli: Argv<GlobalArgs> = globalOptions(yargs(args).scriptName('usbms'));
   const only = moduleFor(args);
   for (const [name, load] of Object.entries(MODULES)) {
@@ -85,15 +126,18 @@ async function main(): Promise<void> {
       () => { cli.showCompletionScript(); });
 
   await cli
-    .demandCommand(1, 'usbms: name a command (usbms --help lists them)')
+    .demandCommand(1, NO_COMMAND)
     .strict()
     .help()
-    .version(false)
+    .version('version', 'print the version of usbms', packageVersion())
+    // Before any handler runs: a number option given something else is named as typed (./numbers.ts).
+    .check((argv, options: { number?: string[]; alias?: Record<string, string[]> }) =>
+      nonNumberMessage(argv, args, options.number ?? [], options.alias ?? {}) ?? true, true)
     .fail((msg: string | undefined, err: Error | undefined, y) => {
       // Usage mistakes: one line and exit 1 (sg3_utils' syntax error), the usage only when nothing was asked.
       if (msg === undefined && err !== undefined) throw err;
       process.stderr.write(`usbms: ${msg ?? 'bad usage'}\n`);
-      if (msg?.startsWith('usbms: name a command') === true) process.stderr.write(`${y.help().toString()}\n`);
+      if (msg === NO_COMMAND) process.stderr.write(`\n${y.help().toString()}\n`);
       process.exit(EXIT.SYNTAX_ERROR);
     })
     .parseAsync();

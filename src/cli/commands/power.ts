@@ -21,6 +21,26 @@ function deviceOf(d: DeviceListing | undefined): Record<string, unknown> | null 
     serial: d.serialNumber ?? null, address: d.deviceAddress };
 }
 
+/** The JSON result's keys as people read them: each line labelled, a device as words, times with their unit. */
+const LABELS: Readonly<Record<string, string>> = {
+  port: 'port', action: 'action', powered: 'port powered', connected: 'device connected', device: 'device',
+  addressBefore: 'address before', addressAfter: 'address after', offMs: 'time off', ms: 'took',
+};
+
+function deviceText(d: Record<string, unknown>): string {
+  return `${String(d.vendorId)}:${String(d.productId)}${d.serial === null ? '' : ` serial ${String(d.serial)}`} address ${String(d.address)}`;
+}
+
+function powerText(result: Readonly<Record<string, unknown>>): string {
+  return Object.entries(result).map(([k, v]) => {
+    const text = v === null ? (k === 'device' ? 'none' : 'unknown')
+      : typeof v === 'boolean' ? (v ? 'yes' : 'no')
+        : typeof v === 'object' ? deviceText(v as Record<string, unknown>)
+          : k === 'ms' || k === 'offMs' ? `${String(v)} ms` : String(v);
+    return `${LABELS[k] ?? k}: ${text}`;
+  }).join('\n');
+}
+
 function checkMs(v: number, what: string, max: number): number {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new CliError(`--${what} ${v} is not 0..${max} ms`);
   return v;
@@ -74,7 +94,7 @@ async function power(a: PowerArgs): Promise<number> {
     }
   }
   if (a.json) printJson(result);
-  else out(Object.entries(result).map(([k, v]) => `${k}: ${v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
+  else out(powerText(result));
   return EXIT.OK;
 }
 

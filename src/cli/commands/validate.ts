@@ -64,6 +64,10 @@ async function backendOf(a: ValidateArgs): Promise<{ backend: UsbBackend; mock: 
   if (a.rig !== undefined && mocks.length > 0) throw new CliError('give --rig or --mock, not both');
   if (a.rig !== undefined) return { backend: await mockRigFromFile(a.rig), mock: true };
   if (mocks.length === 1 && mocks[0] === '') return { backend: await mockBackendOf([{ port: '0-1.1', device: createDemoDisk() }]), mock: true };
+  if (mocks.includes('')) {
+    throw new CliError(`--mock without a file (the built-in disk) cannot stand beside --mock FILE: give each --mock a ` +
+      `device .json or image file (${mocks.filter((m) => m !== '').join(', ')}), or --mock alone for the built-in disk`);
+  }
   if (mocks.length > 0) return { backend: await mockRigFromFiles(mocks), mock: true };
   return { backend: new LibusbBackend(), mock: false };
 }
