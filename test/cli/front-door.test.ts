@@ -180,7 +180,7 @@ describe('messages of validate, power, eject and a write to the built-in disk', 
     writeFileSync(block, Buffer.alloc(512, 1));
     const r = await usbms(['write', '9', '--in', block, '--write', '--mock']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^usbms: the built-in disk lives in memory: what this command writes is gone when usbms exits/);
+    expect(r.stderr).toMatch(/^wrote 1 blocks at LBA 9\nusbms: the built-in disk lives in memory: what this command wrote is gone when usbms exits/);
     const img = await usbms(['write', '9', '--in', block, '--write', `--mock=${image('keep.img', 16)}`]);
     expect([img.code, img.stderr]).toEqual([0, 'wrote 1 blocks at LBA 9\n']);
   });

@@ -118,8 +118,8 @@ async function imageCmd(a: ImageArgs): Promise<number> {
 }
 
 /** A pipe ran dry inside `chunk` (a lent buffer of forEachWrite) after `bytes` bytes. */
-class InputEnded {
-  constructor(readonly chunk: Buffer, readonly lba: bigint, readonly bytes: number) {}
+class InputEnded extends Error {
+  constructor(readonly chunk: Buffer, readonly lba: bigint, readonly bytes: number) { super('input ended'); }
 }
 
 async function restoreCmd(a: ImageArgs): Promise<number> {
