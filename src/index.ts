@@ -10,6 +10,8 @@ export { openUsbms, UsbmsOpenError, mountedFilesystemsOf } from './open.js';
 export type { OpenUsbmsOptions, UsbmsSession, UsbmsOpenErrorCode, UsbmsOpenErrorKind } from './open.js';
 // The one error convention: the code set, the base classes, the type guards (README "Errors").
 export * from './util/errors.js';
+// Recovery as it happens (OpenUsbmsOptions.onRecovery): timeouts, resets and retries, each as it begins.
+export type { RecoveryEvent, RecoveryStep, RecoverySink } from './util/recovery.js';
 export * from './disk/index.js';
 export * as scsa from './scsa/index.js';
 export * as scsi from './scsi/index.js';

@@ -21,6 +21,7 @@ import type { PcapOptions, ReplayDivergenceError, ReplayUsbDevice } from './trac
 import type { UsbPort } from './usb/port.js';
 import { UsbmsError } from './util/errors.js';
 import { logger } from './util/log.js';
+import type { RecoverySink } from './util/recovery.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
@@ -95,6 +96,12 @@ export interface OpenUsbmsOptions {
    * `device` may name `bus:address` of the capture's device when it holds several.
    */
   replay?: string | ReplayUsbDevice | undefined;
+  /**
+   * Told of each recovery step as it begins (a command's timeout, clear halt, Mass Storage Reset, port reset, the
+   * disk driver's retries and waits for a unit to become ready): what is done, what it waits for, how long. The
+   * disks opened on the session report to it too, unless their own options name another sink.
+   */
+  onRecovery?: RecoverySink | undefined;
 }
 
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
@@ -260,9 +267,11 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
       ...(quirks === undefined ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
       timeouts: { ...(opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs }), ...opts.botTimeouts },
       ...(opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes }),
+      onRecovery: opts.onRecovery,
     });
-    const hba = UsbmsHba.attach(transport, { quirks: { senseLun0Only: transport.quirks.senseLun0Only } });
-    return makeSession(port, transport, hba, mock, opts.timeoutMs);
+    const hba = UsbmsHba.attach(transport, { quirks: { senseLun0Only: transport.quirks.senseLun0Only },
+      onRecovery: opts.onRecovery });
+    return makeSession(port, transport, hba, mock, opts.timeoutMs, opts.onRecovery);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);
     await port.close().catch(() => undefined);
@@ -271,7 +280,7 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
 }
 
 function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
-  timeoutMs: number | undefined): UsbmsSession {
+  timeoutMs: number | undefined, onRecovery: RecoverySink | undefined): UsbmsSession {
   const disks: Disk[] = [];
   let closed = false;
   const q = transport.quirks;
@@ -280,6 +289,7 @@ function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        onRecovery,
         ...diskOpts,
         quirks: { fixCapacity: q.fixCapacity, noReadCapacity16: q.noReadCapacity16,
           noSynchronizeCache: q.noSynchronizeCache, ...diskOpts.quirks },

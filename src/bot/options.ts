@@ -5,6 +5,7 @@ import type { UsbSpeed } from '../usb/port.js';
 import type { BotRequest } from './api.js';
 import type { QuirkOverride, Quirks } from './quirks.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import type { RecoverySink } from '../util/recovery.js';
 
 /** Timeouts of the Bulk-Only phases, in milliseconds. */
 export interface BotTimeouts {
@@ -36,6 +37,8 @@ export interface BotOptions {
   timeouts?: Partial<BotTimeouts>;
   /** Upper bound on bytes per command; the quirks' cap still applies below it. */
   maxTransferBytes?: number;
+  /** Told of each recovery step as it begins: timeouts, clear halt, Mass Storage Reset, port reset. */
+  onRecovery?: RecoverySink | undefined;
 }
 
 export function effectiveTimeouts(opts: BotOptions, quirks: Quirks): BotTimeouts {

@@ -24,8 +24,16 @@ import { portResetOnly, queryMaxLun, resetRecovery } from './recovery.js';
 import { CommandRunner } from './run.js';
 import { TransportSlot } from './slot.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { formatWait, type RecoverySink } from '../util/recovery.js';
+import type { BotPhase } from './errors.js';
 
 const log = logger('bot');
+
+/** A phase as the recovery reports name it. */
+const PHASE_NAMES: Readonly<Record<BotPhase, string>> = {
+  'request': 'request', 'get-max-lun': 'Get Max LUN', 'cbw': 'command (CBW)', 'data': 'data phase',
+  'csw': 'status (CSW)', 'recovery': 'recovery',
+};
 
 export type { BotOptions, BotTimeouts } from './options.js';
 export { DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './options.js';
@@ -49,6 +57,8 @@ export class BotTransport implements BotTransportApi {
   private goneError: UsbError | undefined;
   private closing = false;
   private readonly unsubscribe: () => void;
+  /** BotOptions.onRecovery: told of each recovery step. */
+  private readonly report: RecoverySink | undefined;
 
   private constructor(readonly port: UsbPort, readonly quirks: Quirks, readonly maxLun: number, opts: BotOptions,
     timeouts: BotTimeouts) {
@@ -56,6 +66,7 @@ export class BotTransport implements BotTransportApi {
     this.maxPacketSize = port.info.maxPacketSize.in;
     const caps = [opts.maxTransferBytes ?? defaultMaxTransfer(port.info.speed), quirks.maxTransferBytes ?? Infinity];
     this.maxTransferBytes = Math.min(...caps);
+    this.report = opts.onRecovery;
     this.runner = new CommandRunner(port, quirks, timeouts, () => this.goneError !== undefined);
     this.unsubscribe = port.onDisconnect((e) => {
       this.goneError ??= e;
@@ -134,14 +145,14 @@ export class BotTransport implements BotTransportApi {
 
   async resetRecovery(): Promise<void> {
     await this.maintain('Reset Recovery', async () => {
-      if (!(await resetRecovery(this.port, this.recoveryTimeouts()))) throw new Error('port reset failed');
+      if (!(await resetRecovery(this.port, this.recoveryTimeouts(), this.report))) throw new Error('port reset failed');
     });
     this.unrecovered = false;
   }
 
   async portReset(): Promise<void> {
     await this.maintain('port reset', async () => {
-      if (!(await portResetOnly(this.port))) throw new Error('port reset failed');
+      if (!(await portResetOnly(this.port, this.report))) throw new Error('port reset failed');
     });
     this.unrecovered = false;
   }
@@ -191,7 +202,8 @@ export class BotTransport implements BotTransportApi {
     log('device left unrecovered by the previous failure: reset recovery before the next command');
     let recovered: boolean;
     try {
-      recovered = await resetRecovery(this.port, this.recoveryTimeouts());
+      recovered = await resetRecovery(this.port, this.recoveryTimeouts(), this.report,
+        'the last failure left the device unrecovered');
     } catch (e) {
       this.goneError ??= isUsbError(e) ? e : undefined;
       throw new BotError('device-gone', 'recovery', 'device disconnected during recovery', { cause: e });
@@ -215,8 +227,13 @@ export class BotTransport implements BotTransportApi {
     }
     if (this.closing) return new BotError(kind, f.phase, `${f.message} (transport closing)`, base);
     log('tag %d: %s in %s phase (%s): reset recovery', tag, kind, f.phase, f.message);
+    if (kind === 'timeout') {
+      this.report?.({ step: 'timeout', detail: `the ${PHASE_NAMES[f.phase]} of tag ${tag} had no answer within ` +
+        formatWait(cmd.phaseBudgetMs), timeoutMs: cmd.phaseBudgetMs });
+    }
     try {
-      const recovered = await resetRecovery(this.port, this.recoveryTimeouts());
+      const recovered = await resetRecovery(this.port, this.recoveryTimeouts(), this.report,
+        `${kind === 'timeout' ? 'timeout' : kind === 'aborted' ? 'command aborted' : f.message} in the ${PHASE_NAMES[f.phase]} of tag ${tag}`);
       this.unrecovered = !recovered;
       return new BotError(kind, f.phase, f.message, { ...base, recovered });
     } catch (e) {

@@ -8,7 +8,8 @@ import { DiskNoMediumError, type Disk, type DiskOpenOptions } from '../disk/inde
 import { openUsbms, replayDivergenceOf, type OpenUsbmsOptions, type UsbmsSession } from '../open.js';
 import { logger } from '../util/log.js';
 import { CliError, EXIT, exitStatusFor } from './exit.js';
-import { toJson } from './format.js';
+import { stderrLine, toJson } from './format.js';
+import { printRecovery } from './recovery.js';
 import { MAX_TRANSFER_LIMIT, parseByteSize } from '../util/size.js';
 
 const log = logger('cli');
@@ -41,7 +42,7 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout', global: true })
     .option('timeout', { type: 'number', describe: 'command timeout in seconds', global: true })
     .option('detach-kernel-driver', { type: 'boolean', default: false, describe: 'detach usb-storage (refused while mounted)', global: true })
-    .option('force', { type: 'boolean', default: false, describe: 'detach even when a filesystem is mounted', global: true })
+    .option('force', { type: 'boolean', default: false, describe: 'detach even when a filesystem is mounted; rescue: resume a mapfile of another device', global: true })
     .option('quirks', { type: 'string', describe: 'quirk overrides: FLAG[+FLAG] or vid:pid:flags[,...]', global: true })
     .option('pcap', { type: 'string', describe: 'write a usbmon pcap of the USB traffic to FILE (Wireshark, tshark)', global: true })
     .option('pcap-snaplen', { type: 'number', describe: 'keep at most N data bytes per transfer in the pcap', global: true })
@@ -62,6 +63,7 @@ export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}
     pcap: pcapOption(a),
     replay: a.replay,
     maxTransferBytes: parseMaxTransfer(a['max-transfer']),
+    onRecovery: printRecovery, // a hanging device is talked about as it is being recovered, not after
     ...extra,
   });
 }
@@ -95,11 +97,12 @@ export async function withDisk(a: GlobalArgs, opts: DiskOpenOptions,
   const session = await openSession(a);
   try {
     const disk = await session.openDisk(checkLun(a.lun), opts);
+    const status = (await fn(disk, session)) ?? EXIT.OK;
     if (opts.allowWrite === true && a.mock === '') {
-      info('usbms: the built-in disk lives in memory: what this command writes is gone when usbms exits ' +
+      info('usbms: the built-in disk lives in memory: what this command wrote is gone when usbms exits ' +
         '(--mock=IMAGE serves an image file, which keeps it)');
     }
-    return (await fn(disk, session)) ?? EXIT.OK;
+    return status;
   } catch (e) {
     throw replayDivergenceOf(session.port) ?? e; // a replay that diverged: say where, not "device disconnected"
   } finally {
@@ -124,7 +127,7 @@ function checkLun(lun: number): number {
 }
 
 export function out(text: string): void { process.stdout.write(text.endsWith('\n') ? text : `${text}\n`); }
-export function info(text: string): void { process.stderr.write(`${text}\n`); }
+export function info(text: string): void { stderrLine(text); }
 export function printJson(value: unknown): void { out(toJson(value)); }
 
 /** Parse an LBA given in decimal or 0x hex, exactly (BigInt). */

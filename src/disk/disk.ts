@@ -8,6 +8,7 @@
 import { scsi_ifgetcap, scsi_ifsetcap, type scsi_address, type UsbmsHba } from '../scsa/index.js';
 import { commands, writeBlockCdb } from '../scsi/index.js';
 import { logger } from '../util/log.js';
+import type { RecoverySink } from '../util/recovery.js';
 import { DEFAULT_POLICY, runCommand, type CommandHooks, type CommandOptions, type CommandResult, type RetryPolicy } from './command.js';
 import {
   DiskArgumentError, DiskError, DiskNoMediumError, DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError,
@@ -45,6 +46,8 @@ export interface DiskOpenOptions {
    * would consume a pending UNIT ATTENTION and wait out NOT READY. The medium is probed on first use instead.
    */
   probe?: boolean;
+  /** Told of each retry and each wait for the unit to become ready, as it begins (see src/util/recovery.ts). */
+  onRecovery?: RecoverySink | undefined;
 }
 
 /** A READ(10)/WRITE(10) moves at most 0xFFFF blocks; beyond the dma-max cap, commands are split anyway. */
@@ -127,6 +130,7 @@ export class Disk extends DiskCommands {
       retries: options.retries ?? DEFAULT_POLICY.retries,
       readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_POLICY.readyTimeoutMs,
       readyPollMs: options.readyPollMs ?? DEFAULT_POLICY.readyPollMs,
+      onRecovery: options.onRecovery,
     };
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {

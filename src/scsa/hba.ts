@@ -20,6 +20,7 @@ import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import { KeptTimer } from '../util/kept-timer.js';
+import { formatWait, type RecoverySink } from '../util/recovery.js';
 
 const log = logger('hba');
 
@@ -45,6 +46,8 @@ export interface UsbmsHbaOptions {
   /** Waiting packets per LUN before tran_start answers TRAN_BUSY. */
   queueDepth?: number;
   quirks?: UsbmsHbaQuirks;
+  /** Told when a packet's pkt_time runs out and the HBA aborts it (src/util/recovery.ts). */
+  onRecovery?: RecoverySink | undefined;
 }
 
 /** The SCSA HBA over one Bulk-Only transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
@@ -66,7 +69,10 @@ export class UsbmsHba implements CapsContext, ExecContext {
   /** Resets in progress: nothing new goes on the wire meanwhile. */
   private holds = 0;
 
+  private readonly report: RecoverySink | undefined;
+
   private constructor(readonly transport: BotTransportApi, opts: UsbmsHbaOptions) {
+    this.report = opts.onRecovery;
     this.maxLun = transport.maxLun;
     this.dmaMaxArch = transport.maxTransferBytes;
     this.dmaMax = Math.min(transport.maxTransferBytes, opts.quirks?.maxTransferBytes ?? Infinity);
@@ -232,7 +238,12 @@ export class UsbmsHba implements CapsContext, ExecContext {
    */
   private timed: scsi_pkt | null = null;
   private readonly pktTimer = new KeptTimer(() => {
-    if (this.timed !== null && this.timed === this.running) void this.stopRunning('timeout');
+    const pkt = this.timed;
+    if (pkt === null || pkt !== this.running) return;
+    this.report?.({ step: 'timeout', detail: `the command to LUN ${pkt.pkt_address.a_lun} (opcode 0x${
+      (pkt.pkt_cdbp[0] ?? 0).toString(16).padStart(2, '0')}) had no answer within ${formatWait(pkt.pkt_time * 1000)}: ` +
+      'aborting it', timeoutMs: pkt.pkt_time * 1000 });
+    void this.stopRunning('timeout');
   });
 
   private async run(pkt: scsi_pkt): Promise<void> {
