@@ -185,3 +185,19 @@ describe('messages of validate, power, eject and a write to the built-in disk', 
     expect([img.code, img.stderr]).toEqual([0, 'wrote 1 blocks at LBA 9\n']);
   });
 });
+
+describe('DEBUG=usbms:* stack traces', () => {
+  it('name the src/ files and lines, not the bundle', async () => {
+    const r = await usbms(['read', '131072', '--mock'], { DEBUG: 'usbms:cli' });
+    expect(r.code).toBe(22);
+    const frames = r.stderr.split('\n').filter((l) => /^\s+at /.test(l));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames[0]).toMatch(/src\/disk\/disk\.ts:\d+:\d+\)$/);
+    expect(r.stderr).not.toMatch(/dist\/bin\/cli\.js/);
+  });
+
+  it('without DEBUG: one line, no stack', async () => {
+    const r = await usbms(['read', '131072', '--mock']);
+    expect([r.code, lines(r.stderr).length]).toEqual([22, 1]);
+  });
+});
