@@ -227,6 +227,17 @@ function quirkText(text: string | undefined, port: UsbPort): string | undefined 
   return `${id}:${text}`;
 }
 
+/**
+ * Open a device and everything above its port: the BOT engine, the SCSA HBA, and a session that opens disks on
+ * its LUNs. The device is a real one (`device`: `vid:pid[:serial]`, `bus:address` or a port path, through libusb),
+ * the software disk (`mock`), a port you made (`port`), or a capture replayed (`replay`); give one of them.
+ * Detaching a kernel driver (`detachKernelDriver`) is refused while one of its filesystems is mounted, unless
+ * `force`. Close the session when done: that releases the interface and gives the device back.
+ *
+ * @throws {@link UsbmsOpenError} when nothing or several devices are named, an image or device description
+ *   cannot be used, or a mounted filesystem forbids the detach; the USB errors of the port (not found, busy,
+ *   access denied) otherwise.
+ */
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
   const selected = [opts.device, opts.mock, opts.port].filter((x) => x !== undefined).length;
   if (selected > 1) {

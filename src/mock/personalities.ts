@@ -25,6 +25,7 @@ export const PERSONALITY_IDS: Readonly<Record<PersonalityName, { vendorId: numbe
   'cached-counterfeit': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b0a },
 };
 
+/** Options of createPersonality: the device's own, and the sizes and delays some personalities take. */
 export interface PersonalityOptions extends MockDeviceOptions {
   /** counterfeit, cached-counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
   realBytes?: number;
