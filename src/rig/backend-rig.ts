@@ -7,6 +7,7 @@ import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../open.js';
 import type { DeviceListing, UsbBackend } from '../usb/backend.js';
 import { DeviceMismatchError, DeviceWaitTimeoutError } from '../usb/device-errors.js';
 import { identityOf, DeviceSlot } from '../usb/slot.js';
+import type { RecoveryEvent } from '../util/recovery.js';
 import type { DeviceKey, RigDevice } from './device.js';
 
 /** Options of the sessions {@link rigDevicesOf}'s slots open. */
@@ -18,6 +19,8 @@ export interface BackendRigOptions {
   quirks?: string | undefined;
   /** Bytes per command of the sessions (openUsbms' `maxTransferBytes`; `--max-transfer`). */
   maxTransferBytes?: number | undefined;
+  /** Told of each recovery step of the sessions (openUsbms' `onRecovery`), with the device it concerns. */
+  onRecovery?: ((device: DeviceKey, e: RecoveryEvent) => void) | undefined;
   /** Paths for tests of the mount check. */
   sysRoot?: string | undefined;
   mountsFile?: string | undefined;
@@ -43,9 +46,11 @@ export class BackendRigDevice implements RigDevice {
   }
 
   open(): Promise<UsbmsSession> {
+    const report = this.opts.onRecovery;
     return openUsbms({ backend: this.backend, device: this.slot.selector, expect: this.slot.identity,
       detachKernelDriver: this.opts.detachKernelDriver, timeoutMs: this.opts.timeoutMs, quirks: this.opts.quirks,
-      maxTransferBytes: this.opts.maxTransferBytes });
+      maxTransferBytes: this.opts.maxTransferBytes,
+      onRecovery: report === undefined ? undefined : (e) => { report(this.key, e); } });
   }
 
   async powerCycle(offMs: number): Promise<void> {

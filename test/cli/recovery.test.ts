@@ -63,6 +63,18 @@ describe('recovery steps as they happen', () => {
   });
 });
 
+describe('validate: recovery steps of each device', () => {
+  it('--json: a recovery event per step, naming the device and the plan step it happened in', async () => {
+    const r = await usbms(['validate', '--plan', 'quick', `--mock=${hangingDisk('HANG-RIG')}`, '--timeout', '1', '--json']);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const steps = events.filter((e) => e.event === 'recovery');
+    expect(steps.map((e) => e.recovery)).toEqual(expect.arrayContaining(['timeout', 'mass-storage-reset', 'clear-halt', 'retry']));
+    expect(steps[0]).toMatchObject({ device: { port: '0-1.1', vidPid: 'f055:5b00', serial: 'HANG-RIG' }, step: 'sequential-read',
+      recovery: 'timeout', timeoutMs: 1000 });
+    expect(steps.find((e) => e.recovery === 'retry')).toMatchObject({ attempt: 1, attempts: 3, waitingFor: 'the answer' });
+  });
+});
+
 describe('rescue mapfiles know their device', () => {
   const rescue = (mock: string, name: string, more: string[] = []): Promise<CliRun> =>
     usbms(['rescue', mock, '--out', join(tmp, `${name}.img`), '--map', join(tmp, 'shared.map'), ...more]);

@@ -14,6 +14,7 @@ import { parseDeviceSelector, selectOne } from '../../usb/selector.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes } from '../format.js';
+import { printRecovery } from '../recovery.js';
 import { info, out, parseCount, parseMaxTransfer, printJson, requireMedium, requireWrite, run, type GlobalArgs } from '../context.js';
 
 export { probeLbas, type ProbeResult } from '../../rig/index.js';
@@ -41,7 +42,7 @@ async function slotFor(a: ProbeArgs): Promise<DeviceHandle> {
   const row = selectOne(parseDeviceSelector(name), await chosen.backend.list());
   const device = new BackendRigDevice(chosen.backend, row, { detachKernelDriver: a['detach-kernel-driver'],
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
-    maxTransferBytes: parseMaxTransfer(a['max-transfer']) });
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']), onRecovery: (_device, e) => { printRecovery(e); } });
   return new DeviceHandle(device, { allowWrite: true, lun: a.lun });
 }
 
