@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fastest, tuneDisk, type TunableDisk } from '../../../src/apps/cli/commands/tune.js';
+import { seededRandom } from '../../../src/mock/faults.js';
 import { buildCliIfStale } from './build.js';
 import { usbms } from './run.js';
 
@@ -14,18 +15,6 @@ const MiB = 1024 * KiB;
 
 beforeAll(() => { buildCliIfStale(); }, 120_000);
 
-/** A deterministic generator (mulberry32), so that each seed is one reproducible noisy device. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A stick whose speed climbs to a plateau at 512 KiB per command (MB/s by size), each command +-8 % off, and one
  * command in twenty stalled ten times as long (the host busy elsewhere). Its clock is advanced by its reads only.
@@ -33,7 +22,7 @@ function random(seed: number): () => number {
 function noisyStick(seed: number): { disk: TunableDisk; now: () => bigint } {
   const curve = new Map([[64 * KiB, 20], [128 * KiB, 30], [256 * KiB, 37], [512 * KiB, 40], [MiB, 40.4], [2 * MiB, 40.6],
     [4 * MiB, 40.6], [8 * MiB, 40.7], [16 * MiB, 40.7]]);
-  const rnd = random(seed);
+  const rnd = seededRandom(seed); // one reproducible noisy device per seed
   let clock = 0n;
   const disk: TunableDisk = {
     blockSize: 512, capacityBytes: BigInt(64 * MiB), maxTransferBytes: 16 * MiB,
