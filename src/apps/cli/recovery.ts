@@ -6,7 +6,7 @@ import { formatWait, type RecoveryEvent, type RecoveryStep } from '../../util/re
 import { stderrLine } from './format.js';
 
 const LABELS: Readonly<Record<RecoveryStep, string>> = {
-  'timeout': 'timeout', 'clear-halt': 'recovery', 'mass-storage-reset': 'recovery', 'port-reset': 'recovery',
+  'timeout': 'timeout', 'clear-halt': 'reset', 'mass-storage-reset': 'reset', 'port-reset': 'reset',
   'retry': 'retry', 'wait-ready': 'not ready', 'start-unit': 'recovery',
 };
 

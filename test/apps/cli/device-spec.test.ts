@@ -114,7 +114,7 @@ describe('usbms on devices that misbehave (--mock=DEVICE.json)', () => {
     // The recovery steps as they happened (issue 21), then the one line of the error.
     const lines = r.stderr.trim().split('\n');
     expect(lines.at(-1)).toBe('usbms: READ(10) at LBA 0 timed out');
-    expect(lines.slice(0, -1).every((l) => /^usbms: (timeout|recovery|retry \d of 3): /.test(l))).toBe(true);
+    expect(lines.slice(0, -1).every((l) => /^usbms: (timeout|reset|retry \d of 3): /.test(l))).toBe(true);
     expect(lines.filter((l) => l.startsWith('usbms: retry '))).toHaveLength(3);
     expect(Date.now() - t0).toBeLessThan(12_000);
   });

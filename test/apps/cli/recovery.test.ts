@@ -33,9 +33,9 @@ describe('recovery steps as they happen', () => {
     const first = lines.slice(0, 5);
     expect(first).toEqual([
       'usbms: timeout: the command to LUN 0 (opcode 0x28) had no answer within 1 s: aborting it',
-      expect.stringMatching(/^usbms: recovery: Reset Recovery \(command aborted in the data phase of tag \d+\): Bulk-Only Mass Storage Reset; waiting up to 5 s for the device to accept it$/),
-      'usbms: recovery: clear halt of bulk-in; waiting for the device to accept it',
-      'usbms: recovery: clear halt of bulk-out; waiting for the device to accept it',
+      expect.stringMatching(/^usbms: reset: Reset Recovery \(command aborted in the data phase of tag \d+\): Bulk-Only Mass Storage Reset; waiting up to 5 s for the device to accept it$/),
+      'usbms: reset: clear halt of bulk-in; waiting for the device to accept it',
+      'usbms: reset: clear halt of bulk-out; waiting for the device to accept it',
       'usbms: retry 1 of 3: READ(10) at LBA 2048 timed out; waiting up to 1 s for the answer',
     ]);
     expect(lines.filter((l) => l.startsWith('usbms: retry ')).map((l) => l.slice(0, 19)))
