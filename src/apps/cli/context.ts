@@ -37,7 +37,7 @@ export interface GlobalArgs {
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
     .option('device', { alias: 'd', type: 'string', describe: 'USB device: vid:pid[:serial] (hex), bus:address or a port path (1-2.3, see usbms list)', global: true })
-    .option('mock', { type: 'string', describe: 'use the built-in emulated disk; with IMAGE, serve that image file (--mock=IMAGE)', global: true })
+    .option('mock', { type: 'string', describe: 'use the built-in emulated disk (in memory); --mock=IMAGE serves a raw image file (make one: truncate -s 64M disk.img), --mock=DEVICE.json a described device', global: true })
     .option('lun', { type: 'number', default: 0, describe: 'logical unit', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout', global: true })
     .option('timeout', { type: 'number', describe: 'command timeout in seconds', global: true })
