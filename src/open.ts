@@ -19,6 +19,7 @@ import type { UsbPort } from './usb/port.js';
 import { logger } from './util/log.js';
 import { vidPid } from './util/hex.js';
 import { rejectUnknownKeys, type KnownKeys } from './util/options.js';
+import type { RecoverySink } from './util/recovery.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
@@ -69,11 +70,17 @@ export interface OpenUsbmsOptions extends SourceOptions {
   maxTransferBytes?: number | undefined;
   /** Write a usbmon pcap of everything on the wire to `pcap.file` (Wireshark reads it; src/usb/trace). */
   pcap?: PcapOptions | undefined;
+  /**
+   * Told of each recovery step as it begins (a command's timeout, clear halt, Mass Storage Reset, port reset, the
+   * disk driver's retries and waits for a unit to become ready): what is done, what it waits for, how long. The
+   * disks opened on the session report to it too, unless their own options name another sink.
+   */
+  onRecovery?: RecoverySink | undefined;
 }
 
 const OPEN_USBMS_KEYS = {
   backend: true, device: true, expect: true, mock: true, port: true, detachKernelDriver: true, force: true,
-  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true,
+  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true, onRecovery: true,
 } as const satisfies KnownKeys<OpenUsbmsOptions>;
 
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
@@ -115,6 +122,17 @@ function quirkText(text: string | undefined, port: UsbPort): string | undefined 
   return `${id}:${text}`;
 }
 
+/**
+ * Open a device and everything above its port: the BOT engine, the SCSA HBA, and a session that opens disks on
+ * its LUNs. The device is a real one (`device`: `vid:pid[:serial]`, `bus:address` or a port path, through libusb),
+ * the software disk (`mock`), a port you made (`port`), or a capture replayed (`replay`); give one of them.
+ * Detaching a kernel driver (`detachKernelDriver`) is refused while one of its filesystems is mounted, unless
+ * `force`. Close the session when done: that releases the interface and gives the device back.
+ *
+ * @throws {@link UsbmsOpenError} when nothing or several devices are named, an image or device description
+ *   cannot be used, or a mounted filesystem forbids the detach; the USB errors of the port (not found, busy,
+ *   access denied) otherwise.
+ */
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
   // Before anything is opened: a misspelt option must not quietly become its default.
   rejectUnknownKeys(opts, OPEN_USBMS_KEYS, 'openUsbms options');
@@ -131,10 +149,11 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
       ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
       timeouts: { ...(opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs }), ...opts.botTimeouts },
       ...(opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes }),
+      onRecovery: opts.onRecovery,
     });
     const parts = quirkParts(transport.quirks);
-    const hba = UsbmsHba.attach(transport, { quirks: parts.hba });
-    return makeSession(traced, transport, hba, mock, opts.timeoutMs, parts);
+    const hba = UsbmsHba.attach(transport, { quirks: parts.hba, onRecovery: opts.onRecovery });
+    return makeSession(traced, transport, hba, mock, opts.timeoutMs, parts, opts.onRecovery);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);
     await traced.close().catch(() => undefined);
@@ -182,7 +201,7 @@ async function tracePort(port: UsbPort, pcap: PcapOptions): Promise<UsbPort> {
 }
 
 function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
-  timeoutMs: number | undefined, quirks: QuirkParts): UsbmsSession {
+  timeoutMs: number | undefined, quirks: QuirkParts, onRecovery: RecoverySink | undefined): UsbmsSession {
   const disks: Disk[] = [];
   let closed = false;
   return {
@@ -190,6 +209,7 @@ function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        onRecovery,
         ...diskOpts,
         quirks: { ...quirks.disk, ...diskOpts.quirks },
       });

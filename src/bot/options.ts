@@ -8,6 +8,7 @@ import { UsbmsArgumentError } from '../util/errors.js';
 import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 import { maxTransferProblem } from '../util/size.js';
 import { QUIRK_OVERRIDE_KEYS, QUIRKS_KEYS } from './quirks.js';
+import type { RecoverySink } from '../util/recovery.js';
 
 /** Timeouts of the Bulk-Only phases, in milliseconds. */
 export interface BotTimeouts {
@@ -39,12 +40,14 @@ export interface BotOptions {
   timeouts?: Partial<BotTimeouts>;
   /** Upper bound on bytes per command; the quirks' cap still applies below it. */
   maxTransferBytes?: number;
+  /** Told of each recovery step as it begins: timeouts, clear halt, Mass Storage Reset, port reset. */
+  onRecovery?: RecoverySink | undefined;
 }
 
 /** The keys of BotTimeouts: openUsbms and BotTransport.open refuse any other (src/util/options.ts). */
 export const BOT_TIMEOUT_KEYS = { cbwMs: true, cswMs: true, dataMs: true, controlMs: true } as const satisfies KnownKeys<BotTimeouts>;
 const BOT_OPTION_KEYS = {
-  quirks: true, quirkOverrides: true, bcdDevice: true, timeouts: true, maxTransferBytes: true,
+  quirks: true, quirkOverrides: true, bcdDevice: true, timeouts: true, maxTransferBytes: true, onRecovery: true,
 } as const satisfies KnownKeys<BotOptions>;
 
 /** Options of BotTransport.open with a key it does not know (nested ones too) are refused, never ignored. */

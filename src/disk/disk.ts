@@ -10,6 +10,7 @@ import { commands, type BlockCommandSpec } from '../scsi/index.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY, runCommand, type CommandData, type RetryPolicy } from './retry.js';
 import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import type { RecoverySink } from '../util/recovery.js';
 import {
   DiskArgumentError, DiskError, DiskNoMediumError, DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError,
   isDiskError,
@@ -48,10 +49,12 @@ export interface DiskOpenOptions {
    * would consume a pending UNIT ATTENTION and wait out NOT READY. The medium is probed on first use instead.
    */
   probe?: boolean;
+  /** Told of each retry and each wait for the unit to become ready, as it begins (see src/util/recovery.ts). */
+  onRecovery?: RecoverySink | undefined;
 }
 
 const DISK_OPEN_KEYS = {
-  allowWrite: true, retries: true, readyTimeoutMs: true, readyPollMs: true, timeoutMs: true, quirks: true, probe: true,
+  allowWrite: true, retries: true, readyTimeoutMs: true, readyPollMs: true, timeoutMs: true, quirks: true, probe: true, onRecovery: true,
 } as const satisfies KnownKeys<DiskOpenOptions>;
 const DISK_QUIRK_KEYS = {
   fixCapacity: true, noReadCapacity16: true, readCapacity16: true, noSynchronizeCache: true,
@@ -136,6 +139,7 @@ export class Disk extends DiskCommands {
       retries: options.retries ?? DEFAULT_POLICY.retries,
       readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_POLICY.readyTimeoutMs,
       readyPollMs: options.readyPollMs ?? DEFAULT_POLICY.readyPollMs,
+      onRecovery: options.onRecovery,
     };
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {

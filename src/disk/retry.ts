@@ -25,6 +25,7 @@ import {
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
+import type { RecoverySink } from '../util/recovery.js';
 import {
   DiskError, DiskGoneError, DiskNoSenseError, DiskTimeoutError, DiskTransportError, type DiskSense,
 } from './errors.js';
@@ -41,6 +42,8 @@ export interface RetryPolicy {
   readonly readyTimeoutMs: number;
   /** Pause between NOT READY polls. */
   readonly readyPollMs: number;
+  /** Told of each retry and each wait for a unit to become ready, as it begins. */
+  readonly onRecovery?: RecoverySink | undefined;
 }
 
 export const DEFAULT_POLICY: RetryPolicy = { retries: 3, readyTimeoutMs: 60_000, readyPollMs: 200 };
@@ -123,6 +126,10 @@ export async function runCommand<P>(ctx: CommandContext, spec: CdbSpec<P>, param
         continue;
       }
       if (t.kind === 'not-ready') {
+        if (readyDeadline === undefined && opts.once !== true) {
+          policy.onRecovery?.({ step: 'wait-ready', detail: `${name}: ${t.error.sense?.text ?? t.error.message}`,
+            waitingFor: 'the unit to become ready', timeoutMs: policy.readyTimeoutMs });
+        }
         readyDeadline ??= Date.now() + policy.readyTimeoutMs;
         if (opts.once === true || Date.now() + policy.readyPollMs > readyDeadline) throw t.error;
         log('%s: %s, waiting', name, t.error.sense?.text);
@@ -133,11 +140,15 @@ export async function runCommand<P>(ctx: CommandContext, spec: CdbSpec<P>, param
         if (started || opts.once === true || hooks.startUnit === undefined) throw t.error;
         started = true;
         log('%s: initializing command required, sending START STOP UNIT', name);
+        policy.onRecovery?.({ step: 'start-unit', detail: `${name}: initializing command required: START STOP UNIT (start)`,
+          waitingFor: 'the unit to start' });
         await hooks.startUnit();
         continue;
       }
       if (retriesLeft-- <= 0) throw t.error;
       log('%s: %s, retrying (%d left)', name, t.error.message, retriesLeft);
+      policy.onRecovery?.({ step: 'retry', detail: t.error.message, attempt: policy.retries - retriesLeft,
+        attempts: policy.retries, waitingFor: 'the answer', timeoutMs: packet.timeoutMs > 0 ? packet.timeoutMs : undefined });
       if (t.waitMs > 0) await sleep(t.waitMs);
     }
   } catch (e) {

@@ -7,6 +7,9 @@
  * const port = dev.open();            // hand this to the BOT engine
  * dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'stall', phase: 'data' } });
  * ```
+ *
+ * @packageDocumentation
+ * @module usbms/mock
  */
 export type {
   MediaStore, MockBlockSize, MockLunOptions, MockDeviceOptions, MockDeviceQuirks, Fault, FaultKind, FaultPhase,

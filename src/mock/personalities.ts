@@ -43,6 +43,7 @@ export const PERSONALITY_QUIRKS: Readonly<Partial<Record<PersonalityName, string
   'slow': 'GO_SLOW', // 20 ms per command plus transfer latency
 };
 
+/** Options of createPersonality: the device's own, and the sizes and delays some personalities take. */
 export interface PersonalityOptions extends MockDeviceOptions {
   /** counterfeit, cached-counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
   realBytes?: number;

@@ -20,8 +20,10 @@ export interface MediaStore {
   reset?(): void;
 }
 
+/** Logical block sizes a software LUN can have: 512 (disks), 2048 (CD/DVD), 4096 (4Kn disks). */
 export type MockBlockSize = 512 | 2048 | 4096;
 
+/** One logical unit of a software device: its size, medium, identity and state. */
 export interface MockLunOptions {
   /** Capacity in logical blocks (the capacity the LUN reports). */
   blocks: bigint | number;
@@ -67,6 +69,7 @@ export interface MockDeviceQuirks {
   senseOnLun0Only?: boolean;
 }
 
+/** A software USB mass-storage device: its USB identity and speed, its LUNs, its Bulk-Only behaviour and quirks. */
 export interface MockDeviceOptions {
   vendorId?: number;
   productId?: number;
@@ -104,8 +107,10 @@ export interface MockDeviceOptions {
   logLimit?: number;
 }
 
+/** Where in a Bulk-Only command a fault strikes: the data phase or the status (CSW). */
 export type FaultPhase = 'data' | 'csw';
 
+/** One misbehaviour the software device can be told to show (FaultController.inject). */
 export type Fault =
   | { kind: 'stall'; phase: 'cbw' | 'data' | 'csw'; afterBytes?: number }
   /** 'cbw': the device never takes the CBW (NAKs it forever); 'data' / 'csw': it goes silent there. */
@@ -132,8 +137,10 @@ export type Fault =
   | { kind: 'capacity-off-by-one' }
   | { kind: 'get-max-lun-stall' };
 
+/** The name of a fault. */
 export type FaultKind = Fault['kind'];
 
+/** Which commands a fault strikes (by opcode, LUN, count) and how often. */
 export interface FaultRule {
   match?: {
     opcode?: number;
@@ -146,6 +153,7 @@ export interface FaultRule {
   fault: Fault;
 }
 
+/** Faults drawn at random, per command, from a seeded generator (FaultController.random). */
 export interface RandomFaultOptions {
   seed?: number;
   /** Chance per command, 0..1. */
@@ -169,6 +177,7 @@ export type DeviceEvent =
   | { type: 'reconnect' }
   | { type: 'fault'; kind: FaultKind; tag: number };
 
+/** The named devices of createPersonality, each a kind of real product and its misbehaviour. */
 export type PersonalityName =
   | 'good'
   | 'ignore-residue'
@@ -182,6 +191,7 @@ export type PersonalityName =
   | 'multi-lun'
   | 'cached-counterfeit';
 
+/** Counts of what happened on the wire since the device was made. */
 export interface MockDeviceStats {
   cbws: number;
   csws: number;

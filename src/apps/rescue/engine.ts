@@ -97,7 +97,15 @@ export class RescueEngine {
 
   async run(): Promise<RescueOutcome> {
     const plan = buildPlan(this.opts.reverse, this.opts.retries);
-    const { index, pos } = resumePoint(plan, this.resumeFrom);
+    let { index, pos } = resumePoint(plan, this.resumeFrom);
+    // Nothing non-tried, non-trimmed or non-scraped left (a finished map): copy, trim and scrape have nothing to
+    // read, so the run starts with the retry passes, and says so.
+    const left = this.map.totals();
+    const firstRetry = plan.findIndex((st) => st.phase === 'retry');
+    if (left['?'] + left['*'] + left['/'] === 0n && index < (firstRetry < 0 ? plan.length : firstRetry)) {
+      index = firstRetry < 0 ? plan.length : firstRetry;
+      pos = undefined;
+    }
     const first = plan[index];
     this.opts.onEvent({ type: 'start', device: this.dev.description, size: this.size, blockSize: this.dev.blockSize,
       copyBytes: this.opts.copyBytes, resumed: this.resumeFrom !== undefined, phase: first?.phase ?? 'finished',

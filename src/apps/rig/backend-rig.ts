@@ -5,6 +5,7 @@
  */
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../../open.js';
 import { DeviceMismatchError, DeviceAtPort, DeviceWaitTimeoutError, identityOf, type DeviceListing, type UsbBackend } from '../../api.js';
+import type { RecoveryEvent } from '../../util/recovery.js';
 import type { DeviceKey, RigDevice } from './device.js';
 import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
@@ -17,13 +18,15 @@ export interface BackendRigOptions {
   quirks?: string | undefined;
   /** Bytes per command of the sessions (openUsbms' `maxTransferBytes`; `--max-transfer`). */
   maxTransferBytes?: number | undefined;
+  /** Told of each recovery step of the sessions (openUsbms' `onRecovery`), with the device it concerns. */
+  onRecovery?: ((device: DeviceKey, e: RecoveryEvent) => void) | undefined;
   /** Paths for tests of the mount check. */
   sysRoot?: string | undefined;
   mountsFile?: string | undefined;
 }
 
 const BACKEND_RIG_KEYS = {
-  detachKernelDriver: true, timeoutMs: true, quirks: true, maxTransferBytes: true, sysRoot: true, mountsFile: true,
+  detachKernelDriver: true, timeoutMs: true, quirks: true, maxTransferBytes: true, sysRoot: true, mountsFile: true, onRecovery: true,
 } as const satisfies KnownKeys<BackendRigOptions>;
 
 /** A rig slot over a {@link UsbBackend}: libusb hardware, or software disks behind software hubs. */
@@ -47,9 +50,11 @@ export class BackendRigDevice implements RigDevice {
   }
 
   open(): Promise<UsbmsSession> {
+    const report = this.opts.onRecovery;
     return openUsbms({ backend: this.backend, device: this.slot.selector, expect: this.slot.identity,
       detachKernelDriver: this.opts.detachKernelDriver, timeoutMs: this.opts.timeoutMs, quirks: this.opts.quirks,
-      maxTransferBytes: this.opts.maxTransferBytes });
+      maxTransferBytes: this.opts.maxTransferBytes,
+      onRecovery: report === undefined ? undefined : (e) => { report(this.key, e); } });
   }
 
   async powerCycle(offMs: number): Promise<void> {

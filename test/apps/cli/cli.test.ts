@@ -129,7 +129,7 @@ describe('usbms CLI on the built-in emulated disk', () => {
     expect((await usbms(['reset', '--mock'])).code).toBe(0);
     const e = await usbms(['eject', '--mock']);
     expect(e.code).toBe(5);
-    expect(e.stderr).toMatch(/^usbms: START STOP UNIT: .*Illegal Request.*Invalid field in cdb\n$/);
+    expect(e.stderr).toMatch(/^usbms: LUN 0 .*not removable.*START STOP UNIT: .*Illegal Request.*Invalid field in cdb\)\n$/);
   });
 });
 

@@ -121,7 +121,11 @@ describe('usbms on devices that misbehave (--mock=DEVICE.json)', () => {
     const t0 = Date.now();
     const r = await usbms(['read', '0', dead, '--timeout', '1']);
     expect(r.code).toBe(33);
-    expect(oneLine(r.stderr)).toMatch(/READ\(10\) at LBA 0 timed out/);
+    // The recovery steps as they happened (issue 21), then the one line of the error.
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toBe('usbms: READ(10) at LBA 0 timed out');
+    expect(lines.slice(0, -1).every((l) => /^usbms: (timeout|reset|retry \d of 3): /.test(l))).toBe(true);
+    expect(lines.filter((l) => l.startsWith('usbms: retry '))).toHaveLength(3);
     expect(Date.now() - t0).toBeLessThan(12_000);
   });
 

@@ -11,8 +11,10 @@ import type { UsbBackend } from '../../../api.js';
 import {
   describeKey, eventLine, isDestructive, junitXml, PlanError, resolvePlan,
   RESET_TYPES, rigDevicesOf, RigSelectError, runRig, selectRigDevices, SlotTable,
-  type Plan, type ResetType, type RigEvent,
+  deviceRef, type DeviceKey, type Plan, type ResetType, type RigEvent,
 } from '../../rig/index.js';
+import type { RecoveryEvent } from '../../../util/recovery.js';
+import { recoveryFields, recoveryText } from '../recovery.js';
 import { CliError, exitStatusFor } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { info, out, parseMaxTransfer, run, type GlobalArgs } from '../context.js';
@@ -67,13 +69,37 @@ function sourceSpec(a: ValidateArgs): SourceSpec {
   return { kind: 'libusb' };
 }
 
-function reporter(json: boolean): { onEvent: (e: RigEvent) => void; table: SlotTable | undefined } {
-  if (json) return { onEvent: (e) => { out(JSON.stringify(e)); }, table: undefined };
-  if (process.stderr.isTTY) {
-    const table = new SlotTable(process.stderr);
-    return { onEvent: (e) => { table.update(e); }, table };
+interface Reporter {
+  onEvent: (e: RigEvent) => void;
+  table: SlotTable | undefined;
+  /** A recovery step of a device's session: an NDJSON event with --json, else a line on stderr (none under the live table). */
+  onRecovery: ((device: DeviceKey, e: RecoveryEvent) => void) | undefined;
+}
+
+function reporter(json: boolean): Reporter {
+  if (json) {
+    // A recovery event names the plan step it happened in, as every event of the run does; its own step is `recovery`.
+    const running = new Map<string, string | null>();
+    return {
+      onEvent: (e) => {
+        if (e.event === 'step-start' || e.event === 'step') running.set(e.device.port, e.event === 'step-start' ? e.step : null);
+        out(JSON.stringify(e));
+      },
+      table: undefined,
+      onRecovery: (device, e) => {
+        const { step: recovery, ...fields } = recoveryFields(e);
+        out(JSON.stringify({ time: new Date().toISOString(), device: deviceRef(device), step: running.get(device.port) ?? null,
+          event: 'recovery', recovery, ...fields }));
+      },
+    };
   }
-  return { onEvent: (e) => { const line = eventLine(e); if (line !== undefined) out(line); }, table: undefined };
+  if (process.stderr.isTTY) {
+    // The table redraws its lines in place on stderr; a line between them would tear it. It shows each step's fate.
+    const table = new SlotTable(process.stderr);
+    return { onEvent: (e) => { table.update(e); }, table, onRecovery: undefined };
+  }
+  return { onEvent: (e) => { const line = eventLine(e); if (line !== undefined) out(line); }, table: undefined,
+    onRecovery: (device, e) => { info(`usbms: ${describeKey(device)}: ${recoveryText(e)}`); } };
 }
 
 function exitCodeOf(e: unknown): number {
@@ -101,9 +127,10 @@ async function validate(a: ValidateArgs): Promise<number> {
   }
   const seed = a.seed ?? (Date.now() & 0x7fffffff);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new CliError(`--seed ${seed} is not a non-negative integer`);
+  const { onEvent, table, onRecovery } = reporter(a.json);
   const present = await rigDevicesOf(backend, { detachKernelDriver: a['detach-kernel-driver'],
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
-    maxTransferBytes: parseMaxTransfer(a['max-transfer']) });
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']), onRecovery });
   const names = list(a.device);
   let selected;
   try {
@@ -113,7 +140,6 @@ async function validate(a: ValidateArgs): Promise<number> {
     throw e;
   }
   for (const x of selected.excluded) info(`usbms: ${x}`);
-  const { onEvent, table } = reporter(a.json);
   const result = await runRig(selected.devices, {
     plan, write: a.write, restore: a.restore, seed, journalDir: a.journal, backupDir: a['backup-dir'],
     returnTimeoutMs: a['return-timeout'] * 1000, exitCodeOf, onEvent,
