@@ -119,12 +119,13 @@ export const verify16 = defineCommand<VerifyParams>({
 });
 
 /**
- * READ/WRITE(10) or (16) with only an LBA and a length, written straight into `into` (what sd's FORMG1ADDR /
- * FORMG4LONGADDR macros do): the same bytes as `commands.read10.encodeCdb({ lba, blocks }, into)` and its
- * siblings (test/scsi/rw-fast.test.ts compares them), without walking the field table - the disk driver sends
- * one per block command, and in the lab guest the table walk was a fifth of the driver's time per command.
+ * READ/WRITE(10) or (16) with only an LBA, a length and the FUA bit, written straight into `into` (what sd's
+ * FORMG1ADDR / FORMG4LONGADDR macros do): the same bytes as `commands.read10.encodeCdb({ lba, blocks, fua }, into)`
+ * and its siblings (test/scsi/rw-fast.test.ts compares them), without walking the field table - the disk driver
+ * sends one per block command, and in the lab guest the table walk was a fifth of the driver's time per command.
  */
-export function writeBlockCdb(into: Buffer, op: 'read' | 'write', size: 10 | 16, lba: bigint, blocks: number): void {
+export function writeBlockCdb(into: Buffer, op: 'read' | 'write', size: 10 | 16, lba: bigint, blocks: number,
+  fua = false): void {
   const lbaMax = size === 10 ? 0xffff_ffffn : 0xffff_ffff_ffff_ffffn;
   const blocksMax = size === 10 ? 0xffff : 0xffff_ffff;
   if (lba < 0n || lba > lbaMax) throw new ScsiParamError('SCSI_PARAM_RANGE', `lba=${lba} out of range 0..${lbaMax}`, 'lba');
@@ -133,6 +134,7 @@ export function writeBlockCdb(into: Buffer, op: 'read' | 'write', size: 10 | 16,
   }
   if (into.length < size) throw new ScsiParamError('SCSI_CDB_LENGTH', `a ${size}-byte CDB needs ${size} bytes, got ${into.length}`);
   into.fill(0, 0, size);
+  if (fua) into[1] = 0x08; // FUA: byte 1 bit 3 in both sizes
   if (size === 10) {
     into[0] = op === 'read' ? 0x28 : 0x2a;
     into.writeUInt32BE(Number(lba), 2);
