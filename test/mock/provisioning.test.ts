@@ -38,7 +38,7 @@ describe('FUA and DPOFUA', () => {
     const { host, media } = setup({ dpofua: true });
     expect((await ms(host)).data[2]! & 0x10).toBe(0x10);
     let flushes = 0;
-    media.flush = () => { flushes++; };
+    Object.assign(media, { flush: () => { flushes++; } });
     const cdb = write10(5, 1);
     await host.run({ cdb, length: 512, dir: 'out' }, Buffer.alloc(512, 1));
     expect(flushes).toBe(0);
