@@ -96,6 +96,9 @@ export const ERROR_CODES = {
   RIG_PLAN: 'a validation plan that cannot be used',
   RIG_JOURNAL: 'a validation journal that cannot be read or written',
 
+  SERVE_LISTEN: 'usbms serve cannot listen on its socket or address (in use, no permission, no such directory)',
+  SERVE_TLS: 'usbms serve cannot use the TLS credentials it was given (unreadable or malformed files)',
+
   CLI_USAGE: 'a command-line mistake, or an operation refused without its confirming flag (--write)',
   CLI_FILE: 'a file named on the command line cannot be read or written',
 } as const satisfies Readonly<Record<string, string>>;
