@@ -263,7 +263,13 @@ export class NbdExport implements ExportInfo {
       this.finish(r);
       return;
     }
-    // A command of the run failed: read this request alone, to tell its good bytes from its first bad block.
+    // A command of the run failed at a block the device named: read this request alone, to tell its good bytes
+    // from its first bad block. Any other failure (the device gone for good, a timeout) is the request's as it is.
+    if (failureOf(r.pieceFailed, false).lba === undefined) {
+      this.fail(r, r.pieceFailed, false);
+      this.finish(r);
+      return;
+    }
     void this.readAlone(r);
   }
 
