@@ -50,8 +50,9 @@ export const writeSame16 = defineCommand<WriteSameParams>({
 /** One UNMAP block descriptor: `blocks` blocks from `lba`. */
 export interface UnmapDescriptor { lba: bigint; blocks: number }
 
-/** UNMAP parameter list header (8 bytes) plus 16 bytes per descriptor. */
+/** The UNMAP parameter list header: 8 bytes. */
 export const UNMAP_HEADER_LENGTH = 8;
+/** One UNMAP block descriptor: 16 bytes. */
 export const UNMAP_DESCRIPTOR_LENGTH = 16;
 
 /**
