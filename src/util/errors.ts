@@ -1,7 +1,7 @@
 /**
  * The one error convention of usbms. Every error an API of this package throws or rejects with is an `Error`
  * with a `name` (its class), a `code` from {@link ERROR_CODES} (namespaced by the layer that detected it:
- * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`,
+ * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`, `SERVE_`,
  * `CLI_`), `cause` when it wraps another error, and
  * the fields a script needs to act on it (the LBA and sense of a disk error, the phase of a BOT error, the pipe
  * and bytes moved of a USB error). A caller's mistake at any layer (a bad argument, a malformed option string,
