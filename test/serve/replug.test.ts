@@ -84,6 +84,19 @@ describe('re-plug', () => {
     c.disconnect();
   });
 
+  it('stopping the server while requests wait for the stick ends the wait at once', async () => {
+    const { backend, port } = await setup(60_000);
+    const c = await TestClient.go(port, 'd');
+    backend.unplug(AT);
+    const pending = c.read(0, 4096);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await server!.close();
+    server = undefined;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await pending).error).toBe(ERRNO.EIO);
+  });
+
   it('the same stick with another medium (another size) is refused', async () => {
     const { backend, port, events } = await setup(400);
     const c = await TestClient.go(port, 'd');

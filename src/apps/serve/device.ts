@@ -79,6 +79,9 @@ export class DeviceLink {
     }
   }
 
+  /** The server is stopping: a wait for the device ends now (its requests fail), commands on the wire finish. */
+  stop(): void { this.closed = true; }
+
   /** Close the disks and the session (the server is stopping). */
   async close(): Promise<void> {
     this.closed = true;

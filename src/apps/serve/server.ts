@@ -210,6 +210,7 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
     close(): Promise<void> {
       closing ??= (async () => {
         const stopped = new Promise<void>((r) => { server.close(() => { r(); }); });
+        link.stop(); // requests waiting for a vanished device fail now rather than after --reattach-timeout
         for (const c of connections) c.shutdown();
         const all = Promise.all([...connections].map((c) => c.done));
         const late = setTimeout(() => { for (const c of connections) c.destroy(); }, 10_000);
