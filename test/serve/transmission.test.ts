@@ -167,6 +167,12 @@ describe('a medium error', () => {
       simple.disconnect();
     });
 
+  it('a LUN without a medium is not served (DISK_NO_MEDIUM); --lun all serves the LUNs that have one', async () => {
+    await expect(serve([{ blocks: 1024, removable: true, present: false }])).rejects.toMatchObject({ code: 'DISK_NO_MEDIUM' });
+    s = await serve([{ blocks: 1024, removable: true, present: false }, { blocks: 2048 }], { luns: 'all' });
+    expect(s.server.exports.map((e) => [e.name, e.lun, e.size])).toEqual([['d', 1, 2048n * 512n]]);
+  });
+
   it('a write-protected medium: the export is read-only even with write, and writes are EPERM', async () => {
     s = await serve([{ blocks: 1024, writeProtected: true }], { write: true });
     const c = await TestClient.go(s.port, 'd');

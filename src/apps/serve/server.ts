@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, chmodSync, lstatSync, unlinkSync } from 'node:fs
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatPortPath, UsbmsArgumentError, type UsbmsSession } from '../../index.js';
+import { DiskNoMediumError, formatPortPath, UsbmsArgumentError, type UsbmsSession } from '../../index.js';
 import { NbdConnection, type ConnectionEvent } from './connection.js';
 import { DeviceLink, type LinkEvent, type ReattachOptions } from './device.js';
 import { ServeError } from './errors.js';
@@ -164,6 +164,11 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
   const luns = await usableLuns(session, opts.luns);
   const write = opts.write === true;
   const link = await DeviceLink.open(session, luns, write, opts.reattach, emit);
+  const empty = luns.find((lun) => !link.disk(lun).mediumPresent);
+  if (empty !== undefined) {
+    await link.close();
+    throw new DiskNoMediumError(`LUN ${empty}: medium not present, nothing to serve`);
+  }
   const pool = new BufferPool();
   const serial = session.port.info.serialNumber ?? '';
   const exports: NbdExport[] = [];
