@@ -31,10 +31,10 @@ async function start(args: string[]): Promise<Running> {
     { cwd: ROOT, env: { ...process.env, DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const events: Record<string, unknown>[] = [];
   let stderr = '';
-  proc.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+  proc.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   let buf = '';
   const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    proc.stdout!.on('data', (b: Buffer) => {
+    proc.stdout.on('data', (b: Buffer) => {
       buf += b.toString();
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const e = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
