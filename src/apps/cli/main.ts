@@ -11,7 +11,7 @@ import { withExamples } from './examples.js';
 import { EXIT } from './exit.js';
 
 const COMMANDS = new Set(['list', 'power', 'inquiry', 'capacity', 'tur', 'sense', 'decode-sense', 'read', 'write', 'image',
-  'restore', 'verify', 'probe', 'rescue', 'bench', 'tune', 'reset', 'eject', 'raw', 'demo', 'completion', 'validate']);
+  'restore', 'verify', 'probe', 'rescue', 'bench', 'tune', 'reset', 'eject', 'raw', 'demo', 'completion', 'validate', 'serve']);
 
 /**
  * `--mock` takes an optional IMAGE, so yargs would swallow the command in `usbms --mock read 0`. A value that is a
@@ -42,11 +42,13 @@ const MODULES: Record<string, () => Promise<Registrar>> = {
   tools: async () => (await import('./commands/tools.js')).registerToolCommands,
   tune: async () => (await import('./commands/tune.js')).registerTuneCommand,
   demo: async () => (await import('./commands/demo.js')).registerDemoCommand,
+  serve: async () => (await import('./commands/serve.js')).registerServeCommand,
 };
 const MODULE_OF: Readonly<Record<string, string>> = {
   list: 'list', inquiry: 'info', capacity: 'info', tur: 'info', sense: 'info', 'decode-sense': 'info', power: 'power',
   read: 'io', write: 'io', image: 'io', restore: 'io', verify: 'io', probe: 'probe', validate: 'validate',
   rescue: 'rescue', bench: 'tools', reset: 'tools', eject: 'tools', raw: 'tools', tune: 'tune', demo: 'demo',
+  serve: 'serve',
 };
 
 /** The module of the command asked for, or undefined when every module is needed. */
