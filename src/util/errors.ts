@@ -102,6 +102,9 @@ export const ERROR_CODES = {
 
   SERVE_LISTEN: 'usbms serve cannot listen on its socket or address (in use, no permission, no such directory)',
   SERVE_TLS: 'usbms serve cannot use the TLS credentials it was given (unreadable or malformed files)',
+  SERVE_PROTOCOL: 'an NBD client broke the protocol (bad magic or flags, oversized data, a failed TLS handshake): its connection is closed',
+  SERVE_CLIENT_GONE: 'an NBD client closed its connection before sending what the protocol needs',
+  SERVE_OTHER_MEDIUM: 'the device came back after a re-plug with another medium (another size or block length): refused',
 
   CLI_USAGE: 'a command-line mistake, or an operation refused without its confirming flag (--write)',
   CLI_FILE: 'a file named on the command line cannot be read or written',

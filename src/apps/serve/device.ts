@@ -9,8 +9,9 @@
  * unless the device is back by then.
  */
 import {
-  DeviceMismatchError, DiskGoneError, isDiskError, type DeviceAtPort, type Disk, type UsbmsSession,
+  DeviceMismatchError, DiskGoneError, isDiskError, UsbmsArgumentError, type DeviceAtPort, type Disk, type UsbmsSession,
 } from '../../api.js';
+import { ServeError } from './errors.js';
 
 /** How a lost device is found again: its slot, how to open a session there, how long to wait. */
 export interface ReattachOptions {
@@ -57,7 +58,7 @@ export class DeviceLink {
   /** The disk of `lun` as it is now (for its size and properties; commands go through run). */
   disk(lun: number): Disk {
     const d = this.disks.get(lun);
-    if (d === undefined) throw new RangeError(`LUN ${lun} is not served`);
+    if (d === undefined) throw new UsbmsArgumentError(`LUN ${lun} is not served`, { argument: 'lun' });
     return d;
   }
 
@@ -156,7 +157,7 @@ export class DeviceLink {
         const d = await session.openDisk(lun, { allowWrite: this.allowWrite });
         disks.set(lun, d);
         if (d.blocks !== was.blocks || d.blockSize !== was.blockSize) {
-          throw new Error(`LUN ${lun} now holds ${d.blocks} blocks of ${d.blockSize} bytes, was ${was.blocks} of ` +
+          throw new ServeError('SERVE_OTHER_MEDIUM', `LUN ${lun} now holds ${d.blocks} blocks of ${d.blockSize} bytes, was ${was.blocks} of ` +
             `${was.blockSize}: another medium, refused`);
         }
       }

@@ -41,10 +41,16 @@ export function failureOf(e: unknown, write: boolean): RequestFailure {
 }
 const lbaOutOfRange: UsbmsErrorCode = 'DISK_LBA_OUT_OF_RANGE';
 
-/** The server's own refusals (listening, TLS credentials): codes SERVE_LISTEN and SERVE_TLS. */
+/** The codes of the server's own errors. */
+export type ServeErrorCode = 'SERVE_LISTEN' | 'SERVE_TLS' | 'SERVE_PROTOCOL' | 'SERVE_CLIENT_GONE' | 'SERVE_OTHER_MEDIUM';
+
+/**
+ * The server's own errors: refusals at start (listening, TLS credentials), a client that breaks the protocol or
+ * goes away (which closes that connection only), a device back with another medium.
+ */
 export class ServeError extends UsbmsError {
-  override readonly name = 'ServeError';
-  constructor(code: 'SERVE_LISTEN' | 'SERVE_TLS', message: string, options: { cause?: unknown } = {}) {
+  override readonly name: string = 'ServeError';
+  constructor(code: ServeErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, options);
   }
 }

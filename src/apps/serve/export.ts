@@ -16,7 +16,7 @@
  * - **Zero copy.** A READ run lands in one pooled buffer; each request's reply is a view of it, written to the
  *   socket behind its header.
  */
-import { type Provisioning } from '../../api.js';
+import { UsbmsInternalError, type Provisioning } from '../../api.js';
 import type { DeviceLink } from './device.js';
 import { failureOf } from './errors.js';
 import { BufferPool, SharedBuffer } from './pool.js';
@@ -339,7 +339,7 @@ export class NbdExport implements ExportInfo {
         case CMD.TRIM: await this.trimJob(req); break;
         case CMD.WRITE: await this.rmw(req, req.data); break;
         case CMD.WRITE_ZEROES: await this.zeroJob(req); break;
-        default: throw new RangeError(`request type ${req.type} has no job`);
+        default: throw new UsbmsInternalError(`request type ${req.type} has no job`);
       }
       if ((req.flags & CMD_FLAG.FUA) !== 0 && req.type !== CMD.FLUSH && !(req.type === CMD.WRITE && this.fuaNative)) {
         await this.link.run(this.lun, (d) => d.synchronizeCache());
