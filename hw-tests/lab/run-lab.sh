@@ -11,7 +11,8 @@
 #   6. host checks: what the guest wrote is in the image files, and nothing else changed
 #   7. every check by name and a final "N passed, N failed" (hw-tests/lab/summarize.mjs); exit 1 on a failure
 #
-# Env: USBMS_LAB_SKIP_EHCI=1 (one VM only), USBMS_LAB_TIMEOUT (per VM, s; default 1200), plus the knobs of
+# Env: USBMS_LAB_SKIP_EHCI=1 (one VM only), USBMS_LAB_SKIP_{RIG,PERF,RESCUE,TRACE}=1 (skip that VM), USBMS_LAB_SERVE=1 (add the NBD VM),
+# USBMS_LAB_TIMEOUT (per VM, s; default 1200), plus the knobs of
 # setup.sh / run-in-vm.sh (USB_VM_LAB_DIR ...). Logs: .lab/logs/, JUnit + summaries: hw-tests/reports/.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -152,6 +153,26 @@ if [ "${USBMS_LAB_SKIP_TRACE:-0}" != 1 ]; then
   if [ -s "$OUT/trace/checks.txt" ]; then cp "$OUT/trace/checks.txt" "$OUT/checks/trace.txt"
   else echo "not ok - trace: the lab ran trace.sh # exit $rc, see .lab/logs/vm-trace.log" > "$OUT/checks/trace.txt"; fi
   say "VM trace: exit $rc after $(stamp "$t") s"
+fi
+
+# ---- VM "serve": usbms serve on a QEMU stick (MBR: FAT16 and ext4 with files) used by the guest kernel's own NBD
+# client (hw-tests/lab/serve.sh): /dev/nbd0's partitions mounted, files read byte-exact, files written and fsck
+# clean, the stick pulled and plugged back (QMP) with both mounted and a copy running; on the host the files are in
+# the image and both file systems clean. Into .lab/checks/serve.txt. On demand: USBMS_LAB_SERVE=1 runs it (not yet
+# proven green on the merged tree, so CI does not run it).
+if [ "${USBMS_LAB_SERVE:-0}" = 1 ]; then
+  rm -rf "$OUT/serve" && mkdir -p "$OUT/serve"
+  bash "$HERE/serve.sh" image "$OUT/serve.img" "$OUT/serve"
+  : > "$OUT/checks/serve.txt"
+  t=$(date +%s.%N); say "VM serve: booting"
+  set +e
+  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" --disk "$OUT/serve.img" -- \
+    bash hw-tests/lab/serve.sh guest "$OUT/serve" "$OUT/checks/serve.txt" 2>&1 | tee "$OUT/logs/vm-serve.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ -s "$OUT/checks/serve.txt" ] || echo "not ok - serve: the guest ran serve.sh # VM exit $rc, see .lab/logs/vm-serve.log" >> "$OUT/checks/serve.txt"
+  bash "$HERE/serve.sh" check "$OUT/serve.img" "$OUT/serve" "$OUT/checks/serve.txt"
+  say "VM serve: exit $rc after $(stamp "$t") s"
 fi
 
 # ---- host side: data written by the guest is in the image files (QEMU wrote through to them)

@@ -12,7 +12,7 @@
  * @module usbms/mock
  */
 export type {
-  MediaStore, MockBlockSize, MockLunOptions, MockDeviceOptions, MockDeviceQuirks, Fault, FaultKind, FaultPhase,
+  MediaStore, MockBlockSize, MockLunOptions, MockProvisioning, MockDeviceOptions, MockDeviceQuirks, Fault, FaultKind, FaultPhase,
   FaultRule, RandomFaultOptions, DeviceEvent, PersonalityName, MockDeviceStats,
 } from './types.js';
 export { MemoryMedia, FileMedia, WrappingMedia } from './media.js';

@@ -56,6 +56,19 @@ export class MemoryMedia implements MediaStore {
     }, true);
   }
 
+  /** Deallocate `length` bytes at `offset`: whole chunks are freed, the parts of others zeroed. */
+  discard(offset: bigint, length: number): void {
+    checkRange(offset, length, this.size);
+    let index = Number(offset >> CHUNK_SHIFT);
+    let within = Number(offset & BigInt(CHUNK - 1));
+    for (let done = 0; done < length; index += 1, within = 0) {
+      const n = Math.min(CHUNK - within, length - done);
+      if (n === CHUNK) this.chunks.delete(index);
+      else this.chunks.get(index)?.fill(0, within, within + n);
+      done += n;
+    }
+  }
+
   private walk(offset: bigint, length: number, visit: (c: Buffer | undefined, within: number, done: number, n: number) => void,
     allocate: boolean): void {
     let index = Number(offset >> CHUNK_SHIFT);

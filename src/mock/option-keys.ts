@@ -21,7 +21,7 @@ export const MOCK_DEVICE_QUIRK_KEYS = {
 
 export const MOCK_LUN_KEYS = {
   blocks: true, blockSize: true, media: true, removable: true, writeProtected: true, present: true, vendor: true,
-  product: true, revision: true, serial: true, deviceType: true,
+  product: true, revision: true, serial: true, deviceType: true, dpofua: true, provisioning: true,
 } as const satisfies KnownKeys<MockLunOptions>;
 
 export const FAULT_RULE_KEYS = { match: true, times: true, fault: true } as const satisfies KnownKeys<FaultRule>;

@@ -14,6 +14,11 @@ export interface MediaStore {
   write(offset: bigint, src: Buffer): void;
   /** Make written data durable (fsync for files). */
   flush?(): void;
+  /**
+   * Deallocate `length` bytes at `offset` (UNMAP, WRITE SAME with UNMAP): they read as zeros afterwards. Stores
+   * without it get zeros written.
+   */
+  discard?(offset: bigint, length: number): void;
   /** Release the store (close the file). */
   close?(): void;
   /** The device was reset (Mass Storage Reset, port reset) or lost power: volatile state (a RAM cache) is gone. */
@@ -41,6 +46,27 @@ export interface MockLunOptions {
   serial?: string;
   /** 0 = direct-access block device, 5 = CD/DVD. */
   deviceType?: 0 | 5;
+  /**
+   * MODE SENSE reports DPOFUA, and a WRITE with the FUA bit is made durable (the media's flush) before its status.
+   * Default false, as most USB sticks.
+   */
+  dpofua?: boolean;
+  /**
+   * Logical block provisioning (thin): VPD 0xB2 reports LBPU, LBPWS and LBPRZ=1, VPD 0xB0 its limits, and UNMAP and
+   * WRITE SAME(16) with the UNMAP bit deallocate blocks (they read as zeros). `true` takes the default limits.
+   * Default off: the LUN rejects the UNMAP bit and UNMAP, and lists no page 0xB2, as most USB sticks.
+   */
+  provisioning?: boolean | MockProvisioning;
+}
+
+/** The Block Limits a thin-provisioned LUN reports (VPD 0xB0), in blocks. */
+export interface MockProvisioning {
+  /** MAXIMUM UNMAP LBA COUNT (default 0x40000, 128 MiB of 512-byte blocks). */
+  maxUnmapBlocks?: number;
+  /** MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (default 64). */
+  maxUnmapDescriptors?: number;
+  /** MAXIMUM WRITE SAME LENGTH (default 0x40000). */
+  maxWriteSameBlocks?: number;
 }
 
 /** Device misbehaviours that real products have (the reason for usb-storage's unusual_devs / scsa2usb quirks). */

@@ -1,7 +1,7 @@
 /**
  * The one error convention of usbms. Every error an API of this package throws or rejects with is an `Error`
  * with a `name` (its class), a `code` from {@link ERROR_CODES} (namespaced by the layer that detected it:
- * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`,
+ * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`, `SERVE_`,
  * `CLI_`), `cause` when it wraps another error, and
  * the fields a script needs to act on it (the LBA and sense of a disk error, the phase of a BOT error, the pipe
  * and bytes moved of a USB error). A caller's mistake at any layer (a bad argument, a malformed option string,
@@ -99,6 +99,12 @@ export const ERROR_CODES = {
   RIG_VANISHED: 'the device under validation vanished',
   RIG_PLAN: 'a validation plan that cannot be used',
   RIG_JOURNAL: 'a validation journal that cannot be read or written',
+
+  SERVE_LISTEN: 'usbms serve cannot listen on its socket or address (in use, no permission, no such directory)',
+  SERVE_TLS: 'usbms serve cannot use the TLS credentials it was given (unreadable or malformed files)',
+  SERVE_PROTOCOL: 'an NBD client broke the protocol (bad magic or flags, oversized data, a failed TLS handshake): its connection is closed',
+  SERVE_CLIENT_GONE: 'an NBD client closed its connection before sending what the protocol needs',
+  SERVE_OTHER_MEDIUM: 'the device came back after a re-plug with another medium (another size or block length): refused',
 
   CLI_USAGE: 'a command-line mistake, or an operation refused without its confirming flag (--write)',
   CLI_FILE: 'a file named on the command line cannot be read or written',

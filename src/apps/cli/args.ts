@@ -7,7 +7,7 @@
 
 /** The command names (main.ts: which module to load; `--mock COMMAND` is no image). */
 export const COMMANDS = new Set(['list', 'power', 'inquiry', 'capacity', 'tur', 'sense', 'decode-sense', 'read', 'write', 'image',
-  'restore', 'verify', 'probe', 'rescue', 'bench', 'tune', 'reset', 'eject', 'raw', 'demo', 'completion', 'validate']);
+  'restore', 'verify', 'probe', 'rescue', 'bench', 'tune', 'reset', 'eject', 'raw', 'demo', 'completion', 'validate', 'serve']);
 
 /**
  * `--mock` takes an optional IMAGE, so yargs would swallow the command in `usbms --mock read 0`. A value that is a
@@ -44,7 +44,7 @@ export function prepareArgs(argv: string[]): string[] {
 const MODULE_OF: Readonly<Record<string, string>> = {
   list: 'list', inquiry: 'info', capacity: 'info', tur: 'info', sense: 'info', 'decode-sense': 'info', power: 'power',
   read: 'io', write: 'io', image: 'io', restore: 'io', verify: 'io', probe: 'probe', validate: 'validate',
-  rescue: 'rescue', bench: 'tools', reset: 'tools', eject: 'tools', raw: 'tools', tune: 'tune', demo: 'demo',
+  rescue: 'rescue', bench: 'tools', reset: 'tools', eject: 'tools', raw: 'tools', tune: 'tune', demo: 'demo', serve: 'serve',
 };
 
 /** The module of the command asked for, or undefined when every module is needed. */

@@ -24,6 +24,7 @@ export const MODULES: Readonly<Record<string, () => Promise<Registrar>>> = {
   tools: async () => (await import('./commands/tools.js')).registerToolCommands,
   tune: async () => (await import('./commands/tune.js')).registerTuneCommand,
   demo: async () => (await import('./commands/demo.js')).registerDemoCommand,
+  serve: async () => (await import('./commands/serve.js')).registerServeCommand,
 };
 
 /**

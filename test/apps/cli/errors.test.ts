@@ -25,6 +25,7 @@ import { ERROR_CODES, isArgumentError, isUsbmsError, UsbmsArgumentError, type Us
 import { RigError } from '../../../src/apps/rig/index.js';
 import { TraceFormatError } from '../../../src/usb/trace/pcap-reader.js';
 import { rig } from '../../disk/helpers.js';
+import { ServeError } from '../../../src/apps/serve/index.js';
 import { ROOT } from './build.js';
 import { closing } from '../../support/session.js';
 
@@ -37,7 +38,7 @@ const caught = (fn: () => unknown): unknown => { try { fn(); } catch (e) { retur
 describe('the code set and the exit table', () => {
   it('codes are namespaced by layer and each has a meaning', () => {
     for (const c of codes) {
-      expect(c).toMatch(/^(ARG|INTERNAL|USB|BOT|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|CLI)_[A-Z0-9_]+$/);
+      expect(c).toMatch(/^(ARG|INTERNAL|USB|BOT|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|SERVE|CLI)_[A-Z0-9_]+$/);
       expect(ERROR_CODES[c].length).toBeGreaterThan(10);
     }
   });
@@ -80,6 +81,7 @@ describe('every error class: name, code, cause, context', () => {
     ['UsbmsArgumentError', new UsbmsArgumentError('x', { cause, argument: 'lun' }), 'ARG_INVALID'],
     ['RigError', new RigError('TIMEOUT', 'x', { cause }), 'RIG_TIMEOUT'],
     ['TraceFormatError', new TraceFormatError('x', { cause }), 'TRACE_FORMAT'],
+    ['ServeError', new ServeError('SERVE_LISTEN', 'x', { cause }), 'SERVE_LISTEN'],
   ];
   for (const [name, e, code] of cases) {
     it(`${name}: name ${name}, code ${code}, cause kept, a known exit status`, () => {
