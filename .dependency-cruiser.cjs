@@ -44,6 +44,11 @@ function only(name, from, allowed, comment) {
   };
 }
 
+/** Only the modules matching `owners` import the npm package `pkg`. */
+function owner(name, pkg, owners, comment) {
+  return { name, comment, severity: 'error', from: { pathNot: owners }, to: { path: `(^|/)node_modules/${pkg}/` } };
+}
+
 module.exports = {
   forbidden: [
     {
@@ -149,35 +154,14 @@ module.exports = {
     },
 
     // ---- one owner per npm package
-    {
-      name: 'only-libusb-touches-node-usb',
-      comment: 'usb@2 (libusb) is the port implementation\'s, in src/usb/libusb, loaded only when a libusb source ' +
-        'opens; the bare loop (tools/bench) is the deliberate exception, being the yardstick usbms is measured against.',
-      severity: 'error',
-      from: { pathNot: ['^src/usb/libusb/', '^tools/bench/bare-loop\\.ts$'] },
-      to: { path: '(^|/)node_modules/usb/' },
-    },
-    {
-      name: 'only-util-layout-touches-buffer-layout',
-      comment: 'buffer-layout ships no types: src/util/layout.ts is its typed wrapper, and the only way to it.',
-      severity: 'error',
-      from: { pathNot: '^src/util/layout\\.ts$' },
-      to: { path: '(^|/)node_modules/buffer-layout/' },
-    },
-    {
-      name: 'only-the-cli-touches-yargs',
-      comment: 'yargs is the command line\'s.',
-      severity: 'error',
-      from: { pathNot: '^src/apps/cli/' },
-      to: { path: '(^|/)node_modules/yargs/' },
-    },
-    {
-      name: 'only-util-log-touches-debug',
-      comment: 'debug loads through src/util/log.ts only, and only when logging may be on.',
-      severity: 'error',
-      from: { pathNot: '^src/util/log\\.ts$' },
-      to: { path: '(^|/)node_modules/debug/' },
-    },
+    owner('only-libusb-touches-node-usb', 'usb', ['^src/usb/libusb/', '^tools/bench/bare-loop\\.ts$'],
+      'usb@2 (libusb) is the port implementation\'s, in src/usb/libusb, loaded only when a libusb source opens; the ' +
+      'bare loop (tools/bench) is the deliberate exception, being the yardstick usbms is measured against.'),
+    owner('only-util-layout-touches-buffer-layout', 'buffer-layout', ['^src/util/layout\\.ts$'],
+      'buffer-layout ships no types: src/util/layout.ts is its typed wrapper, and the only way to it.'),
+    owner('only-the-cli-touches-yargs', 'yargs', ['^src/apps/cli/'], 'yargs is the command line\'s.'),
+    owner('only-util-log-touches-debug', 'debug', ['^src/util/log\\.ts$'],
+      'debug loads through src/util/log.ts only, and only when logging may be on.'),
     {
       name: 'tools-never-ship',
       comment: 'The bundler and the benchmarks may use anything, but only tools/ imports tools/.',

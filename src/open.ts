@@ -1,5 +1,6 @@
 /**
- * The composition root: port (libusb or the software disk) -> BOT engine -> SCSA HBA -> disks.
+ * The composition root: device source (src/sources: libusb, the software disk, a rig, a replay) -> port
+ * (-> TracingPort) -> BOT engine -> SCSA HBA -> disks.
  *
  * `openUsbms` is what the CLI and library users call; every layer is built on the one below it here and
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
