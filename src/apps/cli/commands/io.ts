@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
 import { forEachChunk, forEachWrite, isDiskError, type BlockDevice, type Disk } from '../../../disk/index.js';
+import { UsbmsError } from '../../../util/errors.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { hexDump, Progress } from '../format.js';
@@ -119,8 +120,8 @@ async function imageCmd(a: ImageArgs): Promise<number> {
 }
 
 /** A pipe ran dry inside `chunk` (a lent buffer of forEachWrite) after `bytes` bytes. */
-class InputEnded extends Error {
-  constructor(readonly chunk: Buffer, readonly lba: bigint, readonly bytes: number) { super('input ended'); }
+class InputEnded extends UsbmsError {
+  constructor(readonly chunk: Buffer, readonly lba: bigint, readonly bytes: number) { super('CLI_FILE', 'input ended'); }
 }
 
 async function restoreCmd(a: ImageArgs): Promise<number> {

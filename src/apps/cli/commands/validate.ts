@@ -65,6 +65,10 @@ function sourceSpec(a: ValidateArgs): SourceSpec {
   const mocks = list(a.mock);
   if (a.rig !== undefined && mocks.length > 0) throw new CliError('give --rig or --mock, not both');
   if (a.rig !== undefined) return { kind: 'rig', file: a.rig };
+  if (mocks.length > 1 && mocks.includes('')) {
+    throw new CliError(`--mock without a file (the built-in disk) cannot stand beside --mock FILE: give each --mock a ` +
+      `device .json or image file (${mocks.filter((m) => m !== '').join(', ')}), or --mock alone for the built-in disk`);
+  }
   if (mocks.length > 0) return { kind: 'mock', devices: mocks.map((m) => (m === '' ? 'demo' : { file: m })) };
   return { kind: 'libusb' };
 }
