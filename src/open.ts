@@ -74,6 +74,8 @@ export interface OpenUsbmsOptions {
   /** Detach a bound kernel driver (refused when one of its filesystems is mounted, unless `force`). */
   detachKernelDriver?: boolean | undefined;
   force?: boolean | undefined;
+  /** Use a device this host exports through usbip-host (default: refused, UsbipExportedError). */
+  forceExported?: boolean | undefined;
   /** Quirk overrides, `vid:pid:flags[,...]`, or just `flags` for the device being opened. */
   quirks?: string | undefined;
   /** Command timeout (data phase and pkt_time), ms. */
@@ -246,7 +248,7 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
     }
     const selector = typeof device === 'string' ? parseDeviceSelector(device) : device;
     port = await chosen.backend.open(selector, { detachKernelDriver: opts.detachKernelDriver, force: opts.force,
-      expect: opts.expect });
+      expect: opts.expect, forceExported: opts.forceExported });
   }
   let transport: BotTransport | undefined;
   try {

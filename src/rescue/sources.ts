@@ -4,7 +4,7 @@
  * same code serves hardware (libusb; port power through the parent hub, where its descriptor says the port
  * switches alone) and the software disk (its software hub switches per port).
  */
-import { DeviceMismatchError, formatIdentity, PortPowerError } from '../usb/device-errors.js';
+import { DeviceMismatchError, formatIdentity, formatSlot, PortPowerError } from '../usb/device-errors.js';
 import type { UsbBackend } from '../usb/backend.js';
 import { parseDeviceSelector } from '../usb/selector.js';
 import { DeviceSlot } from '../usb/slot.js';
@@ -19,7 +19,7 @@ const POWER_OFF_MS = 1000;
 
 export function slotSource(slot: DeviceSlot, open: (slot: DeviceSlot) => Promise<UsbmsSession>, pollMs = 200): SessionSource {
   return {
-    description: `${formatIdentity(slot.identity)} at port ${slot.portPath}`,
+    description: `${formatIdentity(slot.identity)} at ${formatSlot(slot.identity)}`,
     pollMs,
     async tryOpen(): Promise<UsbmsSession | undefined> {
       let row;

@@ -6,6 +6,7 @@
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../open.js';
 import type { DeviceListing, UsbBackend } from '../usb/backend.js';
 import { DeviceMismatchError, DeviceWaitTimeoutError } from '../usb/device-errors.js';
+import { remotePowerRecipe } from '../usb/device-errors.js';
 import { identityOf, DeviceSlot } from '../usb/slot.js';
 import type { DeviceKey, RigDevice } from './device.js';
 
@@ -16,6 +17,8 @@ export interface BackendRigOptions {
   /** Command timeout of the sessions, ms. */
   timeoutMs?: number | undefined;
   quirks?: string | undefined;
+  /** Use devices exported through usbip-host (`--force-exported`). */
+  forceExported?: boolean | undefined;
   /** Bytes per command of the sessions (openUsbms' `maxTransferBytes`; `--max-transfer`). */
   maxTransferBytes?: number | undefined;
   /** Paths for tests of the mount check. */
@@ -29,13 +32,23 @@ export class BackendRigDevice implements RigDevice {
   readonly bulkOnly: boolean;
   readonly product: string | undefined;
   readonly slot: DeviceSlot;
+  /** Bound to usbip-host here: exported to another host (left out of --all, refused unless forced). */
+  readonly exported: boolean;
+  readonly powerOutOfReach: string | undefined;
+  /** Power off, on, and back (absent over USB/IP: the hub is on another host). */
+  readonly powerCycle?: (offMs: number) => Promise<void>;
 
   constructor(readonly backend: UsbBackend, readonly listing: DeviceListing, private readonly opts: BackendRigOptions = {}) {
-    this.key = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber };
+    this.slot = DeviceSlot.of(backend, identityOf(listing));
+    const usbip = this.slot.identity.usbip;
+    this.key = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber,
+      ...(usbip === undefined ? {} : { usbip }) };
     // Bulk-Only: the default setting speaks it, or a UAS device offers it as an alternate setting (usbms uses that).
     this.bulkOnly = listing.protocol === 'BOT' || listing.hasBotAltSetting;
     this.product = listing.product;
-    this.slot = DeviceSlot.of(backend, identityOf(listing));
+    this.exported = listing.exported !== undefined;
+    this.powerOutOfReach = usbip === undefined ? undefined : remotePowerRecipe(usbip);
+    if (usbip === undefined) this.powerCycle = async (offMs) => { await this.slot.powerCycle({ offMs }); };
   }
 
   mounted(): string[] {
@@ -45,11 +58,7 @@ export class BackendRigDevice implements RigDevice {
   open(): Promise<UsbmsSession> {
     return openUsbms({ backend: this.backend, device: this.slot.selector, expect: this.slot.identity,
       detachKernelDriver: this.opts.detachKernelDriver, timeoutMs: this.opts.timeoutMs, quirks: this.opts.quirks,
-      maxTransferBytes: this.opts.maxTransferBytes });
-  }
-
-  async powerCycle(offMs: number): Promise<void> {
-    await this.slot.powerCycle({ offMs });
+      maxTransferBytes: this.opts.maxTransferBytes, forceExported: this.opts.forceExported });
   }
 
   async waitForReturn(timeoutMs: number): Promise<boolean> {

@@ -6,6 +6,7 @@
  * Two implementations: mock slots (src/rig/mock-rig.ts, software disks) and libusb slots (src/rig/usb-rig.ts).
  */
 import type { UsbmsSession } from '../open.js';
+import { formatUsbipSelector, type UsbipName } from '../usb/selector.js';
 
 /** What names a slot in results: its port path and the identity of the device found there. */
 export interface DeviceKey {
@@ -14,6 +15,8 @@ export interface DeviceKey {
   readonly vendorId: number;
   readonly productId: number;
   readonly serial: string | undefined;
+  /** A device attached through USB/IP: its remote host and bus id, the slot's stable name (the port is vhci's). */
+  readonly usbip?: UsbipName | undefined;
 }
 
 /** One slot of a rig, as the runner uses it (libusb or software disks: {@link rigDevicesOf}). */
@@ -32,15 +35,25 @@ export interface RigDevice {
    * Absent when nothing can switch the power of this port.
    */
   powerCycle?(offMs: number): Promise<void>;
+  /**
+   * Why this slot's power cannot be switched from here, when that is known (a device attached through USB/IP: its
+   * hub is on another host, and this says what to run there). `powerCycle` is then absent.
+   */
+  readonly powerOutOfReach?: string | undefined;
   /** Resolves true as soon as the same device (port and identity) is present again, false after `timeoutMs`. */
   waitForReturn(timeoutMs: number): Promise<boolean>;
 }
 
 export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
+/** The slot's name: its port path, or `usbip:HOST:BUSID (4-1)` for a device attached through USB/IP. */
+export function slotName(k: Pick<DeviceKey, 'port' | 'usbip'>): string {
+  return k.usbip === undefined ? k.port : `${formatUsbipSelector(k.usbip)} (${k.port})`;
+}
+
 /** `1-2.3 f055:5b00 SERIAL`: how a slot is named in lines, tables and file names. */
 export function describeKey(k: DeviceKey): string {
-  return `${k.port} ${hex4(k.vendorId)}:${hex4(k.productId)}${k.serial === undefined ? '' : ` ${k.serial}`}`;
+  return `${slotName(k)} ${hex4(k.vendorId)}:${hex4(k.productId)}${k.serial === undefined ? '' : ` ${k.serial}`}`;
 }
 
 /** The same device: identity equal (the port is the slot, compared by the caller). */
@@ -51,7 +64,9 @@ export function sameIdentity(a: DeviceKey, b: DeviceKey): boolean {
 /** A file-name-safe key: port and serial (the journal and backup files of a slot). */
 export function keyFileName(k: DeviceKey): string {
   const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_');
-  return `${safe(k.port)}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
+  // Over USB/IP the vhci port changes with every attach: the remote name keeps a resumed run's journal.
+  const where = k.usbip === undefined ? k.port : formatUsbipSelector(k.usbip);
+  return `${safe(where)}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => { setTimeout(r, ms); });

@@ -41,7 +41,7 @@ async function slotFor(a: ProbeArgs): Promise<DeviceHandle> {
   const row = selectOne(parseDeviceSelector(name), await chosen.backend.list());
   const device = new BackendRigDevice(chosen.backend, row, { detachKernelDriver: a['detach-kernel-driver'],
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
-    maxTransferBytes: parseMaxTransfer(a['max-transfer']) });
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']), forceExported: a['force-exported'] });
   return new DeviceHandle(device, { allowWrite: true, lun: a.lun });
 }
 
