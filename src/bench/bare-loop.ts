@@ -6,6 +6,7 @@
  * It talks to usb@2 directly on purpose: it must not share a line of code with the stack it is the yardstick of.
  */
 import type { Device, InEndpoint, Interface, LibUSBException, OutEndpoint, Transfer } from 'usb';
+import { formatPortPath } from '../usb/selector.js';
 
 /**
  * The two round-trip savers, to find out in the lab which device takes which: `earlyData` submits the data
@@ -46,12 +47,18 @@ class Phase {
   };
 }
 
-/** `timeoutMs`: each phase's libusb timeout (fastpath.ts shortens it: a lost CSW then costs seconds, not ten). */
+/**
+ * `timeoutMs`: each phase's libusb timeout (fastpath.ts shortens it: a lost CSW then costs seconds, not ten).
+ * `portPath` (`4-1`): the device with that VID:PID at that port, where one stick is listed twice (exported through
+ * usbip-host and attached back through vhci: the same VID:PID on two buses).
+ */
 export async function openBareLoop(vendorId: number, productId: number, maxBytes: number,
-  timeoutMs = 10_000): Promise<BareLoop> {
+  timeoutMs = 10_000, portPath?: string): Promise<BareLoop> {
   const usb = await import('usb');
-  const device: Device | undefined = usb.findByIds(vendorId, productId);
-  if (device === undefined) throw new Error(`no device ${vendorId.toString(16)}:${productId.toString(16)}`);
+  const device: Device | undefined = portPath === undefined ? usb.findByIds(vendorId, productId)
+    : usb.getDeviceList().find((d) => d.deviceDescriptor.idVendor === vendorId && d.deviceDescriptor.idProduct === productId &&
+      formatPortPath(d) === portPath);
+  if (device === undefined) throw new Error(`no device ${vendorId.toString(16)}:${productId.toString(16)}${portPath === undefined ? '' : ` at ${portPath}`}`);
   device.open();
   const iface: Interface | undefined = device.interfaces?.find((i) => i.descriptor.bInterfaceClass === 8
     && i.descriptor.bInterfaceProtocol === 0x50);
