@@ -129,3 +129,21 @@ describe('a USB/IP slot', () => {
     expect(b.hubAt('0-1')?.isPowered(2)).toBe(false);
   });
 });
+
+describe('usbms list over USB/IP', () => {
+  it('shows the remote identity of an import and the export as exported, never opening the export', async () => {
+    const { listRows, formatListRow } = await import('../../src/cli/commands/list.js');
+    const { b } = await rig();
+    const rows = await listRows(b);
+    const exp = rows.find((r) => r.port === '0-1.1');
+    const imp = rows.find((r) => r.port === '0-2.1');
+    expect(imp?.usbip).toEqual({ host: 'lab2', busid: '1-3', tcpPort: 3240, vhciPort: 15 });
+    expect(imp?.exported).toBeNull();
+    expect(imp?.luns).toBe(1);
+    expect(exp?.exported).toEqual({ status: 'in-use', to: ['127.0.0.1'] });
+    expect(exp?.luns).toBeNull();
+    expect(rows.find((r) => r.port === '0-1.2')).toMatchObject({ usbip: null, exported: null });
+    expect(formatListRow(imp!)).toMatch(/^0-2\.1 f055:5b00 .* usbip: usbip:lab2:1-3 \(vhci port 15; port power on lab2\)$/);
+    expect(formatListRow(exp!)).toMatch(/^0-1\.1 .* EXPORTED through usbip-host \(in-use by 127\.0\.0\.1\): left out, --force-exported to use it here$/);
+  });
+});
