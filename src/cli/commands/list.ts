@@ -88,7 +88,7 @@ export async function listRows(backend: UsbBackend): Promise<ListRow[]> {
 function usbipText(r: ListRow): string {
   const u = r.usbip;
   if (u !== null) {
-    if (u.host === null || u.busid === null) return ` usbip: vhci port ${u.vhciPort}, remote host unknown (no record in /var/run/vhci_hcd)`;
+    if (u.host === null || u.busid === null) return ` usbip: vhci port ${u.vhciPort}, remote host unknown (no readable record in /var/run/vhci_hcd: docs/rigs-usbip.md)`;
     return ` usbip: ${formatUsbipSelector({ host: u.host, busid: u.busid })} (vhci port ${u.vhciPort}; port power on ${u.host})`;
   }
   const x = r.exported;
