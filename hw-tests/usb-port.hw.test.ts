@@ -12,7 +12,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLibusbPort } from '../src/usb/libusb/index.js';
-import { listMassStorageDevices, parseDeviceSelector } from '../src/usb/find.js';
+import { LibusbBackend } from '../src/usb/libusb/backend.js';
+import { parseDeviceSelector } from '../src/usb/selector.js';
 import { UsbError } from '../src/usb/errors.js';
 import { describePortContract } from '../test/usb/port-contract.js';
 import { BotWire, cdbs } from '../test/usb/bot-wire.js';
@@ -55,7 +56,7 @@ describe.skipIf(dev === '')('libusb port on USBMS_TEST_DEVICE (set USBMS_TEST_DE
     const port = await openLibusbPort(dev, { detachKernelDriver: kernelDriver });
     const { info } = port;
     await port.close();
-    const found = (await listMassStorageDevices()).filter((d) =>
+    const found = (await new LibusbBackend().list()).filter((d) =>
       d.busNumber === info.busNumber && d.deviceAddress === info.deviceAddress);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({

@@ -20,8 +20,10 @@ export type { UsbPort, UsbTransfer, PortInfo, Pipe, UsbSpeed, ControlSetup } fro
 export * from './usb/errors.js';
 export { openLibusbPort, LibusbPort } from './usb/libusb/index.js';
 export type { LibusbOpenOptions } from './usb/libusb/index.js';
-export { listMassStorageDevices, parseDeviceSelector, DeviceSelectorError } from './usb/find.js';
-export type { DeviceSelector, MassStorageDeviceInfo } from './usb/find.js';
+export { listMassStorageDevices } from './open.js';
+export type { MassStorageDeviceInfo } from './open.js';
+export { parseDeviceSelector, DeviceSelectorError } from './usb/selector.js';
+export type { DeviceSelector } from './usb/selector.js';
 // The device boundary: backends (list / open / hubs), selectors, slots across re-enumeration, port power.
 export type { UsbBackend, DeviceListing, DeviceIdentity, BackendOpenOptions, HubControl } from './usb/backend.js';
 export { LibusbBackend } from './usb/libusb/index.js';
@@ -35,9 +37,9 @@ export { usbBackend } from './open.js';
 export {
   runRig, rigDevicesOf, BackendRigDevice, selectRigDevices, RigSelectError, resolvePlan, BUILTIN_PLANS, parsePlan,
   loadPlanFile, PlanError, isDestructive, RigError, junitXml, describeKey, probeDisk, RESET_TYPES,
-} from './rig/index.js';
+} from './apps/rig/index.js';
 export type {
   RunOptions, RigResult, DeviceResult, StepResult, BackendRigOptions, Selection, Selected, Plan, Step, StepKind, StepParams,
   Thresholds, RigDevice, DeviceKey, RigEvent, EventSink, DeviceRef, StepStatus, RigErrorKind, ResetType, ProbeOptions,
   ProbeResult,
-} from './rig/index.js';
+} from './apps/rig/index.js';

@@ -17,7 +17,8 @@ import { MockBackend } from './mock/backend.js';
 import type { DeviceIdentity, UsbBackend } from './usb/backend.js';
 import { matchesSelector } from './usb/selector.js';
 import { mockFromSpec } from './open-mock.js';
-import type { PcapOptions, ReplayDivergenceError, ReplayUsbDevice } from './trace/index.js';
+import type { PcapOptions } from './usb/trace/index.js';
+import type { ReplayDivergenceError, ReplayUsbDevice } from './mock/replay/index.js';
 import type { UsbPort } from './usb/port.js';
 import { UsbmsError } from './util/errors.js';
 import { logger } from './util/log.js';
@@ -31,16 +32,17 @@ export { mountedFilesystemsOf };
 
 // libusb (usb@2's native addon and its JavaScript) and the trace layer load only when a session needs them: a
 // command on the software disk never touches them, and start-up is mostly module loading (see README, Start-up).
-type TraceModule = typeof import('./trace/index.js');
+type TraceModule = typeof import('./usb/trace/index.js') & typeof import('./mock/replay/index.js');
 let traceModule: TraceModule | undefined;
 async function loadTrace(): Promise<TraceModule> {
-  traceModule ??= await import('./trace/index.js');
+  traceModule ??= { ...await import('./usb/trace/index.js'), ...await import('./mock/replay/index.js') };
   return traceModule;
 }
 
 /** Every Bulk-Only mass-storage device libusb sees (loads libusb). */
 export async function listMassStorageDevices(): Promise<MassStorageDeviceInfo[]> {
-  return (await import('./usb/find.js')).listMassStorageDevices();
+  const { LibusbBackend } = await import('./usb/libusb/backend.js');
+  return new LibusbBackend().list();
 }
 
 /**
@@ -90,10 +92,10 @@ export interface OpenUsbmsOptions {
    * the device takes it (`usbms tune` finds out). The device's quirks still cap it.
    */
   maxTransferBytes?: number | undefined;
-  /** Write a usbmon pcap of everything on the wire to `pcap.file` (Wireshark reads it; src/trace). */
+  /** Write a usbmon pcap of everything on the wire to `pcap.file` (Wireshark reads it; src/usb/trace). */
   pcap?: PcapOptions | undefined;
   /**
-   * Replay a capture (a usbmon pcap/pcapng file, or a ReplayUsbDevice) as the device: src/trace. With it,
+   * Replay a capture (a usbmon pcap/pcapng file, or a ReplayUsbDevice) as the device: src/mock/replay. With it,
    * `device` may name `bus:address` of the capture's device when it holds several.
    */
   replay?: string | ReplayUsbDevice | undefined;

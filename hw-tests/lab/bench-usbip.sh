@@ -3,7 +3,7 @@
 # serial USBVM0). Side by side in this one guest, per command at 4 KiB, 120 KiB, 1 MiB and the size `usbms tune`
 # picks over the link: usbms (and the bare node-usb loop) on the stick directly, usbms (and the bare loop) over
 # USB/IP (usbip-host exports it, vhci-hcd attaches it back over 127.0.0.1), and the guest kernel's usb-storage over
-# the same USB/IP link (dd iflag=direct). Also the fast-path probe (dist/bench/fastpath.js) both ways: which
+# the same USB/IP link (dd iflag=direct). Also the fast-path probe (build/tools/bench/fastpath.js) both ways: which
 # round-trip savers the stick takes directly and through vhci. Figures in bench-guest.sh's format:
 # OUTDIR/usbip-direct-*.json, OUTDIR/usbip-vhci-*.json and OUTDIR/usbip-vhci.jsonl (bench-report.mjs reads them).
 # Env: BENCH_ROUNDS (default 5), BENCH_USBIP_SIZES (default 4K,120K,1M).
@@ -51,17 +51,17 @@ ALL="$SIZES${TUNED:+,$TUNED}"
 # ---- the stick directly (not exported while measured)
 detach
 echo "[usbip] direct at $B: sizes $ALL" >&2
-node dist/bench/lab.js --device 46f4:0001 --port "$B" --sizes "$ALL" --rounds "$ROUNDS" --warmup 300 > "$OUT/usbip-direct-api.json" \
+node build/tools/bench/lab.js --device 46f4:0001 --port "$B" --sizes "$ALL" --rounds "$ROUNDS" --warmup 300 > "$OUT/usbip-direct-api.json" \
   || echo "[usbip] direct lab.js failed" >&2
-node dist/bench/fastpath.js --device 46f4:0001 --port "$B" > "$OUT/usbip-direct-fastpath.json" || echo "[usbip] direct fastpath failed" >&2
+node build/tools/bench/fastpath.js --device 46f4:0001 --port "$B" > "$OUT/usbip-direct-fastpath.json" || echo "[usbip] direct fastpath failed" >&2
 
 # ---- over USB/IP: usbms and the bare loop, then the fast paths through vhci
 attach || { echo "[usbip] re-attach failed" >&2; exit 1; }
 V=$(busid_of USBVM0 vhci)
 echo "[usbip] over USB/IP at $V: sizes $ALL" >&2
-node dist/bench/lab.js --device 46f4:0001 --port "$V" --sizes "$ALL" --rounds "$ROUNDS" --warmup 300 > "$OUT/usbip-vhci-api.json" \
+node build/tools/bench/lab.js --device 46f4:0001 --port "$V" --sizes "$ALL" --rounds "$ROUNDS" --warmup 300 > "$OUT/usbip-vhci-api.json" \
   || echo "[usbip] vhci lab.js failed" >&2
-node dist/bench/fastpath.js --device 46f4:0001 --port "$V" > "$OUT/usbip-vhci-fastpath.json" || echo "[usbip] vhci fastpath failed" >&2
+node build/tools/bench/fastpath.js --device 46f4:0001 --port "$V" > "$OUT/usbip-vhci-fastpath.json" || echo "[usbip] vhci fastpath failed" >&2
 
 # ---- the kernel's usb-storage over the same link
 busybox modprobe usb-storage; busybox modprobe sd_mod

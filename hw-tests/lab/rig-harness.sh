@@ -14,7 +14,7 @@ rig_init() { # rig_init CHECKS_FILE LOG
   mkdir -p "$(dirname "$CHECKS_FILE")" "$(dirname "$LOG")"; : > "$CHECKS_FILE"; : > "$LOG"
   DIST="${USBMS_DIST:-dist}"   # the built tree to run (run-lab.sh builds dist/)
   USBMS=(node "$DIST/bin/usbms.js")  # the bundle users run (a tree without it: the compiled CLI)
-  [ -e "$DIST/bin/usbms.js" ] || USBMS=(node "$DIST/cli/main.js")
+  [ -e "$DIST/bin/usbms.js" ] || USBMS=(node "$DIST/apps/cli/main.js")
   TMP="$(mktemp -d)"
   why=""
 }

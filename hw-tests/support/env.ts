@@ -13,7 +13,7 @@
  *   USBMS_TEST_EXPECT_WRITE_PROTECT=1   the medium is write protected: writes must fail with DATA PROTECT.
  *   USBMS_TEST_REQUIRE_KERNEL_DRIVER=1  fail (instead of skip) when no kernel driver is bound to the interface.
  *   USBMS_TEST_REPORT          name of the JUnit/summary files under hw-tests/reports/ (default "hw").
- *   USBMS_TEST_PCAP            DIR/NAME.pcap: write a usbmon pcap of every session the suite opens (src/trace),
+ *   USBMS_TEST_PCAP            DIR/NAME.pcap: write a usbmon pcap of every session the suite opens (src/usb/trace),
  *                              as DIR/NAME.<pid>.<n>.pcap, one per session (Wireshark and `usbms --replay` read them).
  */
 export interface HwEnv {

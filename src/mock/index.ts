@@ -28,6 +28,6 @@ export { MockHub, type MockHubOptions } from './hub.js';
 export { WedgeController, WedgeConfigError } from './wedge.js';
 export type { HangArea, DropOut, WedgeReset } from './wedge.js';
 export { applyWedgeSpec } from './wedge-spec.js';
-// A recorded device (a usbmon/usbms pcap) replayed behind the same port: src/trace.
-export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from '../trace/replay-device.js';
-export { ReplayDivergenceError } from '../trace/errors.js';
+// A recorded device (a usbmon/usbms pcap) replayed behind the same port: src/mock/replay.
+export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from './replay/device.js';
+export { ReplayDivergenceError } from './replay/errors.js';

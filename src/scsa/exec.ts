@@ -31,15 +31,6 @@ export class HbaCmd {
   readonly req: BotRequest;
   readonly pieceCdb = Buffer.alloc(16);
   stopReason: StopReason | null = null;
-  /** tran_setup_pkt grew the cdb / status area beyond the preallocated one (teardown gives them back). */
-  grewCdb = false;
-  grewScb = false;
-  /**
-   * The grown areas, kept with the cached packet for the next command that asks for the same size (a target
-   * driver asks for the same status length every time: sd's extended ARQ), so growing allocates once.
-   */
-  grownCdb: Buffer | null = null;
-  grownScb: Buffer | null = null;
   constructor(readonly slot: BotSlot) {
     this.req = { lun: 0, cdb: this.pieceCdb, cdbLength: 0, direction: 'none', segments: this.segments,
       segmentCount: 0, dataTimeoutMs: 0 };

@@ -121,7 +121,8 @@ export class UsbmsHba implements CapsContext, ExecContext {
     const w = pktWrapper(pkt);
     const lun = pkt.pkt_address.a_lun;
     const queue = this.queues[lun];
-    if (!w.allocated || w.inTransport || queue === undefined || pkt.pkt_address.a_target !== 0) return TRAN_BADPKT;
+    // scsi_transport has already refused a freed packet and one in transport, and marked this one as the HBA's.
+    if (!w.allocated || queue === undefined || pkt.pkt_address.a_target !== 0) return TRAN_BADPKT;
     if (pkt.pkt_cdblen < 1 || pkt.pkt_cdblen > MAX_CDB_LENGTH) return TRAN_BADPKT;
     // FLAG_NOINTR means "complete when scsi_transport returns", which JavaScript cannot do: only scsi_poll, which
     // waits for the completion instead, may send it. Accepting it otherwise would complete it to nobody.
@@ -138,7 +139,6 @@ export class UsbmsHba implements CapsContext, ExecContext {
     pkt.pkt_scbp[0] = 0;
     (pkt.pkt_ha_private as HbaCmd).stopReason = null;
     w.dma?.sync(DDI_DMA_SYNC_FORDEV);
-    w.inTransport = true;
     if ((pkt.pkt_flags & FLAG_HEAD) !== 0) queue.pushFront(pkt);
     else queue.pushBack(pkt);
     this.pump();

@@ -8,7 +8,7 @@
  * an impossible configuration) is a {@link UsbmsArgumentError} with code `ARG_INVALID`.
  *
  * Scripts branch on `code`, never on message text; the CLI maps `code` to an sg3_utils exit status through one
- * table (src/cli/exit.ts).
+ * table (src/apps/cli/exit.ts).
  */
 
 /** Every error code, with what it means. The README's "Errors" section lists the same set. */
@@ -38,10 +38,11 @@ export const ERROR_CODES = {
 
   SCSA_PKT_IN_TRANSPORT: 'the scsi_pkt is owned by the HBA until it completes',
   SCSA_PKT_FREED: 'the scsi_pkt was already destroyed',
+  SCSA_PKT_NOT_IN_TRANSPORT: 'scsi_hba_pkt_comp of a scsi_pkt that is not in transport (completed twice, or never started)',
   SCSA_DMA_TOOBIG: 'the buffer needs more than one DMA window and PKT_DMA_PARTIAL was not given',
   SCSA_DMA_NOMAPPING: 'the DMA attributes cannot describe this buffer',
   SCSA_DMA_NO_WINDOW: 'PKT_DMA_PARTIAL: every DMA window has already been handed out',
-  SCSA_NO_RESOURCES: 'the request is larger than the whole resource budget of the HBA',
+  SCSA_NO_RESOURCES: 'waiting would never end: larger than the HBA\'s whole budget, or refused with nothing in use',
   SCSA_DETACHED: 'the HBA instance is detached',
 
   SCSI_DATA_SHORT: 'a data-in payload shorter than the fixed part of its format',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseMaxTransfer } from '../../src/cli/context.js';
-import { CliError } from '../../src/cli/exit.js';
+import { parseMaxTransfer } from '../../src/apps/cli/context.js';
+import { CliError } from '../../src/apps/cli/exit.js';
 import { parseByteSize } from '../../src/util/size.js';
 
 describe('--max-transfer SIZE', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pick, tuneDisk, TUNE_RAMP } from '../../src/cli/commands/tune.js';
+import { pick, tuneDisk, TUNE_RAMP } from '../../src/apps/cli/commands/tune.js';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import { openUsbms } from '../../src/open.js';
 

@@ -1,6 +1,6 @@
 /**
  * Issue 9: the data path allocates no memory per command from the disk driver down: the packet comes from the
- * HBA's constructor cache (its grown status area kept with it), the buf header and pkt_comp from the disk
+ * HBA's constructor cache (its extended-ARQ status area is the constructor's), the buf header and pkt_comp from the disk
  * driver's idle command slots, the DMA cookies point at the caller's buffer, and the BOT engine reuses its
  * transfers. Counted here: every Buffer the host side makes while Disk.read/Disk.write run (the software device's
  * own allocations, on the other side of the USB port, are not the host's and are left out by their stack).

@@ -3,7 +3,7 @@
  * software hub with per-port power, on root port 1 of bus 0): the same code as on hardware.
  */
 import { describe, expect, it } from 'vitest';
-import { usbms } from '../cli/run.js';
+import { usbms } from '../apps/cli/run.js';
 
 describe('usbms list --mock', () => {
   it('shows the device by port path first, and as "port" in JSON', async () => {

@@ -67,7 +67,7 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
 });
 
 describe('tran_start', () => {
-  it('TRAN_BADPKT: lun > maxLun, bad cdb length, already in transport; TRAN_BUSY when the LUN queue is full', () => {
+  it('TRAN_BADPKT: lun > maxLun, bad cdb length; TRAN_BUSY when the LUN queue is full; already in transport is refused', () => {
     const { hba, pkt } = setup({ queueDepth: 1 }, 1);
     const bad = scsi_init_pkt(hba.address(2), null, null, 6, 32, 0, 0, NULL_FUNC)!;
     expect(scsi_transport(bad)).toBe(TRAN_BADPKT);
@@ -75,7 +75,7 @@ describe('tran_start', () => {
     expect(scsi_transport(zero)).toBe(TRAN_BADPKT);
     const a = pkt(); const b = pkt(); const c = pkt();
     expect(scsi_transport(a)).toBe(TRAN_ACCEPT); // on the wire
-    expect(scsi_transport(a)).toBe(TRAN_BADPKT);
+    expect(() => scsi_transport(a)).toThrow(expect.objectContaining({ code: 'SCSA_PKT_IN_TRANSPORT' }));
     expect(scsi_transport(b)).toBe(TRAN_ACCEPT); // queued
     expect(scsi_transport(c)).toBe(TRAN_BUSY);
     expect(() => scsi_destroy_pkt(a)).toThrow(ScsaError);

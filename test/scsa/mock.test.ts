@@ -117,7 +117,7 @@ describe('against BotTransport + the software disk', () => {
     expect(p3.pkt_numcookies).toBeGreaterThan(0);
     scsi_pktfree(p1); scsi_pktfree(p2); scsi_resfree(p3);
     const names = warn.mock.calls.map((c) => String(c[0]).split(' ')[0]);
-    expect(names).toEqual(['scsi_pktalloc', 'scsi_dmaget', 'scsi_resalloc', 'scsi_pktfree', 'scsi_resfree']);
+    expect(names).toEqual(['scsi_pktalloc', 'scsi_dmaget', 'scsi_dmafree', 'scsi_resalloc', 'scsi_pktfree', 'scsi_resfree']);
     expect(warn.mock.calls.every((c) => (c[1] as { type: string }).type === 'DeprecationWarning')).toBe(true);
     warn.mockRestore();
   });

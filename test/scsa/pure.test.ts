@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   DmaHandle, defaultDmaAttr, DDI_DMA_READ, DDI_DMA_WRITE, DDI_DMA_PARTIAL, DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV,
-  decodeArqStatus, DDI_DMA_MAPPED, DDI_DMA_PARTIAL_MAP, DDI_DMA_TOOBIG, DDI_DMA_NOMAPPING, PktCache,
+  decodeArqStatus, DDI_DMA_MAPPED, DDI_DMA_PARTIAL_MAP, DDI_DMA_TOOBIG, DDI_DMA_NOMAPPING, PktCache, KM_NOSLEEP,
 } from '../../src/scsa/index.js';
 import { encodeArqHead, arqSenseLength } from '../../src/scsa/arq.js';
 import { pieceBytes, writeRwPiece, rwLba, rwBlocks } from '../../src/scsa/split.js';
@@ -102,9 +102,9 @@ describe('PktCache and PktQueue', () => {
   it('constructs once per object, destructs on shrink only', () => {
     let made = 0;
     const c = new PktCache('t', { create: () => ({ id: made++ }), construct: () => 0, destruct: () => undefined });
-    const a = c.alloc()!;
+    const a = c.alloc(KM_NOSLEEP)!;
     c.release(a);
-    expect(c.alloc()).toBe(a);
+    expect(c.alloc(KM_NOSLEEP)).toBe(a);
     c.release(a);
     expect(c.stats).toMatchObject({ constructed: 1, destructed: 0, free: 1 });
     expect(c.shrink()).toBe(1);
@@ -112,7 +112,7 @@ describe('PktCache and PktQueue', () => {
   });
   it('a failing constructor yields null', () => {
     const c = new PktCache('t', { create: () => ({}), construct: () => -1, destruct: () => undefined });
-    expect(c.alloc()).toBeNull();
+    expect(c.alloc(KM_NOSLEEP)).toBeNull();
   });
   it('ring queue: FIFO, push front, remove', () => {
     const q = new PktQueue<number>(3);

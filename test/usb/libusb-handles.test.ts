@@ -67,7 +67,7 @@ vi.mock('usb', () => ({ getDeviceList: () => sticks, usb: usbEvents }));
 const { LibusbBackend } = await import('../../src/usb/libusb/backend.js');
 const { acquireHandle, handleUsers, openHandleCount, releaseHandle, retryClose } = await import('../../src/usb/libusb/handles.js');
 const { parseDeviceSelector } = await import('../../src/usb/selector.js');
-const { rigDevicesOf } = await import('../../src/rig/index.js');
+const { rigDevicesOf } = await import('../../src/apps/rig/index.js');
 
 const { makeFakePort } = await import('./fake-node-usb.js');
 

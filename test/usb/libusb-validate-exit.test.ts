@@ -108,7 +108,7 @@ vi.mock('usb', () => ({ getDeviceList: () => sticks, usb: { on: () => undefined,
 
 const { LibusbBackend } = await import('../../src/usb/libusb/backend.js');
 const { openHandleCount } = await import('../../src/usb/libusb/handles.js');
-const { resolvePlan, rigDevicesOf, runRig, selectRigDevices } = await import('../../src/rig/index.js');
+const { resolvePlan, rigDevicesOf, runRig, selectRigDevices } = await import('../../src/apps/rig/index.js');
 
 describe('validate on two of five sticks over libusb (issue 11)', () => {
   it('passes on both and leaves no libusb handle open (the process can exit)', async () => {

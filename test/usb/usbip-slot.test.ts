@@ -132,7 +132,7 @@ describe('a USB/IP slot', () => {
 
 describe('usbms list over USB/IP', () => {
   it('shows the remote identity of an import and the export as exported, never opening the export', async () => {
-    const { listRows, formatListRow } = await import('../../src/cli/commands/list.js');
+    const { listRows, formatListRow } = await import('../../src/apps/cli/commands/list.js');
     const { b } = await rig();
     const rows = await listRows(b);
     const exp = rows.find((r) => r.port === '0-1.1');

@@ -1,0 +1,8 @@
+/**
+ * A recorded device replayed behind the software devices' port: `ReplayUsbDevice` turns a capture (a usbmon or
+ * usbms pcap, read by src/usb/trace) back into a device that answers as the recorded one did.
+ */
+export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from './device.js';
+export { loadRecording, type Recording, type RecordedCommand, type DeviceChoice } from './recording.js';
+export { openReplayPort } from './open.js';
+export { ReplayDivergenceError, UsbmsTraceSelectError } from './errors.js';
