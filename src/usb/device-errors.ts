@@ -64,8 +64,9 @@ export class UsbMountedError extends UsbError {
 /** The recipe for power over USB/IP: the hub is on the exporting host, so `usbms power` runs there. */
 export function remotePowerRecipe(name: UsbipName): string {
   return `it is attached through USB/IP and its hub is on ${name.host}: port power is out of reach from here; ` +
-    `run \`usbms power cycle --device ${name.busid}\` on ${name.host} (then \`usbip bind -b ${name.busid}\` there ` +
-    'again if the device came back unbound)';
+    `run \`usbms power cycle --device ${name.busid}\` on ${name.host}; the cycle ends the USB/IP link, so attach ` +
+    `it here again afterwards (\`usbip attach -r ${name.host} -b ${name.busid}\`; \`usbip bind\` on ${name.host} first ` +
+    'if it is no longer exported there)';
 }
 
 /** Port power of a device attached through USB/IP: refused with the recipe (see remotePowerRecipe). */
