@@ -162,7 +162,8 @@ if [ "${USBMS_LAB_SKIP_USBIP:-0}" != 1 ]; then
   : > "$OUT/checks/usbip.txt"
   t=$(date +%s.%N); say "VM usbip: booting"
   set +e
-  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" --expect-usb 3 --disk "$L/usbip1.img" --disk "$L/local.img" \
+  # both ends of every link are emulated in this one guest: it takes longer than the others (default 1800 s)
+  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1800}" --expect-usb 3 --disk "$L/usbip1.img" --disk "$L/local.img" \
     --qemu "-blockdev driver=raw,node-name=usbipbad,read-only=on,file.driver=blkdebug,file.config=$L/usbip-blkdebug.conf,file.image.driver=file,file.image.filename=$L/usbip-rescue.img -device usb-storage,bus=usbhc.0,drive=usbipbad,serial=RESCUE1,id=usbipbaddev" \
     -e "USBIP_BAD_SECTORS=$usbip_bad" -- bash hw-tests/lab/usbip.sh "$OUT/checks/usbip.txt" 2>&1 | tee "$OUT/logs/vm-usbip.log"
   rc=${PIPESTATUS[0]}
