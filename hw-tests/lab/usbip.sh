@@ -108,6 +108,8 @@ check_cli_through_vhci() { # inquiry, read/write byte-exact against the host ima
 
 check_rescue_through_vhci() { # usbms rescue of the blkdebug stick through vhci: exactly the bad sectors, in a mapfile ddrescuelog reads
   local rc=0 got
+  # a mapfile left from an earlier run would make this a resume of that run: start afresh
+  rm -f "$OUTDIR/usbip-rescue.img" "$OUTDIR/usbip-rescue.map"
   vrun rescue --device "usbip:$HOST:$BR" --out "$OUTDIR/usbip-rescue.img" --map "$OUTDIR/usbip-rescue.map" --timeout 10 \
     --json > "$OUTDIR/usbip-rescue.ndjson" 2> "$TMP/rescue.err" || rc=$?
   tail -3 "$TMP/rescue.err"
