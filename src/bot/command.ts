@@ -9,7 +9,7 @@
  * before its own budget is spent, and at most one CBW budget later than that; a healthy command never sees its
  * timer fire at all.
  */
-import type { DataDirection } from './api.js';
+import type { DataDirection } from '../transport/index.js';
 import type { BotPhase } from './errors.js';
 import { KeptTimer } from '../util/kept-timer.js';
 

@@ -2,7 +2,7 @@
  * Engine options, default timeouts (with the reasons for their values) and request validation.
  */
 import type { UsbSpeed } from '../usb/port.js';
-import type { BotRequest } from './api.js';
+import type { TransportCommand } from '../transport/index.js';
 import type { QuirkOverride, Quirks } from './quirks.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
@@ -62,14 +62,14 @@ export function defaultMaxTransfer(speed: UsbSpeed): number {
   return 64 * 1024;
 }
 
-export function totalLength(req: BotRequest): number {
+export function totalLength(req: TransportCommand): number {
   let n = 0;
   for (let i = 0; i < req.segmentCount; i++) n += req.segments[i]?.length ?? 0;
   return n;
 }
 
 /** Why `req` cannot be sent, or undefined when it can. */
-export function requestProblem(req: BotRequest, maxSegments: number, maxLun: number,
+export function requestProblem(req: TransportCommand, maxSegments: number, maxLun: number,
   maxTransferBytes: number): string | undefined {
   if (!Number.isInteger(req.lun) || req.lun < 0 || req.lun > maxLun) return `LUN ${req.lun} outside 0..${maxLun}`;
   if (!Number.isInteger(req.cdbLength) || req.cdbLength < 1 || req.cdbLength > 16 || req.cdb.length < req.cdbLength) {

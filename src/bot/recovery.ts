@@ -6,14 +6,15 @@
 import { isUsbError } from '../usb/errors.js';
 import type { ControlSetup, UsbPort } from '../usb/port.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 import type { Quirks } from './quirks.js';
-import { BOT_MAX_LUN, BOT_REQUEST, BOT_REQUEST_TYPE } from './wire.js';
+import { BOT_MAX_LUN, BOT_REQUEST, BOT_REQUEST_TYPE } from '../usb/wire/bot.js';
 
 const log = logger('bot');
 
-/** bRequest of Bulk-Only Mass Storage Reset (./wire.ts). */
+/** bRequest of Bulk-Only Mass Storage Reset (src/usb/wire/bot.ts). */
 export const BOMSR_REQUEST = BOT_REQUEST.MASS_STORAGE_RESET;
-/** bRequest of Get Max LUN (./wire.ts). */
+/** bRequest of Get Max LUN (src/usb/wire/bot.ts). */
 export const GET_MAX_LUN_REQUEST = BOT_REQUEST.GET_MAX_LUN;
 const CLASS_INTERFACE_OUT = BOT_REQUEST_TYPE.OUT;
 const CLASS_INTERFACE_IN = BOT_REQUEST_TYPE.IN;
@@ -63,8 +64,6 @@ export interface RecoveryTimeouts {
   readonly controlMs: number;
   readonly resetDelayMs: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Reset Recovery. Resolves true when the device is back (by BOT reset or by port reset), false when even the

@@ -8,6 +8,7 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { DiskArgumentError } from './errors.js';
+import { asError } from '../util/errors.js';
 
 /** The part of Disk the streams use (so tests and wrappers can pass anything shaped like it). */
 export interface BlockDevice {
@@ -117,7 +118,7 @@ export function createDiskReadStream(disk: BlockDevice, opts: DiskReadStreamOpti
 
   function onError(e: unknown): void {
     reading = false;
-    stream.destroy(e instanceof Error ? e : new Error(String(e)));
+    stream.destroy(asError(e));
   }
 
   return stream;

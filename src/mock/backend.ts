@@ -89,6 +89,12 @@ export class MockBackend implements UsbBackend {
       { ports: opts.rootPorts ?? 8, powerSwitching: opts.rootPowerSwitching ?? 'none' });
   }
 
+  /** The quirk overrides the plugged devices bring (their `hostQuirks`), joined; undefined when none does. */
+  get quirkOverrides(): string | undefined {
+    const all = this.slots.flatMap((s) => (s.device.hostQuirks === undefined ? [] : [s.device.hostQuirks]));
+    return all.length === 0 ? undefined : all.join(',');
+  }
+
   /** Add a hub at the port path `at` (its parent hub must exist). */
   addHub(at: string | PortLocation, opts: MockHubOptions = {}): MockHub {
     const location = toLocation(at);
@@ -182,13 +188,8 @@ export class MockBackend implements UsbBackend {
   }
 
   private row(s: Slot): DeviceListing {
-    const i = s.info;
     return {
-      vendorId: i.vendorId, productId: i.productId, busNumber: s.location.busNumber, deviceAddress: s.address ?? 0,
-      portNumbers: [...s.location.portNumbers], portPath: formatPortPath(s.location), serialNumber: i.serialNumber,
-      manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
-      interfaceNumber: i.interfaceNumber, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true,
-      kernelDriverActive: false,
+      ...softwareListing(s.info, s.location, s.address ?? 0),
       ...(s.usbip.usbip === undefined ? {} : { usbip: s.usbip.usbip }),
       ...(s.usbip.exported === undefined ? {} : { exported: s.usbip.exported }),
     };
@@ -242,6 +243,17 @@ export class MockBackend implements UsbBackend {
       this.timers.add(timer);
     }
   }
+}
+
+/** The listing row of a software device (Bulk-Only, no kernel driver) plugged in at `location` with `address`. */
+export function softwareListing(i: PortInfo, location: PortLocation, address: number): DeviceListing {
+  return {
+    vendorId: i.vendorId, productId: i.productId, busNumber: location.busNumber, deviceAddress: address,
+    portNumbers: [...location.portNumbers], portPath: formatPortPath(location), serialNumber: i.serialNumber,
+    manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
+    interfaceNumber: i.interfaceNumber, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true,
+    kernelDriverActive: false,
+  };
 }
 
 /** The device's port with the location the backend gave it (the device itself does not know where it is plugged). */

@@ -4,7 +4,7 @@
  */
 import type { Fault } from './types.js';
 
-import { CSW_LENGTH } from '../bot/wire.js';
+import { CSW_LENGTH } from '../usb/wire/bot.js';
 
 /** A CSW is 13 bytes (the shared wire declaration). */
 export { CSW_LENGTH };

@@ -6,6 +6,7 @@
  * That is why f3probe resets the device between writing and reading (facts.md §5).
  */
 import type { MediaStore } from './types.js';
+import { UsbmsArgumentError } from '../util/errors.js';
 
 /** Options of CachingMedia: how much a drive cache holds. */
 export interface CachingMediaOptions {
@@ -26,8 +27,8 @@ export class CachingMedia implements MediaStore {
     this.size = backing.size;
     this.cacheBlocks = opts.cacheBlocks ?? 1024;
     this.blockSize = opts.blockSize ?? 512;
-    if (!Number.isInteger(this.cacheBlocks) || this.cacheBlocks < 1) throw new RangeError('cacheBlocks must be >= 1');
-    if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new RangeError('blockSize must be >= 1');
+    if (!Number.isInteger(this.cacheBlocks) || this.cacheBlocks < 1) throw new UsbmsArgumentError('cacheBlocks must be >= 1', { argument: 'cacheBlocks' });
+    if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new UsbmsArgumentError('blockSize must be >= 1', { argument: 'blockSize' });
   }
 
   get readOnly(): boolean { return this.backing.readOnly ?? false; }

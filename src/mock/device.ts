@@ -2,7 +2,7 @@
  * The software USB mass-storage device: one Bulk-Only interface (bulk-in 0x81, bulk-out 0x02), its class
  * requests on the control pipe, its LUNs, and the test controls (faults, surprise removal, stats, wire log).
  */
-import { BOT_REQUEST, BOT_REQUEST_TYPE } from '../bot/wire.js';
+import { BOT_REQUEST, BOT_REQUEST_TYPE } from '../usb/wire/bot.js';
 import { UsbCancelledError, UsbDeviceGoneError, UsbError, UsbStallError } from '../usb/errors.js';
 import { USB_FEATURE_ENDPOINT_HALT, USB_REQ_CLEAR_FEATURE, type ControlSetup, type Pipe, type PortInfo } from '../usb/port.js';
 import { logger } from '../util/log.js';
@@ -37,6 +37,8 @@ export class MockUsbDevice {
   };
   readonly log: DeviceEvent[] = [];
   readonly quirks: MockDeviceQuirks;
+  /** The quirk overrides a host needs for this device (MockDeviceOptions.hostQuirks). */
+  readonly hostQuirks: string | undefined;
   /** Highest LUN that Get Max LUN reports (ghost LUNs included). */
   readonly maxLun: number;
   private readonly opts: MockDeviceOptions;
@@ -54,6 +56,7 @@ export class MockUsbDevice {
     if (!Number.isInteger(mps) || mps < 8 || mps > 1024) throw new MockDeviceConfigError(`bad max packet size ${mps}`);
     const lunOpts = opts.luns ?? [{ blocks: DEFAULT_BLOCKS }];
     this.quirks = opts.quirks ?? {};
+    this.hostQuirks = opts.hostQuirks;
     const ghosts = this.quirks.ghostLuns ?? 0;
     if (lunOpts.length < 1 || lunOpts.length + ghosts > 16) {
       throw new MockDeviceConfigError(`a device has 1..16 LUNs, got ${lunOpts.length + ghosts}`);

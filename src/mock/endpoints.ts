@@ -9,6 +9,7 @@
  */
 import { UsbOverflowError, UsbStallError, type UsbError } from '../usb/errors.js';
 import type { Pipe } from '../usb/port.js';
+import { UsbmsError, UsbmsInternalError } from '../util/errors.js';
 
 /** One host transfer as the device sees it. */
 export interface HostXfer {
@@ -19,9 +20,13 @@ export interface HostXfer {
   finish(error: UsbError | undefined): void;
 }
 
-/** Thrown into the device's own await points when a reset or disconnect ends what it was doing. */
-export class DeviceAbort extends Error {
-  constructor(readonly why: string) { super(`device activity aborted: ${why}`); }
+/**
+ * Thrown into the device's own await points when a reset or disconnect ends what it was doing (the device side of
+ * a cancelled transfer: code USB_CANCELLED; it never reaches the host).
+ */
+export class DeviceAbort extends UsbmsError {
+  override readonly name = 'DeviceAbort';
+  constructor(readonly why: string) { super('USB_CANCELLED', `device activity aborted: ${why}`); }
 }
 
 interface Waiter<T> { resolve(v: T): void; reject(e: Error): void }
@@ -106,7 +111,7 @@ export class InEndpoint extends BulkEndpoint {
   /** Device sends `data` (one message: a run of full packets ending, if not a multiple, in a short one). */
   send(data: Buffer): Promise<void> {
     if (data.length === 0) return Promise.resolve();
-    if (this.message !== undefined) return Promise.reject(new Error('bulk-in: device is already sending'));
+    if (this.message !== undefined) return Promise.reject(new UsbmsInternalError('bulk-in: device is already sending'));
     return new Promise((resolve, reject) => {
       this.message = { data, pos: 0, resolve, reject };
       this.pump();
@@ -171,7 +176,7 @@ export class OutEndpoint extends BulkEndpoint {
    * stall() (the host's transfer then fails with nothing moved), which is how a CBW can be stalled.
    */
   take(maxBytes: number, hold = false): Promise<Buffer> {
-    if (this.taker !== undefined) return Promise.reject(new Error('bulk-out: device is already receiving'));
+    if (this.taker !== undefined) return Promise.reject(new UsbmsInternalError('bulk-out: device is already receiving'));
     return new Promise((resolve, reject) => {
       this.taker = { maxBytes, hold, resolve, reject };
       this.pump();

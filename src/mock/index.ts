@@ -20,7 +20,7 @@ export { FaultController } from './faults.js';
 export { MockLun } from './lun.js';
 export { MockUsbDevice } from './device.js';
 export { MockUsbPort } from './port.js';
-export { createPersonality, PERSONALITY_IDS } from './personalities.js';
+export { createPersonality, PERSONALITY_IDS, PERSONALITY_QUIRKS } from './personalities.js';
 export type { PersonalityOptions } from './personalities.js';
 export { createDemoDisk, DEMO_LAYOUT } from './demo.js';
 export { MockBackend, type MockBackendOptions } from './backend.js';

@@ -142,7 +142,7 @@ export class FileMedia implements MediaStore {
   }
 
   private openFd(): number {
-    if (this.fd === undefined) throw new Error(`media file ${this.path} is closed`);
+    if (this.fd === undefined) throw new UsbmsArgumentError(`media file ${this.path} is closed`);
     return this.fd;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Quirky devices: each personality has the misbehaviour that a Linux unusual_devs entry or a scsa2usb
- * blacklist entry exists for, and its own VID:PID (VID 0xF055, not assigned to any vendor) so the BOT quirks
- * table can name it.
+ * blacklist entry exists for, and its own VID:PID (VID 0xF055, not assigned to any vendor). The quirk a host needs
+ * for it is not in the production quirks table: the device carries it (`hostQuirks`), in the override syntax a
+ * user gives `--quirks`, and whoever opens it registers it as an override (src/open.ts, MockBackend).
  */
+import { vidPid } from '../util/hex.js';
 import { CachingMedia } from './cache-media.js';
 import { MemoryMedia, WrappingMedia } from './media.js';
 import { MockUsbDevice } from './device.js';
@@ -25,6 +27,20 @@ export const PERSONALITY_IDS: Readonly<Record<PersonalityName, { vendorId: numbe
   'cached-counterfeit': { vendorId: PERSONALITY_VENDOR_ID, productId: 0x5b0a },
 };
 
+/**
+ * The quirk each misbehaving personality needs, as the flags a user would give `--quirks VID:PID:FLAGS` for the
+ * product it imitates (src/bot/quirks.ts declares them).
+ */
+export const PERSONALITY_QUIRKS: Readonly<Partial<Record<PersonalityName, string>>> = {
+  'ignore-residue': 'IGNORE_RESIDUE', // reports dCBWDataTransferLength as residue on every command
+  'fix-capacity': 'FIX_CAPACITY', // READ CAPACITY returns the block count instead of the last LBA
+  'no-get-max-lun': 'NO_GET_MAX_LUN', // stalls Get Max LUN
+  'single-lun': 'SINGLE_LUN', // claims a second LUN that mirrors LUN 0
+  'max-sectors-64': 'MAX_SECTORS_64', // phase error on READ/WRITE over 64 blocks
+  'no-read-capacity-16': 'NO_READ_CAPACITY_16', // stalls and answers phase error to READ CAPACITY(16)
+  'slow': 'GO_SLOW', // 20 ms per command plus transfer latency
+};
+
 export interface PersonalityOptions extends MockDeviceOptions {
   /** counterfeit, cached-counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
   realBytes?: number;
@@ -43,10 +59,13 @@ function disk(blocks: number, product: string): MockLunOptions {
 /** A software device that behaves like a known kind of real one (a counterfeit stick, a phase-error bridge ...). */
 export function createPersonality(name: PersonalityName, opts: PersonalityOptions = {}): MockUsbDevice {
   const { realBytes, commandDelayMs, cacheBlocks, ...rest } = opts;
+  const id = PERSONALITY_IDS[name];
+  const flags = PERSONALITY_QUIRKS[name];
   const base: MockDeviceOptions = {
-    ...PERSONALITY_IDS[name],
+    ...id,
     product: `usbms ${name}`,
     serialNumber: `USBMS-${name.toUpperCase()}`,
+    ...(flags === undefined ? {} : { hostQuirks: `${vidPid(id.vendorId, id.productId)}:${flags}` }),
   };
   const blocks64M = (64 * MIB) / 512;
   let own: MockDeviceOptions;

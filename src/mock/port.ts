@@ -8,6 +8,7 @@ import {
 } from '../usb/errors.js';
 import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../usb/port.js';
 import type { HostXfer } from './endpoints.js';
+import { asError, UsbmsArgumentError } from '../util/errors.js';
 
 /** What a port may do to its device (internal to src/mock). */
 export interface DeviceWire {
@@ -36,10 +37,10 @@ class MockTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const refused = this.port.refusal();
     if (refused !== undefined) return Promise.reject(refused);
-    if (this.current !== undefined) return Promise.reject(new UsbError('INVALID', 'transfer is already in flight', { pipe: this.pipe }));
-    if (!Buffer.isBuffer(buffer)) return Promise.reject(new UsbError('INVALID', 'submit needs a Buffer', { pipe: this.pipe }));
+    if (this.current !== undefined) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer is already in flight`));
+    if (!Buffer.isBuffer(buffer)) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} submit needs a Buffer`, { argument: 'buffer' }));
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(new UsbError('INVALID', `bad timeout ${timeoutMs}`, { pipe: this.pipe }));
+      return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe}: bad timeout ${timeoutMs}`, { argument: 'timeoutMs' }));
     }
     let markSettled!: () => void;
     this.settled = new Promise((r) => { markSettled = r; });
@@ -103,7 +104,7 @@ export class MockUsbPort implements UsbPort {
   }
 
   createTransfer(pipe: Pipe): UsbTransfer {
-    if (pipe !== 'in' && pipe !== 'out') throw new UsbError('INVALID', `no such pipe ${String(pipe)}`);
+    if (pipe !== 'in' && pipe !== 'out') throw new UsbmsArgumentError(`no such pipe ${String(pipe)}`, { argument: 'pipe' });
     const t = new MockTransfer(pipe, this, this.wire);
     this.transfers.add(t);
     return t;
@@ -164,7 +165,7 @@ export class MockUsbPort implements UsbPort {
       this.wire.schedule(() => {
         const late = this.refusal();
         if (late !== undefined) { reject(late); return; }
-        try { resolve(op()); } catch (e) { reject(e instanceof Error ? e : new Error(String(e))); }
+        try { resolve(op()); } catch (e) { reject(asError(e)); }
       });
     });
   }

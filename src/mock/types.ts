@@ -94,6 +94,12 @@ export interface MockDeviceOptions {
   /** Every LUN starts with a pending UNIT ATTENTION 29/00 (power on), as real devices do. Default false. */
   powerOnUnitAttention?: boolean;
   quirks?: MockDeviceQuirks;
+  /**
+   * The quirks a host needs to drive this device, in the override syntax users give `--quirks`
+   * (`vid:pid:FLAGS[,...]`): a software device brings its own instead of sitting in the production quirks table.
+   * Whoever opens it registers them as overrides (openUsbms through MockBackend.quirkOverrides).
+   */
+  hostQuirks?: string;
   /** Size of the wire event ring (device.log); default 512. */
   logLimit?: number;
 }

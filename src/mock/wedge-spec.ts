@@ -1,5 +1,5 @@
 /**
- * The `hangs` and `dropouts` keys of a `--mock=DEVICE.json` description (src/open-mock.ts), checked into the
+ * The `hangs` and `dropouts` keys of a `--mock=DEVICE.json` description (src/sources/mock-spec.ts), checked into the
  * WedgeController of a device:
  *
  * ```json

@@ -9,6 +9,7 @@ import {
   enterTransport, idlePkt, pktWrapper, transportRefused, type PktWrapper, type scsi_address, type scsi_pkt,
 } from './pkt.js';
 import { ScsaError } from './errors.js';
+import { sleep } from '../util/sleep.js';
 
 /** scsi_poll(9F) gives a command without pkt_time this long (SCSI_POLL_TIMEOUT). */
 export const SCSI_POLL_TIMEOUT = 60;
@@ -33,8 +34,6 @@ export function scsi_transport(pkt: scsi_pkt): number {
   if (rc !== TRAN_ACCEPT) transportRefused(w);
   return rc;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * scsi_poll(9F): run the packet with FLAG_NOINTR (pkt_comp is not called) and wait for it; TRAN_BUSY and a

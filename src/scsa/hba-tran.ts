@@ -11,15 +11,15 @@ import { scsi_hba_attach_setup, type scsi_hba_tran_setup } from './attach.js';
 import { defaultDmaAttr, MAX_COOKIES } from './dma.js';
 import { destroyPktCommon, dmafreePkt, initPktNoWait, syncPktDma, type PktPrep } from './pkt-alloc.js';
 import { getcap, setcap, type CapsContext } from './caps.js';
-import { HbaCmd } from './exec.js';
-import type { BotSlot, BotTransportApi } from '../bot/api.js';
+import { HbaCmd } from './hba-cmd.js';
+import type { Transport, TransportSlot } from '../transport/index.js';
 import { logger } from '../util/log.js';
 
 const log = logger('hba', 'tran');
 
 /** What the tran vector needs of its HBA instance (a UsbmsHba; named here so the two modules do not import each other). */
 export interface TranHba extends CapsContext {
-  readonly transport: BotTransportApi;
+  readonly transport: Transport;
   start(pkt: scsi_pkt): number;
   abort(ap: scsi_address, pkt: scsi_pkt | null): Promise<number>;
   reset(ap: scsi_address, level: number): Promise<number>;
@@ -34,7 +34,7 @@ export interface TranOptions {
 }
 
 /**
- * pkt_ha_private of a usbms packet: the BOT command state, and CDB and status areas for what the framework's
+ * pkt_ha_private of a usbms packet: the transport command state, and CDB and status areas for what the framework's
  * preallocated ones cannot hold, all allocated once by tran_pkt_constructor. The areas belong to the constructor:
  * tran_setup_pkt only points the packet at them (a target driver asks for the same extended-ARQ status area on
  * every command, so nothing is allocated per command) and tran_teardown_pkt only points it back: there is nothing
@@ -50,7 +50,7 @@ export class UsbmsPkt extends HbaCmd {
   readonly defaultCdb: Buffer;
   readonly defaultScb: Buffer;
 
-  constructor(slot: BotSlot, pkt: scsi_pkt) {
+  constructor(slot: TransportSlot, pkt: scsi_pkt) {
     super(slot);
     this.defaultCdb = pkt.pkt_cdbp;
     this.defaultScb = pkt.pkt_scbp;
@@ -97,13 +97,13 @@ export function buildTran(hba: TranHba, opts: TranOptions): scsi_hba_tran {
     // pkt_ha_private is an object (UsbmsPkt), not bytes: the constructor puts it there.
     tran_hba_len: 0,
     tran_interconnect_type: INTERCONNECT_USB,
-    /** The BOT slot (CBW/CSW buffers, reusable transfers) and the large areas live as long as the cached packet. */
+    /** The transport's slot (its reusable transfers and state) and the large areas live as long as the cached packet. */
     tran_pkt_constructor: (pkt) => {
       try {
         pkt.pkt_ha_private = new UsbmsPkt(t.allocSlot(maxSegments), pkt);
         return 0;
       } catch (err) {
-        log('cannot allocate a BOT slot: %O', err);
+        log('cannot allocate a transport slot: %O', err);
         return -1;
       }
     },

@@ -60,7 +60,8 @@ export function initPktAs(who: string, ap: scsi_address, pkt: scsi_pkt | null, b
   statuslen: number, privatelen: number, flags: number, callback: ResourceWait,
   arg?: unknown): scsi_pkt | null | Promise<scsi_pkt> {
   validate(cmdlen, statuslen, privatelen, flags);
-  if (bp !== null) assertBuf(bp, 'dmatoken');
+  // The obsolete interfaces call it dmatoken, scsi_init_pkt(9F) bp.
+  if (bp !== null) assertBuf(bp, who === 'scsi_init_pkt' ? 'bp' : 'dmatoken');
   if (pkt !== null) idlePkt(pkt, who);
   if ((flags & PKT_XARQ) !== 0) statuslen = Math.max(statuslen, MAX_STATUSLEN);
   if (callback === SLEEP_FUNC) {

@@ -16,8 +16,8 @@
  *   same `portPath`. A device that has vanished is not listed (the libusb backend needs udevd for that on Linux:
  *   without it libusb's cached device list keeps unplugged devices).
  * - **open(selector, options)** opens the Bulk-Only interface of the one device the selector names and resolves
- *   with a claimed {@link UsbPort} whose `info` carries `portNumbers`. It rejects with a `UsbError`: INVALID (the
- *   selector names several devices), NOT_FOUND (none; the message lists those present), ACCESS, BUSY (a kernel
+ *   with a claimed {@link UsbPort} whose `info` carries `portNumbers`. It rejects with a UsbmsArgumentError when the
+ *   selector names several devices, or a `UsbError`: NOT_FOUND (none; the message lists those present), ACCESS, BUSY (a kernel
  *   driver is bound and `detachKernelDriver` was not given, or the interface is claimed), NOT_SUPPORTED (no
  *   Bulk-Only setting), or a {@link UsbMountedError} when detaching the kernel driver of a disk with mounted
  *   filesystems (unless `force`). With `expect`, the opened device's VID:PID and serial are checked against it on
@@ -127,4 +127,10 @@ export interface UsbBackend {
   open(selector: DeviceSelector, options?: BackendOpenOptions): Promise<UsbPort>;
   /** The default control pipe of the hub at `location` (contract: openHub()). */
   openHub(location: PortLocation): Promise<HubControl>;
+  /**
+   * Quirk overrides (the `--quirks` syntax, `vid:pid:FLAGS[,...]`) for devices this backend makes: software devices
+   * bring the quirks they need this way, as a user would give them. Opaque text here; the session passes it on
+   * after the user's own overrides, which win. libusb has none.
+   */
+  readonly quirkOverrides?: string | undefined;
 }

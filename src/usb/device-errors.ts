@@ -5,8 +5,9 @@
  */
 import { UsbError } from './errors.js';
 import type { DeviceIdentity } from './backend.js';
-import { formatPortPath, formatUsbipSelector, hex4, type PortLocation, type UsbipName } from './selector.js';
+import { formatPortPath, formatUsbipSelector, type PortLocation, type UsbipName } from './selector.js';
 import type { UsbipExport } from './usbip.js';
+import { hex4 } from '../util/hex.js';
 
 /** `vid:pid serial S`, as messages name a device. */
 export function formatIdentity(id: DeviceIdentity): string {

@@ -32,12 +32,14 @@
  * - **Several in flight.** Many transfers may be in flight on one pipe; they complete in submission order,
  *   each filled in turn (a short packet completes only the transfer it lands in; the next transfer then
  *   receives whatever the device sends next).
- * - A transfer that is already in flight may not be submitted again: that rejects with `UsbError('INVALID')`.
+ * - A transfer that is already in flight may not be submitted again: that rejects with a `UsbmsArgumentError`
+ *   (code ARG_INVALID), as does a bad pipe name or timeout.
  */
 import type { UsbError } from './errors.js';
+import type { Pipe } from './pipe.js';
 
-/** A bulk pipe of the mass-storage interface. */
-export type Pipe = 'in' | 'out';
+// A bulk pipe of the mass-storage interface (its own module: the errors name pipes too, and the port names errors).
+export type { Pipe } from './pipe.js';
 /** The bus speed of the device. */
 export type UsbSpeed = 'low' | 'full' | 'high' | 'super' | 'super-plus' | 'unknown';
 

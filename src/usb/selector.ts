@@ -15,6 +15,7 @@
  */
 import { UsbError } from './errors.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { hex4 } from '../util/hex.js';
 
 /** A parsed `--device`: by identity (`ids`), by bus and address (`location`) or by physical port (`port`). */
 export type DeviceSelector =
@@ -136,7 +137,6 @@ export function parseDeviceSelector(input: string): DeviceSelector {
 }
 
 /** Four lower-case hex digits, as lsusb prints VID and PID. */
-export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 /** `1-2.3`; a root hub (no ports) is `usb1`, as sysfs names it. */
 export function formatPortPath(where: PortLocation): string {
@@ -214,7 +214,7 @@ export function selectOne<T extends SelectableDevice>(sel: DeviceSelector, devic
     throw new UsbError('NOT_FOUND', `no USB mass-storage device matches ${name} (devices present: ${present})`);
   }
   if (second !== undefined) {
-    throw new UsbError('INVALID', `${distinct.length} devices match ${name} (${distinct.map(describe).join(', ')}); ` +
+    throw new UsbmsArgumentError(`${distinct.length} devices match ${name} (${distinct.map(describe).join(', ')}); ` +
       'name one with vid:pid:serial or its port path');
   }
   return first;

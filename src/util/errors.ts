@@ -5,7 +5,8 @@
  * `CLI_`), `cause` when it wraps another error, and
  * the fields a script needs to act on it (the LBA and sense of a disk error, the phase of a BOT error, the pipe
  * and bytes moved of a USB error). A caller's mistake at any layer (a bad argument, a malformed option string,
- * an impossible configuration) is a {@link UsbmsArgumentError} with code `ARG_INVALID`.
+ * an impossible configuration) is a {@link UsbmsArgumentError} with code `ARG_INVALID`; a rule usbms broke itself
+ * (a bug) is a {@link UsbmsInternalError} with code `INTERNAL_ERROR`.
  *
  * Scripts branch on `code`, never on message text; the CLI maps `code` to an sg3_utils exit status through one
  * table (src/apps/cli/exit.ts).
@@ -14,6 +15,7 @@
 /** Every error code, with what it means. The README's "Errors" section lists the same set. */
 export const ERROR_CODES = {
   ARG_INVALID: 'a caller mistake: bad argument, option string or configuration (nothing was sent to the device)',
+  INTERNAL_ERROR: 'usbms broke one of its own rules: a bug (report it with the stack)',
 
   USB_STALL: 'the endpoint answered STALL; it stays halted until its halt is cleared',
   USB_TIMEOUT: 'a USB transfer did not complete in time and was cancelled',
@@ -87,6 +89,7 @@ export const ERROR_CODES = {
   RESCUE_MAPFILE: 'a GNU ddrescue mapfile that cannot be parsed or does not fit the device',
   RESCUE_IMAGE: 'the rescue image file cannot be created, read or written',
   RESCUE_DEVICE_LOST: 'the device being rescued vanished and did not come back in time',
+  RESCUE_INTERRUPTED: 'the rescue stopped early (a stop was asked for, or --max-errors was reached); the mapfile is saved',
 
   RIG_RESET_FAILED: 'a validation step could not reset the device',
   RIG_NO_POWER_SWITCH: 'a validation step needs a port power switch the hub does not have',
@@ -162,6 +165,22 @@ export class UsbmsArgumentError extends RangeError implements UsbmsErrorLike {
     super(message, causeOption(options.cause));
     this.argument = options.argument;
   }
+}
+
+/**
+ * Something usbms itself got wrong: a rule of its own broken (a table declared inconsistently, a state that cannot
+ * happen). Never the device's or the caller's fault; code `INTERNAL_ERROR`.
+ */
+export class UsbmsInternalError extends UsbmsError {
+  override readonly name: string = 'UsbmsInternalError';
+  constructor(message: string, options: UsbmsErrorOptions = {}) {
+    super('INTERNAL_ERROR', message, options);
+  }
+}
+
+/** `e` itself when it is an Error; anything else thrown (a string, a number) wrapped as an INTERNAL_ERROR. */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new UsbmsInternalError(`a non-Error was thrown: ${String(e)}`, { cause: e });
 }
 
 /** Whether `e` is a caller's mistake (code `ARG_INVALID`), whichever layer threw it. */

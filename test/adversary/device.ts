@@ -14,6 +14,7 @@ import { AdversaryPort, type Pending, type PortDevice } from './port.js';
 import { Rng } from './prng.js';
 import { fixedSense, Lun, SENSE, descriptorSense, type Sense, type TargetAnswer } from './target.js';
 import { buildCsw, CBW_SIG, parseCbw, type Cbw, type CswShape } from './wire.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 export interface DeviceConfig {
   /** Blocks of each LUN (one or two LUNs). */
@@ -218,7 +219,7 @@ export class AdversaryDevice implements PortDevice {
       if (this.config.uaOnReset) for (const l of this.luns) l.unitAttention = true;
       return undefined;
     }
-    if (!isSetup(setup)) throw new UsbError('INVALID', 'no setup packet');
+    if (!isSetup(setup)) throw new UsbmsArgumentError('no setup packet');
     if (fault === 'ctl-hang') { this.count(fault); return hang(timeoutMs); }
     if (fault === 'ctl-stall') { this.count(fault); throw new UsbStallError(undefined, { pipe: 'control' }); }
     if (fault === 'ctl-io') { this.count(fault); throw new UsbError('IO', 'control transfer failed', { pipe: 'control' }); }

@@ -8,6 +8,7 @@ import {
   UsbCancelledError, UsbClosedError, UsbDeviceGoneError, UsbError, UsbOverflowError, UsbStallError, UsbTimeoutError,
 } from '../../src/usb/errors.js';
 import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../../src/usb/port.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 /** One host transfer the device has not finished yet. */
 export interface Pending {
@@ -42,8 +43,8 @@ class AdvTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const refused = this.port.refusal();
     if (refused !== undefined) return Promise.reject(refused);
-    if (this.slot !== undefined) return Promise.reject(new UsbError('INVALID', 'transfer already in flight', { pipe: this.pipe }));
-    if (!Buffer.isBuffer(buffer) || !(timeoutMs >= 0)) return Promise.reject(new UsbError('INVALID', 'bad submit', { pipe: this.pipe }));
+    if (this.slot !== undefined) return Promise.reject(new UsbmsArgumentError('transfer already in flight'));
+    if (!Buffer.isBuffer(buffer) || !(timeoutMs >= 0)) return Promise.reject(new UsbmsArgumentError('bad submit'));
     return new Promise<number>((resolve, reject) => {
       const s: Slot = { t: this, pipe: this.pipe, buf: buffer, filled: 0, done: false, timer: undefined, resolve, reject };
       this.slot = s;
@@ -91,7 +92,7 @@ export class AdversaryPort implements UsbPort {
   }
 
   createTransfer(pipe: Pipe): UsbTransfer {
-    if (pipe !== 'in' && pipe !== 'out') throw new UsbError('INVALID', `no pipe ${String(pipe)}`);
+    if (pipe !== 'in' && pipe !== 'out') throw new UsbmsArgumentError(`no pipe ${String(pipe)}`);
     return new AdvTransfer(pipe, this);
   }
 

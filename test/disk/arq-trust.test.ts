@@ -12,6 +12,7 @@ import { UsbmsHba } from '../../src/scsa/index.js';
 import { UsbError, UsbStallError } from '../../src/usb/errors.js';
 import { fixedSense, tamperPort, type Tamper } from './tamper.js';
 import { failNextCommands } from './helpers.js';
+import { closing } from '../support/session.js';
 
 const BLOCKS = 2048n;
 const REQUEST_SENSE = 0x03;
@@ -37,44 +38,41 @@ describe('auto request sense: only valid sense decides', () => {
     const dev = device();
     dev.faults.inject({ fault: { kind: 'medium-error', lbas: [100n] } });
     const fake = fixedSense(0x1, 0x17, 0x01); // RECOVERED ERROR, recovered data with retries
-    const { session, disk } = await open(dev, {
+    await using held = closing(await open(dev, {
       opcode: REQUEST_SENSE,
       // The device pads its data phase with bytes that look like RECOVERED ERROR sense ...
       data: (buf) => { buf.fill(0); fake.copy(buf); return fake.length; },
       // ... and says in its residue that none of them is valid (BOT allows exactly this).
       csw: (csw, expected) => { csw.writeUInt32LE(expected, 8); },
-    }, { retries: 1 });
-    try {
-      const r = await outcome(disk.read(96n, 8));
-      expect(r).toBeInstanceOf(DiskTransportError);
-      expect((r as Error).message).toMatch(/without usable sense/);
-    } finally { await session.close(); }
+    }, { retries: 1 }));
+    const { disk } = held;
+    const r = await outcome(disk.read(96n, 8));
+    expect(r).toBeInstanceOf(DiskTransportError);
+    expect((r as Error).message).toMatch(/without usable sense/);
   });
 
   it('the sense of a REQUEST SENSE that itself failed is no verdict (defect 2)', async () => {
     const dev = device();
     dev.faults.inject({ fault: { kind: 'medium-error', lbas: [100n] } });
     const fake = fixedSense(0x1, 0x17, 0x01);
-    const { session, disk } = await open(dev, {
+    await using held = closing(await open(dev, {
       opcode: REQUEST_SENSE,
       data: (buf) => { fake.copy(buf); return fake.length; },
       csw: (csw) => { csw[12] = 1; }, // the REQUEST SENSE ends in CHECK CONDITION
-    }, { retries: 1 });
-    try {
-      const r = await outcome(disk.read(96n, 8));
-      expect(r).toBeInstanceOf(DiskTransportError);
-      expect((r as Error).message).toMatch(/REQUEST SENSE itself ended/);
-    } finally { await session.close(); }
+    }, { retries: 1 }));
+    const { disk } = held;
+    const r = await outcome(disk.read(96n, 8));
+    expect(r).toBeInstanceOf(DiskTransportError);
+    expect((r as Error).message).toMatch(/REQUEST SENSE itself ended/);
   });
 
   it('genuine RECOVERED ERROR sense: the READ succeeds with the medium data', async () => {
     const dev = device();
-    const { session, disk } = await open(dev);
-    try {
-      const want = Buffer.from(await disk.read(10n, 4));
-      failNextCommands(dev, [{ key: 0x1, asc: 0x17, ascq: 0x01 }]);
-      expect(Buffer.from(await disk.read(10n, 4)).equals(want)).toBe(true);
-    } finally { await session.close(); }
+    await using held = closing(await open(dev));
+    const { disk } = held;
+    const want = Buffer.from(await disk.read(10n, 4));
+    failNextCommands(dev, [{ key: 0x1, asc: 0x17, ascq: 0x01 }]);
+    expect(Buffer.from(await disk.read(10n, 4)).equals(want)).toBe(true);
   });
 
   const untrusted: [string, Buffer][] = [
@@ -88,27 +86,25 @@ describe('auto request sense: only valid sense decides', () => {
   it.each(untrusted)('%s: retried, never success', async (_name, sense) => {
     const dev = device();
     dev.faults.inject({ fault: { kind: 'medium-error', lbas: [100n] } });
-    const { session, disk } = await open(dev, {
+    await using held = closing(await open(dev, {
       opcode: REQUEST_SENSE,
       data: (buf) => { buf.fill(0); sense.copy(buf); return sense.length; },
       csw: (csw, expected) => { csw.writeUInt32LE(expected - sense.length, 8); },
-    }, { retries: 2 });
-    try {
-      const r = await outcome(disk.read(96n, 8));
-      expect(r).toBeInstanceOf(DiskError);
-      expect((r as DiskError).kind).toBe('transport');
-      expect((r as Error).message).toMatch(/cannot be a verdict/);
-    } finally { await session.close(); }
+    }, { retries: 2 }));
+    const { disk } = held;
+    const r = await outcome(disk.read(96n, 8));
+    expect(r).toBeInstanceOf(DiskError);
+    expect((r as DiskError).kind).toBe('transport');
+    expect((r as Error).message).toMatch(/cannot be a verdict/);
   });
 
   it('NO SENSE with nothing else wrong is success', async () => {
     const dev = device();
-    const { session, disk } = await open(dev);
-    try {
-      const want = Buffer.from(await disk.read(10n, 4));
-      failNextCommands(dev, [{ key: 0x0, asc: 0, ascq: 0 }]);
-      expect(Buffer.from(await disk.read(10n, 4)).equals(want)).toBe(true);
-    } finally { await session.close(); }
+    await using held = closing(await open(dev));
+    const { disk } = held;
+    const want = Buffer.from(await disk.read(10n, 4));
+    failNextCommands(dev, [{ key: 0x0, asc: 0, ascq: 0 }]);
+    expect(Buffer.from(await disk.read(10n, 4)).equals(want)).toBe(true);
   });
 });
 
@@ -121,17 +117,16 @@ describe('short answers at open (defect 4)', () => {
   });
   it('a short READ CAPACITY(16) once is retried and the disk opens', async () => {
     const dev = device();
-    const { session, disk, port } = await open(dev, { opcode: 0x9e, times: 1, data: () => 14 },
-      { quirks: { readCapacity16: true } });
-    try {
-      expect(port.tampered).toBe(1);
-      expect(disk.capacity?.blocks).toBe(BLOCKS);
-    } finally { await session.close(); }
+    await using held = closing(await open(dev, { opcode: 0x9e, times: 1, data: () => 14 },
+      { quirks: { readCapacity16: true } }));
+    const { disk, port } = held;
+    expect(port.tampered).toBe(1);
+    expect(disk.capacity?.blocks).toBe(BLOCKS);
   });
   it('a short INQUIRY once is retried', async () => {
     const dev = device();
-    const { session, disk } = await open(dev, { opcode: 0x12, times: 1, data: () => 20 });
-    try { expect(disk.info.vendor.length).toBeGreaterThan(0); } finally { await session.close(); }
+    await using held = closing(await open(dev, { opcode: 0x12, times: 1, data: () => 20 }));
+    expect(held.disk.info.vendor.length).toBeGreaterThan(0);
   });
 });
 
@@ -178,47 +173,42 @@ describe('a timeout whose recovery fails (defect 3)', () => {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const session = await openUsbms({ port, timeoutMs: 100 });
-    try {
-      const disk = await session.openDisk(0, { retries: 2 });
-      const cbws = (): number => cbwsSent;
-      dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'no-response', phase: 'data' } });
-      broken = true;
-      const before = cbws();
-      const r = await outcome(disk.read(0n, 1));
-      expect(r).toBeInstanceOf(DiskError);
-      // One CBW (the READ that hung); its two retries were refused by the engine before reaching the wire.
-      expect(cbws() - before).toBe(1);
-      broken = false;
-      expect((await disk.read(0n, 1)).length).toBe(512);
-    } finally { await session.close(); }
+    await using session = closing(await openUsbms({ port, timeoutMs: 100 }));
+    const disk = await session.openDisk(0, { retries: 2 });
+    const cbws = (): number => cbwsSent;
+    dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'no-response', phase: 'data' } });
+    broken = true;
+    const before = cbws();
+    const r = await outcome(disk.read(0n, 1));
+    expect(r).toBeInstanceOf(DiskError);
+    // One CBW (the READ that hung); its two retries were refused by the engine before reaching the wire.
+    expect(cbws() - before).toBe(1);
+    broken = false;
+    expect((await disk.read(0n, 1)).length).toBe(512);
   });
 });
 
 describe('one unit and the cause (defect 6)', () => {
   it('openUsbms({ timeoutMs }) is not rounded up to a second', async () => {
     const dev = device();
-    const session = await openUsbms({ port: dev.open(), timeoutMs: 150 });
-    try {
-      const disk = await session.openDisk(0, { retries: 0 });
-      dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'delay', phase: 'data', ms: 600 } });
-      const t0 = performance.now();
-      const r = await outcome(disk.read(0n, 1));
-      expect(r).toBeInstanceOf(DiskTimeoutError);
-      expect(performance.now() - t0).toBeLessThan(590);
-    } finally { await session.close(); }
+    await using session = closing(await openUsbms({ port: dev.open(), timeoutMs: 150 }));
+    const disk = await session.openDisk(0, { retries: 0 });
+    dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'delay', phase: 'data', ms: 600 } });
+    const t0 = performance.now();
+    const r = await outcome(disk.read(0n, 1));
+    expect(r).toBeInstanceOf(DiskTimeoutError);
+    expect(performance.now() - t0).toBeLessThan(590);
   });
   it('DiskTransportError carries the BOT failure as its cause', async () => {
     const dev = device();
-    const { session, disk } = await open(dev, undefined, { retries: 1 });
-    try {
-      dev.faults.inject({ match: { opcode: 0x28 }, times: 5, fault: { kind: 'csw-signature' } });
-      const r = await outcome(disk.read(0n, 1));
-      expect(r).toBeInstanceOf(DiskTransportError);
-      const cause = (r as Error).cause;
-      expect(cause).toBeInstanceOf(BotError);
-      expect((cause as BotError).kind).toBe('invalid-csw');
-    } finally { await session.close(); }
+    await using held = closing(await open(dev, undefined, { retries: 1 }));
+    const { disk } = held;
+    dev.faults.inject({ match: { opcode: 0x28 }, times: 5, fault: { kind: 'csw-signature' } });
+    const r = await outcome(disk.read(0n, 1));
+    expect(r).toBeInstanceOf(DiskTransportError);
+    const cause = (r as Error).cause;
+    expect(cause).toBeInstanceOf(BotError);
+    expect((cause as BotError).kind).toBe('invalid-csw');
   });
   it('a write that fails by removal reports the LBA range it may have left half-written', async () => {
     const dev = device();

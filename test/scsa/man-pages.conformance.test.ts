@@ -21,14 +21,14 @@ import {
   type scsi_hba_tran_setup,
 } from '../../src/scsa/index.js';
 import { ARQ_STATUS_SIZE, BLOCK, HBA_LEN, attachManPageHba, transportAndWait } from './man-page-hba.js';
-import { FakeBot, cdb10, makeBuf, tick } from './helpers.js';
+import { FakeTransport, cdb10, makeBuf, tick } from './helpers.js';
 
 const code = (c: string): unknown => expect.objectContaining({ code: c });
 const read10 = (lba: number, blocks: number): Buffer => cdb10(0x28, lba, blocks);
 /** Every byte of block n on the man-page HBA's disk is n & 0xff. */
 const blocksFrom = (lba: number, blocks: number): Buffer =>
   Buffer.concat(Array.from({ length: blocks }, (_, i) => Buffer.alloc(BLOCK, (lba + i) & 0xff)));
-const okResult = (length: number) => ({ status: 0, transferred: length, residue: 0, deviceResidue: 0, dataStalled: false });
+const okResult = (length: number) => ({ status: 0, transferred: length, residue: 0 });
 
 describe('scsi_dmaget(9F), scsi_dmafree(9F)', () => {
   it('INTERFACE LEVEL "These interfaces are obsolete. Use scsi_init_pkt(9F) instead of scsi_dmaget(). Use ' +
@@ -440,7 +440,7 @@ describe('tran_setup_pkt(9E), tran_teardown_pkt, tran_pkt_constructor, tran_pkt_
 
     it('... usbms\'s HBA chose to preallocate: its constructor owns CDB and status areas up to 260 and 264 bytes, so its ' +
       'tran_setup_pkt allocates nothing and the same memory serves every command', () => {
-      const hba = UsbmsHba.attach(new FakeBot());
+      const hba = UsbmsHba.attach(new FakeTransport());
       const ap = hba.address(0);
       const first = scsi_init_pkt(ap, null, null, 10, ARQ_STATUS_SIZE, 0, PKT_XARQ, NULL_FUNC)!;
       const area = first.pkt_scbp;
@@ -522,8 +522,8 @@ describe('tran_setup_pkt(9E), tran_teardown_pkt, tran_pkt_constructor, tran_pkt_
 
     /** usbms's HBA on a fake engine whose commands fail (CHECK CONDITION) and whose REQUEST SENSE succeeds. */
     const failingUsbms = () => {
-      const bot = new FakeBot();
-      bot.auto = (r) => (r.cdb[0] === 0x03 ? okResult(r.length) : { ...okResult(0), status: 1 });
+      const bot = new FakeTransport();
+      bot.auto = (r) => (r.cdb[0] === 0x03 ? okResult(r.length) : { ...okResult(0), status: 0x02 });
       return { bot, hba: UsbmsHba.attach(bot) };
     };
 
@@ -548,7 +548,7 @@ describe('tran_setup_pkt(9E), tran_teardown_pkt, tran_pkt_constructor, tran_pkt_
 
     it('"The pkt_cdblen field contains the length of the SCSI command descriptor block." — usbms\'s HBA sends exactly ' +
       'that many CDB bytes', async () => {
-      const bot = new FakeBot();
+      const bot = new FakeTransport();
       bot.auto = () => okResult(0);
       const hba = UsbmsHba.attach(bot);
       for (const len of [6, 10, 12]) {
@@ -614,7 +614,7 @@ describe('tran_setup_pkt(9E), tran_teardown_pkt, tran_pkt_constructor, tran_pkt_
 
     it('... usbms\'s tran_setup_pkt allocates nothing, and its tran_teardown_pkt points the packet back at the ' +
       'preallocated areas', () => {
-      const hba = UsbmsHba.attach(new FakeBot());
+      const hba = UsbmsHba.attach(new FakeTransport());
       const ap = hba.address(0);
       const p = scsi_init_pkt(ap, null, null, 32, ARQ_STATUS_SIZE, 0, PKT_XARQ, NULL_FUNC)!;
       expect([p.pkt_cdbp.length, p.pkt_scbp.length]).toEqual([32, 264]);

@@ -11,7 +11,7 @@ import {
   scsi_sync_pkt, scsi_transport, type buf, type scsi_pkt,
 } from '../../src/scsa/index.js';
 import { attachManPageHba, transportAndWait } from './man-page-hba.js';
-import { FakeBot, cdb10, makeBuf, tick } from './helpers.js';
+import { FakeTransport, cdb10, makeBuf, tick } from './helpers.js';
 
 beforeEach(() => { vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined); }); // the obsolete ones
 afterEach(() => { vi.restoreAllMocks(); });
@@ -27,7 +27,7 @@ async function refusal(fn: () => unknown): Promise<unknown> {
 }
 
 /** Everything an entry point could change, as one string. */
-function everything(hba: UsbmsHba, bot: FakeBot, pkt: scsi_pkt, bp: buf): string {
+function everything(hba: UsbmsHba, bot: FakeTransport, pkt: scsi_pkt, bp: buf): string {
   const r = hba.tran.tran_resources;
   return JSON.stringify({
     pool: [r.packets, r.dmaBytes, r.waiting], cache: hba.tran.tran_pkt_cache_ptr.stats, wire: bot.log.length,
@@ -55,7 +55,7 @@ const ENTRY_POINTS: [string, (pkt: scsi_pkt, bp: buf) => unknown][] = [
 
 describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
   const attach = () => {
-    const bot = new FakeBot();
+    const bot = new FakeTransport();
     const hba = UsbmsHba.attach(bot, { style });
     return { bot, hba, ap: hba.address(0) };
   };
@@ -82,7 +82,7 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
       expect(q).toBe(p);
       expect([q.pkt_numcookies > 0, q.pkt_dma_len]).toEqual([true, 4096]);
       cdb10(0x28, 0, 8).copy(q.pkt_cdbp);
-      bot.auto = (r) => ({ status: 0, transferred: r.length, residue: 0, deviceResidue: 0, dataStalled: false });
+      bot.auto = (r) => ({ status: 0, transferred: r.length, residue: 0 });
       expect(await scsi_poll(q)).toBe(0);
       expect(bot.log[0]).toMatchObject({ direction: 'in', length: 4096 });
     });
@@ -132,7 +132,7 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
   });
 
   it('TRAN_BUSY gives the packet back to the target driver: it may be destroyed or sent again', async () => {
-    const bot = new FakeBot();
+    const bot = new FakeTransport();
     const hba = UsbmsHba.attach(bot, { style, queueDepth: 1 });
     const ap = hba.address(0);
     const [a, b, c] = [0, 1, 2].map(() => scsi_init_pkt(ap, null, null, 6, 32, 0, 0, NULL_FUNC)!) as [scsi_pkt, scsi_pkt, scsi_pkt];
@@ -145,7 +145,7 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
 
   it('a SLEEP_FUNC caller whose packet is destroyed while it waits gets SCSA_PKT_FREED, and nothing is bound', async () => {
     const { hba, ap } = (() => {
-      const hba = UsbmsHba.attach(new FakeBot(), { style, maxDmaBytesInFlight: 4096 });
+      const hba = UsbmsHba.attach(new FakeTransport(), { style, maxDmaBytesInFlight: 4096 });
       return { hba, ap: hba.address(0) };
     })();
     const holder = scsi_init_pkt(ap, null, makeBuf(4096, true), 10, 32, 0, 0, NULL_FUNC)!;
@@ -160,7 +160,7 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
 
 describe('scsi_hba_pkt_alloc packets (init-style HBAs managing their own)', () => {
   it('scsi_hba_pkt_free of a packet already freed is refused (SCSA_PKT_FREED)', () => {
-    const hba = UsbmsHba.attach(new FakeBot());
+    const hba = UsbmsHba.attach(new FakeTransport());
     const ap = hba.address(0);
     const p = scsi_hba_pkt_alloc(ap, 10, 32, 0, 16, NULL_FUNC);
     scsi_hba_pkt_free(ap, p);

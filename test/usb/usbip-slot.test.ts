@@ -12,7 +12,7 @@ import { DeviceMismatchError, PortPowerError, UsbipExportedError } from '../../s
 import {
   DeviceSelectorError, formatDeviceSelector, matchesSelector, parseDeviceSelector, selectOne,
 } from '../../src/usb/selector.js';
-import { DeviceSlot, setPortPower } from '../../src/usb/slot.js';
+import { DeviceAtPort, setPortPower } from '../../src/usb/device-at-port.js';
 import type { UsbipExport, UsbipImport } from '../../src/usb/usbip.js';
 
 const imported = (host: string, busid: string, vhciPort = 15): UsbipImport =>
@@ -82,7 +82,7 @@ describe('an exported device is refused unless forced', () => {
 describe('a USB/IP slot', () => {
   it('is named by host and bus id and opens through that name', async () => {
     const { b } = await rig();
-    const slot = await DeviceSlot.find(b, parseDeviceSelector('usbip:lab2:1-3'));
+    const slot = await DeviceAtPort.find(b, parseDeviceSelector('usbip:lab2:1-3'));
     expect(slot.name).toBe('usbip:lab2:1-3');
     expect(slot.selector).toEqual({ kind: 'usbip', host: 'lab2', busid: '1-3' });
     expect(slot.toString()).toBe('usbip:lab2:1-3 (f055:5b00 serial USBVM0)');
@@ -93,7 +93,7 @@ describe('a USB/IP slot', () => {
 
   it('finds its device again on another vhci port after a detach and re-attach', async () => {
     const { b, stick } = await rig();
-    const slot = await DeviceSlot.find(b, parseDeviceSelector('usbip:lab2:1-3'));
+    const slot = await DeviceAtPort.find(b, parseDeviceSelector('usbip:lab2:1-3'));
     b.unplug('0-2.1');
     expect(await slot.current()).toBeUndefined();
     const back = slot.waitBack({ timeoutMs: 2000, pollMs: 5 });
@@ -107,7 +107,7 @@ describe('a USB/IP slot', () => {
 
   it('refuses another device attached under its name, and does not take the old port for it', async () => {
     const { b } = await rig();
-    const slot = await DeviceSlot.find(b, parseDeviceSelector('usbip:lab2:1-3'));
+    const slot = await DeviceAtPort.find(b, parseDeviceSelector('usbip:lab2:1-3'));
     b.unplug('0-2.1');
     // another stick at the same remote bus id, and the old vhci port taken by something else
     await b.plug('0-2.2', disk('IMPOSTOR'), { usbip: imported('lab2', '1-3', 16) });
@@ -118,7 +118,7 @@ describe('a USB/IP slot', () => {
 
   it('refuses port power with the recipe for the host that holds the hub, switching nothing', async () => {
     const { b } = await rig();
-    const slot = await DeviceSlot.find(b, parseDeviceSelector('usbip:lab2:1-3'));
+    const slot = await DeviceAtPort.find(b, parseDeviceSelector('usbip:lab2:1-3'));
     const e = await slot.powerCycle({ offMs: 1 }).then(() => undefined, (x: unknown) => x);
     expect(e).toBeInstanceOf(PortPowerError);
     expect(e).toMatchObject({ reason: 'usbip' });

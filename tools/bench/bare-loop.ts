@@ -4,9 +4,16 @@
  * checks beyond the CSW's status. usbms's per-command cost is measured against this (`npm run bench:lab`).
  *
  * It talks to usb@2 directly on purpose: it must not share a line of code with the stack it is the yardstick of.
+ * It shares the declarations of the wire format only (src/usb/wire/bot.ts), never behaviour.
  */
 import type { Device, InEndpoint, Interface, LibUSBException, OutEndpoint, Transfer } from 'usb';
 import { formatPortPath } from '../../src/usb/selector.js';
+import {
+  BOT_INTERFACE, BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH,
+  CSW_OFFSET, CSW_STATUS,
+} from '../../src/usb/wire/bot.js';
+import { UsbError } from '../../src/usb/errors.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 /**
  * The two round-trip savers, to find out in the lab which device takes which: `earlyData` submits the data
@@ -58,11 +65,13 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
   const device: Device | undefined = portPath === undefined ? usb.findByIds(vendorId, productId)
     : usb.getDeviceList().find((d) => d.deviceDescriptor.idVendor === vendorId && d.deviceDescriptor.idProduct === productId &&
       formatPortPath(d) === portPath);
-  if (device === undefined) throw new Error(`no device ${vendorId.toString(16)}:${productId.toString(16)}${portPath === undefined ? '' : ` at ${portPath}`}`);
+  if (device === undefined) {
+    throw new UsbError('NOT_FOUND', `no device ${vendorId.toString(16)}:${productId.toString(16)}${portPath === undefined ? '' : ` at ${portPath}`}`);
+  }
   device.open();
-  const iface: Interface | undefined = device.interfaces?.find((i) => i.descriptor.bInterfaceClass === 8
-    && i.descriptor.bInterfaceProtocol === 0x50);
-  if (iface === undefined) throw new Error('no Bulk-Only mass-storage interface');
+  const iface: Interface | undefined = device.interfaces?.find((i) => i.descriptor.bInterfaceClass === BOT_INTERFACE.CLASS
+    && i.descriptor.bInterfaceProtocol === BOT_INTERFACE.PROTOCOL_BOT);
+  if (iface === undefined) throw new UsbError('NOT_SUPPORTED', 'no Bulk-Only mass-storage interface');
   if (iface.isKernelDriverActive()) iface.detachKernelDriver();
   iface.claim();
   const inEp = iface.endpoints.find((e) => e.direction === 'in' && e.transferType === usb.usb.LIBUSB_TRANSFER_TYPE_BULK) as InEndpoint;
@@ -71,22 +80,24 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
   const dataIn = new Phase((cb) => inEp.makeTransfer(timeoutMs * 3, cb));
   const dataOut = new Phase((cb) => outEp.makeTransfer(timeoutMs * 3, cb));
   const cswIn = new Phase((cb) => inEp.makeTransfer(timeoutMs, cb));
-  const cbw = Buffer.alloc(31);
+  const cbw = Buffer.alloc(CBW_LENGTH);
   const csw = Buffer.alloc(Math.max(64, inEp.descriptor.wMaxPacketSize));
   const data = Buffer.alloc(maxBytes, 0x5a);
-  cbw.writeUInt32LE(0x43425355, 0);
+  const O = CBW_OFFSET;
+  cbw.writeUInt32LE(CBW_SIGNATURE, O.signature);
   let tag = 0;
 
   async function command(op: 'read' | 'write', lba: number, bytes: number, mode: BareMode): Promise<void> {
-    cbw.writeUInt32LE(++tag >>> 0, 4);
-    cbw.writeUInt32LE(bytes, 8);
-    cbw[12] = op === 'read' ? 0x80 : 0;
-    cbw[13] = 0;
-    cbw[14] = 10;
-    cbw.fill(0, 15);
-    cbw[15] = op === 'read' ? 0x28 : 0x2a;
-    cbw.writeUInt32BE(lba, 17);
-    cbw.writeUInt16BE(bytes / 512, 22);
+    cbw.writeUInt32LE(++tag >>> 0, O.tag);
+    cbw.writeUInt32LE(bytes, O.dataTransferLength);
+    cbw[O.flags] = op === 'read' ? CBW_FLAG_DATA_IN : 0;
+    cbw[O.lun] = 0;
+    cbw[O.cbLength] = 10;
+    cbw.fill(0, O.cb);
+    // READ(10) / WRITE(10): opcode, LBA at CDB bytes 2-5, transfer length in blocks at 7-8.
+    cbw[O.cb] = op === 'read' ? 0x28 : 0x2a;
+    cbw.writeUInt32BE(lba, O.cb + 2);
+    cbw.writeUInt16BE(bytes / 512, O.cb + 7);
     const view = bytes === data.length ? data : data.subarray(0, bytes);
     let moved: number;
     let n: number;
@@ -106,15 +117,16 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
       moved = s2.status === 'fulfilled' ? s2.value : 0;
       n = s3.status === 'fulfilled' ? s3.value : 0;
     }
-    if (moved !== bytes || n !== 13 || csw[12] !== 0) {
-      throw new Error(`bare ${op} of ${bytes} at ${lba}: moved ${moved}, CSW ${n} bytes status ${csw[12]}`);
+    const status = csw[CSW_OFFSET.status];
+    if (moved !== bytes || n !== CSW_LENGTH || status !== CSW_STATUS.PASSED) {
+      throw new UsbError('IO', `bare ${op} of ${bytes} at ${lba}: moved ${moved}, CSW ${n} bytes status ${status}`);
     }
   }
 
   return {
     maxPacketSize: inEp.descriptor.wMaxPacketSize,
     async run(op, lba, bytes, count, mode = PLAIN): Promise<number> {
-      if (bytes > data.length) throw new RangeError(`${bytes} > the loop's buffer of ${data.length}`);
+      if (bytes > data.length) throw new UsbmsArgumentError(`${bytes} > the loop's buffer of ${data.length}`);
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < count; i++) await command(op, lba + (i * bytes) / 512, bytes, mode);
       return Number(process.hrtime.bigint() - t0) / 1e9;
@@ -122,7 +134,7 @@ export async function openBareLoop(vendorId: number, productId: number, maxBytes
     async recover(): Promise<void> {
       const ctl = (fn: (cb: (e?: unknown) => void) => void): Promise<void> =>
         new Promise((resolve) => { fn(() => resolve()); });
-      await ctl((cb) => device.controlTransfer(0x21, 0xff, 0, iface.interfaceNumber, Buffer.alloc(0), (e) => cb(e)));
+      await ctl((cb) => device.controlTransfer(BOT_REQUEST_TYPE.OUT, BOT_REQUEST.MASS_STORAGE_RESET, 0, iface.interfaceNumber, Buffer.alloc(0), (e) => cb(e)));
       await ctl((cb) => inEp.clearHalt((e) => cb(e)));
       await ctl((cb) => outEp.clearHalt((e) => cb(e)));
     },

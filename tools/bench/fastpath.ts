@@ -7,6 +7,7 @@
  */
 import { openBareLoop, type BareMode } from './bare-loop.js';
 import { parseByteSize } from '../../src/util/size.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 const MODES: Record<string, BareMode> = {
   plain: { earlyData: false, queuedCsw: false },
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const get = (n: string): string | undefined => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : undefined; };
   const m = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(get('device') ?? '');
-  if (m?.[1] === undefined || m[2] === undefined) throw new Error('--device VID:PID');
+  if (m?.[1] === undefined || m[2] === undefined) throw new UsbmsArgumentError('--device VID:PID');
   const sizes = (get('sizes') ?? '4K,120K,1M').split(',').map(parseByteSize);
   const count = Number(get('count') ?? 20);
   const rounds = Number(get('rounds') ?? 2);

@@ -15,6 +15,8 @@
 import { openUsbms } from '../../src/open.js';
 import { openBareLoop } from './bare-loop.js';
 import { parseByteSize } from '../../src/util/size.js';
+import { vidPid } from '../../src/util/hex.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 interface Args {
   vendorId: number; productId: number; sizes: number[]; rounds: number; bytesPerSize: number; minCommands: number;
@@ -33,9 +35,9 @@ function parseArgs(argv: string[]): Args {
   };
   const dev = get('device');
   const m = dev === undefined ? null : /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(dev);
-  if (m === null || m[1] === undefined || m[2] === undefined) throw new Error('--device VID:PID (hex) is required');
+  if (m === null || m[1] === undefined || m[2] === undefined) throw new UsbmsArgumentError('--device VID:PID (hex) is required');
   const only = get('only');
-  if (only !== undefined && only !== 'bare' && only !== 'usbms') throw new Error('--only bare|usbms');
+  if (only !== undefined && only !== 'bare' && only !== 'usbms') throw new UsbmsArgumentError('--only bare|usbms');
   const mt = get('max-transfer');
   return {
     vendorId: parseInt(m[1], 16), productId: parseInt(m[2], 16),
@@ -194,7 +196,7 @@ async function warmUp(a: Args, blocks: number, out: WarmupBlock[]): Promise<void
 
 /** usbms's session on the device under test, as every round and the warm-up open it. */
 function openSession(a: Args): ReturnType<typeof openUsbms> {
-  const device = a.port ?? `${a.vendorId.toString(16).padStart(4, '0')}:${a.productId.toString(16).padStart(4, '0')}`;
+  const device = a.port ?? vidPid(a.vendorId, a.productId);
   return openUsbms({ device, maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes),
     ...(a.quirks === undefined ? {} : { quirks: a.quirks }) });
 }

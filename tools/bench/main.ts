@@ -22,13 +22,14 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { packageRoot } from '../root.js';
 import { BotTransport } from '../../src/bot/transport.js';
-import type { BotRequest } from '../../src/bot/api.js';
+import type { TransportCommand } from '../../src/transport/index.js';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import { openUsbms } from '../../src/open.js';
 import {
   B_READ, CMD_CMPLT, NULL_FUNC, SLEEP_FUNC, UsbmsHba, scsi_destroy_pkt, scsi_init_pkt, scsi_transport,
   type buf, type scsi_pkt,
 } from '../../src/scsa/index.js';
+import { UsbmsInternalError } from '../../src/util/errors.js';
 
 const BLOCK = 512;
 const TOTAL = 64 * 1024 * 1024;
@@ -83,12 +84,12 @@ async function benchBot(op: 'read' | 'write', size: number): Promise<Figure> {
   const data = Buffer.alloc(size, 7);
   const cdb = Buffer.alloc(16);
   const slot = bot.allocSlot(1);
-  const req: BotRequest = { lun: 0, cdb, cdbLength: 10, direction: op === 'read' ? 'in' : 'out', segments: [data],
-    segmentCount: 1, dataTimeoutMs: 0 };
+  const req: TransportCommand = { lun: 0, cdb, cdbLength: 10, direction: op === 'read' ? 'in' : 'out', segments: [data],
+    segmentCount: 1, dataTimeoutMs: 0, sense: Buffer.alloc(0) };
   const f = await measure(size, async (i) => {
     rw10(cdb, op, lbaOf(i, size), size / BLOCK);
     const r = await bot.execute(slot, req);
-    if (r.status !== 0 || r.transferred !== size) throw new Error(`bench ${op} failed: ${JSON.stringify(r)}`);
+    if (r.status !== 0 || r.transferred !== size) throw new UsbmsInternalError(`bench ${op} failed: ${JSON.stringify(r)}`);
   });
   bot.freeSlot(slot);
   await bot.close();
@@ -108,12 +109,12 @@ async function benchScsa(size: number): Promise<Figure> {
     rw10(pkt.pkt_cdbp, 'read', lbaOf(i, size), size / BLOCK);
     const done = new Promise<void>((r) => { resolveDone = r; });
     const rc = scsi_transport(pkt);
-    if (rc !== 1) throw new Error(`scsi_transport returned ${rc}`);
+    if (rc !== 1) throw new UsbmsInternalError(`scsi_transport returned ${rc}`);
     await done;
-    if (pkt.pkt_reason !== CMD_CMPLT || pkt.pkt_resid !== 0) throw new Error(`pkt_reason ${pkt.pkt_reason}`);
+    if (pkt.pkt_reason !== CMD_CMPLT || pkt.pkt_resid !== 0) throw new UsbmsInternalError(`pkt_reason ${pkt.pkt_reason}`);
   });
   scsi_destroy_pkt(pkt);
-  if (scsi_init_pkt(ap, null, null, 10, 32, 0, 0, NULL_FUNC) === null) throw new Error('pool did not recover');
+  if (scsi_init_pkt(ap, null, null, 10, 32, 0, 0, NULL_FUNC) === null) throw new UsbmsInternalError('pool did not recover');
   await hba.detach();
   await bot.close();
   return f;
@@ -173,7 +174,7 @@ function imageRss(gib: number): { gib: number; seconds: number; peakRssMb: numbe
       '--out', '/dev/null'], { encoding: 'utf8' });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const kb = /maxrss (\d+)/.exec(r.stderr)?.[1];
-    if (r.status !== 0 || kb === undefined) throw new Error(`usbms image exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0 || kb === undefined) throw new UsbmsInternalError(`usbms image exited ${r.status}: ${r.stderr}`);
     return { gib, seconds, peakRssMb: (Number(kb) * 1024) / 1e6 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -208,7 +209,7 @@ function startup(): { node: number; capacityMock: number } {
     for (let i = 0; i < 7; i++) {
       const t0 = process.hrtime.bigint();
       const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
-      if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}`);
+      if (r.status !== 0) throw new UsbmsInternalError(`${args.join(' ')} exited ${r.status}`);
       xs.push(Number(process.hrtime.bigint() - t0) / 1e9);
     }
     return median(xs);

@@ -5,7 +5,9 @@
  */
 import type { Argv } from 'yargs';
 import { DiskNoMediumError, type Disk, type DiskOpenOptions } from '../../disk/index.js';
-import { openUsbms, replayDivergenceOf, type OpenUsbmsOptions, type UsbmsSession } from '../../open.js';
+import {
+  openSource, openUsbms, replayDivergenceOf, sourceSpecOf, type DeviceSource, type OpenUsbmsOptions, type UsbmsSession,
+} from '../../open.js';
 import { logger } from '../../util/log.js';
 import { CliError, EXIT, exitStatusFor } from './exit.js';
 import { toJson } from './format.js';
@@ -52,6 +54,19 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('max-transfer', { type: 'string', describe: 'bytes per command: N, NK, NM, NKiB, NMiB (see usbms tune)', global: true });
 }
 
+/** The --mock option as openUsbms and the source factory take it ('' is the demo disk). */
+export function mockArg(a: GlobalArgs): string | true | undefined {
+  return a.mock === undefined ? undefined : a.mock === '' ? true : a.mock;
+}
+
+/**
+ * The device source the global options name (--mock, --replay, else libusb) for the commands that list, switch or
+ * follow devices rather than open one session; `--device` stays theirs to interpret.
+ */
+export function sourceOf(a: GlobalArgs): Promise<DeviceSource> {
+  return openSource(sourceSpecOf({ mock: mockArg(a), replay: a.replay }));
+}
+
 /** `extra` overrides what the global options say (rescue: tighter BOT timeouts, re-opening a known device). */
 export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}): Promise<UsbmsSession> {
   if (a.timeout !== undefined && (!Number.isFinite(a.timeout) || a.timeout <= 0)) {
@@ -59,7 +74,7 @@ export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}
   }
   return openUsbms({
     device: a.device,
-    mock: a.mock === undefined ? undefined : a.mock === '' ? true : a.mock,
+    mock: mockArg(a),
     detachKernelDriver: a['detach-kernel-driver'], force: a.force, forceExported: a['force-exported'], quirks: a.quirks,
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000,
     pcap: pcapOption(a),

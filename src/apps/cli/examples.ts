@@ -4,6 +4,7 @@
  * name a device as `vid:pid` or `bus:address`, as `usbms list` prints it.
  */
 import type { Argv } from 'yargs';
+import { UsbmsInternalError } from '../../util/errors.js';
 
 /** Command name -> [command line, what it does]. */
 export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, string])[]>> = {
@@ -99,6 +100,6 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
 /** Adds the examples of `command` to a yargs builder; an unknown name is a programming error. */
 export function withExamples<T>(y: Argv<T>, command: string): Argv<T> {
   const rows = EXAMPLES[command];
-  if (rows === undefined) throw new Error(`no examples for command ${command}`);
+  if (rows === undefined) throw new UsbmsInternalError(`no examples for command ${command}`);
   return rows.reduce((acc, [line, what]) => acc.example(line, what), y);
 }

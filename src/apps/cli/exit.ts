@@ -4,8 +4,9 @@
  * {@link EXIT_STATUS_BY_CODE} is the one table from code to exit status, and the README's "Errors" section lists
  * it (test/apps/cli/exit-table.test.ts keeps the two in step).
  */
-import { ExitStatus } from '../../scsi/index.js';
+import { scsi } from '../../api.js';
 import { isUsbmsError, UsbmsError, type UsbmsErrorCode } from '../../util/errors.js';
+const { ExitStatus } = scsi;
 
 /** sg3_utils' exit statuses by name (SG_LIB_CAT_* and friends). */
 export const EXIT = ExitStatus;
@@ -13,6 +14,7 @@ export const EXIT = ExitStatus;
 /** The exit status of every error code, in sg3_utils' meanings. */
 export const EXIT_STATUS_BY_CODE: Readonly<Record<UsbmsErrorCode, number>> = {
   ARG_INVALID: EXIT.SYNTAX_ERROR,
+  INTERNAL_ERROR: EXIT.OTHER,
 
   // The device could not be reached: sg3_utils' "device or file open/close problem".
   USB_BUSY: EXIT.FILE_ERROR, USB_ACCESS: EXIT.FILE_ERROR, USB_NOT_FOUND: EXIT.FILE_ERROR,
@@ -60,6 +62,7 @@ export const EXIT_STATUS_BY_CODE: Readonly<Record<UsbmsErrorCode, number>> = {
   TRACE_FORMAT: EXIT.FILE_ERROR, TRACE_WRITE: EXIT.FILE_ERROR, TRACE_SELECT: EXIT.SYNTAX_ERROR,
 
   RESCUE_MAPFILE: EXIT.FILE_ERROR, RESCUE_IMAGE: EXIT.FILE_ERROR, RESCUE_DEVICE_LOST: EXIT.TRANSPORT_ERROR,
+  RESCUE_INTERRUPTED: EXIT.OTHER,
 
   RIG_RESET_FAILED: EXIT.TRANSPORT_ERROR, RIG_NO_POWER_SWITCH: EXIT.FILE_ERROR, RIG_NOT_BACK: EXIT.TRANSPORT_ERROR,
   RIG_NOT_OPEN: EXIT.TRANSPORT_ERROR, RIG_TIMEOUT: EXIT.TIMEOUT, RIG_VANISHED: EXIT.TRANSPORT_ERROR, RIG_PLAN: EXIT.SYNTAX_ERROR,

@@ -14,6 +14,8 @@ import type { EscalationRecord, RescueCounts, RescueEvent, RescueResult } from '
 import { RescueMap, type AreaStatus } from './map.js';
 import type { MapfileState } from './mapfile.js';
 import { buildPlan, PHASE_CHAR, resumePoint, stepMessage, type Step } from './plan.js';
+import { sleep } from '../../util/sleep.js';
+import { UsbmsArgumentError, UsbmsError } from '../../util/errors.js';
 
 const log = logger('rescue');
 
@@ -49,8 +51,10 @@ export interface RescueOutcome {
   readonly bytesPerSecond: number;
 }
 
-class Stop extends Error {
-  constructor(readonly result: RescueResult, message: string) { super(message); }
+/** Ends a run early with its result (caught in run(); never escapes). */
+class Stop extends UsbmsError {
+  override readonly name = 'RescueStop';
+  constructor(readonly result: RescueResult, message: string) { super('RESCUE_INTERRUPTED', message); }
 }
 
 const SKIP_INITIAL = 64n * 1024n;
@@ -76,7 +80,7 @@ export class RescueEngine {
     this.bs = BigInt(dev.blockSize);
     this.size = map.size;
     if (opts.copyBytes <= 0 || opts.copyBytes % dev.blockSize !== 0) {
-      throw new RangeError(`copy size ${opts.copyBytes} is not a positive multiple of the ${dev.blockSize}-byte block`);
+      throw new UsbmsArgumentError(`copy size ${opts.copyBytes} is not a positive multiple of the ${dev.blockSize}-byte block`);
     }
     this.buf = Buffer.alloc(opts.copyBytes);
     this.state = resumeFrom ?? { currentPos: 0n, currentStatus: '?', currentPass: 1 };
@@ -276,7 +280,7 @@ export class RescueEngine {
         // A reset or re-plug is reported by a UNIT ATTENTION; a stick may take a moment to become ready again.
         const transient = isDiskError(e, 'unit-attention') || isDiskError(e, 'not-ready');
         if (!transient || i >= 20) return false;
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
     if (this.lastGoodLba === undefined) return true;

@@ -22,9 +22,10 @@ export class RescueDeviceLostError extends UsbmsError {
   constructor(message: string, options: { cause?: unknown } = {}) { super('RESCUE_DEVICE_LOST', message, options); }
 }
 
-/** A stop was asked for (SIGINT) while the ladder was being climbed. */
-export class RescueInterruptedError extends Error {
+/** A stop was asked for (SIGINT) while the ladder was being climbed (code RESCUE_INTERRUPTED). */
+export class RescueInterruptedError extends UsbmsError {
   override readonly name = 'RescueInterruptedError';
+  constructor(message: string, options: { cause?: unknown } = {}) { super('RESCUE_INTERRUPTED', message, options); }
 }
 
 export interface LadderOptions {

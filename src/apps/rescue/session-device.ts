@@ -6,11 +6,12 @@ import type { Disk, DiskOpenOptions } from '../../disk/index.js';
 import type { UsbmsSession } from '../../open.js';
 import { logger } from '../../util/log.js';
 import type { RescueDevice } from './device.js';
+import { sleep } from '../../util/sleep.js';
 
 const log = logger('rescue', 'device');
 
 /**
- * Where the device comes back from: its slot (port path + identity, src/usb/slot.ts) on the backend the first
+ * Where the device comes back from: its slot (port path + identity, src/usb/device-at-port.ts) on the backend the first
  * session was opened on (libusb, or the software hub of the mock).
  */
 export interface SessionSource {
@@ -24,7 +25,6 @@ export interface SessionSource {
   readonly pollMs: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class SessionRescueDevice implements RescueDevice {
   readonly blockSize: number;

@@ -1,13 +1,13 @@
 /**
- * Where a device comes back from after it re-enumerated: its slot (src/usb/slot.ts), the port path and the
+ * Where a device comes back from after it re-enumerated: its port (src/usb/device-at-port.ts), the port path and the
  * identity (VID:PID, serial) of the device first found there, on the backend the rescue opened it through. The
  * same code serves hardware (libusb; port power through the parent hub, where its descriptor says the port
  * switches alone) and the software disk (its software hub switches per port).
  */
-import { DeviceMismatchError, formatIdentity, formatSlot, PortPowerError } from '../../usb/device-errors.js';
-import type { UsbBackend } from '../../usb/backend.js';
-import { parseDeviceSelector } from '../../usb/selector.js';
-import { DeviceSlot } from '../../usb/slot.js';
+import {
+  DeviceMismatchError, DeviceAtPort, formatIdentity, formatSlot, parseDeviceSelector, PortPowerError, type DeviceSelector,
+  type UsbBackend,
+} from '../../api.js';
 import type { UsbmsSession } from '../../open.js';
 import { logger } from '../../util/log.js';
 import type { SessionSource } from './session-device.js';
@@ -17,7 +17,7 @@ const log = logger('rescue', 'device');
 /** Port power stays off this long, with the device gone, before it is switched on again. */
 const POWER_OFF_MS = 1000;
 
-export function slotSource(slot: DeviceSlot, open: (slot: DeviceSlot) => Promise<UsbmsSession>, pollMs = 200): SessionSource {
+export function slotSource(slot: DeviceAtPort, open: (slot: DeviceAtPort) => Promise<UsbmsSession>, pollMs = 200): SessionSource {
   return {
     description: `${formatIdentity(slot.identity)} at ${formatSlot(slot.identity)}`,
     pollMs,
@@ -45,6 +45,6 @@ export function slotSource(slot: DeviceSlot, open: (slot: DeviceSlot) => Promise
 }
 
 /** The slot of the device `device` names on `backend` (any selector form; the identity comes from the listing). */
-export function findSlot(backend: UsbBackend, device: string): Promise<DeviceSlot> {
-  return DeviceSlot.find(backend, parseDeviceSelector(device));
+export function findSlot(backend: UsbBackend, device: string | DeviceSelector): Promise<DeviceAtPort> {
+  return DeviceAtPort.find(backend, typeof device === 'string' ? parseDeviceSelector(device) : device);
 }

@@ -1,12 +1,13 @@
 /**
  * Rig slots over the device boundary (src/usb/backend.ts): hardware through libusb, or software disks behind
- * software hubs (MockBackend), with the same code. Each slot is a DeviceSlot: its port path and the identity of
+ * software hubs (MockBackend), with the same code. Each slot is a DeviceAtPort: its port path and the identity of
  * the device found there, so sessions, power cycles and waits always find that device again and refuse another.
  */
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../../open.js';
-import type { DeviceListing, UsbBackend } from '../../usb/backend.js';
-import { DeviceMismatchError, DeviceWaitTimeoutError, remotePowerRecipe } from '../../usb/device-errors.js';
-import { identityOf, DeviceSlot } from '../../usb/slot.js';
+import {
+  DeviceMismatchError, DeviceAtPort, DeviceWaitTimeoutError, identityOf, remotePowerRecipe, type DeviceListing,
+  type UsbBackend,
+} from '../../api.js';
 import type { DeviceKey, RigDevice } from './device.js';
 
 /** Options of the sessions {@link rigDevicesOf}'s slots open. */
@@ -30,7 +31,7 @@ export class BackendRigDevice implements RigDevice {
   readonly key: DeviceKey;
   readonly bulkOnly: boolean;
   readonly product: string | undefined;
-  readonly slot: DeviceSlot;
+  readonly slot: DeviceAtPort;
   /** Bound to usbip-host here: exported to another host (left out of --all, refused unless forced). */
   readonly exported: boolean;
   readonly powerOutOfReach: string | undefined;
@@ -38,7 +39,7 @@ export class BackendRigDevice implements RigDevice {
   readonly powerCycle?: (offMs: number) => Promise<void>;
 
   constructor(readonly backend: UsbBackend, readonly listing: DeviceListing, private readonly opts: BackendRigOptions = {}) {
-    this.slot = DeviceSlot.of(backend, identityOf(listing));
+    this.slot = DeviceAtPort.of(backend, identityOf(listing));
     const usbip = this.slot.identity.usbip;
     this.key = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber,
       ...(usbip === undefined ? {} : { usbip }) };

@@ -3,10 +3,12 @@
  * identity (VID:PID and serial), so that after a reset, a power cycle or a re-plug the same slot is found again
  * and a different device in it is never taken for the one that was there.
  *
- * Two implementations: mock slots (src/apps/rig/mock-rig.ts, software disks) and libusb slots (src/apps/rig/usb-rig.ts).
+ * One implementation, BackendRigDevice (./backend-rig.ts), over any UsbBackend: libusb or software disks (src/sources).
  */
 import type { UsbmsSession } from '../../open.js';
-import { formatUsbipSelector, type UsbipName } from '../../usb/selector.js';
+import { formatUsbipSelector, type UsbipName } from '../../api.js';
+import { hex4 } from '../../util/hex.js';
+import { sleep } from '../../util/sleep.js';
 
 /** What names a slot in results: its port path and the identity of the device found there. */
 export interface DeviceKey {
@@ -44,7 +46,6 @@ export interface RigDevice {
   waitForReturn(timeoutMs: number): Promise<boolean>;
 }
 
-export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 /** The slot's name: its port path, or `usbip:HOST:BUSID (4-1)` for a device attached through USB/IP. */
 export function slotName(k: Pick<DeviceKey, 'port' | 'usbip'>): string {
@@ -69,7 +70,6 @@ export function keyFileName(k: DeviceKey): string {
   return `${safe(where)}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => { setTimeout(r, ms); });
 
 /** Poll `present` every `everyMs` until it says true (true) or `timeoutMs` passes (false). */
 export async function pollUntil(present: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {

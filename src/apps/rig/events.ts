@@ -4,10 +4,11 @@
  * serial, and for a device attached through USB/IP the remote host and bus id) and its step (null for events about
  * the device as a whole).
  */
-import { hex4, type DeviceKey } from './device.js';
-import type { UsbipName } from '../../usb/selector.js';
+import type { UsbipName } from '../../api.js';
+import type { DeviceKey } from './device.js';
 import type { Figures } from './steps/context.js';
 import type { StepStatus } from './verdict.js';
+import { hex4 } from '../../util/hex.js';
 
 /** How an event names its device. */
 export interface DeviceRef {

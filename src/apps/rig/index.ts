@@ -8,7 +8,6 @@ export { describeKey, keyFileName, type DeviceKey, type RigDevice } from './devi
 export { deviceRef, type DeviceRef, type RigEvent, type EventSink } from './events.js';
 export { DeviceHandle, RigError, type RigErrorCode, type RigErrorKind } from './handle.js';
 export { DeviceJournal, JournalError } from './journal.js';
-export { mockBackendOf, mockRigFromFile, mockRigFromFiles, RigSpecError } from './mock-rig.js';
 export { BUILTIN_PLANS, resolvePlan } from './plan/builtin.js';
 export { loadPlanFile, parsePlan, PlanError, STEP_KINDS } from './plan/parse.js';
 export { isDestructive, type Plan, type Step, type StepKind, type StepParams, type Thresholds } from './plan/types.js';

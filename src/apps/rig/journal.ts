@@ -8,8 +8,7 @@ import { UsbmsError } from '../../util/errors.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyFileName, type DeviceKey } from './device.js';
-import type { Figures } from './steps/context.js';
-import type { StepStatus } from './verdict.js';
+import type { Figures, StepStatus } from './verdict.js';
 
 export interface JournalStep {
   status: StepStatus;

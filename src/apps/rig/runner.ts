@@ -5,7 +5,7 @@
  * they only share the event loop, and every wait here is asynchronous.
  */
 import { isDiskError } from '../../disk/index.js';
-import { UsbDeviceGoneError } from '../../usb/errors.js';
+import { UsbDeviceGoneError } from '../../api.js';
 import { describeKey, slotName, type RigDevice } from './device.js';
 import { deviceRef, type EventSink, type RigEventBody } from './events.js';
 import { DeviceHandle, RigError } from './handle.js';
@@ -14,6 +14,7 @@ import { isDestructive, type Plan, type Step } from './plan/types.js';
 import { BackupStore } from './steps/backup-store.js';
 import { STEP_RUNNERS, type StepContext, type StepOutcome } from './steps/index.js';
 import { deviceStatus, EXIT, worstOf, type StepStatus } from './verdict.js';
+import { asError } from '../../util/errors.js';
 
 /** Options of {@link runRig}. */
 export interface RunOptions {
@@ -82,7 +83,7 @@ function isGoneError(e: unknown): boolean {
 function withTimeout<T>(work: Promise<T>, ms: number, cutOff: () => void, timeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => { cutOff(); reject(timeout()); }, ms);
-    work.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e instanceof Error ? e : new Error(String(e))); });
+    work.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(asError(e)); });
   });
 }
 

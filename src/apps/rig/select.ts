@@ -7,7 +7,7 @@
  */
 import { UsbmsArgumentError } from '../../util/errors.js';
 import { UsbError } from '../../open.js';
-import { matchesSelector, parseDeviceSelector, selectOne, type DeviceSelector } from '../../usb/selector.js';
+import { matchesSelector, parseDeviceSelector, selectOne, type DeviceSelector } from '../../api.js';
 import type { BackendRigDevice } from './backend-rig.js';
 import { describeKey } from './device.js';
 

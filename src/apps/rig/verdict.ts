@@ -4,7 +4,13 @@
  * that did not verify), 3 medium/hardware error, 35 transport error (a device vanished), 33 timeout, 2 not
  * ready, 7 data protect; 99 for a missed speed threshold (sg3_utils has no "too slow").
  */
-import { ExitStatus } from '../../scsi/index.js';
+import { scsi } from '../../api.js';
+const { ExitStatus } = scsi;
+
+/** One measured or observed value of a step (MB/s, a count, a verdict). */
+export type Figure = number | string | boolean | null;
+/** A step's figures by name. */
+export type Figures = Record<string, Figure>;
 
 export const EXIT = ExitStatus;
 

@@ -19,9 +19,13 @@ import {
 } from '../../usb/errors.js';
 import type { ControlSetup, Pipe } from '../../usb/port.js';
 import { logger } from '../../util/log.js';
+import {
+  BOT_REQUEST, BOT_REQUEST_TYPE, CBW_LENGTH, CSW_OFFSET, CSW_SIGNATURE,
+} from '../../usb/wire/bot.js';
+import { parseCbw } from './cbw.js';
 import { describeAsk, exactMatch, hasAllocationLength, sameQuestion, type HostCbw } from './cdb-match.js';
 import { ReplayDivergenceError } from './errors.js';
-import { CSW_SIG, loadRecording, type DataEnd, type DeviceChoice, type RecordedCommand, type Recording } from './recording.js';
+import { loadRecording, type DataEnd, type DeviceChoice, type RecordedCommand, type Recording } from './recording.js';
 import { ReplayInEndpoint } from './endpoints.js';
 
 const log = logger('mock', 'replay');
@@ -55,16 +59,6 @@ export function replayDivergenceOf(port: object): ReplayDivergenceError | undefi
 }
 
 interface Answer { rec: RecordedCommand; how: 'exact' | 'same' }
-
-function parseHostCbw(b: Buffer): HostCbw | undefined {
-  if (b.length !== 31 || b.readUInt32LE(0) !== 0x43425355) return undefined;
-  const dataLength = b.readUInt32LE(8);
-  const cbLength = Math.min(16, Math.max(1, (b[14] ?? 0) & 0x1f));
-  return {
-    tag: b.readUInt32LE(4), dataLength, lun: (b[13] ?? 0) & 0x0f, cdb: Buffer.from(b.subarray(15, 15 + cbLength)),
-    direction: dataLength === 0 ? 'none' : ((b[12] ?? 0) & 0x80) !== 0 ? 'in' : 'out',
-  };
-}
 
 /** A device that answers from a usbmon capture (--replay), and fails typed when the host diverges from it. */
 export class ReplayUsbDevice {
@@ -131,8 +125,8 @@ export class ReplayUsbDevice {
 
   private async loop(gen: number): Promise<void> {
     while (gen === this.generation && this.connected) {
-      const view = await this.outEp.take(31, true);
-      const cbw = parseHostCbw(view);
+      const view = await this.outEp.take(CBW_LENGTH, true);
+      const cbw = parseCbw(view);
       const answer = cbw === undefined ? undefined : this.match(cbw);
       if (cbw === undefined || answer === undefined) {
         const asked = cbw === undefined ? `a ${view.length}-byte bulk-OUT transfer that is not a CBW` : describeAsk(cbw);
@@ -199,13 +193,16 @@ export class ReplayUsbDevice {
     }
     if (rec.csw === undefined) await this.silence();
     const csw = Buffer.from(rec.csw ?? Buffer.alloc(0));
-    if (csw.length >= 8 && csw.readUInt32LE(0) === CSW_SIG && csw.readUInt32LE(4) === rec.tag) {
-      csw.writeUInt32LE(cbw.tag, 4);
+    if (csw.length >= CSW_OFFSET.tag + 4 && csw.readUInt32LE(CSW_OFFSET.signature) === CSW_SIGNATURE
+      && csw.readUInt32LE(CSW_OFFSET.tag) === rec.tag) {
+      csw.writeUInt32LE(cbw.tag, CSW_OFFSET.tag);
       // A device with an honest residue gives this host's (other) allocation length its own residue.
       const sent = Math.min(rec.dataInLength, cbw.dataLength);
-      if (how === 'same' && csw.length >= 12 && csw.readUInt32LE(8) === Math.max(0, rec.dataLength - rec.dataInLength)
+      const residue = CSW_OFFSET.dataResidue;
+      if (how === 'same' && csw.length >= residue + 4
+        && csw.readUInt32LE(residue) === Math.max(0, rec.dataLength - rec.dataInLength)
         && cbw.direction === 'in' && hasAllocationLength(cbw.cdb)) {
-        csw.writeUInt32LE(cbw.dataLength - sent, 8);
+        csw.writeUInt32LE(cbw.dataLength - sent, residue);
       }
     }
     await this.inEp.send(csw);
@@ -280,12 +277,12 @@ export class ReplayUsbDevice {
   private control(setup: ControlSetup, _data: Buffer | undefined, length: number): Buffer | undefined {
     const { bmRequestType: type, bRequest: req, wIndex } = setup;
     const info = this.recording.info;
-    if (type === 0x21 && req === 0xff) { // Bulk-Only Mass Storage Reset
+    if (type === BOT_REQUEST_TYPE.OUT && req === BOT_REQUEST.MASS_STORAGE_RESET) {
       this.abort('mass storage reset');
       this.start();
       return undefined;
     }
-    if (type === 0xa1 && req === 0xfe) { // Get Max LUN
+    if (type === BOT_REQUEST_TYPE.IN && req === BOT_REQUEST.GET_MAX_LUN) {
       const answers = this.recording.getMaxLun;
       // A capture that began after enumeration has none: the LUNs its commands address are what it shows.
       if (answers.length === 0) return Buffer.from([this.maxLunFromCommands()]).subarray(0, length);

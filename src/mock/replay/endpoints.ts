@@ -6,6 +6,7 @@
 import { InEndpoint } from '../endpoints.js';
 import type { DeviceAbort } from '../endpoints.js';
 import type { UsbError } from '../../usb/errors.js';
+import { UsbmsInternalError } from '../../util/errors.js';
 
 type Pending = { kind: 'zlp' } | { kind: 'fail'; error: UsbError };
 
@@ -35,7 +36,7 @@ export class ReplayInEndpoint extends InEndpoint {
   }
 
   private whenHead(what: Pending): Promise<void> {
-    if (this.pending !== undefined) return Promise.reject(new Error('bulk-in: replay is already waiting'));
+    if (this.pending !== undefined) return Promise.reject(new UsbmsInternalError('bulk-in: replay is already waiting'));
     return new Promise((resolve, reject) => {
       this.pending = { what, resolve, reject };
       this.pump();

@@ -4,5 +4,4 @@
  */
 export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from './device.js';
 export { loadRecording, type Recording, type RecordedCommand, type DeviceChoice } from './recording.js';
-export { openReplayPort } from './open.js';
 export { ReplayDivergenceError, UsbmsTraceSelectError } from './errors.js';

@@ -16,9 +16,8 @@ import {
 import { readCapture } from '../../usb/trace/pcap-reader.js';
 import { DIR_IN, outcomeOfStatus, XFER_BULK, XFER_CONTROL, type RecordedOutcome, type UsbmonRecord } from '../../usb/trace/usbmon.js';
 import type { PortInfo } from '../../usb/port.js';
-
-const CBW_SIGNATURE = 0x43425355;
-const CSW_SIGNATURE = 0x53425355;
+import { BOT_REQUEST, BOT_REQUEST_TYPE, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE } from '../../usb/wire/bot.js';
+import { parseCbw } from './cbw.js';
 
 /** How the device ended a data phase. */
 export type DataEnd = 'complete' | 'short' | 'stall' | 'no-response' | 'overflow' | 'gone' | 'error';
@@ -87,8 +86,8 @@ function candidates(records: readonly UsbmonRecord[]): Map<string, Candidate> {
         if (iface !== undefined) get(r).iface = iface;
       }
     }
-    if (r.xferType === XFER_BULK && r.type === 'S' && (r.epnum & DIR_IN) === 0 && r.length === 31
-      && r.data.length >= 4 && r.data.readUInt32LE(0) === CBW_SIGNATURE) get(r).cbws += 1;
+    if (r.xferType === XFER_BULK && r.type === 'S' && (r.epnum & DIR_IN) === 0 && r.length === CBW_LENGTH
+      && r.data.length >= 4 && r.data.readUInt32LE(CBW_OFFSET.signature) === CBW_SIGNATURE) get(r).cbws += 1;
   }
   return out;
 }
@@ -112,17 +111,6 @@ function chooseDevice(records: readonly UsbmonRecord[], file: string, select: De
     `${pick.map((c) => `${c.bus}:${c.dev}`).join(', ')}): name one with --device BUS:ADDRESS`);
 }
 
-/** Parses a CBW; undefined when the bytes are not one. */
-function parseCbw(b: Buffer): Pick<RecordedCommand, 'tag' | 'dataLength' | 'direction' | 'lun' | 'cdb'> | undefined {
-  if (b.length !== 31 || b.readUInt32LE(0) !== CBW_SIGNATURE) return undefined;
-  const dataLength = b.readUInt32LE(8);
-  const cbLength = Math.min(16, Math.max(1, (b[14] ?? 0) & 0x1f));
-  return {
-    tag: b.readUInt32LE(4), dataLength, lun: (b[13] ?? 0) & 0x0f, cdb: Buffer.from(b.subarray(15, 15 + cbLength)),
-    direction: dataLength === 0 ? 'none' : ((b[12] ?? 0) & 0x80) !== 0 ? 'in' : 'out',
-  };
-}
-
 const dataEndOf = (o: RecordedOutcome): DataEnd => (o === 'ok' ? 'complete' : o);
 const cswEventOf = (o: RecordedOutcome): CswEvent => (o === 'ok' ? 'zlp' : o);
 
@@ -142,7 +130,7 @@ class Builder {
     const setup = s.setup;
     if (setup === undefined) return;
     const outcome = outcomeOfStatus(c.status);
-    if (setup[0] === 0xa1 && setup[1] === 0xfe) {
+    if (setup[0] === BOT_REQUEST_TYPE.IN && setup[1] === BOT_REQUEST.GET_MAX_LUN) {
       this.getMaxLun.push({ setup: Buffer.from(setup), outcome, data: Buffer.from(c.data) });
     } else if (setup[0] === 0x80 && setup[1] === 0x06 && outcome === 'ok') {
       const type = setup[3];
@@ -157,7 +145,7 @@ class Builder {
   bulkOut(s: UsbmonRecord, c: UsbmonRecord): void {
     if (this.iface !== undefined && s.epnum !== this.iface.endpoints.out) return;
     const outcome = outcomeOfStatus(c.status);
-    const cbw = s.length === 31 && s.data.length === 31 ? parseCbw(s.data) : undefined;
+    const cbw = s.length === CBW_LENGTH ? parseCbw(s.data) : undefined;
     const cmd = this.current;
     if (cbw !== undefined && (cmd === undefined || cmd.dataEnd !== undefined || cmd.direction !== 'out')) {
       this.current = {
@@ -236,5 +224,3 @@ export function loadRecording(file: string, select?: DeviceChoice): Recording {
   };
   return { file, busnum: dev.bus, devnum: dev.dev, info, commands: b.commands, getMaxLun: b.getMaxLun };
 }
-
-export const CSW_SIG = CSW_SIGNATURE;

@@ -6,13 +6,15 @@ import { getDeviceList, type Device } from 'usb';
 import { readFileSync } from 'node:fs';
 import type { DeviceListing } from '../backend.js';
 import type { UsbSpeed } from '../port.js';
-import { formatPortPath, hex4, portNumbersOf, selectOne, type DeviceSelector } from '../selector.js';
+import { formatPortPath, portNumbersOf, selectOne, type DeviceSelector } from '../selector.js';
 import { usbErrorFromLibusb, libusbErrno, LibusbErrorCode } from './errors.js';
 import { acquireHandle, releaseHandle } from './handles.js';
 import { summarizeMassStorageInterfaces } from './select.js';
 import { withUsbip } from './usbip.js';
 import type { UsbipRoots } from '../usbip.js';
 import { logger } from '../../util/log.js';
+import { hex4 } from '../../util/hex.js';
+import { UsbmsInternalError } from '../../util/errors.js';
 
 const log = logger('libusb', 'list');
 
@@ -159,6 +161,6 @@ export async function findLibusbDevice(selector: DeviceSelector, usbipRoots?: Us
   const all = await enumerateAll(usbipRoots);
   const row = selectOne(selector, all.flatMap((e) => e.rows));
   const hit = all.find((e) => e.rows.includes(row));
-  if (hit === undefined) throw new Error('selectOne returned a row that is not in the listing');
+  if (hit === undefined) throw new UsbmsInternalError('selectOne returned a row that is not in the listing');
   return { device: hit.device, row };
 }

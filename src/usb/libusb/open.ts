@@ -7,7 +7,7 @@ import type { DeviceIdentity } from '../backend.js';
 import { DeviceMismatchError, UsbMountedError } from '../device-errors.js';
 import { UsbError } from '../errors.js';
 import type { PortInfo } from '../port.js';
-import { formatDeviceSelector, formatPortPath, hex4, portNumbersOf, parseDeviceSelector, type DeviceSelector } from '../selector.js';
+import { formatDeviceSelector, formatPortPath, portNumbersOf, parseDeviceSelector, type DeviceSelector } from '../selector.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { acquireHandle, releaseHandle } from './handles.js';
 import { deviceSpeed, findLibusbDevice, readDeviceStrings } from './list.js';
@@ -16,6 +16,7 @@ import { LibusbPort } from './port.js';
 import { chooseBotInterface, type BotInterfaceChoice } from './select.js';
 import { refuseExported } from './usbip.js';
 import { logger } from '../../util/log.js';
+import { hex4 } from '../../util/hex.js';
 
 const log = logger('libusb', 'open');
 

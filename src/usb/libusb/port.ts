@@ -9,6 +9,7 @@ import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { releaseHandle, retryClose } from './handles.js';
 import { LibusbTransfer, type TransferHost } from './transfer.js';
 import { logger } from '../../util/log.js';
+import { UsbmsArgumentError } from '../../util/errors.js';
 
 const log = logger('libusb');
 
@@ -72,24 +73,24 @@ export class LibusbPort implements UsbPort, TransferHost {
   createTransfer(pipe: Pipe): UsbTransfer {
     const unusable = this.unusableReason();
     if (unusable !== undefined) throw unusable;
-    if (pipe !== 'in' && pipe !== 'out') throw new UsbError('INVALID', `pipe must be 'in' or 'out', got ${String(pipe)}`);
+    if (pipe !== 'in' && pipe !== 'out') throw new UsbmsArgumentError(`pipe must be 'in' or 'out', got ${String(pipe)}`, { argument: 'pipe' });
     const ep = pipe === 'in' ? this.bulkIn : this.bulkOut;
     return new LibusbTransfer(pipe, this, (cb) => ep.makeTransfer(0, cb));
   }
 
   controlIn(setup: ControlSetup, length: number, timeoutMs: number): Promise<Buffer> {
     if ((setup.bmRequestType & 0x80) === 0) {
-      return Promise.reject(new UsbError('INVALID', 'controlIn needs a device-to-host bmRequestType (bit 7 set)'));
+      return Promise.reject(new UsbmsArgumentError('controlIn needs a device-to-host bmRequestType (bit 7 set)', { argument: 'bmRequestType' }));
     }
     if (!Number.isInteger(length) || length < 0 || length > 0xffff) {
-      return Promise.reject(new UsbError('INVALID', `control length must be 0..65535, got ${length}`));
+      return Promise.reject(new UsbmsArgumentError(`control length must be 0..65535, got ${length}`, { argument: 'length' }));
     }
     return this.control(setup, length, timeoutMs).then((data) => data ?? Buffer.alloc(0));
   }
 
   async controlOut(setup: ControlSetup, data: Buffer | undefined, timeoutMs: number): Promise<void> {
     if ((setup.bmRequestType & 0x80) !== 0) {
-      throw new UsbError('INVALID', 'controlOut needs a host-to-device bmRequestType (bit 7 clear)');
+      throw new UsbmsArgumentError('controlOut needs a host-to-device bmRequestType (bit 7 clear)', { argument: 'bmRequestType' });
     }
     await this.control(setup, data ?? Buffer.alloc(0), timeoutMs);
   }

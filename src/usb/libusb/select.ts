@@ -3,10 +3,11 @@
  * descriptor shapes node-usb returns (or hand-built ones in tests) and never touches a device.
  */
 import { UsbError } from '../errors.js';
+import { BOT_INTERFACE } from '../wire/bot.js';
 
-export const USB_CLASS_MASS_STORAGE = 0x08;
-export const MSC_SUBCLASS_SCSI = 0x06;
-export const MSC_PROTOCOL_BOT = 0x50;
+export const USB_CLASS_MASS_STORAGE = BOT_INTERFACE.CLASS;
+export const MSC_SUBCLASS_SCSI = BOT_INTERFACE.SUBCLASS_SCSI;
+export const MSC_PROTOCOL_BOT = BOT_INTERFACE.PROTOCOL_BOT;
 export const MSC_PROTOCOL_UAS = 0x62;
 const TRANSFER_TYPE_BULK = 0x02;
 const ENDPOINT_DIR_IN = 0x80;

@@ -11,6 +11,7 @@ import { UsbCancelledError, UsbDeviceGoneError, UsbError, UsbTimeoutError } from
 import type { Pipe, UsbTransfer } from '../port.js';
 import { LibusbTransferStatus, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { logger } from '../../util/log.js';
+import { UsbmsArgumentError } from '../../util/errors.js';
 
 const log = logger('libusb', 'xfer');
 
@@ -50,9 +51,9 @@ export class LibusbTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const unusable = this.host.unusableReason();
     if (unusable !== undefined) return Promise.reject(unusable);
-    if (this.busy) return Promise.reject(new UsbError('INVALID', `bulk-${this.pipe} transfer is already in flight`));
+    if (this.busy) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer is already in flight`));
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(new UsbError('INVALID', `timeoutMs must be >= 0, got ${timeoutMs}`));
+      return Promise.reject(new UsbmsArgumentError(`timeoutMs must be >= 0, got ${timeoutMs}`, { argument: 'timeoutMs' }));
     }
     const promise = new Promise<number>((resolve, reject) => {
       this.resolveFn = resolve;

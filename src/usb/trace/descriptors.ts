@@ -4,6 +4,7 @@
  * recording holds (so a replayed device gets its identity and endpoints back). USB 2.0 §9.6.
  */
 import type { PortInfo, UsbSpeed } from '../port.js';
+import { BOT_INTERFACE } from '../wire/bot.js';
 
 export const DESC_DEVICE = 1;
 export const DESC_CONFIGURATION = 2;
@@ -37,7 +38,7 @@ export function configurationDescriptor(info: PortInfo): Buffer {
   d[0] = 9; d[1] = DESC_CONFIGURATION; d.writeUInt16LE(d.length, 2); d[4] = 1; d[5] = 1; d[7] = 0x80; d[8] = 50;
   const i = 9;
   d[i] = 9; d[i + 1] = DESC_INTERFACE; d[i + 2] = info.interfaceNumber; d[i + 3] = info.alternateSetting;
-  d[i + 4] = 2; d[i + 5] = 0x08; d[i + 6] = 0x06; d[i + 7] = 0x50;
+  d[i + 4] = 2; d[i + 5] = BOT_INTERFACE.CLASS; d[i + 6] = BOT_INTERFACE.SUBCLASS_SCSI; d[i + 7] = BOT_INTERFACE.PROTOCOL_BOT;
   const ep = (at: number, address: number, mps: number): void => {
     d[at] = 7; d[at + 1] = DESC_ENDPOINT; d[at + 2] = address; d[at + 3] = 0x02; d.writeUInt16LE(mps, at + 4);
   };
@@ -93,7 +94,7 @@ export function findMassStorageInterface(config: Buffer): MassStorageInterface |
     if (type === DESC_INTERFACE && len >= 9) {
       if (current?.bot === true && inEp !== undefined && outEp !== undefined) break;
       current = { number: config[at + 2] ?? 0, alt: config[at + 3] ?? 0,
-        bot: config[at + 5] === 0x08 && config[at + 7] === 0x50 };
+        bot: config[at + 5] === BOT_INTERFACE.CLASS && config[at + 7] === BOT_INTERFACE.PROTOCOL_BOT };
       inEp = undefined; outEp = undefined;
     } else if (type === DESC_ENDPOINT && len >= 7 && current?.bot === true && ((config[at + 3] ?? 0) & 3) === 2) {
       const address = config[at + 2] ?? 0;

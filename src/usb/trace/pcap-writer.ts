@@ -106,7 +106,7 @@ export class PcapWriter {
           skip = 0;
         }
         const n = writevSync(this.fd, rest);
-        if (n === 0) throw new Error('no progress writing the pcap file');
+        if (n === 0) throw new TraceWriteError('no progress writing the pcap file');
         done += n;
       }
     } catch (e) {

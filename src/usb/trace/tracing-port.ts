@@ -19,9 +19,11 @@ import {
 } from './descriptors.js';
 import { PcapWriter } from './pcap-writer.js';
 import { DIR_IN, ERRNO, statusForError, XFER_BULK, XFER_CONTROL, type EventType } from './usbmon.js';
+import { isArgumentError } from '../../util/errors.js';
+import { CBW_LENGTH } from '../wire/bot.js';
 
 /** Bulk records keep at least a whole CBW, so a small snaplen never costs Wireshark the BOT framing. */
-const MIN_BULK_CAPTURE = 31;
+const MIN_BULK_CAPTURE = CBW_LENGTH;
 
 const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
@@ -151,9 +153,11 @@ export class TracingPort implements UsbPort {
   }
 
   failed(urb: Urb, e: unknown, inBuffer: Buffer | undefined): void {
+    // A caller's mistake (transfer already in flight, bad timeout) was refused before the wire: -EINVAL at submit.
+    if (isArgumentError(e)) { this.completed(urb, 'E', ERRNO.EINVAL, 0, undefined); return; }
     if (!isUsbError(e)) { this.completed(urb, 'C', ERRNO.EPROTO, 0, undefined); return; }
     // Refused before anything reached the wire: usbmon's submission error.
-    const refused = e.kind === 'CLOSED' || e.kind === 'INVALID';
+    const refused = e.kind === 'CLOSED';
     // close() kills what is in flight (usb_kill_urb: -ENOENT); cancel() unlinks one transfer (-ECONNRESET)
     const status = e.kind === 'CANCELLED' && this.closing ? ERRNO.ENOENT : statusForError(e.kind, refused ? 'submit' : 'callback');
     const moved = e.actualLength;

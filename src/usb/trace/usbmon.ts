@@ -59,7 +59,6 @@ export function statusForError(kind: UsbErrorKind, phase: 'callback' | 'submit')
     case 'CANCELLED': return ERRNO.ECONNRESET; // an asynchronous unlink, as libusb_cancel_transfer does
     case 'NO_DEVICE': return phase === 'submit' ? ERRNO.ENODEV : ERRNO.ESHUTDOWN;
     case 'CLOSED': return ERRNO.ENODEV;
-    case 'INVALID': return ERRNO.EINVAL;
     default: return ERRNO.EPROTO;
   }
 }

@@ -14,7 +14,7 @@ import {
   decodeDiskSense,
 } from '../../../src/disk/index.js';
 import { MemoryMedia, MockUsbDevice } from '../../../src/mock/index.js';
-import { mockFromSpec } from '../../../src/open-mock.js';
+import { mockFromSpec } from '../../../src/sources/mock-spec.js';
 import { UsbmsOpenError } from '../../../src/open.js';
 import { ScsaError, scsi_init_pkt, NULL_FUNC } from '../../../src/scsa/index.js';
 import { commands, ExitStatus, ScsiDataError, ScsiParamError } from '../../../src/scsi/index.js';
@@ -26,6 +26,7 @@ import { RigError } from '../../../src/apps/rig/index.js';
 import { TraceFormatError } from '../../../src/usb/trace/pcap-reader.js';
 import { rig } from '../../disk/helpers.js';
 import { ROOT } from './build.js';
+import { closing } from '../../support/session.js';
 
 const codes = Object.keys(ERROR_CODES) as UsbmsErrorCode[];
 const cause = new Error('the error underneath');
@@ -36,7 +37,7 @@ const caught = (fn: () => unknown): unknown => { try { fn(); } catch (e) { retur
 describe('the code set and the exit table', () => {
   it('codes are namespaced by layer and each has a meaning', () => {
     for (const c of codes) {
-      expect(c).toMatch(/^(ARG|USB|BOT|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|CLI)_[A-Z0-9_]+$/);
+      expect(c).toMatch(/^(ARG|INTERNAL|USB|BOT|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|CLI)_[A-Z0-9_]+$/);
       expect(ERROR_CODES[c].length).toBeGreaterThan(10);
     }
   });
@@ -149,16 +150,13 @@ describe('a caller\'s mistake is ARG_INVALID at every layer', () => {
   });
 
   it('SCSA, disk: scsi_init_pkt with an impossible CDB length, a read at a negative LBA', async () => {
-    const { session, disk } = await rig({ blocks: 2048 });
-    try {
-      expectArgumentError(caught(() => scsi_init_pkt(session.hba.address(0), null, null, -1, 32, 0, 0, NULL_FUNC)),
-        'UsbmsArgumentError');
-      const e = await disk.read(-1n, 1).catch((x: unknown) => x);
-      expect(e).toBeInstanceOf(DiskArgumentError);
-      expectArgumentError(e, 'DiskArgumentError');
-    } finally {
-      await session.close();
-    }
+    await using held = closing(await rig({ blocks: 2048 }));
+    const { session, disk } = held;
+    expectArgumentError(caught(() => scsi_init_pkt(session.hba.address(0), null, null, -1, 32, 0, 0, NULL_FUNC)),
+      'UsbmsArgumentError');
+    const e = await disk.read(-1n, 1).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DiskArgumentError);
+    expectArgumentError(e, 'DiskArgumentError');
   });
 
   it('the software disk: bad LUN options, bad fault rules, media access past the end, a bad JSON spec', () => {
@@ -169,13 +167,14 @@ describe('a caller\'s mistake is ARG_INVALID at every layer', () => {
     expectArgumentError(caught(() => mockFromSpec(join(ROOT, 'no-such-device.json'))), 'MockSpecError');
   });
 
-  it('USB: a transfer submitted while in flight (kind INVALID) carries the same code', async () => {
+  it('USB: a transfer submitted while in flight is a UsbmsArgumentError, not a USB failure', async () => {
     const dev = new MockUsbDevice({ luns: [{ blocks: 64 }] });
     const port = dev.open();
     const t = port.createTransfer('in');
     const first = t.submit(Buffer.alloc(13), 50).catch((x: unknown) => x);
     const second = await t.submit(Buffer.alloc(13), 50).catch((x: unknown) => x);
-    expect(second).toMatchObject({ name: 'UsbError', kind: 'INVALID', code: 'ARG_INVALID' });
+    expect(second).toBeInstanceOf(UsbmsArgumentError);
+    expect(second).toMatchObject({ name: 'UsbmsArgumentError', code: 'ARG_INVALID' });
     expect(isArgumentError(second)).toBe(true);
     await first;
     await port.close();

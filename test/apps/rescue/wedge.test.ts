@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WedgeConfigError, WedgeController } from '../../../src/mock/index.js';
 import { readRange } from '../../../src/mock/wedge.js';
-import { mockFromSpec } from '../../../src/open-mock.js';
+import { mockFromSpec } from '../../../src/sources/mock-spec.js';
 
 const read10 = (lba: number, blocks: number): Buffer => {
   const cdb = Buffer.alloc(16);

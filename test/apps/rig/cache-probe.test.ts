@@ -6,23 +6,22 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CachingMedia, createPersonality, MemoryMedia } from '../../../src/mock/index.js';
 import { DeviceHandle, probeDisk, type ResetType } from '../../../src/apps/rig/index.js';
 import { cachedFake, MIB, stick, testRig, type TestRig } from './helpers.js';
+import { closing } from '../../support/session.js';
 
 let rig: TestRig | undefined;
 afterEach(() => { rig?.backend.dispose(); rig = undefined; });
 
 async function probeWith(dev: Parameters<typeof testRig>[0][string], resetType: ResetType) {
   rig = await testRig({ '0-1.1': dev });
-  const handle = new DeviceHandle(rig.devices[0]!, { allowWrite: true, readyPollMs: 5, returnTimeoutMs: 5000 });
+  await using handle = closing(new DeviceHandle(rig.devices[0]!, { allowWrite: true, readyPollMs: 5, returnTimeoutMs: 5000 }));
   const disk = await handle.open();
-  try {
-    const original = Buffer.alloc(512, 0x5a);
-    await disk.write(0n, original);
-    const r = await probeDisk(disk, { seed: 7, random: 8, resetType, reset: () => handle.reset(resetType, 20) });
-    // whatever the verdict, the user's first block is back (read from the flash: reset first)
-    const after = await handle.reset('port');
-    expect(Buffer.compare(await after.read(0n, 1), original)).toBe(0);
-    return { r, dev };
-  } finally { await handle.close(); }
+  const original = Buffer.alloc(512, 0x5a);
+  await disk.write(0n, original);
+  const r = await probeDisk(disk, { seed: 7, random: 8, resetType, reset: () => handle.reset(resetType, 20) });
+  // whatever the verdict, the user's first block is back (read from the flash: reset first)
+  const after = await handle.reset('port');
+  expect(Buffer.compare(await after.read(0n, 1), original)).toBe(0);
+  return { r, dev };
 }
 
 describe('CachingMedia', () => {

@@ -1,7 +1,8 @@
 /** A rig of software disks behind a software hub, and the events a run emits. */
 import { createPersonality, MockUsbDevice, type MockDeviceOptions } from '../../../src/mock/index.js';
 import type { MockBackend } from '../../../src/mock/backend.js';
-import { mockBackendOf, rigDevicesOf, type BackendRigDevice, type RigEvent } from '../../../src/apps/rig/index.js';
+import { rigDevicesOf, type BackendRigDevice, type RigEvent } from '../../../src/apps/rig/index.js';
+import { mockBackendOf } from '../../../src/sources/index.js';
 
 export const MIB = 1024 * 1024;
 

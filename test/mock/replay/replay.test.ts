@@ -14,6 +14,7 @@ import { DiskError } from '../../../src/disk/index.js';
 import { PcapWriter, TracingPort } from '../../../src/usb/trace/index.js';
 import { loadRecording, ReplayDivergenceError, ReplayUsbDevice } from '../../../src/mock/replay/index.js';
 import { OP, read10, TestHost, type CbwSpec, type CommandOutcome } from '../host.js';
+import { closing } from '../../support/session.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'usbms-replay-'));
 let n = 0;
@@ -141,17 +142,13 @@ describe('replay through the whole stack (openUsbms({ replay }))', () => {
     dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'medium-error', lbas: [100n] } });
     dev.faults.inject({ match: { opcode: 0x00 }, fault: { kind: 'phase-error' } });
     const run = async (opts: Parameters<typeof openUsbms>[0]): Promise<unknown> => {
-      const s = await openUsbms(opts);
-      try {
-        const disk = await s.openDisk(0);
-        const data = await disk.read(10n, 4);
-        const bad = await disk.read(100n, 1).catch((e: unknown) => e as DiskError);
-        return { serial: s.port.info.serialNumber, vendorId: s.port.info.vendorId, blocks: disk.blocks,
-          blockSize: disk.blockSize, data: data.toString('hex'), bad: [(bad as DiskError).kind, (bad as DiskError).sense?.key,
-            (bad as DiskError).lba], maxLun: s.hba.maxLun };
-      } finally {
-        await s.close();
-      }
+      await using s = closing(await openUsbms(opts));
+      const disk = await s.openDisk(0);
+      const data = await disk.read(10n, 4);
+      const bad = await disk.read(100n, 1).catch((e: unknown) => e as DiskError);
+      return { serial: s.port.info.serialNumber, vendorId: s.port.info.vendorId, blocks: disk.blocks,
+        blockSize: disk.blockSize, data: data.toString('hex'), bad: [(bad as DiskError).kind, (bad as DiskError).sense?.key,
+          (bad as DiskError).lba], maxLun: s.hba.maxLun };
     };
     const live = await run({ mock: dev, pcap: { file } });
     const replay = new ReplayUsbDevice(loadRecording(file));
@@ -165,14 +162,10 @@ describe('replay through the whole stack (openUsbms({ replay }))', () => {
     const s1 = await openUsbms({ mock: new MockUsbDevice({ luns: [{ blocks: 4096n }] }), pcap: { file } });
     await (await s1.openDisk(0)).read(0n, 1);
     await s1.close();
-    const s = await openUsbms({ replay: file });
-    try {
-      const disk = await s.openDisk(0);
-      await expect(disk.read(7n, 1)).rejects.toBeDefined();
-      expect(replayDivergenceOf(s.port)?.asked).toMatch(/READ\(10\) lba=7 blocks=1/);
-    } finally {
-      await s.close();
-    }
+    await using s = closing(await openUsbms({ replay: file }));
+    const disk = await s.openDisk(0);
+    await expect(disk.read(7n, 1)).rejects.toBeDefined();
+    expect(replayDivergenceOf(s.port)?.asked).toMatch(/READ\(10\) lba=7 blocks=1/);
   });
 });
 
@@ -190,14 +183,10 @@ describe('a capture of the Linux kernel driving a stick (test/replays/kernel-usb
   });
 
   it('what the kernel did not ask fails loudly: usbms\'s MODE SENSE(6) with DBD, naming the kernel\'s own', async () => {
-    const s = await openUsbms({ replay: file });
-    try {
-      await expect(s.openDisk(0)).rejects.toBeDefined();
-      const d = replayDivergenceOf(s.port);
-      expect(d?.asked).toMatch(/MODE SENSE\(6\) dbd pageCode=63.*\[1a 08 3f 00 c0 00\]/);
-      expect(d?.recorded).toMatch(/nearest of that opcode: #\d+: LUN 0 MODE SENSE\(6\).*\[1a 00 3f/);
-    } finally {
-      await s.close();
-    }
+    await using s = closing(await openUsbms({ replay: file }));
+    await expect(s.openDisk(0)).rejects.toBeDefined();
+    const d = replayDivergenceOf(s.port);
+    expect(d?.asked).toMatch(/MODE SENSE\(6\) dbd pageCode=63.*\[1a 08 3f 00 c0 00\]/);
+    expect(d?.recorded).toMatch(/nearest of that opcode: #\d+: LUN 0 MODE SENSE\(6\).*\[1a 00 3f/);
   });
 });

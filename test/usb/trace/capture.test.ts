@@ -102,7 +102,7 @@ describe('TracingPort: one S and one C per transfer, as usbmon writes them', () 
     await expect(inT.submit(Buffer.alloc(13), 20)).rejects.toMatchObject({ kind: 'TIMEOUT' });
     const pending = inT.submit(Buffer.alloc(13), 0);
     // submitting a transfer already in flight is refused at submission: usbmon's 'E' record
-    await expect(inT.submit(Buffer.alloc(13), 0)).rejects.toMatchObject({ kind: 'INVALID' });
+    await expect(inT.submit(Buffer.alloc(13), 0)).rejects.toMatchObject({ code: 'ARG_INVALID' });
     inT.cancel();
     await expect(pending).rejects.toMatchObject({ kind: 'CANCELLED' });
     // an invalid CBW (30 bytes) makes the device stall bulk-in

@@ -13,6 +13,7 @@ import { openUsbms } from '../../../src/open.js';
 import { DiskError } from '../../../src/disk/index.js';
 import { loadRecording } from '../../../src/mock/replay/index.js';
 import { num, tsharkFields, tsharkVersion } from './tshark.js';
+import { closing } from '../../support/session.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'usbms-tshark-'));
 
@@ -26,16 +27,12 @@ describe('tshark decodes a usbms capture of the software disk', () => {
     dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'medium-error', lbas: [100n] } });
     dev.faults.inject({ match: { opcode: 0x25 }, fault: { kind: 'stall', phase: 'data' } });
     dev.faults.inject({ match: { opcode: 0x00 }, fault: { kind: 'phase-error' } });
-    const s = await openUsbms({ mock: dev, pcap: { file } });
-    try {
-      const disk = await s.openDisk(0);
-      await disk.read(0n, 4);
-      const err = await disk.read(100n, 1).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(DiskError);
-      senseKey = (err as DiskError).sense?.key ?? -1;
-    } finally {
-      await s.close();
-    }
+    await using s = closing(await openUsbms({ mock: dev, pcap: { file } }));
+    const disk = await s.openDisk(0);
+    await disk.read(0n, 4);
+    const err = await disk.read(100n, 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiskError);
+    senseKey = (err as DiskError).sense?.key ?? -1;
   }, 20_000);
 
   /** Every frame, decoded once (tshark takes a second or more to start). */

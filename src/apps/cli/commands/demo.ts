@@ -7,12 +7,12 @@ import { readPartitionTable } from '../../../disk/index.js';
 import { withExamples } from '../examples.js';
 import { formatBytes, hexDump } from '../format.js';
 import { out, printJson, run, withDisk, type GlobalArgs } from '../context.js';
+import { hex4 } from '../../../util/hex.js';
 
 async function demo(a: GlobalArgs): Promise<number> {
   const args: GlobalArgs = { ...a, device: undefined, mock: a.mock ?? '' };
   return withDisk(args, {}, async (disk, session) => {
     const i = session.port.info;
-    const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
     const table = await readPartitionTable((lba, n) => disk.read(lba, n), disk.blockSize, disk.blocks);
     const first = table.partitions[0];
     const sample = await disk.read(first?.firstLba ?? 0n, 1);

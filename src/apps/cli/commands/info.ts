@@ -3,11 +3,12 @@
  * sg_requests, sg_decode_sense). `list` is in ./list.ts.
  */
 import type { Argv } from 'yargs';
-import { decodeSense, decodeVpdPage, exitStatusForSense, formatSense } from '../../../scsi/index.js';
+import { scsi } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes, hexDump, toJson } from '../format.js';
 import { out, printJson, run, withDisk, type GlobalArgs } from '../context.js';
+const { decodeSense, decodeVpdPage, exitStatusForSense, formatSense } = scsi;
 
 interface InquiryArgs extends GlobalArgs { vpd?: string | undefined; hex: boolean }
 

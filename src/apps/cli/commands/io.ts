@@ -14,6 +14,7 @@ import { hexDump, Progress } from '../format.js';
 import {
   out, parseCount, parseLba, printJson, requireMedium, requireWrite, run, withDisk, type GlobalArgs,
 } from '../context.js';
+import { UsbmsInternalError } from '../../../util/errors.js';
 
 /** Largest read printed as a hex dump or JSON (a terminal full of hex is not what anyone wants beyond it). */
 const MAX_DUMP_BYTES = 16 * 2 ** 20;
@@ -177,7 +178,7 @@ async function scan(disk: Disk, start: bigint, count: bigint, onProgress: (done:
       failedChunks.add(lba);
       return into.subarray(0, n * disk.blockSize);
     }),
-    write: () => Promise.reject(new Error('verify does not write')),
+    write: () => Promise.reject(new UsbmsInternalError('verify does not write')),
   };
   const chunkBlocks = Math.max(1, Math.floor(disk.maxTransferBytes / disk.blockSize));
   await forEachChunk(tolerant, { start, end: start + count - 1n, chunkBlocks }, async (chunk, lba) => {

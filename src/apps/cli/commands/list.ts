@@ -6,20 +6,14 @@
  * as exported, and is neither opened for its LUN count nor used without --force-exported.
  */
 import type { Argv } from 'yargs';
-import { openUsbms, usbBackend } from '../../../open.js';
-import type { DeviceListing, UsbBackend } from '../../../usb/backend.js';
-import { formatUsbipSelector, hex4 } from '../../../usb/selector.js';
+import { openUsbms } from '../../../open.js';
+import { formatUsbipSelector, hex4, type DeviceListing, type UsbBackend } from '../../../api.js';
 import { logger } from '../../../util/log.js';
 import { EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
-import { out, printJson, run, type GlobalArgs } from '../context.js';
+import { out, printJson, run, sourceOf, type GlobalArgs } from '../context.js';
 
 const log = logger('cli', 'list');
-
-/** The --mock option as usbBackend takes it ('' is the demo disk). */
-export function mockArg(a: GlobalArgs): string | true | undefined {
-  return a.mock === undefined ? undefined : a.mock === '' ? true : a.mock;
-}
 
 /**
  * LUNs of a Bulk-Only interface that nobody holds: open it, Get Max LUN (with the engine's fallbacks and the
@@ -29,7 +23,7 @@ async function lunCount(backend: UsbBackend, d: DeviceListing): Promise<number |
   if (d.protocol !== 'BOT' && !d.hasBotAltSetting) return null;
   if (d.accessDenied || d.kernelDriverActive !== false || d.exported !== undefined) return null;
   try {
-    const s = await openUsbms({ backend, device: d.portPath });
+    const s = await openUsbms({ backend, device: { kind: 'location', busNumber: d.busNumber, deviceAddress: d.deviceAddress } });
     try {
       return s.hba.maxLun + 1;
     } finally {
@@ -106,7 +100,7 @@ export function formatListRow(r: ListRow): string {
 }
 
 async function list(a: GlobalArgs): Promise<number> {
-  const { backend } = await usbBackend({ mock: mockArg(a) });
+  const { backend } = await sourceOf(a);
   const rows = await listRows(backend);
   if (a.json) { printJson(rows); return EXIT.OK; }
   if (rows.length === 0) {

@@ -5,15 +5,13 @@
  * device attached through USB/IP (its hub is on another host: the refusal says to run `usbms power` there).
  */
 import type { Argv } from 'yargs';
-import { usbBackend } from '../../../open.js';
-import type { DeviceListing, UsbBackend } from '../../../usb/backend.js';
-import { remotePowerError } from '../../../usb/device-errors.js';
-import { DeviceSlot, portStatus, setPortPower, usbipNameOf, waitForArrival } from '../../../usb/slot.js';
-import { formatPortPath, hex4, parseDeviceSelector, selectOne, type PortLocation } from '../../../usb/selector.js';
+import {
+  DeviceAtPort, formatPortPath, hex4, parseDeviceSelector, portStatus, remotePowerError, selectOne, setPortPower,
+  usbipNameOf, waitForArrival, type DeviceListing, type PortLocation, type UsbBackend,
+} from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
-import { info, out, printJson, run, type GlobalArgs } from '../context.js';
-import { mockArg } from './list.js';
+import { info, out, printJson, run, sourceOf, type GlobalArgs } from '../context.js';
 
 type Action = 'off' | 'on' | 'cycle' | 'status';
 interface PowerArgs extends GlobalArgs { action: Action; 'off-ms': number; 'wait-ms': number }
@@ -39,14 +37,14 @@ async function portOf(backend: UsbBackend, device: string | undefined): Promise<
 async function power(a: PowerArgs): Promise<number> {
   const offMs = checkMs(a['off-ms'], 'off-ms', 600_000);
   const waitMs = checkMs(a['wait-ms'], 'wait-ms', 600_000);
-  const { backend } = await usbBackend({ mock: mockArg(a) });
+  const { backend } = await sourceOf(a);
   const location = await portOf(backend, a.device);
   const port = formatPortPath(location);
   const present = (await backend.list()).find((d) => formatPortPath(d) === port);
   // A device attached through USB/IP: its hub is on the exporting host (the vhci root hub here has no power).
   const remote = present === undefined ? undefined : usbipNameOf(present);
   if (remote !== undefined) throw remotePowerError(location, remote);
-  const slot = present === undefined ? undefined : DeviceSlot.of(backend, {
+  const slot = present === undefined ? undefined : DeviceAtPort.of(backend, {
     busNumber: location.busNumber, portNumbers: location.portNumbers, vendorId: present.vendorId,
     productId: present.productId, serialNumber: present.serialNumber });
   const t0 = Date.now();

@@ -6,15 +6,16 @@
  */
 import type { Argv } from 'yargs';
 import type { Disk } from '../../../disk/index.js';
-import { usbBackend } from '../../../open.js';
 import {
   BackendRigDevice, DeviceHandle, probeDisk as probeWith, RESET_TYPES, type ProbeResult, type ResetType,
 } from '../../rig/index.js';
-import { parseDeviceSelector, selectOne } from '../../../usb/selector.js';
+import { parseDeviceSelector, selectOne } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes } from '../format.js';
-import { info, out, parseCount, parseMaxTransfer, printJson, requireMedium, requireWrite, run, type GlobalArgs } from '../context.js';
+import {
+  info, out, parseCount, parseMaxTransfer, printJson, requireMedium, requireWrite, run, sourceOf, type GlobalArgs,
+} from '../context.js';
 
 export { probeLbas, type ProbeResult } from '../../rig/index.js';
 
@@ -32,14 +33,14 @@ function resetTypeOf(text: string): ResetType {
 
 /** The probed device as a rig slot, so a reset or a power cycle finds the same device again. */
 async function slotFor(a: ProbeArgs): Promise<DeviceHandle> {
-  const chosen = await usbBackend({ mock: a.mock === undefined ? undefined : a.mock === '' ? true : a.mock });
-  const name = a.device ?? chosen.onlyDevice;
-  if (name === undefined) {
+  const source = await sourceOf(a);
+  const selector = a.device === undefined ? source.selector : parseDeviceSelector(a.device);
+  if (selector === undefined) {
     throw new CliError('no device selected: pass --device vid:pid[:serial], bus:address or a port path, or --mock');
   }
   if (a.device !== undefined && a.mock !== undefined) throw new CliError('give either --device or --mock, not both');
-  const row = selectOne(parseDeviceSelector(name), await chosen.backend.list());
-  const device = new BackendRigDevice(chosen.backend, row, { detachKernelDriver: a['detach-kernel-driver'],
+  const row = selectOne(selector, await source.backend.list());
+  const device = new BackendRigDevice(source.backend, row, { detachKernelDriver: a['detach-kernel-driver'],
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
     maxTransferBytes: parseMaxTransfer(a['max-transfer']), forceExported: a['force-exported'] });
   return new DeviceHandle(device, { allowWrite: true, lun: a.lun });

@@ -12,7 +12,7 @@
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { DiskNoMediumError } from '../../../disk/index.js';
-import { usbBackend, type OpenUsbmsOptions, type UsbmsSession } from '../../../open.js';
+import type { OpenUsbmsOptions, UsbmsSession } from '../../../open.js';
 import {
   formatMapfile, loadMapfile, mapFromMapfile, RescueEngine, RescueImage, RescueMap, saveMapfileAtomic,
   SessionRescueDevice, findSlot, slotSource, type MapfileState, type RescueEvent, type RescueOutcome,
@@ -20,8 +20,7 @@ import {
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes, formatDuration } from '../format.js';
-import { openSession, run, type GlobalArgs } from '../context.js';
-import { mockArg } from './list.js';
+import { openSession, run, sourceOf, type GlobalArgs } from '../context.js';
 
 interface RescueArgs extends GlobalArgs {
   out?: string | undefined;
@@ -118,8 +117,8 @@ async function rescueCmd(a: RescueArgs): Promise<number> {
   const parsed = loadMapfile(mapPath);
   // The device is known by its slot (port path + VID:PID + serial) on one backend for the whole run, so that it
   // is found again, and only it, after a reset, a power cycle or a re-plug gives it a new address.
-  const { backend, onlyDevice } = await usbBackend({ mock: mockArg(a) });
-  const device = a.device ?? onlyDevice;
+  const { backend, selector } = await sourceOf(a);
+  const device = a.device ?? selector;
   if (device === undefined) throw new CliError('rescue needs --device (see `usbms list`) or --mock');
   const slot = await findSlot(backend, device);
   const openIn = (): Promise<UsbmsSession> => openSession({ ...a, device: undefined, mock: undefined },

@@ -3,11 +3,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { describeCdb, exitStatusForStatus, statusName } from '../../../scsi/index.js';
+import { scsi } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { hexDump } from '../format.js';
 import { out, parseCount, printJson, requireWrite, run, withDisk, withSession, type GlobalArgs } from '../context.js';
+const { describeCdb, exitStatusForStatus, statusName } = scsi;
 
 interface BenchArgs extends GlobalArgs { 'size-mb': number; 'chunk-kb': number; 'random-ios': number; 'random-kb': number; seed: number }
 

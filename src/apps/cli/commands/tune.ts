@@ -7,7 +7,7 @@
  * Pass the answer to any command as --max-transfer N (or `maxTransferBytes` to openUsbms).
  */
 import type { Argv } from 'yargs';
-import type { Disk } from '../../../disk/index.js';
+import { DiskError, type Disk } from '../../../disk/index.js';
 import { CliError } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes } from '../format.js';
@@ -86,7 +86,7 @@ export async function tuneDisk(disk: TunableDisk, ramp: readonly number[] = TUNE
         await disk.read(BigInt(off / bs), size / bs, view);
         seconds += Number(process.hrtime.bigint() - t0) / 1e9;
         const bad = firstDifference(view, reference.subarray(off, off + size));
-        if (bad >= 0) throw new Error(`data differs from the small READs at LBA ${(off + bad - (bad % bs)) / bs}`);
+        if (bad >= 0) throw new DiskError('bad-response', `data differs from the small READs at LBA ${(off + bad - (bad % bs)) / bs}`);
       }
     } catch (e) {
       r.error = e instanceof Error ? e.message : String(e);

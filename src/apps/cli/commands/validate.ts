@@ -7,12 +7,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { createDemoDisk } from '../../../mock/index.js';
-import type { UsbBackend } from '../../../usb/backend.js';
-import { LibusbBackend } from '../../../usb/libusb/index.js';
+import { openSource, RigSpecError, type SourceSpec } from '../../../open.js';
+import type { UsbBackend } from '../../../api.js';
 import {
-  describeKey, eventLine, isDestructive, junitXml, mockBackendOf, mockRigFromFile, mockRigFromFiles, PlanError, resolvePlan,
-  RESET_TYPES, rigDevicesOf, RigSelectError, RigSpecError, runRig, selectRigDevices, SlotTable,
+  describeKey, eventLine, isDestructive, junitXml, PlanError, resolvePlan,
+  RESET_TYPES, rigDevicesOf, RigSelectError, runRig, selectRigDevices, SlotTable,
   type Plan, type ResetType, type RigEvent,
 } from '../../rig/index.js';
 import { CliError, exitStatusFor } from '../exit.js';
@@ -60,13 +59,13 @@ function withOverrides(plan: Plan, a: ValidateArgs): Plan {
   }) };
 }
 
-async function backendOf(a: ValidateArgs): Promise<{ backend: UsbBackend; mock: boolean }> {
+/** The devices --rig or --mock (one software disk each, '' the demo disk) name, else libusb's. */
+function sourceSpec(a: ValidateArgs): SourceSpec {
   const mocks = list(a.mock);
   if (a.rig !== undefined && mocks.length > 0) throw new CliError('give --rig or --mock, not both');
-  if (a.rig !== undefined) return { backend: await mockRigFromFile(a.rig), mock: true };
-  if (mocks.length === 1 && mocks[0] === '') return { backend: await mockBackendOf([{ port: '0-1.1', device: createDemoDisk() }]), mock: true };
-  if (mocks.length > 0) return { backend: await mockRigFromFiles(mocks), mock: true };
-  return { backend: new LibusbBackend(), mock: false };
+  if (a.rig !== undefined) return { kind: 'rig', file: a.rig };
+  if (mocks.length > 0) return { kind: 'mock', devices: mocks.map((m) => (m === '' ? 'demo' : { file: m })) };
+  return { kind: 'libusb' };
 }
 
 function reporter(json: boolean): { onEvent: (e: RigEvent) => void; table: SlotTable | undefined } {
@@ -89,7 +88,9 @@ async function validate(a: ValidateArgs): Promise<number> {
   let mock: boolean;
   try {
     plan = withOverrides(resolvePlan(a.plan), a);
-    ({ backend, mock } = await backendOf(a));
+    const spec = sourceSpec(a);
+    ({ backend } = await openSource(spec));
+    mock = spec.kind !== 'libusb';
   } catch (e) {
     if (e instanceof PlanError) throw new CliError(e.message);
     if (e instanceof RigSpecError) throw new CliError(e.message, 'CLI_FILE', { cause: e });

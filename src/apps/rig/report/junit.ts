@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { describeKey } from '../device.js';
-import { formatUsbipSelector } from '../../../usb/selector.js';
+import { formatUsbipSelector } from '../../../api.js';
 import { deviceRef } from '../events.js';
 import type { DeviceResult, RigResult } from '../runner.js';
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Disk } from '../../../disk/index.js';
 import { keyFileName, type DeviceKey } from '../device.js';
 import type { DeviceJournal } from '../journal.js';
+import { UsbmsInternalError } from '../../../util/errors.js';
 
 /** Up to this much is kept in memory (when no journal asks for a file). */
 export const MEMORY_BACKUP_LIMIT = 64 * 1024 * 1024;
@@ -54,7 +55,7 @@ export class BackupStore {
 
   /** Write the saved data back and read it again to check; resolves with the blocks that differ. */
   async restore(d: Disk, chunkBlocks: number): Promise<{ bytes: number; seconds: number; mismatched: number }> {
-    if (!this.saved) throw new Error('nothing was saved');
+    if (!this.saved) throw new UsbmsInternalError('restore before anything was saved');
     const t0 = Date.now();
     const buf = Buffer.alloc(chunkBlocks * d.blockSize);
     const check = Buffer.alloc(chunkBlocks * d.blockSize);

@@ -1,13 +1,13 @@
 /** What a step gets to work with, and what it hands back. */
 import type { Disk } from '../../../disk/index.js';
-import { EXIT } from '../verdict.js';
+import { EXIT, type Figures } from '../verdict.js';
 import type { DeviceHandle } from '../handle.js';
 import type { DeviceJournal } from '../journal.js';
 import type { Plan, Step } from '../plan/types.js';
 import type { BackupStore } from './backup-store.js';
 
-export type Figure = number | string | boolean | null;
-export type Figures = Record<string, Figure>;
+// Declared beside the verdicts, which the journal records too (so the journal needs nothing from the steps).
+export type { Figure, Figures } from '../verdict.js';
 
 export interface StepOutcome {
   status: 'pass' | 'fail' | 'skip';

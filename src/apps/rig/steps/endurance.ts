@@ -4,7 +4,7 @@
  * stopped run goes on where it was: a cycle whose stamps were written is read back (after its power cycle and
  * cool-down), not written again.
  */
-import { sleep } from '../device.js';
+import { sleep } from '../../../util/sleep.js';
 import type { EnduranceState } from '../journal.js';
 import { EXIT } from '../verdict.js';
 import { wholeVerdict } from './destructive.js';
