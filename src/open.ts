@@ -54,6 +54,8 @@ export interface OpenUsbmsOptions extends SourceOptions {
   /** Detach a bound kernel driver (refused when one of its filesystems is mounted, unless `force`). */
   detachKernelDriver?: boolean | undefined;
   force?: boolean | undefined;
+  /** Use a device this host exports through usbip-host (default: refused, UsbipExportedError). */
+  forceExported?: boolean | undefined;
   /** Quirk overrides, `vid:pid:flags[,...]`, or just `flags` for the device being opened. */
   quirks?: string | undefined;
   /** Command timeout (data phase and pkt_time), ms. */
@@ -80,7 +82,7 @@ export interface OpenUsbmsOptions extends SourceOptions {
 
 const OPEN_USBMS_KEYS = {
   backend: true, device: true, expect: true, mock: true, port: true, detachKernelDriver: true, force: true,
-  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true, onRecovery: true,
+  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true, onRecovery: true, forceExported: true,
 } as const satisfies KnownKeys<OpenUsbmsOptions>;
 
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
@@ -181,10 +183,11 @@ async function openPort(opts: OpenUsbmsOptions)
   const source = await openSource(sourceSpecOf(opts));
   if (source.selector === undefined) {
     throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial], ' +
-      '--device bus:address or --device PORT-PATH (see `usbms list`), or --mock for the built-in emulated disk');
+      '--device bus:address, --device PORT-PATH or --device usbip:HOST:BUSID (see `usbms list`), or --mock for the ' +
+      'built-in emulated disk');
   }
   const port = await source.backend.open(source.selector, { detachKernelDriver: opts.detachKernelDriver,
-    force: opts.force, expect: opts.expect });
+    force: opts.force, expect: opts.expect, forceExported: opts.forceExported });
   return { port, mock: source.mock, deviceQuirks: source.backend.quirkOverrides };
 }
 

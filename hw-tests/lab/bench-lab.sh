@@ -2,7 +2,9 @@
 # bench-lab.sh (`npm run bench:lab`): one guest per device model - QEMU usb-storage behind xHCI (SuperSpeed) and
 # behind EHCI (high speed), and the Linux gadget (f_mass_storage on dummy_hcd) - each running bench-guest.sh: the
 # bare node-usb BOT loop, usbms's API and CLI, and the guest kernel's usb-storage, side by side. Then
-# bench-report.mjs prints the medians and ratios as a table and writes them as JSON.
+# bench-report.mjs prints the medians and ratios as a table and writes them as JSON. BENCH_MODELS=usbip (not in the
+# default list): one stick directly, over USB/IP through vhci in the same guest, and usb-storage over that link
+# (hw-tests/lab/bench-usbip.sh).
 #
 # Under TCG these are emulated-CPU speeds: read the ratios (measured in one guest, side by side), not the MB/s.
 # Env: BENCH_MODELS (default "xhci ehci gadget"), BENCH_DIR (default .lab-bench), BENCH_IMAGE_MB (default 128: at 8 MiB per command a 32 MiB disk is 4 commands, too few for a copy's steady pace),
@@ -28,7 +30,10 @@ for model in ${BENCH_MODELS:-xhci ehci gadget}; do
             bash hw-tests/lab/bench-guest.sh ehci 46f4:0001 "$OUT" ;;
     gadget) bash "$HERE/run-in-vm.sh" --timeout 1500 --expect-usb 0 "${pass[@]}" -e "BENCH_GADGET_IMAGE=$OUT/$model.img" -- \
             bash hw-tests/lab/bench-guest.sh gadget 1d6b:0104 "$OUT" ;;
-    *) echo "unknown model $model (xhci, ehci, gadget)" >&2; exit 2 ;;
+    # the stick directly, over USB/IP (exported and attached back in the guest), and usb-storage over that link
+    usbip) bash "$HERE/run-in-vm.sh" --timeout 2400 --hc xhci --disk "$OUT/$model.img" -e "BENCH_ROUNDS=${BENCH_ROUNDS:-5}" -- \
+            bash hw-tests/lab/bench-usbip.sh "$OUT" ;;
+    *) echo "unknown model $model (xhci, ehci, gadget, usbip)" >&2; exit 2 ;;
   esac || echo "guest for $model exited $?" >&2
   rm -f "$OUT/$model.img"
 done

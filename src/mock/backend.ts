@@ -19,6 +19,8 @@ import { BACKEND_OPEN_KEYS, type BackendOpenOptions, type DeviceListing, type Hu
 import { DeviceMismatchError } from '../usb/device-errors.js';
 import { UsbError } from '../usb/errors.js';
 import type { PortInfo, UsbPort } from '../usb/port.js';
+import type { UsbipExport, UsbipImport } from '../usb/usbip.js';
+import { UsbipExportedError } from '../usb/device-errors.js';
 import {
   formatPortPath, parseDeviceSelector, samePortLocation, selectOne, type DeviceSelector, type PortLocation,
 } from '../usb/selector.js';
@@ -47,6 +49,16 @@ interface Slot {
   /** Descriptor facts read once at plug time (a device that is open cannot be probed again). */
   readonly info: PortInfo;
   address: number | undefined;
+  /** What USB/IP says of the port (a software stand-in for vhci-hcd and usbip-host, see {@link PlugOptions}). */
+  readonly usbip: PlugOptions;
+}
+
+/** How a software device is plugged: as a local device (default), attached through USB/IP, or exported. */
+export interface PlugOptions {
+  /** Listed as attached through vhci-hcd from this remote host and bus id. */
+  readonly usbip?: UsbipImport | undefined;
+  /** Listed as bound to usbip-host (exported), and refused by open() unless `forceExported`. */
+  readonly exported?: UsbipExport | undefined;
 }
 
 function toLocation(at: string | PortLocation): PortLocation {
@@ -98,7 +110,7 @@ export class MockBackend implements UsbBackend {
   }
 
   /** Plug `device` into the port `at` (its parent hub must exist); it enumerates at once if the port is powered. */
-  async plug(at: string | PortLocation, device: MockUsbDevice): Promise<void> {
+  async plug(at: string | PortLocation, device: MockUsbDevice, opts: PlugOptions = {}): Promise<void> {
     const location = toLocation(at);
     this.checkFree(location);
     // Plugging a device back in that unplug() pulled out connects it again (a fresh enumeration). A device that
@@ -108,7 +120,7 @@ export class MockBackend implements UsbBackend {
     const probe = device.open();
     const info = probe.info;
     await probe.close();
-    const slot: Slot = { location, device, info, address: undefined };
+    const slot: Slot = { location, device, info, address: undefined, usbip: opts };
     this.slots.push(slot);
     if (this.chainPowered(location)) slot.address = this.nextAddress++;
     else device.disconnect();
@@ -152,6 +164,7 @@ export class MockBackend implements UsbBackend {
     const row = selectOne(selector, await this.list());
     const slot = this.slots.find((s) => samePortLocation(s.location, row));
     if (slot === undefined || slot.address === undefined) throw new UsbError('NO_DEVICE', `${row.portPath} is gone`);
+    if (row.exported !== undefined && options.forceExported !== true) throw new UsbipExportedError(row, row.exported);
     const expect = options.expect;
     if (expect !== undefined && (slot.info.vendorId !== expect.vendorId || slot.info.productId !== expect.productId ||
       slot.info.serialNumber !== expect.serialNumber)) {
@@ -182,7 +195,11 @@ export class MockBackend implements UsbBackend {
   }
 
   private row(s: Slot): DeviceListing {
-    return softwareListing(s.info, s.location, s.address ?? 0);
+    return {
+      ...softwareListing(s.info, s.location, s.address ?? 0),
+      ...(s.usbip.usbip === undefined ? {} : { usbip: s.usbip.usbip }),
+      ...(s.usbip.exported === undefined ? {} : { exported: s.usbip.exported }),
+    };
   }
 
   private makeHub(location: PortLocation, opts: MockHubOptions): MockHub {

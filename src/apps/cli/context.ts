@@ -26,6 +26,8 @@ export interface GlobalArgs {
   timeout?: number | undefined;
   'detach-kernel-driver': boolean;
   force: boolean;
+  /** Use a device exported through usbip-host. */
+  'force-exported': boolean;
   quirks?: string | undefined;
   /** Write a usbmon pcap of the session (src/usb/trace). */
   pcap?: string | undefined;
@@ -38,13 +40,14 @@ export interface GlobalArgs {
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
-    .option('device', { alias: 'd', type: 'string', describe: 'USB device: vid:pid[:serial] (hex), bus:address or a port path (1-2.3, see usbms list)', global: true })
+    .option('device', { alias: 'd', type: 'string', describe: 'USB device: vid:pid[:serial] (hex), bus:address, a port path (1-2.3, see usbms list) or usbip:HOST:BUSID', global: true })
     .option('mock', { type: 'string', describe: 'use the built-in emulated disk (in memory); --mock=IMAGE serves a raw image file (make one: truncate -s 64M disk.img), --mock=DEVICE.json a described device', global: true })
     .option('lun', { type: 'number', default: 0, describe: 'logical unit', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout', global: true })
     .option('timeout', { type: 'number', describe: 'command timeout in seconds', global: true })
     .option('detach-kernel-driver', { type: 'boolean', default: false, describe: 'detach usb-storage (refused while mounted)', global: true })
     .option('force', { type: 'boolean', default: false, describe: 'detach even when a filesystem is mounted; rescue: resume a mapfile of another device', global: true })
+    .option('force-exported', { type: 'boolean', default: false, describe: 'use a device this host exports through usbip-host (another host uses it)', global: true })
     .option('quirks', { type: 'string', describe: 'quirk overrides: FLAG[+FLAG] or vid:pid:flags[,...]', global: true })
     .option('pcap', { type: 'string', describe: 'write a usbmon pcap of the USB traffic to FILE (Wireshark, tshark)', global: true })
     .option('pcap-snaplen', { type: 'number', describe: 'keep at most N data bytes per transfer in the pcap', global: true })
@@ -73,7 +76,7 @@ export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}
   return openUsbms({
     device: a.device,
     mock: mockArg(a),
-    detachKernelDriver: a['detach-kernel-driver'], force: a.force, quirks: a.quirks,
+    detachKernelDriver: a['detach-kernel-driver'], force: a.force, forceExported: a['force-exported'], quirks: a.quirks,
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000,
     pcap: pcapOption(a),
     replay: a.replay,

@@ -6,7 +6,7 @@
  */
 import { isDiskError } from '../../disk/index.js';
 import { UsbDeviceGoneError } from '../../api.js';
-import { describeKey, type RigDevice } from './device.js';
+import { describeKey, slotName, type RigDevice } from './device.js';
 import { deviceRef, type EventSink, type RigEventBody } from './events.js';
 import { DeviceHandle, RigError } from './handle.js';
 import { DeviceJournal } from './journal.js';
@@ -216,7 +216,7 @@ class DeviceRun {
   /** The device left: wait for the same device in the same slot, then go on with the next step. */
   private async watchSlot(step: Step): Promise<void> {
     await this.handle.close();
-    this.emit({ event: 'vanished', step: step.name, reason: `watching ${this.device.key.port} for its return` });
+    this.emit({ event: 'vanished', step: step.name, reason: `watching ${slotName(this.device.key)} for its return` });
     const timeoutMs = this.o.returnTimeoutMs ?? 30_000;
     if (await this.device.waitForReturn(timeoutMs)) {
       this.emit({ event: 'returned', step: step.name, reason: null });

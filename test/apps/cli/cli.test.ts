@@ -36,8 +36,9 @@ describe('usbms CLI on the built-in emulated disk', () => {
     const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
     // the same keys as a real device's row (src/apps/cli/commands/info.ts), so scripts parse both alike
     expect(Object.keys(rows[0]!).sort()).toEqual(['accessDenied', 'address', 'bus', 'interface', 'kernelDriverActive', 'luns',
-      'manufacturer', 'mock', 'port', 'product', 'productId', 'protocol', 'serial', 'speed', 'vendorId'].sort());
+      'manufacturer', 'mock', 'port', 'product', 'productId', 'protocol', 'serial', 'speed', 'vendorId', 'usbip', 'exported'].sort());
     expect(rows[0]!.luns).toBe(1);
+    expect(rows[0]).toMatchObject({ usbip: null, exported: null }); // a local device: neither attached nor exported over USB/IP
     const text = await usbms(['list', '--mock']);
     expect(text.stdout).toMatch(/^0-1\.1 [0-9a-f]{4}:[0-9a-f]{4} bus 0 address \d+ .*LUNs 1/);
   });

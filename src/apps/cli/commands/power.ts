@@ -1,12 +1,13 @@
 /**
  * `usbms power off|on|cycle|status --device PORT`: switch the power of a hub port (SET/CLEAR_FEATURE PORT_POWER
  * on its parent hub, as uhubctl does) and wait for the device there to be gone and back, the same device (VID:PID
- * and serial) or an error. A hub that cannot switch that port alone is refused, never a silent no-op.
+ * and serial) or an error. A hub that cannot switch that port alone is refused, never a silent no-op, and so is a
+ * device attached through USB/IP (its hub is on another host: the refusal says to run `usbms power` there).
  */
 import type { Argv } from 'yargs';
 import {
-  DeviceAtPort, formatPortPath, hex4, parseDeviceSelector, portStatus, selectOne, setPortPower, waitForArrival,
-  type DeviceListing, type PortLocation, type UsbBackend,
+  DeviceAtPort, formatPortPath, hex4, parseDeviceSelector, portStatus, remotePowerError, selectOne, setPortPower,
+  usbipNameOf, waitForArrival, type DeviceListing, type PortLocation, type UsbBackend,
 } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
@@ -65,6 +66,9 @@ async function power(a: PowerArgs): Promise<number> {
   const location = await portOf(backend, a.device);
   const port = formatPortPath(location);
   const present = (await backend.list()).find((d) => formatPortPath(d) === port);
+  // A device attached through USB/IP: its hub is on the exporting host (the vhci root hub here has no power).
+  const remote = present === undefined ? undefined : usbipNameOf(present);
+  if (remote !== undefined) throw remotePowerError(location, remote);
   const slot = present === undefined ? undefined : DeviceAtPort.of(backend, {
     busNumber: location.busNumber, portNumbers: location.portNumbers, vendorId: present.vendorId,
     productId: present.productId, serialNumber: present.serialNumber });

@@ -1,6 +1,7 @@
 /**
  * `usbms validate`: a plan (quick, full, endurance, or a plan file) on every selected device at once, one
- * session per device, each device keyed by port path and serial (src/apps/rig). NDJSON events with --json, a live
+ * session per device, each device keyed by port path and serial, or by remote host and bus id for a device
+ * attached through USB/IP (src/apps/rig). NDJSON events with --json, a live
  * table on a terminal or plain lines otherwise, JUnit XML with --junit; exit 0 when every device passed, else
  * the worst device's status.
  */
@@ -134,16 +135,19 @@ async function validate(a: ValidateArgs): Promise<number> {
   const { onEvent, table, onRecovery } = reporter(a.json);
   const present = await rigDevicesOf(backend, { detachKernelDriver: a['detach-kernel-driver'],
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
-    maxTransferBytes: parseMaxTransfer(a['max-transfer']), onRecovery });
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']), onRecovery, forceExported: a['force-exported'] });
   const names = list(a.device);
   let selected;
   try {
-    selected = selectRigDevices(present, { devices: names, all: a.all || (mock && names.length === 0), match: list(a.match) });
+    selected = selectRigDevices(present, { devices: names, all: a.all || (mock && names.length === 0), match: list(a.match),
+      forceExported: a['force-exported'] });
   } catch (e) {
     if (e instanceof RigSelectError) throw new CliError(e.message);
     throw e;
   }
   for (const x of selected.excluded) info(`usbms: ${x}`);
+  // Over USB/IP the hub is on the exporting host: say so before a plan counts on port power.
+  for (const d of selected.devices) if (d.powerOutOfReach !== undefined) info(`usbms: ${describeKey(d.key)}: ${d.powerOutOfReach}`);
   const result = await runRig(selected.devices, {
     plan, write: a.write, restore: a.restore, seed, journalDir: a.journal, backupDir: a['backup-dir'],
     returnTimeoutMs: a['return-timeout'] * 1000, exitCodeOf, onEvent,
