@@ -232,7 +232,7 @@ describe('rig, rescue and trace entry points', () => {
     const backend = new MockBackend();
     const slot = DeviceAtPort.of(backend, { busNumber: 0, portNumbers: [1], vendorId: 1, productId: 2, serialNumber: undefined });
     await refuses(() => slot.powerCycle(loose({ offms: 1 })), 'offms', /offMs/);
-    await refuses(() => slot.open(loose({ expect: {} })), 'expect', /detachKernelDriver, force, interfaceNumber$/);
+    await refuses(() => slot.open(loose({ expect: {} })), 'expect', /detachKernelDriver, force, interfaceNumber, forceExported$/);
     await refuses(() => waitForArrival(backend, { busNumber: 0, portNumbers: [1] }, loose({ timeout: 5 })), 'timeout', /timeoutMs, pollMs, signal/);
     await refuses(() => backend.open({ kind: 'port', busNumber: 0, portNumbers: [1] }, loose({ detach: true })), 'detach', /detachKernelDriver/);
   });
