@@ -56,7 +56,7 @@ export async function readProvisioning(inquiryVpd: (page: number) => Promise<Buf
           maxWriteSameBlocks: bl.limits.maxWriteSameLength ?? 0n };
       }
     }
-    // SBC-4 6.6.4: a MAXIMUM UNMAP LBA COUNT of 0 means UNMAP is not implemented, whatever LBPU says.
+    // SBC-4 6.6.4: a MAXIMUM UNMAP LBA COUNT of 0 means the device has no UNMAP, whatever LBPU says.
     const reported = supported.pages.includes(0xb0);
     const unmap = p.lbpu && (!reported || (limits.maxUnmapBlocks > 0 && limits.maxUnmapDescriptors > 0));
     return { unmap, writeSameUnmap: p.lbpws, unmappedReadsZero: p.lbprz !== 0, ...limits };
