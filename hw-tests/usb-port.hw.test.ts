@@ -17,12 +17,15 @@ import { parseDeviceSelector } from '../src/usb/selector.js';
 import { UsbError } from '../src/usb/errors.js';
 import { describePortContract } from '../test/usb/port-contract.js';
 import { BotWire, cdbs } from '../test/usb/bot-wire.js';
+import { findUnderTest } from './support/device.js';
 
 const dev = process.env.USBMS_TEST_DEVICE ?? '';
 const kernelDriver = process.env.USBMS_TEST_KERNEL_DRIVER === '1';
 const QEMU_VENDOR_ID = 0x46f4;
 const sel = dev === '' ? undefined : parseDeviceSelector(dev);
-const isQemu = sel?.kind === 'ids' && sel.vendorId === QEMU_VENDOR_ID;
+// The VID from the selector, or (a port path, usbip:HOST:BUSID) from the listing of the device it names.
+const vendorId = sel === undefined ? undefined : sel.kind === 'ids' ? sel.vendorId : (await findUnderTest())?.vendorId;
+const isQemu = vendorId === QEMU_VENDOR_ID;
 
 // The contract talks Bulk-Only on the wire (test/usb/bot-wire.ts): a device running UAS is skipped.
 const portSkip = dev === '' ? 'set USBMS_TEST_DEVICE=vid:pid or bus:address to run'

@@ -28,13 +28,19 @@ export { parseDeviceSelector, DeviceSelectorError } from './usb/selector.js';
 export type { DeviceSelector } from './usb/selector.js';
 // The device boundary: backends (list / open / hubs), selectors, slots across re-enumeration, port power.
 export type { UsbBackend, DeviceListing, DeviceIdentity, BackendOpenOptions, HubControl } from './usb/backend.js';
-export { formatDeviceSelector, formatPortPath, matchesSelector, selectOne } from './usb/selector.js';
+export { formatDeviceSelector, formatPortPath, formatUsbipSelector, matchesSelector, selectOne } from './usb/selector.js';
+export type { UsbipName } from './usb/selector.js';
+// USB/IP: devices attached through vhci-hcd and exported through usbip-host (docs/rigs-usbip.md).
+export type { UsbipExport, UsbipImport, UsbipRoots } from './usb/usbip.js';
 export { hex4, vidPid } from './util/hex.js';
 export type { PortLocation } from './usb/selector.js';
-export { DeviceAtPort, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity } from './usb/device-at-port.js';
+export {
+  DeviceAtPort, setPortPower, portStatus, waitForArrival, identityOf, compareIdentity, usbipNameOf,
+} from './usb/device-at-port.js';
 export type { WaitOptions, PowerCycleOptions } from './usb/device-at-port.js';
 export {
-  DeviceMismatchError, DeviceWaitTimeoutError, formatIdentity, PortPowerError, UsbMountedError,
+  DeviceMismatchError, DeviceWaitTimeoutError, formatIdentity, formatSlot, PortPowerError, remotePowerError,
+  remotePowerRecipe, UsbipExportedError, UsbMountedError,
 } from './usb/device-errors.js';
 // The one device-source factory (src/sources): libusb, software disks, a rig file, a replayed capture.
 export { openSource, sourceSpecOf, RigSpecError } from './open.js';

@@ -6,9 +6,9 @@
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
-import { parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts, type Quirks } from './bot/index.js';
+import { BOT_TIMEOUT_KEYS, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts, type Quirks } from './bot/index.js';
 import { openTransport, parseTransportRequest, type OpenedTransport } from './open-transport.js';
-import type { UasTimeouts } from './uas/index.js';
+import { UAS_TIMEOUT_KEYS, type UasTimeouts } from './uas/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
 import type { MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
@@ -20,6 +20,8 @@ import type { PcapOptions } from './usb/trace/index.js';
 import type { UsbPort } from './usb/port.js';
 import { logger } from './util/log.js';
 import { vidPid } from './util/hex.js';
+import { rejectUnknownKeys, type KnownKeys } from './util/options.js';
+import type { RecoverySink } from './util/recovery.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
@@ -55,6 +57,8 @@ export interface OpenUsbmsOptions extends SourceOptions {
   /** Detach a bound kernel driver (refused when one of its filesystems is mounted, unless `force`). */
   detachKernelDriver?: boolean | undefined;
   force?: boolean | undefined;
+  /** Use a device this host exports through usbip-host (default: refused, UsbipExportedError). */
+  forceExported?: boolean | undefined;
   /** Quirk overrides, `vid:pid:flags[,...]`, or just `flags` for the device being opened. */
   quirks?: string | undefined;
   /** Command timeout (data phase and pkt_time), ms. */
@@ -75,7 +79,19 @@ export interface OpenUsbmsOptions extends SourceOptions {
   transport?: string | undefined;
   /** Per-phase UAS timeouts over the defaults (and over timeoutMs for the data phase), as botTimeouts for BOT. */
   uasTimeouts?: Partial<UasTimeouts> | undefined;
+  /**
+   * Told of each recovery step as it begins (a command's timeout, clear halt, Mass Storage Reset, port reset, the
+   * disk driver's retries and waits for a unit to become ready): what is done, what it waits for, how long. The
+   * disks opened on the session report to it too, unless their own options name another sink.
+   */
+  onRecovery?: RecoverySink | undefined;
 }
+
+const OPEN_USBMS_KEYS = {
+  backend: true, device: true, expect: true, mock: true, port: true, detachKernelDriver: true, force: true,
+  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true, onRecovery: true, forceExported: true,
+  transport: true, uasTimeouts: true,
+} as const satisfies KnownKeys<OpenUsbmsOptions>;
 
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
 export interface UsbmsSession {
@@ -119,7 +135,22 @@ function quirkText(text: string | undefined, port: UsbPort): string | undefined 
   return `${id}:${text}`;
 }
 
+/**
+ * Open a device and everything above its port: the BOT engine, the SCSA HBA, and a session that opens disks on
+ * its LUNs. The device is a real one (`device`: `vid:pid[:serial]`, `bus:address` or a port path, through libusb),
+ * the software disk (`mock`), a port you made (`port`), or a capture replayed (`replay`); give one of them.
+ * Detaching a kernel driver (`detachKernelDriver`) is refused while one of its filesystems is mounted, unless
+ * `force`. Close the session when done: that releases the interface and gives the device back.
+ *
+ * @throws {@link UsbmsOpenError} when nothing or several devices are named, an image or device description
+ *   cannot be used, or a mounted filesystem forbids the detach; the USB errors of the port (not found, busy,
+ *   access denied) otherwise.
+ */
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
+  // Before anything is opened: a misspelt option must not quietly become its default.
+  rejectUnknownKeys(opts, OPEN_USBMS_KEYS, 'openUsbms options');
+  rejectUnknownKeys(opts.botTimeouts, BOT_TIMEOUT_KEYS, 'openUsbms options.botTimeouts');
+  rejectUnknownKeys(opts.uasTimeouts, UAS_TIMEOUT_KEYS, 'openUsbms options.uasTimeouts');
   const { port, mock, deviceQuirks } = opts.port !== undefined
     ? { port: givenPort(opts, opts.port), mock: undefined, deviceQuirks: undefined } : await openPort(opts);
   let transport: OpenedTransport['transport'] | undefined;
@@ -134,13 +165,13 @@ export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
     const opened = await openTransport(traced, {
       request: parseTransportRequest(opts.transport),
       bot: { ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
-        timeouts: { ...dataMs, ...opts.botTimeouts }, ...maxTransfer },
-      uas: { timeouts: { ...dataMs, ...opts.uasTimeouts }, ...maxTransfer },
+        timeouts: { ...dataMs, ...opts.botTimeouts }, ...maxTransfer, onRecovery: opts.onRecovery },
+      uas: { timeouts: { ...dataMs, ...opts.uasTimeouts }, ...maxTransfer, onRecovery: opts.onRecovery },
     });
     transport = opened.transport;
     const parts = quirkParts(opened.quirks);
-    const hba = UsbmsHba.attach(transport, { quirks: parts.hba });
-    return makeSession(traced, opened, hba, mock, opts.timeoutMs, parts);
+    const hba = UsbmsHba.attach(transport, { quirks: parts.hba, onRecovery: opts.onRecovery });
+    return makeSession(traced, opened, hba, mock, opts.timeoutMs, parts, opts.onRecovery);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);
     await traced.close().catch(() => undefined);
@@ -168,10 +199,11 @@ async function openPort(opts: OpenUsbmsOptions)
   const source = await openSource(sourceSpecOf(opts));
   if (source.selector === undefined) {
     throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial], ' +
-      '--device bus:address or --device PORT-PATH (see `usbms list`), or --mock for the built-in emulated disk');
+      '--device bus:address, --device PORT-PATH or --device usbip:HOST:BUSID (see `usbms list`), or --mock for the ' +
+      'built-in emulated disk');
   }
   const port = await source.backend.open(source.selector, { detachKernelDriver: opts.detachKernelDriver,
-    force: opts.force, expect: opts.expect });
+    force: opts.force, expect: opts.expect, forceExported: opts.forceExported });
   return { port, mock: source.mock, deviceQuirks: source.backend.quirkOverrides };
 }
 
@@ -188,7 +220,7 @@ async function tracePort(port: UsbPort, pcap: PcapOptions): Promise<UsbPort> {
 }
 
 function makeSession(port: UsbPort, opened: OpenedTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
-  timeoutMs: number | undefined, quirks: QuirkParts): UsbmsSession {
+  timeoutMs: number | undefined, quirks: QuirkParts, onRecovery: RecoverySink | undefined): UsbmsSession {
   const disks: Disk[] = [];
   let closed = false;
   const transport = opened.transport;
@@ -197,6 +229,7 @@ function makeSession(port: UsbPort, opened: OpenedTransport, hba: UsbmsHba, mock
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        onRecovery,
         ...diskOpts,
         quirks: { ...quirks.disk, ...diskOpts.quirks },
       });

@@ -4,7 +4,8 @@
 # bare node-usb BOT loop, usbms's API and CLI, and the guest kernel's usb-storage, side by side. Then
 # bench-report.mjs prints the medians and ratios as a table and writes them as JSON. Model "uas": usbms over UAS against
 # the guest kernel's uas driver on the same usb-uas device, and against usbms over Bulk-Only on a usb-storage device
-# with the same backing image (bench-uas.sh).
+# with the same backing image (bench-uas.sh). BENCH_MODELS=usbip (not in the default list): one stick directly, over
+# USB/IP through vhci in the same guest, and usb-storage over that link (hw-tests/lab/bench-usbip.sh).
 #
 # Under TCG these are emulated-CPU speeds: read the ratios (measured in one guest, side by side), not the MB/s.
 # Env: BENCH_MODELS (default "xhci ehci gadget uas"), BENCH_DIR (default .lab-bench), BENCH_IMAGE_MB (default 128: at 8 MiB per command a 32 MiB disk is 4 commands, too few for a copy's steady pace),
@@ -39,7 +40,10 @@ for model in ${BENCH_MODELS:-xhci ehci gadget uas}; do
            --qemu "-blockdev driver=raw,file.driver=file,file.filename=$OUT/$model-bot.img,node-name=bb -device usb-storage,bus=usbhc.0,drive=bb,serial=BENCHBOT" -- \
            bash hw-tests/lab/bench-uas.sh "$OUT"
          rm -f "$OUT/$model-bot.img" ;;
-    *) echo "unknown model $model (xhci, ehci, gadget, uas)" >&2; exit 2 ;;
+    # the stick directly, over USB/IP (exported and attached back in the guest), and usb-storage over that link
+    usbip) bash "$HERE/run-in-vm.sh" --timeout 2400 --hc xhci --disk "$OUT/$model.img" -e "BENCH_ROUNDS=${BENCH_ROUNDS:-5}" -- \
+            bash hw-tests/lab/bench-usbip.sh "$OUT" ;;
+    *) echo "unknown model $model (xhci, ehci, gadget, uas, usbip)" >&2; exit 2 ;;
   esac || echo "guest for $model exited $?" >&2
   rm -f "$OUT/$model.img"
 done

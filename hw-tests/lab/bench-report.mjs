@@ -142,5 +142,26 @@ if (uasLines.length > 0) {
       `${f(r.usbmsBot, 1)} | ${f(r.uasOverKernel)} | ${f(r.uasOverBot)} |`);
   }
 }
+// USB/IP (bench-usbip.sh): usbms on the stick directly and through vhci, and the kernel's usb-storage through vhci,
+// per command, all from one guest run.
+const direct = report['usbip-direct'];
+const vhci = report['usbip-vhci'];
+if (direct !== undefined && vhci !== undefined) {
+  const rows = vhci.perCommand.map((v) => {
+    const d = direct.perCommand.find((x) => x.op === v.op && x.bytes === v.bytes);
+    return { op: v.op, bytes: v.bytes, directMs: d?.usbmsMs, vhciMs: v.usbmsMs, bareVhciMs: v.bareMs,
+      vhciOverDirect: d?.usbmsMs && v.usbmsMs ? v.usbmsMs / d.usbmsMs : undefined, usbmsMbps: v.usbmsMbps,
+      kernelMbps: v.kernelMbps, usbmsOverKernel: v.usbmsOverKernel,
+      kernelMs: Number.isFinite(v.kernelMbps) ? v.bytes / v.kernelMbps / 1000 : undefined };
+  });
+  report.usbip = { tuned: vhci.tune?.maxTransferBytes, perCommand: rows };
+  console.log(`\n## USB/IP: usbms directly, usbms through vhci, usb-storage through vhci (tuned: ${vhci.tune?.maxTransferBytes ?? '-'} bytes)\n`);
+  console.log('| op | bytes/cmd | usbms direct ms/cmd | usbms USB/IP ms/cmd | USB/IP / direct | bare USB/IP ms/cmd | usbms USB/IP MB/s | kernel USB/IP MB/s (dd direct, same bs) | usbms / kernel |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.op} | ${kib(r.bytes)} | ${f(r.directMs)} | ${f(r.vhciMs)} | ${f(r.vhciOverDirect)} | ${f(r.bareVhciMs)} | ` +
+      `${f(r.usbmsMbps, 1)} | ${f(r.kernelMbps, 1)} | ${f(r.usbmsOverKernel)} |`);
+  }
+}
 writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\n(JSON: ${join(dir, 'report.json')})`);

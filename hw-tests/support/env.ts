@@ -1,7 +1,8 @@
 /**
  * The hardware suite's configuration, read once from the environment. Nothing here touches a device.
  *
- *   USBMS_TEST_DEVICE          the device under test: vid:pid[:serial] (hex) or bus:address (decimal). Without it
+ *   USBMS_TEST_DEVICE          the device under test: vid:pid[:serial] (hex), bus:address (decimal), a port
+ *                              path or usbip:HOST:BUSID (a device attached through USB/IP). Without it
  *                              every case is skipped, and says so in its name.
  *   USBMS_TEST_IMAGE           the raw image behind LUN 0 (comma-separated, in LUN order, for more LUNs): reads
  *                              are compared with it.

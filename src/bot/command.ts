@@ -33,6 +33,9 @@ export class BotCommand {
   private budget = 0;
   private armedFor: BotPhase | undefined;
 
+  /** The timeout of the phase the command is in, ms (0 = none): what a timed-out phase waited. */
+  get phaseBudgetMs(): number { return this.budget; }
+
   /** `onExpire` cancels the command's transfers on the wire (the engine's). */
   constructor(private readonly onExpire: (cmd: BotCommand) => void) {}
 

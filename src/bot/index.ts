@@ -1,5 +1,5 @@
 /** The Bulk-Only Transport engine: a Transport (src/transport/) for the HBA, and its wire structures for tools. */
-export { BotTransport, DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './transport.js';
+export { BOT_TIMEOUT_KEYS, BotTransport, DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './transport.js';
 export type { BotOptions, BotTimeouts } from './transport.js';
 export type { BotResult } from './run.js';
 export { BotError, isBotError } from './errors.js';

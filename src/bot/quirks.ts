@@ -9,6 +9,7 @@ import type { UsbSpeed } from '../usb/port.js';
 import { vidPid } from '../util/hex.js';
 import { logger } from '../util/log.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import type { KnownKeys } from '../util/options.js';
 
 const log = logger('quirks');
 
@@ -112,6 +113,13 @@ export function quirkParts(q: Quirks): QuirkParts {
   return parts as unknown as QuirkParts;
 }
 
+/** The keys of Quirks and of QuirkOverride (src/util/options.ts). */
+export const QUIRKS_KEYS = {
+  flags: true, ignoreResidue: true, singleLun: true, noGetMaxLun: true, fixCapacity: true, noReadCapacity16: true,
+  goSlow: true, noSynchronizeCache: true, noCswPipelining: true, queuedCswOutMax: true, noEarlyIn: true,
+  noEarlyDataOut: true, senseLun0Only: true, maxTransferBytes: true, resetDelayMs: true, ignoreUas: true, source: true,
+} as const satisfies KnownKeys<Quirks>;
+
 /** One row of the quirks table: a VID:PID (and bcdDevice range), its flags and why. */
 export interface QuirkEntry {
   readonly vendorId: number;
@@ -140,7 +148,9 @@ export const QUIRK_TABLE: readonly QuirkEntry[] = [
     why: 'QEMU usb-storage behind qemu-xhci (SuperSpeed): a CSW read queued while a 1 MiB data read is pending '
       + 'never completes, and one queued while a 1 MiB data-OUT is still due is stalled (bench-lab fastpath; lab '
       + 'README quirk 2), so data-IN segments go one at a time and the CSW is read only after the data. The '
-      + 'data submitted with the CBW is taken, in and out, at every size tried (4 KiB .. 1 MiB)' },
+      + 'data submitted with the CBW is taken, in and out, at every size tried (4 KiB .. 1 MiB). Through USB/IP '
+      + '(usbip-host replays the URBs on the exporting host\'s xHCI) the same modes fail and the same are taken '
+      + '(bench-lab usbip, docs/rigs-usbip.md): the entry holds for the stick attached through vhci too' },
   { vendorId: 0x46f4, productId: 0x0001, speeds: ['super', 'super-plus'], quirks: ['QUEUED_CSW_OUT_MAX=122880'],
     why: 'QEMU usb-storage behind qemu-xhci: CBW, data-OUT and CSW read submitted together are taken at 4 KiB and '
       + '120 KiB in all seven bench-lab fastpath runs (2026-12-01) and stalled at 1 MiB in all seven: its SCSI layer '
@@ -183,6 +193,8 @@ export interface QuirkOverride {
   readonly productId: number;
   readonly quirks: readonly string[];
 }
+
+export const QUIRK_OVERRIDE_KEYS = { vendorId: true, productId: true, quirks: true } as const satisfies KnownKeys<QuirkOverride>;
 
 /** Linux usb-storage.quirks letters usbms acts on. */
 const LINUX_LETTERS: Readonly<Record<string, QuirkFlag>> = {

@@ -24,7 +24,7 @@ import { TagCounter } from './cbw.js';
 import type { BotCommand } from './command.js';
 import { BotError } from './errors.js';
 import { PhaseFailure } from './failure.js';
-import { checkMaxTransfer, defaultMaxTransfer, effectiveTimeouts, requestProblem, totalLength } from './options.js';
+import { checkBotOptions, defaultMaxTransfer, effectiveTimeouts, requestProblem, totalLength } from './options.js';
 import type { BotOptions, BotTimeouts } from './options.js';
 import { resolveQuirks } from './quirks.js';
 import { hex4 } from '../util/hex.js';
@@ -33,11 +33,19 @@ import { portResetOnly, queryMaxLun, resetRecovery } from './recovery.js';
 import { CommandRunner, type BotResult } from './run.js';
 import { BotSlot } from './slot.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { formatWait, type RecoverySink } from '../util/recovery.js';
+import type { BotPhase } from './errors.js';
 
 const log = logger('bot');
 
+/** A phase as the recovery reports name it. */
+const PHASE_NAMES: Readonly<Record<BotPhase, string>> = {
+  'request': 'request', 'get-max-lun': 'Get Max LUN', 'cbw': 'command (CBW)', 'data': 'data phase',
+  'csw': 'status (CSW)', 'recovery': 'recovery',
+};
+
 export type { BotOptions, BotTimeouts } from './options.js';
-export { DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './options.js';
+export { BOT_TIMEOUT_KEYS, DEFAULT_TIMEOUTS, GO_SLOW_FACTOR } from './options.js';
 
 export class BotTransport implements Transport {
   readonly protocol = 'bot';
@@ -63,6 +71,8 @@ export class BotTransport implements Transport {
   private goneError: UsbError | undefined;
   private closing = false;
   private readonly unsubscribe: () => void;
+  /** BotOptions.onRecovery: told of each recovery step. */
+  private readonly report: RecoverySink | undefined;
 
   private constructor(readonly port: UsbPort, readonly quirks: Quirks, readonly maxLun: number, opts: BotOptions,
     timeouts: BotTimeouts) {
@@ -70,6 +80,7 @@ export class BotTransport implements Transport {
     this.maxPacketSize = port.info.maxPacketSize.in;
     const caps = [opts.maxTransferBytes ?? defaultMaxTransfer(port.info.speed), quirks.maxTransferBytes ?? Infinity];
     this.maxTransferBytes = Math.min(...caps);
+    this.report = opts.onRecovery;
     this.runner = new CommandRunner(port, quirks, timeouts, () => this.goneError !== undefined);
     this.unsubscribe = port.onDisconnect((e) => {
       this.goneError ??= e;
@@ -79,8 +90,8 @@ export class BotTransport implements Transport {
 
   /** Resolve quirks, ask Get Max LUN (with fallbacks), and make the engine's reusable transfers. */
   static async open(port: UsbPort, opts: BotOptions = {}): Promise<BotTransport> {
+    checkBotOptions(opts);
     const info = port.info;
-    checkMaxTransfer(opts.maxTransferBytes);
     // The speed picks the entry: QEMU's stick takes different round-trip savers behind xHCI and behind EHCI.
     const quirks = opts.quirks ?? resolveQuirks({ vendorId: info.vendorId, productId: info.productId,
       bcdDevice: opts.bcdDevice, speed: info.speed }, opts.quirkOverrides ?? []);
@@ -161,12 +172,12 @@ export class BotTransport implements Transport {
 
   /** BOT Reset Recovery: Mass Storage Reset, clear halt IN, clear halt OUT; a port reset when that fails. */
   async resetRecovery(): Promise<void> {
-    await this.maintain('Reset Recovery', () => resetRecovery(this.port, this.recoveryTimeouts()));
+    await this.maintain('Reset Recovery', () => resetRecovery(this.port, this.recoveryTimeouts(), this.report));
   }
 
   /** USB port reset (the device keeps its address); Reset Recovery state is clean after it. */
   async portReset(): Promise<void> {
-    await this.maintain('port reset', () => portResetOnly(this.port));
+    await this.maintain('port reset', () => portResetOnly(this.port, this.report));
   }
 
   /** Fail what is in flight with kind 'aborted', stop taking commands and close the port. Never rejects. */
@@ -218,7 +229,8 @@ export class BotTransport implements Transport {
     log('device left unrecovered by the previous failure: reset recovery before the next command');
     let recovered: boolean;
     try {
-      recovered = await resetRecovery(this.port, this.recoveryTimeouts());
+      recovered = await resetRecovery(this.port, this.recoveryTimeouts(), this.report,
+        'the last failure left the device unrecovered');
     } catch (e) {
       this.goneError ??= isUsbError(e) ? e : undefined;
       throw new BotError('device-gone', 'recovery', 'device disconnected during recovery', { cause: e });
@@ -242,8 +254,13 @@ export class BotTransport implements Transport {
     }
     if (this.closing) return new BotError(kind, f.phase, `${f.message} (transport closing)`, base);
     log('tag %d: %s in %s phase (%s): reset recovery', tag, kind, f.phase, f.message);
+    if (kind === 'timeout') {
+      this.report?.({ step: 'timeout', detail: `the ${PHASE_NAMES[f.phase]} of tag ${tag} had no answer within ` +
+        formatWait(cmd.phaseBudgetMs), timeoutMs: cmd.phaseBudgetMs });
+    }
     try {
-      const recovered = await resetRecovery(this.port, this.recoveryTimeouts());
+      const recovered = await resetRecovery(this.port, this.recoveryTimeouts(), this.report,
+        `${kind === 'timeout' ? 'timeout' : kind === 'aborted' ? 'command aborted' : f.message} in the ${PHASE_NAMES[f.phase]} of tag ${tag}`);
       this.unrecovered = !recovered;
       return new BotError(kind, f.phase, f.message, { ...base, recovered });
     } catch (e) {

@@ -9,13 +9,16 @@ import { scsi_ifgetcap, scsi_ifsetcap, type scsi_address, type UsbmsHba } from '
 import { commands, type BlockCommandSpec } from '../scsi/index.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY, runCommand, type CommandData, type RetryPolicy } from './retry.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import type { RecoverySink } from '../util/recovery.js';
 import {
   DiskArgumentError, DiskError, DiskNoMediumError, DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError,
   isDiskError,
 } from './errors.js';
 import {
-  inquiry, readCapacity, readWriteProtect, type Capacity, type CapacityQuirks, type InquiryInfo, type Send,
+  inquiry, readCapacity, readDeviceParameter, type Capacity, type CapacityQuirks, type InquiryInfo, type Send,
 } from './identify.js';
+import { readProvisioning, unmapRange, writeSameRange, type Provisioning } from './provisioning.js';
 import { DiskCommands } from './unit-commands.js';
 import { createDiskReadStream, createDiskWriteStream, type DiskReadStreamOptions, type DiskWriteStreamOptions } from './streams.js';
 import type { Readable, Writable } from 'node:stream';
@@ -47,7 +50,16 @@ export interface DiskOpenOptions {
    * would consume a pending UNIT ATTENTION and wait out NOT READY. The medium is probed on first use instead.
    */
   probe?: boolean;
+  /** Told of each retry and each wait for the unit to become ready, as it begins (see src/util/recovery.ts). */
+  onRecovery?: RecoverySink | undefined;
 }
+
+const DISK_OPEN_KEYS = {
+  allowWrite: true, retries: true, readyTimeoutMs: true, readyPollMs: true, timeoutMs: true, quirks: true, probe: true, onRecovery: true,
+} as const satisfies KnownKeys<DiskOpenOptions>;
+const DISK_QUIRK_KEYS = {
+  fixCapacity: true, noReadCapacity16: true, readCapacity16: true, noSynchronizeCache: true,
+} as const satisfies KnownKeys<DiskQuirks>;
 
 /** A READ(10)/WRITE(10) moves at most 0xFFFF blocks; beyond the dma-max cap, commands are split anyway. */
 const MAX_BLOCKS_10 = 0xffff;
@@ -62,8 +74,8 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  */
 class BlockCommand implements CommandData {
   spec: BlockCommandSpec = commands.read10;
-  /** The CDB's parameters: an LBA and a length, nothing else (the declaration's fast path). */
-  readonly params = { lba: 0n, blocks: 0 };
+  /** The CDB's parameters: an LBA, a length and FUA, nothing else (the declaration's fast path). */
+  readonly params = { lba: 0n, blocks: 0, fua: false };
   timeoutMs = 0;
   lba = 0n;
   blocks = 0;
@@ -72,11 +84,12 @@ class BlockCommand implements CommandData {
   readonly windows = { spec: this.spec, blockSize: 512 };
 
   prepare(op: 'read' | 'write', cdbLength: 10 | 16, lba: bigint, blocks: number, blockSize: number, timeoutMs: number,
-    data: Buffer | undefined): void {
+    data: Buffer | undefined, fua = false): void {
     this.spec = commands[`${op}${cdbLength}`];
     this.windows.spec = this.spec;
     this.params.lba = this.lba = lba;
     this.params.blocks = this.blocks = blocks;
+    this.params.fua = fua;
     this.windows.blockSize = blockSize;
     this.timeoutMs = timeoutMs;
     this.dataIn = op === 'read' ? data : undefined;
@@ -87,6 +100,8 @@ class BlockCommand implements CommandData {
 export class Disk extends DiskCommands {
   private capacityInfo: Capacity | undefined;
   private wp = false;
+  private dpofua = false;
+  private provisioningInfo: Promise<Provisioning> | undefined;
   private reprobing = false;
   private closedFlag = false;
   /** Bytes per command: the HBA's dma-max capability. */
@@ -115,6 +130,9 @@ export class Disk extends DiskCommands {
    * CAPACITY and the write-protect bit. A removable disk without a medium opens with `mediumPresent: false`.
    */
   static async open(hba: UsbmsHba, lun: number, options: DiskOpenOptions = {}): Promise<Disk> {
+    // Before anything is sent: a misspelt option (the old `timeoutS`) must not quietly become its default.
+    rejectUnknownKeys(options, DISK_OPEN_KEYS, 'Disk.open options');
+    rejectUnknownKeys(options.quirks, DISK_QUIRK_KEYS, 'Disk.open options.quirks');
     if (!Number.isInteger(lun) || lun < 0 || lun > hba.maxLun) {
       throw new DiskArgumentError(`LUN ${lun} does not exist (the device has LUNs 0..${hba.maxLun})`);
     }
@@ -125,6 +143,7 @@ export class Disk extends DiskCommands {
       retries: options.retries ?? DEFAULT_POLICY.retries,
       readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_POLICY.readyTimeoutMs,
       readyPollMs: options.readyPollMs ?? DEFAULT_POLICY.readyPollMs,
+      onRecovery: options.onRecovery,
     };
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
@@ -147,7 +166,8 @@ export class Disk extends DiskCommands {
     try {
       await this.send(commands.testUnitReady, {});
       this.capacityInfo = await readCapacity(this.sendOne, this.opts.quirks);
-      this.wp = await readWriteProtect(this.sendOne);
+      ({ writeProtected: this.wp, dpofua: this.dpofua } = await readDeviceParameter(this.sendOne));
+      this.provisioningInfo = undefined; // another medium may say otherwise
     } catch (e) {
       if (!isDiskError(e, 'no-medium')) throw e;
       this.capacityInfo = undefined;
@@ -165,6 +185,8 @@ export class Disk extends DiskCommands {
   get mediumPresent(): boolean { return this.capacityInfo !== undefined; }
   /** Whether the medium is write protected (MODE SENSE WP bit). */
   get writeProtected(): boolean { return this.wp; }
+  /** Whether the device honours the FUA bit of WRITE (MODE SENSE DPOFUA): `write(..., { fua: true })` uses it. */
+  get fua(): boolean { return this.dpofua; }
   /** Whether the disk was opened with { allowWrite: true }. */
   get writable(): boolean { return this.opts.allowWrite; }
   /** Whether close() was called. */
@@ -220,27 +242,98 @@ export class Disk extends DiskCommands {
     return out;
   }
 
-  /** Write `data` (a whole number of blocks) at `lba`. Needs `{ allowWrite: true }` and a writable medium. */
-  async write(lba: bigint, data: Buffer): Promise<void> {
-    this.checkOpen();
-    if (!this.opts.allowWrite) throw new DiskReadOnlyError();
-    const cap = this.capacityInfo ?? await this.requireMedium();
-    if (this.wp) throw new DiskWriteProtectedError(`LUN ${this.lun}: medium is write protected`);
+  /**
+   * Write `data` (a whole number of blocks) at `lba`. Needs `{ allowWrite: true }` and a writable medium. With
+   * `fua`, the data is on the medium when this resolves: the WRITEs carry FUA where the device honours it
+   * (DPOFUA), else a SYNCHRONIZE CACHE follows them.
+   */
+  async write(lba: bigint, data: Buffer, opts: { fua?: boolean } = {}): Promise<void> {
+    const cap = await this.writableMedium();
     if (data.length === 0 || data.length % cap.blockSize !== 0) {
       throw new DiskArgumentError(`write of ${data.length} bytes is not a whole number of ${cap.blockSize}-byte blocks`);
     }
     const blocks = data.length / cap.blockSize;
     this.checkRange(cap, lba, blocks);
+    const fua = opts.fua === true;
+    await this.writing(() => this.transfer('write', lba, blocks, cap.blockSize, data, fua && this.dpofua));
+    if (fua && !this.dpofua) await this.synchronizeCache();
+  }
+
+  /** The capacity, after the checks every write makes (open, allowWrite, medium present, not write protected). */
+  private async writableMedium(): Promise<Capacity> {
+    this.checkOpen();
+    if (!this.opts.allowWrite) throw new DiskReadOnlyError();
+    const cap = this.capacityInfo ?? await this.requireMedium();
+    if (this.wp) throw new DiskWriteProtectedError(`LUN ${this.lun}: medium is write protected`);
+    return cap;
+  }
+
+  /** Run a command that changes the medium; DATA PROTECT from the device marks the medium write protected. */
+  private async writing(run: () => Promise<void>): Promise<void> {
     try {
-      await this.transfer('write', lba, blocks, cap.blockSize, data);
+      await run();
     } catch (e) {
       if (isDiskError(e, 'data-protect')) this.wp = true;
       throw e;
     }
   }
 
-  private async transfer(op: 'read' | 'write', lba: bigint, blocks: number, blockSize: number, buf: Buffer)
-    : Promise<void> {
+  /**
+   * What the device says about deallocating blocks (VPD 0xB2 and 0xB0, read once per medium): whether `unmap` and
+   * `writeSame({ unmap: true })` are available and their limits. A device that does not claim SPC-2, or that
+   * does not list the pages, is fully provisioned (nothing can be deallocated).
+   */
+  provisioning(): Promise<Provisioning> {
+    this.checkOpen();
+    this.provisioningInfo ??= readProvisioning((page) => this.inquiry(page), this.info.version);
+    return this.provisioningInfo;
+  }
+
+  /**
+   * Deallocate `blocks` blocks from `lba` (UNMAP, cut to the device's limits). Only where provisioning() says
+   * `unmap`; afterwards the blocks read as provisioning().unmappedReadsZero says (zeros, or anything).
+   */
+  async unmap(lba: bigint, blocks: number | bigint): Promise<void> {
+    const cap = await this.writableMedium();
+    const p = await this.provisioning();
+    if (!p.unmap) throw new DiskArgumentError(`LUN ${this.lun}: the device does not support UNMAP (VPD 0xB2 LBPU)`);
+    const n = this.checkRangeBig(cap, lba, blocks);
+    await this.writing(() => unmapRange(this.sendOne, p, lba, n));
+  }
+
+  /**
+   * WRITE SAME(16): `block` (one logical block; zeros when omitted) written over `blocks` blocks from `lba`. With
+   * `unmap`, the device may deallocate them instead (only where provisioning() says `writeSameUnmap`).
+   */
+  async writeSame(lba: bigint, blocks: number | bigint, opts: { unmap?: boolean; block?: Buffer } = {}): Promise<void> {
+    const cap = await this.writableMedium();
+    const unmap = opts.unmap === true;
+    const p = await this.provisioning();
+    if (unmap && !p.writeSameUnmap) {
+      throw new DiskArgumentError(`LUN ${this.lun}: the device does not support WRITE SAME with UNMAP (VPD 0xB2 LBPWS)`);
+    }
+    const block = opts.block ?? Buffer.alloc(cap.blockSize);
+    if (block.length !== cap.blockSize) {
+      throw new DiskArgumentError(`WRITE SAME needs one ${cap.blockSize}-byte block, got ${block.length} bytes`);
+    }
+    const n = this.checkRangeBig(cap, lba, blocks);
+    await this.writing(() => writeSameRange(this.sendOne, p, lba, n, block, unmap));
+  }
+
+  /** checkRange for counts that may pass 2^53 blocks' worth of bytes (UNMAP, WRITE SAME move no data). */
+  private checkRangeBig(cap: Capacity, lba: bigint, blocks: number | bigint): bigint {
+    const n = BigInt(blocks);
+    if (lba < 0n) throw new DiskArgumentError(`LBA ${lba} is negative`);
+    if (n < 1n) throw new DiskArgumentError(`block count ${blocks} is not a positive integer`);
+    if (lba + n > cap.blocks) {
+      throw new DiskRangeError(`LBA range ${lba}..${lba + n - 1n} is past the end of the medium (${cap.blocks} blocks)`,
+        lba < cap.blocks ? cap.blocks : lba);
+    }
+    return n;
+  }
+
+  private async transfer(op: 'read' | 'write', lba: bigint, blocks: number, blockSize: number, buf: Buffer,
+    fua = false): Promise<void> {
     const cmd = this.idleBlockCommands.pop() ?? new BlockCommand();
     try {
       let done = 0;
@@ -251,7 +344,7 @@ export class Disk extends DiskCommands {
         // The caller's memory itself when one command moves all of it (no view object per command).
         const whole = done === 0 && n * blockSize === buf.length;
         const view = whole ? buf : buf.subarray(done * blockSize, (done + n) * blockSize);
-        cmd.prepare(op, small ? 10 : 16, at, n, blockSize, this.timeoutMs, view);
+        cmd.prepare(op, small ? 10 : 16, at, n, blockSize, this.timeoutMs, view, fua);
         await this.send(cmd.spec, cmd.params, cmd);
         done += n;
       }

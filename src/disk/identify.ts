@@ -118,17 +118,27 @@ export async function readCapacity(send: Send, quirks: CapacityQuirks): Promise<
   return { blocks, blockSize: answer.blockSize, source };
 }
 
+/** The bits of the mode parameter header's DEVICE-SPECIFIC PARAMETER the disk driver uses (SBC-4 6.5.1). */
+export interface DeviceParameter {
+  /** WP: the medium is write protected. */
+  readonly writeProtected: boolean;
+  /** DPOFUA: the device honours the FUA bit of READ/WRITE (10/16). */
+  readonly dpofua: boolean;
+}
+
 /**
- * The WP bit of the DEVICE-SPECIFIC PARAMETER in the mode parameter header (SBC-4 6.5.1). MODE SENSE(6) page
- * 0x3F as EDK2 sends it; devices that reject (6) get (10); a device that supports neither is taken as writable
- * (the write itself will then fail with DATA PROTECT if it is not).
+ * The WP and DPOFUA bits of the DEVICE-SPECIFIC PARAMETER in the mode parameter header (SBC-4 6.5.1). MODE
+ * SENSE(6) page 0x3F as EDK2 sends it; devices that reject (6) get (10); a device that supports neither is taken
+ * as writable without FUA (the write itself will then fail with DATA PROTECT if it is not writable).
  */
-export async function readWriteProtect(send: Send): Promise<boolean> {
+export async function readDeviceParameter(send: Send): Promise<DeviceParameter> {
   const data = Buffer.alloc(192);
+  const bits = (d: { writeProtected: boolean; dpofua: boolean }): DeviceParameter =>
+    ({ writeProtected: d.writeProtected, dpofua: d.dpofua });
   try {
     const r = await send(commands.modeSense6, { dbd: true, pageCode: 0x3f, allocationLength: 192 },
       { dataIn: data, allowResid: true });
-    if (192 - r.resid >= 4) return commands.modeSense6.decodeData(data, 192 - r.resid).writeProtected;
+    if (192 - r.resid >= 4) return bits(commands.modeSense6.decodeData(data, 192 - r.resid));
   } catch (e) {
     if (!isDiskError(e, 'illegal-request') && !isDiskError(e, 'transport')) throw e;
     log('MODE SENSE(6) failed (%s), trying MODE SENSE(10)', (e as Error).message);
@@ -136,10 +146,10 @@ export async function readWriteProtect(send: Send): Promise<boolean> {
   try {
     const r = await send(commands.modeSense10, { dbd: true, pageCode: 0x3f, allocationLength: 192 },
       { dataIn: data, allowResid: true });
-    if (192 - r.resid >= 8) return commands.modeSense10.decodeData(data, 192 - r.resid).writeProtected;
+    if (192 - r.resid >= 8) return bits(commands.modeSense10.decodeData(data, 192 - r.resid));
   } catch (e) {
     if (!isDiskError(e, 'illegal-request') && !isDiskError(e, 'transport')) throw e;
     log('MODE SENSE(10) failed too (%s): assuming not write protected', (e as Error).message);
   }
-  return false;
+  return { writeProtected: false, dpofua: false };
 }

@@ -3,6 +3,7 @@ export { Disk } from './disk.js';
 export type { DiskOpenOptions, DiskQuirks } from './disk.js';
 export type { RawOptions, RawResult } from './unit-commands.js';
 export type { Capacity, InquiryInfo } from './identify.js';
+export type { Provisioning } from './provisioning.js';
 export type { RetryPolicy } from './retry.js';
 export * from './errors.js';
 export { decodeDiskSense, SENSE_KEY } from './sense.js';

@@ -8,10 +8,15 @@
  * - NOT READY 04/02 (initializing command required): START STOP UNIT (start) once, then retry.
  * - BUSY / TASK SET FULL, ABORTED COMMAND, transport errors after recovery, timeouts, a short data phase:
  *   retried up to `retries` times.
- * - RECOVERED ERROR, or NO SENSE with nothing else wrong, from valid sense: the command succeeded; logged.
- *   Sense that is not valid (padding by the residue, a failed REQUEST SENSE, a bad response code or additional
- *   length, a RECOVERED ERROR naming another block) is never a verdict: the command is retried, then fails.
- * Everything else becomes a typed DiskError at once.
+ * - RECOVERED ERROR from valid sense, about this command (INFORMATION inside its blocks), with nothing of the data
+ *   phase missing: the command succeeded; logged. It is the only CHECK CONDITION that is success.
+ * - NO SENSE from valid sense (with or without FILEMARK, EOM, ILI or an ASC): a false check condition, an unknown
+ *   amount of data moved, so nothing of it counts: retried up to `retries` times (a block WRITE is safe to
+ *   repeat), then DiskNoSenseError (DISK_NO_SENSE) naming the command, its LBA range and the sense.
+ * - Sense that is not valid (padding by the residue, a failed REQUEST SENSE, a bad response code or additional
+ *   length, a RECOVERED ERROR naming another block or with data missing) is never a verdict: the command is
+ *   retried, then fails (DiskTransportError).
+ * Everything else becomes a typed DiskError at once. docs/disk-driver.md states the rules.
  */
 import type { scsi_address } from '../scsa/index.js';
 import {
@@ -20,11 +25,12 @@ import {
 } from '../scsa/types.js';
 import { logger } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
+import type { RecoverySink } from '../util/recovery.js';
 import {
-  DiskError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense,
+  DiskError, DiskGoneError, DiskNoSenseError, DiskTimeoutError, DiskTransportError, type DiskSense,
 } from './errors.js';
 import { sendPacket, type CdbSpec, type PacketData, type PacketOutcome } from './packet.js';
-import { decodeDiskSense, errorForSense, notSuccess, SENSE_KEY } from './sense.js';
+import { decodeDiskSense, errorForSense, notSuccess, SENSE_KEY, untrustedSense } from './sense.js';
 
 const log = logger('disk');
 
@@ -36,6 +42,8 @@ export interface RetryPolicy {
   readonly readyTimeoutMs: number;
   /** Pause between NOT READY polls. */
   readonly readyPollMs: number;
+  /** Told of each retry and each wait for a unit to become ready, as it begins. */
+  readonly onRecovery?: RecoverySink | undefined;
 }
 
 export const DEFAULT_POLICY: RetryPolicy = { retries: 3, readyTimeoutMs: 60_000, readyPollMs: 200 };
@@ -80,7 +88,7 @@ export interface CommandData extends Omit<PacketData, 'timeoutMs'> {
 }
 
 /** An error that is worth retrying, with the wait before the next attempt. */
-interface Transient { error: DiskError; waitMs: number; kind: 'retry' | 'not-ready' | 'medium-changed' | 'start' }
+export interface Transient { error: DiskError; waitMs: number; kind: 'retry' | 'not-ready' | 'medium-changed' | 'start' }
 
 /** No data phase, the disk's timeout, retries: what a command without a third argument gets. */
 const NO_DATA: CommandData = {};
@@ -118,6 +126,10 @@ export async function runCommand<P>(ctx: CommandContext, spec: CdbSpec<P>, param
         continue;
       }
       if (t.kind === 'not-ready') {
+        if (readyDeadline === undefined && opts.once !== true) {
+          policy.onRecovery?.({ step: 'wait-ready', detail: `${name}: ${t.error.sense?.text ?? t.error.message}`,
+            waitingFor: 'the unit to become ready', timeoutMs: policy.readyTimeoutMs });
+        }
         readyDeadline ??= Date.now() + policy.readyTimeoutMs;
         if (opts.once === true || Date.now() + policy.readyPollMs > readyDeadline) throw t.error;
         log('%s: %s, waiting', name, t.error.sense?.text);
@@ -128,11 +140,15 @@ export async function runCommand<P>(ctx: CommandContext, spec: CdbSpec<P>, param
         if (started || opts.once === true || hooks.startUnit === undefined) throw t.error;
         started = true;
         log('%s: initializing command required, sending START STOP UNIT', name);
+        policy.onRecovery?.({ step: 'start-unit', detail: `${name}: initializing command required: START STOP UNIT (start)`,
+          waitingFor: 'the unit to start' });
         await hooks.startUnit();
         continue;
       }
       if (retriesLeft-- <= 0) throw t.error;
       log('%s: %s, retrying (%d left)', name, t.error.message, retriesLeft);
+      policy.onRecovery?.({ step: 'retry', detail: t.error.message, attempt: policy.retries - retriesLeft,
+        attempts: policy.retries, waitingFor: 'the answer', timeoutMs: packet.timeoutMs > 0 ? packet.timeoutMs : undefined });
       if (t.waitMs > 0) await sleep(t.waitMs);
     }
   } catch (e) {
@@ -145,7 +161,8 @@ export async function runCommand<P>(ctx: CommandContext, spec: CdbSpec<P>, param
   }
 }
 
-function classify(o: PacketOutcome, name: string, opts: CommandData): CommandResult | Transient {
+/** What a packet's outcome makes of the command: its result, or an error worth retrying (else it throws). */
+export function classify(o: PacketOutcome, name: string, opts: CommandData): CommandResult | Transient {
   const at = opts.lba === undefined ? '' : ` at LBA ${opts.lba}`;
   if (o.reason !== CMD_CMPLT) {
     if (o.reason === CMD_DEV_GONE) throw new DiskGoneError(`${name}: device disconnected`, { cause: o.cause });
@@ -172,9 +189,9 @@ function classify(o: PacketOutcome, name: string, opts: CommandData): CommandRes
     default:
       throw new DiskTransportError(`${name}: unexpected SCSI status 0x${o.status.toString(16)}`, { status: o.status });
   }
-  // CHECK CONDITION. Only valid sense from a REQUEST SENSE that itself completed GOOD may turn it into success
-  // (RECOVERED ERROR, or NO SENSE with nothing else wrong); anything less is a failure worth a retry, and never a
-  // buffer returned as good. The rule is written out in src/scsa/auto-sense.ts.
+  // CHECK CONDITION. Only valid RECOVERED ERROR sense about this command, from a REQUEST SENSE that itself
+  // completed GOOD, with nothing missing, may turn it into success (notSuccess); anything less is a failure worth
+  // a retry, and never a buffer returned as good. The HBA's side of the rule is in src/scsa/auto-sense.ts.
   if (o.sense === undefined || o.sense.length < 3) {
     const why = o.senseProblem ?? 'no sense data';
     return { kind: 'retry', waitMs: 10,
@@ -183,15 +200,21 @@ function classify(o: PacketOutcome, name: string, opts: CommandData): CommandRes
   }
   const sense = decodeDiskSense(o.sense);
   const range = opts.lba !== undefined && opts.blocks !== undefined ? { lba: opts.lba, blocks: opts.blocks } : undefined;
-  if (sense.key === SENSE_KEY.RECOVERED_ERROR || sense.key === SENSE_KEY.NO_SENSE) {
-    const why = notSuccess(sense, range);
-    if (why === undefined) {
-      log('%s%s: CHECK CONDITION with %s: success', name, at, sense.text);
-      return goodOrShort(o, name, opts, at, sense);
-    }
-    return { kind: 'retry', waitMs: 10, error: new DiskTransportError(
-      `${name}${at}: CHECK CONDITION whose sense cannot be a verdict (${why})`,
+  const untrusted = untrustedSense(sense);
+  if (untrusted !== undefined) return noVerdict(o, name, opts, at, sense, untrusted);
+  if (sense.key === SENSE_KEY.NO_SENSE) {
+    // A false check condition: an unknown amount of data moved, so none of it counts. The command is sent again
+    // (a block WRITE is safe to repeat) and fails when the retries are spent.
+    const what = range === undefined ? at : ` of LBA ${range.lba}..${range.lba + BigInt(range.blocks) - 1n} (${range.blocks} blocks)`;
+    return { kind: 'retry', waitMs: 10, error: new DiskNoSenseError(
+      `${name}${what}: CHECK CONDITION with NO SENSE (${sense.text}): an unknown amount of data moved`,
       { status: o.status, lba: opts.lba, sense }) };
+  }
+  if (sense.key === SENSE_KEY.RECOVERED_ERROR) {
+    const why = notSuccess(sense, range, o.resid);
+    if (why !== undefined) return noVerdict(o, name, opts, at, sense, why);
+    log('%s%s: CHECK CONDITION with %s: success', name, at, sense.text);
+    return goodOrShort(o, name, opts, at, sense);
   }
   const error = errorForSense(sense, name, opts.lba);
   if (sense.key === SENSE_KEY.UNIT_ATTENTION) return { kind: 'medium-changed', waitMs: 0, error };
@@ -201,6 +224,13 @@ function classify(o: PacketOutcome, name: string, opts: CommandData): CommandRes
   }
   if (sense.key === SENSE_KEY.ABORTED_COMMAND) return { kind: 'retry', waitMs: 10, error };
   throw error;
+}
+
+/** Sense that decides nothing (untrusted, stale, or RECOVERED ERROR with data missing): retried, then an error. */
+function noVerdict(o: PacketOutcome, name: string, opts: CommandData, at: string, sense: DiskSense, why: string): Transient {
+  return { kind: 'retry', waitMs: 10, error: new DiskTransportError(
+    `${name}${at}: CHECK CONDITION whose sense cannot be a verdict (${why})`,
+    { status: o.status, lba: opts.lba, sense }) };
 }
 
 function goodOrShort(o: PacketOutcome, name: string, opts: CommandData, at: string, recovered: DiskSense | undefined)

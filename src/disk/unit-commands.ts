@@ -11,6 +11,7 @@ import {
 import { DiskArgumentError, DiskGoneError, DiskTimeoutError, DiskTransportError, type DiskSense } from './errors.js';
 import { sendPacket, type CdbSpec } from './packet.js';
 import { decodeDiskSense } from './sense.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** A command for Disk.raw: the CDB, at most one data phase, a timeout. */
 export interface RawOptions {
@@ -36,6 +37,8 @@ export interface RawResult {
 
 /** No data phase and no retries (TEST UNIT READY from the user, as sg_turs sends it). */
 const ONCE: CommandData = { once: true };
+const RAW_OPTION_KEYS = { dataIn: true, dataOut: true, timeoutMs: true } as const satisfies KnownKeys<RawOptions>;
+
 const MAX_RAW_DATA = 16 * 1024 * 1024;
 
 /** Disk.raw's declaration: any CDB, sent as the caller gave it (what sg_raw does); its length comes with it. */
@@ -124,6 +127,7 @@ export abstract class DiskCommands {
    */
   async raw(cdb: Uint8Array, opts: RawOptions = {}): Promise<RawResult> {
     this.checkOpen();
+    rejectUnknownKeys(opts, RAW_OPTION_KEYS, 'Disk.raw options');
     if (cdb.length < 6 || cdb.length > 16) throw new DiskArgumentError(`a CDB is 6..16 bytes, got ${cdb.length}`);
     if (opts.dataIn !== undefined && opts.dataOut !== undefined) {
       throw new DiskArgumentError('a command has one data phase: give dataIn or dataOut, not both');

@@ -159,9 +159,28 @@ export class BulkOnlyFunction {
       const lun = dev.lunAt(lunNumber);
       if (lun === undefined) throw new UsbmsInternalError(`no LUN object for meaningful LUN ${lunNumber}`);
       dev.target.execute(lun, lunNumber, cdb, plan);
+      if (picks.noSenseCorrupt && plan.status === 0 && plan.direction !== 'none') this.falseCheck(tag, plan);
     }
     const result = await this.dataPhase(tag, expected, hostDir, plan, forcePhaseError);
     await this.statusPhase(tag, expected, result.status, result.residue, result.caseNumber);
+  }
+
+  /**
+   * The no-sense-corrupt fault: CHECK CONDITION whose sense stays NO SENSE 00/00 (the target cleared it when the
+   * command began), and the data corrupted in the same command: a READ's bytes before they are sent, a WRITE's
+   * before they are stored.
+   */
+  private falseCheck(tag: number, plan: CommandPlan): void {
+    this.noteFault(tag, 'no-sense-corrupt');
+    plan.status = 1;
+    if (plan.direction === 'in') { invert(plan.data); return; }
+    const sink = plan.sink;
+    if (sink === undefined) return;
+    // A copy: the chunk is a view of the host's own buffer, which the host may send again.
+    plan.sink = {
+      accept: (offset, chunk) => { sink.accept(offset, invert(Buffer.from(chunk))); },
+      finish: (received) => { sink.finish(received); return 1; },
+    };
   }
 
   /** max-sectors and no-read-capacity-16 devices: stall the data pipe and answer phase error. */
@@ -318,4 +337,10 @@ export class BulkOnlyFunction {
     dev.record({ type: 'csw', tag, status: wireStatus, residue: wireResidue, case: caseNumber });
     await dev.inEp.send(csw.subarray(0, p.cswLength));
   }
+}
+
+/** Flip every bit (fault path only). */
+function invert(b: Buffer): Buffer {
+  for (let i = 0; i < b.length; i++) b[i] = ~(b[i] ?? 0) & 0xff;
+  return b;
 }

@@ -7,6 +7,7 @@
  */
 import type { MediaStore } from './types.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** Options of CachingMedia: how much a drive cache holds. */
 export interface CachingMediaOptions {
@@ -16,6 +17,8 @@ export interface CachingMediaOptions {
   blockSize?: number;
 }
 
+const CACHING_MEDIA_KEYS = { cacheBlocks: true, blockSize: true } as const satisfies KnownKeys<CachingMediaOptions>;
+
 export class CachingMedia implements MediaStore {
   readonly size: bigint;
   private readonly cacheBlocks: number;
@@ -24,6 +27,7 @@ export class CachingMedia implements MediaStore {
   private readonly cache = new Map<bigint, Buffer>();
 
   constructor(private readonly backing: MediaStore, opts: CachingMediaOptions = {}) {
+    rejectUnknownKeys(opts, CACHING_MEDIA_KEYS, 'CachingMedia options');
     this.size = backing.size;
     this.cacheBlocks = opts.cacheBlocks ?? 1024;
     this.blockSize = opts.blockSize ?? 512;

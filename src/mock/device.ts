@@ -23,6 +23,8 @@ import { targetBackend } from './uas/target-backend.js';
 import { UasFaultController } from './uas/faults.js';
 import { mockAltSettings, MOCK_UAS_ENDPOINTS } from './uas/descriptors.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys } from '../util/options.js';
+import { MOCK_DEVICE_KEYS, MOCK_DEVICE_QUIRK_KEYS, MOCK_LUN_KEYS, MOCK_UAS_KEYS } from './option-keys.js';
 
 const log = logger('mock');
 
@@ -70,6 +72,10 @@ export class MockUsbDevice {
   private port: MockUsbPort | undefined;
 
   constructor(opts: MockDeviceOptions = {}) {
+    rejectUnknownKeys(opts, MOCK_DEVICE_KEYS, 'MockUsbDevice options');
+    rejectUnknownKeys(opts.quirks, MOCK_DEVICE_QUIRK_KEYS, 'MockUsbDevice options.quirks');
+    rejectUnknownKeys(opts.uas, MOCK_UAS_KEYS, 'MockUsbDevice options.uas');
+    opts.luns?.forEach((l, i) => { rejectUnknownKeys(l, MOCK_LUN_KEYS, `MockUsbDevice options.luns[${i}]`); });
     this.opts = opts;
     const mps = opts.maxPacketSize ?? 512;
     if (!Number.isInteger(mps) || mps < 8 || mps > 1024) throw new MockDeviceConfigError(`bad max packet size ${mps}`);

@@ -7,9 +7,12 @@
  * const port = dev.open();            // hand this to the BOT engine
  * dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'stall', phase: 'data' } });
  * ```
+ *
+ * @packageDocumentation
+ * @module usbms/mock
  */
 export type {
-  MediaStore, MockBlockSize, MockLunOptions, MockDeviceOptions, MockDeviceQuirks, Fault, FaultKind, FaultPhase,
+  MediaStore, MockBlockSize, MockLunOptions, MockProvisioning, MockDeviceOptions, MockDeviceQuirks, Fault, FaultKind, FaultPhase,
   FaultRule, RandomFaultOptions, DeviceEvent, PersonalityName, MockDeviceStats,
 } from './types.js';
 export { MemoryMedia, FileMedia, WrappingMedia } from './media.js';

@@ -4,7 +4,7 @@
  */
 import { MemoryMedia } from './media.js';
 import { SENSE, type SenseName, type SenseValue, type Identity } from './scsi-data.js';
-import type { MediaStore, MockBlockSize, MockLunOptions } from './types.js';
+import type { MediaStore, MockBlockSize, MockLunOptions, MockProvisioning } from './types.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
 /** LUN options that cannot describe a disk (size, block length ...): code ARG_INVALID. */
@@ -18,6 +18,10 @@ export class MockLun {
   readonly blockSize: MockBlockSize;
   readonly removable: boolean;
   readonly identity: Identity;
+  /** MODE SENSE DPOFUA: WRITEs with FUA are flushed to the media before their status. */
+  readonly dpofua: boolean;
+  /** Logical block provisioning limits, when the LUN is thin (UNMAP, WRITE SAME with UNMAP). */
+  readonly provisioning: Required<MockProvisioning> | undefined;
   private medium: MediaStore;
   private mediumPresent: boolean;
   private writeProtectSwitch: boolean;
@@ -39,6 +43,12 @@ export class MockLun {
     this.removable = opts.removable ?? deviceType === 5;
     this.mediumPresent = opts.present ?? true;
     this.writeProtectSwitch = opts.writeProtected ?? deviceType === 5;
+    this.dpofua = opts.dpofua ?? false;
+    const p = opts.provisioning === true ? {} : opts.provisioning === false ? undefined : opts.provisioning;
+    this.provisioning = p === undefined ? undefined : {
+      maxUnmapBlocks: p.maxUnmapBlocks ?? 0x40000, maxUnmapDescriptors: p.maxUnmapDescriptors ?? 64,
+      maxWriteSameBlocks: p.maxWriteSameBlocks ?? 0x40000,
+    };
     this.identity = {
       deviceType,
       removable: this.removable,
@@ -47,6 +57,7 @@ export class MockLun {
       revision: opts.revision ?? '1.00',
       serial: opts.serial ?? `${serial}-${index}`,
       lun: index,
+      provisioning: this.provisioning,
     };
   }
 

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import type { MediaStore } from './types.js';
 import { UsbmsArgumentError, UsbmsError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** An access outside the media (the emulated target checks LBAs first, so this is a bug or a caller's mistake). */
 export class MediaRangeError extends UsbmsArgumentError {
@@ -55,6 +56,19 @@ export class MemoryMedia implements MediaStore {
     }, true);
   }
 
+  /** Deallocate `length` bytes at `offset`: whole chunks are freed, the parts of others zeroed. */
+  discard(offset: bigint, length: number): void {
+    checkRange(offset, length, this.size);
+    let index = Number(offset >> CHUNK_SHIFT);
+    let within = Number(offset & BigInt(CHUNK - 1));
+    for (let done = 0; done < length; index += 1, within = 0) {
+      const n = Math.min(CHUNK - within, length - done);
+      if (n === CHUNK) this.chunks.delete(index);
+      else this.chunks.get(index)?.fill(0, within, within + n);
+      done += n;
+    }
+  }
+
   private walk(offset: bigint, length: number, visit: (c: Buffer | undefined, within: number, done: number, n: number) => void,
     allocate: boolean): void {
     let index = Number(offset >> CHUNK_SHIFT);
@@ -82,6 +96,8 @@ export interface FileMediaOptions {
   readOnly?: boolean;
 }
 
+const FILE_MEDIA_KEYS = { size: true, readOnly: true } as const satisfies KnownKeys<FileMediaOptions>;
+
 /** A write to a media file opened read-only (code MOCK_MEDIA_READ_ONLY). */
 export class MediaReadOnlyError extends UsbmsError {
   override readonly name = 'MediaReadOnlyError';
@@ -95,6 +111,7 @@ export class FileMedia implements MediaStore {
   private fd: number | undefined;
 
   constructor(readonly path: string, opts: FileMediaOptions = {}) {
+    rejectUnknownKeys(opts, FILE_MEDIA_KEYS, 'FileMedia options');
     this.readOnly = opts.readOnly ?? false;
     const exists = fs.existsSync(path);
     this.fd = fs.openSync(path, this.readOnly ? 'r' : exists ? 'r+' : 'w+');

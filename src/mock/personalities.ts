@@ -9,6 +9,8 @@ import { CachingMedia } from './cache-media.js';
 import { MemoryMedia, WrappingMedia } from './media.js';
 import { MockUsbDevice } from './device.js';
 import type { MockDeviceOptions, MockLunOptions, PersonalityName } from './types.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import { MOCK_DEVICE_KEYS } from './option-keys.js';
 
 export const PERSONALITY_VENDOR_ID = 0xf055;
 
@@ -46,6 +48,7 @@ export const PERSONALITY_QUIRKS: Readonly<Partial<Record<PersonalityName, string
   'uas-broken': 'IGNORE_UAS', // its UAS never answers a READ: Bulk-Only works (Linux's unusual_uas.h letter u)
 };
 
+/** Options of createPersonality: the device's own, and the sizes and delays some personalities take. */
 export interface PersonalityOptions extends MockDeviceOptions {
   /** counterfeit, cached-counterfeit: the real capacity in bytes (default 16 MiB); it claims four times that. */
   realBytes?: number;
@@ -55,6 +58,11 @@ export interface PersonalityOptions extends MockDeviceOptions {
   commandDelayMs?: number;
 }
 
+/** The keys of PersonalityOptions (src/util/options.ts). */
+export const PERSONALITY_KEYS = {
+  ...MOCK_DEVICE_KEYS, realBytes: true, cacheBlocks: true, commandDelayMs: true,
+} as const satisfies KnownKeys<PersonalityOptions>;
+
 const MIB = 1024 * 1024;
 
 function disk(blocks: number, product: string): MockLunOptions {
@@ -63,6 +71,7 @@ function disk(blocks: number, product: string): MockLunOptions {
 
 /** A software device that behaves like a known kind of real one (a counterfeit stick, a phase-error bridge ...). */
 export function createPersonality(name: PersonalityName, opts: PersonalityOptions = {}): MockUsbDevice {
+  rejectUnknownKeys(opts, PERSONALITY_KEYS, 'createPersonality options');
   const { realBytes, commandDelayMs, cacheBlocks, ...rest } = opts;
   const id = PERSONALITY_IDS[name];
   const flags = PERSONALITY_QUIRKS[name];

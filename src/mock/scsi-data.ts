@@ -13,6 +13,7 @@ export const SENSE = {
   invalidOpcode: [0x5, 0x20, 0x00],
   lbaOutOfRange: [0x5, 0x21, 0x00],
   invalidFieldInCdb: [0x5, 0x24, 0x00],
+  invalidFieldInParameterList: [0x5, 0x26, 0x00],
   logicalUnitNotSupported: [0x5, 0x25, 0x00],
   savingNotSupported: [0x5, 0x39, 0x00],
   removalPrevented: [0x5, 0x53, 0x02],
@@ -68,6 +69,8 @@ export interface Identity {
   revision: string;
   serial: string;
   lun: number;
+  /** Block limits of a thin-provisioned LUN (pages 0xB0 and 0xB2); undefined for a fully provisioned one. */
+  provisioning: { maxUnmapBlocks: number; maxUnmapDescriptors: number; maxWriteSameBlocks: number } | undefined;
 }
 
 /** Standard INQUIRY data, 36 bytes (SPC-4 §6.6.2). */
@@ -85,6 +88,8 @@ export function writeStandardInquiry(dst: Buffer, id: Identity): number {
 }
 
 export const SUPPORTED_VPD = [0x00, 0x80, 0x83, 0xb0, 0xb1] as const;
+/** Logical Block Provisioning: listed (after SUPPORTED_VPD) only by a thin-provisioned LUN. */
+export const PROVISIONING_VPD = 0xb2;
 
 /** FNV-1a, 32 bits: a stable per-device number for the NAA identifier. */
 function fnv1a(text: string): number {
@@ -103,6 +108,7 @@ export function writeVpdPage(dst: Buffer, page: number, id: Identity, maxTransfe
     case 0x00:
       SUPPORTED_VPD.forEach((p, i) => { dst[4 + i] = p; });
       len = SUPPORTED_VPD.length;
+      if (id.provisioning !== undefined) dst[4 + len++] = PROVISIONING_VPD;
       break;
     case 0x80:
       len = dst.write(id.serial, 4, 'latin1');
@@ -125,7 +131,21 @@ export function writeVpdPage(dst: Buffer, page: number, id: Identity, maxTransfe
     case 0xb0: // Block Limits
       dst.fill(0, 4, 64);
       dst.writeUInt32BE(maxTransferBlocks, 8);
+      if (id.provisioning !== undefined) {
+        dst[4] = 0x01; // WSNZ: a WRITE SAME of 0 blocks is refused (it would mean "to the end of the medium")
+        dst.writeUInt32BE(id.provisioning.maxUnmapBlocks, 20);
+        dst.writeUInt32BE(id.provisioning.maxUnmapDescriptors, 24);
+        dst.writeUInt32BE(1, 28); // OPTIMAL UNMAP GRANULARITY: one block
+        dst.writeBigUInt64BE(BigInt(id.provisioning.maxWriteSameBlocks), 36);
+      }
       len = 0x3c;
+      break;
+    case PROVISIONING_VPD: // Logical Block Provisioning
+      if (id.provisioning === undefined) return undefined;
+      dst.fill(0, 4, 8);
+      dst[5] = 0x80 | 0x40 | (1 << 2); // LBPU, LBPWS, LBPRZ=1: deallocated blocks read as zeros
+      dst[6] = 0x02; // provisioning type: thin
+      len = 4;
       break;
     case 0xb1: // Block Device Characteristics
       dst.fill(0, 4, 64);

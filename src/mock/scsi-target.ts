@@ -4,6 +4,7 @@
  */
 import type { FaultController } from './faults.js';
 import type { MockLun } from './lun.js';
+import type { MediaStore } from './types.js';
 import {
   writeCachingPage, writeDescriptorSense, writeFixedSense, writeStandardInquiry, writeVpdPage, type SenseName,
 } from './scsi-data.js';
@@ -48,7 +49,11 @@ export interface TargetContext {
   lunCount(): number;
 }
 
-const NEEDS_MEDIUM = new Set([0x00, 0x25, 0x28, 0x2a, 0x2f, 0x35, 0x88, 0x8a, 0x9e]);
+const NEEDS_MEDIUM = new Set([0x00, 0x25, 0x28, 0x2a, 0x2f, 0x35, 0x42, 0x88, 0x8a, 0x93, 0x9e]);
+/** WRITE SAME without provisioning limits: at most this many blocks per command. */
+const MAX_WRITE_SAME_BLOCKS = 0x40000;
+/** The largest UNMAP parameter list (PARAMETER LIST LENGTH is 16 bits). */
+const MAX_UNMAP_LIST = 0xffff;
 const UA_EXEMPT = new Set([0x12, 0xa0, 0x03]);
 
 export class ScsiTarget {
@@ -58,10 +63,27 @@ export class ScsiTarget {
   private writeBase = 0n;
   private compareLba = 0n;
 
+  private writeFua = false;
   private readonly writeSink: OutSink = {
     accept: (offset, chunk) => this.lun.media.write(this.writeBase + BigInt(offset), chunk),
-    finish: () => 0,
+    finish: () => {
+      // FUA: the data is on the media (not in a cache) before the status says the WRITE is done.
+      if (this.writeFua) this.lun.media.flush?.();
+      return 0;
+    },
   };
+  /** WRITE SAME's one block, and UNMAP's parameter list, as they arrive. */
+  private readonly param = Buffer.alloc(MAX_UNMAP_LIST);
+  /** A run of WRITE SAME's block, written over the range piece by piece (grow-only). */
+  private fill = Buffer.alloc(0);
+  private sameBlocks = 0;
+  private sameUnmap = false;
+  private readonly paramSink = (finish: (received: number) => 0 | 1): OutSink => ({
+    accept: (offset, chunk) => { chunk.copy(this.param, offset, 0, Math.min(chunk.length, this.param.length - offset)); },
+    finish,
+  });
+  private readonly writeSameSink = this.paramSink((received) => this.writeSameFinish(received));
+  private readonly unmapSink = this.paramSink((received) => this.unmapFinish(received));
   private miscompareAt: number | undefined;
   private readonly compareSink: OutSink = {
     accept: (offset, chunk) => {
@@ -113,8 +135,10 @@ export class ScsiTarget {
       case 0x9e: return ((cdb[1] ?? 0) & 0x1f) === 0x10 ? this.readCapacity16(cdb, plan) : this.fail('invalidOpcode');
       case 0x28: return this.readWrite(cdb.readUInt32BE(2), cdb.readUInt16BE(7), plan, false);
       case 0x88: return this.readWrite(cdb.readBigUInt64BE(2), cdb.readUInt32BE(10), plan, false);
-      case 0x2a: return this.readWrite(cdb.readUInt32BE(2), cdb.readUInt16BE(7), plan, true);
-      case 0x8a: return this.readWrite(cdb.readBigUInt64BE(2), cdb.readUInt32BE(10), plan, true);
+      case 0x2a: return this.readWrite(cdb.readUInt32BE(2), cdb.readUInt16BE(7), plan, true, cdb);
+      case 0x8a: return this.readWrite(cdb.readBigUInt64BE(2), cdb.readUInt32BE(10), plan, true, cdb);
+      case 0x42: return this.unmap(cdb, plan);
+      case 0x93: return this.writeSame(cdb, plan);
       case 0x2f: return this.verify(cdb, plan);
       case 0x35: return this.synchronizeCache(cdb);
       case 0xa0: return this.reportLuns(cdb, plan);
@@ -176,7 +200,8 @@ export class ScsiTarget {
     const buf = this.scratch.get(64);
     const header = ten ? 8 : 4;
     buf.fill(0, 0, header);
-    const wp = lun.writeProtected ? 0x80 : 0;
+    // DEVICE-SPECIFIC PARAMETER (SBC-4 6.5.1): WP, and DPOFUA when the LUN honours FUA.
+    const wp = (lun.writeProtected ? 0x80 : 0) | (lun.dpofua ? 0x10 : 0);
     let at = header;
     if (!dbd) {
       // Short block descriptor: block count saturates at 0xFFFFFF, 0 when there is no medium.
@@ -236,7 +261,7 @@ export class ScsiTarget {
     return true;
   }
 
-  private readWrite(lba: number | bigint, count: number, plan: CommandPlan, write: boolean): 0 | 1 {
+  private readWrite(lba: number | bigint, count: number, plan: CommandPlan, write: boolean, cdb?: Buffer): 0 | 1 {
     const first = BigInt(lba);
     const lun = this.lun;
     if (this.outOfRange(first, count)) return 1;
@@ -245,6 +270,7 @@ export class ScsiTarget {
     const bs = lun.blockSize;
     const bytes = count * bs;
     if (write) {
+      this.writeFua = this.lun.dpofua && ((cdb?.[1] ?? 0) & 0x08) !== 0;
       this.writeBase = first * BigInt(bs);
       plan.direction = 'out';
       plan.length = bytes;
@@ -291,6 +317,88 @@ export class ScsiTarget {
     return 0;
   }
 
+  /** WRITE SAME(16): one block of data-out written over the range, or the range deallocated (UNMAP bit). */
+  private writeSame(cdb: Buffer, plan: CommandPlan): 0 | 1 {
+    const lun = this.lun;
+    const flags = cdb[1] ?? 0;
+    const first = cdb.readBigUInt64BE(2);
+    const count = cdb.readUInt32BE(10);
+    const unmapBit = (flags & 0x08) !== 0;
+    const limit = lun.provisioning?.maxWriteSameBlocks ?? MAX_WRITE_SAME_BLOCKS;
+    // ANCHOR, NDOB and WRPROTECT are not supported; 0 blocks ("to the end", WSNZ=1) and UNMAP without provisioning
+    // are refused as SBC-4 says.
+    if ((flags & 0xf1) !== 0 || count === 0 || count > limit || (unmapBit && lun.provisioning === undefined)) {
+      return this.fail('invalidFieldInCdb');
+    }
+    if (this.outOfRange(first, count)) return 1;
+    if (lun.writeProtected) return this.fail('writeProtected');
+    this.writeBase = first * BigInt(lun.blockSize);
+    this.sameBlocks = count;
+    this.sameUnmap = unmapBit;
+    plan.direction = 'out';
+    plan.length = lun.blockSize;
+    plan.sink = this.writeSameSink;
+    return 0;
+  }
+
+  private writeSameFinish(received: number): 0 | 1 {
+    const lun = this.lun;
+    const bs = lun.blockSize;
+    if (received < bs) return this.fail('invalidFieldInCdb');
+    const block = this.param.subarray(0, bs);
+    const bytes = this.sameBlocks * bs;
+    // LBPRZ=1: a deallocated block reads as zeros, so only a block of zeros may be deallocated instead of written.
+    if (this.sameUnmap && block.every((b) => b === 0)) {
+      discard(lun.media, this.writeBase, bytes);
+      return 0;
+    }
+    if (this.fill.length !== 64 * bs || this.fill.subarray(0, bs).compare(block) !== 0) {
+      if (this.fill.length !== 64 * bs) this.fill = Buffer.alloc(64 * bs);
+      for (let at = 0; at < this.fill.length; at += bs) block.copy(this.fill, at);
+    }
+    for (let done = 0; done < bytes;) {
+      const n = Math.min(this.fill.length, bytes - done);
+      lun.media.write(this.writeBase + BigInt(done), this.fill.subarray(0, n));
+      done += n;
+    }
+    return 0;
+  }
+
+  /** UNMAP: a parameter list of (LBA, count) descriptors, checked whole before any block is deallocated. */
+  private unmap(cdb: Buffer, plan: CommandPlan): 0 | 1 {
+    const lun = this.lun;
+    if (lun.provisioning === undefined) return this.fail('invalidOpcode');
+    const length = cdb.readUInt16BE(7);
+    if (((cdb[1] ?? 0) & 0x01) !== 0 || (length > 0 && length < 8)) return this.fail('invalidFieldInCdb');
+    if (lun.writeProtected) return this.fail('writeProtected');
+    if (length === 0) return 0;
+    plan.direction = 'out';
+    plan.length = length;
+    plan.sink = this.unmapSink;
+    return 0;
+  }
+
+  private unmapFinish(received: number): 0 | 1 {
+    const lun = this.lun;
+    const limits = lun.provisioning;
+    const list = this.param;
+    if (limits === undefined || received < 8) return this.fail('invalidFieldInParameterList');
+    const descriptorBytes = list.readUInt16BE(2);
+    if (descriptorBytes % 16 !== 0 || 8 + descriptorBytes > received || descriptorBytes / 16 > limits.maxUnmapDescriptors) {
+      return this.fail('invalidFieldInParameterList');
+    }
+    for (let at = 8; at < 8 + descriptorBytes; at += 16) {
+      const count = list.readUInt32BE(at + 8);
+      if (count > limits.maxUnmapBlocks) return this.fail('invalidFieldInParameterList');
+      if (this.outOfRange(list.readBigUInt64BE(at), count)) return 1;
+    }
+    const bs = BigInt(lun.blockSize);
+    for (let at = 8; at < 8 + descriptorBytes; at += 16) {
+      discard(lun.media, list.readBigUInt64BE(at) * bs, list.readUInt32BE(at + 8) * lun.blockSize);
+    }
+    return 0;
+  }
+
   private reportLuns(cdb: Buffer, plan: CommandPlan): 0 | 1 {
     const select = cdb[2] ?? 0;
     const allocation = cdb.readUInt32BE(6);
@@ -301,6 +409,17 @@ export class ScsiTarget {
     buf.writeUInt32BE(8 * n, 0);
     for (let i = 0; i < n; i++) buf[8 + 8 * i + 1] = i; // peripheral device addressing, LUN < 256
     return this.dataIn(plan, 8 + 8 * n, allocation);
+  }
+}
+
+/** Deallocate on stores that can; write zeros on the others (LBPRZ=1 promises zeros either way). */
+const ZEROS = Buffer.alloc(64 * 1024);
+function discard(media: MediaStore, offset: bigint, length: number): void {
+  if (media.discard !== undefined) { media.discard(offset, length); return; }
+  for (let done = 0; done < length;) {
+    const n = Math.min(ZEROS.length, length - done);
+    media.write(offset + BigInt(done), ZEROS.subarray(0, n));
+    done += n;
   }
 }
 

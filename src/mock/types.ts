@@ -15,14 +15,21 @@ export interface MediaStore {
   write(offset: bigint, src: Buffer): void;
   /** Make written data durable (fsync for files). */
   flush?(): void;
+  /**
+   * Deallocate `length` bytes at `offset` (UNMAP, WRITE SAME with UNMAP): they read as zeros afterwards. Stores
+   * without it get zeros written.
+   */
+  discard?(offset: bigint, length: number): void;
   /** Release the store (close the file). */
   close?(): void;
   /** The device was reset (Mass Storage Reset, port reset) or lost power: volatile state (a RAM cache) is gone. */
   reset?(): void;
 }
 
+/** Logical block sizes a software LUN can have: 512 (disks), 2048 (CD/DVD), 4096 (4Kn disks). */
 export type MockBlockSize = 512 | 2048 | 4096;
 
+/** One logical unit of a software device: its size, medium, identity and state. */
 export interface MockLunOptions {
   /** Capacity in logical blocks (the capacity the LUN reports). */
   blocks: bigint | number;
@@ -40,6 +47,27 @@ export interface MockLunOptions {
   serial?: string;
   /** 0 = direct-access block device, 5 = CD/DVD. */
   deviceType?: 0 | 5;
+  /**
+   * MODE SENSE reports DPOFUA, and a WRITE with the FUA bit is made durable (the media's flush) before its status.
+   * Default false, as most USB sticks.
+   */
+  dpofua?: boolean;
+  /**
+   * Logical block provisioning (thin): VPD 0xB2 reports LBPU, LBPWS and LBPRZ=1, VPD 0xB0 its limits, and UNMAP and
+   * WRITE SAME(16) with the UNMAP bit deallocate blocks (they read as zeros). `true` takes the default limits.
+   * Default off: the LUN rejects the UNMAP bit and UNMAP, and lists no page 0xB2, as most USB sticks.
+   */
+  provisioning?: boolean | MockProvisioning;
+}
+
+/** The Block Limits a thin-provisioned LUN reports (VPD 0xB0), in blocks. */
+export interface MockProvisioning {
+  /** MAXIMUM UNMAP LBA COUNT (default 0x40000, 128 MiB of 512-byte blocks). */
+  maxUnmapBlocks?: number;
+  /** MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (default 64). */
+  maxUnmapDescriptors?: number;
+  /** MAXIMUM WRITE SAME LENGTH (default 0x40000). */
+  maxWriteSameBlocks?: number;
 }
 
 /** Device misbehaviours that real products have (the reason for usb-storage's unusual_devs / scsa2usb quirks). */
@@ -68,6 +96,7 @@ export interface MockDeviceQuirks {
   senseOnLun0Only?: boolean;
 }
 
+/** A software USB mass-storage device: its USB identity and speed, its LUNs, its Bulk-Only behaviour and quirks. */
 export interface MockDeviceOptions {
   vendorId?: number;
   productId?: number;
@@ -133,8 +162,10 @@ export interface MockUasOptions {
   tmfAnswer?: 'complete' | 'succeeded';
 }
 
+/** Where in a Bulk-Only command a fault strikes: the data phase or the status (CSW). */
 export type FaultPhase = 'data' | 'csw';
 
+/** One misbehaviour the software device can be told to show (FaultController.inject). */
 export type Fault =
   | { kind: 'stall'; phase: 'cbw' | 'data' | 'csw'; afterBytes?: number }
   /** 'cbw': the device never takes the CBW (NAKs it forever); 'data' / 'csw': it goes silent there. */
@@ -151,12 +182,20 @@ export type Fault =
   | { kind: 'phase-error' }
   | { kind: 'delay'; phase: FaultPhase; ms: number }
   | { kind: 'disconnect'; phase: FaultPhase; afterBytes?: number }
+  /**
+   * A false check condition: the command's data is corrupted (the bytes a READ sends, the bytes a WRITE stores)
+   * and it ends CHECK CONDITION, the REQUEST SENSE after it saying NO SENSE 00/00. An unknown amount of data
+   * moved: a host that takes the command as good returns (or leaves) wrong data.
+   */
+  | { kind: 'no-sense-corrupt' }
   | { kind: 'medium-error'; lbas: bigint[] }
   | { kind: 'capacity-off-by-one' }
   | { kind: 'get-max-lun-stall' };
 
+/** The name of a fault. */
 export type FaultKind = Fault['kind'];
 
+/** Which commands a fault strikes (by opcode, LUN, count) and how often. */
 export interface FaultRule {
   match?: {
     opcode?: number;
@@ -169,6 +208,7 @@ export interface FaultRule {
   fault: Fault;
 }
 
+/** Faults drawn at random, per command, from a seeded generator (FaultController.random). */
 export interface RandomFaultOptions {
   seed?: number;
   /** Chance per command, 0..1. */
@@ -200,6 +240,7 @@ export type DeviceEvent =
   | { type: 'uas-aborted'; tag: number; why: string }
   | { type: 'uas-fault'; kind: string; tag: number };
 
+/** The named devices of createPersonality, each a kind of real product and its misbehaviour. */
 export type PersonalityName =
   | 'good'
   | 'ignore-residue'
@@ -217,6 +258,7 @@ export type PersonalityName =
   | 'uas-small-queue'
   | 'uas-broken';
 
+/** Counts of what happened on the wire since the device was made. */
 export interface MockDeviceStats {
   cbws: number;
   csws: number;

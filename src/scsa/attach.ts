@@ -16,6 +16,7 @@ import { PktCache } from './cache.js';
 import { ResourcePool, type ResourceLimits } from './resources.js';
 import { validateDmaAttr } from './dma.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /**
  * What an HBA fills in before scsi_hba_attach_setup; the framework adds the rest of scsi_hba_tran(9S). A
@@ -25,6 +26,8 @@ import { UsbmsArgumentError } from '../util/errors.js';
 export type scsi_hba_tran_setup = Omit<scsi_hba_tran,
   'tran_dma_attr' | 'tran_pkt_cache_ptr' | 'tran_resources' | 'tran_sync_pkt' | 'tran_dmafree'> &
   Partial<Pick<scsi_hba_tran, 'tran_sync_pkt' | 'tran_dmafree'>>;
+
+const RESOURCE_LIMIT_KEYS = { maxPackets: true, maxDmaBytes: true } as const satisfies KnownKeys<ResourceLimits>;
 
 /** The HBA's vector must be complete in one style, and tran_hba_len a size. */
 function validateVector(tran: scsi_hba_tran_setup): void {
@@ -47,6 +50,7 @@ function validateVector(tran: scsi_hba_tran_setup): void {
  */
 export function scsi_hba_attach_setup(hba_dma_attr: ddi_dma_attr_t, tran: scsi_hba_tran_setup,
   limits: ResourceLimits): scsi_hba_tran {
+  rejectUnknownKeys(limits, RESOURCE_LIMIT_KEYS, 'scsi_hba_attach_setup limits');
   validateDmaAttr(hba_dma_attr);
   validateVector(tran);
   const full = tran as scsi_hba_tran;

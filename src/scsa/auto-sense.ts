@@ -9,7 +9,9 @@
  *    the bytes landing straight in sts_sensedata.
  *
  * The rule the disk driver builds on (and why this code is strict): a CHECK CONDITION is success only when VALID
- * sense says RECOVERED ERROR, or NO SENSE with nothing else wrong. Sense is valid only when
+ * sense says RECOVERED ERROR about that command with nothing of its data missing; NO SENSE after a CHECK CONDITION
+ * means an unknown amount of data moved, a failure to retry (Linux sd_done, illumos sd_sense_key_no_sense).
+ * Sense is valid only when
  *  - the REQUEST SENSE itself completed GOOD (sts_rqpkt_status; a REQUEST SENSE that failed returns no verdict,
  *    whatever its bytes look like: Linux treats a failed auto-sense as an error too),
  *  - it lies within the bytes the residue says are real (BOT lets a device pad the data phase and say so in

@@ -16,7 +16,7 @@ import { pktWrapper, scsi_hba_pkt_comp, type scsi_address, type scsi_pkt } from 
 import type { scsi_hba_tran } from './tran.js';
 import { LunCaps, MAX_CDB_LENGTH, type CapsContext } from './caps.js';
 import { OnWire, PktQueue } from './queue.js';
-import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV } from './dma.js';
+import { DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV, DMA_ATTR_KEYS } from './dma.js';
 import { dataLength, isGoneOutcome, runPacketOnTransport, splitBlockSize, type ExecContext } from './exec.js';
 import { HbaCmd } from './hba-cmd.js';
 import type { StopReason } from './outcome.js';
@@ -24,6 +24,8 @@ import { pieceBytes } from './split.js';
 import { buildTran } from './hba-tran.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import { KeptTimer } from '../util/kept-timer.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import { formatWait, type RecoverySink } from '../util/recovery.js';
 
 const log = logger('hba');
 
@@ -49,7 +51,14 @@ export interface UsbmsHbaOptions {
   /** Waiting packets per LUN before tran_start answers TRAN_BUSY. */
   queueDepth?: number;
   quirks?: UsbmsHbaQuirks;
+  /** Told when a packet's pkt_time runs out and the HBA aborts it (src/util/recovery.ts). */
+  onRecovery?: RecoverySink | undefined;
 }
+
+const HBA_OPTION_KEYS = {
+  style: true, dmaAttr: true, maxDmaBytesInFlight: true, maxPackets: true, queueDepth: true, quirks: true, onRecovery: true,
+} as const satisfies KnownKeys<UsbmsHbaOptions>;
+const HBA_QUIRK_KEYS = { noAutoRqsense: true, maxTransferBytes: true, senseLun0Only: true } as const satisfies KnownKeys<UsbmsHbaQuirks>;
 
 /** The SCSA HBA over one transport: registers the tran_* entry points, queues packets per LUN, does auto request sense and command fix-ups. */
 export class UsbmsHba implements CapsContext, ExecContext {
@@ -70,7 +79,10 @@ export class UsbmsHba implements CapsContext, ExecContext {
   /** Resets and REQUEST SENSEs in progress: nothing new goes on the wire meanwhile. */
   private holds = 0;
 
+  private readonly report: RecoverySink | undefined;
+
   private constructor(readonly transport: Transport, opts: UsbmsHbaOptions) {
+    this.report = opts.onRecovery;
     this.maxLun = transport.maxLun;
     this.dmaMaxArch = transport.maxTransferBytes;
     this.dmaMax = Math.min(transport.maxTransferBytes, opts.quirks?.maxTransferBytes ?? Infinity);
@@ -92,6 +104,9 @@ export class UsbmsHba implements CapsContext, ExecContext {
 
   /** Attach an HBA instance to an open transport (it stays the caller's: detach closes nothing). */
   static attach(transport: Transport, opts: UsbmsHbaOptions = {}): UsbmsHba {
+    rejectUnknownKeys(opts, HBA_OPTION_KEYS, 'UsbmsHba.attach options');
+    rejectUnknownKeys(opts.dmaAttr, DMA_ATTR_KEYS, 'UsbmsHba.attach options.dmaAttr');
+    rejectUnknownKeys(opts.quirks, HBA_QUIRK_KEYS, 'UsbmsHba.attach options.quirks');
     if (opts.queueDepth !== undefined && (!Number.isInteger(opts.queueDepth) || opts.queueDepth < 1)) {
       throw new UsbmsArgumentError('queueDepth must be a positive integer');
     }
@@ -262,7 +277,12 @@ export class UsbmsHba implements CapsContext, ExecContext {
   private armTimer(pkt: scsi_pkt, cmd: HbaCmd): void {
     cmd.timer ??= new KeptTimer(() => {
       // `timed` is cleared when the packet completes: a firing after that is ignored.
-      if (cmd.timed && cmd.running !== null) void this.stop(cmd.running, 'timeout');
+      if (!cmd.timed || cmd.running === null) return;
+      const p = cmd.running;
+      this.report?.({ step: 'timeout', detail: `the command to LUN ${p.pkt_address.a_lun} (opcode 0x${
+        (p.pkt_cdbp[0] ?? 0).toString(16).padStart(2, '0')}) had no answer within ${formatWait(p.pkt_time * 1000)}: ` +
+        'aborting it', timeoutMs: p.pkt_time * 1000 });
+      void this.stop(p, 'timeout');
     });
     cmd.timed = true;
     cmd.timer.arm(pkt.pkt_time * 1000);

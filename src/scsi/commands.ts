@@ -8,6 +8,7 @@ import { inquiry } from './inquiry.js';
 import { preventAllowMediumRemoval, reportLuns, requestSense, startStopUnit, synchronizeCache10, synchronizeCache16,
   testUnitReady } from './misc.js';
 import { modeSense10, modeSense6 } from './mode-sense.js';
+import { unmap, writeSame16 } from './provisioning.js';
 import { read10, read12, read16, read6, verify10, verify16, write10, write12, write16, write6 } from './rw.js';
 import { hex2, type CommandSpec } from './spec.js';
 
@@ -15,7 +16,8 @@ import { hex2, type CommandSpec } from './spec.js';
 export const commands = {
   inquiry, testUnitReady, requestSense, readCapacity10, readCapacity16, read6, read10, read12, read16,
   write6, write10, write12, write16, verify10, verify16, modeSense6, modeSense10, startStopUnit,
-  preventAllowMediumRemoval, synchronizeCache10, synchronizeCache16, reportLuns, readFormatCapacities,
+  preventAllowMediumRemoval, synchronizeCache10, synchronizeCache16, reportLuns, readFormatCapacities, unmap,
+  writeSame16,
 } as const;
 
 /** A command spec of any parameters and data. */

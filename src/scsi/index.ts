@@ -15,6 +15,10 @@ export { commandByOpcode, commands, describeCdb, type AnyCommandSpec } from './c
 export type { BlockCommandSpec, RW6Params, ReadParams, VerifyParams, WriteParams } from './rw.js';
 export { writeBlockCdb } from './rw.js';
 export {
+  decodeUnmapList, encodeUnmapList, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH,
+  type UnmapDescriptor, type UnmapParams, type WriteSameParams,
+} from './provisioning.js';
+export {
   decodeReportLuns, encodeReportLuns,
   type PreventAllowParams, type ReportLunsData, type ReportLunsParams, type ReportedLun, type RequestSenseParams,
   type StartStopUnitParams, type SynchronizeCacheParams, type TestUnitReadyParams,

@@ -83,7 +83,7 @@ function rwSpecs<P extends ReadParams | WriteParams>(kind: 'READ' | 'WRITE', pro
 }
 
 /**
- * The (10) and (16) forms encode a plain READ/WRITE (an LBA and a length into a buffer, nothing else set) with
+ * The (10) and (16) forms encode a plain READ/WRITE (an LBA, a length and FUA into a buffer, nothing else set) with
  * {@link writeBlockCdb}: the same bytes as the field table (test/scsi/rw-fast.test.ts), without walking it on
  * every block command the disk driver sends. Anything else set goes through the table.
  */
@@ -92,14 +92,14 @@ function withBlockPath<P extends ReadParams | WriteParams>(spec: CommandSpec<P>,
   const viaTable = spec.encodeCdb.bind(spec);
   spec.encodeCdb = (p: P, into?: Buffer): Buffer => {
     if (into === undefined || !plainBlockCommand(p)) return viaTable(p, into);
-    writeBlockCdb(into, op, size, p.lba, p.blocks);
+    writeBlockCdb(into, op, size, p.lba, p.blocks, p.fua === true);
     return into;
   };
   return spec;
 }
 
 function plainBlockCommand(p: ReadParams | WriteParams): boolean {
-  return p.dpo === undefined && p.fua === undefined && p.groupNumber === undefined && p.control === undefined
+  return p.dpo === undefined && p.groupNumber === undefined && p.control === undefined
     && (p as ReadParams).rdprotect === undefined && (p as WriteParams).wrprotect === undefined;
 }
 
@@ -144,12 +144,13 @@ export const verify16 = defineCommand<VerifyParams>({
 });
 
 /**
- * READ/WRITE(10) or (16) with only an LBA and a length, written straight into `into` (what sd's FORMG1ADDR /
- * FORMG4LONGADDR macros do): the same bytes as `commands.read10.encodeCdb({ lba, blocks }, into)` and its
- * siblings (test/scsi/rw-fast.test.ts compares them), without walking the field table - the disk driver sends
- * one per block command, and in the lab guest the table walk was a fifth of the driver's time per command.
+ * READ/WRITE(10) or (16) with only an LBA, a length and the FUA bit, written straight into `into` (what sd's
+ * FORMG1ADDR / FORMG4LONGADDR macros do): the same bytes as `commands.read10.encodeCdb({ lba, blocks, fua }, into)`
+ * and its siblings (test/scsi/rw-fast.test.ts compares them), without walking the field table - the disk driver
+ * sends one per block command, and in the lab guest the table walk was a fifth of the driver's time per command.
  */
-export function writeBlockCdb(into: Buffer, op: 'read' | 'write', size: 10 | 16, lba: bigint, blocks: number): void {
+export function writeBlockCdb(into: Buffer, op: 'read' | 'write', size: 10 | 16, lba: bigint, blocks: number,
+  fua = false): void {
   const lbaMax = size === 10 ? 0xffff_ffffn : 0xffff_ffff_ffff_ffffn;
   const blocksMax = size === 10 ? 0xffff : 0xffff_ffff;
   if (lba < 0n || lba > lbaMax) throw new ScsiParamError('SCSI_PARAM_RANGE', `lba=${lba} out of range 0..${lbaMax}`, 'lba');
@@ -158,6 +159,7 @@ export function writeBlockCdb(into: Buffer, op: 'read' | 'write', size: 10 | 16,
   }
   if (into.length < size) throw new ScsiParamError('SCSI_CDB_LENGTH', `a ${size}-byte CDB needs ${size} bytes, got ${into.length}`);
   into.fill(0, 0, size);
+  if (fua) into[1] = 0x08; // FUA: byte 1 bit 3 in both sizes
   if (size === 10) {
     into[0] = op === 'read' ? 0x28 : 0x2a;
     into.writeUInt32BE(Number(lba), 2);

@@ -13,8 +13,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MockBackend } from '../mock/backend.js';
 import { createPersonality, PERSONALITY_IDS, type MockUsbDevice, type PersonalityName } from '../mock/index.js';
+import { rejectUnknownKeys } from '../util/options.js';
 import { RigSpecError } from './errors.js';
 import { mockFromFile } from './mock-file.js';
+
+/** The keys of a rig description and of each of its devices. */
+const RIG_SPEC_KEYS = { devices: true } as const;
+const RIG_DEVICE_KEYS = { port: true, mock: true, personality: true, serial: true } as const;
 
 /** Ports of each software hub. */
 export const HUB_PORTS = 7;
@@ -72,11 +77,13 @@ export function mockRigFromFile(path: string): Promise<MockBackend> {
   } catch (e) {
     throw new RigSpecError(`rig description ${path}: ${(e as Error).message}`);
   }
+  if (typeof spec === 'object' && spec !== null) rejectUnknownKeys(spec, RIG_SPEC_KEYS, `rig description ${path}`);
   const devices = (spec as { devices?: unknown } | null)?.devices;
   if (!Array.isArray(devices) || devices.length === 0) throw new RigSpecError(`rig description ${path} needs "devices": [...]`);
   return mockBackendOf(devices.map((e: unknown, i) => {
     if (typeof e !== 'object' || e === null) throw new RigSpecError(`devices[${i}] is not an object`);
     const entry = e as Record<string, unknown>;
+    rejectUnknownKeys(entry, RIG_DEVICE_KEYS, `rig description ${path}: devices[${i}]`);
     const port = entry.port ?? `0-1.${i + 1}`;
     if (typeof port !== 'string') throw new RigSpecError(`devices[${i}].port is not a port path like 0-1.2`);
     return { port, device: entryDevice(entry, i, dirname(resolve(path))) };

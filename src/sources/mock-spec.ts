@@ -21,7 +21,10 @@ import {
   applyWedgeSpec, createPersonality, FileMedia, MockUsbDevice, PERSONALITY_IDS,
   type Fault, type FaultKind, type FaultRule, type MockDeviceOptions, type MockLunOptions, type PersonalityName,
 } from '../mock/index.js';
+import { FAULT_KEYS, FAULT_MATCH_KEYS, FAULT_RULE_KEYS, MOCK_DEVICE_KEYS, MOCK_LUN_KEYS } from '../mock/option-keys.js';
+import { PERSONALITY_KEYS } from '../mock/personalities.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys } from '../util/options.js';
 
 /** A device description that cannot be used: the message says which key is wrong. */
 export class MockSpecError extends UsbmsArgumentError {
@@ -30,12 +33,12 @@ export class MockSpecError extends UsbmsArgumentError {
 
 type Json = Record<string, unknown>;
 
-/** Every fault kind of src/mock (the compiler keeps this list complete). */
-const FAULT_KINDS: Record<FaultKind, true> = {
-  'stall': true, 'no-response': true, 'short-data': true, 'babble': true, 'csw-signature': true, 'csw-tag': true,
-  'csw-length': true, 'csw-status': true, 'csw-residue': true, 'lost-csw': true, 'delay': true, 'disconnect': true,
-  'phase-error': true, 'medium-error': true, 'capacity-off-by-one': true, 'get-max-lun-stall': true,
-};
+/** The keys of a description, and of its `device` and `luns[i]` (the options of src/mock, in JSON terms). */
+const SPEC_KEYS = { personality: true, device: true, luns: true, faults: true, hangs: true, dropouts: true } as const;
+// uasScsi is a program's own SCSI backend: no JSON can name one.
+const { luns: _luns, uasScsi: _uasScsi, ...DEVICE_KEYS } = MOCK_DEVICE_KEYS;
+const { luns: _personalityLuns, uasScsi: _personalityUasScsi, ...PERSONALITY_DEVICE_KEYS } = PERSONALITY_KEYS;
+const { media: _media, ...JSON_LUN_KEYS } = { ...MOCK_LUN_KEYS, image: true } as const;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -47,6 +50,7 @@ function big(v: unknown, where: string): bigint {
 
 function lunOptions(v: unknown, i: number, base: string): MockLunOptions {
   if (!isObject(v)) throw new MockSpecError(`luns[${i}] is not an object`);
+  rejectUnknownKeys(v, JSON_LUN_KEYS, `luns[${i}]`);
   const { image, blocks, ...rest } = v;
   const lun = { ...rest } as unknown as MockLunOptions;
   if (image !== undefined) {
@@ -70,14 +74,17 @@ function faultRule(v: unknown, i: number): FaultRule {
   if (!isObject(v) || !isObject(v.fault) || typeof v.fault.kind !== 'string') {
     throw new MockSpecError(`faults[${i}] needs { "fault": { "kind": ... } }`);
   }
+  rejectUnknownKeys(v, FAULT_RULE_KEYS, `faults[${i}]`);
+  rejectUnknownKeys(v.match, FAULT_MATCH_KEYS, `faults[${i}].match`);
   const fault: Json = { ...v.fault };
+  if (typeof fault.kind !== 'string' || !Object.hasOwn(FAULT_KEYS, fault.kind)) {
+    throw new MockSpecError(`faults[${i}].fault.kind ${JSON.stringify(fault.kind)} is not one of ` +
+      `${Object.keys(FAULT_KEYS).join(', ')}`);
+  }
+  rejectUnknownKeys(fault, FAULT_KEYS[fault.kind as FaultKind], `faults[${i}].fault`);
   if (fault.kind === 'medium-error') {
     if (!Array.isArray(fault.lbas)) throw new MockSpecError(`faults[${i}].fault.lbas is not a list of LBAs`);
     fault.lbas = fault.lbas.map((l, j) => big(l, `faults[${i}].fault.lbas[${j}]`));
-  }
-  if (typeof fault.kind !== 'string' || !(fault.kind in FAULT_KINDS)) {
-    throw new MockSpecError(`faults[${i}].fault.kind ${JSON.stringify(fault.kind)} is not one of ` +
-      `${Object.keys(FAULT_KINDS).join(', ')}`);
   }
   return { ...v, fault: fault as unknown as Fault };
 }
@@ -97,13 +104,15 @@ function parseSpec(path: string): Json {
 export function mockFromSpec(path: string): MockUsbDevice {
   if (!existsSync(path)) throw new MockSpecError(`device description ${path} does not exist`);
   const spec = parseSpec(path);
-  const { personality, device = {}, luns, faults = [], hangs, dropouts } = spec;
-  if (!isObject(device)) throw new MockSpecError('"device" is not an object');
-  if (luns !== undefined && !Array.isArray(luns)) throw new MockSpecError('"luns" is not a list');
-  if (!Array.isArray(faults)) throw new MockSpecError('"faults" is not a list');
-  const opts = { ...device } as MockDeviceOptions;
-  if (luns !== undefined) opts.luns = luns.map((l, i) => lunOptions(l, i, dirname(resolve(path))));
   try {
+    rejectUnknownKeys(spec, SPEC_KEYS, 'the description');
+    const { personality, device = {}, luns, faults = [], hangs, dropouts } = spec;
+    if (!isObject(device)) throw new MockSpecError('"device" is not an object');
+    rejectUnknownKeys(device, personality === undefined ? DEVICE_KEYS : PERSONALITY_DEVICE_KEYS, '"device"');
+    if (luns !== undefined && !Array.isArray(luns)) throw new MockSpecError('"luns" is not a list');
+    if (!Array.isArray(faults)) throw new MockSpecError('"faults" is not a list');
+    const opts = { ...device } as MockDeviceOptions;
+    if (luns !== undefined) opts.luns = luns.map((l, i) => lunOptions(l, i, dirname(resolve(path))));
     let dev: MockUsbDevice;
     if (personality === undefined) dev = new MockUsbDevice(opts);
     else if (typeof personality === 'string' && personality in PERSONALITY_IDS) {

@@ -8,7 +8,8 @@ import { UAS_INTERFACE_PROTOCOL } from '../usb/wire/uas.js';
 import { logger } from '../util/log.js';
 import { UasError } from './errors.js';
 import { scanLuns } from './lun-scan.js';
-import { effectiveUasTimeouts, type UasOptions } from './options.js';
+import { effectiveUasTimeouts, UAS_OPTION_KEYS, UAS_TIMEOUT_KEYS, type UasOptions } from './options.js';
+import { rejectUnknownKeys } from '../util/options.js';
 import { findUasPipes } from './pipes.js';
 import { UasTransport } from './transport.js';
 
@@ -32,6 +33,8 @@ export function uasAltSetting(port: UsbPort): AltSettingInfo | undefined {
  * @throws UasError 'unsupported' (no UAS setting, pipes not named, SuperSpeed); 'device-gone'.
  */
 export async function openUasTransport(port: UsbPort, opts: UasOptions = {}): Promise<UasTransport> {
+  rejectUnknownKeys(opts, UAS_OPTION_KEYS, 'openUasTransport options');
+  rejectUnknownKeys(opts.timeouts, UAS_TIMEOUT_KEYS, 'openUasTransport options.timeouts');
   const speedProblem = uasSpeedProblem(port.info.speed);
   if (speedProblem !== undefined) throw new UasError('unsupported', 'open', speedProblem);
   const alt = uasAltSetting(port);

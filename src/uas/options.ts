@@ -3,6 +3,8 @@
  */
 import type { TransportCommand } from '../transport/index.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import type { KnownKeys } from '../util/options.js';
+import type { RecoverySink } from '../util/recovery.js';
 
 /** Deadlines of the UAS phases, in milliseconds. */
 export interface UasTimeouts {
@@ -37,7 +39,15 @@ export interface UasOptions {
    * TMF NOT SUPPORTED, and the transport then resets each LUN; true skips the question.
    */
   itNexusReset?: boolean;
+  /** Told of each recovery step as it begins (a timeout, ABORT TASK, a reset, a clear halt): src/util/recovery.ts. */
+  onRecovery?: RecoverySink | undefined;
 }
+
+/** The keys of {@link UasTimeouts} and {@link UasOptions} (unknown ones are refused: src/util/options.ts). */
+export const UAS_TIMEOUT_KEYS = { commandMs: true, dataMs: true, statusMs: true, tmfMs: true, controlMs: true } as const satisfies KnownKeys<UasTimeouts>;
+export const UAS_OPTION_KEYS = {
+  timeouts: true, maxTransferBytes: true, queueDepth: true, itNexusReset: true, onRecovery: true,
+} as const satisfies KnownKeys<UasOptions>;
 
 /**
  * Tags the transport hands out (1..32, as Linux at high speed). Two stay free for task management, so

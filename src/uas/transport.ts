@@ -24,6 +24,7 @@ import type { UsbPort } from '../usb/port.js';
 import { IU_ID, RESPONSE_CODE, TMF } from '../usb/wire/uas.js';
 import { logger } from '../util/log.js';
 import { asError, UsbmsArgumentError } from '../util/errors.js';
+import type { RecoverySink } from '../util/recovery.js';
 import { UasSlot } from './command.js';
 import { UasError, type UasErrorKind, type UasPhase, type UasRecovery } from './errors.js';
 import {
@@ -116,6 +117,8 @@ export class UasTransport implements Transport {
   private nexusReset: boolean | undefined;
   private readonly unsubscribe: () => void;
   private readonly graceTimers = new Set<NodeJS.Timeout>();
+  /** UasOptions.onRecovery: told of each recovery step. */
+  private readonly report: RecoverySink | undefined;
 
   constructor(readonly port: UsbPort, opts: UasOptions = {}) {
     this.timeouts = effectiveUasTimeouts(opts);
@@ -123,6 +126,7 @@ export class UasTransport implements Transport {
     this.maxTransferBytes = checkUasMaxTransfer(opts.maxTransferBytes);
     this.maxPacketSize = port.info.maxPacketSize.in;
     if (opts.itNexusReset === true) this.nexusReset = true;
+    this.report = opts.onRecovery;
     this.status = new StatusPipe(port, TAG_SPACE + 2, {
       iu: (buf, n) => this.onStatusIu(buf, n),
       failed: (e) => this.onStatusFailure(e),
@@ -260,6 +264,8 @@ export class UasTransport implements Transport {
     s.timedOut = true;
     const phase: UasPhase = s.state === 'command' ? 'command' : s.state === 'data' ? 'data' : 'status';
     log('tag %d: %s phase timed out', s.tag, phase);
+    this.report?.({ step: 'timeout', detail: `the ${phase === 'command' ? 'COMMAND IU' : phase === 'data' ? 'data phase' : 'status IU'} ` +
+      `of tag ${s.tag} had no answer within its deadline`, waitingFor: 'ABORT TASK of the tag', timeoutMs: this.timeouts.tmfMs });
     void this.giveUp(s, 'timeout', phase, `no ${phase === 'command' ? 'COMMAND IU delivery' : phase === 'data' ? 'data' : 'status IU'} within the deadline`, 'ladder');
   };
 
@@ -591,6 +597,8 @@ export class UasTransport implements Transport {
    */
   private async ladder(s: UasSlot, pipe: DataPipe | undefined): Promise<UasRecovery> {
     this.stats.abortTasks++;
+    this.report?.({ step: 'abort-task', detail: `ABORT TASK of tag ${s.tag} (LUN ${s.lun})`, waitingFor: 'the device\'s RESPONSE IU',
+      timeoutMs: this.timeouts.tmfMs });
     const abort = await this.tmf(TMF.ABORT_TASK, s.lun, s.tag);
     if (tmfDone(abort)) {
       log('tag %d: ABORT TASK done', s.tag);
@@ -660,6 +668,8 @@ export class UasTransport implements Transport {
   /** LOGICAL UNIT RESET of `lun`: every other command of the LUN ends 'aborted'. */
   private async lunReset(lun: number, initiator?: UasSlot): Promise<boolean> {
     this.stats.lunResets++;
+    this.report?.({ step: 'lun-reset', detail: `LOGICAL UNIT RESET of LUN ${lun}${initiator === undefined ? '' : ` (ABORT TASK of tag ${initiator.tag} did not end it)`}`,
+      waitingFor: 'the device\'s RESPONSE IU', timeoutMs: this.timeouts.tmfMs });
     const o = await this.tmf(TMF.LOGICAL_UNIT_RESET, lun, 0);
     if (!tmfDone(o)) {
       log('LOGICAL UNIT RESET of LUN %d: %s', lun, describeOutcome(o));
@@ -672,6 +682,8 @@ export class UasTransport implements Transport {
   /** I_T NEXUS RESET; false when the device refused or does not implement it. */
   private async nexusResetTmf(): Promise<boolean> {
     this.stats.nexusResets++;
+    this.report?.({ step: 'nexus-reset', detail: 'I_T NEXUS RESET of the target', waitingFor: 'the device\'s RESPONSE IU',
+      timeoutMs: this.timeouts.tmfMs });
     const o = await this.tmf(TMF.I_T_NEXUS_RESET, 0, 0);
     if (o.kind === 'response' && (o.code === RESPONSE_CODE.TMF_NOT_SUPPORTED)) this.nexusReset = false;
     if (!tmfDone(o)) {
@@ -706,6 +718,7 @@ export class UasTransport implements Transport {
   private async runPortReset(): Promise<boolean> {
     this.stats.portResets++;
     log('port reset');
+    this.report?.({ step: 'port-reset', detail: 'USB port reset (every command in flight ends)', waitingFor: 'the device to re-enumerate' });
     for (const s of this.slots) if (s.tag !== 0) this.collateral(s, 'port-reset');
     for (const t of this.tmfSlots) { t.xfer.cancel(); t.end({ kind: 'ended', why: 'reset' }); }
     await this.status.stop();
@@ -805,11 +818,17 @@ export class UasTransport implements Transport {
 
   /** CLEAR_FEATURE(HALT) on a data pipe, once however many ask at the same time. */
   private clearPipe(pipe: DataPipe): Promise<void> {
+    if (pipe.clearing === undefined) {
+      this.report?.({ step: 'clear-halt', detail: `CLEAR_FEATURE(HALT) on the data-${pipe.name} pipe`, timeoutMs: this.timeouts.controlMs });
+    }
     pipe.clearing ??= this.port.clearHalt(pipe.name).finally(() => { pipe.clearing = undefined; });
     return pipe.clearing;
   }
 
   private clearCommandPipe(): Promise<void> {
+    if (this.commandPipeClearing === undefined) {
+      this.report?.({ step: 'clear-halt', detail: 'CLEAR_FEATURE(HALT) on the command pipe', timeoutMs: this.timeouts.controlMs });
+    }
     this.commandPipeClearing ??= this.port.clearHalt('command').finally(() => { this.commandPipeClearing = undefined; });
     return this.commandPipeClearing;
   }

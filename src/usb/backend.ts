@@ -22,14 +22,18 @@
  *   ACCESS, BUSY (a kernel driver is bound and `detachKernelDriver` was not given, or the interface is claimed),
  *   NOT_SUPPORTED (neither a Bulk-Only nor a UAS setting), or a {@link UsbMountedError} when detaching the kernel driver of a disk with mounted
  *   filesystems (unless `force`). With `expect`, the opened device's VID:PID and serial are checked against it on
- *   the open handle and a different device is refused with `DeviceMismatchError` (the port is closed again).
+ *   the open handle and a different device is refused with `DeviceMismatchError` (the port is closed again). A
+ *   device bound to usbip-host (exported to another host) is refused with `UsbipExportedError` unless
+ *   `forceExported`.
  * - **openHub(location)** opens the hub device at `location` (a hub, not a port behind it) for class requests on
  *   its default control pipe; no interface is claimed (Linux usbfs lets a program send device- and
  *   other-recipient requests to a hub the kernel's hub driver holds, which is what uhubctl relies on). It rejects
  *   NOT_FOUND when there is no device there and NOT_SUPPORTED when the device there is not a hub.
  */
 import type { ControlSetup, UsbPort, UsbSpeed } from './port.js';
-import type { DeviceSelector, PortLocation, SelectableDevice } from './selector.js';
+import type { KnownKeys } from '../util/options.js';
+import type { DeviceSelector, PortLocation, SelectableDevice, UsbipName } from './selector.js';
+import type { UsbipExport, UsbipImport } from './usbip.js';
 
 /** Transport protocol of a mass-storage interface: Bulk-Only (0x50), UAS (0x62) or another one. */
 export type MassStorageProtocol = 'BOT' | 'UAS' | 'other';
@@ -60,6 +64,10 @@ export interface DeviceListing extends SelectableDevice {
   readonly hasUasAltSetting: boolean;
   /** undefined when unknown (no access, or the platform cannot tell). */
   readonly kernelDriverActive: boolean | undefined;
+  /** Attached here through USB/IP (vhci-hcd): the remote host and bus id (src/usb/usbip.ts). */
+  readonly usbip?: UsbipImport | undefined;
+  /** Bound to usbip-host: exported to other hosts, refused unless `forceExported` (src/usb/usbip.ts). */
+  readonly exported?: UsbipExport | undefined;
 }
 
 /** What identifies a device in a slot across re-enumeration (the address changes; these do not). */
@@ -70,6 +78,11 @@ export interface DeviceIdentity extends PortLocation {
   readonly productId: number;
   /** undefined: the device has no serial number (then VID:PID alone is checked). */
   readonly serialNumber: string | undefined;
+  /**
+   * A device attached through USB/IP: its remote host and bus id. Then these, not the local port (which changes
+   * with every attach), are the slot: the device is found again wherever vhci attaches it next.
+   */
+  readonly usbip?: UsbipName | undefined;
 }
 
 /** Options of {@link UsbBackend.open}. */
@@ -82,7 +95,16 @@ export interface BackendOpenOptions {
   interfaceNumber?: number | undefined;
   /** Refuse the device unless it has this VID:PID and serial (DeviceMismatchError). */
   expect?: DeviceIdentity | undefined;
+  /**
+   * Open a device this host exports through usbip-host (default: refused with UsbipExportedError, since the host
+   * that imports it sends its own commands to the same device).
+   */
+  forceExported?: boolean | undefined;
 }
+/** The keys of BackendOpenOptions: a backend's open() refuses any other (src/util/options.ts). */
+export const BACKEND_OPEN_KEYS = {
+  detachKernelDriver: true, force: true, interfaceNumber: true, expect: true, forceExported: true,
+} as const satisfies KnownKeys<BackendOpenOptions>;
 
 /** The default control pipe of an open hub: class requests only (GET_DESCRIPTOR, GET_STATUS, SET/CLEAR_FEATURE). */
 export interface HubControl {

@@ -4,18 +4,26 @@
  * comes back with a new address on the same port, and is found there again; another device in that port (other
  * VID:PID or serial) is refused with {@link DeviceMismatchError}, never used in its place.
  *
+ * A device attached through USB/IP is found by its remote host and bus id instead (`usbip:HOST:BUSID`): vhci puts
+ * it on whatever port is free at each attach, so its local port means nothing across a detach and re-attach. The
+ * identity check is the same; port power is refused with the recipe for the host that holds its hub.
+ *
  * Every wait here polls `backend.list()` (libusb on Linux needs udevd running for its list to drop unplugged
  * devices; see hw-tests/lab/README.md, quirk 7) and is bounded by a timeout.
  */
-import type { BackendOpenOptions, DeviceIdentity, DeviceListing, UsbBackend } from './backend.js';
-import { DeviceMismatchError, DeviceWaitTimeoutError, formatIdentity, PortPowerError } from './device-errors.js';
+import { BACKEND_OPEN_KEYS, type BackendOpenOptions, type DeviceIdentity, type DeviceListing, type UsbBackend } from './backend.js';
+import {
+  DeviceMismatchError, DeviceWaitTimeoutError, formatIdentity, PortPowerError, remotePowerError,
+} from './device-errors.js';
 import { checkPortSwitchable, getPortStatus, readHubDescriptor, setPortPowerFeature, type PortStatus } from './hub.js';
 import type { UsbPort } from './port.js';
 import {
-  formatPortPath, samePortLocation, selectOne, type DeviceSelector, type PortLocation,
+  formatPortPath, formatUsbipSelector, samePortLocation, sameUsbipName, selectOne, type DeviceSelector,
+  type PortLocation, type UsbipName,
 } from './selector.js';
 import { logger } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 const log = logger('usb', 'port-device');
 
@@ -35,13 +43,25 @@ export interface PowerCycleOptions extends WaitOptions {
   offMs?: number | undefined;
 }
 
+const WAIT_KEYS = { timeoutMs: true, pollMs: true, signal: true } as const satisfies KnownKeys<WaitOptions>;
+const POWER_CYCLE_KEYS = { ...WAIT_KEYS, offMs: true } as const satisfies KnownKeys<PowerCycleOptions>;
+/** A slot's open() sets `expect` itself. */
+const { expect: _expect, ...SLOT_OPEN_KEYS } = BACKEND_OPEN_KEYS;
+
 /** What {@link compareIdentity} found. */
 export type IdentityMatch = 'same' | 'different' | 'unknown';
 
-/** The identity of a listed device (its port, VID:PID and serial). */
+/** The remote host and bus id of a device attached through USB/IP, when the kernel's record names them. */
+export function usbipNameOf(d: Pick<DeviceListing, 'usbip'>): UsbipName | undefined {
+  const u = d.usbip;
+  return u?.host === undefined || u.busid === undefined ? undefined : { host: u.host, busid: u.busid };
+}
+
+/** The identity of a listed device (its port, VID:PID and serial; its remote name over USB/IP). */
 export function identityOf(d: DeviceListing): DeviceIdentity {
+  const usbip = usbipNameOf(d);
   return { busNumber: d.busNumber, portNumbers: [...d.portNumbers], vendorId: d.vendorId, productId: d.productId,
-    serialNumber: d.serialNumber };
+    serialNumber: d.serialNumber, ...(usbip === undefined ? {} : { usbip }) };
 }
 
 /**
@@ -56,9 +76,13 @@ export function compareIdentity(id: DeviceIdentity, d: Pick<DeviceListing, 'vend
   return 'different';
 }
 
-/** The rows of `location` in a listing (one per mass-storage interface of the device there). */
-async function rowsAt(backend: UsbBackend, location: PortLocation): Promise<DeviceListing[]> {
-  return (await backend.list()).filter((d) => samePortLocation(d, location));
+/**
+ * The rows of `location` in a listing (one per mass-storage interface of the device there); for a USB/IP identity,
+ * the rows of the device attached from that host and bus id, on whichever vhci port it is now.
+ */
+async function rowsAt(backend: UsbBackend, location: PortLocation & { readonly usbip?: UsbipName | undefined }): Promise<DeviceListing[]> {
+  const usbip = location.usbip;
+  return (await backend.list()).filter((d) => usbip !== undefined ? sameUsbipName(usbip, d.usbip) : samePortLocation(d, location));
 }
 
 /** A physical port and the identity of the device that belongs there (see the module comment). */
@@ -79,14 +103,22 @@ export class DeviceAtPort {
   /** A device known from earlier (a journal, a plan), at its port: nothing is checked until it is used. */
   static of(backend: UsbBackend, identity: DeviceIdentity): DeviceAtPort { return new DeviceAtPort(backend, identity); }
 
-  /** The port path, `1-2.3`. */
+  /** The port path, `1-2.3` (over USB/IP: the vhci port where the device was found). */
   get portPath(): string { return formatPortPath(this.identity); }
-  /** A `port` selector for the device's port. */
+  /** The device's name: the port path, or `usbip:HOST:BUSID` over USB/IP. */
+  get name(): string { return this.identity.usbip === undefined ? this.portPath : formatUsbipSelector(this.identity.usbip); }
+  /** A `port` selector for the device's port (`usbip` over USB/IP). */
   get selector(): DeviceSelector {
+    if (this.identity.usbip !== undefined) return { kind: 'usbip', ...this.identity.usbip };
     return { kind: 'port', busNumber: this.identity.busNumber, portNumbers: this.identity.portNumbers };
   }
-  /** `1-2.3 (vid:pid serial S)`. */
-  toString(): string { return `${this.portPath} (${formatIdentity(this.identity)})`; }
+  /** `1-2.3 (vid:pid serial S)`; `usbip:HOST:BUSID (vid:pid serial S)` over USB/IP. */
+  toString(): string { return `${this.name} (${formatIdentity(this.identity)})`; }
+
+  /** Port power of a USB/IP slot is on another host: refused with the recipe (before anything is switched). */
+  private checkPowerReachable(): void {
+    if (this.identity.usbip !== undefined) throw remotePowerError(this.identity, this.identity.usbip);
+  }
 
   /**
    * The device at the port now: undefined when the port is empty (or holds no mass-storage device).
@@ -101,6 +133,7 @@ export class DeviceAtPort {
 
   /** Open the device at the port; the identity is checked again on the opened handle. */
   open(options: Omit<BackendOpenOptions, 'expect'> = {}): Promise<UsbPort> {
+    rejectUnknownKeys(options, SLOT_OPEN_KEYS, 'DeviceSlot.open options');
     return this.backend.open(this.selector, { ...options, expect: this.identity });
   }
 
@@ -145,6 +178,8 @@ export class DeviceAtPort {
 
   /** Switch the port off and wait until the device is gone. */
   async powerOff(opts: WaitOptions = {}): Promise<void> {
+    rejectUnknownKeys(opts, WAIT_KEYS, 'DeviceSlot.powerOff options');
+    this.checkPowerReachable();
     const before = await this.current();
     await setPortPower(this.backend, this.identity, false);
     await this.waitGone({ ...opts, address: before?.deviceAddress });
@@ -152,12 +187,16 @@ export class DeviceAtPort {
 
   /** Switch the port on and wait until this very device is back. */
   async powerOn(opts: WaitOptions = {}): Promise<DeviceListing> {
+    rejectUnknownKeys(opts, WAIT_KEYS, 'DeviceSlot.powerOn options');
+    this.checkPowerReachable();
     await setPortPower(this.backend, this.identity, true);
     return this.waitBack(opts);
   }
 
   /** Off, `offMs` with the device gone, on, and back (identity checked). Resolves with the device's new row. */
   async powerCycle(opts: PowerCycleOptions = {}): Promise<DeviceListing> {
+    rejectUnknownKeys(opts, POWER_CYCLE_KEYS, 'DeviceSlot.powerCycle options');
+    this.checkPowerReachable();
     const before = await this.current();
     await setPortPower(this.backend, this.identity, false);
     try {
@@ -180,6 +219,7 @@ export class DeviceAtPort {
 
 /** Wait until any mass-storage device shows up at `location` (a port with no identity yet) and resolve with its row. */
 export async function waitForArrival(backend: UsbBackend, location: PortLocation, opts: WaitOptions = {}): Promise<DeviceListing> {
+  rejectUnknownKeys(opts, WAIT_KEYS, 'waitForArrival options');
   const timeoutMs = opts.timeoutMs ?? 15000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

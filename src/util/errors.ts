@@ -1,7 +1,7 @@
 /**
  * The one error convention of usbms. Every error an API of this package throws or rejects with is an `Error`
  * with a `name` (its class), a `code` from {@link ERROR_CODES} (namespaced by the layer that detected it:
- * `USB_`, `BOT_`, `UAS_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`,
+ * `USB_`, `BOT_`, `UAS_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`, `SERVE_`,
  * `CLI_`), `cause` when it wraps another error, and
  * the fields a script needs to act on it (the LBA and sense of a disk error, the phase of a BOT error, the pipe
  * and bytes moved of a USB error). A caller's mistake at any layer (a bad argument, a malformed option string,
@@ -72,7 +72,7 @@ export const ERROR_CODES = {
   DISK_ABORTED: 'ABORTED COMMAND, or the packet was aborted',
   DISK_PROTECTION: 'ABORTED COMMAND with a protection information (DIF) failure (ASC 10)',
   DISK_MISCOMPARE: 'MISCOMPARE (VERIFY or COMPARE AND WRITE)',
-  DISK_NO_SENSE: 'CHECK CONDITION with NO SENSE',
+  DISK_NO_SENSE: 'CHECK CONDITION with NO SENSE: an unknown amount of data moved, on every try (nothing of it counts)',
   DISK_RECOVERED: 'RECOVERED ERROR reported as a failure',
   DISK_COPY_ABORTED: 'COPY ABORTED',
   DISK_CHECK_CONDITION: 'CHECK CONDITION with any other sense key',
@@ -108,6 +108,12 @@ export const ERROR_CODES = {
   RIG_VANISHED: 'the device under validation vanished',
   RIG_PLAN: 'a validation plan that cannot be used',
   RIG_JOURNAL: 'a validation journal that cannot be read or written',
+
+  SERVE_LISTEN: 'usbms serve cannot listen on its socket or address (in use, no permission, no such directory)',
+  SERVE_TLS: 'usbms serve cannot use the TLS credentials it was given (unreadable or malformed files)',
+  SERVE_PROTOCOL: 'an NBD client broke the protocol (bad magic or flags, oversized data, a failed TLS handshake): its connection is closed',
+  SERVE_CLIENT_GONE: 'an NBD client closed its connection before sending what the protocol needs',
+  SERVE_OTHER_MEDIUM: 'the device came back after a re-plug with another medium (another size or block length): refused',
 
   CLI_USAGE: 'a command-line mistake, or an operation refused without its confirming flag (--write)',
   CLI_FILE: 'a file named on the command line cannot be read or written',

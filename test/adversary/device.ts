@@ -315,7 +315,7 @@ export class AdversaryDevice extends AdversaryDisk {
       case 'chk-unit-attention': return SENSE.powerOnReset;
       case 'chk-not-ready': return SENSE.becomingReady;
       case 'chk-recovered': return SENSE.recovered;
-      case 'chk-no-sense': return SENSE.noSense;
+      case 'chk-no-sense': case 'chk-no-sense-corrupt': return SENSE.noSense;
       default: return cmd.answer.rw?.write === true ? { ...SENSE.writeError, info } : { ...SENSE.mediumError, info };
     }
   }
@@ -557,8 +557,10 @@ export class AdversaryDevice extends AdversaryDisk {
       s.push(this.csw(cmd, answer.check ? 1 : 0, H));
     } else if (ph === 'scsi' || ph === 'sense') {
       const sense = this.checkSense(f!, cmd);
-      const success = sense.key === 0 || sense.key === 1;
-      this.applyWrite(cmd, success ? blocks : [0x3, 0x4].includes(sense.key) ? prefix() : 0);
+      const success = !COMMAND_FAULTS[f!].corrupts && (sense.key === 0 || sense.key === 1);
+      // A write may have landed in part behind a MEDIUM or HARDWARE ERROR, and behind the false check condition.
+      const partial = [0x3, 0x4].includes(sense.key) || f === 'chk-no-sense-corrupt';
+      this.applyWrite(cmd, success ? blocks : partial ? prefix() : 0);
       cmd.lun.sense = sense.key === 0x3 ? { ...sense, info: (answer.rw?.lba ?? 0) } : sense;
       if (ph === 'sense') st.senseLie = { lun: cbw.lun, kind: f! };
       s.push(this.csw(cmd, 1, 0));

@@ -33,8 +33,6 @@ export async function openHost(port: UsbPort, cfg: HostConfig): Promise<HostSess
   const diskOpts = {
     allowWrite: true, retries: cfg.retries, readyPollMs: cfg.readyPollMs, readyTimeoutMs: cfg.readyTimeoutMs,
     timeoutMs: cfg.commandMs,
-    // Before issue 8 the disk took pkt_time in seconds (fractions work): lets the same adapter drive old trees.
-    timeoutS: cfg.commandMs / 1000,
   };
   const botTimeouts = { cbwMs: cfg.cbwMs, cswMs: cfg.cswMs, dataMs: cfg.commandMs, controlMs: cfg.controlMs };
   if (process.env.ADV_COMPOSE === 'manual') {

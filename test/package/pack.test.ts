@@ -18,6 +18,10 @@ const TYPES_NODE = (JSON.parse(readFileSync(join(ROOT, 'node_modules/@types/node
 const CONSUMER = `
 import { BotTransport, Disk, DiskError, UsbmsHba, type OpenUsbmsOptions, type UsbPort } from 'usbms';
 import { MockUsbDevice } from 'usbms/mock';
+import { isLoopback, type NbdServeOptions } from 'usbms/serve';
+
+const serveOptions: NbdServeOptions = { luns: [0], listen: { host: '127.0.0.1', port: 0 } };
+if (!isLoopback('127.0.0.1') || serveOptions.write === true) throw new Error('usbms/serve');
 
 const device = new MockUsbDevice({ luns: [{ blocks: 2048 }] });
 const port: UsbPort = device.open();
@@ -73,7 +77,8 @@ afterAll(() => {
 describe('npm pack in a fresh tree', () => {
   it('builds dist/ first: the entry points, their types and the CLI are in the tarball', () => {
     for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/mock/index.js',
-      'dist/mock/index.d.ts', 'dist/apps/cli/main.js', 'dist/bin/usbms.js', 'dist/bin/cli.js', 'dist/bin/cli.js.cache',
+      'dist/mock/index.d.ts', 'dist/apps/serve/index.js', 'dist/apps/serve/index.d.ts', 'dist/apps/cli/main.js',
+      'dist/bin/usbms.js', 'dist/bin/cli.js', 'dist/bin/cli.js.cache',
       'dist/bin/package.json', 'udev/70-usbms.rules']) {
       expect(packed.entries, f).toContain(f);
     }
@@ -121,7 +126,7 @@ describe('the tarball installed into an empty project', () => {
   }, 60_000);
 
   for (const name of Object.keys(TSCONFIGS)) {
-    it(`TypeScript importing usbms and usbms/mock type-checks with moduleResolution ${name}`, async () => {
+    it(`TypeScript importing usbms, usbms/mock and usbms/serve type-checks with moduleResolution ${name}`, async () => {
       // tsc exits non-zero (and sh rejects with its diagnostics) on any type error, in our .d.ts files too.
       await sh(process.execPath, [TSC, '-p', `tsconfig.${name}.json`], consumer);
       if (name !== 'nodenext') return;
@@ -135,7 +140,7 @@ describe('the tarball installed into an empty project', () => {
     // attw exits non-zero (sh rejects) on any problem the profile does not ignore; the table shows what it checked.
     const { stdout } = await sh(process.execPath,
       [ATTW, packed.tarball, '--profile', 'esm-only', '--format', 'table-flipped', '--no-emoji', '--no-color'], packed.work);
-    for (const entry of ['"usbms"', '"usbms/mock"']) {
+    for (const entry of ['"usbms"', '"usbms/mock"', '"usbms/serve"']) {
       expect(stdout).toMatch(new RegExp(`│ ${entry} +│ OK \\(ESM\\) +│ OK +│`));
     }
   }, 180_000);

@@ -147,6 +147,9 @@ const arbitraries: Record<keyof typeof commands, fc.Arbitrary<object>> = {
   synchronizeCache16: fc.record({ immed: fc.boolean(), lba: big(64), blocks: u(32), groupNumber: u(6), control }),
   reportLuns: fc.record({ selectReport: u(8), allocationLength: u(32), control }),
   readFormatCapacities: fc.record({ allocationLength: u(16), control }),
+  unmap: fc.record({ anchor: fc.boolean(), groupNumber: u(5), parameterListLength: u(16), control }),
+  writeSame16: fc.record({ lba: big(64), blocks: u(32), wrprotect: u(3), anchor: fc.boolean(), unmap: fc.boolean(),
+    ndob: fc.boolean(), groupNumber: u(6), control }),
 };
 
 describe('round trips over the full valid ranges', () => {

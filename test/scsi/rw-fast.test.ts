@@ -15,6 +15,11 @@ describe('writeBlockCdb', () => {
           writeBlockCdb(fast, op, size, lba, blocks);
           expect(fast.toString('hex')).toBe(spec.encodeCdb({ lba, blocks }).toString('hex'));
         }));
+      fc.assert(fc.property(fc.bigInt({ min: 0n, max: lbaMax }), fc.integer({ min: 0, max: 0xffff }), (lba, blocks) => {
+        const fast = Buffer.alloc(size, 0xee);
+        writeBlockCdb(fast, op, size, lba, blocks, true);
+        expect(fast.toString('hex')).toBe(spec.encodeCdb({ lba, blocks, fua: true }).toString('hex'));
+      }), { numRuns: 50 });
       const edge = Buffer.alloc(size);
       writeBlockCdb(edge, op, size, lbaMax, 1);
       expect(spec.decodeCdb(edge)).toMatchObject({ lba: lbaMax, blocks: 1 });

@@ -7,6 +7,7 @@
  * It shares the declarations of the wire format only (src/usb/wire/bot.ts), never behaviour.
  */
 import type { Device, InEndpoint, Interface, LibUSBException, OutEndpoint, Transfer } from 'usb';
+import { formatPortPath } from '../../src/usb/selector.js';
 import {
   BOT_INTERFACE, BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH,
   CSW_OFFSET, CSW_STATUS,
@@ -53,12 +54,20 @@ class Phase {
   };
 }
 
-/** `timeoutMs`: each phase's libusb timeout (fastpath.ts shortens it: a lost CSW then costs seconds, not ten). */
+/**
+ * `timeoutMs`: each phase's libusb timeout (fastpath.ts shortens it: a lost CSW then costs seconds, not ten).
+ * `portPath` (`4-1`): the device with that VID:PID at that port, where one stick is listed twice (exported through
+ * usbip-host and attached back through vhci: the same VID:PID on two buses).
+ */
 export async function openBareLoop(vendorId: number, productId: number, maxBytes: number,
-  timeoutMs = 10_000): Promise<BareLoop> {
+  timeoutMs = 10_000, portPath?: string): Promise<BareLoop> {
   const usb = await import('usb');
-  const device: Device | undefined = usb.findByIds(vendorId, productId);
-  if (device === undefined) throw new UsbError('NOT_FOUND', `no device ${vendorId.toString(16)}:${productId.toString(16)}`);
+  const device: Device | undefined = portPath === undefined ? usb.findByIds(vendorId, productId)
+    : usb.getDeviceList().find((d) => d.deviceDescriptor.idVendor === vendorId && d.deviceDescriptor.idProduct === productId &&
+      formatPortPath(d) === portPath);
+  if (device === undefined) {
+    throw new UsbError('NOT_FOUND', `no device ${vendorId.toString(16)}:${productId.toString(16)}${portPath === undefined ? '' : ` at ${portPath}`}`);
+  }
   device.open();
   const iface: Interface | undefined = device.interfaces?.find((i) => i.descriptor.bInterfaceClass === BOT_INTERFACE.CLASS
     && i.descriptor.bInterfaceProtocol === BOT_INTERFACE.PROTOCOL_BOT);

@@ -1,5 +1,5 @@
 /**
- * `node build/tools/bench/fastpath.js --device VID:PID`: runs INSIDE the lab guest. Which round-trip savers does this
+ * `node build/tools/bench/fastpath.js --device VID:PID [--port PATH]`: runs INSIDE the lab guest. Which round-trip savers does this
  * device model take? For each mode of the bare loop (plain; data submitted with the CBW; CSW queued behind the
  * data; both) and each direction and size, it runs a burst of commands and records whether they completed and
  * how fast. A failure (stall, lost CSW: the transfer times out after 2 s) is followed by Reset Recovery. The
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const sizes = (get('sizes') ?? '4K,120K,1M').split(',').map(parseByteSize);
   const count = Number(get('count') ?? 20);
   const rounds = Number(get('rounds') ?? 2);
-  const loop = await openBareLoop(parseInt(m[1], 16), parseInt(m[2], 16), Math.max(...sizes), 2000);
+  const loop = await openBareLoop(parseInt(m[1], 16), parseInt(m[2], 16), Math.max(...sizes), 2000, get('port'));
   const results: { mode: string; op: string; bytes: number; ok: boolean; msPerCommand: number[]; error?: string }[] = [];
   try {
     // The first command after attach may meet a UNIT ATTENTION (CSW status 1, no data: the gadget does that): it

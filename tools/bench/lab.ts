@@ -8,7 +8,9 @@
  * (how much each size moves per round, default 32M; at least --min-commands commands, default 16: fewer left the
  * large sizes' ratios swinging by 10-25 % between runs), --only bare|usbms, --no-write,
  * --max-transfer N (usbms's bytes per command; default the largest size), --quirks FLAGS (usbms's overrides),
- * --warmup N (4 KiB commands per op each side runs untimed first, default 1000; see WARMUP below).
+ * --warmup N (4 KiB commands per op each side runs untimed first, default 1000; see WARMUP below), --port PATH
+ * (both sides open the device at that port path: a stick exported through usbip-host and attached back through
+ * vhci is listed twice with one VID:PID).
  */
 import { openUsbms } from '../../src/open.js';
 import { openBareLoop } from './bare-loop.js';
@@ -22,6 +24,8 @@ interface Args {
   /** usbms's quirk overrides (--quirks), to compare the round-trip savers on one device. */
   quirks: string | undefined;
   warmup: number;
+  /** --port: the port path both sides open (else the VID:PID alone names the device). */
+  port: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -45,6 +49,7 @@ function parseArgs(argv: string[]): Args {
     maxTransfer: mt === undefined ? undefined : parseByteSize(mt),
     quirks: get('quirks'),
     warmup: Number(get('warmup') ?? 1000),
+    port: get('port'),
   };
 }
 
@@ -77,7 +82,7 @@ function lbaPlan(diskBlocks: number, size: number): (i: number) => number {
 }
 
 async function bareRound(a: Args, sizes: readonly number[], diskBlocks: number, out: LabSample[]): Promise<void> {
-  const loop = await openBareLoop(a.vendorId, a.productId, Math.max(...a.sizes));
+  const loop = await openBareLoop(a.vendorId, a.productId, Math.max(...a.sizes), undefined, a.port);
   try {
     for (const size of sizes) {
       const n = commandsFor(a, size);
@@ -164,7 +169,7 @@ async function warmUp(a: Args, blocks: number, out: WarmupBlock[]): Promise<void
     }
   }
   if (a.only !== 'usbms') {
-    const loop = await openBareLoop(a.vendorId, a.productId, Math.max(...a.sizes));
+    const loop = await openBareLoop(a.vendorId, a.productId, Math.max(...a.sizes), undefined, a.port);
     try {
       for (let b = 0; b < nBlocks; b++) {
         for (const op of ops) {
@@ -191,7 +196,7 @@ async function warmUp(a: Args, blocks: number, out: WarmupBlock[]): Promise<void
 
 /** usbms's session on the device under test, as every round and the warm-up open it. */
 function openSession(a: Args): ReturnType<typeof openUsbms> {
-  const device = vidPid(a.vendorId, a.productId);
+  const device = a.port ?? vidPid(a.vendorId, a.productId);
   return openUsbms({ device, maxTransferBytes: a.maxTransfer ?? Math.max(...a.sizes),
     ...(a.quirks === undefined ? {} : { quirks: a.quirks }) });
 }

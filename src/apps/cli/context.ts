@@ -10,8 +10,9 @@ import {
 } from '../../open.js';
 import { logger } from '../../util/log.js';
 import { CliError, EXIT, exitStatusFor } from './exit.js';
-import { toJson } from './format.js';
-import { MAX_TRANSFER_LIMIT, parseByteSize } from '../../util/size.js';
+import { maxTransferProblem, parseByteSize } from '../../util/size.js';
+import { stderrLine, toJson } from './format.js';
+import { printRecovery } from './recovery.js';
 
 const log = logger('cli');
 
@@ -25,6 +26,8 @@ export interface GlobalArgs {
   timeout?: number | undefined;
   'detach-kernel-driver': boolean;
   force: boolean;
+  /** Use a device exported through usbip-host. */
+  'force-exported': boolean;
   quirks?: string | undefined;
   /** Write a usbmon pcap of the session (src/usb/trace). */
   pcap?: string | undefined;
@@ -39,13 +42,14 @@ export interface GlobalArgs {
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
-    .option('device', { alias: 'd', type: 'string', describe: 'USB device: vid:pid[:serial] (hex), bus:address or a port path (1-2.3, see usbms list)', global: true })
-    .option('mock', { type: 'string', describe: 'use the built-in emulated disk; with IMAGE, serve that image file (--mock=IMAGE)', global: true })
+    .option('device', { alias: 'd', type: 'string', describe: 'USB device: vid:pid[:serial] (hex), bus:address, a port path (1-2.3, see usbms list) or usbip:HOST:BUSID', global: true })
+    .option('mock', { type: 'string', describe: 'use the built-in emulated disk (in memory); --mock=IMAGE serves a raw image file (make one: truncate -s 64M disk.img), --mock=DEVICE.json a described device', global: true })
     .option('lun', { type: 'number', default: 0, describe: 'logical unit', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout', global: true })
     .option('timeout', { type: 'number', describe: 'command timeout in seconds', global: true })
     .option('detach-kernel-driver', { type: 'boolean', default: false, describe: 'detach usb-storage (refused while mounted)', global: true })
-    .option('force', { type: 'boolean', default: false, describe: 'detach even when a filesystem is mounted', global: true })
+    .option('force', { type: 'boolean', default: false, describe: 'detach even when a filesystem is mounted; rescue: resume a mapfile of another device', global: true })
+    .option('force-exported', { type: 'boolean', default: false, describe: 'use a device this host exports through usbip-host (another host uses it)', global: true })
     .option('quirks', { type: 'string', describe: 'quirk overrides: FLAG[+FLAG] or vid:pid:flags[,...]', global: true })
     .option('pcap', { type: 'string', describe: 'write a usbmon pcap of the USB traffic to FILE (Wireshark, tshark)', global: true })
     .option('pcap-snaplen', { type: 'number', describe: 'keep at most N data bytes per transfer in the pcap', global: true })
@@ -75,24 +79,24 @@ export function openSession(a: GlobalArgs, extra: Partial<OpenUsbmsOptions> = {}
   return openUsbms({
     device: a.device,
     mock: mockArg(a),
-    detachKernelDriver: a['detach-kernel-driver'], force: a.force, quirks: a.quirks,
+    detachKernelDriver: a['detach-kernel-driver'], force: a.force, forceExported: a['force-exported'], quirks: a.quirks,
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000,
     pcap: pcapOption(a),
     replay: a.replay,
     maxTransferBytes: parseMaxTransfer(a['max-transfer']),
     transport: a.transport,
+    onRecovery: printRecovery, // a hanging device is talked about as it is being recovered, not after
     ...extra,
   });
 }
 
-/** --max-transfer SIZE: whole 512-byte sectors, 512 bytes to 16 MiB (the HBA's DMA window). */
+/** --max-transfer SIZE: whole 512-byte sectors, 512 bytes to 16 MiB (src/util/size.ts, MAX_TRANSFER_LIMIT). */
 export function parseMaxTransfer(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   let n: number;
   try { n = parseByteSize(text); } catch (e) { throw new CliError(`--max-transfer: ${(e as Error).message}`); }
-  if (n < 512 || n > MAX_TRANSFER_LIMIT || n % 512 !== 0) {
-    throw new CliError(`--max-transfer ${text} (${n} bytes) is not a multiple of 512 from 512 bytes to 16 MiB`);
-  }
+  const why = maxTransferProblem(n);
+  if (why !== undefined) throw new CliError(`--max-transfer ${text}: ${why}`);
   return n;
 }
 
@@ -114,7 +118,12 @@ export async function withDisk(a: GlobalArgs, opts: DiskOpenOptions,
   const session = await openSession(a);
   try {
     const disk = await session.openDisk(checkLun(a.lun), opts);
-    return (await fn(disk, session)) ?? EXIT.OK;
+    const status = (await fn(disk, session)) ?? EXIT.OK;
+    if (opts.allowWrite === true && a.mock === '') {
+      info('usbms: the built-in disk lives in memory: what this command wrote is gone when usbms exits ' +
+        '(--mock=IMAGE serves an image file, which keeps it)');
+    }
+    return status;
   } catch (e) {
     throw replayDivergenceOf(session.port) ?? e; // a replay that diverged: say where, not "device disconnected"
   } finally {
@@ -139,7 +148,7 @@ function checkLun(lun: number): number {
 }
 
 export function out(text: string): void { process.stdout.write(text.endsWith('\n') ? text : `${text}\n`); }
-export function info(text: string): void { process.stderr.write(`${text}\n`); }
+export function info(text: string): void { stderrLine(text); }
 export function printJson(value: unknown): void { out(toJson(value)); }
 
 /** Parse an LBA given in decimal or 0x hex, exactly (BigInt). */
@@ -170,6 +179,11 @@ export async function run(fn: () => Promise<number | void>): Promise<void> {
   try {
     process.exitCode = (await fn()) ?? EXIT.OK;
   } catch (e) {
+    if ((e as { code?: unknown } | null)?.code === 'EPIPE') {
+      // The reader of our output went away (`| head`): the command is over, quietly (as in ../main.ts).
+      process.exitCode = EXIT.OK;
+      return;
+    }
     const { code, known } = exitStatusFor(e);
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`usbms: ${known ? '' : 'internal error: '}${message}\n`);

@@ -89,6 +89,11 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
     ['usbms raw 12 00 00 00 24 00 --in 36 --mock', 'INQUIRY by hand: 36 bytes of data-in'],
     ['usbms raw 00 00 00 00 00 00 --mock', 'TEST UNIT READY: status and sense only'],
   ],
+  serve: [
+    ['usbms serve -d 0781:5567 --detach-kernel-driver', 'LUN 0 read-only on a Unix socket; nbdinfo/nbdcopy/qemu-img take the URI it prints'],
+    ['usbms serve -d 1-2.3 --write --listen 10809', 'writable, on 127.0.0.1:10809: sudo nbd-client localhost 10809 /dev/nbd0 -N 1-2.3-lun0'],
+    ['usbms serve -d 0781:5567 --write --listen 0.0.0.0:10809 --tls-psk keys.psk', 'on the network: TLS with pre-shared keys (psktool)'],
+  ],
   demo: [
     ['usbms demo', 'INQUIRY, READ CAPACITY, the partition table and a read on the emulated disk'],
   ],

@@ -47,6 +47,16 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
+/** A progress bar is drawn on stderr's last line (not finished): a message line first takes its place. */
+let barDrawn = false;
+
+/** One line on stderr, over a progress bar being drawn there (the bar is redrawn on its next update). */
+export function stderrLine(text: string): void {
+  if (barDrawn) process.stderr.write('\r\x1b[K');
+  barDrawn = false;
+  process.stderr.write(`${text}\n`);
+}
+
 /** A one-line progress bar with rate and ETA; silent unless the stream is a TTY. */
 export class Progress {
   private readonly started = Date.now();
@@ -72,9 +82,11 @@ export class Progress {
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
     this.out.write(`\r${this.label} [${bar}] ${(fraction * 100).toFixed(1)}% ${formatBytes(done)} ` +
       `${formatBytes(rate)}/s ETA ${formatDuration(eta)}\x1b[K`);
+    if (this.out === process.stderr) barDrawn = true;
   }
 
   finish(): void {
     if (this.enabled) this.out.write('\n');
+    if (this.out === process.stderr) barDrawn = false;
   }
 }

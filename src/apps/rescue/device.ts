@@ -53,6 +53,7 @@ export function classifyReadFailure(e: unknown): ReadFailure {
     case 'unit-attention':
       return 'device';
     case 'medium': case 'hardware': case 'check-condition': case 'illegal-request': case 'data-protect':
+    case 'no-sense': // a false check condition on every try: the device's answer about this read
       return 'read-error';
     case 'aborted':
       // ABORTED COMMAND with sense is the device's verdict on this read; without sense the packet was aborted.

@@ -8,6 +8,7 @@
  */
 import { logger } from '../../util/log.js';
 import { isDiskError } from '../../disk/index.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 import { classifyReadFailure, type RescueDevice } from './device.js';
 import { escalate, RescueDeviceLostError, RescueInterruptedError } from './escalation.js';
 import type { EscalationRecord, RescueCounts, RescueEvent, RescueResult } from './events.js';
@@ -41,6 +42,11 @@ export interface EngineOptions {
   /** Polled before every read: true ends the run ("interrupted") with the mapfile saved. */
   readonly stopRequested: () => boolean;
 }
+
+const ENGINE_OPTION_KEYS = {
+  copyBytes: true, retries: true, reverse: true, maxBadAreas: true, waitDeviceMs: true, saveIntervalMs: true,
+  progressIntervalMs: true, onEvent: true, stopRequested: true,
+} as const satisfies KnownKeys<EngineOptions>;
 
 export interface RescueOutcome {
   readonly result: RescueResult;
@@ -77,6 +83,7 @@ export class RescueEngine {
   constructor(private readonly dev: RescueDevice, private readonly sink: RescueSink, readonly map: RescueMap,
     private readonly resumeFrom: MapfileState | undefined, private readonly opts: EngineOptions,
     private readonly checkpoint: Checkpoint) {
+    rejectUnknownKeys(opts, ENGINE_OPTION_KEYS, 'RescueEngine options');
     this.bs = BigInt(dev.blockSize);
     this.size = map.size;
     if (opts.copyBytes <= 0 || opts.copyBytes % dev.blockSize !== 0) {
@@ -90,7 +97,15 @@ export class RescueEngine {
 
   async run(): Promise<RescueOutcome> {
     const plan = buildPlan(this.opts.reverse, this.opts.retries);
-    const { index, pos } = resumePoint(plan, this.resumeFrom);
+    let { index, pos } = resumePoint(plan, this.resumeFrom);
+    // Nothing non-tried, non-trimmed or non-scraped left (a finished map): copy, trim and scrape have nothing to
+    // read, so the run starts with the retry passes, and says so.
+    const left = this.map.totals();
+    const firstRetry = plan.findIndex((st) => st.phase === 'retry');
+    if (left['?'] + left['*'] + left['/'] === 0n && index < (firstRetry < 0 ? plan.length : firstRetry)) {
+      index = firstRetry < 0 ? plan.length : firstRetry;
+      pos = undefined;
+    }
     const first = plan[index];
     this.opts.onEvent({ type: 'start', device: this.dev.description, size: this.size, blockSize: this.dev.blockSize,
       copyBytes: this.opts.copyBytes, resumed: this.resumeFrom !== undefined, phase: first?.phase ?? 'finished',

@@ -12,6 +12,7 @@
  */
 import { UsbmsError } from '../../util/errors.js';
 import { logger } from '../../util/log.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 import type { RescueDevice } from './device.js';
 import type { EscalationRecord, EscalationStep } from './events.js';
 
@@ -38,6 +39,8 @@ export interface LadderOptions {
   readonly stopRequested?: () => boolean;
 }
 
+const LADDER_OPTION_KEYS = { waitDeviceMs: true, healthy: true, onRecord: true, stopRequested: true } as const satisfies KnownKeys<LadderOptions>;
+
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
@@ -46,6 +49,7 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
  */
 export async function escalate(dev: RescueDevice, reason: string, pos: bigint, gone: boolean, o: LadderOptions)
   : Promise<EscalationStep> {
+  rejectUnknownKeys(o, LADDER_OPTION_KEYS, 'escalate options');
   const rungs: { step: EscalationStep; run: () => Promise<string> }[] = [];
   if (!gone) {
     rungs.push({ step: 'bot-reset', run: async () => (await dev.resetTarget() ? 'Reset Recovery done' : 'Reset Recovery failed') });

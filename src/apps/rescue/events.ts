@@ -33,7 +33,8 @@ export interface RescueCounts {
   readonly readErrors: number;
 }
 
-export type RescueResult = 'finished' | 'interrupted' | 'device-lost' | 'too-many-bad-areas';
+/** 'nothing-left': the mapfile was already finished (nothing to read, or only bad sectors and no retries asked). */
+export type RescueResult = 'finished' | 'nothing-left' | 'interrupted' | 'device-lost' | 'too-many-bad-areas';
 
 export type RescueEvent =
   | { type: 'start'; device: string; size: bigint; blockSize: number; copyBytes: number; resumed: boolean;

@@ -6,8 +6,8 @@
  */
 export { RescueMap, MapRangeError, AREA_STATUSES, hex, type Area, type AreaStatus } from './map.js';
 export {
-  parseMapfile, formatMapfile, mapFromMapfile, parseMapNumber, MapfileError,
-  type MapfileHeader, type MapfileState, type MapPhase, type ParsedMapfile,
+  parseMapfile, formatMapfile, mapFromMapfile, parseMapNumber, MapfileError, formatMapDevice, parseMapDevice,
+  mapDeviceMismatch, type MapDevice, type MapfileHeader, type MapfileState, type MapPhase, type ParsedMapfile,
 } from './mapfile.js';
 export { loadMapfile, saveMapfileAtomic } from './mapfile-io.js';
 export { RescueImage, RescueImageError } from './image.js';

@@ -37,11 +37,53 @@ export interface MapfileState {
   readonly currentPass: number;
 }
 
+/**
+ * The device a mapfile was written for, kept in a comment line of its own (ddrescue and ddrescuelog skip every
+ * comment, so the file stays theirs): `# Device: f055:5b00 serial "USBMS-DEMO" 67108864 bytes`.
+ */
+export interface MapDevice {
+  readonly vendorId: number;
+  readonly productId: number;
+  /** The USB serial number string; null when the device has none. */
+  readonly serial: string | null;
+  /** Capacity in bytes. */
+  readonly bytes: bigint;
+}
+
 export interface ParsedMapfile extends MapfileState {
   /** The data blocks, as listed (contiguous; possibly not starting at 0 and not reaching the device's end). */
   readonly areas: readonly Area[];
   /** No status line at all: a mapfile with comments only, which ddrescue treats as a new rescue. */
   readonly empty: boolean;
+  /** The device line usbms writes; undefined in a mapfile without one (GNU ddrescue's own, or hand-made). */
+  readonly device?: MapDevice | undefined;
+}
+
+const DEVICE_LINE = /^#\s*Device:\s+([0-9a-f]{4}):([0-9a-f]{4})\s+serial\s+(none|"(?:[^"\\]|\\.)*")\s+(\d+)\s+bytes\s*$/i;
+
+/** The comment line that names `d`. */
+export function formatMapDevice(d: MapDevice): string {
+  const id = (n: number): string => n.toString(16).padStart(4, '0');
+  return `# Device: ${id(d.vendorId)}:${id(d.productId)} serial ${d.serial === null ? 'none' : JSON.stringify(d.serial)} ${d.bytes} bytes`;
+}
+
+/** The device a comment line names, or undefined when it is not a device line (or a malformed one). */
+export function parseMapDevice(line: string): MapDevice | undefined {
+  const m = DEVICE_LINE.exec(line.trim());
+  if (m === null) return undefined;
+  let serial: string | null = null;
+  if (m[3] !== 'none') {
+    try { serial = JSON.parse(m[3] ?? '') as string; } catch { return undefined; }
+  }
+  return { vendorId: parseInt(m[1] ?? '', 16), productId: parseInt(m[2] ?? '', 16), serial, bytes: BigInt(m[4] ?? '0') };
+}
+
+/** How `found` differs from `expected`, in words ("serial B instead of A"), or undefined when it is the same device. */
+export function mapDeviceMismatch(expected: MapDevice, found: MapDevice): string | undefined {
+  const id = (d: MapDevice): string => formatMapDevice(d).replace(/^# Device: /, '');
+  const same = expected.vendorId === found.vendorId && expected.productId === found.productId &&
+    expected.serial === found.serial && expected.bytes === found.bytes;
+  return same ? undefined : `it was written for ${id(expected)}, and this device is ${id(found)}`;
 }
 
 /** A mapfile that cannot be read: `line` is 1-based. */
@@ -72,9 +114,11 @@ function stripComment(line: string): string {
 export function parseMapfile(text: string): ParsedMapfile {
   const lines = text.split(/\r?\n/);
   let state: MapfileState | undefined;
+  let device: MapDevice | undefined;
   const areas: Area[] = [];
   lines.forEach((raw, i) => {
     const n = i + 1;
+    device ??= parseMapDevice(raw);
     const body = stripComment(raw);
     if (body === '') return;
     const fields = body.split(/\s+/);
@@ -105,8 +149,8 @@ export function parseMapfile(text: string): ParsedMapfile {
     }
     areas.push({ pos, size, status: st as AreaStatus });
   });
-  if (state === undefined) return { currentPos: 0n, currentStatus: '?', currentPass: 1, areas: [], empty: true };
-  return { ...state, areas, empty: false };
+  if (state === undefined) return { currentPos: 0n, currentStatus: '?', currentPass: 1, areas: [], empty: true, device };
+  return { ...state, areas, empty: false, device };
 }
 
 /**
@@ -134,6 +178,8 @@ export interface MapfileHeader {
   readonly currentTime: Date;
   /** The status message, e.g. "Copying non-tried blocks... Pass 1 (forwards)". */
   readonly message: string;
+  /** The device rescued, written as a comment line of its own ({@link formatMapDevice}). */
+  readonly device?: MapDevice | undefined;
 }
 
 function stamp(d: Date): string {
@@ -151,6 +197,7 @@ export function formatMapfile(map: RescueMap, state: MapfileState, header: Mapfi
     `# Command line: ${header.commandLine.replace(/[\r\n]+/g, ' ')}`,
     `# Start time:   ${stamp(header.startTime)}`,
     `# Current time: ${stamp(header.currentTime)}`,
+    ...(header.device === undefined ? [] : [formatMapDevice(header.device)]),
     `# ${header.message}`,
     '# current_pos  current_status  current_pass',
     `${hex8(state.currentPos)}     ${state.currentStatus}               ${state.currentPass}`,

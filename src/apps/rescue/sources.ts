@@ -5,7 +5,8 @@
  * switches alone) and the software disk (its software hub switches per port).
  */
 import {
-  DeviceMismatchError, DeviceAtPort, formatIdentity, parseDeviceSelector, PortPowerError, type DeviceSelector, type UsbBackend,
+  DeviceMismatchError, DeviceAtPort, formatIdentity, formatSlot, parseDeviceSelector, PortPowerError, type DeviceSelector,
+  type UsbBackend,
 } from '../../api.js';
 import type { UsbmsSession } from '../../open.js';
 import { logger } from '../../util/log.js';
@@ -18,7 +19,7 @@ const POWER_OFF_MS = 1000;
 
 export function slotSource(slot: DeviceAtPort, open: (slot: DeviceAtPort) => Promise<UsbmsSession>, pollMs = 200): SessionSource {
   return {
-    description: `${formatIdentity(slot.identity)} at port ${slot.portPath}`,
+    description: `${formatIdentity(slot.identity)} at ${formatSlot(slot.identity)}`,
     pollMs,
     async tryOpen(): Promise<UsbmsSession | undefined> {
       let row;

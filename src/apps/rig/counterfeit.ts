@@ -13,6 +13,7 @@
  */
 import { isDiskError, type Disk } from '../../disk/index.js';
 import { stampBlocks, stampOf } from './stamp.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 /** What happens between writing the stamps and reading them back. */
 export type ResetType = 'none' | 'bot' | 'port' | 'power';
@@ -63,6 +64,8 @@ export interface ProbeOptions {
   warn?: (message: string) => void;
 }
 
+const PROBE_OPTION_KEYS = { seed: true, random: true, resetType: true, reset: true, warn: true } as const satisfies KnownKeys<ProbeOptions>;
+
 const unreadable = (e: unknown): boolean => isDiskError(e, 'medium') || isDiskError(e, 'hardware');
 const byLba = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -109,6 +112,7 @@ async function readBack(disk: Disk, lbas: bigint[], seed: bigint, failed: Set<bi
  * @param first the disk to probe (the one to go on with after the reset is what `opts.reset` resolves with)
  */
 export async function probeDisk(first: Disk, opts: ProbeOptions): Promise<ProbeResult> {
+  rejectUnknownKeys(opts, PROBE_OPTION_KEYS, 'probeDisk options');
   let disk = first;
   const bs = disk.blockSize;
   const claimedBlocks = disk.blocks;

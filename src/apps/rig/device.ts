@@ -6,6 +6,7 @@
  * One implementation, BackendRigDevice (./backend-rig.ts), over any UsbBackend: libusb or software disks (src/sources).
  */
 import type { UsbmsSession } from '../../open.js';
+import { formatUsbipSelector, type UsbipName } from '../../api.js';
 import { hex4 } from '../../util/hex.js';
 import { sleep } from '../../util/sleep.js';
 
@@ -16,6 +17,8 @@ export interface DeviceKey {
   readonly vendorId: number;
   readonly productId: number;
   readonly serial: string | undefined;
+  /** A device attached through USB/IP: its remote host and bus id, the slot's stable name (the port is vhci's). */
+  readonly usbip?: UsbipName | undefined;
 }
 
 /** One slot of a rig, as the runner uses it (libusb or software disks: {@link rigDevicesOf}). */
@@ -34,14 +37,24 @@ export interface RigDevice {
    * Absent when nothing can switch the power of this port.
    */
   powerCycle?(offMs: number): Promise<void>;
+  /**
+   * Why this slot's power cannot be switched from here, when that is known (a device attached through USB/IP: its
+   * hub is on another host, and this says what to run there). `powerCycle` is then absent.
+   */
+  readonly powerOutOfReach?: string | undefined;
   /** Resolves true as soon as the same device (port and identity) is present again, false after `timeoutMs`. */
   waitForReturn(timeoutMs: number): Promise<boolean>;
 }
 
 
+/** The slot's name: its port path, or `usbip:HOST:BUSID (4-1)` for a device attached through USB/IP. */
+export function slotName(k: Pick<DeviceKey, 'port' | 'usbip'>): string {
+  return k.usbip === undefined ? k.port : `${formatUsbipSelector(k.usbip)} (${k.port})`;
+}
+
 /** `1-2.3 f055:5b00 SERIAL`: how a slot is named in lines, tables and file names. */
 export function describeKey(k: DeviceKey): string {
-  return `${k.port} ${hex4(k.vendorId)}:${hex4(k.productId)}${k.serial === undefined ? '' : ` ${k.serial}`}`;
+  return `${slotName(k)} ${hex4(k.vendorId)}:${hex4(k.productId)}${k.serial === undefined ? '' : ` ${k.serial}`}`;
 }
 
 /** The same device: identity equal (the port is the slot, compared by the caller). */
@@ -52,7 +65,9 @@ export function sameIdentity(a: DeviceKey, b: DeviceKey): boolean {
 /** A file-name-safe key: port and serial (the journal and backup files of a slot). */
 export function keyFileName(k: DeviceKey): string {
   const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_');
-  return `${safe(k.port)}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
+  // Over USB/IP the vhci port changes with every attach: the remote name keeps a resumed run's journal.
+  const where = k.usbip === undefined ? k.port : formatUsbipSelector(k.usbip);
+  return `${safe(where)}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
 }
 
 

@@ -1,8 +1,10 @@
 /**
  * What a validation run tells the world, one event at a time: NDJSON lines with --json, a live table or plain
  * lines otherwise, and (at the end) JUnit XML. Every event names its time, its device (port path, VID:PID,
- * serial) and its step (null for events about the device as a whole).
+ * serial, and for a device attached through USB/IP the remote host and bus id) and its step (null for events about
+ * the device as a whole).
  */
+import type { UsbipName } from '../../api.js';
 import type { DeviceKey } from './device.js';
 import type { Figures } from './steps/context.js';
 import type { StepStatus } from './verdict.js';
@@ -13,10 +15,13 @@ export interface DeviceRef {
   readonly port: string;
   readonly vidPid: string;
   readonly serial: string | null;
+  /** Attached through USB/IP: the remote host and its bus id there (null for a local device). */
+  readonly usbip: UsbipName | null;
 }
 
 export const deviceRef = (k: DeviceKey): DeviceRef =>
-  ({ port: k.port, vidPid: `${hex4(k.vendorId)}:${hex4(k.productId)}`, serial: k.serial ?? null });
+  ({ port: k.port, vidPid: `${hex4(k.vendorId)}:${hex4(k.productId)}`, serial: k.serial ?? null,
+    usbip: k.usbip === undefined ? null : { host: k.usbip.host, busid: k.usbip.busid } });
 
 interface Base { readonly time: string; readonly device: DeviceRef; readonly step: string | null }
 

@@ -90,13 +90,17 @@ export class DeviceHandle {
   }
 
   get canPowerCycle(): boolean { return this.device.powerCycle !== undefined; }
+  /** Why a power cycle cannot be done here (for a skipped step's reason). */
+  get noPowerReason(): string {
+    return this.device.powerOutOfReach ?? 'no per-port power switching for this slot';
+  }
 
   /** Power off, on, wait for the same device, open it again. */
   async powerCycle(offMs = 1000): Promise<Disk> {
     const cycle = this.device.powerCycle?.bind(this.device);
     if (cycle === undefined) {
-      throw new RigError('NO_POWER_SWITCH', `${describeKey(this.device.key)}: nothing can switch this port's power ` +
-        '(needs a hub with per-port power switching)');
+      throw new RigError('NO_POWER_SWITCH', `${describeKey(this.device.key)}: ${this.device.powerOutOfReach ??
+        "nothing can switch this port's power (needs a hub with per-port power switching)"}`);
     }
     await this.close();
     await cycle(offMs);

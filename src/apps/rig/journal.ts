@@ -5,6 +5,7 @@
  * are reported from the journal, an endurance step goes on from its last finished phase with the same seeds.
  */
 import { UsbmsError } from '../../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyFileName, type DeviceKey } from './device.js';
@@ -40,6 +41,10 @@ export interface JournalData {
   backup: { path: string; bytes: number } | null;
 }
 
+const JOURNAL_KEYS = {
+  version: true, key: true, plan: true, seed: true, started: true, steps: true, endurance: true, backup: true,
+} as const satisfies KnownKeys<JournalData>;
+
 export class JournalError extends UsbmsError {
   override readonly name = 'JournalError';
   constructor(message: string, options: { cause?: unknown } = {}) { super('RIG_JOURNAL', message, options); }
@@ -57,8 +62,12 @@ export class DeviceJournal {
     let old: JournalData | undefined;
     try {
       old = JSON.parse(readFileSync(path, 'utf8')) as JournalData;
+      // A key this version does not write would be lost on the next save: say so rather than drop it.
+      rejectUnknownKeys(old, JOURNAL_KEYS, 'the journal');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new JournalError(`journal ${path}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new JournalError(`journal ${path}: ${(e as Error).message}`, { cause: e });
+      }
     }
     const same = old !== undefined && old.version === 1 && old.plan === plan && old.key.port === key.port &&
       old.key.serial === key.serial && old.key.vendorId === key.vendorId && old.key.productId === key.productId;

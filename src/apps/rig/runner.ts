@@ -6,7 +6,7 @@
  */
 import { isDiskError } from '../../disk/index.js';
 import { UsbDeviceGoneError } from '../../api.js';
-import { describeKey, type RigDevice } from './device.js';
+import { describeKey, slotName, type RigDevice } from './device.js';
 import { deviceRef, type EventSink, type RigEventBody } from './events.js';
 import { DeviceHandle, RigError } from './handle.js';
 import { DeviceJournal } from './journal.js';
@@ -15,6 +15,7 @@ import { BackupStore } from './steps/backup-store.js';
 import { STEP_RUNNERS, type StepContext, type StepOutcome } from './steps/index.js';
 import { deviceStatus, EXIT, worstOf, type StepStatus } from './verdict.js';
 import { asError } from '../../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 /** Options of {@link runRig}. */
 export interface RunOptions {
@@ -37,6 +38,11 @@ export interface RunOptions {
   exitCodeOf?: (e: unknown) => number;
   onEvent?: EventSink;
 }
+
+const RUN_OPTION_KEYS = {
+  plan: true, write: true, restore: true, seed: true, journalDir: true, backupDir: true, returnTimeoutMs: true, lun: true,
+  readyPollMs: true, exitCodeOf: true, onEvent: true,
+} as const satisfies KnownKeys<RunOptions>;
 
 /** The result of one step on one device. */
 export interface StepResult {
@@ -210,7 +216,7 @@ class DeviceRun {
   /** The device left: wait for the same device in the same slot, then go on with the next step. */
   private async watchSlot(step: Step): Promise<void> {
     await this.handle.close();
-    this.emit({ event: 'vanished', step: step.name, reason: `watching ${this.device.key.port} for its return` });
+    this.emit({ event: 'vanished', step: step.name, reason: `watching ${slotName(this.device.key)} for its return` });
     const timeoutMs = this.o.returnTimeoutMs ?? 30_000;
     if (await this.device.waitForReturn(timeoutMs)) {
       this.emit({ event: 'returned', step: step.name, reason: null });
@@ -223,6 +229,7 @@ class DeviceRun {
 
 /** Run `plan` on every device at once; resolves when all are done (each with its verdict). */
 export async function runRig(devices: readonly RigDevice[], o: RunOptions): Promise<RigResult> {
+  rejectUnknownKeys(o, RUN_OPTION_KEYS, 'runRig options');
   const keys = new Set<string>();
   for (const d of devices) {
     const k = describeKey(d.key);

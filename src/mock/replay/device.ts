@@ -248,7 +248,11 @@ export class ReplayUsbDevice {
     const same = cbw === undefined ? undefined : cmds.find((c) => c.cdb[0] === cbw.cdb[0] && c.lun === cbw.lun);
     const due = next === undefined ? `nothing more (all ${cmds.length} recorded commands were answered)`
       : `#${next.index}: ${describeAsk(next)}`;
-    if (same === undefined || same === next) return `${due}${cbw === undefined ? '' : ' (and no command of that opcode)'}`;
+    if (cbw === undefined) return due;
+    if (same === undefined) return `${due} (and no command of that opcode)`;
+    // The command due is of the host's opcode but asks something else (another LBA, length or page): say that
+    // nothing recorded answers the host's question, rather than send the reader looking for an opcode.
+    if (same === next) return `${due} (the same opcode, another question: no recorded command answers the host's)`;
     return `${due} (the nearest of that opcode: #${same.index}: ${describeAsk(same)})`;
   }
 

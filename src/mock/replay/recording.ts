@@ -18,6 +18,7 @@ import { DIR_IN, outcomeOfStatus, XFER_BULK, XFER_CONTROL, type RecordedOutcome,
 import type { PortInfo } from '../../usb/port.js';
 import { BOT_REQUEST, BOT_REQUEST_TYPE, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE } from '../../usb/wire/bot.js';
 import { parseCbw } from './cbw.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 /** How the device ended a data phase. */
 export type DataEnd = 'complete' | 'short' | 'stall' | 'no-response' | 'overflow' | 'gone' | 'error';
@@ -190,7 +191,10 @@ class Builder {
 }
 
 /** Read `file` and build the recording of its mass-storage device. */
+const DEVICE_CHOICE_KEYS = { busNumber: true, deviceAddress: true } as const satisfies KnownKeys<DeviceChoice>;
+
 export function loadRecording(file: string, select?: DeviceChoice): Recording {
+  rejectUnknownKeys(select, DEVICE_CHOICE_KEYS, 'loadRecording device choice');
   const records = readCapture(file);
   const dev = chooseDevice(records, file, select);
   const b = new Builder(dev.iface);

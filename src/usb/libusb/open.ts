@@ -15,8 +15,10 @@ import { deviceSpeed, findLibusbDevice, readDeviceStrings } from './list.js';
 import { mountedFilesystemsOf } from './mounts.js';
 import { LibusbPort } from './port.js';
 import { altSettingsOf, chooseMassStorageInterface, type BotInterfaceChoice } from './select.js';
+import { refuseExported } from './usbip.js';
 import { logger } from '../../util/log.js';
 import { hex4 } from '../../util/hex.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 const log = logger('libusb', 'open');
 
@@ -32,7 +34,13 @@ export interface LibusbOpenOptions {
   force?: boolean;
   /** Refuse the device unless its VID:PID and serial are these (DeviceMismatchError). */
   expect?: DeviceIdentity;
+  /** Open a device exported through usbip-host (default: refused, UsbipExportedError). */
+  forceExported?: boolean;
 }
+
+const LIBUSB_OPEN_KEYS = {
+  detachKernelDriver: true, interfaceNumber: true, closeTimeoutMs: true, force: true, expect: true, forceExported: true,
+} as const satisfies KnownKeys<LibusbOpenOptions>;
 
 /** The message users see when usb-storage holds the interface: what is wrong and the two ways out. */
 export function kernelDriverBusyMessage(vendorId: number, productId: number, interfaceNumber: number): string {
@@ -122,11 +130,14 @@ function releaseQuietly(claimed: Claimed): Promise<void> {
  * Open the mass-storage interface of the device named by `selector` (see src/usb/selector.ts for the syntax).
  * @throws UsbError: INVALID (bad selector), NOT_FOUND, ACCESS (no udev rule), BUSY (kernel driver bound or
  *   interface claimed; UsbMountedError when a filesystem of it is mounted), NOT_SUPPORTED (no Bulk-Only alternate
- *   setting), NO_DEVICE, IO; DeviceMismatchError when `expect` names another device.
+ *   setting), NO_DEVICE, IO; DeviceMismatchError when `expect` names another device; UsbipExportedError (BUSY)
+ *   for a device exported through usbip-host, unless `forceExported`.
  */
 export async function openLibusbPort(selector: string | DeviceSelector, opts: LibusbOpenOptions = {}): Promise<LibusbPort> {
+  rejectUnknownKeys(opts, LIBUSB_OPEN_KEYS, 'openLibusbPort options');
   const sel = typeof selector === 'string' ? parseDeviceSelector(selector) : selector;
-  const { device } = await findLibusbDevice(sel);
+  const { device, row } = await findLibusbDevice(sel);
+  refuseExported(row, opts.forceExported);
   return openLibusbDevice(device, formatDeviceSelector(sel), opts);
 }
 

@@ -10,6 +10,7 @@ import { UsbmsError } from '../../util/errors.js';
 import { closeSync, openSync, writevSync } from 'node:fs';
 import { encodeUsbmonHeader, LINKTYPE_USB_LINUX_MMAPPED, USBMON_HEADER_LENGTH, type UsbmonHeaderFields } from './usbmon.js';
 import { logger } from '../../util/log.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 const log = logger('usb', 'trace');
 
@@ -22,6 +23,8 @@ export interface PcapWriterOptions {
   /** Keep at most this many data bytes of each transfer (len_cap < length beyond it). */
   snaplen?: number | undefined;
 }
+
+const PCAP_WRITER_KEYS = { snaplen: true } as const satisfies KnownKeys<PcapWriterOptions>;
 
 /** A pcap file could not be created or written. */
 export class TraceWriteError extends UsbmsError {
@@ -51,6 +54,7 @@ export class PcapWriter {
 
   /** Create (truncate) `file`. Throws TraceWriteError when it cannot be opened. */
   static open(file: string, opts: PcapWriterOptions = {}): PcapWriter {
+    rejectUnknownKeys(opts, PCAP_WRITER_KEYS, 'PcapWriter options');
     const snaplen = opts.snaplen ?? Infinity;
     if (!(snaplen === Infinity || (Number.isSafeInteger(snaplen) && snaplen >= 0))) {
       throw new TraceWriteError(`pcap snaplen ${String(opts.snaplen)} is not a non-negative integer`);

@@ -27,6 +27,12 @@ function file(name: string, bytes: number): string {
   return p;
 }
 
+function jsonFile(name: string, value: unknown): string {
+  const p = join(tmp, name);
+  writeFileSync(p, JSON.stringify(value));
+  return p;
+}
+
 beforeAll(() => { buildCliIfStale(); }, 120_000);
 
 /** One line on stderr, the exit status, and the image unchanged. */
@@ -62,6 +68,13 @@ describe('bad input from users: one line, a meaningful exit status, nothing writ
     ['a malformed selector', () => ['capacity', '--device', 'xyz:12:34:56'], 1, /device|selector/i],
     ['a missing image', () => ['capacity', `--mock=${join(tmp, 'missing.img')}`], 15, /missing\.img/],
     ['an image that is not whole blocks', () => ['capacity', `--mock=${file('odd.img', 1000)}`], 15, /odd\.img/],
+    ['--max-transfer too large says the limit (issue 20)', (i) => ['capacity', `--mock=${i}`, '--max-transfer', '1G'], 1,
+      /--max-transfer 1G: 1073741824 is larger than the limit, 16777216 bytes \(16 MiB/],
+    ['--max-transfer that is not whole sectors', (i) => ['capacity', `--mock=${i}`, '--max-transfer', '1000'], 1,
+      /--max-transfer 1000: 1000 is not a multiple of 512/],
+    ['a device description with an unknown key (issue 20)', () => ['capacity',
+      `--mock=${jsonFile('typo.json', { luns: [{ blocks: 64, writeProtect: true }] })}`], 15,
+      /typo\.json: luns\[0\]: unknown key 'writeProtect' \(did you mean 'writeProtected'\?\); known keys: blocks, /],
   ];
   it.each(cases)('%s', async (_name, args, code, message) => { await refused(args, code, message); });
 

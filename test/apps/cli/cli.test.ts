@@ -37,9 +37,10 @@ describe('usbms CLI on the built-in emulated disk', () => {
     // the same keys as a real device's row (src/apps/cli/commands/info.ts), so scripts parse both alike
     expect(Object.keys(rows[0]!).sort()).toEqual(['accessDenied', 'address', 'bus', 'interface', 'kernelDriverActive', 'luns',
       'manufacturer', 'mock', 'port', 'product', 'productId', 'protocol', 'serial', 'speed', 'transport', 'transportWhy',
-      'transports', 'vendorId'].sort());
+      'transports', 'vendorId', 'usbip', 'exported'].sort());
     expect(rows[0]!.luns).toBe(1);
     expect(rows[0]).toMatchObject({ transports: ['bot'], transport: 'bot' });
+    expect(rows[0]).toMatchObject({ usbip: null, exported: null }); // a local device: neither attached nor exported over USB/IP
     const text = await usbms(['list', '--mock']);
     expect(text.stdout).toMatch(/^0-1\.1 [0-9a-f]{4}:[0-9a-f]{4} bus 0 address \d+ .*LUNs 1/);
   });
@@ -131,7 +132,7 @@ describe('usbms CLI on the built-in emulated disk', () => {
     expect((await usbms(['reset', '--mock'])).code).toBe(0);
     const e = await usbms(['eject', '--mock']);
     expect(e.code).toBe(5);
-    expect(e.stderr).toMatch(/^usbms: START STOP UNIT: .*Illegal Request.*Invalid field in cdb\n$/);
+    expect(e.stderr).toMatch(/^usbms: LUN 0 .*not removable.*START STOP UNIT: .*Illegal Request.*Invalid field in cdb\)\n$/);
   });
 });
 

@@ -49,6 +49,20 @@ describe('usbms on devices that misbehave (--mock=DEVICE.json)', () => {
     expect((await usbms(['read', '2990', '10', bad])).code).toBe(0);
   });
 
+  it('a READ that keeps answering CHECK CONDITION + NO SENSE with wrong data exits 20 (no sense), no data out', async () => {
+    const liar = spec('no-sense', {
+      luns: [{ blocks: 2048 }], faults: [{ match: { opcode: 40 }, times: 100, fault: { kind: 'no-sense-corrupt' } }],
+    });
+    const r = await usbms(['read', '8', '2', liar]);
+    expect(r.code).toBe(20);
+    expect(r.stdout).toBe('');
+    // Each retry is announced on stderr as it begins (issue 21); then the one line of the error.
+    const retries = r.stderr.split('\n').filter((l) => /retry \d+ of \d+/.test(l));
+    expect(retries.length).toBeGreaterThan(0);
+    const rest = r.stderr.split('\n').filter((l) => !/retry \d+ of \d+/.test(l)).join('\n');
+    expect(oneLine(rest)).toMatch(/READ\(10\) of LBA 8\.\.9 \(2 blocks\): CHECK CONDITION with NO SENSE .*unknown amount of data moved/);
+  });
+
   it('a removable disk without a medium: NOT READY, exit 2, for capacity, tur, read, image and verify', async () => {
     const empty = spec('no-medium', { luns: [{ blocks: 2048, removable: true, present: false }] });
     const c = await usbms(['capacity', empty, '--json']);
@@ -111,7 +125,11 @@ describe('usbms on devices that misbehave (--mock=DEVICE.json)', () => {
     const t0 = Date.now();
     const r = await usbms(['read', '0', dead, '--timeout', '1']);
     expect(r.code).toBe(33);
-    expect(oneLine(r.stderr)).toMatch(/READ\(10\) at LBA 0 timed out/);
+    // The recovery steps as they happened (issue 21), then the one line of the error.
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toBe('usbms: READ(10) at LBA 0 timed out');
+    expect(lines.slice(0, -1).every((l) => /^usbms: (timeout|reset|retry \d of 3): /.test(l))).toBe(true);
+    expect(lines.filter((l) => l.startsWith('usbms: retry '))).toHaveLength(3);
     expect(Date.now() - t0).toBeLessThan(12_000);
   });
 

@@ -1,7 +1,7 @@
 /**
  * One error convention (issue 10): every error class has `name`, a `code` from the one set in src/util/errors.ts,
  * `cause` when it wraps another and its context; a caller's mistake is ARG_INVALID at every layer (one class,
- * UsbmsArgumentError); every code has an sg3_utils exit status in the CLI's one table, and the README lists that
+ * UsbmsArgumentError); every code has an sg3_utils exit status in the CLI's one table, and docs/errors.md lists that
  * table as it is.
  */
 import { readFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { ERROR_CODES, isArgumentError, isUsbmsError, UsbmsArgumentError, type Us
 import { RigError } from '../../../src/apps/rig/index.js';
 import { TraceFormatError } from '../../../src/usb/trace/pcap-reader.js';
 import { rig } from '../../disk/helpers.js';
+import { ServeError } from '../../../src/apps/serve/index.js';
 import { ROOT } from './build.js';
 import { closing } from '../../support/session.js';
 
@@ -37,7 +38,7 @@ const caught = (fn: () => unknown): unknown => { try { fn(); } catch (e) { retur
 describe('the code set and the exit table', () => {
   it('codes are namespaced by layer and each has a meaning', () => {
     for (const c of codes) {
-      expect(c).toMatch(/^(ARG|INTERNAL|USB|BOT|UAS|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|CLI)_[A-Z0-9_]+$/);
+      expect(c).toMatch(/^(ARG|INTERNAL|USB|BOT|UAS|SCSA|SCSI|DISK|OPEN|MOCK|TRACE|RESCUE|RIG|SERVE|CLI)_[A-Z0-9_]+$/);
       expect(ERROR_CODES[c].length).toBeGreaterThan(10);
     }
   });
@@ -52,9 +53,8 @@ describe('the code set and the exit table', () => {
     }
   });
 
-  it('the README lists every code with its exit status, as the table says', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.split(/^## Errors$/m)[1]?.split(/^## /m)[0] ?? '';
+  it('docs/errors.md lists every code with its exit status, as the table says', () => {
+    const section = readFileSync(join(ROOT, 'docs', 'errors.md'), 'utf8');
     const rows = new Map([...section.matchAll(/^\| `([A-Z0-9_]+)` \| (\d+) \|/gm)].map((m) => [m[1], Number(m[2])]));
     expect([...rows.keys()].sort()).toEqual([...codes].sort());
     for (const c of codes) expect(rows.get(c), c).toBe(EXIT_STATUS_BY_CODE[c]);
@@ -81,6 +81,7 @@ describe('every error class: name, code, cause, context', () => {
     ['UsbmsArgumentError', new UsbmsArgumentError('x', { cause, argument: 'lun' }), 'ARG_INVALID'],
     ['RigError', new RigError('TIMEOUT', 'x', { cause }), 'RIG_TIMEOUT'],
     ['TraceFormatError', new TraceFormatError('x', { cause }), 'TRACE_FORMAT'],
+    ['ServeError', new ServeError('SERVE_LISTEN', 'x', { cause }), 'SERVE_LISTEN'],
   ];
   for (const [name, e, code] of cases) {
     it(`${name}: name ${name}, code ${code}, cause kept, a known exit status`, () => {

@@ -83,7 +83,7 @@ describe('usbms validate', () => {
   it('--max-transfer is read here too: a size that is not whole sectors is refused before anything runs (exit 1)', async () => {
     const r = await usbms(['validate', '--mock', join(dir, 'good.json'), '--plan', 'quick', '--max-transfer', '1000']);
     expect([r.code, r.stdout]).toEqual([1, '']);
-    expect(r.stderr).toMatch(/--max-transfer 1000 \(1000 bytes\) is not a multiple of 512/);
+    expect(r.stderr).toMatch(/--max-transfer 1000: 1000 is not a multiple of 512/);
   });
 
   it('a threshold the device misses fails the step (exit 99) with the figure and the limit', async () => {
@@ -138,7 +138,7 @@ describe('usbms probe --reset-type', () => {
   it('reads --max-transfer like every command (a size that is not whole sectors: exit 1)', async () => {
     const r = await probe('--max-transfer', '1000');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--max-transfer 1000 \(1000 bytes\) is not a multiple of 512/);
+    expect(r.stderr).toMatch(/--max-transfer 1000: 1000 is not a multiple of 512/);
   });
 });
 

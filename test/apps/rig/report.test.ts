@@ -68,7 +68,7 @@ describe('the live table of slots', () => {
     let text = '';
     const tty = { columns: 100, write: (s: string) => { text += s; return true; } } as unknown as NodeJS.WriteStream;
     const t = new SlotTable(tty);
-    const dev = (port: string) => ({ port, vidPid: 'f055:5b00', serial: port === '0-1.1' ? 'A' : 'B' });
+    const dev = (port: string) => ({ port, vidPid: 'f055:5b00', serial: port === '0-1.1' ? 'A' : 'B', usbip: null });
     const time = new Date().toISOString();
     t.update({ time, device: dev('0-1.1'), step: null, event: 'start', plan: 'quick', seed: 1, resumed: false });
     t.update({ time, device: dev('0-1.2'), step: 'identify', event: 'step-start', kind: 'identify' });

@@ -1,11 +1,13 @@
 /**
  * `usbms list`: every USB mass-storage interface, by physical port (sysfs-style port path), with VID:PID,
  * serial, speed, kernel driver and LUN count. The same code lists libusb devices and, with --mock, the software
- * disk: both come from a UsbBackend (src/usb/backend.ts).
+ * disk: both come from a UsbBackend (src/usb/backend.ts). A device attached through USB/IP shows where it really
+ * is (`usbip: { host, busid }`, selectable as `usbip:HOST:BUSID`); one this host exports through usbip-host shows
+ * as exported, and is neither opened for its LUN count nor used without --force-exported.
  */
 import type { Argv } from 'yargs';
 import { describeTransportChoice, openUsbms } from '../../../open.js';
-import { hex4, type DeviceListing, type UsbBackend } from '../../../api.js';
+import { formatUsbipSelector, hex4, type DeviceListing, type UsbBackend } from '../../../api.js';
 import { logger } from '../../../util/log.js';
 import { EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
@@ -19,7 +21,7 @@ const log = logger('cli', 'list');
  */
 async function lunCount(backend: UsbBackend, d: DeviceListing, transport: string | null): Promise<number | null> {
   if (transport === null) return null;
-  if (d.accessDenied || d.kernelDriverActive !== false) return null;
+  if (d.accessDenied || d.kernelDriverActive !== false || d.exported !== undefined) return null;
   try {
     const s = await openUsbms({ backend, device: { kind: 'location', busNumber: d.busNumber, deviceAddress: d.deviceAddress } });
     try {
@@ -56,6 +58,13 @@ export interface ListRow {
   kernelDriverActive: boolean | null;
   accessDenied: boolean;
   mock: boolean;
+  /**
+   * Attached here through USB/IP: the remote host (as `usbip attach -r` named it) and bus id (null each when the
+   * kernel's record is missing), usbipd's TCP port there and the vhci port here.
+   */
+  usbip: { host: string | null; busid: string | null; tcpPort: number | null; vhciPort: number } | null;
+  /** Exported from here through usbip-host: its status and the hosts connected to usbipd (the importers). */
+  exported: { status: string; to: string[] } | null;
 }
 
 export async function listRows(backend: UsbBackend, choice: { transport?: string | undefined; quirks?: string | undefined } = {}): Promise<ListRow[]> {
@@ -69,9 +78,25 @@ export async function listRows(backend: UsbBackend, choice: { transport?: string
       transports: t.offered, transport: t.protocol, transportWhy: t.why,
       luns: await lunCount(backend, d, t.protocol), kernelDriverActive: d.kernelDriverActive ?? null,
       accessDenied: d.accessDenied, mock: backend.kind === 'mock',
+      usbip: d.usbip === undefined ? null : { host: d.usbip.host ?? null, busid: d.usbip.busid ?? null,
+        tcpPort: d.usbip.tcpPort ?? null, vhciPort: d.usbip.vhciPort },
+      exported: d.exported === undefined ? null : { status: d.exported.status, to: [...d.exported.to] },
     });
   }
   return rows;
+}
+
+/** What USB/IP says of a row: where an attached device really is, or to whom an exported one goes. */
+function usbipText(r: ListRow): string {
+  const u = r.usbip;
+  if (u !== null) {
+    if (u.host === null || u.busid === null) return ` usbip: vhci port ${u.vhciPort}, remote host unknown (no readable record in /var/run/vhci_hcd: docs/rigs-usbip.md)`;
+    return ` usbip: ${formatUsbipSelector({ host: u.host, busid: u.busid })} (vhci port ${u.vhciPort}; port power on ${u.host})`;
+  }
+  const x = r.exported;
+  if (x === null) return '';
+  const to = x.to.length > 0 ? ` by ${x.to.join(', ')}` : '';
+  return ` EXPORTED through usbip-host (${x.status}${to}): left out, --force-exported to use it here`;
 }
 
 export function formatListRow(r: ListRow): string {
@@ -79,7 +104,8 @@ export function formatListRow(r: ListRow): string {
   return `${r.port} ${r.vendorId}:${r.productId} bus ${r.bus} address ${r.address} serial ${r.serial ?? '-'} ` +
     `"${r.manufacturer ?? ''}" "${r.product ?? ''}" speed ${r.speed} interface ${r.interface} ${r.protocol} ` +
     `offers ${r.transports.join('+') || 'none'} uses ${r.transport ?? 'none'} (${r.transportWhy}) ` +
-    `LUNs ${r.luns ?? '?'} kernel driver: ${driver}${r.accessDenied ? ' (no access: install the udev rule)' : ''}`;
+    `LUNs ${r.luns ?? '?'} kernel driver: ${driver}${r.accessDenied ? ' (no access: install the udev rule)' : ''}` +
+    usbipText(r);
 }
 
 async function list(a: GlobalArgs): Promise<number> {

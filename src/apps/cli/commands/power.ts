@@ -1,12 +1,13 @@
 /**
  * `usbms power off|on|cycle|status --device PORT`: switch the power of a hub port (SET/CLEAR_FEATURE PORT_POWER
  * on its parent hub, as uhubctl does) and wait for the device there to be gone and back, the same device (VID:PID
- * and serial) or an error. A hub that cannot switch that port alone is refused, never a silent no-op.
+ * and serial) or an error. A hub that cannot switch that port alone is refused, never a silent no-op, and so is a
+ * device attached through USB/IP (its hub is on another host: the refusal says to run `usbms power` there).
  */
 import type { Argv } from 'yargs';
 import {
-  DeviceAtPort, formatPortPath, hex4, parseDeviceSelector, portStatus, selectOne, setPortPower, waitForArrival,
-  type DeviceListing, type PortLocation, type UsbBackend,
+  DeviceAtPort, formatPortPath, hex4, parseDeviceSelector, portStatus, remotePowerError, selectOne, setPortPower,
+  usbipNameOf, waitForArrival, type DeviceListing, type PortLocation, type UsbBackend,
 } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
@@ -15,9 +16,34 @@ import { info, out, printJson, run, sourceOf, type GlobalArgs } from '../context
 type Action = 'off' | 'on' | 'cycle' | 'status';
 interface PowerArgs extends GlobalArgs { action: Action; 'off-ms': number; 'wait-ms': number }
 
-function deviceOf(d: DeviceListing | undefined): Record<string, unknown> | null {
+/** The device at the port, as the JSON result names it. */
+interface PortDevice { vendorId: string; productId: string; serial: string | null; address: number }
+
+function deviceOf(d: DeviceListing | undefined): PortDevice | null {
   return d === undefined ? null : { vendorId: hex4(d.vendorId), productId: hex4(d.productId),
     serial: d.serialNumber ?? null, address: d.deviceAddress };
+}
+
+type PowerResult = Record<string, string | number | boolean | PortDevice | null>;
+
+/** The JSON result's keys as people read them: each line labelled, a device as words, times with their unit. */
+const LABELS: Readonly<Record<string, string>> = {
+  port: 'port', action: 'action', powered: 'port powered', connected: 'device connected', device: 'device',
+  addressBefore: 'address before', addressAfter: 'address after', offMs: 'time off', ms: 'took',
+};
+
+function deviceText(d: PortDevice): string {
+  return `${d.vendorId}:${d.productId}${d.serial === null ? '' : ` serial ${d.serial}`} address ${d.address}`;
+}
+
+function powerText(result: Readonly<PowerResult>): string {
+  return Object.entries(result).map(([k, v]) => {
+    const text = v === null ? (k === 'device' ? 'none' : 'unknown')
+      : typeof v === 'boolean' ? (v ? 'yes' : 'no')
+        : typeof v === 'object' ? deviceText(v)
+          : k === 'ms' || k === 'offMs' ? `${v} ms` : String(v);
+    return `${LABELS[k] ?? k}: ${text}`;
+  }).join('\n');
 }
 
 function checkMs(v: number, what: string, max: number): number {
@@ -40,11 +66,14 @@ async function power(a: PowerArgs): Promise<number> {
   const location = await portOf(backend, a.device);
   const port = formatPortPath(location);
   const present = (await backend.list()).find((d) => formatPortPath(d) === port);
+  // A device attached through USB/IP: its hub is on the exporting host (the vhci root hub here has no power).
+  const remote = present === undefined ? undefined : usbipNameOf(present);
+  if (remote !== undefined) throw remotePowerError(location, remote);
   const slot = present === undefined ? undefined : DeviceAtPort.of(backend, {
     busNumber: location.busNumber, portNumbers: location.portNumbers, vendorId: present.vendorId,
     productId: present.productId, serialNumber: present.serialNumber });
   const t0 = Date.now();
-  let result: Record<string, unknown>;
+  let result: PowerResult;
   switch (a.action) {
     case 'status': {
       const s = await portStatus(backend, location);
@@ -73,7 +102,7 @@ async function power(a: PowerArgs): Promise<number> {
     }
   }
   if (a.json) printJson(result);
-  else out(Object.entries(result).map(([k, v]) => `${k}: ${v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
+  else out(powerText(result));
   return EXIT.OK;
 }
 

@@ -13,6 +13,7 @@ import { parseDeviceSelector, selectOne } from '../../../api.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes } from '../format.js';
+import { printRecovery } from '../recovery.js';
 import {
   info, out, parseCount, parseMaxTransfer, printJson, requireMedium, requireWrite, run, sourceOf, type GlobalArgs,
 } from '../context.js';
@@ -42,7 +43,8 @@ async function slotFor(a: ProbeArgs): Promise<DeviceHandle> {
   const row = selectOne(selector, await source.backend.list());
   const device = new BackendRigDevice(source.backend, row, { detachKernelDriver: a['detach-kernel-driver'],
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
-    maxTransferBytes: parseMaxTransfer(a['max-transfer']) });
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']), forceExported: a['force-exported'],
+    onRecovery: (_device, e) => { printRecovery(e); } });
   return new DeviceHandle(device, { allowWrite: true, lun: a.lun });
 }
 

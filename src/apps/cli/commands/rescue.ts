@@ -14,13 +14,16 @@ import type { Argv } from 'yargs';
 import { DiskNoMediumError } from '../../../disk/index.js';
 import type { OpenUsbmsOptions, UsbmsSession } from '../../../open.js';
 import {
-  formatMapfile, loadMapfile, mapFromMapfile, RescueEngine, RescueImage, RescueMap, saveMapfileAtomic,
-  SessionRescueDevice, findSlot, slotSource, type MapfileState, type RescueEvent, type RescueOutcome,
+  formatMapfile, loadMapfile, mapDeviceMismatch, mapFromMapfile, RescueEngine, RescueImage, RescueMap, saveMapfileAtomic,
+  SessionRescueDevice, findSlot, slotSource, type MapDevice, type MapfileState, type ParsedMapfile, type RescueEvent,
+  type RescueCounts, type RescueOutcome,
 } from '../../rescue/index.js';
+import type { RecoveryEvent } from '../../../util/recovery.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { openSession, run, sourceOf, type GlobalArgs } from '../context.js';
+import { recoveryFields, recoveryText } from '../recovery.js';
 
 interface RescueArgs extends GlobalArgs {
   out?: string | undefined;
@@ -54,8 +57,24 @@ function check(a: RescueArgs): void {
   if (!(a['save-interval'] > 0)) throw new CliError(`--save-interval ${a['save-interval']} is not a positive number of seconds`);
 }
 
+/** Where a rescue's events and the USB recovery steps of its sessions go: NDJSON on stdout, or lines for people. */
+interface Reporter {
+  event(e: RescueEvent): void;
+  recovery(e: RecoveryEvent): void;
+}
+
+function reporter(json: boolean): Reporter {
+  if (json) {
+    return {
+      event: (e) => { process.stdout.write(`${ndjson(e)}\n`); },
+      recovery: (e) => { process.stdout.write(`${ndjson({ type: 'recovery', ...recoveryFields(e) })}\n`); },
+    };
+  }
+  return humanReporter();
+}
+
 /** One line on stderr for people: a redrawn status line on a terminal, events as lines otherwise. */
-function humanReporter(): (e: RescueEvent) => void {
+function humanReporter(): Reporter {
   const tty = process.stderr.isTTY;
   let drawn = false;
   const line = (text: string): void => {
@@ -63,7 +82,7 @@ function humanReporter(): (e: RescueEvent) => void {
     drawn = false;
     process.stderr.write(`${text}\n`);
   };
-  return (e) => {
+  return { recovery: (e) => { line(`usbms: ${recoveryText(e)}`); }, event: (e) => {
     switch (e.type) {
       case 'start':
         line(`rescue: ${e.device}, ${formatBytes(e.size)} in ${e.blockSize}-byte blocks, ${e.copyBytes}-byte copy reads` +
@@ -86,6 +105,10 @@ function humanReporter(): (e: RescueEvent) => void {
         drawn = true;
         break;
       case 'summary':
+        if (e.result === 'nothing-left') {
+          line(`rescue: ${e.message}; image ${e.image}`);
+          break;
+        }
         line(`rescue: ${e.message}\n  rescued ${e.rescued} of ${e.size} bytes (${formatBytes(e.rescued)}), bad areas ${e.badAreas} ` +
           `(non-trimmed ${e.nonTrimmed}, non-scraped ${e.nonScraped}, bad ${e.badSectors} bytes), non-tried ` +
           `${e.nonTried} bytes, ${e.readErrors} failed reads, ${e.escalations.length} escalations, ` +
@@ -95,7 +118,7 @@ function humanReporter(): (e: RescueEvent) => void {
         }
         break;
     }
-  };
+  } };
 }
 
 function exitFor(o: RescueOutcome, signal: NodeJS.Signals | undefined): number {
@@ -111,8 +134,10 @@ async function rescueCmd(a: RescueArgs): Promise<number> {
   const mapPath = a.map!;
   const timeoutMs = (a.timeout ?? DEFAULT_TIMEOUT_S) * 1000;
   // Every phase bounded by the command timeout: a wedged stick is noticed in seconds (BOT defaults are 6 s each).
+  const report = reporter(a.json);
   const extra: Partial<OpenUsbmsOptions> = {
     timeoutMs, botTimeouts: { cbwMs: timeoutMs, cswMs: timeoutMs, controlMs: Math.max(1000, timeoutMs) },
+    onRecovery: (e) => { report.recovery(e); },
   };
   const parsed = loadMapfile(mapPath);
   // The device is known by its slot (port path + VID:PID + serial) on one backend for the whole run, so that it
@@ -138,32 +163,70 @@ async function rescueCmd(a: RescueArgs): Promise<number> {
       throw new CliError(`--block-size ${a['block-size']} is not a multiple of the device's ${dev.blockSize}-byte blocks`);
     }
     const size = dev.blocks * BigInt(dev.blockSize);
+    const device: MapDevice = { vendorId: slot.identity.vendorId, productId: slot.identity.productId,
+      serial: slot.identity.serialNumber ?? null, bytes: size };
+    checkMapDevice(parsed, device, mapPath, a.force);
     const map = parsed === undefined || parsed.empty ? new RescueMap(size) : mapFromMapfile(parsed, size);
     const misaligned = map.list().find((x) => x.pos % BigInt(dev.blockSize) !== 0n);
     if (misaligned !== undefined) {
       throw new CliError(`${mapPath}: block at 0x${misaligned.pos.toString(16)} is not on a ${dev.blockSize}-byte block boundary`);
     }
-    return await runRescue(a, dev, map, parsed === undefined || parsed.empty ? undefined : parsed, outPath, mapPath);
+    const done = nothingLeft(map, a.retries);
+    if (done !== undefined) {
+      report.event({ type: 'summary', result: 'nothing-left', message: `nothing left to do: ${mapPath} ${done}`, elapsedS: 0,
+        bytesPerSecond: 0, escalations: [], mapfile: mapPath, image: outPath, ...countsOf(map) });
+      return map.totals()['-'] === 0n ? EXIT.OK : EXIT.MEDIUM_HARD;
+    }
+    return await runRescue(a, dev, map, parsed === undefined || parsed.empty ? undefined : parsed, outPath, mapPath,
+      device, report);
   } finally {
     await dev.close();
   }
 }
 
+/**
+ * A mapfile written for another device (its device line names other VID:PID, serial or size) is refused unless
+ * --force: resumed on this device, it would leave blocks never read here marked rescued. A mapfile without a
+ * device line (GNU ddrescue's own) cannot be checked, so it is taken as before.
+ */
+function checkMapDevice(parsed: ParsedMapfile | undefined, device: MapDevice, mapPath: string, force: boolean): void {
+  if (parsed?.device === undefined) return;
+  const why = mapDeviceMismatch(parsed.device, device);
+  if (why === undefined) return;
+  if (force) {
+    process.stderr.write(`usbms: ${mapPath}: ${why}; resuming anyway (--force)\n`);
+    return;
+  }
+  throw new CliError(`${mapPath} is the mapfile of another device: ${why}. Resuming it here would mark blocks ` +
+    'rescued that were never read from this device: give another --map, or --force to resume it anyway', 'RESCUE_MAPFILE');
+}
+
+/** Why a map has nothing left for this run (every byte rescued, or only bad sectors and no --retries), or undefined. */
+function nothingLeft(map: RescueMap, retries: number): string | undefined {
+  const t = map.totals();
+  if (t['?'] + t['*'] + t['/'] > 0n) return undefined;
+  if (t['-'] === 0n) return `is finished: all ${map.size} bytes are rescued`;
+  if (retries > 0) return undefined;
+  return `is finished but for ${t['-']} bytes in ${map.badAreas()} bad areas (--retries N reads them again)`;
+}
+
+function countsOf(map: RescueMap): RescueCounts {
+  const t = map.totals();
+  return { size: map.size, rescued: t['+'], nonTried: t['?'], nonTrimmed: t['*'], nonScraped: t['/'],
+    badSectors: t['-'], badAreas: map.badAreas(), readErrors: 0 };
+}
+
 async function runRescue(a: RescueArgs, dev: SessionRescueDevice, map: RescueMap, resume: MapfileState | undefined,
-  outPath: string, mapPath: string): Promise<number> {
+  outPath: string, mapPath: string, device: MapDevice, report: Reporter): Promise<number> {
   const image = RescueImage.open(outPath, map.size);
   const startTime = new Date();
   const commandLine = ['usbms', ...process.argv.slice(2)].join(' ');
   const checkpoint = (m: RescueMap, state: MapfileState, message: string): void => {
     image.sync();
     saveMapfileAtomic(mapPath, formatMapfile(m, state, { creator: 'usbms rescue (GNU ddrescue mapfile format)',
-      commandLine, startTime, currentTime: new Date(), message }));
+      commandLine, startTime, currentTime: new Date(), message, device }));
   };
-  const human = humanReporter();
-  const emit = (e: RescueEvent): void => {
-    if (a.json) process.stdout.write(`${ndjson(e)}\n`);
-    else human(e);
-  };
+  const emit = (e: RescueEvent): void => { report.event(e); };
   let signal: NodeJS.Signals | undefined;
   const onSignal = (s: NodeJS.Signals): void => {
     if (signal !== undefined) {

@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { scsi } from '../../../api.js';
+import { isDiskError } from '../../../disk/index.js';
 import { CliError, EXIT } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { hexDump } from '../format.js';
@@ -61,7 +62,14 @@ async function reset(a: GlobalArgs): Promise<number> {
 
 async function eject(a: GlobalArgs): Promise<number> {
   return withDisk(a, {}, async (disk) => {
-    await disk.eject();
+    try {
+      await disk.eject();
+    } catch (e) {
+      // A fixed disk (RMB=0) may still spin down on LOEJ, so it is asked; its refusal is then explained.
+      if (disk.info.removable || !isDiskError(e, 'illegal-request')) throw e;
+      throw new CliError(`LUN ${disk.lun} (${disk.info.vendor} ${disk.info.product}) has a medium that is not removable ` +
+        `(INQUIRY RMB=0): the device refused to eject it (${e.message})`, 'DISK_ILLEGAL_REQUEST', { cause: e });
+    }
     if (a.json) printJson({ ejected: true });
     else out('ejected');
   });

@@ -1,6 +1,7 @@
 /**
  * `usbms validate`: a plan (quick, full, endurance, or a plan file) on every selected device at once, one
- * session per device, each device keyed by port path and serial (src/apps/rig). NDJSON events with --json, a live
+ * session per device, each device keyed by port path and serial, or by remote host and bus id for a device
+ * attached through USB/IP (src/apps/rig). NDJSON events with --json, a live
  * table on a terminal or plain lines otherwise, JUnit XML with --junit; exit 0 when every device passed, else
  * the worst device's status.
  */
@@ -11,8 +12,10 @@ import type { UsbBackend } from '../../../api.js';
 import {
   describeKey, eventLine, isDestructive, junitXml, PlanError, resolvePlan,
   RESET_TYPES, rigDevicesOf, RigSelectError, runRig, selectRigDevices, SlotTable,
-  type Plan, type ResetType, type RigEvent,
+  deviceRef, type DeviceKey, type Plan, type ResetType, type RigEvent,
 } from '../../rig/index.js';
+import type { RecoveryEvent } from '../../../util/recovery.js';
+import { recoveryFields, recoveryText } from '../recovery.js';
 import { CliError, exitStatusFor } from '../exit.js';
 import { withExamples } from '../examples.js';
 import { info, out, parseMaxTransfer, run, type GlobalArgs } from '../context.js';
@@ -63,17 +66,45 @@ function sourceSpec(a: ValidateArgs): SourceSpec {
   const mocks = list(a.mock);
   if (a.rig !== undefined && mocks.length > 0) throw new CliError('give --rig or --mock, not both');
   if (a.rig !== undefined) return { kind: 'rig', file: a.rig };
+  if (mocks.length > 1 && mocks.includes('')) {
+    throw new CliError(`--mock without a file (the built-in disk) cannot stand beside --mock FILE: give each --mock a ` +
+      `device .json or image file (${mocks.filter((m) => m !== '').join(', ')}), or --mock alone for the built-in disk`);
+  }
   if (mocks.length > 0) return { kind: 'mock', devices: mocks.map((m) => (m === '' ? 'demo' : { file: m })) };
   return { kind: 'libusb' };
 }
 
-function reporter(json: boolean): { onEvent: (e: RigEvent) => void; table: SlotTable | undefined } {
-  if (json) return { onEvent: (e) => { out(JSON.stringify(e)); }, table: undefined };
-  if (process.stderr.isTTY) {
-    const table = new SlotTable(process.stderr);
-    return { onEvent: (e) => { table.update(e); }, table };
+interface Reporter {
+  onEvent: (e: RigEvent) => void;
+  table: SlotTable | undefined;
+  /** A recovery step of a device's session: an NDJSON event with --json, else a line on stderr (none under the live table). */
+  onRecovery: ((device: DeviceKey, e: RecoveryEvent) => void) | undefined;
+}
+
+function reporter(json: boolean): Reporter {
+  if (json) {
+    // A recovery event names the plan step it happened in, as every event of the run does; its own step is `recovery`.
+    const running = new Map<string, string | null>();
+    return {
+      onEvent: (e) => {
+        if (e.event === 'step-start' || e.event === 'step') running.set(e.device.port, e.event === 'step-start' ? e.step : null);
+        out(JSON.stringify(e));
+      },
+      table: undefined,
+      onRecovery: (device, e) => {
+        const { step: recovery, ...fields } = recoveryFields(e);
+        out(JSON.stringify({ time: new Date().toISOString(), device: deviceRef(device), step: running.get(device.port) ?? null,
+          event: 'recovery', recovery, ...fields }));
+      },
+    };
   }
-  return { onEvent: (e) => { const line = eventLine(e); if (line !== undefined) out(line); }, table: undefined };
+  if (process.stderr.isTTY) {
+    // The table redraws its lines in place on stderr; a line between them would tear it. It shows each step's fate.
+    const table = new SlotTable(process.stderr);
+    return { onEvent: (e) => { table.update(e); }, table, onRecovery: undefined };
+  }
+  return { onEvent: (e) => { const line = eventLine(e); if (line !== undefined) out(line); }, table: undefined,
+    onRecovery: (device, e) => { info(`usbms: ${describeKey(device)}: ${recoveryText(e)}`); } };
 }
 
 function exitCodeOf(e: unknown): number {
@@ -101,19 +132,22 @@ async function validate(a: ValidateArgs): Promise<number> {
   }
   const seed = a.seed ?? (Date.now() & 0x7fffffff);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new CliError(`--seed ${seed} is not a non-negative integer`);
+  const { onEvent, table, onRecovery } = reporter(a.json);
   const present = await rigDevicesOf(backend, { detachKernelDriver: a['detach-kernel-driver'],
     timeoutMs: a.timeout === undefined ? undefined : a.timeout * 1000, quirks: a.quirks,
-    maxTransferBytes: parseMaxTransfer(a['max-transfer']) });
+    maxTransferBytes: parseMaxTransfer(a['max-transfer']), onRecovery, forceExported: a['force-exported'] });
   const names = list(a.device);
   let selected;
   try {
-    selected = selectRigDevices(present, { devices: names, all: a.all || (mock && names.length === 0), match: list(a.match) });
+    selected = selectRigDevices(present, { devices: names, all: a.all || (mock && names.length === 0), match: list(a.match),
+      forceExported: a['force-exported'] });
   } catch (e) {
     if (e instanceof RigSelectError) throw new CliError(e.message);
     throw e;
   }
   for (const x of selected.excluded) info(`usbms: ${x}`);
-  const { onEvent, table } = reporter(a.json);
+  // Over USB/IP the hub is on the exporting host: say so before a plan counts on port power.
+  for (const d of selected.devices) if (d.powerOutOfReach !== undefined) info(`usbms: ${describeKey(d.key)}: ${d.powerOutOfReach}`);
   const result = await runRig(selected.devices, {
     plan, write: a.write, restore: a.restore, seed, journalDir: a.journal, backupDir: a['backup-dir'],
     returnTimeoutMs: a['return-timeout'] * 1000, exitCodeOf, onEvent,

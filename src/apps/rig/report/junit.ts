@@ -1,10 +1,11 @@
 /**
  * JUnit XML of a validation run, as CI systems read it: <testsuites>, one <testsuite> per device (named by port
- * path, VID:PID and serial), one <testcase> per step; a failed step is a <failure>, an errored one an <error>, a
+ * path, VID:PID and serial; over USB/IP the remote host and bus id too), one <testcase> per step; a failed step is a <failure>, an errored one an <error>, a
  * skipped one <skipped>, each with its reason, and the step's figures in <system-out> as JSON.
  */
 import { hostname } from 'node:os';
 import { describeKey } from '../device.js';
+import { formatUsbipSelector } from '../../../api.js';
 import { deviceRef } from '../events.js';
 import type { DeviceResult, RigResult } from '../runner.js';
 
@@ -28,12 +29,14 @@ function suite(d: DeviceResult, planName: string): string {
     name: describeKey(d.device.key), tests: d.steps.length, failures: count('fail'), errors: count('error'),
     skipped: count('skip'), time: d.seconds.toFixed(3), timestamp: d.started.replace(/\.\d+Z$/, ''), hostname: hostname(),
   })}>`, '    <properties>',
-  ...Object.entries({ port: ref.port, vidPid: ref.vidPid, serial: ref.serial ?? '', plan: planName, status: d.status,
-    exitCode: String(d.exitCode), product: d.device.product ?? '' })
+  ...Object.entries({ port: ref.port, vidPid: ref.vidPid, serial: ref.serial ?? '', usbipHost: ref.usbip?.host ?? '',
+    usbipBusid: ref.usbip?.busid ?? '', plan: planName, status: d.status, exitCode: String(d.exitCode),
+    product: d.device.product ?? '' })
     .map(([name, value]) => `      <property${attrs({ name, value })}/>`),
   '    </properties>'];
   for (const s of d.steps) {
-    const head = `    <testcase${attrs({ classname: `usbms.validate.${ref.port}`, name: s.name, time: s.seconds.toFixed(3) })}>`;
+    const where = ref.usbip === null ? ref.port : formatUsbipSelector(ref.usbip);
+    const head = `    <testcase${attrs({ classname: `usbms.validate.${where}`, name: s.name, time: s.seconds.toFixed(3) })}>`;
     const reason = s.reason ?? '';
     const body: string[] = [];
     if (s.status === 'fail') body.push(`      <failure${attrs({ message: reason, type: `exit-${s.exitCode}` })}/>`);

@@ -2,10 +2,12 @@
  * Human output of a validation run: one plain line per event (for logs and pipes), or a live table with one row
  * per slot, redrawn in place on a terminal.
  */
+import { slotName as keySlotName } from '../device.js';
 import type { DeviceRef, RigEvent } from '../events.js';
 import type { Figures } from '../steps/context.js';
 
-const slotName = (d: DeviceRef): string => `${d.port} ${d.vidPid}${d.serial === null ? '' : ` ${d.serial}`}`;
+const slotName = (d: DeviceRef): string =>
+  `${keySlotName({ port: d.port, usbip: d.usbip ?? undefined })} ${d.vidPid}${d.serial === null ? '' : ` ${d.serial}`}`;
 
 export function figuresText(f: Figures): string {
   return Object.entries(f).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${String(v)}`).join(' ');

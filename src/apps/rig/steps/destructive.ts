@@ -75,7 +75,7 @@ export const writeVerify: StepRunner = async (ctx) => {
 
 export const powerCycle: StepRunner = async (ctx) => {
   if (!ctx.handle.canPowerCycle) {
-    return { status: 'skip', figures: {}, reason: 'no per-port power switching for this slot' };
+    return { status: 'skip', figures: {}, reason: ctx.handle.noPowerReason };
   }
   const t0 = Date.now();
   await ctx.handle.powerCycle(ctx.step.params.offMs ?? 1000);

@@ -15,7 +15,7 @@ export const endurance: StepRunner = async (ctx) => {
   const p = ctx.step.params;
   const cycles = p.cycles ?? 3;
   if (p.powerCycle === true && !ctx.handle.canPowerCycle) {
-    return { status: 'skip', figures: {}, reason: 'powerCycle asked, but this slot has no per-port power switching',
+    return { status: 'skip', figures: {}, reason: `powerCycle asked, but ${ctx.handle.noPowerReason}`,
       exitCode: EXIT.OK };
   }
   const state: EnduranceState = ctx.journal?.data.endurance[ctx.step.name] ?? { cycle: 1, written: false, done: [] };

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// bench-serve-report.mjs OUTDIR - the medians of bench-serve.sh's figures (OUTDIR/MODEL.jsonl) in MB/s, and the
+// ratios against issue 23's goals, measured side by side in one guest per host controller:
+//   serve / qemu-nbd RAM image (the NBD path's ceiling, same kernel client) >= 0.8, EHCI and xHCI, reads and writes
+//   serve / the kernel's usb-storage on the same stick >= 0.8 on EHCI
+//   nbdcopy from serve / usbms image --no-hash at the same bytes per command >= 0.8
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2];
+if (!dir) { console.error('usage: bench-serve-report.mjs OUTDIR'); process.exit(2); }
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const rows = readdirSync(dir).filter((f) => f.endsWith('.jsonl'))
+  .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l)));
+const models = [...new Set(rows.map((r) => r.model))];
+const mbps = (model, who, op) => {
+  const xs = rows.filter((r) => r.model === model && r.who === who && r.op === op && Number(r.seconds) > 0)
+    .map((r) => r.bytes / r.seconds / 1e6);
+  return xs.length === 0 ? undefined : { median: median(xs), n: xs.length, min: Math.min(...xs), max: Math.max(...xs) };
+};
+const fmt = (v) => (v === undefined ? '-' : `${v.median.toFixed(1)} (${v.min.toFixed(1)}-${v.max.toFixed(1)}, n=${v.n})`);
+const lines = [];
+const goals = [];
+for (const model of models) {
+  const tune = rows.find((r) => r.model === model && r.who === 'tune');
+  lines.push(`${model}: bytes per command ${tune?.bytes ?? '?'}; MB/s median (min-max, runs)`);
+  for (const [who, op] of [['qemu-nbd-ram', 'read'], ['serve', 'read'], ['qemu-nbd-ram', 'write'], ['serve', 'write'],
+    ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['usbms-image', 'read']]) {
+    lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op))}`);
+  }
+  const ratio = (name, a, b, goal) => {
+    if (a === undefined || b === undefined) { goals.push(`${model}: ${name}: not measured`); return; }
+    const r = a.median / b.median;
+    goals.push(`${model}: ${name}: ${r.toFixed(2)}x (goal >= ${goal}) ${r >= goal ? 'met' : 'NOT met'}`);
+  };
+  for (const op of ['read', 'write']) {
+    ratio(`serve / qemu-nbd RAM ${op}`, mbps(model, 'serve', op), mbps(model, 'qemu-nbd-ram', op), 0.8);
+    if (model === 'ehci') ratio(`serve / usb-storage ${op}`, mbps(model, 'serve', op), mbps(model, 'usb-storage', op), 0.8);
+  }
+  ratio('nbdcopy / usbms image --no-hash', mbps(model, 'nbdcopy', 'read'), mbps(model, 'usbms-image', 'read'), 0.8);
+}
+console.log([...lines, '', 'ratios against the goals (medians, side by side in one guest):', ...goals.map((g) => `  ${g}`)].join('\n'));

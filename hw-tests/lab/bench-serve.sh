@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# bench-serve.sh - `usbms serve`'s speed through the guest kernel's NBD client, side by side in one guest per host
+# controller: dd iflag=direct / oflag=direct bs=4M through /dev/nbd0 (usbms serve on the QEMU stick) and through
+# /dev/nbd1 (qemu-nbd serving a RAM image: the NBD path's own ceiling, same client, same request size), taking
+# turns round by round; nbdcopy from usbms serve against `usbms image --no-hash` at the same bytes per command; then
+# the kernel's usb-storage on the same stick. Both serve and image use the bytes per command `usbms tune` finds.
+#
+#   Host:  bench-serve.sh [MODELS]          (default "ehci xhci"; run it under flock /tmp/usbms-lab.lock)
+#   Guest: bench-serve.sh guest MODEL OUTDIR
+#
+# Figures: OUTDIR/MODEL.jsonl (one JSON line per measurement), then the table and the ratios against issue 23's
+# goals (serve >= 0.8x qemu-nbd's RAM image on EHCI and xHCI, >= 0.8x usb-storage on EHCI; nbdcopy >= 0.8x usbms
+# image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt. Env: BENCH_SERVE_DIR (.lab-bench-serve),
+# BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3), BENCH_SERVE_DD_MB (MiB per dd, 64).
+set -u
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+guest() {
+  local model="$1" out="$2"
+  local J="$out/$model.jsonl"; : > "$J"
+  local rounds="${BENCH_SERVE_ROUNDS:-3}" mb="${BENCH_SERVE_DD_MB:-64}"
+  local count=$((mb / 4))
+  local SEL=46f4:0001 U=(node dist/bin/usbms.js)
+  emit() { printf '{"model":"%s","who":"%s","op":"%s","bytes":%s,"seconds":%s%s}\n' "$model" "$1" "$2" "$3" "$4" "${5:+,$5}" >> "$J"; }
+  ddsec() { dd "$@" 2>&1 | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' | tail -1; }
+  now() { date +%s.%N; }
+  busybox ip link set lo up
+  busybox modprobe nbd max_part=0 nbds_max=4
+  local T
+  T=$("${U[@]}" tune --device "$SEL" --json 2>"$out/$model-tune.err" | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{try{console.log(JSON.parse(s).maxTransferBytes)}catch{console.log("")}})')
+  [ -n "$T" ] || T=$((1024 * 1024))
+  echo "[$model] bytes per command (usbms tune): $T" >&2
+  emit tune none "$T" 0
+  # the ceiling: qemu-nbd serving a RAM image (tmpfs) of the same size, over loopback
+  local size; size=$("${U[@]}" capacity --device "$SEL" --json | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{console.log(JSON.parse(s).bytes)})')
+  head -c "$size" /dev/zero > /dev/shm/ram.img
+  qemu-nbd -f raw -t -b 127.0.0.1 -p 10810 -x ram /dev/shm/ram.img & local qpid=$!
+  "${U[@]}" serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json > "$out/$model-serve.ndjson" 2> "$out/$model-serve.err" &
+  local spid=$!
+  for _ in $(seq 600); do grep -q listening "$out/$model-serve.ndjson" 2>/dev/null && break; sleep 0.1; done
+  sleep 1
+  nbd-client 127.0.0.1 10809 /dev/nbd0 -N stick > /dev/null || echo "[$model] nbd-client usbms failed" >&2
+  nbd-client 127.0.0.1 10810 /dev/nbd1 -N ram > /dev/null || echo "[$model] nbd-client qemu-nbd failed" >&2
+  local msk; msk=$(cat /sys/block/nbd0/queue/max_sectors_kb)
+  echo "[$model] nbd max_sectors_kb $msk; $rounds rounds of $mb MiB per dd" >&2
+  for r in $(seq "$rounds"); do
+    for dev in nbd1 nbd0; do
+      local who; who=$([ "$dev" = nbd0 ] && echo serve || echo qemu-nbd-ram)
+      emit "$who" read $((mb * 1048576)) "$(ddsec if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct)" "\"maxSectorsKb\":$msk"
+      emit "$who" write $((mb * 1048576)) "$(ddsec if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct)" "\"maxSectorsKb\":$msk"
+    done
+    echo "[$model] round $r done" >&2
+  done
+  nbd-client -d /dev/nbd0 > /dev/null 2>&1; nbd-client -d /dev/nbd1 > /dev/null 2>&1
+  # nbdcopy (userspace client: multi-conn, many requests) from usbms serve, requests of the transfer size
+  for r in $(seq "$rounds"); do
+    local t0; t0=$(now)
+    nbdcopy --request-size="$T" nbd://127.0.0.1:10809/stick null: 2> "$out/$model-nbdcopy.err" || echo "[$model] nbdcopy failed" >&2
+    emit nbdcopy read "$size" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
+  done
+  kill -TERM "$spid"; wait "$spid"
+  kill "$qpid"; wait "$qpid" 2>/dev/null
+  rm -f /dev/shm/ram.img
+  # usbms image --no-hash at the same bytes per command (its own seconds, start-up excluded as nbdcopy has none)
+  for r in $(seq "$rounds"); do
+    "${U[@]}" image --device "$SEL" --max-transfer "$T" --no-hash --json --out /dev/null > "$out/$model-image.json" 2>&1
+    emit usbms-image read "$size" "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).seconds)' "$out/$model-image.json")"
+  done
+  # the kernel's own usb-storage on the same stick
+  busybox modprobe usb-storage; busybox modprobe sd_mod
+  local sd=""
+  for _ in $(seq 100); do for b in /sys/block/sd*; do [ -e "$b" ] && sd=/dev/$(basename "$b"); done; [ -b "$sd" ] && break; sleep 0.1; done
+  if [ -b "$sd" ]; then
+    local ms; ms=$(cat "/sys/block/$(basename "$sd")/queue/max_sectors_kb")
+    for r in $(seq "$rounds"); do
+      emit usb-storage read $((mb * 1048576)) "$(ddsec if="$sd" of=/dev/null bs=4M count="$count" iflag=direct)" "\"maxSectorsKb\":$ms"
+      emit usb-storage write $((mb * 1048576)) "$(ddsec if=/dev/zero of="$sd" bs=4M count="$count" oflag=direct)" "\"maxSectorsKb\":$ms"
+    done
+  else echo "[$model] no /dev/sdX from usb-storage" >&2; fi
+  echo "[$model] done" >&2
+}
+
+host() {
+  local ROOT; ROOT="$(cd "$HERE/../.." && pwd)"
+  cd "$ROOT" || exit 2
+  local out="${BENCH_SERVE_DIR:-$ROOT/.lab-bench-serve}" mb="${BENCH_SERVE_MB:-256}"
+  mkdir -p "$out"
+  bash "$HERE/setup.sh" > /dev/null
+  npm run build --silent
+  local pass=(-e "BENCH_SERVE_ROUNDS=${BENCH_SERVE_ROUNDS:-3}" -e "BENCH_SERVE_DD_MB=${BENCH_SERVE_DD_MB:-64}")
+  for model in ${1:-ehci xhci}; do
+    head -c "${mb}M" /dev/urandom > "$out/$model.img"
+    echo "== $model" >&2
+    bash "$HERE/run-in-vm.sh" --timeout 2400 --hc "$model" --mem 3072 --disk "$out/$model.img" "${pass[@]}" -- \
+      bash hw-tests/lab/bench-serve.sh guest "$model" "$out" || echo "guest for $model exited $?" >&2
+    rm -f "$out/$model.img"
+  done
+  node "$HERE/bench-serve-report.mjs" "$out" | tee "$out/report.txt"
+}
+
+if [ "${1:-}" = guest ]; then shift; guest "$@"; else host "$@"; fi

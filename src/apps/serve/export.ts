@@ -1,0 +1,455 @@
+/**
+ * One export: one LUN of the device, shared by every connection that chose it, and the queue that turns NBD
+ * requests into SCSI commands.
+ *
+ * - **Order.** Requests are taken strictly in arrival order, and the HBA runs a LUN's commands in the order they
+ *   are given, so a command never overtakes one taken before it. A read-modify-write (a WRITE or WRITE_ZEROES
+ *   whose ends are not on block boundaries) locks its blocks from its READ to its WRITE: a later request that
+ *   writes any of them waits at the head of the queue until the lock is gone, so nothing lands between the two.
+ * - **Merging.** Consecutive READs that continue each other (from any connection, with no write between them) are
+ *   one run; so are consecutive WRITEs whose payloads lie one after the other in one arena (see connection.ts).
+ *   A run is cut into commands of the device's transfer size whatever the requests' sizes (the kernel's nbd
+ *   client sends 128 KiB requests; a 120 KiB high-speed transfer size would otherwise cost a second, 8 KiB
+ *   command per request), and each request is answered as soon as the commands covering it are done.
+ * - **Pipelining.** QUEUED_COMMANDS commands are kept with the HBA, so the next is on the wire as soon as the last
+ *   is done, while the reply of the last goes to the socket.
+ * - **Zero copy.** A READ run lands in one pooled buffer; each request's reply is a view of it, written to the
+ *   socket behind its header.
+ */
+import { UsbmsInternalError, type Provisioning } from '../../api.js';
+import type { DeviceLink } from './device.js';
+import { failureOf } from './errors.js';
+import { BufferPool, SharedBuffer } from './pool.js';
+import { CMD, CMD_FLAG, TFLAG } from './protocol.js';
+import type { NbdRequest } from './request.js';
+
+/** Commands handed to the HBA ahead of completion: one on the wire, one ready behind it. */
+const QUEUED_COMMANDS = 2;
+/** A run's buffer holds at most this much (one request larger than it is a run alone). */
+const RUN_BYTES = 16 * 1024 * 1024;
+/** How far down the queue a READ run looks for the request that continues it (past other READs only). */
+const MERGE_LOOKAHEAD = 64;
+
+/** What the export tells the server about a request it could not serve (for the log and --json). */
+export interface ExportErrorEvent {
+  readonly type: 'error';
+  readonly export: string;
+  readonly op: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly errno: number;
+  readonly message: string;
+  readonly sense: string | undefined;
+}
+
+const OP_NAMES: Record<number, string> = { 0: 'read', 1: 'write', 3: 'flush', 4: 'trim', 6: 'write-zeroes' };
+
+/** A block-aligned byte range [start, end). */
+interface Span { start: number; end: number }
+
+/** Consecutive READs or WRITEs served by one run of transfer-size commands over one buffer. */
+interface Run {
+  readonly kind: 'read' | 'write';
+  readonly start: number;
+  readonly end: number;
+  readonly reqs: NbdRequest[];
+  /** The memory of [start, end): a read's pooled buffer, or the view of the arena the payloads lie in. */
+  readonly mem: Buffer;
+  readonly holder: SharedBuffer;
+  readonly fua: boolean;
+  /** The next byte to hand to a command. */
+  next: number;
+}
+
+/** A request served by its own disk call(s): FLUSH, TRIM, WRITE_ZEROES, an unaligned WRITE. */
+interface Job { readonly req: NbdRequest; readonly lock: Span | undefined }
+
+/** What the export is, for the handshake (NBD_INFO_EXPORT, NBD_INFO_BLOCK_SIZE) and the listing. */
+export interface ExportInfo {
+  readonly name: string;
+  readonly lun: number;
+  readonly description: string;
+  readonly size: bigint;
+  readonly blockSize: number;
+  readonly readOnly: boolean;
+  readonly trim: boolean;
+  /** The device's bytes per command (the preferred request size). */
+  readonly transferBytes: number;
+}
+
+export class NbdExport implements ExportInfo {
+  private readonly queue: NbdRequest[] = [];
+  private readonly locks: Span[] = [];
+  private inFlight = 0;
+  private current: Run | undefined;
+  private pumpQueued = false;
+  private zeros: Buffer | undefined;
+
+  private constructor(readonly name: string, readonly lun: number, readonly description: string,
+    readonly size: bigint, readonly blockSize: number, readonly readOnly: boolean, readonly transferBytes: number,
+    private readonly provisioning: Provisioning, readonly fuaNative: boolean, private readonly link: DeviceLink,
+    private readonly pool: BufferPool, private readonly emit: (e: ExportErrorEvent) => void) {}
+
+  /** The export of `lun` on `link` (read-only unless `write` and the medium is writable). */
+  static async open(link: DeviceLink, lun: number, name: string, description: string, write: boolean,
+    pool: BufferPool, emit: (e: ExportErrorEvent) => void): Promise<NbdExport> {
+    const disk = link.disk(lun);
+    const readOnly = !write || disk.writeProtected;
+    const provisioning = readOnly ? NO_PROVISIONING : await link.run(lun, (d) => d.provisioning());
+    return new NbdExport(name, lun, description, disk.capacityBytes, disk.blockSize, readOnly,
+      Math.max(disk.blockSize, disk.maxTransferBytes - (disk.maxTransferBytes % disk.blockSize)), provisioning,
+      disk.fua, link, pool, emit);
+  }
+
+  /** TRIM is offered only where the device can deallocate (VPD 0xB2: UNMAP or WRITE SAME with UNMAP). */
+  get trim(): boolean { return !this.readOnly && (this.provisioning.unmap || this.provisioning.writeSameUnmap); }
+
+  /** Transmission flags for a connection (DF only where structured replies were agreed). */
+  flags(structured: boolean): number {
+    let f = TFLAG.HAS_FLAGS | TFLAG.CAN_MULTI_CONN; // one HBA queue in one process: a flush covers every connection
+    if (this.readOnly) f |= TFLAG.READ_ONLY;
+    else f |= TFLAG.SEND_FLUSH | TFLAG.SEND_FUA | TFLAG.SEND_WRITE_ZEROES | (this.trim ? TFLAG.SEND_TRIM : 0);
+    if (structured) f |= TFLAG.SEND_DF;
+    return f;
+  }
+
+  /**
+   * NBD_INFO_BLOCK_SIZE: the logical block, the largest power of two up to the transfer size, the transfer size
+   * (at most 32 MiB). Requests up to 32 MiB are served whatever the maximum says (connection.ts).
+   */
+  blockSizes(): [number, number, number] {
+    const max = Math.min(32 * 1024 * 1024, this.transferBytes);
+    return [this.blockSize, Math.max(this.blockSize, 2 ** Math.floor(Math.log2(max))), max];
+  }
+
+  /** Take a checked request (its payload, if any, has arrived); it is answered through its sink. */
+  submit(req: NbdRequest): void {
+    this.queue.push(req);
+    this.schedule();
+  }
+
+  /** Pump after the requests already on the wire are parsed (setImmediate), so they can merge. */
+  private schedule(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => { this.pumpQueued = false; this.pump(); });
+  }
+
+  private pump(): void {
+    while (this.inFlight < QUEUED_COMMANDS) {
+      if (this.current === undefined || this.current.next >= this.current.end) {
+        this.current = undefined;
+        const next = this.take();
+        if (next === undefined) return;
+        if ('req' in next) {
+          this.inFlight++;
+          void this.runJob(next).finally(() => { this.inFlight--; this.pump(); });
+          continue;
+        }
+        this.current = next;
+      }
+      this.dispatchPiece(this.current);
+    }
+  }
+
+  /** The next run or job from the head of the queue; undefined when empty or the head must wait for a lock. */
+  private take(): Run | Job | undefined {
+    const head = this.queue[0];
+    if (head === undefined) return undefined;
+    const span = this.spanOf(head);
+    const writes = head.type !== CMD.READ && head.type !== CMD.FLUSH;
+    if (writes && this.locks.some((l) => l.start < span.end && span.start < l.end)) return undefined;
+    this.queue.shift();
+    if (head.type === CMD.READ) return this.readRun(head, span);
+    if (head.type === CMD.WRITE && this.aligned(head)) return this.writeRun(head);
+    // A job that writes may take several commands (read-modify-write, edges then WRITE SAME): its blocks are
+    // locked until it is done, so no later write lands between them.
+    const lock = writes ? span : undefined;
+    if (lock !== undefined) this.locks.push(lock);
+    return { req: head, lock };
+  }
+
+  private readRun(head: NbdRequest, span: Span): Run {
+    const reqs = [head];
+    let byteEnd = head.end;
+    let end = span.end;
+    // Later READs that continue the run, past other READs only: a READ never overtakes a write.
+    for (let found = true; found && end - span.start < RUN_BYTES;) {
+      found = false;
+      for (let i = 0; i < this.queue.length && i < MERGE_LOOKAHEAD; i++) {
+        const q = this.queue[i]!;
+        if (q.type !== CMD.READ) break;
+        if (q.offset !== byteEnd) continue;
+        const qEnd = this.spanOf(q).end;
+        if (qEnd - span.start > RUN_BYTES) break;
+        this.queue.splice(i, 1);
+        reqs.push(q);
+        byteEnd = q.end;
+        end = qEnd;
+        found = true;
+        break;
+      }
+    }
+    const buf = this.pool.acquire(end - span.start);
+    return this.startRun('read', span.start, end, reqs, buf.subarray(0, end - span.start),
+      new SharedBuffer(this.pool, buf), false);
+  }
+
+  private writeRun(head: NbdRequest): Run {
+    const reqs = [head];
+    const data = head.data!;
+    let end = head.end;
+    let memEnd = data.byteOffset + data.length;
+    let fua = (head.flags & CMD_FLAG.FUA) !== 0;
+    // The next WRITEs in the queue whose payloads follow this one's in the same arena, at the next offset.
+    while (end - head.offset < RUN_BYTES) {
+      const q = this.queue[0];
+      if (q === undefined || q.type !== CMD.WRITE || q.offset !== end || !this.aligned(q) || q.data === undefined ||
+        q.data.buffer !== data.buffer || q.data.byteOffset !== memEnd || q.end - head.offset > RUN_BYTES) break;
+      this.queue.shift();
+      reqs.push(q);
+      end = q.end;
+      memEnd += q.data.length;
+      fua ||= (q.flags & CMD_FLAG.FUA) !== 0;
+    }
+    const mem = Buffer.from(data.buffer, data.byteOffset, end - head.offset);
+    // The arena stays referenced by each request until its reply; the run needs no reference of its own.
+    return this.startRun('write', head.offset, end, reqs, mem, undefined, fua);
+  }
+
+  private startRun(kind: Run['kind'], start: number, end: number, reqs: NbdRequest[], mem: Buffer,
+    holder: SharedBuffer | undefined, fua: boolean): Run {
+    const t = this.transferBytes;
+    for (const r of reqs) {
+      const s = this.spanOf(r);
+      r.piecesLeft = Math.floor((s.end - 1 - start) / t) - Math.floor((s.start - start) / t) + 1;
+      r.pieceFailed = undefined;
+    }
+    return { kind, start, end, reqs, mem, holder: holder ?? NO_HOLDER, fua, next: start };
+  }
+
+  private dispatchPiece(run: Run): void {
+    const at = run.next;
+    const end = Math.min(run.end, at + this.transferBytes);
+    run.next = end;
+    this.inFlight++;
+    const view = run.mem.subarray(at - run.start, end - run.start);
+    const lba = BigInt(at / this.blockSize);
+    const fua = run.fua && this.fuaNative;
+    const done = run.kind === 'read'
+      ? this.link.run(this.lun, (d) => d.read(lba, view.length / this.blockSize, view))
+      : this.link.run(this.lun, (d) => d.write(lba, view, { fua }));
+    void done.then(() => this.pieceDone(run, at, end, undefined), (e: unknown) => this.pieceDone(run, at, end, e ?? 'failed'))
+      .finally(() => { this.inFlight--; this.pump(); });
+  }
+
+  private pieceDone(run: Run, at: number, end: number, error: unknown): void {
+    for (const r of run.reqs) {
+      const s = this.spanOf(r);
+      if (s.end <= at || s.start >= end) continue;
+      if (error !== undefined) r.pieceFailed ??= error;
+      if (--r.piecesLeft > 0) continue;
+      if (run.kind === 'read') this.readDone(run, r);
+      else void this.writeDone(r);
+    }
+    if (run.next >= run.end && run.reqs.every((r) => r.piecesLeft === 0)) run.holder.unref();
+  }
+
+  private readDone(run: Run, r: NbdRequest): void {
+    if (r.pieceFailed === undefined) {
+      run.holder.ref();
+      r.holder = run.holder;
+      r.data = run.mem.subarray(r.offset - run.start, r.end - run.start);
+      this.finish(r);
+      return;
+    }
+    // A command of the run failed at a block the device named: read this request alone, to tell its good bytes
+    // from its first bad block. Any other failure (the device gone for good, a timeout) is the request's as it is.
+    if (failureOf(r.pieceFailed, false).lba === undefined) {
+      this.fail(r, r.pieceFailed, false);
+      this.finish(r);
+      return;
+    }
+    void this.readAlone(r);
+  }
+
+  private async writeDone(r: NbdRequest): Promise<void> {
+    if (r.pieceFailed !== undefined) {
+      this.fail(r, r.pieceFailed, true);
+    } else if ((r.flags & CMD_FLAG.FUA) !== 0 && !this.fuaNative) {
+      await this.link.run(this.lun, (d) => d.synchronizeCache()).catch((e: unknown) => { this.fail(r, e, true); });
+    }
+    this.finish(r);
+  }
+
+  /**
+   * Read one request's blocks a command at a time; at the first failure, read the blocks before the bad one
+   * again (the failed command's data cannot be trusted), so the reply carries the good prefix and the offset.
+   */
+  private async readAlone(r: NbdRequest): Promise<void> {
+    const s = this.spanOf(r);
+    const buf = this.pool.acquire(s.end - s.start);
+    const holder = new SharedBuffer(this.pool, buf);
+    const bs = this.blockSize;
+    let good = s.start; // bytes before this are read and good
+    try {
+      while (good < s.end) {
+        const n = Math.min(this.transferBytes, s.end - good);
+        const view = buf.subarray(good - s.start, good - s.start + n);
+        const at = BigInt(good / bs);
+        try {
+          await this.link.run(this.lun, (d) => d.read(at, n / bs, view));
+          good += n;
+        } catch (e) {
+          this.fail(r, e, false);
+          const bad = failureOf(e, false).lba;
+          const badByte = bad === undefined ? good : Number(bad) * bs;
+          if (badByte > good && badByte < good + n) {
+            const before = buf.subarray(good - s.start, badByte - s.start);
+            const reread = await this.link.run(this.lun, (d) => d.read(at, before.length / bs, before)).then(() => true,
+              () => false);
+            if (reread) good = badByte;
+          }
+          break;
+        }
+      }
+      if (r.failure !== undefined) {
+        r.failedAt = Math.max(r.offset, Math.min(good, r.end - 1));
+        if (good > r.offset) {
+          holder.ref();
+          r.holder = holder;
+          r.data = buf.subarray(r.offset - s.start, good - s.start);
+        }
+      } else {
+        holder.ref();
+        r.holder = holder;
+        r.data = buf.subarray(r.offset - s.start, r.end - s.start);
+      }
+    } finally {
+      holder.unref();
+    }
+    this.finish(r);
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const { req } = job;
+    try {
+      switch (req.type) {
+        case CMD.FLUSH: await this.link.run(this.lun, (d) => d.synchronizeCache()); break;
+        case CMD.TRIM: await this.trimJob(req); break;
+        case CMD.WRITE: await this.rmw(req, req.data); break;
+        case CMD.WRITE_ZEROES: await this.zeroJob(req); break;
+        default: throw new UsbmsInternalError(`request type ${req.type} has no job`);
+      }
+      if ((req.flags & CMD_FLAG.FUA) !== 0 && req.type !== CMD.FLUSH && !(req.type === CMD.WRITE && this.fuaNative)) {
+        await this.link.run(this.lun, (d) => d.synchronizeCache());
+      }
+    } catch (e) {
+      this.fail(req, e, req.type !== CMD.FLUSH);
+    } finally {
+      if (job.lock !== undefined) {
+        this.locks.splice(this.locks.indexOf(job.lock), 1);
+        this.schedule();
+      }
+    }
+    this.finish(req);
+  }
+
+  /** TRIM the whole blocks inside the range (a hint: partial blocks at its ends are left as they are). */
+  private async trimJob(req: NbdRequest): Promise<void> {
+    const { start, end } = this.innerSpan(req);
+    if (end <= start) return;
+    const lba = BigInt(start / this.blockSize);
+    const n = BigInt((end - start) / this.blockSize);
+    if (this.provisioning.unmap) await this.link.run(this.lun, (d) => d.unmap(lba, n));
+    else await this.link.run(this.lun, (d) => d.writeSame(lba, n, { unmap: true }));
+  }
+
+  /**
+   * WRITE_ZEROES: the partial blocks at the ends by read-modify-write, the whole blocks by WRITE SAME(16) with
+   * UNMAP where the device deallocates to zeros and the client did not say NO_HOLE, else by writing zeros.
+   */
+  private async zeroJob(req: NbdRequest): Promise<void> {
+    const bs = this.blockSize;
+    const inner = this.innerSpan(req);
+    if (inner.end <= inner.start) { await this.rmw(req, undefined); return; }
+    if (req.offset < inner.start) await this.rmwRange(req.offset, inner.start, undefined, false);
+    if (req.end > inner.end) await this.rmwRange(inner.end, req.end, undefined, false);
+    const lba = BigInt(inner.start / bs);
+    const p = this.provisioning;
+    if ((req.flags & CMD_FLAG.NO_HOLE) === 0 && p.writeSameUnmap && p.unmappedReadsZero) {
+      await this.link.run(this.lun, (d) => d.writeSame(lba, BigInt((inner.end - inner.start) / bs), { unmap: true }));
+      return;
+    }
+    this.zeros ??= Buffer.alloc(this.transferBytes);
+    for (let at = inner.start; at < inner.end;) {
+      const n = Math.min(this.transferBytes, inner.end - at);
+      const from = BigInt(at / bs);
+      await this.link.run(this.lun, (d) => d.write(from, this.zeros!.subarray(0, n)));
+      at += n;
+    }
+  }
+
+  /** Read-modify-write of a request whose ends are not on block boundaries (payload, or zeros without one). */
+  private rmw(req: NbdRequest, payload: Buffer | undefined): Promise<void> {
+    return this.rmwRange(req.offset, req.end, payload, (req.flags & CMD_FLAG.FUA) !== 0 && this.fuaNative);
+  }
+
+  private async rmwRange(from: number, to: number, payload: Buffer | undefined, fua: boolean): Promise<void> {
+    const bs = this.blockSize;
+    const start = from - (from % bs);
+    const end = Math.ceil(to / bs) * bs;
+    const buf = this.pool.acquire(end - start);
+    try {
+      const mem = buf.subarray(0, end - start);
+      // Only the blocks the payload covers in part are read: the first, the last (one read when they are one).
+      const single = end - start === bs;
+      if (from % bs !== 0 || (single && to % bs !== 0)) {
+        await this.link.run(this.lun, (d) => d.read(BigInt(start / bs), 1, mem.subarray(0, bs)));
+      }
+      if (!single && to % bs !== 0) {
+        await this.link.run(this.lun, (d) => d.read(BigInt((end - bs) / bs), 1, mem.subarray(mem.length - bs)));
+      }
+      if (payload === undefined) mem.fill(0, from - start, to - start);
+      else payload.copy(mem, from - start, 0, to - from);
+      await this.link.run(this.lun, (d) => d.write(BigInt(start / bs), mem, { fua }));
+    } finally {
+      this.pool.release(buf);
+    }
+  }
+
+  private fail(r: NbdRequest, e: unknown, write: boolean): void {
+    if (r.failure !== undefined) return;
+    const f = failureOf(e, write);
+    r.failure = f;
+    if (f.lba !== undefined) {
+      const at = Number(f.lba) * this.blockSize;
+      if (at < r.end) r.failedAt = Math.max(at, r.offset);
+    }
+    this.emit({ type: 'error', export: this.name, op: OP_NAMES[r.type] ?? String(r.type), offset: r.offset,
+      length: r.length, errno: f.errno, message: f.message, sense: f.sense });
+  }
+
+  private finish(r: NbdRequest): void { r.sink.complete(r); }
+
+  private aligned(r: NbdRequest): boolean { return r.offset % this.blockSize === 0 && r.length % this.blockSize === 0; }
+
+  /** The whole blocks the request touches. */
+  private spanOf(r: NbdRequest): Span {
+    const bs = this.blockSize;
+    return { start: r.offset - (r.offset % bs), end: Math.ceil(r.end / bs) * bs };
+  }
+
+  /** The whole blocks inside the request. */
+  private innerSpan(r: NbdRequest): Span {
+    const bs = this.blockSize;
+    return { start: Math.ceil(r.offset / bs) * bs, end: r.end - (r.end % bs) };
+  }
+}
+
+const NO_PROVISIONING: Provisioning = {
+  unmap: false, writeSameUnmap: false, unmappedReadsZero: false, maxUnmapBlocks: 0, maxUnmapDescriptors: 0,
+  maxWriteSameBlocks: 0n,
+};
+/** A run over memory it does not own (a write run over its requests' arena). */
+const NO_HOLDER = { ref: () => undefined, unref: () => undefined } as unknown as SharedBuffer;
