@@ -37,6 +37,17 @@ describe('a status IU that never comes', () => {
     await works(rig);
   });
 
+  it('each recovery step is told to onRecovery as it begins: the timeout, ABORT TASK, LOGICAL UNIT RESET', async () => {
+    const steps: string[] = [];
+    rig = await uasRig({}, { ...QUICK, onRecovery: (e) => { steps.push(`${e.step}: ${e.detail}`); } });
+    rig.dev.uasFaults.inject({ match: { opcode: 0x00 }, fault: { kind: 'no-status' } });
+    rig.dev.uasFaults.injectTmf({ match: { fn: TMF.ABORT_TASK }, fault: { kind: 'tmf-refuse', code: RESPONSE_CODE.TMF_FAILED } });
+    await settle(run(rig.tr, command(tur(), 'none')));
+    expect(steps.map((s) => s.split(':')[0])).toEqual(['timeout', 'abort-task', 'lun-reset']);
+    expect(steps[1]).toMatch(/ABORT TASK of tag \d+/);
+    await works(rig);
+  });
+
   it('ABORT TASK refused (TMF FAILED) -> LOGICAL UNIT RESET; the LUN\'s other commands end aborted', async () => {
     rig = await uasRig({}, QUICK);
     const { tr, dev } = rig;
