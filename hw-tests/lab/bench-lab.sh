@@ -35,7 +35,7 @@ for model in ${BENCH_MODELS:-xhci ehci gadget uas}; do
     # image (the sequential job writes too)
     uas) cp "$OUT/$model.img" "$OUT/$model-bot.img"
          bash "$HERE/run-in-vm.sh" --timeout 2400 --hc ehci --expect-usb 2 \
-           -e "BENCH_SECONDS=${BENCH_SECONDS:-8}" -e "BENCH_ROUNDS=${BENCH_UAS_ROUNDS:-3}" \
+           -e "BENCH_SECONDS=${BENCH_SECONDS:-8}" -e "BENCH_ROUNDS=${BENCH_UAS_ROUNDS:-3}" -e "BENCH_PROFILE=${BENCH_PROFILE:-0}" \
            --qemu "-blockdev driver=raw,file.driver=file,file.filename=$OUT/$model.img,node-name=bu -device usb-uas,id=ub,bus=usbhc.0,serial=BENCHUAS -device scsi-hd,bus=ub.0,drive=bu" \
            --qemu "-blockdev driver=raw,file.driver=file,file.filename=$OUT/$model-bot.img,node-name=bb -device usb-storage,bus=usbhc.0,drive=bb,serial=BENCHBOT" -- \
            bash hw-tests/lab/bench-uas.sh "$OUT"

@@ -67,14 +67,18 @@ async function main(): Promise<void> {
     let warm = 0;
     await Promise.all(bufs.map(async (_, i) => { while (warm < a.warmup) { warm++; await one(i); } }));
     let ops = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const until = t0 + a.seconds * 1000;
     await Promise.all(bufs.map(async (_, i) => { while (performance.now() < until) { await one(i); ops++; } }));
     const seconds = (performance.now() - t0) / 1000;
     const bytes = ops * a.size;
+    const cpu = process.cpuUsage(cpu0);
     process.stdout.write(`${JSON.stringify({
       transport: (s.transport as { protocol?: string }).protocol ?? 'bot', queueDepth: a.qd, size: a.size, pattern: a.pattern, op: a.op, ops, seconds,
       iops: ops / seconds, mbPerSecond: bytes / seconds / 1e6,
+      // The process's CPU per operation: beside the wall time it says whether the guest's CPU was the limit.
+      cpuUserMsPerOp: cpu.user / 1000 / ops, cpuSystemMsPerOp: cpu.system / 1000 / ops,
     })}\n`);
   } finally {
     await s.close();
