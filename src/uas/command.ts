@@ -10,6 +10,9 @@ import { KeptTimer } from '../util/kept-timer.js';
 import type { UasError, UasRecovery } from './errors.js';
 import { Xfer } from './xfer.js';
 
+/** Deadline durations a slot keeps a timer for (the three phase budgets, and one for a command's own timeout). */
+const MAX_TIMERS = 4;
+
 /** Where a command is: its IU on the wire, waiting for the device, moving data, or over. */
 export type UasCommandState = 'idle' | 'command' | 'waiting' | 'data' | 'failing' | 'done';
 
@@ -54,11 +57,18 @@ export class UasSlot implements TransportSlot {
     // The three callbacks of the slot, made once: no closure per command.
     this.commandXfer = new Xfer(port.createTransfer('command'), (x) => onCommandSent(this, x));
     this.onData = (x) => onData(this, x);
-    this.timer = new KeptTimer(() => { if (this.armed) { this.armed = false; onExpire(this); } });
+    this.onExpire = onExpire;
   }
 
   private readonly onData: (x: Xfer) => void;
-  private readonly timer: KeptTimer;
+  private readonly onExpire: (s: UasSlot) => void;
+  /**
+   * The deadline: one KeptTimer per phase budget (the COMMAND IU's, the device's, the status's), each re-armed
+   * with the duration it was made with, so that a command moving from phase to phase refreshes timers and makes
+   * none (one timer re-armed with alternating durations would make a new Timeout at each change).
+   */
+  private readonly timers: KeptTimer[] = [];
+  private active: KeptTimer | undefined;
   private armed = false;
   /** The halt of the data pipe is being cleared after a stall: the command completes once it is. */
   clearing = false;
@@ -112,13 +122,26 @@ export class UasSlot implements TransportSlot {
   /** (Re)arm the deadline with `ms` for the phase entered now; 0 = none. */
   arm(ms: number): void {
     if (ms <= 0) { this.disarm(); return; }
+    const t = this.timerFor(ms);
+    if (this.active !== t) this.active?.disarm();
+    this.active = t;
     this.armed = true;
-    this.timer.arm(ms);
+    t.arm(ms);
   }
 
   disarm(): void {
     this.armed = false;
-    this.timer.disarm();
+    this.active?.disarm();
+  }
+
+  /** The timer kept for `ms` (a few per slot: beyond MAX_TIMERS durations the last one is re-armed with `ms`). */
+  private timerFor(ms: number): KeptTimer {
+    for (let i = 0; i < this.timers.length; i++) if (this.timers[i]!.duration === ms) return this.timers[i]!;
+    if (this.timers.length >= MAX_TIMERS) return this.timers[MAX_TIMERS - 1]!;
+    // A firing of a timer that is no longer the armed one (its phase ended) is ignored.
+    const t: KeptTimer = new KeptTimer(() => { if (this.armed && this.active === t) { this.armed = false; this.onExpire(this); } });
+    this.timers.push(t);
+    return t;
   }
 
   /** Cancel whatever of this command is on the wire (the completions then arrive with errors). */
@@ -153,7 +176,7 @@ export class UasSlot implements TransportSlot {
 
   dispose(): void {
     this.disarm();
-    this.timer.dispose();
+    for (const t of this.timers) t.dispose();
   }
 
   private end(): void {

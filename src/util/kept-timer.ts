@@ -10,6 +10,9 @@ export class KeptTimer {
 
   constructor(private readonly fire: () => void) {}
 
+  /** The duration the kept Timeout was made with (0 before the first arm). */
+  get duration(): number { return this.ms; }
+
   arm(ms: number): void {
     const t = this.timer;
     if (t !== undefined && this.ms === ms) {

@@ -70,3 +70,38 @@ describe.each(['bot', 'uas'] as const)('Disk.read / Disk.write allocate nothing 
     });
   }
 });
+
+/** Runs `fn`, returning the callers (outside the software device) of every setTimeout made while it ran. */
+async function hostTimers(fn: () => Promise<void>): Promise<string[]> {
+  const made: Error[] = [];
+  const orig = globalThis.setTimeout;
+  globalThis.setTimeout = function (this: unknown, ...a: Parameters<typeof setTimeout>) {
+    made.push(new Error('setTimeout'));
+    return orig.apply(this, a);
+  } as typeof setTimeout;
+  try {
+    await fn();
+  } finally {
+    globalThis.setTimeout = orig;
+  }
+  // The frame that called setTimeout (line 0 is the message, line 1 the wrapper above).
+  return made.map((e) => (e.stack ?? '').split('\n')[2] ?? '')
+    .filter((caller) => /[/\\]src[/\\]/.test(caller) && !/[/\\]src[/\\]mock[/\\]/.test(caller));
+}
+
+describe.each(['bot', 'uas'] as const)('a command\'s deadlines make no new timer per command (%s)', (transport) => {
+  it('4 KiB READs and WRITEs: every phase re-arms a timer the slot keeps', async () => {
+    const dev = new MockUsbDevice({ luns: [{ blocks: 32768n }], transports: transport });
+    session = await openUsbms({ port: dev.open() });
+    const disk = await session.openDisk(0, { allowWrite: true });
+    const buf = Buffer.alloc(4096, 0x5a);
+    const io = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        await disk.write(BigInt(i * 8), buf);
+        await disk.read(BigInt(i * 8), 8, buf);
+      }
+    };
+    await io(4);
+    expect(await hostTimers(() => io(6))).toEqual([]);
+  });
+});
