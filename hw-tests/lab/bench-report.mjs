@@ -127,19 +127,25 @@ if (uasLines.length > 0) {
   const jobs = [...new Set(uasLines.map(key))];
   const rows = jobs.map((job) => {
     const [pattern, op, size, qd] = job.split(',');
-    const med = (who, k) => median(uasLines.filter((l) => l.who === who && key(l) === job).map((l) => l[k]));
+    const med = (who, k) => median(uasLines.filter((l) => l.who === who && key(l) === job && Number.isFinite(l[k])).map((l) => l[k]));
     const k = pattern === 'random' ? 'iops' : 'mbps';
-    const uas = med('usbms-uas', k); const kern = med('kernel-uas', k); const bot = med('usbms-bot', k);
+    const uas = med('usbms-uas', k); const kern = med('kernel-uas', k); const bot = med('usbms-bot', k); const bare = med('bare-uas', k);
     return { pattern, op, size: Number(size), queueDepth: Number(qd), unit: k, usbmsUas: uas, kernelUas: kern, usbmsBot: bot,
-      uasOverKernel: uas / kern, uasOverBot: uas / bot };
+      bareUas: bare, uasOverKernel: uas / kern, uasOverBot: uas / bot, uasOverBare: uas / bare,
+      // CPU of the measuring process per operation (ms) and the guest's busy share of its 2 vCPUs during the job
+      cpuMsPerOp: { usbmsUas: med('usbms-uas', 'cpuMsPerOp'), usbmsBot: med('usbms-bot', 'cpuMsPerOp'), bareUas: med('bare-uas', 'cpuMsPerOp') },
+      guestBusy: { usbmsUas: med('usbms-uas', 'guestBusy'), usbmsBot: med('usbms-bot', 'guestBusy'), bareUas: med('bare-uas', 'guestBusy'),
+        kernelUas: med('kernel-uas', 'guestBusy') } };
   });
   report.uas = rows;
   console.log('\n## uas (usb-uas and usb-storage behind one EHCI, copies of one image; medians)\n');
-  console.log('| job | queue depth | unit | usbms UAS | kernel uas | usbms BOT | UAS / kernel uas | UAS / usbms BOT |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| job | queue depth | unit | usbms UAS | kernel uas | usbms BOT | bare UAS loop | UAS / kernel uas | UAS / usbms BOT | UAS / bare | CPU ms/op UAS, BOT, bare | guest busy UAS, BOT, bare, kernel |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
+    const c = r.cpuMsPerOp; const b = r.guestBusy;
     console.log(`| ${r.pattern} ${r.op} ${kib(r.size)} | ${r.queueDepth} | ${r.unit === 'iops' ? 'IOPS' : 'MB/s'} | ${f(r.usbmsUas, 1)} | ${f(r.kernelUas, 1)} | ` +
-      `${f(r.usbmsBot, 1)} | ${f(r.uasOverKernel)} | ${f(r.uasOverBot)} |`);
+      `${f(r.usbmsBot, 1)} | ${f(r.bareUas, 1)} | ${f(r.uasOverKernel)} | ${f(r.uasOverBot)} | ${f(r.uasOverBare)} | ` +
+      `${f(c.usbmsUas)}, ${f(c.usbmsBot)}, ${f(c.bareUas)} | ${f(b.usbmsUas)}, ${f(b.usbmsBot)}, ${f(b.bareUas)}, ${f(b.kernelUas)} |`);
   }
 }
 // USB/IP (bench-usbip.sh): usbms on the stick directly and through vhci, and the kernel's usb-storage through vhci,

@@ -75,11 +75,10 @@ async function main(): Promise<void> {
   };
   // Each status read's completion: READ READY posts the tag's data read and the status read again (the SENSE IU
   // is still due); SENSE ends the command, sends the tag's next one and posts the status read for it.
-  const onStatus = (e: LibUSBException | undefined, buf: Buffer, n: number): void => {
+  const onStatus = (e: LibUSBException | undefined, buf: Buffer, n: number, me: Transfer): void => {
     if (e !== undefined) throw e;
     const id = buf[IuHeader.offsets.iuId];
     const t = buf.readUInt16BE(IuHeader.offsets.tag);
-    const me = statusOf.get(buf)!;
     if (id === IU_ID.READ_READY) {
       tags[t - 1]!.dataIn.submit(tags[t - 1]!.data);
       me.submit(buf);
@@ -94,7 +93,7 @@ async function main(): Promise<void> {
     send(t);
     me.submit(buf);
   };
-  const statusOf = new Map<Buffer, Transfer>();
+  const status: [Buffer, Transfer][] = [];
   for (let t = 1; t <= qd; t++) {
     const iu = Buffer.alloc(CommandIu.span);
     iu[CommandIu.offsets.iuId] = IU_ID.COMMAND;
@@ -103,12 +102,17 @@ async function main(): Promise<void> {
     iu.writeUInt16BE(8, CommandIu.offsets.cdb + 7);
     tags.push({ iu, data: Buffer.alloc(4096), cmd: cmdEp.makeTransfer(0, none), dataIn: dataEp.makeTransfer(0, none) });
     const sb = Buffer.alloc(512);
-    statusOf.set(sb, statusEp.makeTransfer(0, onStatus));
+    const tr: Transfer = statusEp.makeTransfer(0, (e, _b, n) => onStatus(e, sb, n, tr));
+    status.push([sb, tr]);
   }
   const ended = new Promise<void>((resolve) => { finish = resolve; });
-  for (const [buf, tr] of statusOf) tr.submit(buf);
+  // A device that stops answering ends the loop rather than the guest's whole run.
+  const watchdog = setTimeout(() => { process.stderr.write(`bare-uas: no end after ${seconds + 60} s (${done} done)\n`); process.exit(1); },
+    (seconds + 60) * 1000);
+  for (const [buf, tr] of status) tr.submit(buf);
   for (let t = 1; t <= qd; t++) send(t);
   await ended;
+  clearTimeout(watchdog);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const ops = done - warmup;
