@@ -154,9 +154,9 @@ module.exports = {
     },
 
     // ---- one owner per npm package
-    owner('only-libusb-touches-node-usb', 'usb', ['^src/usb/libusb/', '^tools/bench/bare-loop\\.ts$'],
+    owner('only-libusb-touches-node-usb', 'usb', ['^src/usb/libusb/', '^tools/bench/bare-loop\\.ts$', '^tools/bench/bare-uas\\.ts$'],
       'usb@2 (libusb) is the port implementation\'s, in src/usb/libusb, loaded only when a libusb source opens; the ' +
-      'bare loop (tools/bench) is the deliberate exception, being the yardstick usbms is measured against.'),
+      'bare loops (tools/bench: bare-loop for Bulk-Only, bare-uas for UAS) are the deliberate exception, being the yardsticks usbms is measured against.'),
     owner('only-util-layout-touches-buffer-layout', 'buffer-layout', ['^src/util/layout\\.ts$'],
       'buffer-layout ships no types: src/util/layout.ts is its typed wrapper, and the only way to it.'),
     owner('only-the-cli-touches-yargs', 'yargs', ['^src/apps/cli/', '^tools/'], 'yargs is the command line\'s (and the tool that documents it).'),
