@@ -165,8 +165,10 @@ if [ "${USBMS_LAB_SKIP_SERVE:-0}" != 1 ]; then
   : > "$OUT/checks/serve.txt"
   t=$(date +%s.%N); say "VM serve: booting"
   set +e
-  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" --disk "$OUT/serve.img" -- \
-    bash hw-tests/lab/serve.sh guest "$OUT/serve" "$OUT/checks/serve.txt" 2>&1 | tee "$OUT/logs/vm-serve.log"
+  # port=1 named, and -blockdev (not -drive): the re-plug puts the stick back into the same port from the same backend
+  bash "$HERE/run-in-vm.sh" --timings --timeout "${USBMS_LAB_TIMEOUT:-1200}" --expect-usb 1 --qemu \
+    "-blockdev driver=raw,node-name=serve0,file.driver=file,file.filename=$L/serve.img -device usb-storage,bus=usbhc.0,port=1,drive=serve0,serial=SERVE1,id=servedev" \
+    -- bash hw-tests/lab/serve.sh guest "$OUT/serve" "$OUT/checks/serve.txt" 2>&1 | tee "$OUT/logs/vm-serve.log"
   rc=${PIPESTATUS[0]}
   set -e
   [ -s "$OUT/checks/serve.txt" ] || echo "not ok - serve: the guest ran serve.sh # VM exit $rc, see .lab/logs/vm-serve.log" >> "$OUT/checks/serve.txt"
