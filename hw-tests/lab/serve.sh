@@ -23,8 +23,8 @@ MIB=1048576
 FAT_START=1      # MiB
 FAT_SIZE=24      # MiB
 EXT_START=25
-EXT_SIZE=38
-IMG_SIZE=64
+EXT_SIZE=70
+IMG_SIZE=96
 
 # ---- host: the stick's image ----------------------------------------------------------------------------------
 image() {
