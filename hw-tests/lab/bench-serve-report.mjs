@@ -25,7 +25,7 @@ for (const model of models) {
   const tune = rows.find((r) => r.model === model && r.who === 'tune');
   lines.push(`${model}: bytes per command ${tune?.bytes ?? '?'}; MB/s median (min-max, runs)`);
   for (const [who, op] of [['qemu-nbd-ram', 'read'], ['serve', 'read'], ['qemu-nbd-ram', 'write'], ['serve', 'write'],
-    ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['usbms-image', 'read']]) {
+    ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['nbdcopy-ram', 'read'], ['usbms-image', 'read']]) {
     lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op))}`);
   }
   const ratio = (name, a, b, goal) => {
@@ -38,5 +38,10 @@ for (const model of models) {
     if (model === 'ehci') ratio(`serve / usb-storage ${op}`, mbps(model, 'serve', op), mbps(model, 'usb-storage', op), 0.8);
   }
   ratio('nbdcopy / usbms image --no-hash', mbps(model, 'nbdcopy', 'read'), mbps(model, 'usbms-image', 'read'), 0.8);
+  const ram = mbps(model, 'nbdcopy-ram', 'read');
+  const serve = mbps(model, 'nbdcopy', 'read');
+  if (ram !== undefined && serve !== undefined) {
+    goals.push(`${model}: (context) nbdcopy from serve / nbdcopy from qemu-nbd RAM: ${(serve.median / ram.median).toFixed(2)}x`);
+  }
 }
 console.log([...lines, '', 'ratios against the goals (medians, side by side in one guest):', ...goals.map((g) => `  ${g}`)].join('\n'));
