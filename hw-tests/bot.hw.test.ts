@@ -5,8 +5,8 @@
  * timeout. Each is followed by a command that must succeed: the device was left in a sane state.
  */
 import { afterAll, describe, it, expect } from 'vitest';
-import type { BotRequest, BotResult, DataDirection } from '../src/bot/index.js';
-import { CSW_STATUS_FAILED, CSW_STATUS_PASSED, isBotError } from '../src/bot/index.js';
+import { BotTransport, isBotError, type BotResult } from '../src/bot/index.js';
+import type { DataDirection, TransportCommand } from '../src/transport/index.js';
 import type { Disk } from '../src/disk/index.js';
 import type { UsbmsSession } from '../src/open.js';
 import { botSkipReason, titled } from './support/env.js';
@@ -14,23 +14,32 @@ import { openUnderTest } from './support/device.js';
 
 const session: UsbmsSession | undefined = botSkipReason === undefined ? await openUnderTest() : undefined;
 let disk: Disk | undefined;
+/** The SCSI status bytes BOT's CSW "passed" and "failed" stand for. */
+const GOOD = 0x00;
+const CHECK_CONDITION = 0x02;
 afterAll(async () => { await session?.close(); });
 
 /** One command straight through the engine, with one data buffer of `hostLength` bytes. */
 async function botCommand(cdb: number[], direction: DataDirection, data: Buffer, dataTimeoutMs = 0): Promise<BotResult> {
-  const t = session!.transport;
+  const t = bot();
   const slot = t.allocSlot(1);
   const cdbBuf = new Uint8Array(16);
   cdbBuf.set(cdb);
-  const req: BotRequest = {
+  const req: TransportCommand = {
     lun: 0, cdb: cdbBuf, cdbLength: cdb.length, direction, segments: direction === 'none' ? [] : [data],
-    segmentCount: direction === 'none' ? 0 : 1, dataTimeoutMs,
+    segmentCount: direction === 'none' ? 0 : 1, dataTimeoutMs, sense: Buffer.alloc(0),
   };
   try {
     return await t.execute(slot, req);
   } finally {
     t.freeSlot(slot);
   }
+}
+/** The session's Bulk-Only engine (this file is about Bulk-Only; the session chose it for a Bulk-Only device). */
+function bot(): BotTransport {
+  const t = session!.transport;
+  if (!(t instanceof BotTransport)) throw new Error(`the session runs ${t.protocol}, not Bulk-Only`);
+  return t;
 }
 async function stillWorks(): Promise<void> {
   disk ??= await session!.openDisk(0);
@@ -42,7 +51,7 @@ describe.skipIf(botSkipReason !== undefined)(titled('Bulk-Only cases the host ca
   it('case 5 (Hi > Di): INQUIRY for 36 bytes in a 512-byte data phase -> residue 476', async () => {
     const data = Buffer.alloc(512);
     const r = await botCommand([0x12, 0, 0, 0, 36, 0], 'in', data);
-    expect(r.status).toBe(CSW_STATUS_PASSED);
+    expect(r.status).toBe(GOOD);
     expect(r.deviceResidue).toBe(512 - 36);
     // the device either sends 36 bytes and ends short (then may stall bulk-in) or pads to 512
     expect([36, 512]).toContain(r.transferred);
@@ -55,7 +64,7 @@ describe.skipIf(botSkipReason !== undefined)(titled('Bulk-Only cases the host ca
 
   it('case 4 (Hi > Dn): TEST UNIT READY with a 512-byte data-in phase -> nothing (or padding), residue 512', async () => {
     const r = await botCommand([0x00, 0, 0, 0, 0, 0], 'in', Buffer.alloc(512));
-    expect(r.status).toBe(CSW_STATUS_PASSED);
+    expect(r.status).toBe(GOOD);
     expect(r.deviceResidue).toBe(512);
     expect([0, 512]).toContain(r.transferred);
     await stillWorks();
@@ -63,7 +72,7 @@ describe.skipIf(botSkipReason !== undefined)(titled('Bulk-Only cases the host ca
 
   it('case 9 (Ho > Dn): TEST UNIT READY with a 512-byte data-out phase -> accepted or stalled, residue 512', async () => {
     const r = await botCommand([0x00, 0, 0, 0, 0, 0], 'out', Buffer.alloc(512));
-    expect(r.status).toBe(CSW_STATUS_PASSED);
+    expect(r.status).toBe(GOOD);
     expect(r.deviceResidue).toBe(512);
     expect(r.transferred).toBeLessThanOrEqual(512);
     await stillWorks();
@@ -72,15 +81,15 @@ describe.skipIf(botSkipReason !== undefined)(titled('Bulk-Only cases the host ca
   it('case 11 (Ho > Do): MODE SELECT(6) of a 4-byte header in a 512-byte data-out phase -> residue 508', async () => {
     // A header with no block descriptor and no page changes nothing (SPC-4 §6.11), so this is safe on any disk.
     const r = await botCommand([0x15, 0x10, 0, 0, 4, 0], 'out', Buffer.alloc(512));
-    if (r.status === CSW_STATUS_PASSED) {
+    if (r.status === GOOD) {
       expect(r.deviceResidue).toBe(508);
     } else {
       // A unit without MODE SELECT refuses it: CHECK CONDITION, ILLEGAL REQUEST, and residue 508 or 512.
-      expect(r.status).toBe(CSW_STATUS_FAILED);
+      expect(r.status).toBe(CHECK_CONDITION);
       expect([508, 512]).toContain(r.deviceResidue);
       const sense = Buffer.alloc(18);
       const s = await botCommand([0x03, 0, 0, 0, 18, 0], 'in', sense);
-      expect(s.status).toBe(CSW_STATUS_PASSED);
+      expect(s.status).toBe(GOOD);
       expect(sense[2]! & 0x0f, 'sense key ILLEGAL REQUEST').toBe(5);
     }
     await stillWorks();
@@ -89,10 +98,11 @@ describe.skipIf(botSkipReason !== undefined)(titled('Bulk-Only cases the host ca
 
 describe.skipIf(botSkipReason !== undefined)(titled('recovery on a live device (LUN 0)', botSkipReason), () => {
   it('Reset Recovery (Mass Storage Reset, clear halt in, clear halt out), then a command succeeds', async () => {
-    await session!.transport.resetRecovery();
+    await bot().resetRecovery();
     await stillWorks();
-    await session!.transport.resetRecovery();
-    await session!.transport.resetRecovery();
+    // The transport seam's resets: BOT has no LUN reset, so 'lun' and 'target' are both Reset Recovery.
+    await session!.transport.reset('target');
+    await session!.transport.reset('lun', 0);
     await stillWorks();
   });
 

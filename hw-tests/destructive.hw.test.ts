@@ -7,11 +7,11 @@
 import { afterAll, describe, it, expect } from 'vitest';
 import { isDiskError, type Disk } from '../src/disk/index.js';
 import type { UsbmsSession } from '../src/open.js';
-import { botSkipReason, hw, titled } from './support/env.js';
+import { sessionSkipReason, hw, titled } from './support/env.js';
 import { destructiveRefusal, openUnderTest } from './support/device.js';
 import { fillStamp, labStamp, stampedLba } from './support/patterns.js';
 
-const refusal = botSkipReason ?? await destructiveRefusal();
+const refusal = sessionSkipReason ?? await destructiveRefusal();
 const writeSkip = refusal ?? (hw.expectWriteProtect ? 'the medium is write protected (USBMS_TEST_EXPECT_WRITE_PROTECT)' : undefined);
 const protectSkip = refusal ?? (hw.expectWriteProtect ? undefined : 'USBMS_TEST_EXPECT_WRITE_PROTECT is not set');
 const session: UsbmsSession | undefined = refusal === undefined ? await openUnderTest() : undefined;

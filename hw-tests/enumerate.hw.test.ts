@@ -1,6 +1,7 @@
 /**
- * Enumeration, interface choice, the kernel driver hand-over and Get Max LUN on the device under test; and, for a
- * device without a Bulk-Only interface (USBMS_TEST_EXPECT=no-bot), the typed refusal that says so.
+ * Enumeration, interface choice, the kernel driver hand-over and Get Max LUN on the device under test; for a
+ * device without a Bulk-Only interface (USBMS_TEST_EXPECT=no-bot), the typed refusal that says so; for a device
+ * that runs UAS (USBMS_TEST_EXPECT=uas), the choice of UAS and its four pipes.
  */
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -8,7 +9,8 @@ import { describe, it, expect } from 'vitest';
 import { openUsbms } from '../src/open.js';
 import { isUsbError } from '../src/usb/errors.js';
 import { openLibusbPort } from '../src/usb/libusb/index.js';
-import { botSkipReason, hw, NO_DEVICE_REASON, titled } from './support/env.js';
+import { describeTransportChoice } from '../src/open-transport.js';
+import { botSkipReason, hw, NO_DEVICE_REASON, titled, uasSkipReason } from './support/env.js';
 import { findUnderTest, openUnderTest } from './support/device.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -97,10 +99,48 @@ describe.skipIf(noBotSkip !== undefined)(titled('a device without a Bulk-Only al
     expect(dev!.protocol).not.toBe('BOT');
   });
 
-  it('is refused with a typed NOT_SUPPORTED error that names Bulk-Only', async () => {
+  it('is listed with UAS offered', async () => {
+    expect((await findUnderTest())?.hasUasAltSetting).toBe(true);
+  });
+
+  it('at SuperSpeed (UAS needs bulk streams there) it is refused with a typed error that says why', async () => {
+    const dev = await findUnderTest();
     const err = await openUsbms({ device: hw.device!, detachKernelDriver: true }).then(
       async (s) => { await s.close(); return undefined; }, (e: unknown) => e);
-    expect(isUsbError(err, 'NOT_SUPPORTED'), `expected UsbError NOT_SUPPORTED, got ${String(err)}`).toBe(true);
-    expect((err as Error).message).toMatch(/Bulk-Only/);
+    if (dev?.speed === 'super' || dev?.speed === 'super-plus') {
+      expect((err as { code?: string } | undefined)?.code, `expected UAS_UNSUPPORTED, got ${String(err)}`).toBe('UAS_UNSUPPORTED');
+      expect((err as Error).message).toMatch(/streams/);
+    } else {
+      expect(err, 'below SuperSpeed usbms runs UAS on it').toBeUndefined();
+    }
+  });
+});
+
+describe.skipIf(uasSkipReason !== undefined)(titled('a device that runs UAS', uasSkipReason), () => {
+  it('is listed with UAS offered, and UAS is the transport a session would run', async () => {
+    const dev = await findUnderTest();
+    expect(dev, `${hw.device ?? ''} is not among the mass-storage devices present`).toBeDefined();
+    expect(dev!.hasUasAltSetting).toBe(true);
+    const choice = describeTransportChoice(dev!);
+    expect(choice.offered).toContain('uas');
+    expect(choice.protocol, choice.why).toBe('uas');
+  });
+
+  it('opens UAS with its four pipes (command, status, data-in, data-out) and finds the LUNs', async () => {
+    const s = await openUnderTest();
+    try {
+      expect(s.transport.protocol).toBe('uas');
+      const ep = s.port.info.endpoints;
+      expect(ep.command !== undefined && (ep.command & 0x80) === 0).toBe(true);
+      expect(ep.status !== undefined && (ep.status & 0x80) === 0x80).toBe(true);
+      expect(ep.in & 0x80).toBe(0x80);
+      expect(ep.out & 0x80).toBe(0);
+      expect(new Set([ep.command, ep.status, ep.in, ep.out]).size).toBe(4);
+      expect(s.transport.queueDepth).toBeGreaterThan(1);
+      expect(s.hba.maxLun).toBe(s.transport.maxLun);
+      if (hw.images.length > 1) expect(s.transport.maxLun).toBe(hw.images.length - 1);
+    } finally {
+      await s.close();
+    }
   });
 });

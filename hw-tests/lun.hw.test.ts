@@ -9,12 +9,12 @@ import { afterAll, describe, it, expect } from 'vitest';
 import type { Disk } from '../src/disk/index.js';
 import { isDiskError } from '../src/disk/index.js';
 import type { UsbmsSession } from '../src/open.js';
-import { botSkipReason, hw, titled } from './support/env.js';
+import { sessionSkipReason, hw, titled } from './support/env.js';
 import { imageBytes, openUnderTest } from './support/device.js';
 
 const STATUS_GOOD = 0x00;
 const STATUS_CHECK = 0x02;
-const session: UsbmsSession | undefined = botSkipReason === undefined ? await openUnderTest() : undefined;
+const session: UsbmsSession | undefined = sessionSkipReason === undefined ? await openUnderTest() : undefined;
 const luns = session === undefined ? [0] : Array.from({ length: session.hba.maxLun + 1 }, (_, i) => i);
 const disks = new Map<number, Disk>();
 afterAll(async () => { await session?.close(); });
@@ -40,7 +40,7 @@ const cdb10 = (op: number, lba: number, blocks: number): Buffer => {
   return c;
 };
 
-describe.skipIf(botSkipReason !== undefined).each(luns)(titled('LUN %i', botSkipReason), (lun) => {
+describe.skipIf(sessionSkipReason !== undefined).each(luns)(titled('LUN %i', sessionSkipReason), (lun) => {
   it('INQUIRY: standard data a SCSI host can use', async () => {
     const disk = await diskOf(lun);
     const data = await disk.inquiry();

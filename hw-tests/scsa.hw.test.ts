@@ -5,7 +5,7 @@
  * bulk transfer, all in flight together). Read-only: LUN 0.
  */
 import { afterAll, describe, it, expect } from 'vitest';
-import { BotTransport } from '../src/bot/index.js';
+import { openTransport } from '../src/open-transport.js';
 import {
   B_READ, CMD_CMPLT, PKT_DMA_PARTIAL, RESET_TARGET, SLEEP_FUNC, STATE_ARQ_DONE, STATE_GOT_BUS, STATE_GOT_STATUS,
   STATE_GOT_TARGET, STATE_SENT_CMD, STATE_XFERRED_DATA, STATUS_CHECK, STATUS_GOOD, TRAN_ACCEPT, UsbmsHba,
@@ -14,7 +14,7 @@ import {
   type scsi_pkt,
 } from '../src/scsa/index.js';
 import { openLibusbPort } from '../src/usb/libusb/index.js';
-import { botSkipReason, hw, titled } from './support/env.js';
+import { sessionSkipReason, hw, titled } from './support/env.js';
 import { openUnderTest } from './support/device.js';
 
 const ARQ_STATUS_LEN = 32;
@@ -24,7 +24,7 @@ const TOTAL_BLOCKS = 40; // three windows: 16 + 16 + 8, of 4 + 4 + 2 cookies
 
 // What the disk driver sees first: block size, size, and the reference bytes.
 let geometry: { blockSize: number; blocks: bigint; head: Buffer } | undefined;
-if (botSkipReason === undefined) {
+if (sessionSkipReason === undefined) {
   const s = await openUnderTest();
   try {
     const d = await s.openDisk(0);
@@ -50,10 +50,10 @@ function transportAndWait(pkt: scsi_pkt): Promise<void> {
 }
 const STATE_DONE = STATE_GOT_BUS | STATE_GOT_TARGET | STATE_SENT_CMD | STATE_GOT_STATUS;
 
-describe.skipIf(botSkipReason !== undefined).each(['setup', 'init'] as const)(
-  titled('SCSA entry points, %s style (LUN 0)', botSkipReason), (style) => {
+describe.skipIf(sessionSkipReason !== undefined).each(['setup', 'init'] as const)(
+  titled('SCSA entry points, %s style (LUN 0)', sessionSkipReason), (style) => {
     let hba: UsbmsHba | undefined;
-    let transport: BotTransport | undefined;
+    let transport: Awaited<ReturnType<typeof openTransport>>['transport'] | undefined;
     let ap: scsi_address;
     let bs = 512;
     afterAll(async () => {
@@ -64,7 +64,7 @@ describe.skipIf(botSkipReason !== undefined).each(['setup', 'init'] as const)(
     it('attaches an HBA to a fresh engine on the device, with a small DMA window and 4-block cookies', async () => {
       bs = geometry!.blockSize;
       const port = await openLibusbPort(hw.device!, { detachKernelDriver: true });
-      transport = await BotTransport.open(port);
+      transport = (await openTransport(port)).transport;
       hba = UsbmsHba.attach(transport, {
         style,
         dmaAttr: { dma_attr_maxxfer: WINDOW_BLOCKS * bs, dma_attr_count_max: COOKIE_BLOCKS * bs - 1,

@@ -1,71 +1,54 @@
 /**
- * The composition root: port (libusb or the software disk) -> BOT engine -> SCSA HBA -> disks.
+ * The composition root: device source (src/sources: libusb, the software disk, a rig, a replay) -> port
+ * (-> TracingPort) -> BOT engine -> SCSA HBA -> disks.
  *
  * `openUsbms` is what the CLI and library users call; every layer is built on the one below it here and
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
-import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
-import { BotTransport, parseQuirkOverrides, type BotTimeouts } from './bot/index.js';
+import { BOT_TIMEOUT_KEYS, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts, type Quirks } from './bot/index.js';
+import { openTransport, parseTransportRequest, type OpenedTransport } from './open-transport.js';
+import { UAS_TIMEOUT_KEYS, type UasTimeouts } from './uas/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
-import { createDemoDisk, FileMedia, MockUsbDevice } from './mock/index.js';
+import type { MockUsbDevice } from './mock/index.js';
 import { RESET_ALL, RESET_TARGET, scsi_reset, UsbmsHba } from './scsa/index.js';
-import { formatDeviceSelector, parseDeviceSelector, type DeviceSelector } from './usb/selector.js';
-import type { DeviceListing as MassStorageDeviceInfo } from './usb/backend.js';
+import { openSource, sourceSpecOf, UsbmsOpenError, type SourceOptions } from './sources/index.js';
+import { formatDeviceSelector, matchesSelector, type DeviceSelector } from './usb/selector.js';
+import type { DeviceIdentity, DeviceListing as MassStorageDeviceInfo } from './usb/backend.js';
 import { mountedFilesystemsOf } from './usb/libusb/mounts.js';
-import { MockBackend } from './mock/backend.js';
-import type { DeviceIdentity, UsbBackend } from './usb/backend.js';
-import { matchesSelector } from './usb/selector.js';
-import { mockFromSpec } from './open-mock.js';
-import type { PcapOptions, ReplayDivergenceError, ReplayUsbDevice } from './trace/index.js';
+import type { PcapOptions } from './usb/trace/index.js';
 import type { UsbPort } from './usb/port.js';
-import { UsbmsError } from './util/errors.js';
 import { logger } from './util/log.js';
+import { vidPid } from './util/hex.js';
+import { rejectUnknownKeys, type KnownKeys } from './util/options.js';
+import type { RecoverySink } from './util/recovery.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
 export { BotError, QuirkParseError } from './bot/index.js';
 export { UsbError } from './usb/errors.js';
+export { describeTransportChoice } from './open-transport.js';
 export type { MassStorageDeviceInfo };
 export { mountedFilesystemsOf };
-
-// libusb (usb@2's native addon and its JavaScript) and the trace layer load only when a session needs them: a
-// command on the software disk never touches them, and start-up is mostly module loading (see README, Start-up).
-type TraceModule = typeof import('./trace/index.js');
-let traceModule: TraceModule | undefined;
-async function loadTrace(): Promise<TraceModule> {
-  traceModule ??= await import('./trace/index.js');
-  return traceModule;
-}
+export {
+  openSource, replayDivergenceOf, RigSpecError, sourceSpecOf, UsbmsOpenError, type DeviceSource, type MockDeviceSpec,
+  type SourceOptions, type SourceSpec, type UsbmsOpenErrorCode, type UsbmsOpenErrorKind,
+} from './sources/index.js';
 
 /** Every Bulk-Only mass-storage device libusb sees (loads libusb). */
 export async function listMassStorageDevices(): Promise<MassStorageDeviceInfo[]> {
-  return (await import('./usb/find.js')).listMassStorageDevices();
-}
-
-/**
- * The divergence that ended a replay session (a replay port, or a port wrapped around one), else undefined. Only
- * a replay can diverge, and a replay loads the trace layer first, so without it there is nothing to find.
- */
-export function replayDivergenceOf(port: object): ReplayDivergenceError | undefined {
-  return traceModule?.replayDivergenceOf(port);
+  return (await openSource({ kind: 'libusb' })).backend.list();
 }
 
 const log = logger('cli', 'open');
 
-/** What openUsbms opens (a real device or the software disk) and how. */
-export interface OpenUsbmsOptions {
-  /** Where devices are found and opened (src/usb/backend.ts); default libusb, or the one `mock` builds. */
-  backend?: UsbBackend | undefined;
-  /** `vid:pid[:serial]`, `bus:address` or a port path `1-2.3` (see src/usb/selector.ts). */
-  device?: string | DeviceSelector | undefined;
+/**
+ * What openUsbms opens and how: the device (`backend`, `device`, `mock`, `replay`: see {@link SourceOptions}; the
+ * one device-source factory, src/sources, turns them into a backend), or a `port` you opened yourself.
+ */
+export interface OpenUsbmsOptions extends SourceOptions {
   /** Refuse the device unless it is this one (VID:PID and serial, DeviceMismatchError): a slot's identity. */
   expect?: DeviceIdentity | undefined;
-  /**
-   * The software disk: a device you built, `true` for the demo disk, or a file name: a raw image to serve
-   * (FileMedia), or a `.json` device description (src/open-mock.ts).
-   */
-  mock?: MockUsbDevice | string | true | undefined;
   /**
    * A port you opened yourself: any {@link UsbPort} implementation (your own device, a wrapper around another
    * port). The session runs on it exactly as on the ports `device` and `mock` open, quirks included.
@@ -74,6 +57,8 @@ export interface OpenUsbmsOptions {
   /** Detach a bound kernel driver (refused when one of its filesystems is mounted, unless `force`). */
   detachKernelDriver?: boolean | undefined;
   force?: boolean | undefined;
+  /** Use a device this host exports through usbip-host (default: refused, UsbipExportedError). */
+  forceExported?: boolean | undefined;
   /** Quirk overrides, `vid:pid:flags[,...]`, or just `flags` for the device being opened. */
   quirks?: string | undefined;
   /** Command timeout (data phase and pkt_time), ms. */
@@ -88,19 +73,33 @@ export interface OpenUsbmsOptions {
    * the device takes it (`usbms tune` finds out). The device's quirks still cap it.
    */
   maxTransferBytes?: number | undefined;
-  /** Write a usbmon pcap of everything on the wire to `pcap.file` (Wireshark reads it; src/trace). */
+  /** Write a usbmon pcap of everything on the wire to `pcap.file` (Wireshark reads it; src/usb/trace). */
   pcap?: PcapOptions | undefined;
+  /** `bot`, `uas` or `auto` (default): which wire protocol to run (src/open-transport.ts, docs/uas.md). */
+  transport?: string | undefined;
+  /** Per-phase UAS timeouts over the defaults (and over timeoutMs for the data phase), as botTimeouts for BOT. */
+  uasTimeouts?: Partial<UasTimeouts> | undefined;
   /**
-   * Replay a capture (a usbmon pcap/pcapng file, or a ReplayUsbDevice) as the device: src/trace. With it,
-   * `device` may name `bus:address` of the capture's device when it holds several.
+   * Told of each recovery step as it begins (a command's timeout, clear halt, Mass Storage Reset, port reset, the
+   * disk driver's retries and waits for a unit to become ready): what is done, what it waits for, how long. The
+   * disks opened on the session report to it too, unless their own options name another sink.
    */
-  replay?: string | ReplayUsbDevice | undefined;
+  onRecovery?: RecoverySink | undefined;
 }
+
+const OPEN_USBMS_KEYS = {
+  backend: true, device: true, expect: true, mock: true, port: true, detachKernelDriver: true, force: true,
+  quirks: true, timeoutMs: true, botTimeouts: true, maxTransferBytes: true, pcap: true, replay: true, onRecovery: true, forceExported: true,
+  transport: true, uasTimeouts: true,
+} as const satisfies KnownKeys<OpenUsbmsOptions>;
 
 /** An open device: the port, the BOT engine, the HBA, and the disks opened on it. */
 export interface UsbmsSession {
   readonly port: UsbPort;
-  readonly transport: BotTransport;
+  /** The wire protocol the session runs: Bulk-Only (BotTransport) or UAS (UasTransport); see `transport.protocol`. */
+  readonly transport: OpenedTransport['transport'];
+  /** The device's resolved quirks (the table's, the user's overrides, the software disk's own). */
+  readonly quirks: Quirks;
   readonly hba: UsbmsHba;
   /** The software device, when the session runs on one. */
   readonly mock: MockUsbDevice | undefined;
@@ -113,41 +112,6 @@ export interface UsbmsSession {
   reset(lun: number, level?: 'target' | 'bus'): Promise<boolean>;
   /** Closes the disks opened here, detaches the HBA, closes the engine and the port. */
   close(): Promise<void>;
-}
-
-/** Why openUsbms refused (the constructor argument; `code` is `OPEN_` + kind). */
-export type UsbmsOpenErrorKind = 'NO_DEVICE_SELECTED' | 'BOTH_SELECTED' | 'MOUNTED' | 'IMAGE' | 'MOCK_SPEC';
-/** @deprecated The old name of {@link UsbmsOpenErrorKind}; `UsbmsOpenError.code` is now the namespaced code. */
-export type UsbmsOpenErrorCode = UsbmsOpenErrorKind;
-
-/** A refusal of openUsbms itself (what to open, or whether it is safe to): code OPEN_*. */
-export class UsbmsOpenError extends UsbmsError {
-  override readonly name = 'UsbmsOpenError';
-  declare readonly code: `OPEN_${UsbmsOpenErrorKind}`;
-  constructor(readonly kind: UsbmsOpenErrorKind, message: string, options: { cause?: unknown } = {}) {
-    super(`OPEN_${kind}`, message, options);
-  }
-}
-
-export function mockFromImage(path: string): MockUsbDevice {
-  if (!existsSync(path)) throw new UsbmsOpenError('IMAGE', `image ${path} does not exist`);
-  const size = statSync(path).size;
-  if (size === 0 || size % 512 !== 0) {
-    throw new UsbmsOpenError('IMAGE', `image ${path} is ${size} bytes, not a non-zero multiple of 512`);
-  }
-  let readOnly = false;
-  try { accessSync(path, fsConstants.W_OK); } catch { readOnly = true; }
-  const media = new FileMedia(path, { readOnly });
-  // Served as a removable medium, as most USB flash drives report themselves (RMB=1), so eject works too.
-  return new MockUsbDevice({ luns: [{ blocks: BigInt(size / 512), media, writeProtected: readOnly, removable: true }] });
-}
-
-function mockFromSpecOrRefuse(path: string): MockUsbDevice {
-  try {
-    return mockFromSpec(path);
-  } catch (e) {
-    throw new UsbmsOpenError('MOCK_SPEC', (e as Error).message, { cause: e });
-  }
 }
 
 /**
@@ -164,125 +128,110 @@ export function detachRefusal(selector: DeviceSelector, devices: readonly MassSt
     `filesystems (${mounted.join(', ')}); unmount them first (or pass --force to do it anyway)`;
 }
 
-/**
- * Where the software disk is plugged in its backend: bus 0 (no Linux host has one), port 1 of a software hub with
- * per-port power switching on root port 1, so `usbms power --mock` can switch it (the root hub cannot).
- */
-export const MOCK_DEVICE_PORT = '0-1.1';
-export const MOCK_HUB_PORT = '0-1';
-
-export interface ChosenBackend {
-  readonly backend: UsbBackend;
-  /** The software device `mock` built, plugged in at MOCK_DEVICE_PORT. */
-  readonly mock: MockUsbDevice | undefined;
-  /** The selector of that device, when the backend was built for it. */
-  readonly onlyDevice: string | undefined;
-}
-
-/**
- * The backend a session or a listing runs on: the one given, else a MockBackend holding the software disk `mock`
- * names (a device, `true` for the demo disk, an image or a `.json` description), else libusb.
- */
-export async function usbBackend(opts: { backend?: UsbBackend | undefined; mock?: OpenUsbmsOptions['mock'] }): Promise<ChosenBackend> {
-  if (opts.backend !== undefined && opts.mock !== undefined) {
-    throw new UsbmsOpenError('BOTH_SELECTED', 'give either a backend or --mock, not both');
-  }
-  if (opts.backend !== undefined) return { backend: opts.backend, mock: undefined, onlyDevice: undefined };
-  if (opts.mock === undefined) {
-    const { LibusbBackend } = await import('./usb/libusb/backend.js');
-    return { backend: new LibusbBackend(), mock: undefined, onlyDevice: undefined };
-  }
-  const mock = opts.mock === true ? createDemoDisk()
-    : typeof opts.mock !== 'string' ? opts.mock
-      : opts.mock.toLowerCase().endsWith('.json') ? mockFromSpecOrRefuse(opts.mock) : mockFromImage(opts.mock);
-  const backend = new MockBackend();
-  backend.addHub(MOCK_HUB_PORT, { ports: 4, powerSwitching: 'individual' });
-  await backend.plug(MOCK_DEVICE_PORT, mock);
-  return { backend, mock, onlyDevice: MOCK_DEVICE_PORT };
-}
-
-/** A capture file that cannot be read or written is the user's file problem (exit 15), not an internal error. */
-function fileOrRefuse<T>(trace: TraceModule, open: () => T): T {
-  const { TraceFormatError, TraceWriteError, UsbmsTraceSelectError } = trace;
-  try {
-    return open();
-  } catch (e) {
-    if (e instanceof UsbmsTraceSelectError) throw new UsbmsOpenError('BOTH_SELECTED', e.message);
-    if (e instanceof TraceFormatError || e instanceof TraceWriteError) throw new UsbmsOpenError('IMAGE', e.message);
-    throw e;
-  }
-}
-
 function quirkText(text: string | undefined, port: UsbPort): string | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   if (text.includes(':')) return text;
-  const id = `${port.info.vendorId.toString(16).padStart(4, '0')}:${port.info.productId.toString(16).padStart(4, '0')}`;
+  const id = vidPid(port.info.vendorId, port.info.productId);
   return `${id}:${text}`;
 }
 
+/**
+ * Open a device and everything above its port: the BOT engine, the SCSA HBA, and a session that opens disks on
+ * its LUNs. The device is a real one (`device`: `vid:pid[:serial]`, `bus:address` or a port path, through libusb),
+ * the software disk (`mock`), a port you made (`port`), or a capture replayed (`replay`); give one of them.
+ * Detaching a kernel driver (`detachKernelDriver`) is refused while one of its filesystems is mounted, unless
+ * `force`. Close the session when done: that releases the interface and gives the device back.
+ *
+ * @throws {@link UsbmsOpenError} when nothing or several devices are named, an image or device description
+ *   cannot be used, or a mounted filesystem forbids the detach; the USB errors of the port (not found, busy,
+ *   access denied) otherwise.
+ */
 export async function openUsbms(opts: OpenUsbmsOptions): Promise<UsbmsSession> {
-  const selected = [opts.device, opts.mock, opts.port].filter((x) => x !== undefined).length;
-  if (selected > 1) {
-    throw new UsbmsOpenError('BOTH_SELECTED', 'give one of --device, --mock (or, in the API, port), not several');
-  }
-  let mock: MockUsbDevice | undefined;
-  let port: UsbPort;
-  if (opts.replay !== undefined) {
-    if (opts.mock !== undefined || opts.port !== undefined) {
-      throw new UsbmsOpenError('BOTH_SELECTED', 'give --replay alone (or with --device BUS:ADDRESS of the capture)');
-    }
-    const trace = await loadTrace();
-    port = fileOrRefuse(trace, () => trace.openReplayPort(opts.replay ?? '', opts.device));
-  } else if (opts.port !== undefined) {
-    port = opts.port;
-  } else {
-    // One path for hardware and the software disk: `mock` only decides which backend the device is found in.
-    const chosen = await usbBackend({ backend: opts.backend, mock: opts.mock });
-    mock = chosen.mock;
-    const device = opts.device ?? chosen.onlyDevice;
-    if (device === undefined) {
-      throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial], ' +
-        '--device bus:address or --device PORT-PATH (see `usbms list`), or --mock for the built-in emulated disk');
-    }
-    const selector = typeof device === 'string' ? parseDeviceSelector(device) : device;
-    port = await chosen.backend.open(selector, { detachKernelDriver: opts.detachKernelDriver, force: opts.force,
-      expect: opts.expect });
-  }
-  let transport: BotTransport | undefined;
+  // Before anything is opened: a misspelt option must not quietly become its default.
+  rejectUnknownKeys(opts, OPEN_USBMS_KEYS, 'openUsbms options');
+  rejectUnknownKeys(opts.botTimeouts, BOT_TIMEOUT_KEYS, 'openUsbms options.botTimeouts');
+  rejectUnknownKeys(opts.uasTimeouts, UAS_TIMEOUT_KEYS, 'openUsbms options.uasTimeouts');
+  const { port, mock, deviceQuirks } = opts.port !== undefined
+    ? { port: givenPort(opts, opts.port), mock: undefined, deviceQuirks: undefined } : await openPort(opts);
+  let transport: OpenedTransport['transport'] | undefined;
+  let traced = port;
   try {
-    const raw = port;
-    if (opts.pcap !== undefined) { // before the engine sends anything: a complete capture
-      const trace = await loadTrace();
-      port = fileOrRefuse(trace, () => trace.tracePort(raw, opts.pcap));
-    }
-    const quirks = quirkText(opts.quirks, port);
-    transport = await BotTransport.open(port, {
-      ...(quirks === undefined ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
-      timeouts: { ...(opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs }), ...opts.botTimeouts },
-      ...(opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes }),
+    if (opts.pcap !== undefined) traced = await tracePort(port, opts.pcap); // before the engine sends anything
+    // The user's overrides first (for one VID:PID the first override wins), then those the devices bring.
+    const quirks = [quirkText(opts.quirks, traced), deviceQuirks].filter((q) => q !== undefined).join(',');
+    const dataMs = opts.timeoutMs === undefined ? {} : { dataMs: opts.timeoutMs };
+    const maxTransfer = opts.maxTransferBytes === undefined ? {} : { maxTransferBytes: opts.maxTransferBytes };
+    // Bulk-Only or UAS: what the interface offers, its speed, --transport and IGNORE_UAS decide (docs/uas.md).
+    const opened = await openTransport(traced, {
+      request: parseTransportRequest(opts.transport),
+      bot: { ...(quirks === '' ? {} : { quirkOverrides: parseQuirkOverrides(quirks) }),
+        timeouts: { ...dataMs, ...opts.botTimeouts }, ...maxTransfer, onRecovery: opts.onRecovery },
+      uas: { timeouts: { ...dataMs, ...opts.uasTimeouts }, ...maxTransfer, onRecovery: opts.onRecovery },
     });
-    const hba = UsbmsHba.attach(transport, { quirks: { senseLun0Only: transport.quirks.senseLun0Only } });
-    return makeSession(port, transport, hba, mock, opts.timeoutMs);
+    transport = opened.transport;
+    const parts = quirkParts(opened.quirks);
+    const hba = UsbmsHba.attach(transport, { quirks: parts.hba, onRecovery: opts.onRecovery });
+    return makeSession(traced, opened, hba, mock, opts.timeoutMs, parts, opts.onRecovery);
   } catch (e) {
     if (transport !== undefined) await transport.close().catch(() => undefined);
-    await port.close().catch(() => undefined);
+    await traced.close().catch(() => undefined);
     throw e;
   }
 }
 
-function makeSession(port: UsbPort, transport: BotTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
-  timeoutMs: number | undefined): UsbmsSession {
+/** A port the caller opened: nothing else may name a device then. */
+function givenPort(opts: OpenUsbmsOptions, port: UsbPort): UsbPort {
+  if (opts.replay !== undefined) {
+    throw new UsbmsOpenError('BOTH_SELECTED', 'give --replay alone (or with --device BUS:ADDRESS of the capture)');
+  }
+  if (opts.device !== undefined || opts.mock !== undefined) {
+    throw new UsbmsOpenError('BOTH_SELECTED', 'give one of --device, --mock (or, in the API, port), not several');
+  }
+  return port;
+}
+
+/**
+ * The port of the device the options name, through the one device-source factory (src/sources), and the quirk
+ * overrides the source's devices bring (software disks: UsbBackend.quirkOverrides).
+ */
+async function openPort(opts: OpenUsbmsOptions)
+  : Promise<{ port: UsbPort; mock: MockUsbDevice | undefined; deviceQuirks: string | undefined }> {
+  const source = await openSource(sourceSpecOf(opts));
+  if (source.selector === undefined) {
+    throw new UsbmsOpenError('NO_DEVICE_SELECTED', 'no device selected: pass --device vid:pid[:serial], ' +
+      '--device bus:address, --device PORT-PATH or --device usbip:HOST:BUSID (see `usbms list`), or --mock for the ' +
+      'built-in emulated disk');
+  }
+  const port = await source.backend.open(source.selector, { detachKernelDriver: opts.detachKernelDriver,
+    force: opts.force, expect: opts.expect, forceExported: opts.forceExported });
+  return { port, mock: source.mock, deviceQuirks: source.backend.quirkOverrides };
+}
+
+/** `port` traced into a usbmon pcap (the trace code loads only when a capture is asked for). */
+async function tracePort(port: UsbPort, pcap: PcapOptions): Promise<UsbPort> {
+  const trace = await import('./usb/trace/index.js');
+  try {
+    return trace.tracePort(port, pcap);
+  } catch (e) {
+    // A capture file that cannot be written is the user's file problem (exit 15), not an internal error.
+    if (e instanceof trace.TraceWriteError) throw new UsbmsOpenError('IMAGE', e.message);
+    throw e;
+  }
+}
+
+function makeSession(port: UsbPort, opened: OpenedTransport, hba: UsbmsHba, mock: MockUsbDevice | undefined,
+  timeoutMs: number | undefined, quirks: QuirkParts, onRecovery: RecoverySink | undefined): UsbmsSession {
   const disks: Disk[] = [];
   let closed = false;
-  const q = transport.quirks;
+  const transport = opened.transport;
   return {
-    port, transport, hba, mock,
+    port, transport, quirks: opened.quirks, hba, mock,
     async openDisk(lun: number, diskOpts: DiskOpenOptions = {}): Promise<Disk> {
       const disk = await Disk.open(hba, lun, {
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        onRecovery,
         ...diskOpts,
-        quirks: { fixCapacity: q.fixCapacity, noReadCapacity16: q.noReadCapacity16,
-          noSynchronizeCache: q.noSynchronizeCache, ...diskOpts.quirks },
+        quirks: { ...quirks.disk, ...diskOpts.quirks },
       });
       disks.push(disk);
       return disk;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench-guest.sh MODEL VID:PID OUTDIR [IMAGE] - runs INSIDE one lab guest (see bench-lab.sh). On one device model,
-# side by side in this one guest: the bare node-usb BOT loop and usbms's API (dist/bench/lab.js, alternating round
+# side by side in this one guest: the bare node-usb BOT loop and usbms's API (build/tools/bench/lab.js, alternating round
 # by round), usbms's CLI (image / verify / restore, at the default and at the tuned bytes per command), then the
 # guest kernel's usb-storage (dd iflag=direct / oflag=direct per size, plain dd bs=1M, sg_dd). Every figure is
 # written as one JSON line to OUTDIR/MODEL.jsonl; bench-report.mjs turns them into medians, ratios and a table.
@@ -27,24 +27,24 @@ fi
 
 # ---- 1. bare loop and usbms API, alternating rounds in one process
 echo "[$MODEL] bare loop vs usbms API: sizes $SIZES, $ROUNDS rounds" >&2
-node dist/bench/lab.js --device "$SEL" --sizes "$SIZES" --rounds "$ROUNDS" > "$OUT/$MODEL-api.json" \
-  || echo "[$MODEL] dist/bench/lab.js failed" >&2
+node build/tools/bench/lab.js --device "$SEL" --sizes "$SIZES" --rounds "$ROUNDS" > "$OUT/$MODEL-api.json" \
+  || echo "[$MODEL] build/tools/bench/lab.js failed" >&2
 
 # ---- 1b. which round-trip savers this device model takes (the quirk table is set from this)
 echo "[$MODEL] fast paths of the bare loop (early data, queued CSW)" >&2
-node dist/bench/fastpath.js --device "$SEL" > "$OUT/$MODEL-fastpath.json" || echo "[$MODEL] fastpath failed" >&2
+node build/tools/bench/fastpath.js --device "$SEL" > "$OUT/$MODEL-fastpath.json" || echo "[$MODEL] fastpath failed" >&2
 
 # ---- 2. profile one usbms-only run (what each millisecond per command was)
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
   mkdir -p "$OUT/prof-$MODEL"
   # 4 KiB READs show the per-command cost (10 rounds of 100 commands), the larger sizes where the bytes go
   for who in usbms bare; do
-    node --cpu-prof --cpu-prof-dir "$OUT/prof-$MODEL/$who-4k" dist/bench/lab.js --device "$SEL" --sizes 4K \
+    node --cpu-prof --cpu-prof-dir "$OUT/prof-$MODEL/$who-4k" build/tools/bench/lab.js --device "$SEL" --sizes 4K \
       --rounds 10 --only "$who" --no-write > /dev/null 2>&1
-    strace -f -c -o "$OUT/prof-$MODEL/strace-$who-4k.txt" node dist/bench/lab.js --device "$SEL" --sizes 4K \
+    strace -f -c -o "$OUT/prof-$MODEL/strace-$who-4k.txt" node build/tools/bench/lab.js --device "$SEL" --sizes 4K \
       --rounds 10 --only "$who" --no-write > /dev/null 2>&1
   done
-  node --cpu-prof --cpu-prof-dir "$OUT/prof-$MODEL/usbms-large" dist/bench/lab.js --device "$SEL" --sizes 120K,1M \
+  node --cpu-prof --cpu-prof-dir "$OUT/prof-$MODEL/usbms-large" build/tools/bench/lab.js --device "$SEL" --sizes 120K,1M \
     --rounds 1 --only usbms --no-write --bytes-per-size 16M > /dev/null 2>&1
 fi
 

@@ -14,7 +14,7 @@ const median = (xs) => {
 const kib = (b) => (b >= 1048576 ? `${b / 1048576} MiB` : `${b / 1024} KiB`);
 const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-const models = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -6));
+const models = readdirSync(dir).filter((n) => n.endsWith('.jsonl') && n !== 'uas-qd.jsonl').map((n) => n.slice(0, -6));
 const report = {};
 for (const model of models) {
   const lines = readFileSync(join(dir, `${model}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -117,6 +117,50 @@ for (const model of models) {
     console.log('\n| bare loop mode | op | bytes | taken | ms/cmd (median) | failure |');
     console.log('| --- | --- | --- | --- | --- | --- |');
     for (const x of fastpath) console.log(`| ${x.mode} | ${x.op} | ${kib(x.bytes)} | ${x.ok ? 'yes' : 'NO'} | ${f(x.median)} | ${x.error ?? ''} |`);
+  }
+}
+// ---- the UAS row (bench-uas.sh): usbms over UAS against the kernel's uas and against usbms over Bulk-Only
+let uasLines = [];
+try { uasLines = readFileSync(join(dir, 'uas-qd.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { /* no UAS model run */ }
+if (uasLines.length > 0) {
+  const key = (l) => `${l.pattern},${l.op ?? 'read'},${l.size},${l.qd}`;
+  const jobs = [...new Set(uasLines.map(key))];
+  const rows = jobs.map((job) => {
+    const [pattern, op, size, qd] = job.split(',');
+    const med = (who, k) => median(uasLines.filter((l) => l.who === who && key(l) === job).map((l) => l[k]));
+    const k = pattern === 'random' ? 'iops' : 'mbps';
+    const uas = med('usbms-uas', k); const kern = med('kernel-uas', k); const bot = med('usbms-bot', k);
+    return { pattern, op, size: Number(size), queueDepth: Number(qd), unit: k, usbmsUas: uas, kernelUas: kern, usbmsBot: bot,
+      uasOverKernel: uas / kern, uasOverBot: uas / bot };
+  });
+  report.uas = rows;
+  console.log('\n## uas (usb-uas and usb-storage behind one EHCI, copies of one image; medians)\n');
+  console.log('| job | queue depth | unit | usbms UAS | kernel uas | usbms BOT | UAS / kernel uas | UAS / usbms BOT |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.pattern} ${r.op} ${kib(r.size)} | ${r.queueDepth} | ${r.unit === 'iops' ? 'IOPS' : 'MB/s'} | ${f(r.usbmsUas, 1)} | ${f(r.kernelUas, 1)} | ` +
+      `${f(r.usbmsBot, 1)} | ${f(r.uasOverKernel)} | ${f(r.uasOverBot)} |`);
+  }
+}
+// USB/IP (bench-usbip.sh): usbms on the stick directly and through vhci, and the kernel's usb-storage through vhci,
+// per command, all from one guest run.
+const direct = report['usbip-direct'];
+const vhci = report['usbip-vhci'];
+if (direct !== undefined && vhci !== undefined) {
+  const rows = vhci.perCommand.map((v) => {
+    const d = direct.perCommand.find((x) => x.op === v.op && x.bytes === v.bytes);
+    return { op: v.op, bytes: v.bytes, directMs: d?.usbmsMs, vhciMs: v.usbmsMs, bareVhciMs: v.bareMs,
+      vhciOverDirect: d?.usbmsMs && v.usbmsMs ? v.usbmsMs / d.usbmsMs : undefined, usbmsMbps: v.usbmsMbps,
+      kernelMbps: v.kernelMbps, usbmsOverKernel: v.usbmsOverKernel,
+      kernelMs: Number.isFinite(v.kernelMbps) ? v.bytes / v.kernelMbps / 1000 : undefined };
+  });
+  report.usbip = { tuned: vhci.tune?.maxTransferBytes, perCommand: rows };
+  console.log(`\n## USB/IP: usbms directly, usbms through vhci, usb-storage through vhci (tuned: ${vhci.tune?.maxTransferBytes ?? '-'} bytes)\n`);
+  console.log('| op | bytes/cmd | usbms direct ms/cmd | usbms USB/IP ms/cmd | USB/IP / direct | bare USB/IP ms/cmd | usbms USB/IP MB/s | kernel USB/IP MB/s (dd direct, same bs) | usbms / kernel |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.op} | ${kib(r.bytes)} | ${f(r.directMs)} | ${f(r.vhciMs)} | ${f(r.vhciOverDirect)} | ${f(r.bareVhciMs)} | ` +
+      `${f(r.usbmsMbps, 1)} | ${f(r.kernelMbps, 1)} | ${f(r.usbmsOverKernel)} |`);
   }
 }
 writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);

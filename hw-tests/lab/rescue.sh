@@ -58,6 +58,15 @@ guest() {
   local got; got=$(sectors_listed "$out/usbms.map")
   if [ "$got" = "$sectors" ]; then ok "ddrescuelog --list-blocks lists exactly the injected bad sectors ($sectors)"
   else notok "ddrescuelog --list-blocks lists exactly the injected bad sectors" "listed '$got', injected '$sectors'"; fi
+  # The map names its stick (a comment ddrescuelog skipped above), and a second run on it has nothing left to do.
+  if grep -qx '# Device: 46f4:0001 serial "RESCUE1" 8388608 bytes' "$out/usbms.map"; then ok "the usbms mapfile names the stick (VID:PID, serial, size)"
+  else notok "the usbms mapfile names the stick" "$(grep '^# Device' "$out/usbms.map" || echo 'no # Device: line')"; fi
+  node dist/bin/usbms.js rescue --device 46f4:0001:RESCUE1 --out "$out/usbms.img" --map "$out/usbms.map" \
+    --timeout 10 > "$out/again.stdout" 2> "$out/again.stderr"
+  rc=$?
+  if [ "$rc" = 3 ] && grep -Eq '^rescue: nothing left to do: .* is finished but for 2560 bytes in [0-9]+ bad areas' "$out/again.stderr"; then
+    ok "usbms rescue again on the finished map: nothing left to do (exit 3, the bad sectors stay)"
+  else notok "usbms rescue again on the finished map" "exit $rc: $(head -2 "$out/again.stderr" | tr '\n' ' ')"; fi
 
   replug "$out" "$sectors"
 

@@ -3,6 +3,7 @@
 # repo): `rig_init CHECKS_FILE LOG` sets LAB, CHECKS_FILE, LOG, IMAGES, USBMS, TMP; the helpers now, fail,
 # json and run; `rig_run_checks NAME...` runs each `check_NAME` into the log and writes "ok - rig: NAME" /
 # "not ok - rig: NAME # why" lines to CHECKS_FILE (summarize.mjs reads them), exit status 1 when any failed.
+# CHECK_PREFIX (default rig) names the group in those lines (usbip.sh sets usbip).
 # Env: RIG_IMAGES=DIR (where rig1.img..rig4.img are; default .lab), USBMS_DIST (the built tree, default dist).
 
 rig_init() { # rig_init CHECKS_FILE LOG
@@ -13,7 +14,7 @@ rig_init() { # rig_init CHECKS_FILE LOG
   mkdir -p "$(dirname "$CHECKS_FILE")" "$(dirname "$LOG")"; : > "$CHECKS_FILE"; : > "$LOG"
   DIST="${USBMS_DIST:-dist}"   # the built tree to run (run-lab.sh builds dist/)
   USBMS=(node "$DIST/bin/usbms.js")  # the bundle users run (a tree without it: the compiled CLI)
-  [ -e "$DIST/bin/usbms.js" ] || USBMS=(node "$DIST/cli/main.js")
+  [ -e "$DIST/bin/usbms.js" ] || USBMS=(node "$DIST/apps/cli/main.js")
   TMP="$(mktemp -d)"
   why=""
 }
@@ -31,8 +32,8 @@ rig_run_checks() { # rig_run_checks NAME...: a check fails when it returns non-z
     why="" t0=$(now)
     { echo "==== $c"; "check_$c"; } >> "$LOG" 2>&1; rc=$?
     secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}')
-    if [ $rc = 0 ] && [ -z "$why" ]; then echo "ok - rig: $c" | tee -a "$CHECKS_FILE"
-    else echo "not ok - rig: $c # ${why:-exit $rc}; see ${LOG#"$PWD"/}" | tee -a "$CHECKS_FILE"; fi
+    if [ $rc = 0 ] && [ -z "$why" ]; then echo "ok - ${CHECK_PREFIX:-rig}: $c" | tee -a "$CHECKS_FILE"
+    else echo "not ok - ${CHECK_PREFIX:-rig}: $c # ${why:-exit $rc}; see ${LOG#"$PWD"/}" | tee -a "$CHECKS_FILE"; fi
     echo "  ($secs s)"
   done
   rm -rf "$TMP"

@@ -73,13 +73,13 @@ check_no_switching_refused() { # a hub without per-port switching: a typed refus
 check_slot_refuses_other_device() { # another stick in a slot is refused by the slot API, never used
   node --input-type=module -e '
     import { LibusbBackend } from "./'"$DIST"'/usb/libusb/index.js";
-    import { DeviceSlot } from "./'"$DIST"'/usb/slot.js";
+    import { DeviceAtPort } from "./'"$DIST"'/usb/device-at-port.js";
     import { parseDeviceSelector } from "./'"$DIST"'/usb/selector.js";
     import { execFileSync } from "node:child_process";
     const backend = new LibusbBackend();
     // the stick on the hub that cannot switch was left alone by the refused power off
     if (!(await backend.list()).some((r) => r.portPath === "1-2.1")) { console.log("FAIL: 1-2.1 vanished"); process.exit(1); }
-    const slot = await DeviceSlot.find(backend, parseDeviceSelector("1-1.4"));
+    const slot = await DeviceAtPort.find(backend, parseDeviceSelector("1-1.4"));
     console.log("slot", slot.toString());
     const qmp = (c) => console.log(c, execFileSync(process.env.USB_VM_QMP, [c]).toString().trim());
     qmp("device_del rigdev4");

@@ -4,15 +4,16 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mountedFilesystemsOf, openUsbms, type UsbmsSession } from '../../src/open.js';
-import { listMassStorageDevices, parseDeviceSelector, type MassStorageDeviceInfo } from '../../src/usb/find.js';
-import { matchesSelector } from '../../src/usb/selector.js';
+import type { DeviceListing as MassStorageDeviceInfo } from '../../src/usb/backend.js';
+import { LibusbBackend } from '../../src/usb/libusb/backend.js';
+import { matchesSelector, parseDeviceSelector } from '../../src/usb/selector.js';
 import { hw } from './env.js';
 
 /** The mass-storage interface USBMS_TEST_DEVICE names, as `usbms list` sees it (undefined when absent). */
 export async function findUnderTest(): Promise<MassStorageDeviceInfo | undefined> {
   if (hw.device === undefined) return undefined;
   const sel = parseDeviceSelector(hw.device);
-  const all = await listMassStorageDevices();
+  const all = await new LibusbBackend().list();
   return all.find((d) => matchesSelector(sel, d));
 }
 

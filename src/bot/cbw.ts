@@ -1,26 +1,19 @@
 /**
- * Command Block Wrapper (BOT 1.0 §5.1): 31 bytes, little-endian, declared once and encoded into a buffer the
- * engine allocates at open time. Tags come from {@link TagCounter}.
+ * Command Block Wrapper (BOT 1.0 §5.1): 31 bytes, little-endian, declared once (CbwLayout in src/usb/wire/bot.ts)
+ * and encoded into a buffer the engine allocates at open time. Tags come from {@link TagCounter}.
  */
-import { Struct, u8, u32, blob } from '../util/layout.js';
-import type { DataDirection } from './api.js';
+import type { DataDirection } from '../transport/index.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import {
+  CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CbwLayout,
+} from '../usb/wire/bot.js';
 
-import { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';
+// The wire declarations live in src/usb/wire/bot.ts (shared with the software disk, traces and the test hosts).
+export { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE, CbwLayout } from '../usb/wire/bot.js';
 
-// The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
-export { CBW_CB_LENGTH, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_SIGNATURE } from './wire.js';
-
-/** The CBW as a struct (offsets in ./wire.ts). */
-export const CbwLayout = new Struct({
-  signature: u32,
-  tag: u32,
-  dataTransferLength: u32,
-  flags: u8,
-  lun: u8,
-  cbLength: u8,
-  cb: blob(CBW_CB_LENGTH),
-});
+// The CBW's field offsets, read once: the encoder below runs per command.
+const { signature: SIGNATURE, tag: TAG, dataTransferLength: LENGTH, flags: FLAGS, lun: LUN, cbLength: CB_LENGTH,
+  cb: CB } = CBW_OFFSET;
 
 export interface CbwFields {
   tag: number;
@@ -42,18 +35,18 @@ export class CbwEncoder {
       throw new UsbmsArgumentError(`CDB length ${f.cdbLength} is not 1..16`);
     }
     if (f.cdb.length < f.cdbLength) throw new UsbmsArgumentError(`CDB has ${f.cdb.length} bytes, cdbLength says ${f.cdbLength}`);
-    // Written field by field at the offsets CbwLayout declares (decodeCbw reads them back through the layout, and
-    // the tests hold the two to each other): the generic layout encoder was 3 % of a command's CPU in the lab.
+    // Written field by field at the offsets CbwLayout declares (decodeCbw reads them back through the layout):
+    // the generic layout encoder was 3 % of a command's CPU in the lab.
     const b = this.buffer;
-    b.writeUInt32LE(CBW_SIGNATURE, 0);
-    b.writeUInt32LE(f.tag, 4); // throws RangeError outside u32, as the layout did
-    b.writeUInt32LE(f.dataTransferLength, 8);
+    b.writeUInt32LE(CBW_SIGNATURE, SIGNATURE);
+    b.writeUInt32LE(f.tag, TAG); // throws RangeError outside u32, as the layout did
+    b.writeUInt32LE(f.dataTransferLength, LENGTH);
     // Direction bit is only meaningful with a data phase; BOT says the host sets it to 0 when there is none.
-    b[12] = f.direction === 'in' ? CBW_FLAG_DATA_IN : 0;
-    b[13] = f.lun;
-    b[14] = f.cdbLength;
+    b[FLAGS] = f.direction === 'in' ? CBW_FLAG_DATA_IN : 0;
+    b[LUN] = f.lun;
+    b[CB_LENGTH] = f.cdbLength;
     // Zero padded, so that no byte of a previous, longer CDB leaks into CBWCB.
-    for (let i = 0; i < CBW_CB_LENGTH; i++) b[15 + i] = i < f.cdbLength ? (f.cdb[i] ?? 0) : 0;
+    for (let i = 0; i < CBW_CB_LENGTH; i++) b[CB + i] = i < f.cdbLength ? (f.cdb[i] ?? 0) : 0;
     return b;
   }
 }

@@ -9,7 +9,7 @@
  * before its own budget is spent, and at most one CBW budget later than that; a healthy command never sees its
  * timer fire at all.
  */
-import type { DataDirection } from './api.js';
+import type { DataDirection } from '../transport/index.js';
 import type { BotPhase } from './errors.js';
 import { KeptTimer } from '../util/kept-timer.js';
 
@@ -32,6 +32,9 @@ export class BotCommand {
   /** Budget of the current phase (0 = none) and the phase the armed timer was armed for. */
   private budget = 0;
   private armedFor: BotPhase | undefined;
+
+  /** The timeout of the phase the command is in, ms (0 = none): what a timed-out phase waited. */
+  get phaseBudgetMs(): number { return this.budget; }
 
   /** `onExpire` cancels the command's transfers on the wire (the engine's). */
   constructor(private readonly onExpire: (cmd: BotCommand) => void) {}

@@ -2,29 +2,13 @@
  * Command Status Wrapper (BOT 1.0 §5.2): 13 bytes. Validity (length, signature, tag) and meaningfulness (status
  * and residue) are checked here, so the engine only decides what to do with the verdict.
  */
-import { Struct, u8, u32 } from '../util/layout.js';
-import { CSW_STATUS_FAILED, CSW_STATUS_PASSED, CSW_STATUS_PHASE_ERROR } from './api.js';
+import { CSW_LENGTH, CSW_SIGNATURE, CSW_STATUS, CswLayout } from '../usb/wire/bot.js';
 
-import { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
+// The wire declarations live in src/usb/wire/bot.ts (shared with the software disk, traces and the test hosts).
+export { CSW_LENGTH, CSW_SIGNATURE, CswLayout } from '../usb/wire/bot.js';
 
-// The wire constants live in ./wire.ts (shared with the software disk and the test hosts).
-export { CSW_LENGTH, CSW_SIGNATURE } from './wire.js';
-
-/** The CSW as a struct (offsets in ./wire.ts). */
-export const CswLayout = new Struct({
-  signature: u32,
-  tag: u32,
-  dataResidue: u32,
-  status: u8,
-});
-
-/** A decoded CSW. */
-export interface Csw {
-  signature: number;
-  tag: number;
-  dataResidue: number;
-  status: number;
-}
+/** A decoded CSW: the fields CswLayout declares. */
+export type Csw = ReturnType<typeof CswLayout.decode>;
 
 /** Encode a CSW into `buf` at `offset`; returns its length (13). */
 export function encodeCsw(csw: Csw, buf: Uint8Array, offset = 0): number {
@@ -49,8 +33,8 @@ export function checkCsw(buf: Uint8Array, received: number, tag: number, expecte
     return { ok: false, reason: 'signature', detail: `CSW signature 0x${csw.signature.toString(16)}`, csw };
   }
   if (csw.tag !== tag) return { ok: false, reason: 'tag', detail: `CSW tag ${csw.tag}, expected ${tag}`, csw };
-  if (csw.status === CSW_STATUS_PHASE_ERROR) return { ok: true, csw };
-  if (csw.status !== CSW_STATUS_PASSED && csw.status !== CSW_STATUS_FAILED) {
+  if (csw.status === CSW_STATUS.PHASE_ERROR) return { ok: true, csw };
+  if (csw.status !== CSW_STATUS.PASSED && csw.status !== CSW_STATUS.FAILED) {
     return { ok: false, reason: 'status', detail: `CSW status ${csw.status} is not 0, 1 or 2`, csw };
   }
   if (!ignoreResidue && csw.dataResidue > expected) {

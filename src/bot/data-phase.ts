@@ -7,8 +7,9 @@
  */
 import { isUsbError } from '../usb/errors.js';
 import type { Pipe } from '../usb/port.js';
-import type { BotRequest } from './api.js';
-import type { TransportSlot } from './slot.js';
+import type { TransportCommand } from '../transport/index.js';
+import type { BotSlot } from './slot.js';
+import { UsbmsInternalError } from '../util/errors.js';
 
 export interface DataOutcome {
   /** Bytes moved, counted by the host (never taken from the device). */
@@ -30,7 +31,7 @@ export interface DataOutcome {
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Put the data phase on the wire: every segment, or only the first when `sequential`. */
-export function submitData(slot: TransportSlot, req: BotRequest, pipe: Pipe, sequential: boolean, timeoutMs = 0): void {
+export function submitData(slot: BotSlot, req: TransportCommand, pipe: Pipe, sequential: boolean, timeoutMs = 0): void {
   const n = sequential ? Math.min(1, req.segmentCount) : req.segmentCount;
   for (let i = 0; i < n; i++) slot.submit(pipe, i, seg(req, i), timeoutMs);
 }
@@ -39,7 +40,7 @@ export function submitData(slot: TransportSlot, req: BotRequest, pipe: Pipe, seq
  * Await the data phase submitted by {@link submitData} (in sequential mode submitting the rest one by one).
  * Never rejects: failures are in the outcome, written into `out` (reused by the caller).
  */
-export async function awaitData(slot: TransportSlot, req: BotRequest, pipe: Pipe, sequential: boolean,
+export async function awaitData(slot: BotSlot, req: TransportCommand, pipe: Pipe, sequential: boolean,
   out: DataOutcome, timeoutMs = 0): Promise<DataOutcome> {
   const n = req.segmentCount;
   out.transferred = 0;
@@ -93,14 +94,14 @@ export function newDataOutcome(): DataOutcome {
 }
 
 /** Submit and await in one step, with a per-transfer timeout (the engine before it owned one deadline). */
-export async function runDataPhase(slot: TransportSlot, req: BotRequest, pipe: Pipe, timeoutMs: number,
+export async function runDataPhase(slot: BotSlot, req: TransportCommand, pipe: Pipe, timeoutMs: number,
   sequential: boolean): Promise<DataOutcome> {
   submitData(slot, req, pipe, sequential, timeoutMs);
   return awaitData(slot, req, pipe, sequential, newDataOutcome(), timeoutMs);
 }
 
-function seg(req: BotRequest, i: number): Buffer {
+function seg(req: TransportCommand, i: number): Buffer {
   const b = req.segments[i];
-  if (b === undefined) throw new RangeError(`segment ${i} missing (segmentCount ${req.segmentCount})`);
+  if (b === undefined) throw new UsbmsInternalError(`segment ${i} missing (segmentCount ${req.segmentCount}), after validation`);
   return b;
 }

@@ -1,9 +1,17 @@
 /**
- * The one error type the BOT engine rejects with. The HBA branches on `kind` (mapped to pkt_reason) and on
- * `recovered` (whether Reset Recovery brought the device back, so the next command can be sent).
+ * The one error type the BOT engine rejects with. The HBA reads `kind` (the transport seam's
+ * {@link TransportErrorKind}, or one of BOT's own two kinds, which it counts as 'transport') and maps it to
+ * pkt_reason; `recovered` says whether Reset Recovery brought the device back, so the next command can be sent.
  */
+import type { TransportErrorKind } from '../transport/index.js';
 import { UsbmsError, type UsbmsErrorCode } from '../util/errors.js';
-import type { BotErrorKind } from './api.js';
+
+/**
+ * What went wrong in a Bulk-Only command (a BotError's `kind`; its code is BOT_ + kind): every
+ * {@link TransportErrorKind}, plus the two failures only BOT has, which the HBA counts as 'transport'
+ * (CMD_TRAN_ERR): 'phase-error' (CSW status 2) and 'invalid-csw' (wrong length, signature or tag; not meaningful).
+ */
+export type BotErrorKind = TransportErrorKind | 'phase-error' | 'invalid-csw';
 
 /** Where in the command the failure was seen. 'request' = caught before anything went on the wire. */
 export type BotPhase = 'request' | 'cbw' | 'data' | 'csw' | 'recovery' | 'get-max-lun';

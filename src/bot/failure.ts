@@ -3,15 +3,16 @@
  * engine then runs Reset Recovery (or not) and turns it into the public BotError.
  */
 import { isUsbError } from '../usb/errors.js';
-import type { BotErrorKind } from './api.js';
 import { CSW_LENGTH, CSW_SIGNATURE } from './csw.js';
-import type { BotPhase } from './errors.js';
+import { BOT_ERROR_CODES, type BotErrorKind, type BotPhase } from './errors.js';
+import { UsbmsError } from '../util/errors.js';
 
-/** Raised inside a command to leave it through the recovery path (never escapes the engine). */
-export class PhaseFailure extends Error {
+/** Raised inside a command to leave it through the recovery path (never escapes the engine: a BotError does). */
+export class PhaseFailure extends UsbmsError {
+  override readonly name = 'PhaseFailure';
   constructor(readonly kind: BotErrorKind, readonly phase: BotPhase, message: string,
     override readonly cause: unknown, readonly transferred: number) {
-    super(message);
+    super(BOT_ERROR_CODES[kind], message, { cause });
   }
 }
 

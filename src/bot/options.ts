@@ -2,9 +2,13 @@
  * Engine options, default timeouts (with the reasons for their values) and request validation.
  */
 import type { UsbSpeed } from '../usb/port.js';
-import type { BotRequest } from './api.js';
+import type { TransportCommand } from '../transport/index.js';
 import type { QuirkOverride, Quirks } from './quirks.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import { maxTransferProblem } from '../util/size.js';
+import { QUIRK_OVERRIDE_KEYS, QUIRKS_KEYS } from './quirks.js';
+import type { RecoverySink } from '../util/recovery.js';
 
 /** Timeouts of the Bulk-Only phases, in milliseconds. */
 export interface BotTimeouts {
@@ -36,6 +40,25 @@ export interface BotOptions {
   timeouts?: Partial<BotTimeouts>;
   /** Upper bound on bytes per command; the quirks' cap still applies below it. */
   maxTransferBytes?: number;
+  /** Told of each recovery step as it begins: timeouts, clear halt, Mass Storage Reset, port reset. */
+  onRecovery?: RecoverySink | undefined;
+}
+
+/** The keys of BotTimeouts: openUsbms and BotTransport.open refuse any other (src/util/options.ts). */
+export const BOT_TIMEOUT_KEYS = { cbwMs: true, cswMs: true, dataMs: true, controlMs: true } as const satisfies KnownKeys<BotTimeouts>;
+const BOT_OPTION_KEYS = {
+  quirks: true, quirkOverrides: true, bcdDevice: true, timeouts: true, maxTransferBytes: true, onRecovery: true,
+} as const satisfies KnownKeys<BotOptions>;
+
+/** Options of BotTransport.open with a key it does not know (nested ones too) are refused, never ignored. */
+export function checkBotOptions(opts: BotOptions): void {
+  rejectUnknownKeys(opts, BOT_OPTION_KEYS, 'BotTransport.open options');
+  rejectUnknownKeys(opts.quirks, QUIRKS_KEYS, 'BotTransport.open options.quirks');
+  rejectUnknownKeys(opts.timeouts, BOT_TIMEOUT_KEYS, 'BotTransport.open options.timeouts');
+  opts.quirkOverrides?.forEach((o, i) => {
+    rejectUnknownKeys(o, QUIRK_OVERRIDE_KEYS, `BotTransport.open options.quirkOverrides[${i}]`);
+  });
+  checkMaxTransfer(opts.maxTransferBytes);
 }
 
 export function effectiveTimeouts(opts: BotOptions, quirks: Quirks): BotTimeouts {
@@ -46,14 +69,15 @@ export function effectiveTimeouts(opts: BotOptions, quirks: Quirks): BotTimeouts
 
 /**
  * A caller's maxTransferBytes: whole 512-byte sectors (a command may end on no other boundary for a 512-byte
- * disk), at least one. Larger than Linux's defaults is the point (`usbms tune`); the quirks still cap it.
+ * disk), at least one, at most MAX_TRANSFER_LIMIT (src/util/size.ts). Larger than Linux's defaults is the point
+ * (`usbms tune`); the quirks still cap it.
  */
 export function checkMaxTransfer(n: number | undefined): void {
   if (n === undefined) return;
-  if (!Number.isSafeInteger(n) || n < 512 || n % 512 !== 0) {
-    throw new UsbmsArgumentError(`maxTransferBytes ${n} is not a positive multiple of 512`);
-  }
+  const why = maxTransferProblem(n);
+  if (why !== undefined) throw new UsbmsArgumentError(`maxTransferBytes ${why}`, { argument: 'maxTransferBytes' });
 }
+
 
 /** Per-speed default bytes per command: Linux usb-storage's 240 sectors at high speed, 1 MiB at SuperSpeed. */
 export function defaultMaxTransfer(speed: UsbSpeed): number {
@@ -62,14 +86,14 @@ export function defaultMaxTransfer(speed: UsbSpeed): number {
   return 64 * 1024;
 }
 
-export function totalLength(req: BotRequest): number {
+export function totalLength(req: TransportCommand): number {
   let n = 0;
   for (let i = 0; i < req.segmentCount; i++) n += req.segments[i]?.length ?? 0;
   return n;
 }
 
 /** Why `req` cannot be sent, or undefined when it can. */
-export function requestProblem(req: BotRequest, maxSegments: number, maxLun: number,
+export function requestProblem(req: TransportCommand, maxSegments: number, maxLun: number,
   maxTransferBytes: number): string | undefined {
   if (!Number.isInteger(req.lun) || req.lun < 0 || req.lun > maxLun) return `LUN ${req.lun} outside 0..${maxLun}`;
   if (!Number.isInteger(req.cdbLength) || req.cdbLength < 1 || req.cdbLength > 16 || req.cdb.length < req.cdbLength) {

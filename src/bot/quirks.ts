@@ -1,70 +1,124 @@
 /**
- * Device quirks as data: a table of VID:PID (+ optional bcdDevice range) -> named flags, each entry saying why,
- * plus user overrides in the style of Linux `usb-storage.quirks=VID:PID:flags`. The engine reads the transport
- * flags; the SCSI-level flags (FIX_CAPACITY, NO_READ_CAPACITY_16, NO_SYNCHRONIZE_CACHE) are only carried, for
- * the HBA and the disk driver to read from `transport.quirks`.
+ * Device quirks as data: one declaration per flag (what it means, which layer acts on it, the field that layer
+ * reads), a table of VID:PID (+ optional bcdDevice range, bus speed) -> flags, each entry saying why, and user
+ * overrides in the style of Linux `usb-storage.quirks=VID:PID:flags`. {@link quirkParts} hands each layer its part:
+ * the transport reads its flags from `transport.quirks`, the HBA and the disk driver get theirs when a session is
+ * composed (src/open.ts).
  */
 import type { UsbSpeed } from '../usb/port.js';
+import { vidPid } from '../util/hex.js';
 import { logger } from '../util/log.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import type { KnownKeys } from '../util/options.js';
 
 const log = logger('quirks');
 
-/** Every quirk flag the engine and the disk driver know, as in Linux usb-storage (see the README for each). */
-export const QUIRK_FLAGS = [
-  'IGNORE_RESIDUE', // dCSWDataResidue is garbage: use only what the host counted
-  'MAX_SECTORS_64', // the bridge fails commands over 64 sectors: cap a command at 32 KiB
-  'MAX_TRANSFER_BYTES', // cap a command at n bytes (MAX_TRANSFER_BYTES=n)
-  'SINGLE_LUN', // only LUN 0 exists or works: do not ask Get Max LUN, use 0
-  'NO_GET_MAX_LUN', // Get Max LUN hangs or crashes the device: do not send it
-  'FIX_CAPACITY', // READ CAPACITY reports the number of blocks, not the last LBA (SCSI layer subtracts one)
-  'NO_READ_CAPACITY_16', // READ CAPACITY(16) confuses the device (SCSI layer uses only (10))
-  'GO_SLOW', // slow bridge: four times longer CBW/data/CSW timeouts
-  'RESET_DELAY', // wait after Mass Storage Reset before clearing halts (RESET_DELAY=ms, default 100)
-  'NO_SYNCHRONIZE_CACHE', // SYNCHRONIZE CACHE fails or hangs (disk layer skips it)
-  'NO_CSW_PIPELINING', // the CSW read only after the data, data-IN one transfer at a time (QEMU xHCI loses it)
-  'QUEUED_CSW_OUT_MAX', // ... except that a data-OUT of at most n bytes keeps its CSW read queued (=n; QEMU xHCI)
-  'NO_EARLY_IN', // an IN only when the device is due to send: data-IN after the CBW, CSW after the CBW and data-OUT
-  'NO_EARLY_DATA_OUT', // submit the data-OUT only once the CBW is through (else queued right behind it)
-  'SENSE_LUN0_ONLY', // REQUEST SENSE on LUN >= 1 answers for the target, not the LUN (HBA: sense unavailable)
-] as const;
-/** One of QUIRK_FLAGS. */
-export type QuirkFlag = (typeof QUIRK_FLAGS)[number];
+/** The layer that acts on a quirk: the wire protocol (BOT), the HBA (src/scsa), the disk driver (src/disk). */
+export type QuirkLayer = 'transport' | 'hba' | 'disk';
 
-/** Resolved quirks of one device, as the layers read them. */
-export interface Quirks {
+/** Bytes per command under MAX_SECTORS_64: 64 blocks of 512 bytes. */
+export const MAX_SECTORS_64_BYTES = 64 * 512;
+const DEFAULT_RESET_DELAY_MS = 100;
+
+/**
+ * Every quirk flag usbms knows (the names are Linux usb-storage's where Linux has one), declared once:
+ *  - `layer` and `field`: who acts on it, and the field of the resolved quirks that layer reads;
+ *  - a flag with `value` takes `NAME=n` (at least `min`; `default` when given without one) and a flag with `sets`
+ *    stands for that value; `fold` says how several values for one field combine (`min`: the tightest cap wins);
+ *    `unset` is the field's value when no flag sets it. Without either, the field is a boolean.
+ */
+export const QUIRK_DECLARATIONS = {
+  IGNORE_RESIDUE: { layer: 'transport', field: 'ignoreResidue',
+    why: 'dCSWDataResidue is garbage: use only what the host counted' },
+  MAX_SECTORS_64: { layer: 'transport', field: 'maxTransferBytes', sets: MAX_SECTORS_64_BYTES, fold: 'min',
+    unset: undefined, why: 'the bridge fails commands over 64 sectors: cap a command at 32 KiB' },
+  MAX_TRANSFER_BYTES: { layer: 'transport', field: 'maxTransferBytes', value: { min: 512 }, fold: 'min',
+    unset: undefined, why: 'cap a command at n bytes (MAX_TRANSFER_BYTES=n)' },
+  SINGLE_LUN: { layer: 'transport', field: 'singleLun',
+    why: 'only LUN 0 exists or works: do not ask Get Max LUN, use 0' },
+  NO_GET_MAX_LUN: { layer: 'transport', field: 'noGetMaxLun',
+    why: 'Get Max LUN hangs or crashes the device: do not send it' },
+  FIX_CAPACITY: { layer: 'disk', field: 'fixCapacity',
+    why: 'READ CAPACITY reports the number of blocks, not the last LBA (the disk driver subtracts one)' },
+  NO_READ_CAPACITY_16: { layer: 'disk', field: 'noReadCapacity16',
+    why: 'READ CAPACITY(16) confuses the device (the disk driver uses only (10))' },
+  GO_SLOW: { layer: 'transport', field: 'goSlow', why: 'slow bridge: four times longer CBW/data/CSW timeouts' },
+  RESET_DELAY: { layer: 'transport', field: 'resetDelayMs', value: { min: 0, default: DEFAULT_RESET_DELAY_MS },
+    fold: 'max', unset: 0,
+    why: 'wait after Mass Storage Reset before clearing halts (RESET_DELAY=ms, default 100)' },
+  NO_SYNCHRONIZE_CACHE: { layer: 'disk', field: 'noSynchronizeCache',
+    why: 'SYNCHRONIZE CACHE fails or hangs (the disk driver skips it)' },
+  NO_CSW_PIPELINING: { layer: 'transport', field: 'noCswPipelining',
+    why: 'the CSW read only after the data, data-IN one transfer at a time (QEMU xHCI loses it)' },
+  QUEUED_CSW_OUT_MAX: { layer: 'transport', field: 'queuedCswOutMax', value: { min: 1 }, fold: 'max', unset: 0,
+    why: '... except that a data-OUT of at most n bytes keeps its CSW read queued (=n; QEMU xHCI)' },
+  NO_EARLY_IN: { layer: 'transport', field: 'noEarlyIn',
+    why: 'an IN only when the device is due to send: data-IN after the CBW, CSW after the CBW and data-OUT' },
+  NO_EARLY_DATA_OUT: { layer: 'transport', field: 'noEarlyDataOut',
+    why: 'submit the data-OUT only once the CBW is through (else queued right behind it)' },
+  SENSE_LUN0_ONLY: { layer: 'hba', field: 'senseLun0Only',
+    why: 'REQUEST SENSE on LUN >= 1 answers for the target, not the LUN (the HBA reports sense unavailable)' },
+  IGNORE_UAS: { layer: 'transport', field: 'ignoreUas',
+    why: 'run Bulk-Only even where the device offers UAS (Linux US_FL_IGNORE_UAS; the transport choice reads it)' },
+} as const satisfies Readonly<Record<string, QuirkDeclaration>>;
+
+/** What {@link QUIRK_DECLARATIONS} says of one flag. */
+export interface QuirkDeclaration {
+  readonly layer: QuirkLayer;
+  readonly field: string;
+  readonly why: string;
+  /** NAME=n: the least n, and n when the name comes alone (else a value is required). */
+  readonly value?: { readonly min: number; readonly default?: number };
+  /** The flag alone stands for this value of its field. */
+  readonly sets?: number;
+  readonly fold?: 'min' | 'max';
+  readonly unset?: number | undefined;
+}
+
+type Declarations = typeof QUIRK_DECLARATIONS;
+/** One of QUIRK_FLAGS. */
+export type QuirkFlag = keyof Declarations;
+/** Every quirk flag, in declaration order. */
+export const QUIRK_FLAGS = Object.keys(QUIRK_DECLARATIONS) as readonly QuirkFlag[];
+
+/** The field a flag sets: a boolean for a plain flag, a number (or its `unset`) for a valued one. */
+type FieldValue<F extends QuirkFlag> = Declarations[F] extends { readonly unset: infer U } ? number | U : boolean;
+/** The resolved quirks one layer reads: a field per flag of that layer. */
+export type LayerQuirks<L extends QuirkLayer> = {
+  readonly [F in QuirkFlag as Declarations[F]['layer'] extends L ? Declarations[F]['field'] : never]: FieldValue<F>;
+};
+
+/** Resolved quirks of one device, as the layers read them: every layer's fields, the flags and where they came from. */
+export type Quirks = LayerQuirks<QuirkLayer> & {
   readonly flags: readonly QuirkFlag[];
-  readonly ignoreResidue: boolean;
-  readonly singleLun: boolean;
-  readonly noGetMaxLun: boolean;
-  readonly fixCapacity: boolean;
-  readonly noReadCapacity16: boolean;
-  readonly goSlow: boolean;
-  readonly noSynchronizeCache: boolean;
-  readonly noCswPipelining: boolean;
-  /**
-   * With noCswPipelining: a data-OUT command of at most this many bytes still has its CSW read queued with the
-   * CBW and the data (0 = none). QEMU's usb-storage takes up to 128 KiB of OUT data the moment it arrives (its
-   * SCSI layer's buffer), so behind xHCI, which hands the device each transfer as it is submitted, all of a small
-   * WRITE's data is in before the CSW read gets there; a larger one is still due, and the read is stalled.
-   */
-  readonly queuedCswOutMax: number;
-  /**
-   * Submit an IN transfer only when the device is due to answer it: the data-IN once the CBW is through, the CSW
-   * read once the CBW and any data-OUT are (else both go on the wire with the CBW).
-   */
-  readonly noEarlyIn: boolean;
-  /** Never queue the data-OUT behind a CBW still in flight. */
-  readonly noEarlyDataOut: boolean;
-  /** Sense from REQUEST SENSE on LUN >= 1 is not that LUN's (5/25/00 instead): report it unavailable. */
-  readonly senseLun0Only: boolean;
-  /** Cap on bytes per command from MAX_SECTORS_64 / MAX_TRANSFER_BYTES; undefined = no quirk cap. */
-  readonly maxTransferBytes: number | undefined;
-  /** Pause after Mass Storage Reset (0 unless RESET_DELAY). */
-  readonly resetDelayMs: number;
   /** Where the flags came from. */
   readonly source: 'none' | 'table' | 'override';
+};
+
+/** Each layer's part of a device's quirks: what the composition root hands the transport, the HBA and the disk. */
+export interface QuirkParts {
+  readonly transport: LayerQuirks<'transport'>;
+  readonly hba: LayerQuirks<'hba'>;
+  readonly disk: LayerQuirks<'disk'>;
 }
+
+/** The one function that splits a device's quirks by layer (from the declarations; no field is named twice). */
+export function quirkParts(q: Quirks): QuirkParts {
+  const parts: Record<QuirkLayer, Record<string, unknown>> = { transport: {}, hba: {}, disk: {} };
+  const all = q as unknown as Record<string, unknown>;
+  for (const flag of QUIRK_FLAGS) {
+    const d: QuirkDeclaration = QUIRK_DECLARATIONS[flag];
+    parts[d.layer][d.field] = all[d.field];
+  }
+  return parts as unknown as QuirkParts;
+}
+
+/** The keys of Quirks and of QuirkOverride (src/util/options.ts). */
+export const QUIRKS_KEYS = {
+  flags: true, ignoreResidue: true, singleLun: true, noGetMaxLun: true, fixCapacity: true, noReadCapacity16: true,
+  goSlow: true, noSynchronizeCache: true, noCswPipelining: true, queuedCswOutMax: true, noEarlyIn: true,
+  noEarlyDataOut: true, senseLun0Only: true, maxTransferBytes: true, resetDelayMs: true, ignoreUas: true, source: true,
+} as const satisfies KnownKeys<Quirks>;
 
 /** One row of the quirks table: a VID:PID (and bcdDevice range), its flags and why. */
 export interface QuirkEntry {
@@ -82,11 +136,10 @@ export interface QuirkEntry {
   readonly why: string;
 }
 
-/** Bytes per command under MAX_SECTORS_64: 64 blocks of 512 bytes. */
-export const MAX_SECTORS_64_BYTES = 64 * 512;
-const DEFAULT_RESET_DELAY_MS = 100;
-
-/** Known devices. Linux entries are from drivers/usb/storage/unusual_devs.h (bcd ranges as there). */
+/**
+ * Known devices. Linux entries are from drivers/usb/storage/unusual_devs.h (bcd ranges as there). The software
+ * disk's personalities are not here: they bring their quirks as overrides, the way a user would (src/mock).
+ */
 export const QUIRK_TABLE: readonly QuirkEntry[] = [
   { vendorId: 0x46f4, productId: 0x0001, quirks: ['SENSE_LUN0_ONLY'],
     why: 'QEMU usb-storage/usb-bot: REQUEST SENSE on LUN >= 1 with sense pending is routed to the SCSI target, '
@@ -95,7 +148,9 @@ export const QUIRK_TABLE: readonly QuirkEntry[] = [
     why: 'QEMU usb-storage behind qemu-xhci (SuperSpeed): a CSW read queued while a 1 MiB data read is pending '
       + 'never completes, and one queued while a 1 MiB data-OUT is still due is stalled (bench-lab fastpath; lab '
       + 'README quirk 2), so data-IN segments go one at a time and the CSW is read only after the data. The '
-      + 'data submitted with the CBW is taken, in and out, at every size tried (4 KiB .. 1 MiB)' },
+      + 'data submitted with the CBW is taken, in and out, at every size tried (4 KiB .. 1 MiB). Through USB/IP '
+      + '(usbip-host replays the URBs on the exporting host\'s xHCI) the same modes fail and the same are taken '
+      + '(bench-lab usbip, docs/rigs-usbip.md): the entry holds for the stick attached through vhci too' },
   { vendorId: 0x46f4, productId: 0x0001, speeds: ['super', 'super-plus'], quirks: ['QUEUED_CSW_OUT_MAX=122880'],
     why: 'QEMU usb-storage behind qemu-xhci: CBW, data-OUT and CSW read submitted together are taken at 4 KiB and '
       + '120 KiB in all seven bench-lab fastpath runs (2026-12-01) and stalled at 1 MiB in all seven: its SCSI layer '
@@ -107,22 +162,6 @@ export const QUIRK_TABLE: readonly QuirkEntry[] = [
       + 'size tried (4 KiB .. 1 MiB; facts 5, bench-lab fastpath). A data-OUT queued behind the CBW is taken. A CSW '
       + 'read queued behind the data-IN is taken too, but from the third session of a process on it made 4 KiB '
       + 'READs take 0.6-1.5 s each (four sessions, EHCI guest; 20-29 ms with NO_CSW_PIPELINING)' },
-  // The software device's personalities (src/mock/personalities.ts, VID 0xF055): each misbehaves like a real
-  // product, and needs its quirk for the same reason that product does.
-  { vendorId: 0xf055, productId: 0x5b01, quirks: ['IGNORE_RESIDUE'],
-    why: 'mock "ignore-residue": reports dCBWDataTransferLength as residue on every command' },
-  { vendorId: 0xf055, productId: 0x5b02, quirks: ['FIX_CAPACITY'],
-    why: 'mock "fix-capacity": READ CAPACITY returns the block count instead of the last LBA' },
-  { vendorId: 0xf055, productId: 0x5b03, quirks: ['NO_GET_MAX_LUN'],
-    why: 'mock "no-get-max-lun": stalls Get Max LUN' },
-  { vendorId: 0xf055, productId: 0x5b04, quirks: ['SINGLE_LUN'],
-    why: 'mock "single-lun": claims a second LUN that mirrors LUN 0' },
-  { vendorId: 0xf055, productId: 0x5b05, quirks: ['MAX_SECTORS_64'],
-    why: 'mock "max-sectors-64": phase error on READ/WRITE over 64 blocks' },
-  { vendorId: 0xf055, productId: 0x5b06, quirks: ['NO_READ_CAPACITY_16'],
-    why: 'mock "no-read-capacity-16": stalls and answers phase error to READ CAPACITY(16)' },
-  { vendorId: 0xf055, productId: 0x5b07, quirks: ['GO_SLOW'],
-    why: 'mock "slow": 20 ms per command plus transfer latency' },
   { vendorId: 0x03eb, productId: 0x2002, bcd: [0x0100, 0x0100], quirks: ['IGNORE_RESIDUE'],
     why: 'ATMEL SND1 Storage: reports bogus residue (unusual_devs.h)' },
   { vendorId: 0x03ee, productId: 0x6901, bcd: [0x0000, 0x0200], quirks: ['SINGLE_LUN'],
@@ -155,12 +194,15 @@ export interface QuirkOverride {
   readonly quirks: readonly string[];
 }
 
+export const QUIRK_OVERRIDE_KEYS = { vendorId: true, productId: true, quirks: true } as const satisfies KnownKeys<QuirkOverride>;
+
 /** Linux usb-storage.quirks letters usbms acts on. */
 const LINUX_LETTERS: Readonly<Record<string, QuirkFlag>> = {
   c: 'FIX_CAPACITY', e: 'NO_READ_CAPACITY_16', m: 'MAX_SECTORS_64', r: 'IGNORE_RESIDUE', s: 'SINGLE_LUN',
+  u: 'IGNORE_UAS',
 };
-/** Valid Linux letters for behaviour usbms does not have (sense sizes, UAS, locking ...): accepted, ignored. */
-const LINUX_LETTERS_IGNORED = new Set('abdfghijklnoptuwy');
+/** Valid Linux letters for behaviour usbms does not have (sense sizes, locking ...): accepted, ignored. */
+const LINUX_LETTERS_IGNORED = new Set('abdfghijklnoptwy');
 
 function parseHexId(text: string, what: string, item: string): number {
   if (!/^[0-9a-fA-F]{1,4}$/.test(text)) throw new QuirkParseError(`bad ${what} "${text}" in "${item}" (want 1-4 hex digits)`);
@@ -205,19 +247,19 @@ interface ParsedQuirk { flag: QuirkFlag; value: number | undefined }
 function parseQuirkName(token: string, where: string): ParsedQuirk {
   const m = /^([A-Z0-9_]+)(?:=(\d+))?$/.exec(token);
   const name = m?.[1];
-  if (m === null || name === undefined || !(QUIRK_FLAGS as readonly string[]).includes(name)) {
+  if (m === null || name === undefined || !Object.hasOwn(QUIRK_DECLARATIONS, name)) {
     throw new QuirkParseError(`unknown quirk "${token}" in "${where}" (known: ${QUIRK_FLAGS.join(', ')})`);
   }
   const flag = name as QuirkFlag;
-  const value = m[2] === undefined ? undefined : Number(m[2]);
-  if (flag === 'MAX_TRANSFER_BYTES' && (value === undefined || value < 512)) {
-    throw new QuirkParseError(`MAX_TRANSFER_BYTES needs a value >= 512 in "${where}"`);
+  const d: QuirkDeclaration = QUIRK_DECLARATIONS[flag];
+  const given = m[2] === undefined ? undefined : Number(m[2]);
+  if (d.value === undefined) {
+    if (given !== undefined) throw new QuirkParseError(`quirk ${flag} takes no value in "${where}"`);
+    return { flag, value: d.sets };
   }
-  if (flag === 'QUEUED_CSW_OUT_MAX' && (value === undefined || value < 1)) {
-    throw new QuirkParseError(`QUEUED_CSW_OUT_MAX needs a value >= 1 (bytes) in "${where}"`);
-  }
-  if (value !== undefined && flag !== 'MAX_TRANSFER_BYTES' && flag !== 'RESET_DELAY' && flag !== 'QUEUED_CSW_OUT_MAX') {
-    throw new QuirkParseError(`quirk ${flag} takes no value in "${where}"`);
+  const value = given ?? d.value.default;
+  if (value === undefined || value < d.value.min) {
+    throw new QuirkParseError(`${flag} needs a value >= ${d.value.min} in "${where}"`);
   }
   return { flag, value };
 }
@@ -227,27 +269,20 @@ export const NO_QUIRKS: Quirks = buildQuirks([], 'none');
 
 function buildQuirks(tokens: readonly string[], source: Quirks['source']): Quirks {
   const flags = new Set<QuirkFlag>();
-  let maxTransferBytes: number | undefined;
-  let resetDelayMs = 0;
-  let queuedCswOutMax = 0;
-  const cap = (n: number): void => { maxTransferBytes = maxTransferBytes === undefined ? n : Math.min(maxTransferBytes, n); };
+  const q: Record<string, unknown> = {};
+  for (const flag of QUIRK_FLAGS) {
+    const d: QuirkDeclaration = QUIRK_DECLARATIONS[flag];
+    q[d.field] = d.value === undefined && d.sets === undefined ? false : d.unset;
+  }
   for (const token of tokens) {
     const { flag, value } = parseQuirkName(token, 'quirk table');
     flags.add(flag);
-    if (flag === 'MAX_SECTORS_64') cap(MAX_SECTORS_64_BYTES);
-    if (flag === 'MAX_TRANSFER_BYTES' && value !== undefined) cap(value);
-    if (flag === 'RESET_DELAY') resetDelayMs = value ?? DEFAULT_RESET_DELAY_MS;
-    if (flag === 'QUEUED_CSW_OUT_MAX' && value !== undefined) queuedCswOutMax = Math.max(queuedCswOutMax, value);
+    const d: QuirkDeclaration = QUIRK_DECLARATIONS[flag];
+    if (value === undefined) { q[d.field] = true; continue; }
+    const old = q[d.field];
+    q[d.field] = typeof old !== 'number' ? value : d.fold === 'min' ? Math.min(old, value) : Math.max(old, value);
   }
-  const has = (f: QuirkFlag): boolean => flags.has(f);
-  return {
-    flags: [...flags], source, maxTransferBytes, resetDelayMs, queuedCswOutMax,
-    ignoreResidue: has('IGNORE_RESIDUE'), singleLun: has('SINGLE_LUN'), noGetMaxLun: has('NO_GET_MAX_LUN'),
-    fixCapacity: has('FIX_CAPACITY'), noReadCapacity16: has('NO_READ_CAPACITY_16'), goSlow: has('GO_SLOW'),
-    noSynchronizeCache: has('NO_SYNCHRONIZE_CACHE'), noCswPipelining: has('NO_CSW_PIPELINING'),
-    senseLun0Only: has('SENSE_LUN0_ONLY'), noEarlyIn: has('NO_EARLY_IN'),
-    noEarlyDataOut: has('NO_EARLY_DATA_OUT'),
-  };
+  return { ...q, flags: [...flags], source } as unknown as Quirks;
 }
 
 /** What resolveQuirks needs to know of a device. */
@@ -263,7 +298,7 @@ export interface QuirkLookup {
 /** The quirks of one device: a user override for its VID:PID wins over the table; table entries add up. */
 export function resolveQuirks(dev: QuirkLookup, overrides: readonly QuirkOverride[] = [],
   table: readonly QuirkEntry[] = QUIRK_TABLE): Quirks {
-  const id = `${hex4(dev.vendorId)}:${hex4(dev.productId)}`;
+  const id = vidPid(dev.vendorId, dev.productId);
   const override = overrides.find((o) => o.vendorId === dev.vendorId && o.productId === dev.productId);
   if (override !== undefined) {
     log('%s: user override %s', id, override.quirks.join('+') || '(none)');
@@ -277,4 +312,3 @@ export function resolveQuirks(dev: QuirkLookup, overrides: readonly QuirkOverrid
   return buildQuirks(hits.flatMap((e) => e.quirks), 'table');
 }
 
-export function hex4(n: number): string { return n.toString(16).padStart(4, '0'); }

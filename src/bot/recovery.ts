@@ -6,14 +6,16 @@
 import { isUsbError } from '../usb/errors.js';
 import type { ControlSetup, UsbPort } from '../usb/port.js';
 import { logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
+import type { RecoverySink } from '../util/recovery.js';
 import type { Quirks } from './quirks.js';
-import { BOT_MAX_LUN, BOT_REQUEST, BOT_REQUEST_TYPE } from './wire.js';
+import { BOT_MAX_LUN, BOT_REQUEST, BOT_REQUEST_TYPE } from '../usb/wire/bot.js';
 
 const log = logger('bot');
 
-/** bRequest of Bulk-Only Mass Storage Reset (./wire.ts). */
+/** bRequest of Bulk-Only Mass Storage Reset (src/usb/wire/bot.ts). */
 export const BOMSR_REQUEST = BOT_REQUEST.MASS_STORAGE_RESET;
-/** bRequest of Get Max LUN (./wire.ts). */
+/** bRequest of Get Max LUN (src/usb/wire/bot.ts). */
 export const GET_MAX_LUN_REQUEST = BOT_REQUEST.GET_MAX_LUN;
 const CLASS_INTERFACE_OUT = BOT_REQUEST_TYPE.OUT;
 const CLASS_INTERFACE_IN = BOT_REQUEST_TYPE.IN;
@@ -64,31 +66,35 @@ export interface RecoveryTimeouts {
   readonly resetDelayMs: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Reset Recovery. Resolves true when the device is back (by BOT reset or by port reset), false when even the
  * port reset failed. Rejects only with UsbDeviceGoneError. No transfer of ours may be in flight when called.
  */
-export async function resetRecovery(port: UsbPort, t: RecoveryTimeouts): Promise<boolean> {
+export async function resetRecovery(port: UsbPort, t: RecoveryTimeouts, report?: RecoverySink, why = 'asked for')
+  : Promise<boolean> {
   try {
+    report?.({ step: 'mass-storage-reset', detail: `Reset Recovery (${why}): Bulk-Only Mass Storage Reset`,
+      waitingFor: 'the device to accept it', timeoutMs: t.controlMs });
     await port.controlOut(massStorageResetSetup(port.info.interfaceNumber), undefined, t.controlMs);
     // Some bridges answer control requests but are still resetting (RESET_DELAY quirk).
     if (t.resetDelayMs > 0) await sleep(t.resetDelayMs);
-    await port.clearHalt('in');
-    await port.clearHalt('out');
+    for (const pipe of ['in', 'out'] as const) {
+      report?.({ step: 'clear-halt', detail: `clear halt of bulk-${pipe}`, waitingFor: 'the device to accept it' });
+      await port.clearHalt(pipe);
+    }
     log('reset recovery done (mass storage reset, clear halt in, clear halt out)');
     return true;
   } catch (e) {
     if (isUsbError(e, 'NO_DEVICE')) throw e;
     log('reset recovery failed (%s): trying a port reset', e instanceof Error ? e.message : String(e));
   }
-  return portResetOnly(port);
+  return portResetOnly(port, report, 'Reset Recovery failed: USB port reset');
 }
 
 /** USB port reset. true = the device is back; false = it failed. Rejects only with UsbDeviceGoneError. */
-export async function portResetOnly(port: UsbPort): Promise<boolean> {
+export async function portResetOnly(port: UsbPort, report?: RecoverySink, detail = 'USB port reset'): Promise<boolean> {
   try {
+    report?.({ step: 'port-reset', detail, waitingFor: 'the device to re-enumerate' });
     await port.resetDevice();
     log('port reset done');
     return true;

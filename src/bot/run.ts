@@ -13,8 +13,7 @@
 import { isUsbError, UsbTimeoutError } from '../usb/errors.js';
 import type { Pipe, UsbPort } from '../usb/port.js';
 import { logger } from '../util/log.js';
-import { CSW_STATUS_PHASE_ERROR } from './api.js';
-import type { BotRequest, BotResult, DataDirection } from './api.js';
+import type { DataDirection, TransportCommand, TransportResult } from '../transport/index.js';
 import { CbwEncoder, CBW_LENGTH, type CbwFields } from './cbw.js';
 import type { BotCommand } from './command.js';
 import { Completion } from './completion.js';
@@ -24,9 +23,25 @@ import type { BotPhase } from './errors.js';
 import { PhaseFailure, looksLikeExtraData, usbFailure } from './failure.js';
 import type { BotTimeouts } from './options.js';
 import type { Quirks } from './quirks.js';
-import type { TransportSlot } from './slot.js';
+import type { BotSlot } from './slot.js';
+import { CSW_STATUS } from '../usb/wire/bot.js';
 
 const log = logger('bot');
+
+/**
+ * The SCSI status byte (SAM-5 5.3) each meaningful bCSWStatus stands for: BOT says only "passed" (GOOD) or
+ * "failed" (CHECK CONDITION: the sense data says why, and the HBA asks for it with REQUEST SENSE).
+ */
+const STATUS_GOOD = 0x00;
+const STATUS_CHECK_CONDITION = 0x02;
+
+/** A Bulk-Only command's {@link TransportResult}, with what BOT alone knows about it. */
+export interface BotResult extends TransportResult {
+  /** dCSWDataResidue exactly as the device reported it. */
+  deviceResidue: number;
+  /** The data phase ended in a STALL (cleared before the CSW was read). */
+  dataStalled: boolean;
+}
 
 /** When the data and the CSW read of a command go on the wire (see the file comment). */
 export interface WirePlan {
@@ -79,14 +94,14 @@ export class CommandRunner {
   }
 
   /** The command's deadline passed, or it was aborted: take everything of it off the wire. */
-  cancel(slot: TransportSlot | undefined): void {
+  cancel(slot: BotSlot | undefined): void {
     this.cbw.cancel();
     slot?.cancelAll();
     this.csw.cancel();
   }
 
   /** Run `req` as `slot.cmd` (begun by the caller). Resolves with the slot's result object; throws PhaseFailure. */
-  async run(slot: TransportSlot, req: BotRequest): Promise<BotResult> {
+  async run(slot: BotSlot, req: TransportCommand): Promise<BotResult> {
     const cmd = slot.cmd;
     const dir = req.direction;
     const hasData = dir !== 'none' && cmd.expected > 0;
@@ -149,18 +164,19 @@ export class CommandRunner {
     }
     cmd.enter('csw', Math.max(this.timeouts.cswMs, req.dataTimeoutMs));
     csw ??= await this.readCsw(cmd, req);
-    if (csw.status === CSW_STATUS_PHASE_ERROR) {
+    if (csw.status === CSW_STATUS.PHASE_ERROR) {
       throw new PhaseFailure('phase-error', 'csw', 'device reported phase error', undefined, cmd.transferred);
     }
     // A new result each time: callers may keep it (the one small object a command allocates on purpose).
     return {
-      status: csw.status, transferred: cmd.transferred, deviceResidue: csw.dataResidue, dataStalled: cmd.dataStalled,
+      status: csw.status === CSW_STATUS.PASSED ? STATUS_GOOD : STATUS_CHECK_CONDITION, transferred: cmd.transferred,
       residue: hostResidue(cmd.expected, cmd.transferred, csw.dataResidue, this.quirks.ignoreResidue),
+      senseLength: -1, deviceResidue: csw.dataResidue, dataStalled: cmd.dataStalled,
     };
   }
 
   /** Read the CSW (or take the queued read); a STALL gets one clear-halt and one more read, a ZLP one more read. */
-  private async readCsw(cmd: BotCommand, req: BotRequest): Promise<Csw> {
+  private async readCsw(cmd: BotCommand, req: TransportCommand): Promise<Csw> {
     let retried = false;
     let pending = cmd.cswQueued;
     cmd.cswQueued = false;
@@ -206,7 +222,7 @@ export class CommandRunner {
   }
 
   /** After a failed CBW: cancel the data and CSW that went with it, and wait until they are off the wire. */
-  private async drain(slot: TransportSlot, submitted: number, pipe: Pipe): Promise<void> {
+  private async drain(slot: BotSlot, submitted: number, pipe: Pipe): Promise<void> {
     if (submitted > 0) {
       slot.cancelAll();
       for (let i = 0; i < submitted; i++) await slot.completion(pipe, i).wait;

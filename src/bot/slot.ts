@@ -1,16 +1,16 @@
 /**
- * Per-packet resources (allocated once by the HBA's tran_pkt_constructor through allocSlot): the command state
- * ({@link BotCommand}) and one reusable bulk transfer with its {@link Completion} per data segment and direction,
- * so that a command allocates no buffers, no transfers and no state objects.
+ * BOT's {@link TransportSlot}: the per-command resources the HBA's tran_pkt_constructor allocates once through
+ * allocSlot: the command state ({@link BotCommand}) and one reusable bulk transfer with its {@link Completion} per
+ * data segment and direction, so that a command allocates no buffers, no transfers and no state objects.
  */
 import { UsbCancelledError } from '../usb/errors.js';
 import type { Pipe, UsbPort } from '../usb/port.js';
-import type { BotSlot } from './api.js';
+import type { TransportSlot } from '../transport/index.js';
 import { BotCommand } from './command.js';
 import { Completion } from './completion.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 
-export class TransportSlot implements BotSlot {
+export class BotSlot implements TransportSlot {
   freed = false;
   readonly cmd: BotCommand;
   /** Set by cancelAll (abort/close/deadline): segments submitted afterwards fail at once, off the wire. */

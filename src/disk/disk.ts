@@ -2,20 +2,24 @@
  * The disk target driver: what sd(4D) is to scsa2usb, in idiomatic TypeScript above the SCSA entry points.
  *
  * Every command is a packet from scsi_init_pkt(SLEEP_FUNC) with auto request sense, run through the retry policy
- * of command.ts. LBAs are BigInt end to end; READ/WRITE(10) are used while the LBA and length fit, (16) beyond.
+ * of retry.ts. LBAs are BigInt end to end; READ/WRITE(10) are used while the LBA and length fit, (16) beyond.
  * Transfers are split at the HBA's "dma-max" and land directly in the caller's buffer (views, no copies).
  */
 import { scsi_ifgetcap, scsi_ifsetcap, type scsi_address, type UsbmsHba } from '../scsa/index.js';
-import { commands, writeBlockCdb } from '../scsi/index.js';
+import { commands, type BlockCommandSpec } from '../scsi/index.js';
 import { logger } from '../util/log.js';
-import { DEFAULT_POLICY, runCommand, type CommandHooks, type CommandOptions, type CommandResult, type RetryPolicy } from './command.js';
+import { DEFAULT_POLICY, runCommand, type CommandData, type RetryPolicy } from './retry.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import type { RecoverySink } from '../util/recovery.js';
 import {
   DiskArgumentError, DiskError, DiskNoMediumError, DiskRangeError, DiskReadOnlyError, DiskWriteProtectedError,
   isDiskError,
 } from './errors.js';
-import { inquiry, readCapacity, readDeviceParameter, type Capacity, type CapacityQuirks, type InquiryInfo } from './identify.js';
+import {
+  inquiry, readCapacity, readDeviceParameter, type Capacity, type CapacityQuirks, type InquiryInfo, type Send,
+} from './identify.js';
 import { readProvisioning, unmapRange, writeSameRange, type Provisioning } from './provisioning.js';
-import { DiskCommands } from './commands.js';
+import { DiskCommands } from './unit-commands.js';
 import { createDiskReadStream, createDiskWriteStream, type DiskReadStreamOptions, type DiskWriteStreamOptions } from './streams.js';
 import type { Readable, Writable } from 'node:stream';
 
@@ -46,7 +50,16 @@ export interface DiskOpenOptions {
    * would consume a pending UNIT ATTENTION and wait out NOT READY. The medium is probed on first use instead.
    */
   probe?: boolean;
+  /** Told of each retry and each wait for the unit to become ready, as it begins (see src/util/recovery.ts). */
+  onRecovery?: RecoverySink | undefined;
 }
+
+const DISK_OPEN_KEYS = {
+  allowWrite: true, retries: true, readyTimeoutMs: true, readyPollMs: true, timeoutMs: true, quirks: true, probe: true, onRecovery: true,
+} as const satisfies KnownKeys<DiskOpenOptions>;
+const DISK_QUIRK_KEYS = {
+  fixCapacity: true, noReadCapacity16: true, readCapacity16: true, noSynchronizeCache: true,
+} as const satisfies KnownKeys<DiskQuirks>;
 
 /** A READ(10)/WRITE(10) moves at most 0xFFFF blocks; beyond the dma-max cap, commands are split anyway. */
 const MAX_BLOCKS_10 = 0xffff;
@@ -55,36 +68,28 @@ const DEFAULT_DMA_MAX = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
- * One block READ/WRITE's request, kept by its disk for the next one: Disk.transfer fills it and sends it, so
- * a command makes no request object and no closures (its CDB writers are made once, with the object). DMA
- * windows (PKT_DMA_PARTIAL) get their CDBs from `windows.writeCdbFor`.
+ * One block READ/WRITE, kept by its disk for the next one: Disk.transfer fills it and sends it as
+ * `send(cmd.spec, cmd.params, cmd)`, so a block command makes no parameter, data or window object. Its CDB comes
+ * from the READ/WRITE(10)/(16) declaration (src/scsi/rw.ts), as does each DMA window's (PKT_DMA_PARTIAL).
  */
-class BlockCommand implements CommandOptions {
-  name = '';
-  cdbLength: 10 | 16 = 10;
+class BlockCommand implements CommandData {
+  spec: BlockCommandSpec = commands.read10;
+  /** The CDB's parameters: an LBA, a length and FUA, nothing else (the declaration's fast path). */
+  readonly params = { lba: 0n, blocks: 0, fua: false };
   timeoutMs = 0;
   lba = 0n;
   blocks = 0;
   dataIn: Buffer | undefined = undefined;
   dataOut: Buffer | undefined = undefined;
-  private op: 'read' | 'write' = 'read';
-  private fua = false;
-  readonly writeCdb = (into: Buffer): void => { writeBlockCdb(into, this.op, this.cdbLength, this.lba, this.blocks, this.fua); };
-  readonly windows = {
-    blockSize: 512,
-    writeCdbFor: (into: Buffer, firstBlock: number, blocks: number): void => {
-      writeBlockCdb(into, this.op, this.cdbLength, this.lba + BigInt(firstBlock), blocks, this.fua);
-    },
-  };
+  readonly windows = { spec: this.spec, blockSize: 512 };
 
   prepare(op: 'read' | 'write', cdbLength: 10 | 16, lba: bigint, blocks: number, blockSize: number, timeoutMs: number,
     data: Buffer | undefined, fua = false): void {
-    this.op = op;
-    this.fua = fua;
-    this.cdbLength = cdbLength;
-    this.name = commands[`${op}${cdbLength}`].name;
-    this.lba = lba;
-    this.blocks = blocks;
+    this.spec = commands[`${op}${cdbLength}`];
+    this.windows.spec = this.spec;
+    this.params.lba = this.lba = lba;
+    this.params.blocks = this.blocks = blocks;
+    this.params.fua = fua;
     this.windows.blockSize = blockSize;
     this.timeoutMs = timeoutMs;
     this.dataIn = op === 'read' ? data : undefined;
@@ -112,7 +117,10 @@ export class Disk extends DiskCommands {
     private readonly opts: Required<Pick<DiskOpenOptions, 'allowWrite' | 'timeoutMs'>> & { quirks: DiskQuirks },
     policy: RetryPolicy,
   ) {
-    super(ap, policy, opts.timeoutMs);
+    super(ap, policy, opts.timeoutMs, {
+      onMediumChanged: () => this.probeMedium(),
+      startUnit: () => this.startStopUnit({ start: true }),
+    });
     const dmaMax = scsi_ifgetcap(ap, 'dma-max', 1);
     this.maxTransferBytes = dmaMax > 0 ? dmaMax : DEFAULT_DMA_MAX;
   }
@@ -122,6 +130,9 @@ export class Disk extends DiskCommands {
    * CAPACITY and the write-protect bit. A removable disk without a medium opens with `mediumPresent: false`.
    */
   static async open(hba: UsbmsHba, lun: number, options: DiskOpenOptions = {}): Promise<Disk> {
+    // Before anything is sent: a misspelt option (the old `timeoutS`) must not quietly become its default.
+    rejectUnknownKeys(options, DISK_OPEN_KEYS, 'Disk.open options');
+    rejectUnknownKeys(options.quirks, DISK_QUIRK_KEYS, 'Disk.open options.quirks');
     if (!Number.isInteger(lun) || lun < 0 || lun > hba.maxLun) {
       throw new DiskArgumentError(`LUN ${lun} does not exist (the device has LUNs 0..${hba.maxLun})`);
     }
@@ -132,13 +143,15 @@ export class Disk extends DiskCommands {
       retries: options.retries ?? DEFAULT_POLICY.retries,
       readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_POLICY.readyTimeoutMs,
       readyPollMs: options.readyPollMs ?? DEFAULT_POLICY.readyPollMs,
+      onRecovery: options.onRecovery,
     };
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new DiskArgumentError(`timeoutMs ${timeoutMs} is not a non-negative number of milliseconds`);
     }
-    const bootstrap = (o: CommandOptions): Promise<CommandResult> => runCommand(ap, o, policy, {});
-    const info = await inquiry(bootstrap, timeoutMs);
+    const context = { ap, policy, hooks: {}, timeoutMs };
+    const bootstrap: Send = (spec, params, data) => runCommand(context, spec, params, data);
+    const info = await inquiry(bootstrap);
     const disk = new Disk(hba, lun, ap, info,
       { allowWrite: options.allowWrite ?? false, timeoutMs, quirks: options.quirks ?? {} }, policy);
     log('LUN %d: %s %s %s, %s', lun, info.vendor, info.product, info.revision, info.removable ? 'removable' : 'fixed');
@@ -146,22 +159,14 @@ export class Disk extends DiskCommands {
     return disk;
   }
 
-  protected override hooks(): CommandHooks {
-    return {
-      onMediumChanged: () => this.probeMedium(),
-      startUnit: () => this.startStopUnit({ start: true }),
-    };
-  }
-
   /** TUR, then capacity and write protect; called at open and when the medium may have changed. */
   private async probeMedium(): Promise<void> {
     if (this.reprobing) return;
     this.reprobing = true;
     try {
-      await this.exec({ name: 'TEST UNIT READY', cdbLength: 6, timeoutMs: this.timeoutMs,
-        writeCdb: (into) => { commands.testUnitReady.encodeCdb({}, into); } });
-      this.capacityInfo = await readCapacity((o) => this.exec(o), this.opts.quirks, this.timeoutMs);
-      ({ writeProtected: this.wp, dpofua: this.dpofua } = await readDeviceParameter((o) => this.exec(o), this.timeoutMs));
+      await this.send(commands.testUnitReady, {});
+      this.capacityInfo = await readCapacity(this.sendOne, this.opts.quirks);
+      ({ writeProtected: this.wp, dpofua: this.dpofua } = await readDeviceParameter(this.sendOne));
       this.provisioningInfo = undefined; // another medium may say otherwise
     } catch (e) {
       if (!isDiskError(e, 'no-medium')) throw e;
@@ -172,6 +177,9 @@ export class Disk extends DiskCommands {
       this.reprobing = false;
     }
   }
+
+  /** `send` for the identify functions (made once: they take a function). */
+  private readonly sendOne: Send = (spec, params, data) => this.send(spec, params, data);
 
   /** Whether a medium is present (READ CAPACITY answered). */
   get mediumPresent(): boolean { return this.capacityInfo !== undefined; }
@@ -290,7 +298,7 @@ export class Disk extends DiskCommands {
     const p = await this.provisioning();
     if (!p.unmap) throw new DiskArgumentError(`LUN ${this.lun}: the device does not support UNMAP (VPD 0xB2 LBPU)`);
     const n = this.checkRangeBig(cap, lba, blocks);
-    await this.writing(() => unmapRange((o) => this.exec(o), p, lba, n, this.timeoutMs));
+    await this.writing(() => unmapRange(this.sendOne, p, lba, n));
   }
 
   /**
@@ -309,7 +317,7 @@ export class Disk extends DiskCommands {
       throw new DiskArgumentError(`WRITE SAME needs one ${cap.blockSize}-byte block, got ${block.length} bytes`);
     }
     const n = this.checkRangeBig(cap, lba, blocks);
-    await this.writing(() => writeSameRange((o) => this.exec(o), p, lba, n, block, unmap, this.timeoutMs));
+    await this.writing(() => writeSameRange(this.sendOne, p, lba, n, block, unmap));
   }
 
   /** checkRange for counts that may pass 2^53 blocks' worth of bytes (UNMAP, WRITE SAME move no data). */
@@ -337,7 +345,7 @@ export class Disk extends DiskCommands {
         const whole = done === 0 && n * blockSize === buf.length;
         const view = whole ? buf : buf.subarray(done * blockSize, (done + n) * blockSize);
         cmd.prepare(op, small ? 10 : 16, at, n, blockSize, this.timeoutMs, view, fua);
-        await this.exec(cmd);
+        await this.send(cmd.spec, cmd.params, cmd);
         done += n;
       }
     } finally {
@@ -355,8 +363,7 @@ export class Disk extends DiskCommands {
       const at = lba + BigInt(done);
       const n = Math.min(blocks - done, MAX_BLOCKS_10);
       const spec = at + BigInt(n) - 1n <= LBA_LIMIT_10 ? commands.verify10 : commands.verify16;
-      await this.exec({ name: spec.name, cdbLength: spec.cdbLength, timeoutMs: this.timeoutMs, lba: at, blocks: n,
-        writeCdb: (into) => { spec.encodeCdb({ lba: at, blocks: n }, into); } });
+      await this.send(spec, { lba: at, blocks: n }, { lba: at, blocks: n });
       done += n;
     }
   }
@@ -366,8 +373,7 @@ export class Disk extends DiskCommands {
     this.checkOpen();
     if (this.opts.quirks.noSynchronizeCache === true) return;
     try {
-      await this.exec({ name: 'SYNCHRONIZE CACHE(10)', cdbLength: 10, timeoutMs: this.timeoutMs,
-        writeCdb: (into) => { commands.synchronizeCache10.encodeCdb({ lba: 0n, blocks: 0 }, into); } });
+      await this.send(commands.synchronizeCache10, { lba: 0n, blocks: 0 });
     } catch (e) {
       // Many USB sticks have no cache and reject the opcode: nothing to flush is not a failure.
       if (isDiskError(e, 'illegal-request') && e.sense?.asc === 0x20) return;

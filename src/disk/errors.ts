@@ -32,6 +32,7 @@ export type DiskErrorKind =
   | 'data-protect' // DATA PROTECT from the device (write protected medium)
   | 'read-only' // a write on a disk not opened with { allowWrite: true }
   | 'aborted' // ABORTED COMMAND, or the packet was aborted
+  | 'no-sense' // CHECK CONDITION with NO SENSE (an unknown amount of data moved) that persisted through the retries
   | 'check-condition' // any other sense key
   | 'busy' // BUSY / TASK SET FULL / RESERVATION CONFLICT that persisted
   | 'timeout' // the command timed out (after the retries)
@@ -57,6 +58,7 @@ export interface DiskErrorOptions {
 const KIND_CODES: Readonly<Record<DiskErrorKind, UsbmsErrorCode>> = {
   'not-ready': 'DISK_NOT_READY', 'no-medium': 'DISK_NO_MEDIUM', medium: 'DISK_MEDIUM', hardware: 'DISK_HARDWARE',
   'illegal-request': 'DISK_ILLEGAL_REQUEST', 'unit-attention': 'DISK_UNIT_ATTENTION', 'data-protect': 'DISK_DATA_PROTECT',
+  'no-sense': 'DISK_NO_SENSE',
   'read-only': 'DISK_READ_ONLY', aborted: 'DISK_ABORTED', 'check-condition': 'DISK_CHECK_CONDITION', busy: 'DISK_BUSY',
   timeout: 'DISK_TIMEOUT', transport: 'DISK_TRANSPORT', 'device-gone': 'DISK_GONE', 'bad-response': 'DISK_BAD_RESPONSE',
   'invalid-argument': 'ARG_INVALID', 'out-of-range': 'DISK_LBA_OUT_OF_RANGE', closed: 'DISK_CLOSED',
@@ -154,6 +156,14 @@ export class DiskReadOnlyError extends DiskError {
 export class DiskIllegalRequestError extends DiskError {
   override readonly name = 'DiskIllegalRequestError';
   constructor(message: string, opts: DiskErrorOptions = {}) { super('illegal-request', message, opts); }
+}
+/**
+ * CHECK CONDITION whose valid sense says NO SENSE, on every try (DISK_NO_SENSE): a false check condition, an
+ * unknown amount of data moved, so nothing of the command counts (Linux sd_done, illumos sd_sense_key_no_sense).
+ */
+export class DiskNoSenseError extends DiskError {
+  override readonly name = 'DiskNoSenseError';
+  constructor(message: string, opts: DiskErrorOptions = {}) { super('no-sense', message, opts); }
 }
 /** The command timed out after the retries (DISK_TIMEOUT). */
 export class DiskTimeoutError extends DiskError {

@@ -5,12 +5,14 @@
  */
 import { commands } from '../scsi/index.js';
 import { logger } from '../util/log.js';
-import type { CommandOptions, CommandResult } from './command.js';
+import type { CdbSpec } from './packet.js';
+import type { CommandData, CommandResult } from './retry.js';
 import { DiskError, isDiskError } from './errors.js';
 
 const log = logger('disk');
 
-export type Exec = (opts: CommandOptions) => Promise<CommandResult>;
+/** How the functions here send a command: the disk's `send(spec, params, data)`. */
+export type Send = <P>(spec: CdbSpec<P>, params: P, data?: CommandData) => Promise<CommandResult>;
 
 /** What INQUIRY said about the logical unit. */
 export interface InquiryInfo {
@@ -61,13 +63,10 @@ function decoded<T>(command: string, decode: () => T): T {
   }
 }
 
-export async function inquiry(exec: Exec, timeoutMs: number): Promise<InquiryInfo> {
+export async function inquiry(send: Send): Promise<InquiryInfo> {
   const data = Buffer.alloc(INQUIRY_LENGTH);
-  const r = await exec({
-    name: 'INQUIRY', cdbLength: commands.inquiry.cdbLength, timeoutMs, dataIn: data, allowResid: true,
-    minBytes: STANDARD_INQUIRY_LENGTH,
-    writeCdb: (into) => { commands.inquiry.encodeCdb({ allocationLength: INQUIRY_LENGTH }, into); },
-  });
+  const r = await send(commands.inquiry, { allocationLength: INQUIRY_LENGTH },
+    { dataIn: data, allowResid: true, minBytes: STANDARD_INQUIRY_LENGTH });
   const d = decoded('INQUIRY', () => commands.inquiry.decodeData(data, INQUIRY_LENGTH - r.resid));
   return {
     deviceType: d.peripheralDeviceType, peripheralQualifier: d.peripheralQualifier, removable: d.removable,
@@ -82,38 +81,32 @@ function checkBlockSize(blockSize: number, source: string): void {
   }
 }
 
-async function readCapacity10(exec: Exec, timeoutMs: number): Promise<{ lastLba: bigint; blockSize: number }> {
+async function readCapacity10(send: Send): Promise<{ lastLba: bigint; blockSize: number }> {
   const data = Buffer.alloc(8);
-  await exec({
-    name: 'READ CAPACITY(10)', cdbLength: commands.readCapacity10.cdbLength, timeoutMs, dataIn: data, minBytes: 8,
-    writeCdb: (into) => { commands.readCapacity10.encodeCdb({}, into); },
-  });
+  await send(commands.readCapacity10, {}, { dataIn: data, minBytes: 8 });
   const d = decoded('READ CAPACITY(10)', () => commands.readCapacity10.decodeData(data));
   return { lastLba: BigInt(d.returnedLba), blockSize: d.blockLength };
 }
 
-async function readCapacity16(exec: Exec, timeoutMs: number): Promise<{ lastLba: bigint; blockSize: number }> {
+async function readCapacity16(send: Send): Promise<{ lastLba: bigint; blockSize: number }> {
   const data = Buffer.alloc(RC16_LENGTH);
-  const r = await exec({
-    name: 'READ CAPACITY(16)', cdbLength: commands.readCapacity16.cdbLength, timeoutMs, dataIn: data,
-    allowResid: true, minBytes: RC16_DECODED_BYTES,
-    writeCdb: (into) => { commands.readCapacity16.encodeCdb({ allocationLength: RC16_LENGTH }, into); },
-  });
+  const r = await send(commands.readCapacity16, { allocationLength: RC16_LENGTH },
+    { dataIn: data, allowResid: true, minBytes: RC16_DECODED_BYTES });
   const d = decoded('READ CAPACITY(16)', () => commands.readCapacity16.decodeData(data, RC16_LENGTH - r.resid));
   return { lastLba: d.returnedLba, blockSize: d.blockLength };
 }
 
-export async function readCapacity(exec: Exec, quirks: CapacityQuirks, timeoutMs: number): Promise<Capacity> {
+export async function readCapacity(send: Send, quirks: CapacityQuirks): Promise<Capacity> {
   let source: Capacity['source'] = 'READ CAPACITY(10)';
   let answer: { lastLba: bigint; blockSize: number } | undefined;
   if (quirks.readCapacity16 === true && quirks.noReadCapacity16 !== true) {
-    answer = await readCapacity16(exec, timeoutMs);
+    answer = await readCapacity16(send);
     source = 'READ CAPACITY(16)';
   } else {
-    answer = await readCapacity10(exec, timeoutMs);
+    answer = await readCapacity10(send);
     // 0xFFFFFFFF: "the capacity does not fit, ask READ CAPACITY(16)" (SBC-4 5.16.2).
     if (answer.lastLba === 0xffff_ffffn && quirks.noReadCapacity16 !== true) {
-      answer = await readCapacity16(exec, timeoutMs);
+      answer = await readCapacity16(send);
       source = 'READ CAPACITY(16)';
     }
   }
@@ -138,25 +131,21 @@ export interface DeviceParameter {
  * SENSE(6) page 0x3F as EDK2 sends it; devices that reject (6) get (10); a device that supports neither is taken
  * as writable without FUA (the write itself will then fail with DATA PROTECT if it is not writable).
  */
-export async function readDeviceParameter(exec: Exec, timeoutMs: number): Promise<DeviceParameter> {
+export async function readDeviceParameter(send: Send): Promise<DeviceParameter> {
   const data = Buffer.alloc(192);
   const bits = (d: { writeProtected: boolean; dpofua: boolean }): DeviceParameter =>
     ({ writeProtected: d.writeProtected, dpofua: d.dpofua });
   try {
-    const r = await exec({
-      name: 'MODE SENSE(6)', cdbLength: commands.modeSense6.cdbLength, timeoutMs, dataIn: data, allowResid: true,
-      writeCdb: (into) => { commands.modeSense6.encodeCdb({ dbd: true, pageCode: 0x3f, allocationLength: 192 }, into); },
-    });
+    const r = await send(commands.modeSense6, { dbd: true, pageCode: 0x3f, allocationLength: 192 },
+      { dataIn: data, allowResid: true });
     if (192 - r.resid >= 4) return bits(commands.modeSense6.decodeData(data, 192 - r.resid));
   } catch (e) {
     if (!isDiskError(e, 'illegal-request') && !isDiskError(e, 'transport')) throw e;
     log('MODE SENSE(6) failed (%s), trying MODE SENSE(10)', (e as Error).message);
   }
   try {
-    const r = await exec({
-      name: 'MODE SENSE(10)', cdbLength: commands.modeSense10.cdbLength, timeoutMs, dataIn: data, allowResid: true,
-      writeCdb: (into) => { commands.modeSense10.encodeCdb({ dbd: true, pageCode: 0x3f, allocationLength: 192 }, into); },
-    });
+    const r = await send(commands.modeSense10, { dbd: true, pageCode: 0x3f, allocationLength: 192 },
+      { dataIn: data, allowResid: true });
     if (192 - r.resid >= 8) return bits(commands.modeSense10.decodeData(data, 192 - r.resid));
   } catch (e) {
     if (!isDiskError(e, 'illegal-request') && !isDiskError(e, 'transport')) throw e;

@@ -9,7 +9,7 @@
 import { commands, decodeVpdPage, encodeUnmapList, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH } from '../scsi/index.js';
 import { logger } from '../util/log.js';
 import { isDiskError } from './errors.js';
-import type { CommandOptions, CommandResult } from './command.js';
+import type { Send } from './identify.js';
 
 const log = logger('disk');
 
@@ -56,7 +56,7 @@ export async function readProvisioning(inquiryVpd: (page: number) => Promise<Buf
           maxWriteSameBlocks: bl.limits.maxWriteSameLength ?? 0n };
       }
     }
-    // SBC-4 6.6.4: a MAXIMUM UNMAP LBA COUNT of 0 means UNMAP is not implemented, whatever LBPU says.
+    // SBC-4 6.6.4: a MAXIMUM UNMAP LBA COUNT of 0 means the device has no UNMAP, whatever LBPU says.
     const reported = supported.pages.includes(0xb0);
     const unmap = p.lbpu && (!reported || (limits.maxUnmapBlocks > 0 && limits.maxUnmapDescriptors > 0));
     return { unmap, writeSameUnmap: p.lbpws, unmappedReadsZero: p.lbprz !== 0, ...limits };
@@ -66,8 +66,6 @@ export async function readProvisioning(inquiryVpd: (page: number) => Promise<Buf
     return FULLY_PROVISIONED;
   }
 }
-
-type Exec = (o: CommandOptions) => Promise<CommandResult>;
 
 /** When the device does not report a limit: blocks per UNMAP descriptor and per WRITE SAME. */
 const UNREPORTED_UNMAP_BLOCKS = 0xffff_ffff;
@@ -79,8 +77,7 @@ const LIST_DESCRIPTORS = Math.floor((0xffff - UNMAP_HEADER_LENGTH) / UNMAP_DESCR
  * UNMAP `blocks` blocks from `lba`, in as few commands as the limits allow (each descriptor at most
  * maxUnmapBlocks, each list at most maxUnmapDescriptors).
  */
-export async function unmapRange(exec: Exec, p: Provisioning, lba: bigint, blocks: bigint, timeoutMs: number)
-  : Promise<void> {
+export async function unmapRange(send: Send, p: Provisioning, lba: bigint, blocks: bigint): Promise<void> {
   const perDescriptor = BigInt(p.maxUnmapBlocks > 0 ? p.maxUnmapBlocks : UNREPORTED_UNMAP_BLOCKS);
   const perList = Math.min(LIST_DESCRIPTORS, p.maxUnmapDescriptors > 0 ? p.maxUnmapDescriptors : LIST_DESCRIPTORS);
   const descriptors: { lba: bigint; blocks: number }[] = [];
@@ -98,8 +95,8 @@ export async function unmapRange(exec: Exec, p: Provisioning, lba: bigint, block
     }
     const length = encodeUnmapList(descriptors, list);
     const data = list.subarray(0, length);
-    await exec({ name: 'UNMAP', cdbLength: 10, timeoutMs, dataOut: data, lba: first, blocks: Number(at - first),
-      writeCdb: (into) => { commands.unmap.encodeCdb({ parameterListLength: length }, into); } });
+    await send(commands.unmap, { parameterListLength: length },
+      { dataOut: data, lba: first, blocks: Number(at - first) });
   }
 }
 
@@ -107,15 +104,14 @@ export async function unmapRange(exec: Exec, p: Provisioning, lba: bigint, block
  * WRITE SAME(16) of `block` (one logical block) over `blocks` blocks from `lba`, with the UNMAP bit when asked,
  * cut at the device's MAXIMUM WRITE SAME LENGTH.
  */
-export async function writeSameRange(exec: Exec, p: Provisioning, lba: bigint, blocks: bigint, block: Buffer,
-  unmap: boolean, timeoutMs: number): Promise<void> {
+export async function writeSameRange(send: Send, p: Provisioning, lba: bigint, blocks: bigint, block: Buffer,
+  unmap: boolean): Promise<void> {
   const limit = p.maxWriteSameBlocks > 0n ? p.maxWriteSameBlocks : BigInt(UNREPORTED_WRITE_SAME_BLOCKS);
   const perCommand = limit < 0xffff_ffffn ? limit : 0xffff_ffffn;
   for (let at = lba; at < lba + blocks;) {
     const n = Number(lba + blocks - at < perCommand ? lba + blocks - at : perCommand);
     const first = at;
-    await exec({ name: 'WRITE SAME(16)', cdbLength: 16, timeoutMs, dataOut: block, lba: first, blocks: n,
-      writeCdb: (into) => { commands.writeSame16.encodeCdb({ lba: first, blocks: n, unmap }, into); } });
+    await send(commands.writeSame16, { lba: first, blocks: n, unmap }, { dataOut: block, lba: first, blocks: n });
     at += BigInt(n);
   }
 }

@@ -79,25 +79,22 @@ export function untrustedSense(sense: DiskSense): string | undefined {
 }
 
 /**
- * A CHECK CONDITION that is nonetheless success: valid sense (see untrustedSense) saying RECOVERED ERROR, or NO
- * SENSE with nothing else wrong (ASC/ASCQ 00/00, no FILEMARK, EOM or ILI). For a command on blocks `range`, a
- * RECOVERED ERROR whose INFORMATION names a block outside the range is not about this command (stale sense).
- * Returns why not, or undefined when it is success.
+ * The sense rule: a CHECK CONDITION is nonetheless success only when valid sense (see untrustedSense) says
+ * RECOVERED ERROR about this command with nothing missing: for a command on blocks `range`, INFORMATION (when
+ * valid) must name one of them (otherwise the sense is stale), and `resid`, the bytes of the data phase that did
+ * not move, must be 0 (illumos sd_sense_key_recoverable_error). NO SENSE is never success: after a CHECK
+ * CONDITION it means an unknown amount of data moved (Linux sd_done: "a false check condition"), with or without
+ * FILEMARK, EOM, ILI or an ASC. Returns why not, or undefined when it is success.
  */
-export function notSuccess(sense: DiskSense, range?: { lba: bigint; blocks: number }): string | undefined {
+export function notSuccess(sense: DiskSense, range?: { lba: bigint; blocks: number }, resid = 0): string | undefined {
   const why = untrustedSense(sense);
   if (why !== undefined) return why;
-  const d = sense.decoded;
-  if (sense.key === SENSE_KEY.RECOVERED_ERROR) {
-    if (range !== undefined && sense.information !== undefined
-      && (sense.information < range.lba || sense.information >= range.lba + BigInt(range.blocks))) {
-      return `RECOVERED ERROR names LBA ${sense.information}, outside the command's ${range.lba}..${range.lba + BigInt(range.blocks) - 1n}`;
-    }
-    return undefined;
+  if (sense.key === SENSE_KEY.NO_SENSE) return `NO SENSE after CHECK CONDITION (${sense.text}): an unknown amount of data moved`;
+  if (sense.key !== SENSE_KEY.RECOVERED_ERROR) return `sense key ${sense.key}`;
+  if (range !== undefined && sense.information !== undefined
+    && (sense.information < range.lba || sense.information >= range.lba + BigInt(range.blocks))) {
+    return `RECOVERED ERROR names LBA ${sense.information}, outside the command's ${range.lba}..${range.lba + BigInt(range.blocks) - 1n}`;
   }
-  if (sense.key === SENSE_KEY.NO_SENSE) {
-    if (sense.asc !== 0 || sense.ascq !== 0 || d.filemark || d.eom || d.ili) return `NO SENSE with ${sense.text}`;
-    return undefined;
-  }
-  return `sense key ${sense.key}`;
+  if (resid > 0) return `RECOVERED ERROR with ${resid} bytes of the data phase not moved`;
+  return undefined;
 }

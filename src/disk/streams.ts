@@ -8,6 +8,8 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { DiskArgumentError } from './errors.js';
+import { asError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** The part of Disk the streams use (so tests and wrappers can pass anything shaped like it). */
 export interface BlockDevice {
@@ -39,6 +41,9 @@ export interface DiskWriteStreamOptions {
   chunkBlocks?: number;
 }
 
+const READ_STREAM_KEYS = { start: true, end: true, chunkBlocks: true } as const satisfies KnownKeys<DiskReadStreamOptions>;
+const WRITE_STREAM_KEYS = { start: true, chunkBlocks: true } as const satisfies KnownKeys<DiskWriteStreamOptions>;
+
 const FALLBACK_CHUNK_BLOCKS = 128;
 /**
  * A stream's default chunk stops here even when the device takes more per command: three chunks are alive at
@@ -64,6 +69,7 @@ export function defaultChunkBlocks(disk: BlockDevice): number {
 
 /** The range and chunk size a read of the disk asked for, with the defaults filled in and checked. */
 function readRange(disk: BlockDevice, opts: DiskReadStreamOptions): { start: bigint; end: bigint; chunkBlocks: number } {
+  rejectUnknownKeys(opts, READ_STREAM_KEYS, 'read options');
   const start = opts.start ?? 0n;
   const end = opts.end ?? disk.blocks - 1n;
   const chunkBlocks = opts.chunkBlocks ?? defaultChunkBlocks(disk);
@@ -117,7 +123,7 @@ export function createDiskReadStream(disk: BlockDevice, opts: DiskReadStreamOpti
 
   function onError(e: unknown): void {
     reading = false;
-    stream.destroy(e instanceof Error ? e : new Error(String(e)));
+    stream.destroy(asError(e));
   }
 
   return stream;
@@ -129,6 +135,7 @@ export function createDiskReadStream(disk: BlockDevice, opts: DiskReadStreamOpti
  * failure fails the next write or the final one. A trailing partial block fails the stream.
  */
 export function createDiskWriteStream(disk: BlockDevice, opts: DiskWriteStreamOptions = {}): Writable {
+  rejectUnknownKeys(opts, WRITE_STREAM_KEYS, 'write stream options');
   const chunkBlocks = opts.chunkBlocks ?? defaultChunkBlocks(disk);
   checkChunk(chunkBlocks);
   const blockSize = disk.blockSize;

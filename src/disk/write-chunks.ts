@@ -4,6 +4,7 @@
  */
 import { DiskArgumentError } from './errors.js';
 import { checkChunk, defaultChunkBlocks, type BlockDevice } from './streams.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** Where forEachWrite writes: `blocks` blocks from `start`, `chunkBlocks` per WRITE. */
 export interface WriteRange {
@@ -15,6 +16,8 @@ export interface WriteRange {
   chunkBlocks?: number;
 }
 
+const WRITE_RANGE_KEYS = { start: true, blocks: true, chunkBlocks: true } as const satisfies KnownKeys<WriteRange>;
+
 /**
  * Writes `range` in order: `fill` fills each chunk (all of it) with the blocks that go at `lba`, and while one
  * chunk's WRITE is on the wire the next chunk is filled in the other buffer (a file read in libuv's thread pool, a
@@ -25,6 +28,7 @@ export interface WriteRange {
  */
 export async function forEachWrite(disk: BlockDevice, range: WriteRange,
   fill: (chunk: Buffer, lba: bigint) => Promise<void> | void): Promise<void> {
+  rejectUnknownKeys(range, WRITE_RANGE_KEYS, 'forEachWrite range');
   const start = range.start ?? 0n;
   const end = start + range.blocks; // exclusive
   const chunkBlocks = range.chunkBlocks ?? defaultChunkBlocks(disk);

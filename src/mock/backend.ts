@@ -14,10 +14,13 @@
  * off detaches the device (sessions on it fail as gone); power on re-enumerates it after `enumerationDelayMs`.
  */
 import { UsbmsArgumentError } from '../util/errors.js';
-import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../usb/backend.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
+import { BACKEND_OPEN_KEYS, type BackendOpenOptions, type DeviceListing, type HubControl, type UsbBackend } from '../usb/backend.js';
 import { DeviceMismatchError } from '../usb/device-errors.js';
 import { UsbError } from '../usb/errors.js';
-import type { PortInfo, UsbPort } from '../usb/port.js';
+import type { AltSettingInfo, PortInfo, UsbPort } from '../usb/port.js';
+import type { UsbipExport, UsbipImport } from '../usb/usbip.js';
+import { UsbipExportedError } from '../usb/device-errors.js';
 import {
   formatPortPath, parseDeviceSelector, samePortLocation, selectOne, type DeviceSelector, type PortLocation,
 } from '../usb/selector.js';
@@ -36,12 +39,26 @@ export interface MockBackendOptions {
   enumerationDelayMs?: number;
 }
 
+const MOCK_BACKEND_KEYS = {
+  busNumber: true, rootPorts: true, rootPowerSwitching: true, enumerationDelayMs: true,
+} as const satisfies KnownKeys<MockBackendOptions>;
+
 interface Slot {
   readonly location: PortLocation;
   readonly device: MockUsbDevice;
   /** Descriptor facts read once at plug time (a device that is open cannot be probed again). */
   readonly info: PortInfo;
   address: number | undefined;
+  /** What USB/IP says of the port (a software stand-in for vhci-hcd and usbip-host, see {@link PlugOptions}). */
+  readonly usbip: PlugOptions;
+}
+
+/** How a software device is plugged: as a local device (default), attached through USB/IP, or exported. */
+export interface PlugOptions {
+  /** Listed as attached through vhci-hcd from this remote host and bus id. */
+  readonly usbip?: UsbipImport | undefined;
+  /** Listed as bound to usbip-host (exported), and refused by open() unless `forceExported`. */
+  readonly exported?: UsbipExport | undefined;
 }
 
 function toLocation(at: string | PortLocation): PortLocation {
@@ -71,10 +88,17 @@ export class MockBackend implements UsbBackend {
 
   /** An empty bus: only its root hub. */
   constructor(opts: MockBackendOptions = {}) {
+    rejectUnknownKeys(opts, MOCK_BACKEND_KEYS, 'MockBackend options');
     const busNumber = opts.busNumber ?? 0;
     this.enumerationDelayMs = opts.enumerationDelayMs ?? 20;
     this.root = this.makeHub({ busNumber, portNumbers: [] },
       { ports: opts.rootPorts ?? 8, powerSwitching: opts.rootPowerSwitching ?? 'none' });
+  }
+
+  /** The quirk overrides the plugged devices bring (their `hostQuirks`), joined; undefined when none does. */
+  get quirkOverrides(): string | undefined {
+    const all = this.slots.flatMap((s) => (s.device.hostQuirks === undefined ? [] : [s.device.hostQuirks]));
+    return all.length === 0 ? undefined : all.join(',');
   }
 
   /** Add a hub at the port path `at` (its parent hub must exist). */
@@ -86,7 +110,7 @@ export class MockBackend implements UsbBackend {
   }
 
   /** Plug `device` into the port `at` (its parent hub must exist); it enumerates at once if the port is powered. */
-  async plug(at: string | PortLocation, device: MockUsbDevice): Promise<void> {
+  async plug(at: string | PortLocation, device: MockUsbDevice, opts: PlugOptions = {}): Promise<void> {
     const location = toLocation(at);
     this.checkFree(location);
     // Plugging a device back in that unplug() pulled out connects it again (a fresh enumeration). A device that
@@ -96,7 +120,7 @@ export class MockBackend implements UsbBackend {
     const probe = device.open();
     const info = probe.info;
     await probe.close();
-    const slot: Slot = { location, device, info, address: undefined };
+    const slot: Slot = { location, device, info, address: undefined, usbip: opts };
     this.slots.push(slot);
     if (this.chainPowered(location)) slot.address = this.nextAddress++;
     else device.disconnect();
@@ -136,9 +160,11 @@ export class MockBackend implements UsbBackend {
 
   /** A port on the one device `selector` names (see UsbBackend.open). */
   async open(selector: DeviceSelector, options: BackendOpenOptions = {}): Promise<UsbPort> {
+    rejectUnknownKeys(options, BACKEND_OPEN_KEYS, 'MockBackend.open options');
     const row = selectOne(selector, await this.list());
     const slot = this.slots.find((s) => samePortLocation(s.location, row));
     if (slot === undefined || slot.address === undefined) throw new UsbError('NO_DEVICE', `${row.portPath} is gone`);
+    if (row.exported !== undefined && options.forceExported !== true) throw new UsbipExportedError(row, row.exported);
     const expect = options.expect;
     if (expect !== undefined && (slot.info.vendorId !== expect.vendorId || slot.info.productId !== expect.productId ||
       slot.info.serialNumber !== expect.serialNumber)) {
@@ -169,13 +195,10 @@ export class MockBackend implements UsbBackend {
   }
 
   private row(s: Slot): DeviceListing {
-    const i = s.info;
     return {
-      vendorId: i.vendorId, productId: i.productId, busNumber: s.location.busNumber, deviceAddress: s.address ?? 0,
-      portNumbers: [...s.location.portNumbers], portPath: formatPortPath(s.location), serialNumber: i.serialNumber,
-      manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
-      interfaceNumber: i.interfaceNumber, protocol: 'BOT', protocolCode: 0x50, hasBotAltSetting: true,
-      kernelDriverActive: false,
+      ...softwareListing(s.info, s.location, s.address ?? 0, s.device.altSettings),
+      ...(s.usbip.usbip === undefined ? {} : { usbip: s.usbip.usbip }),
+      ...(s.usbip.exported === undefined ? {} : { exported: s.usbip.exported }),
     };
   }
 
@@ -229,12 +252,37 @@ export class MockBackend implements UsbBackend {
   }
 }
 
+/**
+ * The listing row of a software device (no kernel driver) plugged in at `location` with `address`: what its
+ * alternate settings offer (Bulk-Only when it lists none).
+ */
+export function softwareListing(i: PortInfo, location: PortLocation, address: number,
+  alts: readonly AltSettingInfo[] = []): DeviceListing {
+  const first = alts[0]?.interfaceProtocol ?? 0x50;
+  const offers = (p: number): boolean => (alts.length === 0 ? p === 0x50 : alts.some((a) => a.interfaceProtocol === p));
+  return {
+    vendorId: i.vendorId, productId: i.productId, busNumber: location.busNumber, deviceAddress: address,
+    portNumbers: [...location.portNumbers], portPath: formatPortPath(location), serialNumber: i.serialNumber,
+    manufacturer: i.manufacturer, product: i.product, accessDenied: false, speed: i.speed,
+    interfaceNumber: i.interfaceNumber, protocol: first === 0x50 ? 'BOT' : first === 0x62 ? 'UAS' : 'other',
+    protocolCode: first, hasBotAltSetting: offers(0x50), hasUasAltSetting: offers(0x62), kernelDriverActive: false,
+  };
+}
+
 /** The device's port with the location the backend gave it (the device itself does not know where it is plugged). */
 function withLocation(port: UsbPort, where: Pick<PortInfo, 'busNumber' | 'deviceAddress' | 'portNumbers'>): UsbPort {
-  const info: PortInfo = { ...port.info, ...where };
+  let seen = port.info;
+  let info: PortInfo = { ...seen, ...where };
+  const select = port.selectAltSetting?.bind(port);
   return {
-    info,
+    // Refreshed when the port's own info changes (selectAltSetting binds other pipes).
+    get info(): PortInfo {
+      if (port.info !== seen) { seen = port.info; info = { ...seen, ...where }; }
+      return info;
+    },
     get closed() { return port.closed; },
+    ...(port.altSettings === undefined ? {} : { altSettings: port.altSettings }),
+    ...(select === undefined ? {} : { selectAltSetting: select }),
     createTransfer: (pipe) => port.createTransfer(pipe),
     controlIn: (setup, length, timeoutMs) => port.controlIn(setup, length, timeoutMs),
     controlOut: (setup, data, timeoutMs) => port.controlOut(setup, data, timeoutMs),

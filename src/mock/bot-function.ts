@@ -6,7 +6,7 @@
 // Only the wire declarations are shared with the host engine; this device's logic is its own.
 import {
   CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_OFFSET, CSW_SIGNATURE, CSW_STATUS,
-} from '../bot/wire.js';
+} from '../usb/wire/bot.js';
 import { logger } from '../util/log.js';
 import { DeviceAbort, type InEndpoint, type OutEndpoint } from './endpoints.js';
 import type { FaultController } from './faults.js';
@@ -14,6 +14,7 @@ import type { MockLun } from './lun.js';
 import type { CommandPlan, OutSink, ScsiTarget } from './scsi-target.js';
 import { CSW_LENGTH, applyPick, botCase, freshPicks, type Picks } from './bot-picks.js';
 import type { DeviceEvent, Fault, MockDeviceQuirks, MockDeviceStats } from './types.js';
+import { UsbmsInternalError } from '../util/errors.js';
 
 const log = logger('mock', 'bot');
 
@@ -156,11 +157,30 @@ export class BulkOnlyFunction {
       plan.direction = 'none'; plan.length = 0; plan.status = 0; plan.sink = undefined;
     } else {
       const lun = dev.lunAt(lunNumber);
-      if (lun === undefined) throw new Error(`no LUN object for meaningful LUN ${lunNumber}`);
+      if (lun === undefined) throw new UsbmsInternalError(`no LUN object for meaningful LUN ${lunNumber}`);
       dev.target.execute(lun, lunNumber, cdb, plan);
+      if (picks.noSenseCorrupt && plan.status === 0 && plan.direction !== 'none') this.falseCheck(tag, plan);
     }
     const result = await this.dataPhase(tag, expected, hostDir, plan, forcePhaseError);
     await this.statusPhase(tag, expected, result.status, result.residue, result.caseNumber);
+  }
+
+  /**
+   * The no-sense-corrupt fault: CHECK CONDITION whose sense stays NO SENSE 00/00 (the target cleared it when the
+   * command began), and the data corrupted in the same command: a READ's bytes before they are sent, a WRITE's
+   * before they are stored.
+   */
+  private falseCheck(tag: number, plan: CommandPlan): void {
+    this.noteFault(tag, 'no-sense-corrupt');
+    plan.status = 1;
+    if (plan.direction === 'in') { invert(plan.data); return; }
+    const sink = plan.sink;
+    if (sink === undefined) return;
+    // A copy: the chunk is a view of the host's own buffer, which the host may send again.
+    plan.sink = {
+      accept: (offset, chunk) => { sink.accept(offset, invert(Buffer.from(chunk))); },
+      finish: (received) => { sink.finish(received); return 1; },
+    };
   }
 
   /** max-sectors and no-read-capacity-16 devices: stall the data pipe and answer phase error. */
@@ -306,7 +326,7 @@ export class BulkOnlyFunction {
     csw.fill(0);
     csw.writeUInt32LE(p.cswSignature ? 0x55534253 : CSW_SIGNATURE, CSW_OFFSET.signature);
     csw.writeUInt32LE(p.cswTag ? (tag ^ 0xffffffff) >>> 0 : tag, CSW_OFFSET.tag);
-    csw.writeUInt32LE(wireResidue >>> 0, CSW_OFFSET.residue);
+    csw.writeUInt32LE(wireResidue >>> 0, CSW_OFFSET.dataResidue);
     csw[CSW_OFFSET.status] = wireStatus & 0xff;
     if (p.cswSignature) this.noteFault(tag, 'csw-signature');
     if (p.cswTag) this.noteFault(tag, 'csw-tag');
@@ -317,4 +337,10 @@ export class BulkOnlyFunction {
     dev.record({ type: 'csw', tag, status: wireStatus, residue: wireResidue, case: caseNumber });
     await dev.inEp.send(csw.subarray(0, p.cswLength));
   }
+}
+
+/** Flip every bit (fault path only). */
+function invert(b: Buffer): Buffer {
+  for (let i = 0; i < b.length; i++) b[i] = ~(b[i] ?? 0) & 0xff;
+  return b;
 }

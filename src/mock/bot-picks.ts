@@ -4,7 +4,7 @@
  */
 import type { Fault } from './types.js';
 
-import { CSW_LENGTH } from '../bot/wire.js';
+import { CSW_LENGTH } from '../usb/wire/bot.js';
 
 /** A CSW is 13 bytes (the shared wire declaration). */
 export { CSW_LENGTH };
@@ -30,6 +30,8 @@ export interface Picks {
   cswLength: number;
   cswStatus: number | undefined;
   cswResidue: number | undefined;
+  /** CHECK CONDITION, NO SENSE, and the data corrupted in the same command. */
+  noSenseCorrupt: boolean;
 }
 
 /** BOT §6.7: the case number from host expectation (length, direction) and device intent. */
@@ -51,6 +53,7 @@ export function freshPicks(): Picks {
     stallCbw: false, cbwHang: false, dataStall: undefined, dataHang: false, dataDelay: 0, dataDisconnect: undefined,
     shortData: undefined, babble: 0, cswStall: false, cswHang: false, cswDelay: 0, cswDisconnect: false,
     lostCsw: false, phaseError: false, cswSignature: false, cswTag: false, cswLength: CSW_LENGTH, cswStatus: undefined, cswResidue: undefined,
+    noSenseCorrupt: false,
   };
 }
 
@@ -75,6 +78,7 @@ export function applyPick(p: Picks, f: Fault): void {
     case 'csw-residue': p.cswResidue = f.residue; break;
     case 'lost-csw': p.lostCsw = true; break;
     case 'phase-error': p.phaseError = true; break;
+    case 'no-sense-corrupt': p.noSenseCorrupt = true; break;
     case 'delay': if (f.phase === 'data') p.dataDelay = f.ms; else p.cswDelay = f.ms; break;
     case 'disconnect': if (f.phase === 'data') p.dataDisconnect = f.afterBytes ?? 0; else p.cswDisconnect = true; break;
     case 'medium-error': case 'capacity-off-by-one': case 'get-max-lun-stall': break;

@@ -6,6 +6,8 @@
  * That is why f3probe resets the device between writing and reading (facts.md §5).
  */
 import type { MediaStore } from './types.js';
+import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** Options of CachingMedia: how much a drive cache holds. */
 export interface CachingMediaOptions {
@@ -15,6 +17,8 @@ export interface CachingMediaOptions {
   blockSize?: number;
 }
 
+const CACHING_MEDIA_KEYS = { cacheBlocks: true, blockSize: true } as const satisfies KnownKeys<CachingMediaOptions>;
+
 export class CachingMedia implements MediaStore {
   readonly size: bigint;
   private readonly cacheBlocks: number;
@@ -23,11 +27,12 @@ export class CachingMedia implements MediaStore {
   private readonly cache = new Map<bigint, Buffer>();
 
   constructor(private readonly backing: MediaStore, opts: CachingMediaOptions = {}) {
+    rejectUnknownKeys(opts, CACHING_MEDIA_KEYS, 'CachingMedia options');
     this.size = backing.size;
     this.cacheBlocks = opts.cacheBlocks ?? 1024;
     this.blockSize = opts.blockSize ?? 512;
-    if (!Number.isInteger(this.cacheBlocks) || this.cacheBlocks < 1) throw new RangeError('cacheBlocks must be >= 1');
-    if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new RangeError('blockSize must be >= 1');
+    if (!Number.isInteger(this.cacheBlocks) || this.cacheBlocks < 1) throw new UsbmsArgumentError('cacheBlocks must be >= 1', { argument: 'cacheBlocks' });
+    if (!Number.isInteger(this.blockSize) || this.blockSize < 1) throw new UsbmsArgumentError('blockSize must be >= 1', { argument: 'blockSize' });
   }
 
   get readOnly(): boolean { return this.backing.readOnly ?? false; }

@@ -9,6 +9,7 @@
  */
 import { UsbOverflowError, UsbStallError, type UsbError } from '../usb/errors.js';
 import type { Pipe } from '../usb/port.js';
+import { UsbmsError, UsbmsInternalError } from '../util/errors.js';
 
 /** One host transfer as the device sees it. */
 export interface HostXfer {
@@ -19,9 +20,13 @@ export interface HostXfer {
   finish(error: UsbError | undefined): void;
 }
 
-/** Thrown into the device's own await points when a reset or disconnect ends what it was doing. */
-export class DeviceAbort extends Error {
-  constructor(readonly why: string) { super(`device activity aborted: ${why}`); }
+/**
+ * Thrown into the device's own await points when a reset or disconnect ends what it was doing (the device side of
+ * a cancelled transfer: code USB_CANCELLED; it never reaches the host).
+ */
+export class DeviceAbort extends UsbmsError {
+  override readonly name = 'DeviceAbort';
+  constructor(readonly why: string) { super('USB_CANCELLED', `device activity aborted: ${why}`); }
 }
 
 interface Waiter<T> { resolve(v: T): void; reject(e: Error): void }
@@ -101,16 +106,30 @@ interface OutgoingMessage extends Waiter<void> { data: Buffer; pos: number }
 export class InEndpoint extends BulkEndpoint {
   private message: OutgoingMessage | undefined;
 
-  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void) { super('in', maxPacketSize); }
+  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void, pipe: Pipe = 'in') {
+    super(pipe, maxPacketSize);
+  }
 
   /** Device sends `data` (one message: a run of full packets ending, if not a multiple, in a short one). */
   send(data: Buffer): Promise<void> {
     if (data.length === 0) return Promise.resolve();
-    if (this.message !== undefined) return Promise.reject(new Error('bulk-in: device is already sending'));
+    if (this.message !== undefined) return Promise.reject(new UsbmsInternalError('bulk-in: device is already sending'));
     return new Promise((resolve, reject) => {
       this.message = { data, pos: 0, resolve, reject };
       this.pump();
     });
+  }
+
+  /**
+   * The device's data phase is over: a host transfer it left partly filled completes now, short (the short packet
+   * or zero-length packet that ends a data phase whose length is a multiple of the packet size). A transfer the
+   * device has put nothing into stays queued.
+   */
+  endTransfer(): void {
+    const head = this.queue[0];
+    if (this.message === undefined && head !== undefined && head.actual > 0 && head.actual < head.buffer.length) {
+      this.finishHead(undefined);
+    }
   }
 
   protected override abortDeviceSide(err: DeviceAbort): void {
@@ -135,7 +154,7 @@ export class InEndpoint extends BulkEndpoint {
         head.actual += room;
         m.pos += packet;
         this.onMoved(room);
-        this.finishHead(new UsbOverflowError(undefined, { pipe: 'in', actualLength: head.actual }));
+        this.finishHead(new UsbOverflowError(undefined, { pipe: this.pipe, actualLength: head.actual }));
       } else {
         const take = remaining <= room ? remaining : Math.floor(room / mps) * mps;
         m.data.copy(head.buffer, head.actual, m.pos, m.pos + take);
@@ -162,7 +181,9 @@ export class OutEndpoint extends BulkEndpoint {
   /** Whether the packets returned by the last take() ended in a short packet (end of the host's transfer). */
   lastShort = false;
 
-  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void) { super('out', maxPacketSize); }
+  constructor(maxPacketSize: number, private readonly onMoved: (bytes: number) => void, pipe: Pipe = 'out') {
+    super(pipe, maxPacketSize);
+  }
 
   /**
    * Device accepts whole packets, at most enough to cover `maxBytes`, from the host's current transfer. Resolves
@@ -171,7 +192,7 @@ export class OutEndpoint extends BulkEndpoint {
    * stall() (the host's transfer then fails with nothing moved), which is how a CBW can be stalled.
    */
   take(maxBytes: number, hold = false): Promise<Buffer> {
-    if (this.taker !== undefined) return Promise.reject(new Error('bulk-out: device is already receiving'));
+    if (this.taker !== undefined) return Promise.reject(new UsbmsInternalError('bulk-out: device is already receiving'));
     return new Promise((resolve, reject) => {
       this.taker = { maxBytes, hold, resolve, reject };
       this.pump();

@@ -5,6 +5,8 @@
 import type { Fault, FaultKind, FaultRule, RandomFaultOptions } from './types.js';
 import { WedgeController } from './wedge.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys } from '../util/options.js';
+import { FAULT_KEYS, FAULT_MATCH_KEYS, FAULT_RULE_KEYS, RANDOM_FAULT_KEYS } from './option-keys.js';
 
 /** A fault rule that cannot work (bad count, probability or kind): code ARG_INVALID. */
 export class FaultConfigError extends UsbmsArgumentError {
@@ -27,7 +29,7 @@ interface ActiveRule {
 }
 
 const PERSISTENT: ReadonlySet<FaultKind> = new Set(['medium-error', 'capacity-off-by-one']);
-const DATA_PHASE: ReadonlySet<FaultKind> = new Set(['short-data', 'babble']);
+const DATA_PHASE: ReadonlySet<FaultKind> = new Set(['short-data', 'babble', 'no-sense-corrupt']);
 
 /** Does this fault make sense for this command? (Data-phase faults need a data phase; babble needs data-in.) */
 function applicable(f: Fault, ctx: CommandContext): boolean {
@@ -52,10 +54,20 @@ const DEFAULT_SHAPE: Record<FaultKind, Fault | undefined> = {
   'phase-error': { kind: 'phase-error' },
   'delay': { kind: 'delay', phase: 'csw', ms: 5 },
   'disconnect': { kind: 'disconnect', phase: 'data' },
+  'no-sense-corrupt': { kind: 'no-sense-corrupt' },
   'medium-error': undefined,
   'capacity-off-by-one': undefined,
   'get-max-lun-stall': undefined,
 };
+
+/** A fault object of a known kind with only that kind's keys. */
+function checkFault(f: unknown, where: string): void {
+  const kind = (f as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string' || !Object.hasOwn(FAULT_KEYS, kind)) {
+    throw new FaultConfigError(`${where}: kind ${JSON.stringify(kind)} is not one of ${Object.keys(FAULT_KEYS).join(', ')}`);
+  }
+  rejectUnknownKeys(f, FAULT_KEYS[kind as FaultKind], `${where} ${kind}`);
+}
 
 /** mulberry32: tiny, fast and good enough to make fault sequences reproducible from a seed. */
 export function seededRandom(seed: number): () => number {
@@ -83,6 +95,9 @@ export class FaultController {
 
   /** Add a rule. Persistent kinds (medium-error, capacity-off-by-one) hold until clear(). */
   inject(rule: FaultRule): void {
+    rejectUnknownKeys(rule, FAULT_RULE_KEYS, 'fault rule');
+    rejectUnknownKeys(rule.match, FAULT_MATCH_KEYS, 'fault rule match');
+    checkFault(rule.fault, 'fault rule fault');
     const times = rule.times ?? 1;
     const nth = rule.match?.nth ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new FaultConfigError(`times must be a positive integer, got ${times}`);
@@ -110,8 +125,10 @@ export class FaultController {
 
   /** Random faults from a seeded PRNG: each command gets one of `kinds` with `probability`. */
   random(opts: RandomFaultOptions): void {
+    rejectUnknownKeys(opts, RANDOM_FAULT_KEYS, 'random fault options');
     if (!(opts.probability >= 0 && opts.probability <= 1)) throw new FaultConfigError('probability must be in 0..1');
     const faults = opts.kinds.map((k) => {
+      if (typeof k !== 'string') checkFault(k, 'random fault');
       const f = typeof k === 'string' ? DEFAULT_SHAPE[k] : k;
       if (f === undefined || PERSISTENT.has(f.kind) || f.kind === 'get-max-lun-stall') {
         throw new FaultConfigError(`fault kind ${typeof k === 'string' ? k : k.kind} cannot be random`);

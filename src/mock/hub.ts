@@ -14,6 +14,8 @@ import {
   type PowerSwitching,
 } from '../usb/hub.js';
 import type { PortLocation } from '../usb/selector.js';
+import { asError, UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** How a software hub is built. */
 export interface MockHubOptions {
@@ -28,6 +30,10 @@ export interface MockHubOptions {
   /** idProduct (default 0x55aa). */
   productId?: number;
 }
+
+const MOCK_HUB_KEYS = {
+  ports: true, powerSwitching: true, superSpeed: true, vendorId: true, productId: true,
+} as const satisfies KnownKeys<MockHubOptions>;
 
 const SWITCHING_BITS: Record<PowerSwitching, number> = { ganged: 0, individual: 1, none: 2 };
 
@@ -56,8 +62,9 @@ export class MockHub {
   constructor(readonly location: PortLocation, opts: MockHubOptions,
     private readonly onPower: (port: number, on: boolean) => void,
     private readonly connected: (port: number) => boolean) {
+    rejectUnknownKeys(opts, MOCK_HUB_KEYS, 'MockHub options');
     this.ports = opts.ports ?? 4;
-    if (!Number.isInteger(this.ports) || this.ports < 1 || this.ports > 15) throw new RangeError(`a hub has 1..15 ports, not ${this.ports}`);
+    if (!Number.isInteger(this.ports) || this.ports < 1 || this.ports > 15) throw new UsbmsArgumentError(`a hub has 1..15 ports, not ${this.ports}`, { argument: 'ports' });
     this.powerSwitching = opts.powerSwitching ?? 'individual';
     this.superSpeed = opts.superSpeed ?? false;
     this.vendorId = opts.vendorId ?? 0x0409;
@@ -129,7 +136,7 @@ export class MockHub {
   /** The hub's default pipe as the host sees it: asynchronous, like every mock completion. */
   pipe(): HubControl {
     const answer = <T>(fn: () => T): Promise<T> => new Promise((resolve, reject) => {
-      setImmediate(() => { try { resolve(fn()); } catch (e) { reject(e instanceof Error ? e : new Error(String(e))); } });
+      setImmediate(() => { try { resolve(fn()); } catch (e) { reject(asError(e)); } });
     });
     return {
       superSpeed: this.superSpeed,

@@ -7,6 +7,9 @@
  * const port = dev.open();            // hand this to the BOT engine
  * dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'stall', phase: 'data' } });
  * ```
+ *
+ * @packageDocumentation
+ * @module usbms/mock
  */
 export type {
   MediaStore, MockBlockSize, MockLunOptions, MockProvisioning, MockDeviceOptions, MockDeviceQuirks, Fault, FaultKind, FaultPhase,
@@ -20,7 +23,7 @@ export { FaultController } from './faults.js';
 export { MockLun } from './lun.js';
 export { MockUsbDevice } from './device.js';
 export { MockUsbPort } from './port.js';
-export { createPersonality, PERSONALITY_IDS } from './personalities.js';
+export { createPersonality, PERSONALITY_IDS, PERSONALITY_QUIRKS } from './personalities.js';
 export type { PersonalityOptions } from './personalities.js';
 export { createDemoDisk, DEMO_LAYOUT } from './demo.js';
 export { MockBackend, type MockBackendOptions } from './backend.js';
@@ -28,6 +31,6 @@ export { MockHub, type MockHubOptions } from './hub.js';
 export { WedgeController, WedgeConfigError } from './wedge.js';
 export type { HangArea, DropOut, WedgeReset } from './wedge.js';
 export { applyWedgeSpec } from './wedge-spec.js';
-// A recorded device (a usbmon/usbms pcap) replayed behind the same port: src/trace.
-export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from '../trace/replay-device.js';
-export { ReplayDivergenceError } from '../trace/errors.js';
+// A recorded device (a usbmon/usbms pcap) replayed behind the same port: src/mock/replay.
+export { ReplayUsbDevice, replayDivergenceOf, type ReplayStats } from './replay/device.js';
+export { ReplayDivergenceError } from './replay/errors.js';

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import type { MediaStore } from './types.js';
 import { UsbmsArgumentError, UsbmsError } from '../util/errors.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 /** An access outside the media (the emulated target checks LBAs first, so this is a bug or a caller's mistake). */
 export class MediaRangeError extends UsbmsArgumentError {
@@ -95,6 +96,8 @@ export interface FileMediaOptions {
   readOnly?: boolean;
 }
 
+const FILE_MEDIA_KEYS = { size: true, readOnly: true } as const satisfies KnownKeys<FileMediaOptions>;
+
 /** A write to a media file opened read-only (code MOCK_MEDIA_READ_ONLY). */
 export class MediaReadOnlyError extends UsbmsError {
   override readonly name = 'MediaReadOnlyError';
@@ -108,6 +111,7 @@ export class FileMedia implements MediaStore {
   private fd: number | undefined;
 
   constructor(readonly path: string, opts: FileMediaOptions = {}) {
+    rejectUnknownKeys(opts, FILE_MEDIA_KEYS, 'FileMedia options');
     this.readOnly = opts.readOnly ?? false;
     const exists = fs.existsSync(path);
     this.fd = fs.openSync(path, this.readOnly ? 'r' : exists ? 'r+' : 'w+');
@@ -155,7 +159,7 @@ export class FileMedia implements MediaStore {
   }
 
   private openFd(): number {
-    if (this.fd === undefined) throw new Error(`media file ${this.path} is closed`);
+    if (this.fd === undefined) throw new UsbmsArgumentError(`media file ${this.path} is closed`);
     return this.fd;
   }
 }

@@ -6,16 +6,21 @@
 import {
   UsbCancelledError, UsbClosedError, UsbDeviceGoneError, UsbError, UsbTimeoutError,
 } from '../usb/errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../usb/port.js';
+import type {
+  AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer,
+} from '../usb/port.js';
 import type { HostXfer } from './endpoints.js';
+import { asError, UsbmsArgumentError } from '../util/errors.js';
 
-/** What a port may do to its device (internal to src/mock). */
+/** What a port may do to its device (internal to src/mock). Endpoints are named by address, as on the wire. */
 export interface DeviceWire {
   connected(): boolean;
-  submit(pipe: Pipe, x: HostXfer): void;
-  withdraw(pipe: Pipe, x: HostXfer): boolean;
+  submit(address: number, x: HostXfer): void;
+  withdraw(address: number, x: HostXfer): boolean;
   control(setup: ControlSetup, data: Buffer | undefined, length: number): Buffer | undefined;
-  clearHalt(pipe: Pipe): void;
+  clearHalt(address: number): void;
+  /** SET_INTERFACE: the device switches to that alternate setting's function. */
+  setInterface(alternateSetting: number): void;
   portReset(): void;
   released(port: MockUsbPort): void;
   /** Run `fn` when a completion is due (setImmediate, or after the device's latency). */
@@ -26,7 +31,9 @@ class MockTransfer implements UsbTransfer {
   private current: HostXfer | undefined;
   private settled: Promise<void> = Promise.resolve();
 
-  constructor(readonly pipe: Pipe, private readonly port: MockUsbPort, private readonly wire: DeviceWire) {}
+  constructor(readonly pipe: Pipe, private readonly port: MockUsbPort, private readonly wire: DeviceWire,
+    /** The endpoint this transfer was made for, and the port's binding generation then. */
+    private readonly address: number, private readonly generation: number) {}
 
   get inFlight(): boolean { return this.current !== undefined; }
 
@@ -36,10 +43,13 @@ class MockTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const refused = this.port.refusal();
     if (refused !== undefined) return Promise.reject(refused);
-    if (this.current !== undefined) return Promise.reject(new UsbError('INVALID', 'transfer is already in flight', { pipe: this.pipe }));
-    if (!Buffer.isBuffer(buffer)) return Promise.reject(new UsbError('INVALID', 'submit needs a Buffer', { pipe: this.pipe }));
+    if (this.current !== undefined) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer is already in flight`));
+    if (this.generation !== this.port.generation) {
+      return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer made before the alternate setting changed`));
+    }
+    if (!Buffer.isBuffer(buffer)) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} submit needs a Buffer`, { argument: 'buffer' }));
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(new UsbError('INVALID', `bad timeout ${timeoutMs}`, { pipe: this.pipe }));
+      return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe}: bad timeout ${timeoutMs}`, { argument: 'timeoutMs' }));
     }
     let markSettled!: () => void;
     this.settled = new Promise((r) => { markSettled = r; });
@@ -65,20 +75,20 @@ class MockTransfer implements UsbTransfer {
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
           // Cancel first (take it off the endpoint), then report: the buffer is free when the caller sees this.
-          if (this.wire.withdraw(this.pipe, xfer)) {
+          if (this.wire.withdraw(this.address, xfer)) {
             xfer.finish(new UsbTimeoutError(`bulk-${this.pipe} transfer timed out after ${timeoutMs} ms`,
               { pipe: this.pipe, actualLength: xfer.actual }));
           }
         }, timeoutMs);
       }
-      this.wire.submit(this.pipe, xfer);
+      this.wire.submit(this.address, xfer);
     });
   }
 
   cancel(): void {
     const x = this.current;
     if (x === undefined) return;
-    if (this.wire.withdraw(this.pipe, x)) {
+    if (this.wire.withdraw(this.address, x)) {
       x.finish(new UsbCancelledError(undefined, { pipe: this.pipe, actualLength: x.actual }));
     }
   }
@@ -89,8 +99,18 @@ export class MockUsbPort implements UsbPort {
   private readonly transfers = new Set<MockTransfer>();
   private readonly listeners = new Set<(error: UsbError) => void>();
   private state: 'open' | 'closing' | 'closed' | 'gone' = 'open';
+  private current: PortInfo;
+  /** Bumped by every selectAltSetting: transfers of an older binding are refused. */
+  generation = 0;
 
-  constructor(private readonly wire: DeviceWire, readonly info: PortInfo) {}
+  private readonly openedIn: number;
+
+  constructor(private readonly wire: DeviceWire, info: PortInfo, readonly altSettings: readonly AltSettingInfo[]) {
+    this.current = info;
+    this.openedIn = info.alternateSetting;
+  }
+
+  get info(): PortInfo { return this.current; }
 
   /** Whether close() was called. */
   get closed(): boolean { return this.state === 'closing' || this.state === 'closed'; }
@@ -103,10 +123,37 @@ export class MockUsbPort implements UsbPort {
   }
 
   createTransfer(pipe: Pipe): UsbTransfer {
-    if (pipe !== 'in' && pipe !== 'out') throw new UsbError('INVALID', `no such pipe ${String(pipe)}`);
-    const t = new MockTransfer(pipe, this, this.wire);
+    const address = this.addressOf(pipe);
+    const t = new MockTransfer(pipe, this, this.wire, address, this.generation);
     this.transfers.add(t);
     return t;
+  }
+
+  async selectAltSetting(alternateSetting: number, binding: PipeBinding, _timeoutMs: number): Promise<void> {
+    const refused = this.refusal();
+    if (refused !== undefined) throw refused;
+    const alt = this.altSettings.find((a) => a.alternateSetting === alternateSetting);
+    if (alt === undefined) throw new UsbmsArgumentError(`no alternate setting ${alternateSetting}`);
+    for (const address of [binding.in, binding.out, binding.status, binding.command]) {
+      if (address !== undefined && !alt.endpoints.some((e) => e.address === address)) {
+        throw new UsbmsArgumentError(`alternate setting ${alternateSetting} has no endpoint 0x${address.toString(16)}`);
+      }
+    }
+    if ([...this.transfers].some((t) => t.inFlight)) {
+      throw new UsbmsArgumentError('selectAltSetting with transfers in flight');
+    }
+    await this.controlCall(() => this.wire.setInterface(alternateSetting));
+    const mps = (address: number): number => alt.endpoints.find((e) => e.address === address)?.maxPacketSize ?? 0;
+    this.generation += 1;
+    this.current = { ...this.current, alternateSetting, endpoints: { ...binding },
+      maxPacketSize: { in: mps(binding.in), out: mps(binding.out) } };
+  }
+
+  /** The endpoint address bound to `pipe` now. */
+  private addressOf(pipe: Pipe): number {
+    const address = this.current.endpoints[pipe];
+    if (address === undefined) throw new UsbmsArgumentError(`no ${String(pipe)} pipe in alternate setting ${this.current.alternateSetting}`, { argument: 'pipe' });
+    return address;
   }
 
   controlIn(setup: ControlSetup, length: number, _timeoutMs: number): Promise<Buffer> {
@@ -118,11 +165,18 @@ export class MockUsbPort implements UsbPort {
   }
 
   clearHalt(pipe: Pipe): Promise<void> {
-    return this.controlCall(() => this.wire.clearHalt(pipe));
+    const address = this.current.endpoints[pipe];
+    if (address === undefined) return Promise.reject(new UsbmsArgumentError(`no ${pipe} pipe to clear`, { argument: 'pipe' }));
+    return this.controlCall(() => this.wire.clearHalt(address));
   }
 
   resetDevice(): Promise<void> {
-    return this.controlCall(() => this.wire.portReset());
+    // As libusb does: the device comes back in setting 0, and the port puts back the setting it had selected.
+    const alt = this.current.alternateSetting;
+    return this.controlCall(() => {
+      this.wire.portReset();
+      if (alt !== 0) this.wire.setInterface(alt);
+    });
   }
 
   async close(): Promise<void> {
@@ -134,7 +188,12 @@ export class MockUsbPort implements UsbPort {
     await this.whenAllSettled();
     this.state = 'closed';
     this.listeners.clear();
-    if (!wasGone) this.wire.released(this);
+    if (wasGone) return;
+    // The next program to claim the interface finds it in the setting it was opened in (as LibusbPort leaves it).
+    if (this.current.alternateSetting !== this.openedIn && this.wire.connected()) {
+      try { this.wire.setInterface(this.openedIn); } catch { /* the device refused: the next open selects again */ }
+    }
+    this.wire.released(this);
   }
 
   onDisconnect(listener: (error: UsbError) => void): () => void {
@@ -164,7 +223,7 @@ export class MockUsbPort implements UsbPort {
       this.wire.schedule(() => {
         const late = this.refusal();
         if (late !== undefined) { reject(late); return; }
-        try { resolve(op()); } catch (e) { reject(e instanceof Error ? e : new Error(String(e))); }
+        try { resolve(op()); } catch (e) { reject(asError(e)); }
       });
     });
   }

@@ -2,6 +2,7 @@
  * Public types of the software USB disk: device and LUN options, fault rules, wire events, media stores.
  */
 import type { UsbSpeed } from '../usb/port.js';
+import type { UasScsiBackend } from './uas/backend.js';
 
 /** Where a LUN keeps its blocks. Offsets and sizes are bytes. Callers keep accesses inside `size`. */
 export interface MediaStore {
@@ -25,8 +26,10 @@ export interface MediaStore {
   reset?(): void;
 }
 
+/** Logical block sizes a software LUN can have: 512 (disks), 2048 (CD/DVD), 4096 (4Kn disks). */
 export type MockBlockSize = 512 | 2048 | 4096;
 
+/** One logical unit of a software device: its size, medium, identity and state. */
 export interface MockLunOptions {
   /** Capacity in logical blocks (the capacity the LUN reports). */
   blocks: bigint | number;
@@ -93,6 +96,7 @@ export interface MockDeviceQuirks {
   senseOnLun0Only?: boolean;
 }
 
+/** A software USB mass-storage device: its USB identity and speed, its LUNs, its Bulk-Only behaviour and quirks. */
 export interface MockDeviceOptions {
   vendorId?: number;
   productId?: number;
@@ -120,12 +124,48 @@ export interface MockDeviceOptions {
   /** Every LUN starts with a pending UNIT ATTENTION 29/00 (power on), as real devices do. Default false. */
   powerOnUnitAttention?: boolean;
   quirks?: MockDeviceQuirks;
+  /**
+   * The quirks a host needs to drive this device, in the override syntax users give `--quirks`
+   * (`vid:pid:FLAGS[,...]`): a software device brings its own instead of sitting in the production quirks table.
+   * Whoever opens it registers them as overrides (openUsbms through MockBackend.quirkOverrides).
+   */
+  hostQuirks?: string;
   /** Size of the wire event ring (device.log); default 512. */
   logLimit?: number;
+  /**
+   * The transports the mass-storage interface offers, as alternate settings: 'bot' (default: one Bulk-Only
+   * setting), 'uas' (one UAS setting, as QEMU's usb-uas), 'bot+uas' (Bulk-Only in setting 0 and UAS in setting 1,
+   * as most UAS enclosures).
+   */
+  transports?: 'bot' | 'uas' | 'bot+uas';
+  /** How the UAS function behaves (src/mock/uas). */
+  uas?: MockUasOptions;
+  /**
+   * Answer UAS commands from this instead of the device's own SCSI target and LUNs (a replayed recording:
+   * src/mock/replay). The LUN options then only shape the Bulk-Only side.
+   */
+  uasScsi?: UasScsiBackend;
 }
 
+/** The software disk's UAS function. */
+export interface MockUasOptions {
+  /** Commands the device keeps in its task set; one more is answered TASK SET FULL. Default 32. */
+  queueDepth?: number;
+  /**
+   * Which queued command gets its data phase announced next: 'fifo' (default, the oldest), 'lifo' (the newest),
+   * 'random' (seeded by the device's seed): all three are allowed by UAS, which names the tag in READ/WRITE READY.
+   */
+  order?: 'fifo' | 'lifo' | 'random';
+  /** I_T NEXUS RESET is implemented (QEMU's usb-uas answers TMF NOT SUPPORTED to it). Default false. */
+  itNexusReset?: boolean;
+  /** The answer to a task management function: TMF COMPLETE (QEMU) or TMF SUCCEEDED (UAS-2). Default 'complete'. */
+  tmfAnswer?: 'complete' | 'succeeded';
+}
+
+/** Where in a Bulk-Only command a fault strikes: the data phase or the status (CSW). */
 export type FaultPhase = 'data' | 'csw';
 
+/** One misbehaviour the software device can be told to show (FaultController.inject). */
 export type Fault =
   | { kind: 'stall'; phase: 'cbw' | 'data' | 'csw'; afterBytes?: number }
   /** 'cbw': the device never takes the CBW (NAKs it forever); 'data' / 'csw': it goes silent there. */
@@ -142,12 +182,20 @@ export type Fault =
   | { kind: 'phase-error' }
   | { kind: 'delay'; phase: FaultPhase; ms: number }
   | { kind: 'disconnect'; phase: FaultPhase; afterBytes?: number }
+  /**
+   * A false check condition: the command's data is corrupted (the bytes a READ sends, the bytes a WRITE stores)
+   * and it ends CHECK CONDITION, the REQUEST SENSE after it saying NO SENSE 00/00. An unknown amount of data
+   * moved: a host that takes the command as good returns (or leaves) wrong data.
+   */
+  | { kind: 'no-sense-corrupt' }
   | { kind: 'medium-error'; lbas: bigint[] }
   | { kind: 'capacity-off-by-one' }
   | { kind: 'get-max-lun-stall' };
 
+/** The name of a fault. */
 export type FaultKind = Fault['kind'];
 
+/** Which commands a fault strikes (by opcode, LUN, count) and how often. */
 export interface FaultRule {
   match?: {
     opcode?: number;
@@ -160,6 +208,7 @@ export interface FaultRule {
   fault: Fault;
 }
 
+/** Faults drawn at random, per command, from a seeded generator (FaultController.random). */
 export interface RandomFaultOptions {
   seed?: number;
   /** Chance per command, 0..1. */
@@ -174,15 +223,24 @@ export type DeviceEvent =
   | { type: 'invalid-cbw'; length: number }
   | { type: 'not-meaningful-cbw'; tag: number; reason: string }
   | { type: 'csw'; tag: number; status: number; residue: number; case: number }
-  | { type: 'stall'; pipe: 'in' | 'out' }
-  | { type: 'clear-halt'; pipe: 'in' | 'out'; cleared: boolean }
+  | { type: 'stall'; pipe: 'in' | 'out' | 'status' | 'command' }
+  | { type: 'clear-halt'; pipe: 'in' | 'out' | 'status' | 'command'; cleared: boolean }
   | { type: 'mass-storage-reset' }
   | { type: 'get-max-lun'; answer: number | 'stall' }
   | { type: 'port-reset' }
   | { type: 'disconnect' }
   | { type: 'reconnect' }
-  | { type: 'fault'; kind: FaultKind; tag: number };
+  | { type: 'fault'; kind: FaultKind; tag: number }
+  | { type: 'set-interface'; alternateSetting: number }
+  | { type: 'uas-command'; tag: number; lun: number; opcode: number }
+  | { type: 'uas-tmf'; tag: number; fn: number; managedTag: number; lun: number }
+  | { type: 'uas-ready'; tag: number; direction: 'in' | 'out' }
+  | { type: 'uas-sense'; tag: number; status: number; senseLength: number }
+  | { type: 'uas-response'; tag: number; code: number }
+  | { type: 'uas-aborted'; tag: number; why: string }
+  | { type: 'uas-fault'; kind: string; tag: number };
 
+/** The named devices of createPersonality, each a kind of real product and its misbehaviour. */
 export type PersonalityName =
   | 'good'
   | 'ignore-residue'
@@ -194,8 +252,13 @@ export type PersonalityName =
   | 'slow'
   | 'counterfeit'
   | 'multi-lun'
-  | 'cached-counterfeit';
+  | 'cached-counterfeit'
+  | 'uas-enclosure'
+  | 'uas-only'
+  | 'uas-small-queue'
+  | 'uas-broken';
 
+/** Counts of what happened on the wire since the device was made. */
 export interface MockDeviceStats {
   cbws: number;
   csws: number;
@@ -203,10 +266,12 @@ export interface MockDeviceStats {
   phaseErrors: number;
   /** Bulk-Only Mass Storage Resets. */
   resets: number;
-  clearHalts: { in: number; out: number };
-  stalls: { in: number; out: number };
+  clearHalts: { in: number; out: number; status: number; command: number };
+  stalls: { in: number; out: number; status: number; command: number };
   portResets: number;
   getMaxLun: number;
   bytesIn: number;
   bytesOut: number;
+  /** UAS: IUs seen and sent, and the most commands the task set held at once. */
+  uas: { commands: number; tmfs: number; senses: number; responses: number; readies: number; maxTasks: number };
 }

@@ -1,5 +1,5 @@
 /**
- * The `hangs` and `dropouts` keys of a `--mock=DEVICE.json` description (src/open-mock.ts), checked into the
+ * The `hangs` and `dropouts` keys of a `--mock=DEVICE.json` description (src/sources/mock-spec.ts), checked into the
  * WedgeController of a device:
  *
  * ```json
@@ -8,7 +8,8 @@
  * ```
  */
 import type { MockUsbDevice } from './device.js';
-import { WedgeConfigError, type WedgeReset } from './wedge.js';
+import { rejectUnknownKeys } from '../util/options.js';
+import { DROP_OUT_KEYS, HANG_AREA_KEYS, WedgeConfigError, type WedgeReset } from './wedge.js';
 
 const RESETS: readonly WedgeReset[] = ['bot-reset', 'port-reset', 'power'];
 
@@ -37,6 +38,7 @@ function list(v: unknown, key: string): unknown[] {
 export function applyWedgeSpec(dev: MockUsbDevice, hangs: unknown, dropouts: unknown): void {
   list(hangs, 'hangs').forEach((h, i) => {
     if (!isObject(h)) throw new WedgeConfigError(`hangs[${i}] is not an object`);
+    rejectUnknownKeys(h, HANG_AREA_KEYS, `hangs[${i}]`);
     const clearedBy = h.clearedBy ?? 'bot-reset';
     if (typeof clearedBy !== 'string' || !RESETS.includes(clearedBy as WedgeReset)) {
       throw new WedgeConfigError(`hangs[${i}].clearedBy ${JSON.stringify(clearedBy)} is not one of ${RESETS.join(', ')}`);
@@ -50,6 +52,7 @@ export function applyWedgeSpec(dev: MockUsbDevice, hangs: unknown, dropouts: unk
   });
   list(dropouts, 'dropouts').forEach((d, i) => {
     if (!isObject(d)) throw new WedgeConfigError(`dropouts[${i}] is not an object`);
+    rejectUnknownKeys(d, DROP_OUT_KEYS, `dropouts[${i}]`);
     const after = d.reconnectAfterMs;
     if (after !== undefined && !(typeof after === 'number' && after >= 0)) {
       throw new WedgeConfigError(`dropouts[${i}].reconnectAfterMs ${JSON.stringify(after)} is not a number of ms`);

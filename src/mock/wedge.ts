@@ -12,6 +12,12 @@
  * reports its resets through `onReset`.
  */
 import { UsbmsArgumentError } from '../util/errors.js';
+import { rejectUnknownKeys } from '../util/options.js';
+import type { KnownKeys } from '../util/options.js';
+
+/** The keys of a hang area and of a drop-out (checked where they are given: a misspelt key is refused). */
+export const HANG_AREA_KEYS = { lba: true, blocks: true, clearedBy: true, times: true, lun: true } as const satisfies KnownKeys<HangArea>;
+export const DROP_OUT_KEYS = { lba: true, reconnectAfterMs: true, times: true } as const satisfies KnownKeys<DropOut>;
 
 /** How strong a reset clears a hang area: a BOT reset, a USB port reset or a power cycle. */
 export type WedgeReset = 'bot-reset' | 'port-reset' | 'power';
@@ -69,6 +75,7 @@ export class WedgeController {
 
   /** Add a hang area. */
   hang(area: HangArea): void {
+    rejectUnknownKeys(area, HANG_AREA_KEYS, 'hang area');
     if (area.lba < 0n || !Number.isInteger(area.blocks) || area.blocks < 1) {
       throw new WedgeConfigError(`hang area ${area.lba}+${area.blocks} is not a positive block range`);
     }
@@ -80,6 +87,7 @@ export class WedgeController {
 
   /** Add a drop-out block. */
   dropOut(drop: DropOut): void {
+    rejectUnknownKeys(drop, DROP_OUT_KEYS, 'drop-out');
     if (drop.lba < 0n) throw new WedgeConfigError(`drop-out LBA ${drop.lba} is negative`);
     if (drop.reconnectAfterMs !== undefined && !(drop.reconnectAfterMs >= 0)) {
       throw new WedgeConfigError(`drop-out reconnectAfterMs ${drop.reconnectAfterMs} is not a duration`);

@@ -4,7 +4,7 @@
  * scsi_hba_pkt_alloc(9F)/scsi_hba_pkt_free(9F).
  */
 import { NULL_FUNC, SLEEP_FUNC, type buf, type ResourceCallback, type ResourceWait } from './types.js';
-import { newPkt, pktWrapper, type scsi_address, type scsi_pkt } from './pkt.js';
+import { idlePkt, newPkt, pktWrapper, type scsi_address, type scsi_pkt } from './pkt.js';
 import { ConsistentMemory } from './pkt-alloc.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import { ScsaError } from './errors.js';
@@ -89,16 +89,14 @@ export function scsi_hba_pkt_alloc(ap: scsi_address, cmdlen: number, statuslen: 
   for (const v of [cmdlen, statuslen, tgtlen, hbalen]) {
     if (!Number.isInteger(v) || v < 0) throw new UsbmsArgumentError(`scsi_hba_pkt_alloc: bad length ${v}`);
   }
-  const pkt = newPkt(ap, cmdlen, statuslen, tgtlen);
-  pkt.pkt_ha_private = hbalen > 0 ? Buffer.alloc(hbalen) : null;
-  pktWrapper(pkt).allocated = true;
+  const pkt = newPkt(ap, cmdlen, statuslen, tgtlen, hbalen);
+  pktWrapper(pkt).life = 'allocated';
   return pkt;
 }
 
-/** scsi_hba_pkt_free(9F). */
+/** scsi_hba_pkt_free(9F): refused for a packet already freed or in transport, as every entry point does. */
 export function scsi_hba_pkt_free(_ap: scsi_address, pkt: scsi_pkt): void {
-  const w = pktWrapper(pkt);
-  if (w.inTransport) throw new ScsaError('PKT_IN_TRANSPORT', 'scsi_hba_pkt_free: packet is in transport');
+  const w = idlePkt(pkt, 'scsi_hba_pkt_free');
   if (w.cache !== null) throw new UsbmsArgumentError('scsi_hba_pkt_free: packet came from scsi_init_pkt');
-  w.allocated = false;
+  w.life = 'free';
 }

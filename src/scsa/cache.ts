@@ -10,8 +10,11 @@ const log = logger('hba', 'cache');
 export interface PktCacheOps<T> {
   /** Make the raw object (buffers set, nothing HBA-specific yet). */
   create(): T;
-  /** kmem constructor: 0 = ready, -1 = could not allocate its resources (the object is dropped). */
-  construct(obj: T): number;
+  /**
+   * kmem constructor: 0 = ready, -1 = could not allocate its resources (the object is dropped). `kmflags` is
+   * the allocation's KM_SLEEP or KM_NOSLEEP.
+   */
+  construct(obj: T, kmflags: number): number;
   /** kmem destructor: release what construct allocated. */
   destruct(obj: T): void;
 }
@@ -25,12 +28,15 @@ export class PktCache<T> {
 
   constructor(readonly name: string, private readonly ops: PktCacheOps<T>) {}
 
-  /** A constructed object, reusing a free one when there is one; null when the constructor fails. */
-  alloc(): T | null {
+  /**
+   * kmem_cache_alloc: a constructed object, reusing a free one when there is one; null when the constructor
+   * fails. `kmflags` (KM_SLEEP or KM_NOSLEEP) goes to the constructor.
+   */
+  alloc(kmflags: number): T | null {
     let obj = this.free.pop();
     if (obj === undefined) {
       obj = this.ops.create();
-      if (this.ops.construct(obj) !== 0) {
+      if (this.ops.construct(obj, kmflags) !== 0) {
         log('%s: constructor failed', this.name);
         return null;
       }

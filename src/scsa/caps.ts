@@ -8,7 +8,7 @@ import { INTERCONNECT_USB } from './types.js';
 
 /** SCSI_VERSION_2 as scsa2usb reports it. */
 export const SCSI_VERSION_2 = 2;
-/** The largest CDB a CBW carries. */
+/** The largest CDB a CBW carries (and the HBA takes, whatever its transport). */
 export const MAX_CDB_LENGTH = 16;
 
 export class LunCaps {
@@ -20,10 +20,12 @@ export class LunCaps {
 
 export interface CapsContext {
   readonly lunCaps: readonly LunCaps[];
-  /** dma-max: bytes one BOT command may move. */
+  /** dma-max: bytes one transport command may move. */
   readonly dmaMax: number;
-  /** dma-max-arch: the same ceiling as the hardware (engine plus quirks) imposes it. */
+  /** dma-max-arch: the same ceiling as the hardware (transport plus quirks) imposes it. */
   readonly dmaMaxArch: number;
+  /** Commands the transport keeps on the wire at once (its queueDepth: BOT 1). */
+  readonly wireDepth: number;
   qfullRetries: number;
   qfullRetryInterval: number;
 }
@@ -31,10 +33,8 @@ export interface CapsContext {
 /** Read-only capabilities with a fixed value: a USB pipe has no SCSI bus, so the bus features are off. */
 const FIXED: Readonly<Record<string, number>> = {
   'msg-out': 0, 'disconnect': 0, 'synchronous': 0, 'wide-xfer': 0, 'parity': 0, 'linked-cmds': 0,
-  'untagged-qing': 1, // one command at a time per LUN, queued by the HBA
-  'tagged-qing': 0, // BOT has no tags
   'reset-notification': 0, 'tran-layer-retries': 0,
-  'lun-reset': 1, // RESET_LUN is carried out as BOT Reset Recovery
+  'lun-reset': 1, // RESET_LUN is the transport's reset('lun') (BOT: Reset Recovery)
   'max-cdb-length': MAX_CDB_LENGTH, 'scsi-version': SCSI_VERSION_2, 'interconnect-type': INTERCONNECT_USB,
 };
 
@@ -55,6 +55,10 @@ export function getcap(ctx: CapsContext, lun: number, cap: string): number {
   switch (cap) {
     case 'dma-max': return ctx.dmaMax;
     case 'dma-max-arch': return ctx.dmaMaxArch;
+    // Tagged queueing is what a transport that keeps several commands on the wire does (UAS: one tag each);
+    // a depth-1 transport (BOT) has untagged queueing only: one command at a time, the rest queued by the HBA.
+    case 'tagged-qing': return ctx.wireDepth > 1 ? 1 : 0;
+    case 'untagged-qing': return ctx.wireDepth > 1 ? 0 : 1;
     case 'auto-rqsense': return lc.autoRqsense ? 1 : 0;
     case 'sector-size': return lc.sectorSize > 0 ? lc.sectorSize : -1;
     case 'total-sectors': return lc.totalSectors > 0 ? lc.totalSectors : -1;
@@ -72,7 +76,7 @@ export function setcap(ctx: CapsContext, lun: number, cap: string, value: number
   if (FIXED[cap] !== undefined || UNDEFINED_VALUE.has(cap)) return 0;
   const intValue = Number.isInteger(value) && value >= 0;
   switch (cap) {
-    case 'dma-max': case 'dma-max-arch': case 'geometry': return 0;
+    case 'dma-max': case 'dma-max-arch': case 'geometry': case 'tagged-qing': case 'untagged-qing': return 0;
     case 'auto-rqsense':
       for (const lc of target) lc.autoRqsense = value !== 0;
       return 1;

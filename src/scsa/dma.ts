@@ -14,6 +14,8 @@ import {
   type ddi_dma_attr_t, type ddi_dma_cookie_t,
 } from './types.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { MAX_TRANSFER_LIMIT } from '../util/size.js';
+import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 
 // ddi_dma_buf_bind_handle flags (sys/ddidmareq.h)
 /** DMA direction flag: memory to device. */
@@ -49,7 +51,7 @@ export function defaultDmaAttr(maxPacketSize: number, maxTransferBytes: number):
     dma_attr_align: 1,
     dma_attr_burstsizes: maxPacketSize,
     dma_attr_minxfer: 1,
-    dma_attr_maxxfer: 16 * 1024 * 1024,
+    dma_attr_maxxfer: MAX_TRANSFER_LIMIT,
     dma_attr_seg: 0xffff_ffff,
     dma_attr_sgllen: 256,
     dma_attr_granular: maxPacketSize,
@@ -57,8 +59,16 @@ export function defaultDmaAttr(maxPacketSize: number, maxTransferBytes: number):
   };
 }
 
-/** Attributes that cannot describe any transfer are a programming error, caught at attach. */
+/** The fields of ddi_dma_attr_t: attributes with any other name are refused (src/util/options.ts). */
+export const DMA_ATTR_KEYS = {
+  dma_attr_version: true, dma_attr_addr_lo: true, dma_attr_addr_hi: true, dma_attr_count_max: true,
+  dma_attr_align: true, dma_attr_burstsizes: true, dma_attr_minxfer: true, dma_attr_maxxfer: true, dma_attr_seg: true,
+  dma_attr_sgllen: true, dma_attr_granular: true, dma_attr_flags: true,
+} as const satisfies KnownKeys<ddi_dma_attr_t>;
+
+/** Attributes that cannot describe any transfer (or have a field of another name) are a programming error, caught at attach. */
 export function validateDmaAttr(a: ddi_dma_attr_t): void {
+  rejectUnknownKeys(a, DMA_ATTR_KEYS, 'ddi_dma_attr_t');
   const positive = [a.dma_attr_granular, a.dma_attr_align, a.dma_attr_sgllen, a.dma_attr_maxxfer];
   if (positive.some((v) => !Number.isInteger(v) || v < 1)) {
     throw new UsbmsArgumentError('dma attr: granular, align, sgllen and maxxfer must be positive integers');

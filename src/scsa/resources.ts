@@ -10,8 +10,11 @@ import type { ResourceCallback } from './types.js';
 
 const log = logger('hba', 'resources');
 
+/** The budget scsi_hba_attach_setup gives an HBA: packets allocated at once, and bytes of DMA memory bound at once. */
 export interface ResourceLimits {
+  /** Packets between scsi_init_pkt and scsi_destroy_pkt at any one time. */
   maxPackets: number;
+  /** Bytes bound for DMA (and consistent memory allocated) at any one time. */
   maxDmaBytes: number;
 }
 

@@ -1,38 +1,35 @@
 /**
- * Splitting READ/WRITE(10) and (16) that are larger than one BOT command may move (the dma-max capability)
- * into several commands, as scsa2usb does for READ/WRITE(10). LBAs are exact BigInts so a 64-bit LBA of
- * READ(16) survives arithmetic past 2^53.
+ * Splitting a READ/WRITE (10), (12) or (16) that is larger than one transport command may move (the dma-max
+ * capability) into several commands, as scsa2usb does for READ/WRITE(10). Each piece's CDB is the original with its
+ * LBA and TRANSFER LENGTH fields rewritten through the command's own declaration (src/scsi/rw.ts), the same field
+ * table that built it, so every other field (FUA, DPO, protection, group, CONTROL) is kept. LBAs are exact BigInts
+ * so a 64-bit LBA of READ(16) survives arithmetic past 2^53.
  */
-export const SCMD_READ_G1 = 0x28;
-export const SCMD_WRITE_G1 = 0x2a;
-export const SCMD_READ_G4 = 0x88;
-export const SCMD_WRITE_G4 = 0x8a;
+import { read10, read12, read16, write10, write12, write16, type BlockCommandSpec } from '../scsi/rw.js';
 
-export function isSplittable(cdb: Buffer, cdblen: number): boolean {
-  const op = cdb[0];
-  if (op === SCMD_READ_G1 || op === SCMD_WRITE_G1) return cdblen >= 10;
-  if (op === SCMD_READ_G4 || op === SCMD_WRITE_G4) return cdblen >= 16;
-  return false;
+const SPLITTABLE: ReadonlyMap<number, BlockCommandSpec> = new Map<number, BlockCommandSpec>(
+  [read10, write10, read12, write12, read16, write16].map((s) => [s.opcode, s]));
+
+/** The declaration of `cdb` when it is a READ/WRITE this HBA may split (and is long enough to be one). */
+export function splittableSpec(cdb: Buffer, cdblen: number): BlockCommandSpec | undefined {
+  const spec = SPLITTABLE.get(cdb[0] ?? -1);
+  return spec !== undefined && cdblen >= spec.cdbLength ? spec : undefined;
 }
 
-export function rwLba(cdb: Buffer): bigint {
-  return cdb[0] === SCMD_READ_G4 || cdb[0] === SCMD_WRITE_G4 ? cdb.readBigUInt64BE(2) : BigInt(cdb.readUInt32BE(2));
+export function rwLba(spec: BlockCommandSpec, cdb: Buffer): bigint {
+  return spec.readField(cdb, 'lba') as bigint;
 }
 
-export function rwBlocks(cdb: Buffer): number {
-  return cdb[0] === SCMD_READ_G4 || cdb[0] === SCMD_WRITE_G4 ? cdb.readUInt32BE(10) : cdb.readUInt16BE(7);
+export function rwBlocks(spec: BlockCommandSpec, cdb: Buffer): number {
+  return spec.readField(cdb, 'blocks') as number;
 }
 
 /** Copy `src` into `dst` with a new LBA and block count (everything else, e.g. FUA and group, kept). */
-export function writeRwPiece(src: Buffer, cdblen: number, dst: Buffer, lba: bigint, blocks: number): void {
+export function writeRwPiece(spec: BlockCommandSpec, src: Buffer, cdblen: number, dst: Buffer, lba: bigint,
+  blocks: number): void {
   src.copy(dst, 0, 0, cdblen);
-  if (src[0] === SCMD_READ_G4 || src[0] === SCMD_WRITE_G4) {
-    dst.writeBigUInt64BE(lba, 2);
-    dst.writeUInt32BE(blocks, 10);
-  } else {
-    dst.writeUInt32BE(Number(lba), 2);
-    dst.writeUInt16BE(blocks, 7);
-  }
+  spec.writeField(dst, 'lba', lba);
+  spec.writeField(dst, 'blocks', blocks);
 }
 
 function gcd(a: number, b: number): number {
@@ -42,7 +39,7 @@ function gcd(a: number, b: number): number {
 
 /**
  * Bytes per piece: the most whole blocks within maxBytes that is also a multiple of the bulk max packet size
- * (every segment but the last of a BOT command must be). 0 when no such piece exists.
+ * (every segment but the last of a transport command must be). 0 when no such piece exists.
  */
 export function pieceBytes(blockSize: number, maxPacket: number, maxBytes: number): number {
   const unit = (blockSize / gcd(blockSize, maxPacket)) * maxPacket;

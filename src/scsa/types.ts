@@ -146,6 +146,12 @@ export const SENSE_LENGTH = 20;
 /** MAX_SENSE_LENGTH for extended ARQ (PKT_XARQ / pkt_scblen > 32). */
 export const MAX_SENSE_LENGTH = 252;
 
+// kmem allocation flags (sys/kmem.h): what tran_pkt_constructor(9E) is told about its caller
+/** kmflags: the caller may wait (scsi_init_pkt with SLEEP_FUNC). */
+export const KM_SLEEP = 0x0000;
+/** kmflags: the caller must not wait (scsi_init_pkt with NULL_FUNC or a callback function). */
+export const KM_NOSLEEP = 0x0001;
+
 /** Resource callback: do not wait; return null at once when resources are short. */
 export const NULL_FUNC = 'NULL_FUNC' as const;
 /** Resource callback: wait until resources are free (the call returns a Promise). */
@@ -154,6 +160,11 @@ export const SLEEP_FUNC = 'SLEEP_FUNC' as const;
 export type ResourceCallback = (arg: unknown) => 0 | 1;
 /** What scsi_init_pkt and friends do when resources are short: NULL_FUNC, SLEEP_FUNC or a retry callback. */
 export type ResourceWait = typeof NULL_FUNC | typeof SLEEP_FUNC | ResourceCallback;
+/**
+ * What the framework hands tran_setup_pkt(9E) and tran_init_pkt(9E): SLEEP_FUNC when the target driver asked for
+ * SLEEP_FUNC, NULL_FUNC otherwise (a retry callback stays with the framework, as illumos' scsi_init_pkt keeps it).
+ */
+export type TranWait = typeof NULL_FUNC | typeof SLEEP_FUNC;
 
 /** ddi_dma_cookie_t: one contiguous piece of the bound buffer. In userspace the "address" is an offset. */
 export interface ddi_dma_cookie_t {

@@ -8,7 +8,9 @@
  * fields and anything declared `big` are BigInt so LBAs are exact.
  */
 import { ScsiDataError, ScsiParamError } from './errors.js';
+import { UsbmsInternalError } from '../util/errors.js';
 
+/** The value of one field: a number, a flag, or a bigint (LBAs and other 64-bit fields). */
 export type FieldValue = number | boolean | bigint;
 
 /** One field of a CDB: where it lives, how wide, and which parameter fills it. */
@@ -64,13 +66,15 @@ function writeBig(b: Uint8Array, at: number, bytes: number, value: bigint): void
 /** One table, both directions. `span` is the number of bytes the table covers. */
 export class BitLayout<P> {
   readonly span: number;
+  private readonly byName = new Map<string, FieldDef<P>>();
 
   constructor(readonly fields: readonly FieldDef<P>[]) {
     this.span = fields.reduce((m, f) => Math.max(m, f.at + f.bytes), 0);
+    for (const f of fields) this.byName.set(f.name, f);
     for (const f of fields) {
       const bits = f.bits ?? f.bytes * 8;
-      if ((f.shift ?? 0) + bits > f.bytes * 8) throw new Error(`field ${f.name} does not fit its bytes`);
-      if (f.bytes === 8 && f.kind !== 'bigint') throw new Error(`64-bit field ${f.name} must be bigint`);
+      if ((f.shift ?? 0) + bits > f.bytes * 8) throw new UsbmsInternalError(`field ${f.name} does not fit its bytes`);
+      if (f.bytes === 8 && f.kind !== 'bigint') throw new UsbmsInternalError(`64-bit field ${f.name} must be bigint`);
     }
   }
 
@@ -90,6 +94,33 @@ export class BitLayout<P> {
     const out: Record<string, FieldValue> = {};
     for (const f of this.fields) out[f.name] = decodeField(f, buf, offset + f.at);
     return out as P;
+  }
+
+  /**
+   * Rewrite the one field `name` of an encoded `buf` (its neighbours' bits kept), range-checked as encode does:
+   * how a command already built is changed without building it again (a split READ's LBA and length).
+   */
+  writeField(buf: Uint8Array, name: keyof P & string, value: FieldValue, offset = 0): void {
+    const f = this.field(name);
+    if (buf.length - offset < f.at + f.bytes) {
+      throw new ScsiParamError('SCSI_CDB_LENGTH', `${name} needs ${f.at + f.bytes} bytes, have ${buf.length - offset}`);
+    }
+    this.encodeField(f, value, buf, offset + f.at);
+  }
+
+  /** Read the one field `name` from `buf` (no object made). Throws ScsiDataError if `buf` is too short for it. */
+  readField(buf: Uint8Array, name: keyof P & string, offset = 0): FieldValue {
+    const f = this.field(name);
+    if (buf.length - offset < f.at + f.bytes) {
+      throw new ScsiDataError('SCSI_DATA_SHORT', `${name} needs ${f.at + f.bytes} bytes, have ${buf.length - offset}`);
+    }
+    return decodeField(f, buf, offset + f.at);
+  }
+
+  private field(name: keyof P & string): FieldDef<P> {
+    const f = this.byName.get(name);
+    if (f === undefined) throw new ScsiParamError('SCSI_PARAM_INVALID', `no field ${name} in this table`, name);
+    return f;
   }
 
   /** "name=value" for every field that is set (or marked `always`), flags as bare names. */

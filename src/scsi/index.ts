@@ -8,11 +8,11 @@
  * decoding never throws.
  */
 export { ScsiDataError, ScsiParamError, type ScsiDataErrorCode, type ScsiParamErrorCode } from './errors.js';
-export { BitLayout, type FieldDef } from './fields.js';
+export { BitLayout, type FieldDef, type FieldValue } from './fields.js';
 export { defineCommand, type CommandSpec, type ControlParam, type DataCommandSpec, type Direction } from './spec.js';
 export { commandByOpcode, commands, describeCdb, type AnyCommandSpec } from './commands.js';
 
-export type { RW6Params, ReadParams, VerifyParams, WriteParams } from './rw.js';
+export type { BlockCommandSpec, RW6Params, ReadParams, VerifyParams, WriteParams } from './rw.js';
 export { writeBlockCdb } from './rw.js';
 export {
   decodeUnmapList, encodeUnmapList, UNMAP_DESCRIPTOR_LENGTH, UNMAP_HEADER_LENGTH,

@@ -35,6 +35,9 @@ export interface WriteParams extends ControlParam, ProtectFlags {
   wrprotect?: number;
 }
 
+/** The declaration of a block READ or WRITE of any size: what splitting and DMA windows rewrite (`lba`, `blocks`). */
+export type BlockCommandSpec = CommandSpec<ReadParams> | CommandSpec<WriteParams>;
+
 export interface VerifyParams extends ControlParam {
   lba: bigint;
   blocks: number;
@@ -71,11 +74,33 @@ const blocksTimes = (p: { blocks: number }, blockSize = 512): number => p.blocks
 function rwSpecs<P extends ReadParams | WriteParams>(kind: 'READ' | 'WRITE', protect: keyof P & string,
   ops: readonly [number, number, number]): [CommandSpec<P>, CommandSpec<P>, CommandSpec<P>] {
   const direction = kind === 'READ' ? 'in' : 'out';
+  const op = kind === 'READ' ? 'read' : 'write';
   const make = (size: 10 | 12 | 16, opcode: number): CommandSpec<P> => defineCommand<P>({
     name: `${kind}(${size})`, opcode, cdbLength: size, direction, fields: rwFields<P>(protect, size),
     dataLength: blocksTimes,
   });
-  return [make(10, ops[0]), make(12, ops[1]), make(16, ops[2])];
+  return [withBlockPath(make(10, ops[0]), op, 10), make(12, ops[1]), withBlockPath(make(16, ops[2]), op, 16)];
+}
+
+/**
+ * The (10) and (16) forms encode a plain READ/WRITE (an LBA, a length and FUA into a buffer, nothing else set) with
+ * {@link writeBlockCdb}: the same bytes as the field table (test/scsi/rw-fast.test.ts), without walking it on
+ * every block command the disk driver sends. Anything else set goes through the table.
+ */
+function withBlockPath<P extends ReadParams | WriteParams>(spec: CommandSpec<P>, op: 'read' | 'write',
+  size: 10 | 16): CommandSpec<P> {
+  const viaTable = spec.encodeCdb.bind(spec);
+  spec.encodeCdb = (p: P, into?: Buffer): Buffer => {
+    if (into === undefined || !plainBlockCommand(p)) return viaTable(p, into);
+    writeBlockCdb(into, op, size, p.lba, p.blocks, p.fua === true);
+    return into;
+  };
+  return spec;
+}
+
+function plainBlockCommand(p: ReadParams | WriteParams): boolean {
+  return p.dpo === undefined && p.groupNumber === undefined && p.control === undefined
+    && (p as ReadParams).rdprotect === undefined && (p as WriteParams).wrprotect === undefined;
 }
 
 export const read6 = defineCommand<RW6Params>({

@@ -3,7 +3,7 @@
  * description all derive. Data-in payload codecs hang off the same object.
  */
 import { ScsiParamError } from './errors.js';
-import { BitLayout, type FieldDef } from './fields.js';
+import { BitLayout, type FieldDef, type FieldValue } from './fields.js';
 
 /** Direction of a command's data phase. */
 export type Direction = 'none' | 'in' | 'out';
@@ -32,6 +32,13 @@ export interface CommandSpec<P, D = void> {
   encodeCdb(p: P, into?: Buffer): Buffer;
   /** Parse a CDB (longer buffers are fine). Returns every parameter, defaults included. Throws ScsiParamError. */
   decodeCdb(b: Uint8Array): Required<P>;
+  /**
+   * Rewrite one field of a CDB built from this declaration, in place and range-checked (e.g. the LBA and block
+   * count of each piece when a READ is split): no parameter object, no table walk beyond the field.
+   */
+  writeField(into: Uint8Array, name: keyof P & string, value: FieldValue): void;
+  /** One field of a CDB built from this declaration (an LBA is a bigint, a flag a boolean). */
+  readField(b: Uint8Array, name: keyof P & string): FieldValue;
   /** Bytes the data phase moves for `p`. Block commands need the logical block length. */
   dataLength(p: P, blockSize?: number): number;
   /** Decode the data-in payload; `length` is the bytes actually transferred (default b.length). */
@@ -101,6 +108,12 @@ export function defineCommand<P extends ControlParam, D = void>(def: CommandDef<
       }
       // Decoding cannot fail for a long-enough buffer: the table covers only bytes inside the CDB.
       return layout.decode(b) as Required<P>;
+    },
+    writeField(into: Uint8Array, field: keyof P & string, value: FieldValue): void {
+      layout.writeField(into, field, value);
+    },
+    readField(b: Uint8Array, field: keyof P & string): FieldValue {
+      return layout.readField(b, field);
     },
     describe(p: P): string {
       const full = layout.decode(spec.encodeCdb(p));

@@ -1,9 +1,9 @@
 /**
  * The transport seam: what the SCSA layer (src/scsa/) needs from a USB mass-storage wire protocol, and nothing
  * more. Bulk-Only (src/bot/) and USB Attached SCSI (src/uas/) implement it; the HBA runs packets on it and never
- * learns which one it holds. Types only: this module has no runtime behaviour, and imports nothing but the
- * error base, so every protocol may depend on it without depending on SCSA (the illumos split between
- * scsa2usb.c and usb_ms_bulkonly.c / usb_ms_cbi.c).
+ * learns which one it holds. Types only: this module has no runtime behaviour and imports nothing, so every
+ * protocol may depend on it without depending on SCSA (the illumos split between scsa2usb.c and
+ * usb_ms_bulkonly.c / usb_ms_cbi.c).
  *
  * The contract below is the one test/transport/contract.ts checks for every implementation.
  */
@@ -37,7 +37,9 @@ export interface TransportCommand {
   dataTimeoutMs: number;
   /**
    * Where a transport that carries sense with the status (UAS: the Sense IU) writes it; its length bounds how
-   * much is kept. A transport that does not carry sense (BOT) never touches it.
+   * much is kept (nothing beyond it is written). The HBA passes a view of the packet's sts_sensedata, or an empty
+   * buffer when the packet has no room for sense (then none is kept). A transport that does not carry sense
+   * (BOT) never touches it.
    */
   sense: Buffer;
 }
@@ -58,8 +60,9 @@ export interface TransportResult {
    */
   residue: number;
   /**
-   * Bytes of sense written into `command.sense` with this status (UAS), or -1 when the transport carries no sense
-   * (BOT: after CHECK CONDITION the HBA runs auto request sense).
+   * Bytes of sense written into `command.sense` with this status (UAS; 0 when the device sent none), or -1 when
+   * the transport carried no sense for this command (BOT, always: after CHECK CONDITION the HBA runs auto request
+   * sense). The HBA decides per result, on this field alone.
    */
   senseLength: number;
 }
@@ -103,7 +106,9 @@ export type ResetLevel = 'lun' | 'target' | 'bus';
  *    protocol allows it.
  *  - `reset(level, lun)`: 'lun' (UAS LOGICAL UNIT RESET; BOT has none and runs Reset Recovery), 'target' (BOT
  *    Reset Recovery; UAS I_T NEXUS RESET where supported, else a LOGICAL UNIT RESET per LUN), 'bus' (a USB port
- *    reset). Every command in flight in its scope rejects with kind 'aborted'.
+ *    reset). Every command in flight in its scope rejects with kind 'aborted' before `reset` resolves; a
+ *    transport that can only reset more than was asked (BOT's 'lun' resets the target) fails everything it reset.
+ *    The HBA counts every command that fails 'aborted' during a reset as stopped by that reset (CMD_RESET).
  *  - A device that disconnects completes every command in flight with kind 'device-gone', and every later call
  *    rejects the same way at once.
  *  - `close()` fails what is in flight with kind 'aborted' and stops taking commands; it never rejects.

@@ -15,20 +15,25 @@
  *   Rows are snapshots: a device that re-enumerates shows up in a later call with a new `deviceAddress` and the
  *   same `portPath`. A device that has vanished is not listed (the libusb backend needs udevd for that on Linux:
  *   without it libusb's cached device list keeps unplugged devices).
- * - **open(selector, options)** opens the Bulk-Only interface of the one device the selector names and resolves
- *   with a claimed {@link UsbPort} whose `info` carries `portNumbers`. It rejects with a `UsbError`: INVALID (the
- *   selector names several devices), NOT_FOUND (none; the message lists those present), ACCESS, BUSY (a kernel
- *   driver is bound and `detachKernelDriver` was not given, or the interface is claimed), NOT_SUPPORTED (no
- *   Bulk-Only setting), or a {@link UsbMountedError} when detaching the kernel driver of a disk with mounted
+ * - **open(selector, options)** opens the mass-storage interface of the one device the selector names (in its
+ *   Bulk-Only setting when it has one, else its UAS setting; see UsbPort's "Alternate settings and pipes") and
+ *   resolves with a claimed {@link UsbPort} whose `info` carries `portNumbers`. It rejects with a UsbmsArgumentError
+ *   when the selector names several devices, or a `UsbError`: NOT_FOUND (none; the message lists those present),
+ *   ACCESS, BUSY (a kernel driver is bound and `detachKernelDriver` was not given, or the interface is claimed),
+ *   NOT_SUPPORTED (neither a Bulk-Only nor a UAS setting), or a {@link UsbMountedError} when detaching the kernel driver of a disk with mounted
  *   filesystems (unless `force`). With `expect`, the opened device's VID:PID and serial are checked against it on
- *   the open handle and a different device is refused with `DeviceMismatchError` (the port is closed again).
+ *   the open handle and a different device is refused with `DeviceMismatchError` (the port is closed again). A
+ *   device bound to usbip-host (exported to another host) is refused with `UsbipExportedError` unless
+ *   `forceExported`.
  * - **openHub(location)** opens the hub device at `location` (a hub, not a port behind it) for class requests on
  *   its default control pipe; no interface is claimed (Linux usbfs lets a program send device- and
  *   other-recipient requests to a hub the kernel's hub driver holds, which is what uhubctl relies on). It rejects
  *   NOT_FOUND when there is no device there and NOT_SUPPORTED when the device there is not a hub.
  */
 import type { ControlSetup, UsbPort, UsbSpeed } from './port.js';
-import type { DeviceSelector, PortLocation, SelectableDevice } from './selector.js';
+import type { KnownKeys } from '../util/options.js';
+import type { DeviceSelector, PortLocation, SelectableDevice, UsbipName } from './selector.js';
+import type { UsbipExport, UsbipImport } from './usbip.js';
 
 /** Transport protocol of a mass-storage interface: Bulk-Only (0x50), UAS (0x62) or another one. */
 export type MassStorageProtocol = 'BOT' | 'UAS' | 'other';
@@ -55,8 +60,14 @@ export interface DeviceListing extends SelectableDevice {
   readonly protocolCode: number;
   /** Some alternate setting speaks Bulk-Only (UAS devices usually offer one). */
   readonly hasBotAltSetting: boolean;
+  /** Some alternate setting speaks UAS (protocol 0x62). */
+  readonly hasUasAltSetting: boolean;
   /** undefined when unknown (no access, or the platform cannot tell). */
   readonly kernelDriverActive: boolean | undefined;
+  /** Attached here through USB/IP (vhci-hcd): the remote host and bus id (src/usb/usbip.ts). */
+  readonly usbip?: UsbipImport | undefined;
+  /** Bound to usbip-host: exported to other hosts, refused unless `forceExported` (src/usb/usbip.ts). */
+  readonly exported?: UsbipExport | undefined;
 }
 
 /** What identifies a device in a slot across re-enumeration (the address changes; these do not). */
@@ -67,6 +78,11 @@ export interface DeviceIdentity extends PortLocation {
   readonly productId: number;
   /** undefined: the device has no serial number (then VID:PID alone is checked). */
   readonly serialNumber: string | undefined;
+  /**
+   * A device attached through USB/IP: its remote host and bus id. Then these, not the local port (which changes
+   * with every attach), are the slot: the device is found again wherever vhci attaches it next.
+   */
+  readonly usbip?: UsbipName | undefined;
 }
 
 /** Options of {@link UsbBackend.open}. */
@@ -79,7 +95,16 @@ export interface BackendOpenOptions {
   interfaceNumber?: number | undefined;
   /** Refuse the device unless it has this VID:PID and serial (DeviceMismatchError). */
   expect?: DeviceIdentity | undefined;
+  /**
+   * Open a device this host exports through usbip-host (default: refused with UsbipExportedError, since the host
+   * that imports it sends its own commands to the same device).
+   */
+  forceExported?: boolean | undefined;
 }
+/** The keys of BackendOpenOptions: a backend's open() refuses any other (src/util/options.ts). */
+export const BACKEND_OPEN_KEYS = {
+  detachKernelDriver: true, force: true, interfaceNumber: true, expect: true, forceExported: true,
+} as const satisfies KnownKeys<BackendOpenOptions>;
 
 /** The default control pipe of an open hub: class requests only (GET_DESCRIPTOR, GET_STATUS, SET/CLEAR_FEATURE). */
 export interface HubControl {
@@ -106,8 +131,14 @@ export interface UsbBackend {
   readonly kind: string;
   /** Every mass-storage interface present, one row each (contract: list()). */
   list(): Promise<DeviceListing[]>;
-  /** Open the Bulk-Only interface of the one device `selector` names (contract: open()). */
+  /** Open the mass-storage interface of the one device `selector` names (contract: open()). */
   open(selector: DeviceSelector, options?: BackendOpenOptions): Promise<UsbPort>;
   /** The default control pipe of the hub at `location` (contract: openHub()). */
   openHub(location: PortLocation): Promise<HubControl>;
+  /**
+   * Quirk overrides (the `--quirks` syntax, `vid:pid:FLAGS[,...]`) for devices this backend makes: software devices
+   * bring the quirks they need this way, as a user would give them. Opaque text here; the session passes it on
+   * after the user's own overrides, which win. libusb has none.
+   */
+  readonly quirkOverrides?: string | undefined;
 }

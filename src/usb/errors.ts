@@ -1,13 +1,13 @@
 /**
  * Typed USB errors. Every failure that crosses the port boundary is one of these, whatever the implementation
  * (libusb or the software device), so the layers above branch on `kind` (or the namespaced `code`), never on
- * message text. A caller's mistake at this boundary (a transfer submitted twice, a bad pipe name) is a
- * UsbError of kind 'INVALID', whose code is the package-wide `ARG_INVALID`.
+ * message text. A caller's mistake at this boundary (a transfer submitted twice, a bad pipe name) is not a USB
+ * failure: it is a UsbmsArgumentError (code ARG_INVALID), as at every layer.
  */
 import { UsbmsError, type UsbmsErrorCode } from '../util/errors.js';
-import type { Pipe } from './port.js';
+import type { Pipe } from './pipe.js';
 
-/** What went wrong, in USB terms (the constructor argument; `code` is `USB_` + kind, or ARG_INVALID). */
+/** What went wrong, in USB terms (the constructor argument; `code` is `USB_` + kind). */
 export type UsbErrorKind =
   | 'STALL' // the endpoint answered STALL (halted); it stays halted until clearHalt
   | 'TIMEOUT' // the transfer did not complete within its timeout; it was cancelled
@@ -19,7 +19,6 @@ export type UsbErrorKind =
   | 'ACCESS' // permission denied (no udev rule)
   | 'NOT_FOUND' // no such device or interface
   | 'NOT_SUPPORTED' // the platform or device cannot do it
-  | 'INVALID' // a caller's mistake (bad argument, transfer already in flight): code ARG_INVALID
   | 'IO'; // anything else libusb reports
 
 /** @deprecated The old name of {@link UsbErrorKind}; `UsbError.code` is now the namespaced code. */
@@ -29,7 +28,7 @@ export type UsbErrorCode = UsbErrorKind;
 export const USB_ERROR_CODES: Readonly<Record<UsbErrorKind, UsbmsErrorCode>> = {
   STALL: 'USB_STALL', TIMEOUT: 'USB_TIMEOUT', OVERFLOW: 'USB_OVERFLOW', NO_DEVICE: 'USB_NO_DEVICE',
   CANCELLED: 'USB_CANCELLED', CLOSED: 'USB_CLOSED', BUSY: 'USB_BUSY', ACCESS: 'USB_ACCESS', NOT_FOUND: 'USB_NOT_FOUND',
-  NOT_SUPPORTED: 'USB_NOT_SUPPORTED', INVALID: 'ARG_INVALID', IO: 'USB_IO',
+  NOT_SUPPORTED: 'USB_NOT_SUPPORTED', IO: 'USB_IO',
 };
 
 /** Context of a {@link UsbError}. */

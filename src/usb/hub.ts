@@ -13,6 +13,7 @@
 import type { HubControl } from './backend.js';
 import { PortPowerError } from './device-errors.js';
 import { formatPortPath, type PortLocation } from './selector.js';
+import { UsbError } from './errors.js';
 
 /** Descriptor type of a USB 2.0 hub descriptor. */
 export const USB_DT_HUB = 0x29;
@@ -66,7 +67,7 @@ export function powerSwitchingOf(characteristics: number): PowerSwitching {
 /** Parse a hub descriptor (USB 2.0 type 0x29 or USB 3 type 0x2A: the first 7 bytes agree). */
 export function parseHubDescriptor(b: Buffer): HubDescriptor {
   if (b.length < 7 || (b[1] !== USB_DT_HUB && b[1] !== USB_DT_SS_HUB)) {
-    throw new Error(`not a hub descriptor (${b.length} bytes, type 0x${(b[1] ?? 0).toString(16)})`);
+    throw new UsbError('IO', `not a hub descriptor (${b.length} bytes, type 0x${(b[1] ?? 0).toString(16)})`);
   }
   const characteristics = b.readUInt16LE(3);
   return { ports: b[2] ?? 0, characteristics, powerSwitching: powerSwitchingOf(characteristics), powerOnToGoodMs: (b[5] ?? 0) * 2 };
@@ -94,7 +95,7 @@ export interface PortStatus {
 export async function getPortStatus(hub: HubControl, port: number): Promise<PortStatus> {
   const b = await hub.controlIn({ bmRequestType: RT_PORT_IN, bRequest: USB_REQ_GET_STATUS, wValue: 0, wIndex: port },
     4, HUB_CONTROL_TIMEOUT_MS);
-  if (b.length < 2) throw new Error(`GET_STATUS(port ${port}) returned ${b.length} bytes, not 4`);
+  if (b.length < 2) throw new UsbError('IO', `GET_STATUS(port ${port}) returned ${b.length} bytes, not 4`);
   const raw = b.readUInt16LE(0);
   return { connected: (raw & PORT_STAT_CONNECTION) !== 0,
     powered: (raw & (hub.superSpeed ? SS_PORT_STAT_POWER : PORT_STAT_POWER)) !== 0, raw };

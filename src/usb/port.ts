@@ -32,12 +32,68 @@
  * - **Several in flight.** Many transfers may be in flight on one pipe; they complete in submission order,
  *   each filled in turn (a short packet completes only the transfer it lands in; the next transfer then
  *   receives whatever the device sends next).
- * - A transfer that is already in flight may not be submitted again: that rejects with `UsbError('INVALID')`.
+ * - A transfer that is already in flight may not be submitted again: that rejects with a `UsbmsArgumentError`
+ *   (code ARG_INVALID), as does a bad pipe name or timeout.
+ *
+ * ## Alternate settings and pipes
+ *
+ * A port opens one mass-storage interface in its Bulk-Only alternate setting when it has one (else in the first
+ * mass-storage setting, e.g. a UAS-only device's), with `in` and `out` bound to that setting's first bulk-in and
+ * bulk-out endpoints. A port that can switch lists every setting of the interface in `altSettings`, with each
+ * endpoint's extra (class-specific) descriptors as the device sent them, and switches with `selectAltSetting`:
+ *
+ * - **Which setting, which pipes.** `selectAltSetting(n, binding)` sends SET_INTERFACE(n) and binds pipe names to
+ *   endpoint addresses of setting n (`in`/`out` always; `status`/`command` for UAS's four pipes). The port does not
+ *   interpret the class descriptors: the protocol above it reads them (UAS's Pipe Usage descriptors) and says which
+ *   endpoint is which. Afterwards `info.alternateSetting`, `info.endpoints` and `info.maxPacketSize` describe the
+ *   new setting.
+ * - **When.** Only with no transfer in flight; transfers made before the switch must not be submitted after it
+ *   (their endpoint may no longer exist): make new ones. Both violations reject with a `UsbmsArgumentError`, as
+ *   does an unknown setting or an address that setting does not have (nothing is sent then).
+ * - **Failure.** The device refusing SET_INTERFACE rejects with UsbStallError (the port stays in the setting it
+ *   was in); a disconnect with UsbDeviceGoneError.
+ * - **Reset.** `resetDevice()` restores the selected setting and binding (the device comes back in setting 0).
+ * - A port that cannot switch (a replay of a capture, a wrapper that does not pass the switch on) leaves
+ *   `altSettings` and `selectAltSetting` undefined: it speaks whatever its current setting is.
+ * - `createTransfer` for a pipe the current binding does not have throws a `UsbmsArgumentError`.
  */
 import type { UsbError } from './errors.js';
+import type { Pipe } from './pipe.js';
 
-/** A bulk pipe of the mass-storage interface. */
-export type Pipe = 'in' | 'out';
+// A bulk pipe of the mass-storage interface (its own module: the errors name pipes too, and the port names errors).
+export type { Pipe } from './pipe.js';
+
+/** Endpoint addresses (with the direction bit) bound to the pipes of the current alternate setting. */
+export interface PipeBinding {
+  readonly in: number;
+  readonly out: number;
+  /** UAS only. */
+  readonly status?: number;
+  /** UAS only. */
+  readonly command?: number;
+}
+
+/** One endpoint of an alternate setting, as its descriptors say. */
+export interface EndpointDescriptorInfo {
+  /** bEndpointAddress (bit 7 set: IN). */
+  readonly address: number;
+  /** bmAttributes (bits 1:0 = 2: bulk). */
+  readonly attributes: number;
+  /** wMaxPacketSize, bits 10:0. */
+  readonly maxPacketSize: number;
+  /** The class- and vendor-specific descriptors that follow the endpoint descriptor (UAS: `04 24 ID 00`). */
+  readonly extra: Uint8Array;
+}
+
+/** One alternate setting of the claimed interface. */
+export interface AltSettingInfo {
+  readonly alternateSetting: number;
+  readonly interfaceClass: number;
+  readonly interfaceSubClass: number;
+  /** bInterfaceProtocol: 0x50 Bulk-Only, 0x62 UAS. */
+  readonly interfaceProtocol: number;
+  readonly endpoints: readonly EndpointDescriptorInfo[];
+}
 /** The bus speed of the device. */
 export type UsbSpeed = 'low' | 'full' | 'high' | 'super' | 'super-plus' | 'unknown';
 
@@ -58,9 +114,9 @@ export interface PortInfo {
   readonly speed: UsbSpeed;
   readonly interfaceNumber: number;
   readonly alternateSetting: number;
-  /** bulk-in and bulk-out endpoint addresses (with the direction bit) */
-  readonly endpoints: { readonly in: number; readonly out: number };
-  /** wMaxPacketSize of the bulk endpoints */
+  /** Endpoint addresses (with the direction bit) of the pipes bound now: bulk-in and bulk-out, and UAS's two more. */
+  readonly endpoints: PipeBinding;
+  /** wMaxPacketSize of the data pipes */
   readonly maxPacketSize: { readonly in: number; readonly out: number };
 }
 
@@ -87,10 +143,16 @@ export interface UsbTransfer {
   cancel(): void;
 }
 
-/** The one hardware boundary: a claimed Bulk-Only interface, implemented by libusb (LibusbPort) and by the software disk (MockUsbPort). The contract of each call is above. */
+/** The one hardware boundary: a claimed mass-storage interface, implemented by libusb (LibusbPort) and by the software disk (MockUsbPort). The contract of each call is above. */
 export interface UsbPort {
+  /** What the port is and which pipes are bound now (a new object after selectAltSetting). */
   readonly info: PortInfo;
   readonly closed: boolean;
+
+  /** Every alternate setting of the claimed interface (see "Alternate settings and pipes" above). */
+  readonly altSettings?: readonly AltSettingInfo[] | undefined;
+  /** SET_INTERFACE and bind pipes to endpoints of that setting (see "Alternate settings and pipes" above). */
+  selectAltSetting?(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void>;
 
   /** Make a reusable transfer for `pipe`. Cheap to keep; allocate once per packet, not per command. */
   createTransfer(pipe: Pipe): UsbTransfer;

@@ -8,16 +8,27 @@
  *   is vid:pid and `001:004` is bus:address);
  * - `bus-port[.port]...` - the physical port path, Linux sysfs style (`1-2.3`: bus 1, root hub port 2, then port 3
  *   of the hub plugged in there). It has a dash and no colon. Unlike the address, it names a slot: the same path
- *   finds the device again after a reset, a re-plug or a power cycle. Bus 0 is the software disk's (src/mock).
+ *   finds the device again after a reset, a re-plug or a power cycle. Bus 0 is the software disk's (src/mock);
+ * - `usbip:HOST:BUSID` - a device attached here through USB/IP (`usbip attach -r HOST -b BUSID`): the host as it was
+ *   given to `usbip attach`, and the bus id there. Its local port path changes with every attach; this does not
+ *   (src/usb/usbip.ts reads it from the kernel's files). An IPv6 host goes in brackets: `usbip:[fe80::1]:1-2`.
  */
 import { UsbError } from './errors.js';
 import { UsbmsArgumentError } from '../util/errors.js';
+import { hex4 } from '../util/hex.js';
 
 /** A parsed `--device`: by identity (`ids`), by bus and address (`location`) or by physical port (`port`). */
 export type DeviceSelector =
   | { readonly kind: 'ids'; readonly vendorId: number; readonly productId: number; readonly serialNumber?: string }
   | { readonly kind: 'location'; readonly busNumber: number; readonly deviceAddress: number }
-  | { readonly kind: 'port'; readonly busNumber: number; readonly portNumbers: readonly number[] };
+  | { readonly kind: 'port'; readonly busNumber: number; readonly portNumbers: readonly number[] }
+  | { readonly kind: 'usbip' } & UsbipName;
+
+/** Where a USB/IP device really is: the remote host (as `usbip attach -r` named it) and its bus id there. */
+export interface UsbipName {
+  readonly host: string;
+  readonly busid: string;
+}
 
 /** Where a device is plugged in: its bus and the hub port chain from the root hub (node-usb `portNumbers`). */
 export interface PortLocation {
@@ -37,9 +48,14 @@ export interface SelectableDevice extends PortLocation {
   readonly deviceAddress: number;
   /** iSerialNumber's string; undefined when the device has none or it could not be read. */
   readonly serialNumber: string | undefined;
+  /** Attached through USB/IP (vhci-hcd): the remote host and bus id, each undefined when no record says. */
+  readonly usbip?: { readonly host: string | undefined; readonly busid: string | undefined } | undefined;
+  /** Bound to usbip-host on this host: exported, maybe in use by another host (never chosen over another match). */
+  readonly exported?: object | undefined;
 }
 
-const EXPECTED = 'expected vid:pid[:serial] in hex (46f4:0001), bus:address in decimal (1:4) or a port path (1-2.3)';
+const EXPECTED = 'expected vid:pid[:serial] in hex (46f4:0001), bus:address in decimal (1:4), a port path (1-2.3) ' +
+  'or usbip:HOST:BUSID';
 
 /** A selector the user typed that cannot name a device. */
 export class DeviceSelectorError extends UsbmsArgumentError {
@@ -78,9 +94,24 @@ function parsePortPath(input: string, text: string): DeviceSelector {
   return { kind: 'port', busNumber, portNumbers };
 }
 
+const USBIP_BUSID = /^\d{1,3}-\d{1,3}(\.\d{1,3})*$/;
+
+function parseUsbip(input: string, text: string): DeviceSelector {
+  const rest = text.slice('usbip:'.length);
+  const colon = rest.lastIndexOf(':');
+  if (colon < 0) throw new DeviceSelectorError(input, 'usbip: needs HOST:BUSID (usbip:10.0.0.2:1-1.4)');
+  let host = rest.slice(0, colon);
+  const busid = rest.slice(colon + 1);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (host === '' || /\s/.test(host)) throw new DeviceSelectorError(input, `'${host}' is not a host name or address`);
+  if (!USBIP_BUSID.test(busid)) throw new DeviceSelectorError(input, `'${busid}' is not a USB bus id (1-1.4)`);
+  return { kind: 'usbip', host, busid };
+}
+
 /** Parse a `--device` value (see the module comment for the forms). @throws DeviceSelectorError */
 export function parseDeviceSelector(input: string): DeviceSelector {
   const text = input.trim();
+  if (/^usbip:/i.test(text)) return parseUsbip(input, text);
   if (text.includes('-') && !text.includes(':')) return parsePortPath(input, text);
   const parts = text.split(':');
   if (parts.length < 2) throw new DeviceSelectorError(input, 'it needs two numbers separated by a colon, or a port path');
@@ -106,7 +137,6 @@ export function parseDeviceSelector(input: string): DeviceSelector {
 }
 
 /** Four lower-case hex digits, as lsusb prints VID and PID. */
-export const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 /** `1-2.3`; a root hub (no ports) is `usb1`, as sysfs names it. */
 export function formatPortPath(where: PortLocation): string {
@@ -126,8 +156,19 @@ export function portNumbersOf(where: { readonly portNumbers?: readonly number[] 
 export function formatDeviceSelector(sel: DeviceSelector): string {
   if (sel.kind === 'location') return `${sel.busNumber}:${sel.deviceAddress}`;
   if (sel.kind === 'port') return formatPortPath(sel);
+  if (sel.kind === 'usbip') return formatUsbipSelector(sel);
   const ids = `${hex4(sel.vendorId)}:${hex4(sel.productId)}`;
   return sel.serialNumber === undefined ? ids : `${ids}:${sel.serialNumber}`;
+}
+
+/** `usbip:HOST:BUSID` (an IPv6 host in brackets). */
+export function formatUsbipSelector(n: UsbipName): string {
+  return `usbip:${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.busid}`;
+}
+
+/** Does a listed device's USB/IP identity name `n`? Host names compare without case, as DNS does. */
+export function sameUsbipName(n: UsbipName, d: SelectableDevice['usbip']): boolean {
+  return d?.host !== undefined && d.busid === n.busid && d.host.toLowerCase() === n.host.toLowerCase();
 }
 
 /** Same bus and same port chain. */
@@ -142,6 +183,7 @@ export function matchesSelector(sel: DeviceSelector, device: SelectableDevice): 
   switch (sel.kind) {
     case 'location': return device.busNumber === sel.busNumber && device.deviceAddress === sel.deviceAddress;
     case 'port': return samePortLocation(sel, device);
+    case 'usbip': return sameUsbipName(sel, device.usbip);
     case 'ids':
       return device.vendorId === sel.vendorId && device.productId === sel.productId &&
         (sel.serialNumber === undefined || device.serialNumber === sel.serialNumber);
@@ -149,7 +191,9 @@ export function matchesSelector(sel: DeviceSelector, device: SelectableDevice): 
 }
 
 const describe = (d: SelectableDevice): string =>
-  `${hex4(d.vendorId)}:${hex4(d.productId)} at ${formatPortPath(d)} (${d.busNumber}:${d.deviceAddress})`;
+  `${hex4(d.vendorId)}:${hex4(d.productId)} at ${formatPortPath(d)} (${d.busNumber}:${d.deviceAddress})` +
+  (d.usbip?.host !== undefined && d.usbip.busid !== undefined ? ` = ${formatUsbipSelector({ host: d.usbip.host, busid: d.usbip.busid })}` : '') +
+  (d.exported !== undefined ? ' exported by usbip-host' : '');
 
 /**
  * The one device of `devices` that `sel` names. Several interfaces of one device count once.
@@ -157,8 +201,12 @@ const describe = (d: SelectableDevice): string =>
  */
 export function selectOne<T extends SelectableDevice>(sel: DeviceSelector, devices: readonly T[]): T {
   const matches = devices.filter((d) => matchesSelector(sel, d));
-  const distinct = matches.filter((d, i) =>
+  let distinct = matches.filter((d, i) =>
     matches.findIndex((e) => e.busNumber === d.busNumber && e.deviceAddress === d.deviceAddress) === i);
+  // A stick exported through usbip-host and attached back here through vhci is listed twice with one identity: the
+  // attached one is the one to use (the export belongs to whoever imports it), so the export drops out of a tie.
+  const notExported = distinct.filter((d) => d.exported === undefined);
+  if (notExported.length > 0 && notExported.length < distinct.length) distinct = notExported;
   const name = formatDeviceSelector(sel);
   const [first, second] = distinct;
   if (first === undefined) {
@@ -166,7 +214,7 @@ export function selectOne<T extends SelectableDevice>(sel: DeviceSelector, devic
     throw new UsbError('NOT_FOUND', `no USB mass-storage device matches ${name} (devices present: ${present})`);
   }
   if (second !== undefined) {
-    throw new UsbError('INVALID', `${distinct.length} devices match ${name} (${distinct.map(describe).join(', ')}); ` +
+    throw new UsbmsArgumentError(`${distinct.length} devices match ${name} (${distinct.map(describe).join(', ')}); ` +
       'name one with vid:pid:serial or its port path');
   }
   return first;

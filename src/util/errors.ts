@@ -1,19 +1,21 @@
 /**
  * The one error convention of usbms. Every error an API of this package throws or rejects with is an `Error`
  * with a `name` (its class), a `code` from {@link ERROR_CODES} (namespaced by the layer that detected it:
- * `USB_`, `BOT_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`, `SERVE_`,
+ * `USB_`, `BOT_`, `UAS_`, `SCSA_`, `SCSI_`, `DISK_`, `OPEN_`, `MOCK_`, `TRACE_`, `RESCUE_`, `RIG_`, `SERVE_`,
  * `CLI_`), `cause` when it wraps another error, and
  * the fields a script needs to act on it (the LBA and sense of a disk error, the phase of a BOT error, the pipe
  * and bytes moved of a USB error). A caller's mistake at any layer (a bad argument, a malformed option string,
- * an impossible configuration) is a {@link UsbmsArgumentError} with code `ARG_INVALID`.
+ * an impossible configuration) is a {@link UsbmsArgumentError} with code `ARG_INVALID`; a rule usbms broke itself
+ * (a bug) is a {@link UsbmsInternalError} with code `INTERNAL_ERROR`.
  *
  * Scripts branch on `code`, never on message text; the CLI maps `code` to an sg3_utils exit status through one
- * table (src/cli/exit.ts).
+ * table (src/apps/cli/exit.ts).
  */
 
 /** Every error code, with what it means. The README's "Errors" section lists the same set. */
 export const ERROR_CODES = {
   ARG_INVALID: 'a caller mistake: bad argument, option string or configuration (nothing was sent to the device)',
+  INTERNAL_ERROR: 'usbms broke one of its own rules: a bug (report it with the stack)',
 
   USB_STALL: 'the endpoint answered STALL; it stays halted until its halt is cleared',
   USB_TIMEOUT: 'a USB transfer did not complete in time and was cancelled',
@@ -36,12 +38,22 @@ export const ERROR_CODES = {
   BOT_TRANSPORT: 'any other Bulk-Only failure (CBW stalled, CSW unreadable after retries)',
   BOT_BUSY: 'a command is already on the wire (Bulk-Only allows one)',
 
+  UAS_TIMEOUT: 'a UAS phase (COMMAND IU, data, status IU, task management) did not complete in time',
+  UAS_DEVICE_GONE: 'the device disconnected with the UAS command in flight',
+  UAS_ABORTED: 'the UAS command was cancelled: ABORT TASK, a reset, or close()',
+  UAS_OVERRUN: 'the device sent more than the UAS command expected',
+  UAS_BUSY: 'every UAS tag (the queue depth) is in use',
+  UAS_PROTOCOL: 'the device broke the UAS protocol (an IU that is malformed, of the wrong kind or direction, or refused)',
+  UAS_TRANSPORT: 'any other UAS failure (an IU pipe stalled, the recovery ladder failed)',
+  UAS_UNSUPPORTED: 'the device cannot run UAS here (SuperSpeed needs bulk streams, which node-usb 2 lacks; pipes not named)',
+
   SCSA_PKT_IN_TRANSPORT: 'the scsi_pkt is owned by the HBA until it completes',
   SCSA_PKT_FREED: 'the scsi_pkt was already destroyed',
+  SCSA_PKT_NOT_IN_TRANSPORT: 'scsi_hba_pkt_comp of a scsi_pkt that is not in transport (completed twice, or never started)',
   SCSA_DMA_TOOBIG: 'the buffer needs more than one DMA window and PKT_DMA_PARTIAL was not given',
   SCSA_DMA_NOMAPPING: 'the DMA attributes cannot describe this buffer',
   SCSA_DMA_NO_WINDOW: 'PKT_DMA_PARTIAL: every DMA window has already been handed out',
-  SCSA_NO_RESOURCES: 'the request is larger than the whole resource budget of the HBA',
+  SCSA_NO_RESOURCES: 'waiting would never end: larger than the HBA\'s whole budget, or refused with nothing in use',
   SCSA_DETACHED: 'the HBA instance is detached',
 
   SCSI_DATA_SHORT: 'a data-in payload shorter than the fixed part of its format',
@@ -60,7 +72,7 @@ export const ERROR_CODES = {
   DISK_ABORTED: 'ABORTED COMMAND, or the packet was aborted',
   DISK_PROTECTION: 'ABORTED COMMAND with a protection information (DIF) failure (ASC 10)',
   DISK_MISCOMPARE: 'MISCOMPARE (VERIFY or COMPARE AND WRITE)',
-  DISK_NO_SENSE: 'CHECK CONDITION with NO SENSE',
+  DISK_NO_SENSE: 'CHECK CONDITION with NO SENSE: an unknown amount of data moved, on every try (nothing of it counts)',
   DISK_RECOVERED: 'RECOVERED ERROR reported as a failure',
   DISK_COPY_ABORTED: 'COPY ABORTED',
   DISK_CHECK_CONDITION: 'CHECK CONDITION with any other sense key',
@@ -86,6 +98,7 @@ export const ERROR_CODES = {
   RESCUE_MAPFILE: 'a GNU ddrescue mapfile that cannot be parsed or does not fit the device',
   RESCUE_IMAGE: 'the rescue image file cannot be created, read or written',
   RESCUE_DEVICE_LOST: 'the device being rescued vanished and did not come back in time',
+  RESCUE_INTERRUPTED: 'the rescue stopped early (a stop was asked for, or --max-errors was reached); the mapfile is saved',
 
   RIG_RESET_FAILED: 'a validation step could not reset the device',
   RIG_NO_POWER_SWITCH: 'a validation step needs a port power switch the hub does not have',
@@ -98,6 +111,9 @@ export const ERROR_CODES = {
 
   SERVE_LISTEN: 'usbms serve cannot listen on its socket or address (in use, no permission, no such directory)',
   SERVE_TLS: 'usbms serve cannot use the TLS credentials it was given (unreadable or malformed files)',
+  SERVE_PROTOCOL: 'an NBD client broke the protocol (bad magic or flags, oversized data, a failed TLS handshake): its connection is closed',
+  SERVE_CLIENT_GONE: 'an NBD client closed its connection before sending what the protocol needs',
+  SERVE_OTHER_MEDIUM: 'the device came back after a re-plug with another medium (another size or block length): refused',
 
   CLI_USAGE: 'a command-line mistake, or an operation refused without its confirming flag (--write)',
   CLI_FILE: 'a file named on the command line cannot be read or written',
@@ -164,6 +180,22 @@ export class UsbmsArgumentError extends RangeError implements UsbmsErrorLike {
     super(message, causeOption(options.cause));
     this.argument = options.argument;
   }
+}
+
+/**
+ * Something usbms itself got wrong: a rule of its own broken (a table declared inconsistently, a state that cannot
+ * happen). Never the device's or the caller's fault; code `INTERNAL_ERROR`.
+ */
+export class UsbmsInternalError extends UsbmsError {
+  override readonly name: string = 'UsbmsInternalError';
+  constructor(message: string, options: UsbmsErrorOptions = {}) {
+    super('INTERNAL_ERROR', message, options);
+  }
+}
+
+/** `e` itself when it is an Error; anything else thrown (a string, a number) wrapped as an INTERNAL_ERROR. */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new UsbmsInternalError(`a non-Error was thrown: ${String(e)}`, { cause: e });
 }
 
 /** Whether `e` is a caller's mistake (code `ARG_INVALID`), whichever layer threw it. */

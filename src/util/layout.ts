@@ -48,6 +48,8 @@ function toLayout(name: string, spec: FieldSpec): Layout {
 /** A fixed-size wire structure: one declaration, both directions. */
 export class Struct<S extends Record<string, FieldSpec>> {
   readonly span: number;
+  /** Byte offset of each field, in declaration order: for code that reads or writes one field in place. */
+  readonly offsets: { readonly [K in keyof S]: number };
   private readonly layout;
   private readonly wideFields: string[];
 
@@ -55,7 +57,12 @@ export class Struct<S extends Record<string, FieldSpec>> {
     const entries = Object.entries(fields);
     this.layout = BufferLayout.struct<Record<string, unknown>>(entries.map(([n, f]) => toLayout(n, f)));
     this.wideFields = entries.filter(([, f]) => f.kind === 'u64be').map(([n]) => n);
-    this.span = entries.reduce((sum, [, f]) => sum + (f.kind === 'blob' ? (f.length ?? 0) : SPAN[f.kind]), 0);
+    const offsets: Record<string, number> = {};
+    this.span = entries.reduce((at, [n, f]) => {
+      offsets[n] = at;
+      return at + (f.kind === 'blob' ? (f.length ?? 0) : SPAN[f.kind]);
+    }, 0);
+    this.offsets = Object.freeze(offsets) as { readonly [K in keyof S]: number };
   }
 
   /** Decode from `buf` at `offset`. Throws RangeError when the buffer is too short. */

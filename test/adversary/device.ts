@@ -7,13 +7,14 @@
  * faults.ts), so any READ the host resolves as good must hold what the medium held.
  */
 import { UsbDeviceGoneError, UsbError, UsbStallError, UsbTimeoutError } from '../../src/usb/errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbSpeed } from '../../src/usb/port.js';
+import type { ControlSetup, Pipe, UsbSpeed } from '../../src/usb/port.js';
 import { COMMAND_FAULTS, type CommandFault, type ControlFault, type FaultKind, type FaultPlan } from './faults.js';
-import { BLOCK, claimedStamp, NOT_A_STAMP, stampBlock } from './medium.js';
-import { AdversaryPort, type Pending, type PortDevice } from './port.js';
-import { Rng } from './prng.js';
+import { AdversaryDisk } from './disk.js';
+import { BLOCK, stampBlock } from './medium.js';
+import type { AdversaryPort, Pending } from './port.js';
 import { fixedSense, Lun, SENSE, descriptorSense, type Sense, type TargetAnswer } from './target.js';
 import { buildCsw, CBW_SIG, parseCbw, type Cbw, type CswShape } from './wire.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 export interface DeviceConfig {
   /** Blocks of each LUN (one or two LUNs). */
@@ -56,7 +57,8 @@ interface Command {
 
 export interface DeviceCounters {
   commands: number;
-  faults: Partial<Record<FaultKind, number>>;
+  /** By fault kind (the Bulk-Only catalogue's or the UAS one's). */
+  faults: Partial<Record<string, number>>;
   massStorageResets: number;
   clearHalts: number;
   portResets: number;
@@ -66,74 +68,28 @@ export interface DeviceCounters {
 
 const isSetup = (s: unknown): s is ControlSetup => typeof s === 'object' && s !== null && 'bRequest' in s;
 
-export class AdversaryDevice implements PortDevice {
-  readonly luns: Lun[];
-  faultsOn = true;
-  /** Device clock: one tick per block that lands on a medium. */
-  clock = 0;
-  readonly counters: DeviceCounters = {
-    commands: 0, faults: {}, massStorageResets: 0, clearHalts: 0, portResets: 0, plugs: 0, corruptedCommands: 0,
-  };
-  /** Blocks written with content no host write to that block carries (STRAY-WRITE evidence). */
-  readonly strays: string[] = [];
-  /** Things the host did that BOT forbids (a CBW while a command runs, an invalid CBW ...). */
-  readonly protocol: string[] = [];
-  private readonly rng: Rng;
+export class AdversaryDevice extends AdversaryDisk {
   private readonly armed: CommandFault[] = [];
   private readonly armedControls: ControlFault[] = [];
   private controlIndex = 0;
-  /**
-   * Lies that break the adversary's own rule, for the oracle's self-test only: a READ that is corrupted while
-   * it reports success, a write that also lands on the next block, a device that never answers again.
-   */
-  sabotage: {
-    silentCorruption?: boolean; strayWrite?: boolean; deadAfterFaults?: boolean;
-    /** A timer the device never clears (LEAK self-test; `clearSabotage` removes it). */
-    leakTimer?: boolean;
-    /** Control requests never answer, whatever their timeout, until the device is pulled (HANG self-test). */
-    controlNeverAnswers?: boolean;
-  } = {};
-  private readonly onUnplug: (() => void)[] = [];
   private leaked: NodeJS.Timeout | undefined;
-  private port: AdversaryPort | undefined;
   private readonly bot = new WeakMap<AdversaryPort, BotState>();
-  /** Per LUN, per LBA: write ids the host declared for that block (see expectWrite). */
-  private readonly coverage: Map<number, Set<number>>[];
-  private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(readonly config: DeviceConfig, readonly plan: FaultPlan) {
-    this.rng = new Rng(config.seed ^ 0x5eed);
-    this.luns = config.lunBlocks.map((b, i) => new Lun(i, b, config.descriptorSense));
-    this.coverage = this.luns.map(() => new Map<number, Set<number>>());
+  constructor(config: DeviceConfig, readonly plan: FaultPlan) {
+    super(config, 0x5eed);
   }
 
   /** Plug the device in (again): a new port object, fresh BOT state, power-on unit attention. */
   plug(): AdversaryPort {
-    if (this.port !== undefined && !this.port.gone && !this.port.closed) throw new Error('device is already plugged in');
-    const n = ++this.counters.plugs;
-    const info: PortInfo = {
+    const port = this.plugIn((n) => ({
       vendorId: 0xadad, productId: 0x0bad, serialNumber: `LIAR${this.config.seed.toString(16)}`, manufacturer: 'adversary',
       product: 'BOT liar', busNumber: 9, deviceAddress: n + 1, speed: this.config.speed, interfaceNumber: 0,
       alternateSetting: 0, endpoints: { in: 0x81, out: 0x02 }, maxPacketSize: { in: this.config.mps, out: this.config.mps },
-    };
-    const port = new AdversaryPort(info, this, n);
+    }));
     if (this.sabotage.leakTimer === true && this.leaked === undefined) this.leaked = setTimeout(() => undefined, 60_000);
     this.bot.set(port, new BotState());
-    if (this.config.uaOnReset) for (const l of this.luns) l.unitAttention = true;
-    this.port = port;
     return port;
   }
-
-  /** Surprise removal of whatever port is plugged in now. */
-  unplug(): void {
-    const p = this.port;
-    for (const f of this.onUnplug.splice(0)) f();
-    if (p === undefined || p.gone || p.closed) return;
-    this.count('unplug');
-    p.disconnect(this.config.goneListenersFirst);
-  }
-
-  get currentPort(): AdversaryPort | undefined { return this.port; }
 
   /** Strike the next command that fits `kind` (targeted tests), as if the plan had named it. */
   arm(kind: CommandFault): void { this.armed.push(kind); }
@@ -144,31 +100,9 @@ export class AdversaryDevice implements PortDevice {
     this.plan.unplug = { at: this.counters.commands, phase };
   }
 
-  /** The host is about to write id `id` over these blocks (a write op of the schedule). */
-  expectWrite(lun: number, lba: number, blocks: number, id: number): void {
-    const m = this.coverage[lun]!;
-    for (let i = 0; i < blocks; i++) {
-      let s = m.get(lba + i);
-      if (s === undefined) m.set(lba + i, (s = new Set([0])));
-      s.add(id);
-    }
-  }
-
   clearSabotage(): void { clearTimeout(this.leaked); this.leaked = undefined; }
 
-  /** Timers of the device itself still pending (its own LEAK accounting). */
-  get pendingTimers(): number { return this.timers.size; }
-
-  private count(k: FaultKind): void { this.counters.faults[k] = (this.counters.faults[k] ?? 0) + 1; }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => { this.timers.delete(t); resolve(); }, ms);
-      this.timers.add(t);
-    });
-  }
-
-  released(_port: AdversaryPort): void { /* the interface is free again; nothing to re-attach */ }
+  protected override count(k: FaultKind): void { super.count(k); }
 
   // ------------------------------------------------------------------ control pipe
 
@@ -196,7 +130,7 @@ export class AdversaryDevice implements PortDevice {
       if (fault === 'clear-fail') { this.count(fault); throw new UsbError('IO', 'CLEAR_FEATURE failed', { pipe: 'control' }); }
       this.counters.clearHalts++;
       // After an invalid CBW the device keeps stalling until a Mass Storage Reset (BOT 6.6.1).
-      if (!st.needReset) st.halted[pipe] = false;
+      if (!st.needReset) st.halted[pipe as 'in' | 'out'] = false;
       port.kick();
       return undefined;
     }
@@ -218,7 +152,7 @@ export class AdversaryDevice implements PortDevice {
       if (this.config.uaOnReset) for (const l of this.luns) l.unitAttention = true;
       return undefined;
     }
-    if (!isSetup(setup)) throw new UsbError('INVALID', 'no setup packet');
+    if (!isSetup(setup)) throw new UsbmsArgumentError('no setup packet');
     if (fault === 'ctl-hang') { this.count(fault); return hang(timeoutMs); }
     if (fault === 'ctl-stall') { this.count(fault); throw new UsbStallError(undefined, { pipe: 'control' }); }
     if (fault === 'ctl-io') { this.count(fault); throw new UsbError('IO', 'control transfer failed', { pipe: 'control' }); }
@@ -381,7 +315,7 @@ export class AdversaryDevice implements PortDevice {
       case 'chk-unit-attention': return SENSE.powerOnReset;
       case 'chk-not-ready': return SENSE.becomingReady;
       case 'chk-recovered': return SENSE.recovered;
-      case 'chk-no-sense': return SENSE.noSense;
+      case 'chk-no-sense': case 'chk-no-sense-corrupt': return SENSE.noSense;
       default: return cmd.answer.rw?.write === true ? { ...SENSE.writeError, info } : { ...SENSE.mediumError, info };
     }
   }
@@ -606,19 +540,7 @@ export class AdversaryDevice implements PortDevice {
   private applyWrite(cmd: Command, blocks: number): void {
     const rw = cmd.answer.rw;
     if (rw === undefined || cmd.out === undefined) return;
-    const n = Math.min(blocks, rw.blocks, Math.floor(cmd.outGot / BLOCK));
-    for (let i = 0; i < n; i++) {
-      const lba = rw.lba + i;
-      const src = cmd.out.subarray(i * BLOCK, (i + 1) * BLOCK);
-      const id = cmd.lun.medium.write(lba, src, ++this.clock);
-      if (this.sabotage.strayWrite === true && lba + 1 < cmd.lun.blocks) cmd.lun.medium.write(lba + 1, src, ++this.clock);
-      const declared = this.coverage[cmd.lun.index]!.get(lba);
-      if (id === NOT_A_STAMP || declared === undefined || !declared.has(id)) {
-        const c = claimedStamp(src);
-        this.strays.push(`LUN ${cmd.lun.index} LBA ${lba}: got ${c === undefined ? 'unstamped data'
-          : `the stamp of write ${c.id} for LUN ${c.lun} LBA ${c.lba}`}${id === NOT_A_STAMP && c !== undefined ? ' (body differs)' : ''}`);
-      }
-    }
+    this.land(cmd.lun, rw.lba, cmd.out, Math.min(blocks, rw.blocks, Math.floor(cmd.outGot / BLOCK)));
   }
 
   private finishOut(port: AdversaryPort, st: BotState, cmd: Command): void {
@@ -635,8 +557,10 @@ export class AdversaryDevice implements PortDevice {
       s.push(this.csw(cmd, answer.check ? 1 : 0, H));
     } else if (ph === 'scsi' || ph === 'sense') {
       const sense = this.checkSense(f!, cmd);
-      const success = sense.key === 0 || sense.key === 1;
-      this.applyWrite(cmd, success ? blocks : [0x3, 0x4].includes(sense.key) ? prefix() : 0);
+      const success = !COMMAND_FAULTS[f!].corrupts && (sense.key === 0 || sense.key === 1);
+      // A write may have landed in part behind a MEDIUM or HARDWARE ERROR, and behind the false check condition.
+      const partial = [0x3, 0x4].includes(sense.key) || f === 'chk-no-sense-corrupt';
+      this.applyWrite(cmd, success ? blocks : partial ? prefix() : 0);
       cmd.lun.sense = sense.key === 0x3 ? { ...sense, info: (answer.rw?.lba ?? 0) } : sense;
       if (ph === 'sense') st.senseLie = { lun: cbw.lun, kind: f! };
       s.push(this.csw(cmd, 1, 0));

@@ -56,6 +56,7 @@ export const COMMAND_FAULTS = {
   'chk-descriptor': { phase: 'scsi', corrupts: true, what: 'CHECK CONDITION, descriptor-format MEDIUM ERROR sense' },
   'chk-recovered': { phase: 'scsi', corrupts: false, what: 'CHECK CONDITION, RECOVERED ERROR 01/17/01, data intact (success)' },
   'chk-no-sense': { phase: 'scsi', corrupts: false, what: 'CHECK CONDITION with NO SENSE 00/00/00, data intact' },
+  'chk-no-sense-corrupt': { phase: 'scsi', corrupts: true, what: 'CHECK CONDITION with NO SENSE 00/00/00, READ data corrupted, a WRITE landed in part' },
   // the REQUEST SENSE after a CHECK CONDITION (the command itself fails and may be corrupted)
   'sense-padded': { phase: 'sense', corrupts: true, what: 'REQUEST SENSE pads with RECOVERED-looking bytes, residue says none is valid' },
   'sense-padded-honest': { phase: 'sense', corrupts: true, what: 'a real MEDIUM ERROR sense then RECOVERED-looking padding, residue honest' },

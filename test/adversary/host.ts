@@ -33,8 +33,6 @@ export async function openHost(port: UsbPort, cfg: HostConfig): Promise<HostSess
   const diskOpts = {
     allowWrite: true, retries: cfg.retries, readyPollMs: cfg.readyPollMs, readyTimeoutMs: cfg.readyTimeoutMs,
     timeoutMs: cfg.commandMs,
-    // Before issue 8 the disk took pkt_time in seconds (fractions work): lets the same adapter drive old trees.
-    timeoutS: cfg.commandMs / 1000,
   };
   const botTimeouts = { cbwMs: cfg.cbwMs, cswMs: cfg.cswMs, dataMs: cfg.commandMs, controlMs: cfg.controlMs };
   if (process.env.ADV_COMPOSE === 'manual') {
@@ -60,7 +58,12 @@ export async function openHost(port: UsbPort, cfg: HostConfig): Promise<HostSess
       throw e;
     }
   }
-  const session = await openUsbms({ port, timeoutMs: cfg.commandMs, botTimeouts, maxTransferBytes: cfg.maxTransferBytes });
+  // A UAS device gets the same budgets: the COMMAND IU as the CBW, the status as the CSW, task management and
+  // control requests as control requests.
+  const uasTimeouts = { commandMs: cfg.cbwMs, statusMs: cfg.cswMs, dataMs: cfg.commandMs, tmfMs: cfg.controlMs,
+    controlMs: cfg.controlMs };
+  const session = await openUsbms({ port, timeoutMs: cfg.commandMs, botTimeouts, uasTimeouts,
+    maxTransferBytes: cfg.maxTransferBytes });
   const disks: (Disk | undefined)[] = [];
   return {
     hba: session.hba, disks,

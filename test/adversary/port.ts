@@ -7,7 +7,10 @@
 import {
   UsbCancelledError, UsbClosedError, UsbDeviceGoneError, UsbError, UsbOverflowError, UsbStallError, UsbTimeoutError,
 } from '../../src/usb/errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../../src/usb/port.js';
+import type {
+  AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer,
+} from '../../src/usb/port.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 /** One host transfer the device has not finished yet. */
 export interface Pending {
@@ -42,8 +45,8 @@ class AdvTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const refused = this.port.refusal();
     if (refused !== undefined) return Promise.reject(refused);
-    if (this.slot !== undefined) return Promise.reject(new UsbError('INVALID', 'transfer already in flight', { pipe: this.pipe }));
-    if (!Buffer.isBuffer(buffer) || !(timeoutMs >= 0)) return Promise.reject(new UsbError('INVALID', 'bad submit', { pipe: this.pipe }));
+    if (this.slot !== undefined) return Promise.reject(new UsbmsArgumentError('transfer already in flight'));
+    if (!Buffer.isBuffer(buffer) || !(timeoutMs >= 0)) return Promise.reject(new UsbmsArgumentError('bad submit'));
     return new Promise<number>((resolve, reject) => {
       const s: Slot = { t: this, pipe: this.pipe, buf: buffer, filled: 0, done: false, timer: undefined, resolve, reject };
       this.slot = s;
@@ -64,9 +67,12 @@ class AdvTransfer implements UsbTransfer {
   }
 }
 
+/** SET_INTERFACE, as the host sends it (the device sees it as a control request). */
+const setInterface = (alt: number, iface: number): ControlSetup => ({ bmRequestType: 0x01, bRequest: 0x0b, wValue: alt, wIndex: iface });
+
 export class AdversaryPort implements UsbPort {
-  private readonly pendingIn: Slot[] = [];
-  private readonly pendingOut: Slot[] = [];
+  /** Unfinished transfers per pipe, oldest first (BOT: in and out; UAS adds status and command). */
+  private readonly pending = new Map<Pipe, Slot[]>();
   /** Completions not yet delivered (they settle one macrotask later, as libusb's event thread would). */
   private settling = 0;
   private controlsInFlight = 0;
@@ -75,13 +81,33 @@ export class AdversaryPort implements UsbPort {
   private state: 'open' | 'closing' | 'closed' | 'gone' = 'open';
   private pumpQueued = false;
 
-  constructor(readonly info: PortInfo, private readonly dev: PortDevice, readonly plugNumber: number) {}
+  private current: PortInfo;
 
+  /** `altSettings`: a device whose interface has settings to choose (UAS); the port then binds pipes on request. */
+  constructor(info: PortInfo, private readonly dev: PortDevice, readonly plugNumber: number,
+    readonly altSettings?: readonly AltSettingInfo[]) {
+    this.current = info;
+    for (const p of ['in', 'out', 'status', 'command'] as const) this.pending.set(p, []);
+  }
+
+  get info(): PortInfo { return this.current; }
+
+  /** SET_INTERFACE on the control pipe (the device decides), then the pipes of that setting. */
+  async selectAltSetting(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void> {
+    if (this.altSettings?.some((a) => a.alternateSetting === alternateSetting) !== true) {
+      throw new UsbmsArgumentError(`no alternate setting ${alternateSetting}`);
+    }
+    if (this.outstanding !== 0) throw new UsbmsArgumentError('selectAltSetting with transfers in flight');
+    await this.controlCall(() => this.dev.control(this, 'out', setInterface(alternateSetting, this.current.interfaceNumber), 0, timeoutMs));
+    this.current = { ...this.current, alternateSetting, endpoints: { ...binding } };
+  }
   get closed(): boolean { return this.state === 'closing' || this.state === 'closed'; }
   get gone(): boolean { return this.state === 'gone'; }
   /** Transfers and control requests the host still has outstanding on this port (LEAK accounting). */
   get outstanding(): number {
-    return this.pendingIn.length + this.pendingOut.length + this.settling + this.controlsInFlight;
+    let n = this.settling + this.controlsInFlight;
+    for (const q of this.pending.values()) n += q.length;
+    return n;
   }
 
   refusal(): UsbError | undefined {
@@ -91,15 +117,17 @@ export class AdversaryPort implements UsbPort {
   }
 
   createTransfer(pipe: Pipe): UsbTransfer {
-    if (pipe !== 'in' && pipe !== 'out') throw new UsbError('INVALID', `no pipe ${String(pipe)}`);
+    if (this.current.endpoints[pipe] === undefined) throw new UsbmsArgumentError(`no pipe ${String(pipe)}`);
     return new AdvTransfer(pipe, this);
   }
 
+  private queueOf(pipe: Pipe): Slot[] { return this.pending.get(pipe) ?? []; }
+
   /** The oldest unfinished transfer of a pipe (what the device's next packet goes to). */
-  head(pipe: Pipe): Pending | undefined { return (pipe === 'in' ? this.pendingIn : this.pendingOut)[0]; }
+  head(pipe: Pipe): Pending | undefined { return this.queueOf(pipe)[0]; }
 
   queue(s: Slot): void {
-    (s.pipe === 'in' ? this.pendingIn : this.pendingOut).push(s);
+    this.queueOf(s.pipe).push(s);
     this.kick();
   }
 
@@ -115,7 +143,7 @@ export class AdversaryPort implements UsbPort {
 
   /** Complete the head transfer of `pipe` (device side). */
   complete(pipe: Pipe, error?: UsbError): void {
-    const s = (pipe === 'in' ? this.pendingIn : this.pendingOut)[0];
+    const s = this.queueOf(pipe)[0];
     if (s !== undefined) this.finish(s, error);
   }
 
@@ -124,16 +152,16 @@ export class AdversaryPort implements UsbPort {
     if (s !== undefined) this.complete(pipe, new UsbStallError(undefined, { pipe, actualLength: s.filled }));
   }
 
-  overflow(): void {
-    const s = this.head('in');
-    if (s !== undefined) this.complete('in', new UsbOverflowError(undefined, { pipe: 'in', actualLength: s.filled }));
+  overflow(pipe: Pipe = 'in'): void {
+    const s = this.head(pipe);
+    if (s !== undefined) this.complete(pipe, new UsbOverflowError(undefined, { pipe, actualLength: s.filled }));
   }
 
   finish(s: Slot, error?: UsbError): void {
     if (s.done) return;
     s.done = true;
     if (s.timer !== undefined) clearTimeout(s.timer);
-    const q = s.pipe === 'in' ? this.pendingIn : this.pendingOut;
+    const q = this.queueOf(s.pipe);
     const i = q.indexOf(s);
     if (i >= 0) q.splice(i, 1);
     this.settling++;
@@ -160,7 +188,7 @@ export class AdversaryPort implements UsbPort {
     await this.controlCall(() => this.dev.control(this, 'reset', undefined, 0, 0));
   }
 
-  private async controlCall(op: () => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
+  async controlCall(op: () => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
     const refused = this.refusal();
     if (refused !== undefined) throw refused;
     this.controlsInFlight++;
@@ -177,7 +205,7 @@ export class AdversaryPort implements UsbPort {
 
   /** Every transfer in flight rejects with `error` (port reset: cancelled; removal: gone). */
   failAll(error: () => UsbError): void {
-    for (const s of [...this.pendingIn, ...this.pendingOut]) this.finish(s, error());
+    for (const q of this.pending.values()) for (const s of [...q]) this.finish(s, error());
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@
  * than CMD_DEV_GONE / DiskGoneError).
  */
 import { BotError } from '../../src/bot/index.js';
+import { UasError } from '../../src/uas/index.js';
 import { DiskError, isDiskError, type Disk } from '../../src/disk/index.js';
 import { UsbmsOpenError } from '../../src/open.js';
 import {
@@ -21,7 +22,9 @@ import {
 import { ScsiDataError, ScsiParamError } from '../../src/scsi/errors.js';
 import { UsbError } from '../../src/usb/errors.js';
 import { AdversaryDevice } from './device.js';
-import type { FaultKind } from './faults.js';
+import type { CommandFault, ControlFault } from './faults.js';
+import { AdversaryUasDevice } from './uas-device.js';
+import type { UasCommandFault, UasControlFault } from './uas-faults.js';
 import { openHost, type HostSession } from './host.js';
 import { BLOCK, identify, NOT_A_STAMP, stampedBlocks } from './medium.js';
 import type { AdversaryPort } from './port.js';
@@ -37,7 +40,7 @@ export interface ScheduleResult {
   id: string;
   violations: Violation[];
   commands: number;
-  faults: Partial<Record<FaultKind, number>>;
+  faults: Partial<Record<string, number>>;
   recoveries: { massStorageResets: number; clearHalts: number; portResets: number; replugs: number; reopens: number };
   ops: { ok: number; failed: number; skipped: number };
   corruptedCommands: number;
@@ -49,7 +52,7 @@ export interface ScheduleResult {
 const ARQ_LENGTH = 32 + 252 - 20;
 
 function typed(e: unknown): boolean {
-  return e instanceof DiskError || e instanceof BotError || e instanceof ScsaError || e instanceof UsbError
+  return e instanceof DiskError || e instanceof BotError || e instanceof UasError || e instanceof ScsaError || e instanceof UsbError
     || e instanceof UsbmsOpenError || e instanceof ScsiDataError || e instanceof ScsiParamError;
 }
 function describe(e: unknown): string {
@@ -76,7 +79,8 @@ interface WriteRec { lun: number; lba: number; blocks: number; id: number; ok: b
 class Runner {
   readonly v: Violation[] = [];
   readonly notes: string[] = [];
-  readonly dev: AdversaryDevice;
+  /** The Bulk-Only adversary, or the UAS one (schedules with `uas`). */
+  readonly dev: AdversaryDevice | AdversaryUasDevice;
   session: HostSession | undefined;
   readonly ports: AdversaryPort[] = [];
   readonly writes: WriteRec[] = [];
@@ -90,13 +94,14 @@ class Runner {
   private readonly rng: Rng;
 
   constructor(readonly s: Schedule) {
-    this.dev = new AdversaryDevice(s.device, s.plan);
+    this.dev = s.uas !== undefined ? new AdversaryUasDevice(s.device, s.uas.plan, s.uas.device)
+      : new AdversaryDevice(s.device, s.plan);
     this.rng = new Rng(s.device.seed ^ 0x0b5e55ed);
   }
 
   flag(cls: ViolationClass, detail: string): void { this.v.push({ cls, detail }); }
 
-  faultTotal(): number { return Object.values(this.dev.counters.faults).reduce((a, b) => a + (b ?? 0), 0); }
+  faultTotal(): number { return Object.values(this.dev.counters.faults).reduce<number>((a, b) => a + (b ?? 0), 0); }
 
   /** A failure must be one of the project's typed errors. */
   failed(what: string, e: unknown): void {
@@ -330,8 +335,13 @@ class Runner {
   async step(step: Step): Promise<void> {
     if (!(await this.ensure(false)) && this.session === undefined) { this.ops.skipped += step.ops.length; return; }
     const gone: Gone = { at: undefined, strict: false, faultsAtStart: this.faultTotal() };
-    for (const f of step.arm?.commands ?? []) this.dev.arm(f);
-    for (const f of step.arm?.controls ?? []) this.dev.armControl(f);
+    const dev = this.dev;
+    for (const f of step.arm?.commands ?? []) {
+      if (dev instanceof AdversaryUasDevice) dev.arm(f as UasCommandFault); else dev.arm(f as CommandFault);
+    }
+    for (const f of step.arm?.controls ?? []) {
+      if (dev instanceof AdversaryUasDevice) dev.armControl(f as UasControlFault); else dev.armControl(f as ControlFault);
+    }
     if (step.arm?.unplug !== undefined) this.dev.armUnplug(step.arm.unplug);
     const all = step.ops.map((op) => this.runOp(op, gone));
     if (step.disrupt !== undefined) all.push(this.disrupt(step.disrupt, gone));
@@ -437,10 +447,11 @@ class Runner {
   }
 }
 
-export async function runSchedule(s: Schedule, prepare?: (dev: AdversaryDevice) => void): Promise<ScheduleResult> {
+export async function runSchedule(s: Schedule, prepare?: (dev: AdversaryDevice) => void,
+  prepareUas?: (dev: AdversaryUasDevice) => void): Promise<ScheduleResult> {
   const t0 = Date.now();
   const r = new Runner(s);
-  prepare?.(r.dev);
+  if (r.dev instanceof AdversaryUasDevice) prepareUas?.(r.dev); else prepare?.(r.dev);
   const onRejection = (e: unknown): void => r.flag('CRASH', `unhandled rejection: ${describe(e)}`);
   const onException = (e: unknown): void => r.flag('CRASH', `uncaught exception: ${describe(e)}`);
   process.on('unhandledRejection', onRejection);

@@ -8,6 +8,10 @@ import {
 } from './faults.js';
 import type { HostConfig } from './host.js';
 import { Rng } from './prng.js';
+import type { UasDeviceConfig } from './uas-device.js';
+import {
+  UAS_COMMAND_FAULT_KINDS, UAS_CONTROL_FAULT_KINDS, type UasCommandFault, type UasControlFault, type UasFaultPlan,
+} from './uas-faults.js';
 
 export type Op =
   | { k: 'read'; lun: number; lba: number; blocks: number }
@@ -24,7 +28,8 @@ export interface Step {
   /** Something done to the stack while the ops are in flight, after `afterTicks` macrotasks. */
   disrupt?: { k: Disruption; lun: number; afterTicks: number } | undefined;
   /** Targeted tests: lies armed when the step starts (they strike the first command that fits). */
-  arm?: { commands?: CommandFault[]; controls?: ControlFault[]; unplug?: 'cbw' | 'data' | 'csw' } | undefined;
+  arm?: { commands?: (CommandFault | UasCommandFault)[]; controls?: (ControlFault | UasControlFault)[];
+    unplug?: 'cbw' | 'data' | 'csw' } | undefined;
 }
 
 export interface Schedule {
@@ -32,6 +37,8 @@ export interface Schedule {
   readonly device: DeviceConfig;
   readonly host: HostConfig;
   readonly plan: FaultPlan;
+  /** A UAS schedule: the device speaks UAS (uas-device.ts) with this plan instead of `plan`. */
+  readonly uas?: { readonly device: UasDeviceConfig; readonly plan: UasFaultPlan } | undefined;
   readonly steps: Step[];
   /** A bound on one operation (after all its timeouts and retries): beyond it, it is a HANG. */
   readonly opBoundMs: number;
@@ -45,14 +52,18 @@ const TIMING: Record<Profile, { cbw: number; csw: number; command: number; contr
   soak: { cbw: 10, csw: 10, command: 20, control: 10, os: 15 },
 };
 
-export function parseId(id: string): { seed: number; index: number } {
-  const m = /^(\d+):(\d+)$/.exec(id.trim());
-  if (m === null) throw new Error(`schedule id "${id}" is not SEED:INDEX`);
-  return { seed: Number(m[1]), index: Number(m[2]) };
+export function parseId(id: string): { seed: number; index: number; protocol: Protocol } {
+  const m = /^(uas:)?(\d+):(\d+)$/.exec(id.trim());
+  if (m === null) throw new Error(`schedule id "${id}" is not [uas:]SEED:INDEX`);
+  return { seed: Number(m[2]), index: Number(m[3]), protocol: m[1] === undefined ? 'bot' : 'uas' };
 }
 
-export function makeSchedule(seed: number, index: number, profile: Profile = 'test'): Schedule {
-  const r = Rng.forSchedule(seed, index);
+/** Which device a schedule runs against: the Bulk-Only adversary, or the UAS one. */
+export type Protocol = 'bot' | 'uas';
+
+export function makeSchedule(seed: number, index: number, profile: Profile = 'test', protocol: Protocol = 'bot'): Schedule {
+  // A UAS schedule draws from another stream of the same seed, so SEED:INDEX names one schedule per protocol.
+  const r = Rng.forSchedule(protocol === 'uas' ? (seed ^ 0x5a5a5a5a) >>> 0 : seed, index);
   const t = TIMING[profile];
   const lunCount = r.chance(0.2) ? 2 : 1;
   const full = r.chance(0.15);
@@ -83,6 +94,15 @@ export function makeSchedule(seed: number, index: number, profile: Profile = 'te
     commands, controls,
     unplug: r.chance(0.05) ? { at: r.int(0, 30), phase: r.pick(['cbw', 'data', 'csw'] as const) } : undefined,
   };
+  let uas: Schedule['uas'];
+  if (protocol === 'uas') {
+    const uCommands = new Map<number, UasCommandFault>();
+    for (const [at] of commands) uCommands.set(at, r.pick(UAS_COMMAND_FAULT_KINDS));
+    const uControls = new Map<number, UasControlFault>();
+    for (const [at] of controls) uControls.set(at, r.pick(UAS_CONTROL_FAULT_KINDS));
+    uas = { device: { queueDepth: r.chance(0.2) ? r.int(2, 8) : 32, nexusReset: r.chance(0.5) },
+      plan: { commands: uCommands, controls: uControls, unplug: plan.unplug } };
+  }
   let writeId = 1;
   const op = (): Op => {
     const lun = r.int(0, lunCount - 1);
@@ -110,5 +130,5 @@ export function makeSchedule(seed: number, index: number, profile: Profile = 'te
   const attempt = 2 * (host.commandMs + host.controlMs + 3 * device.osTimeoutMs + host.cbwMs + host.cswMs);
   const pieces = Math.ceil((64 * 512) / Math.min(host.maxTransferBytes, 64 * 512)) + 1;
   const opBoundMs = 2000 + pieces * (host.retries + 1 + 8) * attempt + host.readyTimeoutMs * 4;
-  return { id: `${seed}:${index}`, device, host, plan, steps, opBoundMs };
+  return { id: `${protocol === 'uas' ? 'uas:' : ''}${seed}:${index}`, device, host, plan, uas, steps, opBoundMs };
 }

@@ -1,7 +1,8 @@
 /**
  * One shard of `npm run soak`: schedules SEED:i for every i of this shard (i % shards === shard), totals
  * written to SOAK_OUT_DIR/shard-N.json for soak-setup.ts to merge and print. Environment:
- *   SOAK_SCHEDULES (default 100000), SOAK_SEED (default 1), SOAK_ONLY=SEED:INDEX (replay one, in detail),
+ *   SOAK_SCHEDULES (default 100000), SOAK_SEED (default 1), SOAK_ONLY=[uas:]SEED:INDEX (replay one, in detail),
+ *   SOAK_PROTOCOL=uas (the UAS adversary instead of the Bulk-Only one),
  *   SOAK_PROFILE=test|soak (timeouts; default soak).
  */
 import { writeFileSync } from 'node:fs';
@@ -18,8 +19,8 @@ export async function runShard(shard: number): Promise<Totals> {
   const only = process.env.SOAK_ONLY;
   if (only !== undefined && only !== '') {
     if (shard === 0) {
-      const { seed, index } = parseId(only);
-      const s = makeSchedule(seed, index, profile);
+      const { seed, index, protocol } = parseId(only);
+      const s = makeSchedule(seed, index, profile, protocol);
       process.stderr.write(`schedule ${s.id} (${profile} profile):\n${JSON.stringify({ ...s, plan: {
         commands: [...s.plan.commands], controls: [...s.plan.controls], unplug: s.plan.unplug } }, null, 1)}\n`);
       const r = await runSchedule(s);
@@ -29,9 +30,10 @@ export async function runShard(shard: number): Promise<Totals> {
   } else {
     const n = Number(process.env.SOAK_SCHEDULES ?? 100_000);
     const seed = Number(process.env.SOAK_SEED ?? 1);
+    const protocol = process.env.SOAK_PROTOCOL === 'uas' ? 'uas' : 'bot';
     const t0 = Date.now();
     for (let i = shard; i < n; i += SHARDS) {
-      const r = await runSchedule(makeSchedule(seed, i, profile));
+      const r = await runSchedule(makeSchedule(seed, i, profile, protocol));
       add(t, r);
       // Said at once, so a long run can be investigated (SOAK_ONLY=...) before it ends.
       for (const v of r.violations) process.stderr.write(`[soak shard ${shard}] ${v.cls} ${r.id} ${v.detail.split('\n')[0]}\n`);

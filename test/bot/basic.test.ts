@@ -7,7 +7,7 @@ describe('BotTransport basics against the software disk', () => {
     expect(r.bot.maxLun).toBe(0);
     expect(r.dev.stats.getMaxLun).toBe(1);
     const res = await r.bot.execute(r.slot, request(tur(), 'none'));
-    expect(res).toEqual({ status: 0, transferred: 0, residue: 0, deviceResidue: 0, dataStalled: false });
+    expect(res).toEqual({ status: 0, transferred: 0, residue: 0, senseLength: -1, deviceResidue: 0, dataStalled: false });
   });
 
   it('reads INQUIRY data into the caller buffer', async () => {

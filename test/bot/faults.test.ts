@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { isBotError } from '../../src/bot/errors.js';
 import type { BotError } from '../../src/bot/errors.js';
-import type { BotErrorKind } from '../../src/bot/api.js';
+import type { BotErrorKind } from '../../src/bot/errors.js';
 import type { Fault } from '../../src/mock/index.js';
 import { rig, request, read10, write10, recoveryTrail, stillWorks, tur } from './helpers.js';
 import type { Rig } from './helpers.js';
@@ -175,12 +175,13 @@ describe('faults in each phase', () => {
     await expectRecovered(r, readOne(r, Buffer.alloc(BLOCK), 40), 'timeout', 'data');
   });
 
-  it('medium error: CSW status 1 with the data the device did not send counted as residue', async () => {
+  it('medium error: CSW status 1 (CHECK CONDITION) with the data the device did not send counted as residue', async () => {
     const r = await rig();
     r.dev.faults.inject({ fault: { kind: 'medium-error', lbas: [2n] } });
     const buf = Buffer.alloc(4 * BLOCK);
     const res = await r.bot.execute(r.slot, request(read10(0, 4), 'in', [buf]));
-    expect(res.status).toBe(1);
+    expect(res.status, 'CSW "failed" is CHECK CONDITION').toBe(0x02);
+    expect(res.senseLength, 'BOT carries no sense: the HBA asks for it').toBe(-1);
     expect(res.residue).toBeGreaterThanOrEqual(4 * BLOCK - res.transferred);
     expect(res.residue).toBeGreaterThan(0);
   });

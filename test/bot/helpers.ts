@@ -1,8 +1,9 @@
 /** Shared set-up for the BOT engine tests against the software USB disk. */
 import { MockUsbDevice, createPersonality } from '../../src/mock/index.js';
 import type { MockDeviceOptions, PersonalityName } from '../../src/mock/index.js';
-import type { BotRequest, BotSlot, DataDirection } from '../../src/bot/api.js';
+import type { DataDirection, TransportCommand, TransportSlot } from '../../src/transport/index.js';
 import { BotTransport } from '../../src/bot/transport.js';
+import { parseQuirkOverrides } from '../../src/bot/quirks.js';
 import type { BotOptions } from '../../src/bot/transport.js';
 import type { UsbPort } from '../../src/usb/port.js';
 
@@ -10,7 +11,7 @@ export interface Rig {
   dev: MockUsbDevice;
   port: UsbPort;
   bot: BotTransport;
-  slot: BotSlot;
+  slot: TransportSlot;
 }
 
 /** Short timeouts so that fault tests finish fast; tests that need others pass their own. */
@@ -20,8 +21,11 @@ export async function rig(opts: MockDeviceOptions = {}, botOpts: BotOptions = FA
   return rigOn(new MockUsbDevice(opts), botOpts);
 }
 
+/** A personality, with the quirk overrides it brings registered as a user's would be (as openUsbms does). */
 export async function personality(name: PersonalityName, botOpts: BotOptions = FAST): Promise<Rig> {
-  return rigOn(createPersonality(name), botOpts);
+  const dev = createPersonality(name);
+  const overrides = dev.hostQuirks === undefined ? [] : parseQuirkOverrides(dev.hostQuirks);
+  return rigOn(dev, { ...botOpts, quirkOverrides: [...(botOpts.quirkOverrides ?? []), ...overrides] });
 }
 
 export async function rigOn(dev: MockUsbDevice, botOpts: BotOptions = FAST, wrap?: (p: UsbPort) => UsbPort): Promise<Rig> {
@@ -32,9 +36,9 @@ export async function rigOn(dev: MockUsbDevice, botOpts: BotOptions = FAST, wrap
 }
 
 export function request(cdb: number[], direction: DataDirection, segments: Buffer[] = [], lun = 0,
-  dataTimeoutMs = 0): BotRequest {
+  dataTimeoutMs = 0): TransportCommand {
   return { lun, cdb: Uint8Array.from(cdb), cdbLength: cdb.length, direction, segments, segmentCount: segments.length,
-    dataTimeoutMs };
+    dataTimeoutMs, sense: Buffer.alloc(0) };
 }
 
 export const tur = (): number[] => [0x00, 0, 0, 0, 0, 0];

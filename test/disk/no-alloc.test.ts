@@ -1,8 +1,8 @@
 /**
  * Issue 9: the data path allocates no memory per command from the disk driver down: the packet comes from the
- * HBA's constructor cache (its grown status area kept with it), the buf header and pkt_comp from the disk
- * driver's idle command slots, the DMA cookies point at the caller's buffer, and the BOT engine reuses its
- * transfers. Counted here: every Buffer the host side makes while Disk.read/Disk.write run (the software device's
+ * HBA's constructor cache (its extended-ARQ status area is the constructor's), the buf header and pkt_comp from the disk
+ * driver's idle command slots, the DMA cookies point at the caller's buffer, and the BOT engine (or the UAS
+ * transport: IU buffers, transfers and timers per slot, status reads from a pool) reuses its transfers. Counted here: every Buffer the host side makes while Disk.read/Disk.write run (the software device's
  * own allocations, on the other side of the USB port, are not the host's and are left out by their stack).
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,11 +48,12 @@ async function hostAllocations(fn: () => Promise<void>): Promise<string[]> {
 let session: UsbmsSession | undefined;
 afterEach(async () => { await session?.close(); session = undefined; });
 
-describe('Disk.read / Disk.write allocate nothing per command on the host side', () => {
+describe.each(['bot', 'uas'] as const)('Disk.read / Disk.write allocate nothing per command on the host side (%s)', (transport) => {
   for (const bytes of [4096, 120 * 1024, 1024 * 1024]) {
     it(`${bytes / 1024} KiB READs and WRITEs into one reused buffer`, async () => {
-      const dev = new MockUsbDevice({ luns: [{ blocks: 32768n }] });
+      const dev = new MockUsbDevice({ luns: [{ blocks: 32768n }], transports: transport });
       session = await openUsbms({ port: dev.open(), maxTransferBytes: 1024 * 1024 });
+      expect(session.transport.protocol).toBe(transport);
       const disk = await session.openDisk(0, { allowWrite: true });
       const buf = Buffer.alloc(bytes, 0x5a);
       const blocks = bytes / disk.blockSize;

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { MockUsbDevice, type Fault } from '../../src/mock/index.js';
 import { UsbError } from '../../src/usb/errors.js';
-import { CSW_SIG, OP, TestHost, makeCbw, parseCsw, read10, settle, write10 } from './host.js';
+import { CSW_SIG, OP, TestHost, makeCbw, parseCsw, read10, runWithSense, settle, write10 } from './host.js';
 
 const TUR = [OP.TUR, 0, 0, 0, 0, 0];
 
@@ -127,6 +127,34 @@ describe('data-phase faults', () => {
     dev.faults.inject({ fault: { kind: 'disconnect', phase: 'csw' } });
     expect(((await settle(h2.run({ cdb: TUR }))) as UsbError).code).toBe('USB_NO_DEVICE');
     expect(dev.isConnected).toBe(false);
+  });
+
+  it('no-sense-corrupt on a READ: wrong bytes, CHECK CONDITION, and the sense says NO SENSE 00/00', async () => {
+    const { dev, host } = setup();
+    const pattern = Buffer.alloc(2048);
+    for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 7 + 3) & 0xff;
+    dev.luns[0]!.media.write(0n, pattern);
+    dev.faults.inject({ match: { opcode: OP.READ10 }, fault: { kind: 'no-sense-corrupt' } });
+    const { o, sense } = await runWithSense(host, { cdb: read10(0, 4), length: 2048, dir: 'in' });
+    expect(o.csw).toMatchObject({ status: 1, residue: 0 });
+    expect(o.moved).toBe(2048);
+    expect(o.data.equals(pattern)).toBe(false);
+    expect(sense).toEqual([0, 0, 0]);
+    expect(dev.log.some((e) => e.type === 'fault' && e.kind === 'no-sense-corrupt')).toBe(true);
+    expect((await host.run({ cdb: read10(0, 4), length: 2048, dir: 'in' })).data.equals(pattern)).toBe(true);
+  });
+
+  it('no-sense-corrupt on a WRITE: wrong bytes stored, the host\'s buffer untouched, CHECK CONDITION, NO SENSE', async () => {
+    const { dev, host } = setup();
+    dev.faults.inject({ match: { opcode: OP.WRITE10 }, fault: { kind: 'no-sense-corrupt' } });
+    const data = Buffer.alloc(1024, 0x3c);
+    const { o, sense } = await runWithSense(host, { cdb: write10(8, 2), length: 1024, dir: 'out' }, data);
+    expect(o.csw).toMatchObject({ status: 1, residue: 0 });
+    expect(sense).toEqual([0, 0, 0]);
+    expect(data.equals(Buffer.alloc(1024, 0x3c))).toBe(true);
+    const stored = Buffer.alloc(1024);
+    dev.luns[0]!.media.read(8n * 512n, stored);
+    expect(stored.equals(data)).toBe(false);
   });
 
   it('a data-phase fault waits for a command that has a data phase', async () => {

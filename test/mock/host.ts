@@ -7,7 +7,7 @@ import { UsbError } from '../../src/usb/errors.js';
 import {
   BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH, CSW_OFFSET,
   CSW_SIGNATURE,
-} from '../../src/bot/wire.js';
+} from '../../src/usb/wire/bot.js';
 
 export const CBW_SIG = CBW_SIGNATURE;
 export const CSW_SIG = CSW_SIGNATURE;
@@ -41,7 +41,7 @@ export interface Csw { signature: number; tag: number; residue: number; status: 
 export function parseCsw(buf: Buffer, length = buf.length): Csw {
   return {
     signature: buf.readUInt32LE(CSW_OFFSET.signature), tag: buf.readUInt32LE(CSW_OFFSET.tag),
-    residue: buf.readUInt32LE(CSW_OFFSET.residue), status: buf[CSW_OFFSET.status]!, length,
+    residue: buf.readUInt32LE(CSW_OFFSET.dataResidue), status: buf[CSW_OFFSET.status]!, length,
   };
 }
 

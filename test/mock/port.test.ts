@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import { UsbError } from '../../src/usb/errors.js';
 import { CSW_SIG, OP, TestHost, makeCbw, parseCsw, read10, settle } from './host.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 function setup(opts: ConstructorParameters<typeof MockUsbDevice>[0] = {}): { dev: MockUsbDevice; host: TestHost } {
   const dev = new MockUsbDevice({ luns: [{ blocks: 2048 }], ...opts });
@@ -90,8 +91,9 @@ describe('port contract', () => {
   it('a transfer already in flight cannot be submitted again', async () => {
     const { host } = setup();
     const p = settle(host.bulkIn.submit(Buffer.alloc(13), 0));
-    const again = await settle(host.bulkIn.submit(Buffer.alloc(13), 0));
-    expect((again as UsbError).code).toBe('ARG_INVALID');
+    const again: unknown = await host.bulkIn.submit(Buffer.alloc(13), 0).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(UsbmsArgumentError);
+    expect((again as UsbmsArgumentError).code).toBe('ARG_INVALID');
     host.bulkIn.cancel();
     await p;
   });

@@ -77,23 +77,26 @@ afterAll(() => {
 describe('npm pack in a fresh tree', () => {
   it('builds dist/ first: the entry points, their types and the CLI are in the tarball', () => {
     for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/mock/index.js',
-      'dist/mock/index.d.ts', 'dist/apps/serve/index.js', 'dist/apps/serve/index.d.ts', 'dist/cli/main.js', 'dist/bin/usbms.js', 'dist/bin/cli.js', 'dist/bin/cli.js.cache',
+      'dist/mock/index.d.ts', 'dist/apps/serve/index.js', 'dist/apps/serve/index.d.ts', 'dist/apps/cli/main.js',
+      'dist/bin/usbms.js', 'dist/bin/cli.js', 'dist/bin/cli.js.cache',
       'dist/bin/package.json', 'udev/70-usbms.rules']) {
       expect(packed.entries, f).toContain(f);
     }
   });
 
-  it('holds no tests, lab scripts, CI files or build leftovers', () => {
-    const offending = packed.entries.filter((e) => /^(test|hw-tests|\.ci|\.lab[^/]*|build-check|coverage|docs|node_modules)\//.test(e)
+  it('holds no tests, tools, lab scripts, CI files or build leftovers', () => {
+    const offending = packed.entries.filter((e) => /^(test|tools|build|hw-tests|\.ci|\.lab[^/]*|build-check|coverage|docs|node_modules)\//.test(e)
+      || /^dist\/(bench|build|tools)\//.test(e)
       || /\.test\.[cm]?[jt]s$/.test(e) || /(^|\/)tsconfig[^/]*\.json$/.test(e) || /(^|\/)vitest\.config/.test(e));
     expect(offending).toEqual([]);
   });
 
-  it('every source map points at files that are in the tarball or carries their text', () => {
+  it('ships source maps only for its own sources, each pointing at files in the tarball or carrying their text', () => {
     const maps = packed.entries.filter((e) => e.endsWith('.map'));
     expect(maps.length).toBeGreaterThan(0);
     const present = new Set(packed.entries);
     const missing: string[] = [];
+    const notOurs: string[] = [];
     const root = join(consumer, 'node_modules/usbms');
     for (const m of maps) {
       const map = JSON.parse(readFileSync(join(root, m), 'utf8')) as
@@ -105,9 +108,12 @@ describe('npm pack in a fresh tree', () => {
         const embedded = typeof map.sourcesContent?.[i] === 'string';
         const theirs = m.startsWith('dist/bin/') && /(^|\/)node_modules\//.test(s);
         if (!present.has(rel) && !embedded && !theirs) missing.push(`${m} -> ${rel}`);
+        if (!theirs && !rel.startsWith('src/')) notOurs.push(`${m} -> ${rel}`);
       });
     }
     expect(missing).toEqual([]);
+    // Every map is of shipped code: nothing maps back to tools/ (the bundler, benchmarks) or tests.
+    expect(notOurs).toEqual([]);
   });
 });
 

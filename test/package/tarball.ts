@@ -14,7 +14,7 @@ const run = promisify(execFile);
 
 /** What a fresh clone holds that `npm pack` may need (what a contributor commits, minus tests and lab). */
 const INPUTS = ['package.json', 'package-lock.json', 'README.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json',
-  'src', 'types', 'udev'];
+  'tsconfig.tools.json', 'src', 'tools', 'types', 'udev'];
 
 export interface Packed {
   /** The temporary folder everything of this run lives in. */

@@ -14,11 +14,11 @@ import {
 import { BotTransport } from '../../src/bot/transport.js';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import type { UsbPort } from '../../src/usb/port.js';
-import { FakeBot, makeBuf, cdb10, mockHba, tick } from './helpers.js';
+import { FakeTransport, makeBuf, cdb10, mockHba, tick } from './helpers.js';
 
 describe('tran_pkt_constructor / tran_setup_pkt', () => {
   it('the constructor sees pkt_address, pkt_cdbp, pkt_scbp, pkt_private and the three lengths already set', () => {
-    const hba = UsbmsHba.attach(new FakeBot());
+    const hba = UsbmsHba.attach(new FakeTransport());
     const seen: unknown[] = [];
     const real = hba.tran.tran_pkt_constructor!;
     hba.tran.tran_pkt_constructor = (pkt, arg, kmflags) => {
@@ -39,14 +39,14 @@ describe('tran_pkt_constructor / tran_setup_pkt', () => {
   });
 
   it('a constructor that fails (-1) makes scsi_init_pkt return null and gives the packet budget back', () => {
-    const hba = UsbmsHba.attach(new FakeBot(), { maxPackets: 1 });
+    const hba = UsbmsHba.attach(new FakeTransport(), { maxPackets: 1 });
     hba.tran.tran_pkt_constructor = () => -1;
     expect(scsi_init_pkt(hba.address(0), null, null, 6, 32, 0, 0, NULL_FUNC)).toBeNull();
     expect(hba.tran.tran_resources.packets).toBe(0);
   });
 
   it('tran_setup_pkt returns 0, or -1 for areas it cannot provide; -1 makes scsi_init_pkt return null', () => {
-    const hba = UsbmsHba.attach(new FakeBot());
+    const hba = UsbmsHba.attach(new FakeTransport());
     const setup = hba.tran.tran_setup_pkt!;
     const p = scsi_init_pkt(hba.address(0), null, null, 6, 32, 0, 0, NULL_FUNC)!;
     p.pkt_cdblen = 4096;
@@ -63,7 +63,7 @@ describe('tran_pkt_constructor / tran_setup_pkt', () => {
 
 describe('resource callbacks', () => {
   it('a callback that retries scsi_init_pkt with itself stays queued once, and stops when it gets its packet', async () => {
-    const hba = UsbmsHba.attach(new FakeBot(), { maxPackets: 1 });
+    const hba = UsbmsHba.attach(new FakeTransport(), { maxPackets: 1 });
     const ap = hba.address(0);
     const held = scsi_init_pkt(ap, null, null, 6, 32, 0, 0, NULL_FUNC)!;
     let calls = 0;
@@ -113,13 +113,13 @@ describe('obsolete scsi_dmaget', () => {
 
 describe('completion', () => {
   it('scsi_poll runs with FLAG_NOINTR: pkt_comp is not called, the caller gets the result', async () => {
-    const bot = new FakeBot();
+    const bot = new FakeTransport();
     const hba = UsbmsHba.attach(bot);
     const p = scsi_init_pkt(hba.address(0), null, null, 6, 32, 0, 0, NULL_FUNC)!;
     const during: number[] = [];
     bot.auto = () => {
       during.push(p.pkt_flags, p.pkt_time);
-      return { status: 0, transferred: 0, residue: 0, deviceResidue: 0, dataStalled: false };
+      return { status: STATUS_GOOD };
     };
     const comp = vi.fn();
     p.pkt_comp = comp;
@@ -139,7 +139,7 @@ describe('completion', () => {
   });
 
   it('auto request sense goes on the wire right after the failed command, before the next queued packet', async () => {
-    const bot = new FakeBot();
+    const bot = new FakeTransport();
     const hba = UsbmsHba.attach(bot);
     const a = scsi_init_pkt(hba.address(0), null, null, 6, 32, 0, 0, NULL_FUNC)!;
     const b = scsi_init_pkt(hba.address(0), null, null, 6, 32, 0, 0, NULL_FUNC)!;
@@ -148,7 +148,7 @@ describe('completion', () => {
     b.pkt_cdbp[0] = 0x12;
     scsi_transport(a);
     scsi_transport(b);
-    bot.answer({ status: 1 });
+    bot.answer({ status: STATUS_CHECK });
     await tick();
     expect(bot.log.map((r) => r.cdb[0])).toEqual([0x00, 0x03]);
     bot.answer();

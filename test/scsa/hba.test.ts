@@ -4,14 +4,14 @@ import {
   scsi_ifgetcap, scsi_ifsetcap, ScsaError, NULL_FUNC, SLEEP_FUNC, TRAN_ACCEPT, TRAN_BUSY, TRAN_BADPKT,
   TRAN_FATAL_ERROR, FLAG_HEAD, CMD_CMPLT, CMD_ABORTED, CMD_RESET, CMD_TIMEOUT, CMD_TRAN_ERR, CMD_DEV_GONE,
   CMD_DATA_OVR, STAT_ABORTED, STAT_DEV_RESET, STAT_BUS_RESET, STAT_TIMEOUT, STATE_GOT_BUS, STATE_GOT_TARGET,
-  STATE_SENT_CMD, STATE_XFERRED_DATA, STATE_GOT_STATUS, STATUS_GOOD, STATUS_CHECK, RESET_LUN, RESET_ALL,
+  STATE_SENT_CMD, STATE_XFERRED_DATA, STATE_GOT_STATUS, STATUS_GOOD, STATUS_CHECK, RESET_LUN, RESET_TARGET, RESET_ALL,
   INTERCONNECT_USB, pkt_transport_error, type scsi_pkt, type UsbmsHbaOptions,
 } from '../../src/scsa/index.js';
-import { FakeBot, makeBuf, cdb10, cdb16, tick } from './helpers.js';
+import { FakeTransport, failure, makeBuf, cdb10, cdb16, tick } from './helpers.js';
 
 const TUR = (p: scsi_pkt) => { p.pkt_cdbp.fill(0); return p; };
 function setup(opts: UsbmsHbaOptions = {}, maxLun = 0) {
-  const bot = new FakeBot(maxLun);
+  const bot = new FakeTransport(maxLun);
   const hba = UsbmsHba.attach(bot, opts);
   const done: scsi_pkt[] = [];
   const pkt = (lun = 0, bp: ReturnType<typeof makeBuf> | null = null, cdblen = 6) => {
@@ -41,13 +41,13 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
   it('constructor runs once per cached packet; destructor only when the cache shrinks', async () => {
     const { bot, hba, pkt } = setup({ style });
     const a = pkt(); const b = pkt();
-    expect(bot.slots).toBe(3); // two packets + the HBA's sense command
+    expect(bot.slots).toBe(2); // one per packet: auto request sense runs on the packet's own slot
     scsi_destroy_pkt(a); scsi_destroy_pkt(b);
     const c = pkt();
-    expect(bot.slots).toBe(3);
+    expect(bot.slots).toBe(2);
     expect(hba.tran.tran_pkt_cache_ptr.stats).toMatchObject({ constructed: 2, destructed: 0, inUse: 1 });
     expect(hba.tran.tran_pkt_cache_ptr.shrink(0)).toBe(1);
-    expect(bot.slots).toBe(2);
+    expect(bot.slots).toBe(1);
     scsi_destroy_pkt(c);
     await hba.detach();
     expect(bot.slots).toBe(0);
@@ -67,7 +67,7 @@ describe.each(['setup', 'init'] as const)('%s-style HBA', (style) => {
 });
 
 describe('tran_start', () => {
-  it('TRAN_BADPKT: lun > maxLun, bad cdb length, already in transport; TRAN_BUSY when the LUN queue is full', () => {
+  it('TRAN_BADPKT: lun > maxLun, bad cdb length; TRAN_BUSY when the LUN queue is full; already in transport is refused', () => {
     const { hba, pkt } = setup({ queueDepth: 1 }, 1);
     const bad = scsi_init_pkt(hba.address(2), null, null, 6, 32, 0, 0, NULL_FUNC)!;
     expect(scsi_transport(bad)).toBe(TRAN_BADPKT);
@@ -75,7 +75,7 @@ describe('tran_start', () => {
     expect(scsi_transport(zero)).toBe(TRAN_BADPKT);
     const a = pkt(); const b = pkt(); const c = pkt();
     expect(scsi_transport(a)).toBe(TRAN_ACCEPT); // on the wire
-    expect(scsi_transport(a)).toBe(TRAN_BADPKT);
+    expect(() => scsi_transport(a)).toThrow(expect.objectContaining({ code: 'SCSA_PKT_IN_TRANSPORT' }));
     expect(scsi_transport(b)).toBe(TRAN_ACCEPT); // queued
     expect(scsi_transport(c)).toBe(TRAN_BUSY);
     expect(() => scsi_destroy_pkt(a)).toThrow(ScsaError);
@@ -108,9 +108,12 @@ describe('tran_start', () => {
 
 describe('outcomes', () => {
   const cases: [string, () => Error, number, number][] = [
-    ['timeout', () => Object.assign(new Error('t'), { kind: 'timeout', recovered: true }), CMD_TIMEOUT, STAT_TIMEOUT],
-    ['overrun', () => Object.assign(new Error('o'), { kind: 'overrun', recovered: true }), CMD_DATA_OVR, 0],
-    ['phase error', () => Object.assign(new Error('p'), { kind: 'phase-error', recovered: true }), CMD_TRAN_ERR, 0],
+    ['timeout', () => failure('timeout'), CMD_TIMEOUT, STAT_TIMEOUT],
+    ['overrun', () => failure('overrun'), CMD_DATA_OVR, 0],
+    ['aborted', () => failure('aborted'), CMD_ABORTED, STAT_ABORTED],
+    // BOT's own kinds are not the seam's: the HBA counts them as 'transport'.
+    ['phase error', () => failure('phase-error'), CMD_TRAN_ERR, 0],
+    ['invalid CSW', () => failure('invalid-csw'), CMD_TRAN_ERR, 0],
   ];
   it.each(cases)('%s', async (_n, err, reason, stat) => {
     const { bot, pkt } = setup();
@@ -123,11 +126,12 @@ describe('outcomes', () => {
   });
   it('an unrecovered transport error: the HBA never resets again (the engine owns recovery) and keeps the cause', async () => {
     const { bot, pkt } = setup();
-    const err = Object.assign(new Error('x'), { kind: 'invalid-csw', recovered: false });
+    const err = Object.assign(failure('invalid-csw'), { recovered: false });
     bot.auto = () => err;
     const p = pkt();
     expect(await scsi_poll(p)).toBe(-1);
-    expect(bot.resets).toBe(0);
+    expect(bot.resets).toEqual([]);
+    expect(bot.aborts).toBe(0);
     expect(p.pkt_reason).toBe(CMD_TRAN_ERR);
     expect(pkt_transport_error(p)).toBe(err);
     bot.auto = null;
@@ -141,12 +145,12 @@ describe('outcomes', () => {
     const { bot, done, pkt } = setup({}, 1);
     const a = pkt(0); const b = pkt(1);
     scsi_transport(a); scsi_transport(b);
-    bot.fail('device-gone', false);
+    bot.fail('device-gone');
     await tick();
     expect(done.map((p) => p.pkt_reason)).toEqual([CMD_DEV_GONE, CMD_DEV_GONE]);
     expect(scsi_transport(pkt())).toBe(TRAN_FATAL_ERROR);
   });
-  it('pkt_time: CMD_TIMEOUT + STAT_TIMEOUT after the engine aborted (Reset Recovery)', async () => {
+  it('pkt_time: CMD_TIMEOUT + STAT_TIMEOUT after the transport aborted the command', async () => {
     const { bot, done, pkt } = setup();
     const p = pkt();
     p.pkt_time = 0.02;
@@ -154,12 +158,13 @@ describe('outcomes', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(done).toEqual([p]);
     expect(p).toMatchObject({ pkt_reason: CMD_TIMEOUT, pkt_statistics: STAT_TIMEOUT });
-    expect(bot.resets).toBe(1);
+    expect(bot.aborts).toBe(1);
+    expect(bot.resets).toEqual([]);
   });
   it('CHECK CONDITION without ARQ leaves status CHECK for the target driver', async () => {
     const { bot, hba } = setup();
     expect(scsi_ifsetcap(hba.address(0), 'auto-rqsense', 0, 1)).toBe(1);
-    bot.auto = () => ({ status: 1, transferred: 0, residue: 0, deviceResidue: 0, dataStalled: false });
+    bot.auto = () => ({ status: STATUS_CHECK });
     const p = scsi_init_pkt(hba.address(0), null, null, 6, 1, 0, 0, NULL_FUNC)!;
     expect(await scsi_poll(p)).toBe(-1);
     expect(p.pkt_scbp[0]).toBe(STATUS_CHECK);
@@ -176,15 +181,15 @@ describe('tran_abort / tran_reset', () => {
     expect(b).toMatchObject({ pkt_reason: CMD_ABORTED, pkt_statistics: STAT_ABORTED, pkt_state: 0 });
     expect(await scsi_abort(hba.address(0), a)).toBe(1);
     expect(a).toMatchObject({ pkt_reason: CMD_ABORTED, pkt_statistics: STAT_ABORTED });
-    expect(bot.resets).toBe(1);
+    expect(bot.aborts).toBe(1);
     await tick();
     expect(await scsi_abort(hba.address(0), null)).toBe(1);
     expect(c.pkt_reason).toBe(CMD_ABORTED);
     expect(done).toEqual([b, a, c]);
     expect(await scsi_abort(hba.address(0), a)).toBe(0); // not in transport
   });
-  it('RESET_LUN: Reset Recovery, CMD_RESET + STAT_DEV_RESET; RESET_ALL: port reset, STAT_BUS_RESET', async () => {
-    const { bot, hba, pkt } = setup();
+  it('RESET_LUN / RESET_TARGET / RESET_ALL are the transport\'s lun / target / bus resets; packets end CMD_RESET', async () => {
+    const { bot, hba, pkt } = setup({}, 1);
     const a = pkt(); const b = pkt();
     scsi_transport(a); scsi_transport(b);
     expect(await scsi_reset(hba.address(0), RESET_LUN)).toBe(1);
@@ -194,10 +199,18 @@ describe('tran_abort / tran_reset', () => {
     scsi_transport(c);
     expect(await scsi_reset(hba.address(0), RESET_ALL)).toBe(1);
     expect(c).toMatchObject({ pkt_reason: CMD_RESET, pkt_statistics: STAT_BUS_RESET });
-    expect(bot.portResets).toBe(1);
     expect(await scsi_reset(hba.address(0), 99)).toBe(0);
-    expect(await scsi_reset(hba.address(0), RESET_LUN)).toBe(1); // idle: plain Reset Recovery
-    expect(bot.resets).toBe(3);
+    expect(await scsi_reset(hba.address(0), RESET_TARGET)).toBe(1); // idle: the reset alone
+    expect(bot.resets).toEqual(['lun', 'bus', 'target']);
+    expect(bot.aborts).toBe(0); // a reset fails what it covers itself; the HBA does not abort first
+  });
+  it('a reset of one LUN that the transport can only do for the whole target (BOT) stops the other LUN\'s packet as a reset', async () => {
+    const { bot, hba, pkt } = setup({}, 1);
+    const other = pkt(1);
+    scsi_transport(other);
+    expect(await scsi_reset(hba.address(0), RESET_LUN)).toBe(1);
+    expect(other).toMatchObject({ pkt_reason: CMD_RESET, pkt_statistics: STAT_DEV_RESET });
+    expect(bot.resets).toEqual(['lun']);
   });
 });
 
@@ -236,7 +249,7 @@ describe('splitting large READ/WRITE into several BOT commands', () => {
     ['WRITE(16) near 2^40', 16, 0x8a, (1n << 40n) - 64n],
   ])('%s', async (_name, len, op, lba) => {
     const { bot, hba } = setup();
-    bot.auto = (r) => ({ status: 0, transferred: r.length, residue: 0, deviceResidue: 0, dataStalled: false });
+    bot.auto = (r) => ({ status: STATUS_GOOD, transferred: r.length, residue: 0 });
     const total = 300 * 512; // 2.3 x dma-max
     const bp = makeBuf(total, op === 0x28);
     const p = scsi_init_pkt(hba.address(0), null, bp, len, 32, 0, 0, NULL_FUNC)!;
@@ -256,8 +269,7 @@ describe('splitting large READ/WRITE into several BOT commands', () => {
   it('a short piece stops the command and reports the exact residue', async () => {
     const { bot, hba } = setup();
     let n = 0;
-    bot.auto = (r) => ({ status: 0, transferred: n++ === 1 ? 1024 : r.length, residue: n === 2 ? r.length - 1024 : 0,
-      deviceResidue: 0, dataStalled: false });
+    bot.auto = (r) => ({ status: STATUS_GOOD, transferred: n++ === 1 ? 1024 : r.length, residue: n === 2 ? r.length - 1024 : 0 });
     const p = scsi_init_pkt(hba.address(0), null, makeBuf(300 * 512, true), 10, 32, 0, 0, NULL_FUNC)!;
     cdb10(0x28, 0, 300).copy(p.pkt_cdbp);
     await scsi_poll(p);

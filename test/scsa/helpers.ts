@@ -1,10 +1,12 @@
-/** Test fixtures: an HBA on the real BOT engine + software disk, and a scriptable fake engine. */
-import type { BotRequest, BotResult, BotSlot, BotTransportApi } from '../../src/bot/api.js';
+/** Test fixtures: an HBA on the real BOT engine + software disk, and a scriptable fake transport. */
 import { BotTransport } from '../../src/bot/transport.js';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import type { MockDeviceOptions } from '../../src/mock/index.js';
 import { UsbmsHba, type UsbmsHbaOptions } from '../../src/scsa/index.js';
 import { B_READ, B_WRITE, type buf } from '../../src/scsa/types.js';
+import type {
+  ResetLevel, Transport, TransportCommand, TransportResult, TransportSlot,
+} from '../../src/transport/index.js';
 
 export async function mockHba(dev: MockDeviceOptions = {}, opts: UsbmsHbaOptions = {},
   maxTransferBytes?: number): Promise<{ hba: UsbmsHba; dev: MockUsbDevice; bot: BotTransport }> {
@@ -35,66 +37,97 @@ export function cdb16(op: number, lba: bigint, blocks: number): Buffer {
   return c;
 }
 
-interface Pending { slot: BotSlot; req: Recorded; resolve: (r: BotResult) => void; reject: (e: unknown) => void }
-export interface Recorded { lun: number; cdb: Buffer; direction: string; segments: Buffer[]; length: number }
+interface Pending { slot: TransportSlot; req: Recorded; resolve: (r: TransportResult) => void; reject: (e: unknown) => void }
+export interface Recorded {
+  lun: number; cdb: Buffer; direction: string; segments: Buffer[]; length: number;
+  /** Where a transport that carries sense writes it (the command's `sense`). */
+  sense: Buffer;
+}
 
-/** A fake engine: every execute is recorded and stays pending until the test answers it. */
-export class FakeBot implements BotTransportApi {
+/** A transport failure as a transport rejects with it: an error with the `kind` the HBA reads. */
+export function failure(kind: string): Error {
+  return Object.assign(new Error(kind), { kind });
+}
+
+/**
+ * A fake transport: every execute is recorded and stays pending until the test answers it (in any order), up
+ * to `queueDepth` at once, as the Transport contract says; with `carriesSense` it can answer CHECK CONDITION with
+ * sense, as UAS does.
+ */
+export class FakeTransport implements Transport {
+  readonly protocol = 'bot';
   maxTransferBytes = 64 * 1024;
   maxPacketSize = 512;
   slots = 0;
-  resets = 0;
-  portResets = 0;
+  aborts = 0;
+  /** Every reset asked for, by level. */
+  readonly resets: ResetLevel[] = [];
   readonly log: Recorded[] = [];
   readonly pending: Pending[] = [];
+  /** The most commands that were ever pending at once. */
+  peak = 0;
   /** Answer automatically (null: leave pending). */
-  auto: ((req: Recorded) => BotResult | Error) | null = null;
+  auto: ((req: Recorded) => Partial<TransportResult> | Error) | null = null;
 
-  constructor(readonly maxLun = 0) {}
+  constructor(readonly maxLun = 0, readonly queueDepth = 1, readonly carriesSense = false) {}
 
-  allocSlot(maxSegments: number): BotSlot {
+  allocSlot(maxSegments: number): TransportSlot {
     this.slots++;
     return { maxSegments };
   }
   freeSlot(): void {
     this.slots--;
   }
-  execute(slot: BotSlot, req: BotRequest): Promise<BotResult> {
+  execute(slot: TransportSlot, req: TransportCommand): Promise<TransportResult> {
     const segments = req.segments.slice(0, req.segmentCount);
     const rec: Recorded = { lun: req.lun, cdb: Buffer.from(req.cdb.subarray(0, req.cdbLength)),
-      direction: req.direction, segments, length: segments.reduce((n, s) => n + s.length, 0) };
+      direction: req.direction, segments, length: segments.reduce((n, s) => n + s.length, 0), sense: req.sense };
     this.log.push(rec);
-    if (this.pending.length > 0) return Promise.reject(Object.assign(new Error('busy'), { kind: 'busy' }));
+    if (this.pending.length >= this.queueDepth || this.pending.some((p) => p.slot === slot)) {
+      return Promise.reject(failure('busy'));
+    }
     const auto = this.auto?.(rec);
     if (auto instanceof Error) return Promise.reject(auto);
-    if (auto !== undefined && auto !== null) return Promise.resolve(auto);
-    return new Promise((resolve, reject) => this.pending.push({ slot, req: rec, resolve, reject }));
+    if (auto !== undefined && auto !== null) return Promise.resolve(this.result(rec, auto));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ slot, req: rec, resolve, reject });
+      this.peak = Math.max(this.peak, this.pending.length);
+    });
   }
-  /** Complete the command on the wire. */
-  answer(r: Partial<BotResult> = {}): void {
-    const p = this.pending.shift();
-    if (p === undefined) throw new Error('nothing on the wire');
-    p.resolve({ status: 0, transferred: p.req.length, residue: 0, deviceResidue: 0, dataStalled: false, ...r });
+  /** Complete the `i`-th command on the wire; with `sense`, as CHECK CONDITION carrying it. */
+  answer(r: Partial<TransportResult> = {}, i = 0, sense?: Buffer): void {
+    const p = this.take(i);
+    let senseLength = -1;
+    if (sense !== undefined) senseLength = sense.copy(p.req.sense, 0, 0, Math.min(sense.length, p.req.sense.length));
+    p.resolve(this.result(p.req, { ...(sense === undefined ? {} : { status: 0x02, senseLength }), ...r }));
   }
-  fail(kind: string, recovered = true): void {
-    const p = this.pending.shift();
-    if (p === undefined) throw new Error('nothing on the wire');
-    p.reject(Object.assign(new Error(kind), { kind, recovered }));
+  fail(kind: string, i = 0): void {
+    this.take(i).reject(failure(kind));
   }
-  async abort(slot: BotSlot): Promise<void> {
-    const p = this.pending[0]?.slot === slot ? this.pending.shift() : undefined;
-    if (p !== undefined) {
-      this.resets++;
-      p.reject(Object.assign(new Error('aborted'), { kind: 'aborted', recovered: true }));
-    }
+  async abort(slot: TransportSlot): Promise<void> {
+    const i = this.pending.findIndex((p) => p.slot === slot);
+    if (i < 0) return;
+    this.aborts++;
+    this.take(i).reject(failure('aborted'));
   }
-  async resetRecovery(): Promise<void> {
-    this.resets++;
+  /** As BOT: every reset is of the whole target, and fails every command in flight. */
+  async reset(level: ResetLevel): Promise<void> {
+    this.resets.push(level);
+    while (this.pending.length > 0) this.take(0).reject(failure('aborted'));
   }
-  async portReset(): Promise<void> {
-    this.portResets++;
+  async close(): Promise<void> {
+    while (this.pending.length > 0) this.take(0).reject(failure('aborted'));
   }
-  async close(): Promise<void> {}
+
+  private take(i: number): Pending {
+    const p = this.pending[i];
+    if (p === undefined) throw new Error(`no command ${i} on the wire`);
+    this.pending.splice(i, 1);
+    return p;
+  }
+  private result(rec: Recorded, r: Partial<TransportResult>): TransportResult {
+    return { status: 0, transferred: rec.length, residue: 0, senseLength: -1, ...r };
+  }
 }
 
 export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));

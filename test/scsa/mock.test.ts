@@ -7,6 +7,8 @@ import {
   TRAN_ACCEPT, UsbmsHba, type scsi_pkt,
 } from '../../src/scsa/index.js';
 import { mockHba, makeBuf, cdb10, cdb16 } from './helpers.js';
+import { commands } from '../../src/scsi/index.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 const MiB = 1024 * 1024;
 
@@ -79,26 +81,59 @@ describe('against BotTransport + the software disk', () => {
     expect(arq.sts_rqpkt_resid).toBe(Math.min(255, 252 - (8 + arq.sts_sensedata[7]!)));
   });
 
-  it('PKT_CONSISTENT with a consistent buf; scsi_sync_pkt; hba_pkt_alloc; getrbuf', async () => {
+  it('scsi_alloc_consistent_buf: zeroed memory of datalen bytes charged to the DMA budget until it is freed', async () => {
     const { hba } = await mockHba();
     const ap = hba.address(0);
     const bp = await scsi_alloc_consistent_buf(ap, null, 36, B_READ, SLEEP_FUNC);
+    expect(bp).toMatchObject({ b_bcount: 36, b_flags: B_READ, b_resid: 0, b_error: 0 });
+    expect([...bp.b_un.b_addr]).toEqual(new Array(36).fill(0));
     expect(hba.tran.tran_resources.dmaBytes).toBe(36);
+    scsi_free_consistent_buf(bp);
+    expect(hba.tran.tran_resources.dmaBytes).toBe(0);
+    expect(bp.b_bcount).toBe(0);
+    expect(() => { scsi_free_consistent_buf(bp); }).toThrow(UsbmsArgumentError); // not twice
+  });
+
+  it('PKT_CONSISTENT: INQUIRY into a consistent buf; after scsi_sync_pkt it holds the unit\'s identification', async () => {
+    const { hba } = await mockHba({ luns: [{ blocks: 8192, vendor: 'ACME', product: 'Widget Disk', revision: '4.2' }] });
+    const ap = hba.address(0);
+    const bp = await scsi_alloc_consistent_buf(ap, null, 36, B_READ, SLEEP_FUNC);
     const p = scsi_init_pkt(ap, null, bp, 6, 32, 0, PKT_CONSISTENT, NULL_FUNC)!;
     Buffer.from([0x12, 0, 0, 0, 36, 0]).copy(p.pkt_cdbp);
     expect(await scsi_poll(p)).toBe(0);
     scsi_sync_pkt(p);
-    expect(bp.b_un.b_addr.subarray(8, 16).toString().trim().length).toBeGreaterThan(0); // vendor id
+    expect(commands.inquiry.decodeData(bp.b_un.b_addr)).toMatchObject({
+      peripheralDeviceType: 0, vendor: 'ACME', product: 'Widget Disk', revision: '4.2' });
+    expect(p.pkt_resid).toBe(0);
     scsi_destroy_pkt(p);
     scsi_free_consistent_buf(bp);
-    expect(hba.tran.tran_resources.dmaBytes).toBe(0);
+  });
+
+  it('scsi_hba_pkt_alloc: a packet with cmdlen/statuslen/tgtlen/hbalen zeroed bytes, outside cache and budget', async () => {
+    const { hba } = await mockHba();
+    const ap = hba.address(0);
+    const before = hba.tran.tran_pkt_cache_ptr.stats.inUse;
     const raw = scsi_hba_pkt_alloc(ap, 12, 1, 4, 64, NULL_FUNC);
     expect([raw.pkt_cdbp.length, raw.pkt_scbp.length, raw.pkt_private?.length]).toEqual([12, 1, 4]);
-    expect((raw.pkt_ha_private as Buffer).length).toBe(64);
+    expect([...raw.pkt_cdbp, ...raw.pkt_scbp, ...raw.pkt_private!].every((b) => b === 0)).toBe(true);
+    expect((raw.pkt_ha_private as Buffer).equals(Buffer.alloc(64))).toBe(true);
+    expect(raw.pkt_address).toMatchObject({ a_target: 0, a_lun: 0 });
+    expect(hba.tran.tran_pkt_cache_ptr.stats.inUse).toBe(before);
+    expect(hba.tran.tran_resources.dmaBytes).toBe(0);
     scsi_hba_pkt_free(ap, raw);
+    // A packet of scsi_init_pkt belongs to its cache: scsi_hba_pkt_free refuses it.
+    const cached = scsi_init_pkt(ap, null, null, 6, 32, 0, 0, NULL_FUNC)!;
+    expect(() => { scsi_hba_pkt_free(ap, cached); }).toThrow(UsbmsArgumentError);
+  });
+
+  it('getrbuf: an empty buf header (no memory, no flags); freerbuf clears it', () => {
     const rb = getrbuf();
-    expect(rb.b_bcount).toBe(0);
+    expect(rb).toMatchObject({ b_flags: 0, b_bcount: 0, b_resid: 0, b_error: 0 });
+    expect(rb.b_un.b_addr.length).toBe(0);
+    rb.b_un.b_addr = Buffer.alloc(512);
+    rb.b_bcount = 512;
     freerbuf(rb);
+    expect([rb.b_bcount, rb.b_un.b_addr.length]).toEqual([0, 0]);
   });
 
   it('obsolete entry points work and each warns once with a DeprecationWarning', async () => {
@@ -117,7 +152,7 @@ describe('against BotTransport + the software disk', () => {
     expect(p3.pkt_numcookies).toBeGreaterThan(0);
     scsi_pktfree(p1); scsi_pktfree(p2); scsi_resfree(p3);
     const names = warn.mock.calls.map((c) => String(c[0]).split(' ')[0]);
-    expect(names).toEqual(['scsi_pktalloc', 'scsi_dmaget', 'scsi_resalloc', 'scsi_pktfree', 'scsi_resfree']);
+    expect(names).toEqual(['scsi_pktalloc', 'scsi_dmaget', 'scsi_dmafree', 'scsi_resalloc', 'scsi_pktfree', 'scsi_resfree']);
     expect(warn.mock.calls.every((c) => (c[1] as { type: string }).type === 'DeprecationWarning')).toBe(true);
     warn.mockRestore();
   });

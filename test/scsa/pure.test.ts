@@ -1,10 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import {
   DmaHandle, defaultDmaAttr, DDI_DMA_READ, DDI_DMA_WRITE, DDI_DMA_PARTIAL, DDI_DMA_SYNC_FORCPU, DDI_DMA_SYNC_FORDEV,
-  decodeArqStatus, DDI_DMA_MAPPED, DDI_DMA_PARTIAL_MAP, DDI_DMA_TOOBIG, DDI_DMA_NOMAPPING, PktCache,
+  decodeArqStatus, DDI_DMA_MAPPED, DDI_DMA_PARTIAL_MAP, DDI_DMA_TOOBIG, DDI_DMA_NOMAPPING, PktCache, KM_NOSLEEP,
 } from '../../src/scsa/index.js';
 import { encodeArqHead, arqSenseLength } from '../../src/scsa/arq.js';
-import { pieceBytes, writeRwPiece, rwLba, rwBlocks } from '../../src/scsa/split.js';
+import { pieceBytes, writeRwPiece, rwLba, rwBlocks, splittableSpec } from '../../src/scsa/split.js';
+import { commands, ScsiParamError } from '../../src/scsi/index.js';
 import { PktQueue } from '../../src/scsa/queue.js';
 import { cdb16, cdb10 } from './helpers.js';
 
@@ -87,14 +88,32 @@ describe('READ/WRITE splitting arithmetic', () => {
   it('READ(16) LBA beyond 2^53 is exact; READ(10) keeps its other bytes', () => {
     const src = cdb16(0x88, (1n << 60n) + 7n, 100);
     src[1] = 0x08; // FUA
+    src[14] = 0x05; // GROUP NUMBER
+    const spec16 = splittableSpec(src, 16)!;
+    expect(spec16.name).toBe('READ(16)');
     const dst = Buffer.alloc(16);
-    writeRwPiece(src, 16, dst, (1n << 60n) + 107n, 28);
-    expect(rwLba(dst)).toBe((1n << 60n) + 107n);
-    expect(rwBlocks(dst)).toBe(28);
-    expect(dst[1]).toBe(0x08);
+    writeRwPiece(spec16, src, 16, dst, (1n << 60n) + 107n, 28);
+    expect(rwLba(spec16, dst)).toBe((1n << 60n) + 107n);
+    expect(rwBlocks(spec16, dst)).toBe(28);
+    // The piece is what the declaration would build for it, every other field kept.
+    expect(spec16.decodeCdb(dst)).toMatchObject({ lba: (1n << 60n) + 107n, blocks: 28, fua: true, groupNumber: 5 });
     const s10 = cdb10(0x28, 0xfffffff0, 8);
-    writeRwPiece(s10, 10, dst, 0xfffffff4n, 4);
-    expect(rwLba(dst)).toBe(0xfffffff4n);
+    const spec10 = splittableSpec(s10, 10)!;
+    writeRwPiece(spec10, s10, 10, dst, 0xfffffff4n, 4);
+    expect(rwLba(spec10, dst)).toBe(0xfffffff4n);
+    expect(dst.subarray(0, 10)).toEqual(commands.read10.encodeCdb({ lba: 0xfffffff4n, blocks: 4 }));
+  });
+  it('a piece the CDB cannot carry is refused by the declaration (READ(10) past 2^32)', () => {
+    const s10 = cdb10(0x2a, 0xfffffff0, 8);
+    const spec10 = splittableSpec(s10, 10)!;
+    expect(() => { writeRwPiece(spec10, s10, 10, Buffer.alloc(16), 0x1_0000_0000n, 4); }).toThrow(ScsiParamError);
+  });
+  it('only READ/WRITE (10), (12) and (16) split, and only with their whole CDB', () => {
+    expect(splittableSpec(cdb10(0x2a, 0, 1), 10)?.name).toBe('WRITE(10)');
+    expect(splittableSpec(Buffer.from([0xa8, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0]), 12)?.name).toBe('READ(12)');
+    expect(splittableSpec(cdb10(0x28, 0, 1), 6)).toBeUndefined();
+    expect(splittableSpec(Buffer.from([0x08, 0, 0, 0, 1, 0]), 6)).toBeUndefined(); // READ(6)
+    expect(splittableSpec(Buffer.from([0x12, 0, 0, 0, 36, 0]), 6)).toBeUndefined();
   });
 });
 
@@ -102,9 +121,9 @@ describe('PktCache and PktQueue', () => {
   it('constructs once per object, destructs on shrink only', () => {
     let made = 0;
     const c = new PktCache('t', { create: () => ({ id: made++ }), construct: () => 0, destruct: () => undefined });
-    const a = c.alloc()!;
+    const a = c.alloc(KM_NOSLEEP)!;
     c.release(a);
-    expect(c.alloc()).toBe(a);
+    expect(c.alloc(KM_NOSLEEP)).toBe(a);
     c.release(a);
     expect(c.stats).toMatchObject({ constructed: 1, destructed: 0, free: 1 });
     expect(c.shrink()).toBe(1);
@@ -112,7 +131,7 @@ describe('PktCache and PktQueue', () => {
   });
   it('a failing constructor yields null', () => {
     const c = new PktCache('t', { create: () => ({}), construct: () => -1, destruct: () => undefined });
-    expect(c.alloc()).toBeNull();
+    expect(c.alloc(KM_NOSLEEP)).toBeNull();
   });
   it('ring queue: FIFO, push front, remove', () => {
     const q = new PktQueue<number>(3);

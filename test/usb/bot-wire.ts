@@ -9,7 +9,7 @@ import type { UsbPort, UsbTransfer } from '../../src/usb/port.js';
 import {
   BOT_REQUEST, BOT_REQUEST_TYPE, CBW_FLAG_DATA_IN, CBW_LENGTH, CBW_OFFSET, CBW_SIGNATURE, CSW_LENGTH, CSW_OFFSET,
   CSW_SIGNATURE,
-} from '../../src/bot/wire.js';
+} from '../../src/usb/wire/bot.js';
 
 export { CBW_LENGTH, CBW_SIGNATURE, CSW_LENGTH, CSW_SIGNATURE };
 
@@ -41,7 +41,7 @@ export function expectValidCsw(buf: Buffer, actual: number, tag: number): Csw {
   expect(actual).toBe(CSW_LENGTH);
   expect(buf.readUInt32LE(CSW_OFFSET.signature)).toBe(CSW_SIGNATURE);
   expect(buf.readUInt32LE(CSW_OFFSET.tag)).toBe(tag);
-  const csw = { tag, residue: buf.readUInt32LE(CSW_OFFSET.residue), status: buf.readUInt8(CSW_OFFSET.status) };
+  const csw = { tag, residue: buf.readUInt32LE(CSW_OFFSET.dataResidue), status: buf.readUInt8(CSW_OFFSET.status) };
   expect([0, 1]).toContain(csw.status);
   return csw;
 }

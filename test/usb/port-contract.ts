@@ -9,6 +9,7 @@ import {
 } from '../../src/usb/errors.js';
 import type { UsbPort, UsbSpeed, UsbTransfer } from '../../src/usb/port.js';
 import { BotWire, buildCbw, cdbs, CBW_LENGTH, CSW_LENGTH } from './bot-wire.js';
+import { UsbmsArgumentError } from '../../src/util/errors.js';
 
 export interface PortUnderTest {
   port: UsbPort;
@@ -162,13 +163,13 @@ export function describePortContract(name: string, makePort: () => Promise<PortU
       expect((await wire.command(cdbs.inquiry(36), Buffer.alloc(36))).csw.status).toBe(0);
     });
 
-    it('rejects submitting a transfer that is already in flight with INVALID', async () => {
+    it('rejects submitting a transfer that is already in flight with a UsbmsArgumentError (ARG_INVALID)', async () => {
       const tag = wire.nextTag();
       const cbw = buildCbw(tag, 0, false, cdbs.testUnitReady());
       const first = wire.out.submit(cbw, 5000);
       const second = await wire.out.submit(cbw, 5000).then(() => undefined, (e: unknown) => e);
-      expect(second).toBeInstanceOf(UsbError);
-      expect((second as UsbError).code).toBe('ARG_INVALID');
+      expect(second).toBeInstanceOf(UsbmsArgumentError);
+      expect((second as UsbmsArgumentError).code).toBe('ARG_INVALID');
       expect(await first).toBe(CBW_LENGTH);
       await wire.readCsw(tag);
     });

@@ -149,15 +149,15 @@ describe('matching a selector against the devices present', () => {
     expect(matchesSelector(parseDeviceSelector('46f4:0001:X'), c)).toBe(false);
   });
 
-  it('selectOne: the one device, NOT_FOUND listing what is there, INVALID when ambiguous', () => {
+  it('selectOne: the one device, NOT_FOUND listing what is there, an argument error when ambiguous', () => {
     expect(selectOne(parseDeviceSelector('1-2.4'), [a, b, c])).toBe(b);
     // two interfaces of one device are one device
     expect(selectOne(parseDeviceSelector('1-2.3'), [a, { ...a }])).toEqual(a);
     expect(() => selectOne(parseDeviceSelector('1-9'), [a, b])).toThrow(/no USB mass-storage device matches 1-9 \(devices present: 0781:5567 at 1-2\.3 \(1:5\), 0781:5567 at 1-2\.4 \(1:6\)\)/);
     let e: unknown;
     try { selectOne(parseDeviceSelector('0781:5567'), [a, b, c]); } catch (err) { e = err; }
-    expect(e).toBeInstanceOf(UsbError);
-    expect((e as UsbError).code).toBe('ARG_INVALID');
+    expect(e).toBeInstanceOf(UsbmsArgumentError);
+    expect((e as UsbmsArgumentError).code).toBe('ARG_INVALID');
     expect((e as Error).message).toMatch(/2 devices match 0781:5567 .*port path/);
     expect(() => selectOne(parseDeviceSelector('1:1'), [])).toThrow(/devices present: none/);
   });

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildCliIfStale, ROOT } from '../cli/build.js';
+import { buildCliIfStale, ROOT } from '../apps/cli/build.js';
 
 buildCliIfStale(); // dist/util/log.js
 const LOG_JS = JSON.stringify(join(ROOT, 'dist/util/log.js'));

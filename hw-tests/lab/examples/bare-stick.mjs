@@ -1,6 +1,6 @@
 // For the guest experiments (split-read.mjs, phase-delay.mjs): open the QEMU stick (46f4:0001) with usb@2 directly,
 // claim its mass-storage interface, and make reusable one-transfer "phases" that resolve with the bytes moved.
-// Like src/bench/bare-loop.ts, it shares no code with usbms on purpose.
+// Like tools/bench/bare-loop.ts, it shares no code with usbms on purpose.
 import usb from 'usb';
 
 export function openStick() {

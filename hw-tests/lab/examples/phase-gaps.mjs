@@ -1,7 +1,7 @@
 // Preload for a lab guest: times the host's gaps between BOT phases at the libusb boundary, from a transfer's
 // completion callback to the next submit (CBW -> data, data -> CSW, CSW -> next CBW), and prints their medians
 // and quartiles at exit. It wraps usb@2's makeTransfer, so it sees usbms and the bare loop alike. In a guest:
-//   WHO=usbms node --import ./hw-tests/lab/examples/phase-gaps.mjs dist/bench/lab.js --device 46f4:0001 \
+//   WHO=usbms node --import ./hw-tests/lab/examples/phase-gaps.mjs build/tools/bench/lab.js --device 46f4:0001 \
 //     --sizes 4K --rounds 3 --no-write --warmup 0 --only usbms
 // (README, Performance: "The small commands' last gap").
 import usb from 'usb';

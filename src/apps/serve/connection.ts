@@ -20,6 +20,7 @@ import {
   CMD, CMD_FLAG, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, IHAVEOPT, INFO,
   MAX_STRING, NBD_ERRNO, OPT, REP, REPLY_FLAG_DONE, REQUEST_LENGTH, REQUEST_MAGIC, TFLAG, errnoName,
 } from './protocol.js';
+import { ServeError } from './errors.js';
 import { StreamEndedError, StreamReader } from './reader.js';
 import { NbdRequest, type ReplySink } from './request.js';
 import type { TlsCredentials } from './tls.js';
@@ -61,8 +62,9 @@ export type ConnectionEvent =
   | { readonly type: 'protocol-error'; readonly client: number; readonly message: string };
 
 /** The client broke the protocol: the connection is closed. */
-class ProtocolError extends Error {
+class ProtocolError extends ServeError {
   override readonly name = 'ProtocolError';
+  constructor(message: string) { super('SERVE_PROTOCOL', message); }
 }
 
 export class NbdConnection implements ReplySink {

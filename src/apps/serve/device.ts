@@ -2,22 +2,23 @@
  * The device behind the exports, across re-plugs: the open session and one Disk per served LUN, and what happens
  * when the stick goes away. A command that fails because the device vanished (DISK_GONE, or a transport failure
  * or timeout while its slot is empty or holds a new address) does not fail the NBD request: the link closes the
- * dead session, waits up to `timeoutMs` for the same device (VID:PID, serial, port: its DeviceSlot) to come back,
+ * dead session, waits up to `timeoutMs` for the same device (VID:PID, serial, port: its DeviceAtPort) to come back,
  * opens it again, checks each LUN has the same size and block length, and the command runs again there. Every
  * request that meets the gap joins the same wait. A different device in the slot, or the same one with another
  * medium, is refused and the wait goes on; past the timeout the requests fail (EIO) and later ones fail at once
  * unless the device is back by then.
  */
 import {
-  DeviceMismatchError, DiskGoneError, isDiskError, type DeviceSlot, type Disk, type UsbmsSession,
-} from '../../index.js';
+  DeviceMismatchError, DiskGoneError, isDiskError, UsbmsArgumentError, type DeviceAtPort, type Disk, type UsbmsSession,
+} from '../../api.js';
+import { ServeError } from './errors.js';
 
 /** How a lost device is found again: its slot, how to open a session there, how long to wait. */
 export interface ReattachOptions {
-  /** The port and identity of the device being served (DeviceSlot.find on its backend). */
-  readonly slot: DeviceSlot;
+  /** The port and identity of the device being served (DeviceAtPort.find on its backend). */
+  readonly slot: DeviceAtPort;
   /** Open a new session on the slot's device (openUsbms with the slot's selector and `expect: slot.identity`). */
-  open(slot: DeviceSlot): Promise<UsbmsSession>;
+  open(slot: DeviceAtPort): Promise<UsbmsSession>;
   /** How long requests wait for the device to come back, ms. */
   readonly timeoutMs: number;
   /** How often the slot is looked at while waiting, ms (default 200). */
@@ -57,7 +58,7 @@ export class DeviceLink {
   /** The disk of `lun` as it is now (for its size and properties; commands go through run). */
   disk(lun: number): Disk {
     const d = this.disks.get(lun);
-    if (d === undefined) throw new RangeError(`LUN ${lun} is not served`);
+    if (d === undefined) throw new UsbmsArgumentError(`LUN ${lun} is not served`, { argument: 'lun' });
     return d;
   }
 
@@ -158,7 +159,7 @@ export class DeviceLink {
         const d = await session.openDisk(lun, { allowWrite: this.allowWrite });
         disks.set(lun, d);
         if (d.blocks !== was.blocks || d.blockSize !== was.blockSize) {
-          throw new Error(`LUN ${lun} now holds ${d.blocks} blocks of ${d.blockSize} bytes, was ${was.blocks} of ` +
+          throw new ServeError('SERVE_OTHER_MEDIUM', `LUN ${lun} now holds ${d.blocks} blocks of ${d.blockSize} bytes, was ${was.blocks} of ` +
             `${was.blockSize}: another medium, refused`);
         }
       }

@@ -7,7 +7,7 @@
  * out of space) which is ENOSPC; an LBA out of range is EINVAL for reads and ENOSPC for writes, as the protocol
  * asks; a caller's mistake (ARG_INVALID) is EINVAL.
  */
-import { isArgumentError, isDiskError, UsbmsError, type UsbmsErrorCode } from '../../index.js';
+import { isArgumentError, isDiskError, UsbmsError, type UsbmsErrorCode } from '../../api.js';
 import { NBD_ERRNO } from './protocol.js';
 
 /** A request's failure as the protocol carries it. */
@@ -41,10 +41,16 @@ export function failureOf(e: unknown, write: boolean): RequestFailure {
 }
 const lbaOutOfRange: UsbmsErrorCode = 'DISK_LBA_OUT_OF_RANGE';
 
-/** The server's own refusals (listening, TLS credentials): codes SERVE_LISTEN and SERVE_TLS. */
+/** The codes of the server's own errors. */
+export type ServeErrorCode = 'SERVE_LISTEN' | 'SERVE_TLS' | 'SERVE_PROTOCOL' | 'SERVE_CLIENT_GONE' | 'SERVE_OTHER_MEDIUM';
+
+/**
+ * The server's own errors: refusals at start (listening, TLS credentials), a client that breaks the protocol or
+ * goes away (which closes that connection only), a device back with another medium.
+ */
 export class ServeError extends UsbmsError {
-  override readonly name = 'ServeError';
-  constructor(code: 'SERVE_LISTEN' | 'SERVE_TLS', message: string, options: { cause?: unknown } = {}) {
+  override readonly name: string = 'ServeError';
+  constructor(code: ServeErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, options);
   }
 }

@@ -20,15 +20,15 @@
  * - **Zero copy.** A READ run lands in one pooled buffer; each request's reply is a view of it, written to the
  *   socket behind its header.
  */
-import createDebug from 'debug';
-import { type Provisioning } from '../../index.js';
+import { UsbmsInternalError, type Provisioning } from '../../api.js';
 import type { DeviceLink } from './device.js';
+import { logger } from '../../util/log.js';
 import { failureOf } from './errors.js';
 import { BufferPool, SharedBuffer } from './pool.js';
 import { CMD, CMD_FLAG, TFLAG } from './protocol.js';
 import type { NbdRequest } from './request.js';
 
-const log = createDebug('usbms:serve');
+const log = logger('serve');
 
 /** Commands handed to the HBA ahead of completion: one on the wire, one ready behind it. */
 const QUEUED_COMMANDS = 2;
@@ -140,20 +140,17 @@ export class NbdExport implements ExportInfo {
 
   /** A WRITE's payload starts arriving into `req.data` (a WRITE run before it may wait for it). */
   arriving(req: NbdRequest): void {
-    req.arriving = true;
     this.arrivingWrites.add(req);
   }
 
   /** A WRITE whose payload did not arrive (the client left): nothing waits for it any more. */
   dropped(req: NbdRequest): void {
-    req.arriving = false;
     this.arrivingWrites.delete(req);
     this.schedule();
   }
 
   /** Take a checked request (its payload, if any, has arrived); it is answered through its sink. */
   submit(req: NbdRequest): void {
-    req.arriving = false;
     this.arrivingWrites.delete(req);
     this.queue.push(req);
     this.schedule();
@@ -242,16 +239,24 @@ export class NbdExport implements ExportInfo {
       end = q.end;
       memEnd += q.data.length;
     }
-    const next = end - head.offset < PIPELINE_BYTES
-      ? [...this.arrivingWrites].find((a) => a.offset === end && a.data?.buffer === data.buffer && a.data.byteOffset === memEnd)
-      : undefined;
-    if (next === undefined) { this.waitingSince = 0; return false; }
+    if (end - head.offset >= PIPELINE_BYTES || !this.isArriving(end, data.buffer, memEnd)) {
+      this.waitingSince = 0;
+      return false;
+    }
     const now = Date.now();
     if (this.waitingSince === 0) this.waitingSince = now;
     const left = this.waitingSince + MERGE_WAIT_MS - now;
     if (left <= 0) { this.waitingSince = 0; return false; }
     this.mergeTimer ??= setTimeout(() => { this.mergeTimer = undefined; this.pump(); }, left + 1);
     return true;
+  }
+
+  /** A WRITE for `offset` is arriving into `buffer` at `byteOffset` (at most one per connection: no array built). */
+  private isArriving(offset: number, buffer: ArrayBufferLike, byteOffset: number): boolean {
+    for (const a of this.arrivingWrites) {
+      if (a.offset === offset && a.data?.buffer === buffer && a.data.byteOffset === byteOffset) return true;
+    }
+    return false;
   }
 
   private writeRun(head: NbdRequest): Run {
@@ -403,7 +408,7 @@ export class NbdExport implements ExportInfo {
         case CMD.TRIM: await this.trimJob(req); break;
         case CMD.WRITE: await this.rmw(req, req.data); break;
         case CMD.WRITE_ZEROES: await this.zeroJob(req); break;
-        default: throw new RangeError(`request type ${req.type} has no job`);
+        default: throw new UsbmsInternalError(`request type ${req.type} has no job`);
       }
       if ((req.flags & CMD_FLAG.FUA) !== 0 && req.type !== CMD.FLUSH && !(req.type === CMD.WRITE && this.fuaNative)) {
         await this.link.run(this.lun, (d) => d.synchronizeCache());

@@ -5,12 +5,14 @@
  * A STARTTLS upgrade moves the reader from the plain socket to the TLS socket (detach, attach).
  */
 import type { Duplex } from 'node:stream';
+import { ServeError } from './errors.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
 
 /** The connection ended (or failed) before the bytes the protocol needs arrived. */
-export class StreamEndedError extends Error {
+export class StreamEndedError extends ServeError {
   override readonly name = 'StreamEndedError';
+  constructor(message: string) { super('SERVE_CLIENT_GONE', message); }
 }
 
 export class StreamReader {

@@ -31,8 +31,6 @@ export class NbdRequest {
   failedAt: number | undefined = undefined;
   /** Bytes of this request's blocks that its run's commands have still to move before it can be answered. */
   pendingBytes = 0;
-  /** WRITE: the payload is still arriving (its place in the arena is `data`, not yet filled). */
-  arriving = false;
   /** One of the run's commands covering this request failed: it is re-read alone to find its first bad block. */
   pieceFailed: unknown = undefined;
 

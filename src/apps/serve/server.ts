@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, chmodSync, lstatSync, unlinkSync } from 'node:fs
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DiskNoMediumError, formatPortPath, UsbmsArgumentError, type UsbmsSession } from '../../index.js';
+import { DiskNoMediumError, formatPortPath, UsbmsArgumentError, type UsbmsSession } from '../../api.js';
 import { NbdConnection, type ConnectionEvent } from './connection.js';
 import { DeviceLink, type LinkEvent, type ReattachOptions } from './device.js';
 import { ServeError } from './errors.js';

@@ -81,10 +81,10 @@ export function loadTls(opts: TlsOptions): TlsCredentials {
 
 function handshake(t: tls.TLSSocket): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { t.destroy(new Error('TLS handshake timed out')); }, HANDSHAKE_MS);
+    const timer = setTimeout(() => { t.destroy(new ServeError('SERVE_PROTOCOL', 'TLS handshake timed out')); }, HANDSHAKE_MS);
     const fail = (e: Error): void => { clearTimeout(timer); t.destroy(); reject(e); };
     t.once('secure', () => { clearTimeout(timer); t.off('error', fail); t.off('close', closed); resolve(t); });
-    const closed = (): void => { fail(new Error('the client closed the connection during the TLS handshake')); };
+    const closed = (): void => { fail(new ServeError('SERVE_CLIENT_GONE', 'the client closed the connection during the TLS handshake')); };
     t.once('error', fail);
     t.once('close', closed);
   });

@@ -4,7 +4,7 @@
  */
 import { getDeviceList, type Device } from 'usb';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { BackendOpenOptions, DeviceListing, HubControl, UsbBackend } from '../backend.js';
+import { BACKEND_OPEN_KEYS, type BackendOpenOptions, type DeviceListing, type HubControl, type UsbBackend } from '../backend.js';
 import { UsbError } from '../errors.js';
 import type { ControlSetup, UsbPort } from '../port.js';
 import { formatDeviceSelector, formatPortPath, portNumbersOf, samePortLocation, type DeviceSelector, type PortLocation } from '../selector.js';
@@ -12,7 +12,11 @@ import { usbErrorFromLibusb } from './errors.js';
 import { acquireHandle, releaseHandle } from './handles.js';
 import { describeDevice, findLibusbDevice, listLibusbDevices } from './list.js';
 import { openLibusbDevice, type LibusbOpenOptions } from './open.js';
+import { refuseExported } from './usbip.js';
+import { PortPowerError } from '../device-errors.js';
+import { isVhciBus, LINUX_USBIP_ROOTS, type UsbipRoots } from '../usbip.js';
 import { logger } from '../../util/log.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 const log = logger('libusb', 'hub');
 const USB_CLASS_HUB = 0x09;
@@ -23,7 +27,11 @@ export interface LibusbBackendOptions {
   closeTimeoutMs?: number | undefined;
   /** Where Linux sysfs lists USB devices (tests point it elsewhere); default /sys/bus/usb/devices. */
   sysfsRoot?: string | undefined;
+  /** Where the USB/IP files are read (src/usb/usbip.ts); default /sys, /var/run, /proc. */
+  usbipRoots?: UsbipRoots | undefined;
 }
+
+const LIBUSB_BACKEND_KEYS = { closeTimeoutMs: true, sysfsRoot: true, usbipRoots: true } as const satisfies KnownKeys<LibusbBackendOptions>;
 
 /** A hub's default control pipe through node-usb. The handle is the hub's own; nothing is claimed. */
 class LibusbHubControl implements HubControl {
@@ -92,14 +100,18 @@ export class LibusbBackend implements UsbBackend {
   /** 'libusb'. */
   readonly kind = 'libusb';
   /** @param opts options for every port it opens */
-  constructor(private readonly opts: LibusbBackendOptions = {}) {}
+  constructor(private readonly opts: LibusbBackendOptions = {}) {
+    rejectUnknownKeys(opts, LIBUSB_BACKEND_KEYS, 'LibusbBackend options');
+  }
 
-  /** Every mass-storage interface libusb sees (devices opened briefly for their strings). */
-  list(): Promise<DeviceListing[]> { return listLibusbDevices(); }
+  /** Every mass-storage interface libusb sees (devices opened briefly for their strings), with their USB/IP side. */
+  list(): Promise<DeviceListing[]> { return listLibusbDevices(this.opts.usbipRoots); }
 
-  /** Find, check (kernel driver, mounts, identity), claim and open (see UsbBackend.open). */
+  /** Find, check (exported, kernel driver, mounts, identity), claim and open (see UsbBackend.open). */
   async open(selector: DeviceSelector, options: BackendOpenOptions = {}): Promise<UsbPort> {
-    const { device } = await findLibusbDevice(selector);
+    rejectUnknownKeys(options, BACKEND_OPEN_KEYS, 'LibusbBackend.open options');
+    const { device, row } = await findLibusbDevice(selector, this.opts.usbipRoots);
+    refuseExported(row, options.forceExported);
     const o: LibusbOpenOptions = {};
     if (options.detachKernelDriver !== undefined) o.detachKernelDriver = options.detachKernelDriver;
     if (options.force !== undefined) o.force = options.force;
@@ -112,6 +124,12 @@ export class LibusbBackend implements UsbBackend {
   /** Open the hub at `location` without configuring or claiming it. */
   openHub(location: PortLocation): Promise<HubControl> {
     const name = formatPortPath(location);
+    if (isVhciBus(location.busNumber, this.opts.usbipRoots ?? LINUX_USBIP_ROOTS)) {
+      // vhci-hcd's root hub answers the hub requests, but its ports are TCP links: no power to switch here.
+      return Promise.reject(new PortPowerError('usbip', location, `${name} is on vhci-hcd's virtual root hub ` +
+        '(USB/IP): its devices are on other hosts, where their hubs are; run `usbms power` on the host that holds ' +
+        'the hub (usbip port names it)'));
+    }
     const device = getDeviceList().find((d) => samePortLocation(d, location));
     if (device === undefined) return Promise.reject(new UsbError('NOT_FOUND', `no USB device at ${name}`));
     if (device.deviceDescriptor.bDeviceClass !== USB_CLASS_HUB) {

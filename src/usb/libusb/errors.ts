@@ -74,7 +74,8 @@ export function usbErrorFromLibusb(error: unknown, ctx: LibusbErrorContext): Usb
     case LibusbErrorCode.NOT_SUPPORTED:
       return new UsbError('NOT_SUPPORTED', msg('not supported on this platform or device'), opts);
     case LibusbErrorCode.INVALID_PARAM:
-      return new UsbError('INVALID', msg('invalid parameter'), opts);
+      // libusb refused a parameter usbms passed on (or the kernel said EINVAL): a USB failure, not the caller's.
+      return new UsbError('IO', msg('invalid parameter'), opts);
     default:
       return new UsbError('IO', msg(detail), opts);
   }

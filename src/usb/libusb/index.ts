@@ -6,6 +6,6 @@ export { listLibusbDevices, findLibusbDevice } from './list.js';
 export { mountedFilesystemsOf } from './mounts.js';
 export { usbErrorFromLibusb, LibusbErrorCode, LibusbTransferStatus, ACCESS_HINT } from './errors.js';
 export {
-  chooseBotInterface, summarizeMassStorageInterfaces, protocolName, type BotInterfaceChoice,
+  chooseBotInterface, chooseMassStorageInterface, altSettingsOf, summarizeMassStorageInterfaces, protocolName, type BotInterfaceChoice,
   type InterfaceTable, type MassStorageInterfaceSummary, type MassStorageProtocol,
 } from './select.js';

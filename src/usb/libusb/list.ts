@@ -6,11 +6,15 @@ import { getDeviceList, type Device } from 'usb';
 import { readFileSync } from 'node:fs';
 import type { DeviceListing } from '../backend.js';
 import type { UsbSpeed } from '../port.js';
-import { formatPortPath, hex4, portNumbersOf, selectOne, type DeviceSelector } from '../selector.js';
+import { formatPortPath, portNumbersOf, selectOne, type DeviceSelector } from '../selector.js';
 import { usbErrorFromLibusb, libusbErrno, LibusbErrorCode } from './errors.js';
 import { acquireHandle, releaseHandle } from './handles.js';
 import { summarizeMassStorageInterfaces } from './select.js';
+import { withUsbip } from './usbip.js';
+import type { UsbipRoots } from '../usbip.js';
 import { logger } from '../../util/log.js';
+import { hex4 } from '../../util/hex.js';
+import { UsbmsInternalError } from '../../util/errors.js';
 
 const log = logger('libusb', 'list');
 
@@ -115,7 +119,7 @@ async function enumerate(device: Device): Promise<DeviceListing[]> {
     vendorId: desc.idVendor, productId: desc.idProduct, busNumber: device.busNumber,
     deviceAddress: device.deviceAddress, portNumbers: [...portNumbersOf(device)], portPath: formatPortPath(device),
     ...strings, accessDenied, speed: deviceSpeed(device), interfaceNumber: s.interfaceNumber, protocol: s.protocol,
-    protocolCode: s.protocolCode, hasBotAltSetting: s.hasBotAltSetting,
+    protocolCode: s.protocolCode, hasBotAltSetting: s.hasBotAltSetting, hasUasAltSetting: s.hasUasAltSetting,
     kernelDriverActive: opened ? kernelDriverActive(device, s.index) : undefined,
   }));
   if (opened) releaseHandle(device);
@@ -132,28 +136,31 @@ function byLocation(a: DeviceListing, b: DeviceListing): number {
   return a.interfaceNumber - b.interfaceNumber;
 }
 
-async function enumerateAll(): Promise<Enumerated[]> {
+async function enumerateAll(usbipRoots?: UsbipRoots): Promise<Enumerated[]> {
   const out: Enumerated[] = [];
   for (const device of getDeviceList()) {
     const rows = await enumerate(device);
-    if (rows.length > 0) out.push({ device, rows });
+    if (rows.length > 0) out.push({ device, rows: withUsbip(rows, usbipRoots) });
   }
   return out;
 }
 
-/** Every mass-storage interface of every device present, sorted by bus and port path. */
-export async function listLibusbDevices(): Promise<DeviceListing[]> {
-  return (await enumerateAll()).flatMap((e) => e.rows).sort(byLocation);
+/**
+ * Every mass-storage interface of every device present, sorted by bus and port path, with what USB/IP says of
+ * each (attached through vhci, or exported through usbip-host; files under `usbipRoots`).
+ */
+export async function listLibusbDevices(usbipRoots?: UsbipRoots): Promise<DeviceListing[]> {
+  return (await enumerateAll(usbipRoots)).flatMap((e) => e.rows).sort(byLocation);
 }
 
 /**
  * The node-usb Device of the one mass-storage device `selector` names.
  * @throws UsbError NOT_FOUND (with the devices present listed), INVALID when it names several devices.
  */
-export async function findLibusbDevice(selector: DeviceSelector): Promise<{ device: Device; row: DeviceListing }> {
-  const all = await enumerateAll();
+export async function findLibusbDevice(selector: DeviceSelector, usbipRoots?: UsbipRoots): Promise<{ device: Device; row: DeviceListing }> {
+  const all = await enumerateAll(usbipRoots);
   const row = selectOne(selector, all.flatMap((e) => e.rows));
   const hit = all.find((e) => e.rows.includes(row));
-  if (hit === undefined) throw new Error('selectOne returned a row that is not in the listing');
+  if (hit === undefined) throw new UsbmsInternalError('selectOne returned a row that is not in the listing');
   return { device: hit.device, row };
 }

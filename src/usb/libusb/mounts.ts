@@ -8,6 +8,10 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PortLocation } from '../selector.js';
 
+/**
+ * The filesystems mounted from the kernel's block devices of the mass-storage interface at `where` (bus, port path
+ * and interface number), as "/dev/sdb1 on /media/stick" from /proc/self/mounts; empty when nothing of it is mounted.
+ */
 export function mountedFilesystemsOf(where: PortLocation & { interfaceNumber: number },
   sysRoot = '/sys/bus/usb/devices', mountsFile = '/proc/self/mounts'): string[] {
   const prefix = `${where.busNumber}-${where.portNumbers.join('.')}:`;

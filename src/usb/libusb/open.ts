@@ -1,20 +1,24 @@
 /**
- * openLibusbPort: find the device a selector names, choose its Bulk-Only interface, deal with a bound kernel
- * driver, claim, and hand back a LibusbPort. Every failure is a typed UsbError that says what to do.
+ * openLibusbPort: find the device a selector names, choose its mass-storage interface (in its Bulk-Only setting
+ * when it has one, else its UAS setting), deal with a bound kernel driver, claim, and hand back a LibusbPort.
+ * Every failure is a typed UsbError that says what to do.
  */
 import type { Device, InEndpoint, Interface, OutEndpoint } from 'usb';
 import type { DeviceIdentity } from '../backend.js';
 import { DeviceMismatchError, UsbMountedError } from '../device-errors.js';
 import { UsbError } from '../errors.js';
 import type { PortInfo } from '../port.js';
-import { formatDeviceSelector, formatPortPath, hex4, portNumbersOf, parseDeviceSelector, type DeviceSelector } from '../selector.js';
+import { formatDeviceSelector, formatPortPath, portNumbersOf, parseDeviceSelector, type DeviceSelector } from '../selector.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { acquireHandle, releaseHandle } from './handles.js';
 import { deviceSpeed, findLibusbDevice, readDeviceStrings } from './list.js';
 import { mountedFilesystemsOf } from './mounts.js';
 import { LibusbPort } from './port.js';
-import { chooseBotInterface, type BotInterfaceChoice } from './select.js';
+import { altSettingsOf, chooseMassStorageInterface, type BotInterfaceChoice } from './select.js';
+import { refuseExported } from './usbip.js';
 import { logger } from '../../util/log.js';
+import { hex4 } from '../../util/hex.js';
+import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 
 const log = logger('libusb', 'open');
 
@@ -30,7 +34,13 @@ export interface LibusbOpenOptions {
   force?: boolean;
   /** Refuse the device unless its VID:PID and serial are these (DeviceMismatchError). */
   expect?: DeviceIdentity;
+  /** Open a device exported through usbip-host (default: refused, UsbipExportedError). */
+  forceExported?: boolean;
 }
+
+const LIBUSB_OPEN_KEYS = {
+  detachKernelDriver: true, interfaceNumber: true, closeTimeoutMs: true, force: true, expect: true, forceExported: true,
+} as const satisfies KnownKeys<LibusbOpenOptions>;
 
 /** The message users see when usb-storage holds the interface: what is wrong and the two ways out. */
 export function kernelDriverBusyMessage(vendorId: number, productId: number, interfaceNumber: number): string {
@@ -120,11 +130,14 @@ function releaseQuietly(claimed: Claimed): Promise<void> {
  * Open the mass-storage interface of the device named by `selector` (see src/usb/selector.ts for the syntax).
  * @throws UsbError: INVALID (bad selector), NOT_FOUND, ACCESS (no udev rule), BUSY (kernel driver bound or
  *   interface claimed; UsbMountedError when a filesystem of it is mounted), NOT_SUPPORTED (no Bulk-Only alternate
- *   setting), NO_DEVICE, IO; DeviceMismatchError when `expect` names another device.
+ *   setting), NO_DEVICE, IO; DeviceMismatchError when `expect` names another device; UsbipExportedError (BUSY)
+ *   for a device exported through usbip-host, unless `forceExported`.
  */
 export async function openLibusbPort(selector: string | DeviceSelector, opts: LibusbOpenOptions = {}): Promise<LibusbPort> {
+  rejectUnknownKeys(opts, LIBUSB_OPEN_KEYS, 'openLibusbPort options');
   const sel = typeof selector === 'string' ? parseDeviceSelector(selector) : selector;
-  const { device } = await findLibusbDevice(sel);
+  const { device, row } = await findLibusbDevice(sel);
+  refuseExported(row, opts.forceExported);
   return openLibusbDevice(device, formatDeviceSelector(sel), opts);
 }
 
@@ -150,10 +163,11 @@ export async function openLibusbDevice(device: Device, name: string, opts: Libus
     checkExpected(opts.expect, device, strings.serialNumber);
     const config = device.configDescriptor;
     if (config === undefined) throw new UsbError('NOT_FOUND', `USB device ${name} has no active configuration`);
-    const choice = chooseBotInterface(config.interfaces, opts.interfaceNumber);
+    const choice = chooseMassStorageInterface(config.interfaces, opts.interfaceNumber);
     claimed = claimInterface(device, choice, opts);
-    if (choice.alternateSetting !== 0) {
-      // UAS-capable devices put Bulk-Only and UAS in alternate settings of one interface.
+    if (choice.alternateSetting !== 0 || config.interfaces[choice.index]?.length !== 1) {
+      // UAS-capable devices put Bulk-Only and UAS in alternate settings of one interface, and a device a program
+      // left in its UAS setting stays there: select the setting chosen even when it is setting 0.
       await setAltSetting(claimed.iface, choice.alternateSetting).catch((e: unknown) => {
         throw usbErrorFromLibusb(e, { what: `select alternate setting ${choice.alternateSetting}` });
       });
@@ -174,7 +188,8 @@ export async function openLibusbDevice(device: Device, name: string, opts: Libus
     };
     log('opened %s: interface %d alt %d, in 0x%s out 0x%s, mps %d, %s speed', name, info.interfaceNumber,
       info.alternateSetting, info.endpoints.in.toString(16), info.endpoints.out.toString(16), info.maxPacketSize.in, info.speed);
-    const parts = { device, iface: claimed.iface, bulkIn, bulkOut, info, detachedKernelDriver: claimed.detached };
+    const parts = { device, iface: claimed.iface, bulkIn, bulkOut, info, detachedKernelDriver: claimed.detached,
+      altSettings: altSettingsOf(config.interfaces, choice.index) };
     return new LibusbPort(opts.closeTimeoutMs === undefined ? parts : { ...parts, closeTimeoutMs: opts.closeTimeoutMs });
   } catch (e) {
     if (claimed !== undefined) await releaseQuietly(claimed);

@@ -4,11 +4,12 @@
  */
 import { usb, type Device, type Interface, type InEndpoint, type OutEndpoint, type LibUSBException } from 'usb';
 import { UsbClosedError, UsbDeviceGoneError, UsbError } from '../errors.js';
-import type { ControlSetup, Pipe, PortInfo, UsbPort, UsbTransfer } from '../port.js';
+import type { AltSettingInfo, ControlSetup, Pipe, PipeBinding, PortInfo, UsbPort, UsbTransfer } from '../port.js';
 import { LibusbErrorCode, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { releaseHandle, retryClose } from './handles.js';
 import { LibusbTransfer, type TransferHost } from './transfer.js';
 import { logger } from '../../util/log.js';
+import { UsbmsArgumentError } from '../../util/errors.js';
 
 const log = logger('libusb');
 
@@ -23,17 +24,24 @@ export interface LibusbPortParts {
   info: PortInfo;
   /** We detached a kernel driver in open: re-attach it on close. */
   detachedKernelDriver: boolean;
+  /** Every alternate setting of the claimed interface (UsbPort.altSettings). */
+  altSettings?: readonly AltSettingInfo[];
   /** Bound on how long close() waits for cancelled transfers to come back; default 2000 ms. */
   closeTimeoutMs?: number;
 }
 
 /** UsbPort on node-usb (libusb): the claimed mass-storage interface of a real device. */
 export class LibusbPort implements UsbPort, TransferHost {
-  readonly info: PortInfo;
+  readonly altSettings: readonly AltSettingInfo[];
+  private current: PortInfo;
   private readonly device: Device;
   private readonly iface: Interface;
-  private readonly bulkIn: InEndpoint;
-  private readonly bulkOut: OutEndpoint;
+  /** The endpoints bound to each pipe now (selectAltSetting rebinds them). */
+  private pipes: Partial<Record<Pipe, InEndpoint | OutEndpoint>>;
+  /** Bumped by selectAltSetting: transfers made for an older binding are refused. */
+  private generation = 0;
+  /** The setting the port was opened in (close puts it back). */
+  private readonly openedIn: number;
   private readonly detachedKernelDriver: boolean;
   private readonly closeTimeoutMs: number;
   private isClosed = false;
@@ -50,15 +58,19 @@ export class LibusbPort implements UsbPort, TransferHost {
   constructor(parts: LibusbPortParts) {
     this.device = parts.device;
     this.iface = parts.iface;
-    this.bulkIn = parts.bulkIn;
-    this.bulkOut = parts.bulkOut;
-    this.info = parts.info;
+    this.pipes = { in: parts.bulkIn, out: parts.bulkOut };
+    this.current = parts.info;
+    this.openedIn = parts.info.alternateSetting;
+    this.altSettings = parts.altSettings ?? [];
     this.detachedKernelDriver = parts.detachedKernelDriver;
     this.closeTimeoutMs = parts.closeTimeoutMs ?? 2000;
     usb.on('detach', this.onUsbDetach);
     // The detach listener must not keep the process alive on its own (node-usb refs its hotplug queue).
     usb.unrefHotplugEvents();
   }
+
+  /** What the port is and which pipes are bound now. */
+  get info(): PortInfo { return this.current; }
 
   /** Whether close() was called (or the device is gone). */
   get closed(): boolean {
@@ -72,24 +84,58 @@ export class LibusbPort implements UsbPort, TransferHost {
   createTransfer(pipe: Pipe): UsbTransfer {
     const unusable = this.unusableReason();
     if (unusable !== undefined) throw unusable;
-    if (pipe !== 'in' && pipe !== 'out') throw new UsbError('INVALID', `pipe must be 'in' or 'out', got ${String(pipe)}`);
-    const ep = pipe === 'in' ? this.bulkIn : this.bulkOut;
-    return new LibusbTransfer(pipe, this, (cb) => ep.makeTransfer(0, cb));
+    const ep = this.pipes[pipe];
+    if (ep === undefined) {
+      throw new UsbmsArgumentError(`no ${String(pipe)} pipe in alternate setting ${this.current.alternateSetting}`, { argument: 'pipe' });
+    }
+    const generation = this.generation;
+    return new LibusbTransfer(pipe, this, (cb) => ep.makeTransfer(0, cb), () => generation === this.generation);
+  }
+
+  async selectAltSetting(alternateSetting: number, binding: PipeBinding, timeoutMs: number): Promise<void> {
+    const unusable = this.unusableReason();
+    if (unusable !== undefined) throw unusable;
+    const alt = this.altSettings.find((a) => a.alternateSetting === alternateSetting);
+    if (alt === undefined) throw new UsbmsArgumentError(`interface ${this.current.interfaceNumber} has no alternate setting ${alternateSetting}`);
+    const pairs = Object.entries(binding) as [Pipe, number | undefined][];
+    for (const [pipe, address] of pairs) {
+      if (address !== undefined && !alt.endpoints.some((e) => e.address === address)) {
+        throw new UsbmsArgumentError(`alternate setting ${alternateSetting} has no endpoint 0x${address.toString(16)} for the ${pipe} pipe`);
+      }
+    }
+    if (this.inFlight.size > 0) throw new UsbmsArgumentError('selectAltSetting with transfers in flight');
+    this.device.timeout = timeoutMs > 0 ? timeoutMs : CONTROL_FOREVER_MS;
+    await this.operation(`select alternate setting ${alternateSetting}`, 'control',
+      (done) => this.iface.setAltSetting(alternateSetting, (error) => done(error, undefined)));
+    const pipes: Partial<Record<Pipe, InEndpoint | OutEndpoint>> = {};
+    for (const [pipe, address] of pairs) {
+      if (address === undefined) continue;
+      const ep = this.iface.endpoint(address) as InEndpoint | OutEndpoint | undefined;
+      if (ep === undefined) throw new UsbError('NOT_FOUND', `endpoint 0x${address.toString(16)} is missing after SET_INTERFACE`);
+      pipes[pipe] = ep;
+    }
+    const mps = (address: number): number => alt.endpoints.find((e) => e.address === address)?.maxPacketSize ?? 0;
+    this.pipes = pipes;
+    this.generation += 1;
+    this.current = { ...this.current, alternateSetting, endpoints: { ...binding },
+      maxPacketSize: { in: mps(binding.in), out: mps(binding.out) } };
+    log('alternate setting %d: %s', alternateSetting,
+      pairs.filter(([, a]) => a !== undefined).map(([p, a]) => `${p} 0x${(a ?? 0).toString(16)}`).join(', '));
   }
 
   controlIn(setup: ControlSetup, length: number, timeoutMs: number): Promise<Buffer> {
     if ((setup.bmRequestType & 0x80) === 0) {
-      return Promise.reject(new UsbError('INVALID', 'controlIn needs a device-to-host bmRequestType (bit 7 set)'));
+      return Promise.reject(new UsbmsArgumentError('controlIn needs a device-to-host bmRequestType (bit 7 set)', { argument: 'bmRequestType' }));
     }
     if (!Number.isInteger(length) || length < 0 || length > 0xffff) {
-      return Promise.reject(new UsbError('INVALID', `control length must be 0..65535, got ${length}`));
+      return Promise.reject(new UsbmsArgumentError(`control length must be 0..65535, got ${length}`, { argument: 'length' }));
     }
     return this.control(setup, length, timeoutMs).then((data) => data ?? Buffer.alloc(0));
   }
 
   async controlOut(setup: ControlSetup, data: Buffer | undefined, timeoutMs: number): Promise<void> {
     if ((setup.bmRequestType & 0x80) !== 0) {
-      throw new UsbError('INVALID', 'controlOut needs a host-to-device bmRequestType (bit 7 clear)');
+      throw new UsbmsArgumentError('controlOut needs a host-to-device bmRequestType (bit 7 clear)', { argument: 'bmRequestType' });
     }
     await this.control(setup, data ?? Buffer.alloc(0), timeoutMs);
   }
@@ -103,7 +149,8 @@ export class LibusbPort implements UsbPort, TransferHost {
   }
 
   clearHalt(pipe: Pipe): Promise<void> {
-    const ep = pipe === 'in' ? this.bulkIn : this.bulkOut;
+    const ep = this.pipes[pipe];
+    if (ep === undefined) return Promise.reject(new UsbmsArgumentError(`no ${pipe} pipe to clear`, { argument: 'pipe' }));
     return this.operation(`clear halt on bulk-${pipe}`, pipe, (done) => ep.clearHalt((error) => done(error, undefined)));
   }
 
@@ -169,6 +216,14 @@ export class LibusbPort implements UsbPort, TransferHost {
       if (!ok) log('close: %d request(s) did not come back within %d ms', this.pendingOps, this.closeTimeoutMs);
     }
     usb.removeListener('detach', this.onUsbDetach);
+    if (this.current.alternateSetting !== this.openedIn && !this.gone) {
+      // usbfs keeps the setting across a release: put back the one the interface was opened in, so the next
+      // program (or a later session choosing Bulk-Only) finds the device speaking what its descriptors lead with.
+      await new Promise<void>((resolve) => this.iface.setAltSetting(this.openedIn, (error) => {
+        if (error !== undefined) log('restore alternate setting %d: %s', this.openedIn, error.message);
+        resolve();
+      }));
+    }
     await new Promise<void>((resolve) => this.iface.release((error) => {
       if (error !== undefined) log('release interface %d: %s', this.info.interfaceNumber, error.message);
       resolve();

@@ -1,13 +1,17 @@
 /**
- * Choosing the Bulk-Only mass-storage interface from a configuration descriptor. Pure: it works on the
- * descriptor shapes node-usb returns (or hand-built ones in tests) and never touches a device.
+ * Choosing the mass-storage interface (and the alternate setting it opens in) from a configuration descriptor.
+ * Pure: it works on the descriptor shapes node-usb returns (or hand-built ones in tests) and never touches a
+ * device.
  */
 import { UsbError } from '../errors.js';
+import type { AltSettingInfo } from '../port.js';
+import { BOT_INTERFACE } from '../wire/bot.js';
+import { UAS_INTERFACE_PROTOCOL } from '../wire/uas.js';
 
-export const USB_CLASS_MASS_STORAGE = 0x08;
-export const MSC_SUBCLASS_SCSI = 0x06;
-export const MSC_PROTOCOL_BOT = 0x50;
-export const MSC_PROTOCOL_UAS = 0x62;
+export const USB_CLASS_MASS_STORAGE = BOT_INTERFACE.CLASS;
+export const MSC_SUBCLASS_SCSI = BOT_INTERFACE.SUBCLASS_SCSI;
+export const MSC_PROTOCOL_BOT = BOT_INTERFACE.PROTOCOL_BOT;
+export const MSC_PROTOCOL_UAS = UAS_INTERFACE_PROTOCOL;
 const TRANSFER_TYPE_BULK = 0x02;
 const ENDPOINT_DIR_IN = 0x80;
 
@@ -16,6 +20,8 @@ export interface EndpointDescriptorLike {
   readonly bEndpointAddress: number;
   readonly bmAttributes: number;
   readonly wMaxPacketSize: number;
+  /** Class-specific descriptors after the endpoint's (UAS Pipe Usage); absent in hand-built test tables. */
+  readonly extra?: Uint8Array;
 }
 /** The fields of node-usb's InterfaceDescriptor that the choice reads. */
 export interface InterfaceDescriptorLike {
@@ -56,6 +62,7 @@ export interface MassStorageInterfaceSummary {
   readonly protocol: MassStorageProtocol;
   readonly protocolCode: number;
   readonly hasBotAltSetting: boolean;
+  readonly hasUasAltSetting: boolean;
 }
 
 export function protocolName(code: number): MassStorageProtocol {
@@ -79,6 +86,7 @@ export function summarizeMassStorageInterfaces(interfaces: InterfaceTable): Mass
       protocol: protocolName(first.bInterfaceProtocol),
       protocolCode: first.bInterfaceProtocol,
       hasBotAltSetting: msAlts.some((a) => a.bInterfaceProtocol === MSC_PROTOCOL_BOT),
+      hasUasAltSetting: msAlts.some((a) => a.bInterfaceProtocol === MSC_PROTOCOL_UAS),
     });
   });
   return out;
@@ -98,6 +106,32 @@ function bulkEndpoint(alt: InterfaceDescriptorLike, dirIn: boolean): BulkEndpoin
  *   offered only with other protocols (e.g. UAS-only) or the Bulk-Only setting lacks a bulk-in/bulk-out pair.
  */
 export function chooseBotInterface(interfaces: InterfaceTable, wantedInterface?: number): BotInterfaceChoice {
+  return chooseInterface(interfaces, wantedInterface, [MSC_PROTOCOL_BOT]);
+}
+
+/**
+ * The interface and setting a port opens: the Bulk-Only setting when there is one (as chooseBotInterface), else a
+ * UAS setting, with `bulkIn`/`bulkOut` its first bulk-in and bulk-out endpoints (the transport chosen above the
+ * port binds UAS's four pipes by their Pipe Usage descriptors: UsbPort.selectAltSetting).
+ * @throws UsbError NOT_FOUND as chooseBotInterface; NOT_SUPPORTED when the interface speaks neither protocol.
+ */
+export function chooseMassStorageInterface(interfaces: InterfaceTable, wantedInterface?: number): BotInterfaceChoice {
+  return chooseInterface(interfaces, wantedInterface, [MSC_PROTOCOL_BOT, MSC_PROTOCOL_UAS]);
+}
+
+/** Every alternate setting of the interface at `index`, as the port contract describes them. */
+export function altSettingsOf(interfaces: InterfaceTable, index: number): AltSettingInfo[] {
+  return (interfaces[index] ?? []).map((a) => ({
+    alternateSetting: a.bAlternateSetting, interfaceClass: a.bInterfaceClass, interfaceSubClass: a.bInterfaceSubClass,
+    interfaceProtocol: a.bInterfaceProtocol,
+    endpoints: a.endpoints.map((e) => ({ address: e.bEndpointAddress, attributes: e.bmAttributes,
+      maxPacketSize: e.wMaxPacketSize & 0x7ff, extra: e.extra ?? new Uint8Array(0) })),
+  }));
+}
+
+/** `protocols` in order of preference. */
+function chooseInterface(interfaces: InterfaceTable, wantedInterface: number | undefined,
+  protocols: readonly number[]): BotInterfaceChoice {
   const candidates: { index: number; alt: InterfaceDescriptorLike }[] = [];
   const seenProtocols: string[] = [];
   interfaces.forEach((alts, index) => {
@@ -106,7 +140,7 @@ export function chooseBotInterface(interfaces: InterfaceTable, wantedInterface?:
       if (wantedInterface !== undefined && alt.bInterfaceNumber !== wantedInterface) continue;
       seenProtocols.push(`interface ${alt.bInterfaceNumber} alt ${alt.bAlternateSetting}: subclass ` +
         `${hex2(alt.bInterfaceSubClass)} protocol ${hex2(alt.bInterfaceProtocol)} (${protocolName(alt.bInterfaceProtocol)})`);
-      if (alt.bInterfaceProtocol === MSC_PROTOCOL_BOT) candidates.push({ index, alt });
+      if (protocols.includes(alt.bInterfaceProtocol)) candidates.push({ index, alt });
     }
   });
   const which = wantedInterface === undefined ? 'the device has no' : `interface ${wantedInterface} is not a`;
@@ -114,11 +148,16 @@ export function chooseBotInterface(interfaces: InterfaceTable, wantedInterface?:
     throw new UsbError('NOT_FOUND', `${which} mass-storage interface (class 0x08)`);
   }
   if (candidates.length === 0) {
-    throw new UsbError('NOT_SUPPORTED', 'the device offers no Bulk-Only (protocol 0x50) alternate setting on its ' +
-      `mass-storage interface; found ${seenProtocols.join('; ')}. usbms speaks Bulk-Only Transport only`);
+    const offered = protocols.includes(MSC_PROTOCOL_UAS) ? 'no Bulk-Only (protocol 0x50) or UAS (protocol 0x62)'
+      : 'no Bulk-Only (protocol 0x50)';
+    const speaks = protocols.includes(MSC_PROTOCOL_UAS) ? 'Bulk-Only Transport and UAS' : 'Bulk-Only Transport here';
+    throw new UsbError('NOT_SUPPORTED', `the device offers ${offered} alternate setting on its ` +
+      `mass-storage interface; found ${seenProtocols.join('; ')}. usbms speaks ${speaks}`);
   }
-  candidates.sort((a, b) => Number(b.alt.bInterfaceSubClass === MSC_SUBCLASS_SCSI) -
-    Number(a.alt.bInterfaceSubClass === MSC_SUBCLASS_SCSI));
+  // Preferred protocol first, then the SCSI subclass (stable sort keeps descriptor order otherwise).
+  const rank = (a: InterfaceDescriptorLike): number => protocols.indexOf(a.bInterfaceProtocol) * 2 +
+    (a.bInterfaceSubClass === MSC_SUBCLASS_SCSI ? 0 : 1);
+  candidates.sort((a, b) => rank(a.alt) - rank(b.alt));
   for (const { index, alt } of candidates) {
     const bulkIn = bulkEndpoint(alt, true);
     const bulkOut = bulkEndpoint(alt, false);

@@ -11,6 +11,7 @@ import { UsbCancelledError, UsbDeviceGoneError, UsbError, UsbTimeoutError } from
 import type { Pipe, UsbTransfer } from '../port.js';
 import { LibusbTransferStatus, libusbErrno, usbErrorFromLibusb } from './errors.js';
 import { logger } from '../../util/log.js';
+import { UsbmsArgumentError } from '../../util/errors.js';
 
 const log = logger('libusb', 'xfer');
 
@@ -38,6 +39,8 @@ export class LibusbTransfer implements UsbTransfer {
     readonly pipe: Pipe,
     private readonly host: TransferHost,
     private readonly makeNative: (callback: (error: LibUSBException | undefined, buffer: Buffer, actual: number) => void) => Transfer,
+    /** False once the port's pipes were rebound (UsbPort.selectAltSetting): the endpoint may be gone. */
+    private readonly current: () => boolean = () => true,
   ) {
     // One callback for the life of the transfer: no closure is made per submit.
     this.native = makeNative(this.onComplete);
@@ -50,9 +53,12 @@ export class LibusbTransfer implements UsbTransfer {
   submit(buffer: Buffer, timeoutMs: number): Promise<number> {
     const unusable = this.host.unusableReason();
     if (unusable !== undefined) return Promise.reject(unusable);
-    if (this.busy) return Promise.reject(new UsbError('INVALID', `bulk-${this.pipe} transfer is already in flight`));
+    if (this.busy) return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer is already in flight`));
+    if (!this.current()) {
+      return Promise.reject(new UsbmsArgumentError(`bulk-${this.pipe} transfer made before the alternate setting changed`));
+    }
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(new UsbError('INVALID', `timeoutMs must be >= 0, got ${timeoutMs}`));
+      return Promise.reject(new UsbmsArgumentError(`timeoutMs must be >= 0, got ${timeoutMs}`, { argument: 'timeoutMs' }));
     }
     const promise = new Promise<number>((resolve, reject) => {
       this.resolveFn = resolve;
