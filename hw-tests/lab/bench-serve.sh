@@ -10,8 +10,9 @@
 #
 # Figures: OUTDIR/MODEL.jsonl (one JSON line per measurement), then the table and the ratios against issue 23's
 # goals (serve >= 0.8x qemu-nbd's RAM image on EHCI and xHCI, >= 0.8x usb-storage on EHCI; nbdcopy >= 0.8x usbms
-# image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt. Env: BENCH_SERVE_DIR (.lab-bench-serve),
-# BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3), BENCH_SERVE_DD_MB (MiB per dd, 64).
+# image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt, the same as JSON in OUTDIR/report.json.
+# Env: BENCH_SERVE_DIR (.lab-bench-serve), BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3),
+# BENCH_SERVE_DD_MB (MiB per dd, 64).
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
