@@ -20,6 +20,7 @@ export interface QuirkOverride {
   readonly quirks: readonly string[];
 }
 
+/** The keys of a QuirkOverride (unknown keys are refused, src/util/options.ts). */
 export const QUIRK_OVERRIDE_KEYS = { vendorId: true, productId: true, quirks: true } as const satisfies KnownKeys<QuirkOverride>;
 
 /** Linux usb-storage.quirks letters usbms acts on. */
