@@ -89,10 +89,9 @@ export class DataPipes {
 
   /** Take `s` off the waiting lists (its status came, or it is failing). */
   unwait(s: UasSlot): void {
-    for (const pipe of [this.in, this.out]) {
-      const i = pipe.waiting.indexOf(s);
-      if (i >= 0) pipe.waiting.splice(i, 1);
-    }
+    // Each pipe by name, not through an array of both: this runs once per command.
+    dropWaiter(this.in, s);
+    dropWaiter(this.out, s);
   }
 
   /**
@@ -112,4 +111,10 @@ export class DataPipes {
     pipe.clearing ??= this.core.port.clearHalt(pipe.name).finally(() => { pipe.clearing = undefined; });
     return pipe.clearing;
   }
+}
+
+/** Take a command off a pipe's list of announced data phases waiting for it. */
+function dropWaiter(pipe: DataPipe, s: UasSlot): void {
+  const i = pipe.waiting.indexOf(s);
+  if (i >= 0) pipe.waiting.splice(i, 1);
 }
