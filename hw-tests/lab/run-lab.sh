@@ -12,7 +12,7 @@
 #   6. host checks: what the guest wrote is in the image files, and nothing else changed
 #   7. every check by name and a final "N passed, N failed" (hw-tests/lab/summarize.mjs); exit 1 on a failure
 #
-# Env: USBMS_LAB_SKIP_EHCI=1 (one VM only), USBMS_LAB_SKIP_{RIG,PERF,RESCUE,TRACE,UAS}=1 (skip that VM), USBMS_LAB_SERVE=1 (add the NBD VM),
+# Env: USBMS_LAB_SKIP_EHCI=1 (one VM only), USBMS_LAB_SKIP_{RIG,PERF,RESCUE,TRACE,UAS,SERVE}=1 (skip that VM),
 # USBMS_LAB_TIMEOUT (per VM, s; default 1200), plus the knobs of
 # setup.sh / run-in-vm.sh (USB_VM_LAB_DIR ...). Logs: .lab/logs/, JUnit + summaries: hw-tests/reports/.
 set -euo pipefail
@@ -209,9 +209,9 @@ fi
 # ---- VM "serve": usbms serve on a QEMU stick (MBR: FAT16 and ext4 with files) used by the guest kernel's own NBD
 # client (hw-tests/lab/serve.sh): /dev/nbd0's partitions mounted, files read byte-exact, files written and fsck
 # clean, the stick pulled and plugged back (QMP) with both mounted and a copy running; on the host the files are in
-# the image and both file systems clean. Into .lab/checks/serve.txt. On demand: USBMS_LAB_SERVE=1 runs it (about
-# 60 s of guest; 11 checks green on the merged tree, docs/serve.md).
-if [ "${USBMS_LAB_SERVE:-0}" = 1 ]; then
+# the image and both file systems clean. Into .lab/checks/serve.txt. About 60 s of guest (docs/serve.md);
+# USBMS_LAB_SKIP_SERVE=1 leaves it out.
+if [ "${USBMS_LAB_SKIP_SERVE:-0}" != 1 ]; then
   rm -rf "$OUT/serve" && mkdir -p "$OUT/serve"
   bash "$HERE/serve.sh" image "$OUT/serve.img" "$OUT/serve"
   : > "$OUT/checks/serve.txt"

@@ -11,6 +11,7 @@
 import {
   DeviceMismatchError, DiskGoneError, isDiskError, UsbmsArgumentError, type DeviceAtPort, type Disk, type UsbmsSession,
 } from '../../api.js';
+import { sleep } from '../../util/sleep.js';
 import { ServeError } from './errors.js';
 
 /** How a lost device is found again: its slot, how to open a session there, how long to wait. */
@@ -31,8 +32,6 @@ export type LinkEvent =
   | { readonly type: 'replug'; readonly phase: 'refused'; readonly reason: string }
   | { readonly type: 'replug'; readonly phase: 'back'; readonly waitedMs: number }
   | { readonly type: 'replug'; readonly phase: 'timeout'; readonly waitedMs: number };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class DeviceLink {
   private readonly disks = new Map<number, Disk>();
