@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // bench-serve-report.mjs OUTDIR - the medians of bench-serve.sh's figures (OUTDIR/MODEL.jsonl) in MB/s, and the
-// ratios against issue 23's goals, measured side by side in one guest per host controller:
+// ratios against issue 23's goals, measured side by side in one guest per host controller (the table on stdout,
+// the same figures as JSON in OUTDIR/report.json):
 //   serve / qemu-nbd RAM image (the NBD path's ceiling, same kernel client) >= 0.8, EHCI and xHCI, reads and writes
 //   serve / the kernel's usb-storage on the same stick >= 0.8 on EHCI
 //   nbdcopy from serve / usbms image --no-hash at the same bytes per command >= 0.8
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = process.argv[2];
@@ -21,16 +22,25 @@ const mbps = (model, who, op) => {
 const fmt = (v) => (v === undefined ? '-' : `${v.median.toFixed(1)} (${v.min.toFixed(1)}-${v.max.toFixed(1)}, n=${v.n})`);
 const lines = [];
 const goals = [];
+const json = { models: {}, goals: [] };
 for (const model of models) {
   const tune = rows.find((r) => r.model === model && r.who === 'tune');
+  const figures = {};
+  json.models[model] = { bytesPerCommand: tune?.bytes, mbps: figures };
   lines.push(`${model}: bytes per command ${tune?.bytes ?? '?'}; MB/s median (min-max, runs)`);
   for (const [who, op] of [['qemu-nbd-ram', 'read'], ['serve', 'read'], ['qemu-nbd-ram', 'write'], ['serve', 'write'],
-    ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['usbms-image', 'read']]) {
+    ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['nbdcopy-ram', 'read'], ['usbms-image', 'read']]) {
     lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op))}`);
+    if (mbps(model, who, op) !== undefined) figures[`${who} ${op}`] = mbps(model, who, op);
   }
   const ratio = (name, a, b, goal) => {
-    if (a === undefined || b === undefined) { goals.push(`${model}: ${name}: not measured`); return; }
+    if (a === undefined || b === undefined) {
+      goals.push(`${model}: ${name}: not measured`);
+      json.goals.push({ model, name, goal, ratio: null, met: false });
+      return;
+    }
     const r = a.median / b.median;
+    json.goals.push({ model, name, goal, ratio: Number(r.toFixed(3)), met: r >= goal });
     goals.push(`${model}: ${name}: ${r.toFixed(2)}x (goal >= ${goal}) ${r >= goal ? 'met' : 'NOT met'}`);
   };
   for (const op of ['read', 'write']) {
@@ -38,5 +48,11 @@ for (const model of models) {
     if (model === 'ehci') ratio(`serve / usb-storage ${op}`, mbps(model, 'serve', op), mbps(model, 'usb-storage', op), 0.8);
   }
   ratio('nbdcopy / usbms image --no-hash', mbps(model, 'nbdcopy', 'read'), mbps(model, 'usbms-image', 'read'), 0.8);
+  const ram = mbps(model, 'nbdcopy-ram', 'read');
+  const serve = mbps(model, 'nbdcopy', 'read');
+  if (ram !== undefined && serve !== undefined) {
+    goals.push(`${model}: (context) nbdcopy from serve / nbdcopy from qemu-nbd RAM: ${(serve.median / ram.median).toFixed(2)}x`);
+  }
 }
+writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify(json, null, 2)}\n`);
 console.log([...lines, '', 'ratios against the goals (medians, side by side in one guest):', ...goals.map((g) => `  ${g}`)].join('\n'));

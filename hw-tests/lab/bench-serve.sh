@@ -10,8 +10,9 @@
 #
 # Figures: OUTDIR/MODEL.jsonl (one JSON line per measurement), then the table and the ratios against issue 23's
 # goals (serve >= 0.8x qemu-nbd's RAM image on EHCI and xHCI, >= 0.8x usb-storage on EHCI; nbdcopy >= 0.8x usbms
-# image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt. Env: BENCH_SERVE_DIR (.lab-bench-serve),
-# BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3), BENCH_SERVE_DD_MB (MiB per dd, 64).
+# image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt, the same as JSON in OUTDIR/report.json.
+# Env: BENCH_SERVE_DIR (.lab-bench-serve), BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3),
+# BENCH_SERVE_DD_MB (MiB per dd, 64).
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -35,14 +36,20 @@ guest() {
   local size; size=$("${U[@]}" capacity --device "$SEL" --json | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{console.log(JSON.parse(s).bytes)})')
   head -c "$size" /dev/zero > /dev/shm/ram.img
   qemu-nbd -f raw -t -b 127.0.0.1 -p 10810 -x ram /dev/shm/ram.img & local qpid=$!
-  "${U[@]}" serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json > "$out/$model-serve.ndjson" 2> "$out/$model-serve.err" &
+  # DEBUG=usbms:serve: each run's requests and bytes go to the .err file (how the kernel's requests merged)
+  DEBUG=usbms:serve "${U[@]}" serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json \
+    > "$out/$model-serve.ndjson" 2> "$out/$model-serve.err" &
   local spid=$!
   for _ in $(seq 600); do grep -q listening "$out/$model-serve.ndjson" 2>/dev/null && break; sleep 0.1; done
   sleep 1
   nbd-client 127.0.0.1 10809 /dev/nbd0 -N stick > /dev/null || echo "[$model] nbd-client usbms failed" >&2
   nbd-client 127.0.0.1 10810 /dev/nbd1 -N ram > /dev/null || echo "[$model] nbd-client qemu-nbd failed" >&2
   local msk; msk=$(cat /sys/block/nbd0/queue/max_sectors_kb)
-  echo "[$model] nbd max_sectors_kb $msk; $rounds rounds of $mb MiB per dd" >&2
+  echo "[$model] nbd max_sectors_kb $msk; $rounds rounds of $mb MiB per dd, after one untimed round (V8's warm-up)" >&2
+  for dev in nbd1 nbd0; do
+    dd if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct status=none
+    dd if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct status=none
+  done
   for r in $(seq "$rounds"); do
     for dev in nbd1 nbd0; do
       local who; who=$([ "$dev" = nbd0 ] && echo serve || echo qemu-nbd-ram)
@@ -52,11 +59,15 @@ guest() {
     echo "[$model] round $r done" >&2
   done
   nbd-client -d /dev/nbd0 > /dev/null 2>&1; nbd-client -d /dev/nbd1 > /dev/null 2>&1
-  # nbdcopy (userspace client: multi-conn, many requests) from usbms serve, requests of the transfer size
+  # nbdcopy (userspace client: multi-conn, many requests) from usbms serve, requests of the transfer size, and
+  # from qemu-nbd's RAM image (the ceiling of nbdcopy over loopback in this guest)
   for r in $(seq "$rounds"); do
     local t0; t0=$(now)
     nbdcopy --request-size="$T" nbd://127.0.0.1:10809/stick null: 2> "$out/$model-nbdcopy.err" || echo "[$model] nbdcopy failed" >&2
     emit nbdcopy read "$size" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
+    t0=$(now)
+    nbdcopy --request-size="$T" nbd://127.0.0.1:10810/ram null: 2>> "$out/$model-nbdcopy.err" || echo "[$model] nbdcopy ram failed" >&2
+    emit nbdcopy-ram read "$size" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
   done
   kill -TERM "$spid"; wait "$spid"
   kill "$qpid"; wait "$qpid" 2>/dev/null

@@ -7,8 +7,9 @@
 #   Guest:                serve.sh guest OUTDIR [CHECKS_FILE]
 #   Host, after the VM:   serve.sh check IMAGE OUTDIR [CHECKS_FILE]
 #
-# run-lab.sh's "serve" block boots one guest with IMAGE as the first --disk (usb-storage, serial USBVM0, device id
-# usbdev0 on blockdev usbdisk0: what the re-plug puts back). Guest needs (setup.sh): the modules nbd, vfat,
+# run-lab.sh's "serve" block boots one guest with IMAGE as a usb-storage stick in port 1 (serial SERVE1, device id
+# servedev on blockdev serve0: what the re-plug puts back into the same port; QEMU gives a device added without
+# port= the next free port, which is another slot to usbms). Guest needs (setup.sh): the modules nbd, vfat,
 # nls_cp437, nls_ascii, ext4, crc32c_generic, and on the host (shared into the guest) nbd-client, dosfstools,
 # e2fsprogs, mtools. The lab's guest-init never brings up loopback: this script does (busybox ip link set lo up).
 # Results: "ok - serve: NAME" / "not ok - serve: NAME # why" lines in CHECKS_FILE (default .lab/checks/serve.txt).
@@ -22,8 +23,8 @@ MIB=1048576
 FAT_START=1      # MiB
 FAT_SIZE=24      # MiB
 EXT_START=25
-EXT_SIZE=38
-IMG_SIZE=64
+EXT_SIZE=70
+IMG_SIZE=96
 
 # ---- host: the stick's image ----------------------------------------------------------------------------------
 image() {
@@ -96,7 +97,7 @@ verify_files() { # verify_files OUTDIR WHEN
 }
 
 guest() {
-  local out="$1"
+  local out; out=$(realpath "$1")
   CHECKS_FILE="${2:-$CHECKS_FILE}"
   mkdir -p "$(dirname "$CHECKS_FILE")"; : > "$CHECKS_FILE"
   busybox ip link set lo up
@@ -125,9 +126,9 @@ guest() {
   local cp_pid=$! copy_t; copy_t=$(now)
   sleep 1
   local running=0; kill -0 "$cp_pid" 2>/dev/null && running=1
-  echo "serve: pulling the stick"; $USB_VM_QMP 'device_del usbdev0'
+  echo "serve: pulling the stick"; $USB_VM_QMP 'device_del servedev'
   sleep 3
-  echo "serve: plugging it back"; $USB_VM_QMP 'device_add usb-storage,bus=usbhc.0,drive=usbdisk0,id=usbdev0,serial=USBVM0'
+  echo "serve: plugging it back"; $USB_VM_QMP 'device_add usb-storage,bus=usbhc.0,port=1,drive=serve0,serial=SERVE1,id=servedev'
   wait "$cp_pid"; local rc=$?
   local copy_s; copy_s=$(since "$copy_t")
   local big; big=$(cut -d' ' -f1 < <(grep ' big.bin$' "$out/ext4.sha256"))

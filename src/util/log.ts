@@ -1,6 +1,6 @@
 /**
  * Logging through `debug`, one namespace per layer: usbms:usb, usbms:bot, usbms:hba, usbms:scsi, usbms:disk,
- * usbms:uas, usbms:cli, usbms:mock. Enable with DEBUG=usbms:* (output goes to stderr), or with `debug.enable()` in a program.
+ * usbms:uas, usbms:cli, usbms:mock, usbms:rescue, usbms:serve. Enable with DEBUG=usbms:* (output goes to stderr), or with `debug.enable()` in a program.
  *
  * `debug` itself (and the tty and util modules it pulls in: 7 ms of a CLI run's 140) is loaded only when a logger
  * is used while logging may be on: DEBUG is set, or the program has loaded `debug` itself (and so may enable it).
@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import type { Debugger } from 'debug';
 
-export type Layer = 'usb' | 'libusb' | 'bot' | 'uas' | 'quirks' | 'hba' | 'dma' | 'scsi' | 'disk' | 'cli' | 'mock' | 'rescue';
+export type Layer = 'usb' | 'libusb' | 'bot' | 'uas' | 'quirks' | 'hba' | 'dma' | 'scsi' | 'disk' | 'cli' | 'mock' | 'rescue' | 'serve';
 
 /** A layer's logger: call it like `debug`'s (`log('%s', x)`); `enabled` says whether its namespace is on. */
 export interface Logger {

@@ -342,7 +342,7 @@ export class NbdConnection implements ReplySink {
           if (h.length > MAX_SKIPPED_PAYLOAD) throw new ProtocolError(`a ${h.length}-byte WRITE payload`);
           await this.reader.skipStreaming(h.length);
         } else {
-          await this.receive(req);
+          await this.receive(exp, req);
         }
       }
       this.inFlight++;
@@ -356,7 +356,7 @@ export class NbdConnection implements ReplySink {
   }
 
   /** The request's payload, read from the socket into this connection's arena (one copy, no more). */
-  private async receive(req: NbdRequest): Promise<void> {
+  private async receive(exp: NbdExport, req: NbdRequest): Promise<void> {
     let a = this.arena;
     if (a === undefined || a.used + req.length > a.shared.buf.length) {
       a?.shared.unref();
@@ -367,16 +367,18 @@ export class NbdConnection implements ReplySink {
     a.used += req.length;
     a.shared.ref();
     req.holder = a.shared;
+    req.data = data;
     this.inFlightBytes += req.length;
+    exp.arriving(req);
     try {
       await this.reader.copyStreaming(data, 0, req.length);
     } catch (e) {
       // The client left in the middle of the payload: the request is dropped, nothing of it is written.
       this.inFlightBytes -= req.length;
+      exp.dropped(req);
       req.release();
       throw e;
     }
-    req.data = data;
   }
 
   /** The errno a request gets before it reaches the disk, or 0. */

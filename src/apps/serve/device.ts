@@ -11,6 +11,7 @@
 import {
   DeviceMismatchError, DiskGoneError, isDiskError, UsbmsArgumentError, type DeviceAtPort, type Disk, type UsbmsSession,
 } from '../../api.js';
+import { sleep } from '../../util/sleep.js';
 import { ServeError } from './errors.js';
 
 /** How a lost device is found again: its slot, how to open a session there, how long to wait. */
@@ -31,8 +32,6 @@ export type LinkEvent =
   | { readonly type: 'replug'; readonly phase: 'refused'; readonly reason: string }
   | { readonly type: 'replug'; readonly phase: 'back'; readonly waitedMs: number }
   | { readonly type: 'replug'; readonly phase: 'timeout'; readonly waitedMs: number };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class DeviceLink {
   private readonly disks = new Map<number, Disk>();
@@ -74,7 +73,9 @@ export class DeviceLink {
       try {
         return await command(disk);
       } catch (e) {
-        if (this.closed || !(await this.isGone(e, disk))) throw e;
+        if (this.closed) throw e;
+        if (this.disk(lun) !== disk) continue; // the device came back meanwhile: run it again there
+        if (!(await this.isGone(e, disk))) throw e;
         if (this.disk(lun) === disk) await this.startWait((e as Error).message, false);
       }
     }
@@ -92,9 +93,9 @@ export class DeviceLink {
   /** A failure that means the device is no longer there (not a failure of the command itself). */
   private async isGone(e: unknown, disk: Disk): Promise<boolean> {
     if (this.reattach === undefined || !isDiskError(e)) return false;
-    if (e.kind === 'device-gone') return true;
+    // A disk closed under the command: its session was dropped because the device went away.
+    if (e.kind === 'device-gone' || disk.closed) return true;
     if (e.kind !== 'transport' && e.kind !== 'timeout') return false;
-    if (disk.closed) return true;
     try {
       const row = await this.reattach.slot.current();
       return row === undefined || row.deviceAddress !== this.session.port.info.deviceAddress;

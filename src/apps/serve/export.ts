@@ -12,16 +12,23 @@
  *   client sends 128 KiB requests; a 120 KiB high-speed transfer size would otherwise cost a second, 8 KiB
  *   command per request), and each request is answered as soon as the commands covering it are done.
  * - **Pipelining.** QUEUED_COMMANDS commands are kept with the HBA, so the next is on the wire as soon as the last
- *   is done, while the reply of the last goes to the socket.
+ *   is done, while the reply of the last goes to the socket. When nothing else waits behind a READ run (the kernel's
+ *   client sends a 4 MiB read as 32 requests and waits for them all), the run is cut into pieces of PIPELINE_BYTES:
+ *   the first requests' replies then go to the socket while the device reads the rest, instead of after it. A WRITE
+ *   run whose next payload is still arriving waits for it (at most MERGE_WAIT_MS) until it holds PIPELINE_BYTES,
+ *   rather than sending the device a command per 128 KiB request as each payload lands.
  * - **Zero copy.** A READ run lands in one pooled buffer; each request's reply is a view of it, written to the
  *   socket behind its header.
  */
 import { UsbmsInternalError, type Provisioning } from '../../api.js';
 import type { DeviceLink } from './device.js';
+import { logger } from '../../util/log.js';
 import { failureOf } from './errors.js';
 import { BufferPool, SharedBuffer } from './pool.js';
 import { CMD, CMD_FLAG, TFLAG } from './protocol.js';
 import type { NbdRequest } from './request.js';
+
+const log = logger('serve');
 
 /** Commands handed to the HBA ahead of completion: one on the wire, one ready behind it. */
 const QUEUED_COMMANDS = 2;
@@ -29,6 +36,10 @@ const QUEUED_COMMANDS = 2;
 const RUN_BYTES = 16 * 1024 * 1024;
 /** How far down the queue a READ run looks for the request that continues it (past other READs only). */
 const MERGE_LOOKAHEAD = 64;
+/** The piece size that overlaps replies (READ) or payloads (WRITE) with the device's work (see above). */
+const PIPELINE_BYTES = 1024 * 1024;
+/** How long a complete WRITE waits for the payload that continues it to arrive. */
+const MERGE_WAIT_MS = 30;
 
 /** What the export tells the server about a request it could not serve (for the log and --json). */
 export interface ExportErrorEvent {
@@ -80,6 +91,11 @@ export interface ExportInfo {
 export class NbdExport implements ExportInfo {
   private readonly queue: NbdRequest[] = [];
   private readonly locks: Span[] = [];
+  /** WRITEs whose payloads are arriving (placed in their arena, not yet submitted). */
+  private readonly arrivingWrites = new Set<NbdRequest>();
+  /** Since when the head WRITE has waited for the payload after it (MERGE_WAIT_MS); 0 when it is not waiting. */
+  private waitingSince = 0;
+  private mergeTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private current: Run | undefined;
   private pumpQueued = false;
@@ -122,8 +138,20 @@ export class NbdExport implements ExportInfo {
     return [this.blockSize, Math.max(this.blockSize, 2 ** Math.floor(Math.log2(max))), max];
   }
 
+  /** A WRITE's payload starts arriving into `req.data` (a WRITE run before it may wait for it). */
+  arriving(req: NbdRequest): void {
+    this.arrivingWrites.add(req);
+  }
+
+  /** A WRITE whose payload did not arrive (the client left): nothing waits for it any more. */
+  dropped(req: NbdRequest): void {
+    this.arrivingWrites.delete(req);
+    this.schedule();
+  }
+
   /** Take a checked request (its payload, if any, has arrived); it is answered through its sink. */
   submit(req: NbdRequest): void {
+    this.arrivingWrites.delete(req);
     this.queue.push(req);
     this.schedule();
   }
@@ -159,6 +187,7 @@ export class NbdExport implements ExportInfo {
     const span = this.spanOf(head);
     const writes = head.type !== CMD.READ && head.type !== CMD.FLUSH;
     if (writes && this.locks.some((l) => l.start < span.end && span.start < l.end)) return undefined;
+    if (head.type === CMD.WRITE && this.aligned(head) && this.waitForMore(head)) return undefined;
     this.queue.shift();
     if (head.type === CMD.READ) return this.readRun(head, span);
     if (head.type === CMD.WRITE && this.aligned(head)) return this.writeRun(head);
@@ -195,6 +224,41 @@ export class NbdExport implements ExportInfo {
       new SharedBuffer(this.pool, buf), false);
   }
 
+  /**
+   * Whether the WRITE run that `head` starts should wait for the payload that continues it: it holds less than
+   * PIPELINE_BYTES, that payload is arriving right behind its own in the arena, and it has waited less than
+   * MERGE_WAIT_MS (a client that stalls in the middle of a payload holds nobody up for longer).
+   */
+  private waitForMore(head: NbdRequest): boolean {
+    const data = head.data!;
+    let end = head.end;
+    let memEnd = data.byteOffset + data.length;
+    for (let i = 1; i < this.queue.length; i++) {
+      const q = this.queue[i]!;
+      if (q.type !== CMD.WRITE || q.offset !== end || q.data?.buffer !== data.buffer || q.data.byteOffset !== memEnd) break;
+      end = q.end;
+      memEnd += q.data.length;
+    }
+    if (end - head.offset >= PIPELINE_BYTES || !this.isArriving(end, data.buffer, memEnd)) {
+      this.waitingSince = 0;
+      return false;
+    }
+    const now = Date.now();
+    if (this.waitingSince === 0) this.waitingSince = now;
+    const left = this.waitingSince + MERGE_WAIT_MS - now;
+    if (left <= 0) { this.waitingSince = 0; return false; }
+    this.mergeTimer ??= setTimeout(() => { this.mergeTimer = undefined; this.pump(); }, left + 1);
+    return true;
+  }
+
+  /** A WRITE for `offset` is arriving into `buffer` at `byteOffset` (at most one per connection: no array built). */
+  private isArriving(offset: number, buffer: ArrayBufferLike, byteOffset: number): boolean {
+    for (const a of this.arrivingWrites) {
+      if (a.offset === offset && a.data?.buffer === buffer && a.data.byteOffset === byteOffset) return true;
+    }
+    return false;
+  }
+
   private writeRun(head: NbdRequest): Run {
     const reqs = [head];
     const data = head.data!;
@@ -219,18 +283,21 @@ export class NbdExport implements ExportInfo {
 
   private startRun(kind: Run['kind'], start: number, end: number, reqs: NbdRequest[], mem: Buffer,
     holder: SharedBuffer | undefined, fua: boolean): Run {
-    const t = this.transferBytes;
     for (const r of reqs) {
       const s = this.spanOf(r);
-      r.piecesLeft = Math.floor((s.end - 1 - start) / t) - Math.floor((s.start - start) / t) + 1;
+      r.pendingBytes = s.end - s.start;
       r.pieceFailed = undefined;
     }
+    log('%s run of %d request(s), %d bytes at %d', kind, reqs.length, end - start, start);
     return { kind, start, end, reqs, mem, holder: holder ?? NO_HOLDER, fua, next: start };
   }
 
   private dispatchPiece(run: Run): void {
     const at = run.next;
-    const end = Math.min(run.end, at + this.transferBytes);
+    // Nothing else waiting behind a READ run: pieces its replies can overlap (see the module comment).
+    const piece = run.kind === 'read' && this.queue.length === 0 ? Math.min(this.transferBytes, PIPELINE_BYTES)
+      : this.transferBytes;
+    const end = Math.min(run.end, at + piece);
     run.next = end;
     this.inFlight++;
     const view = run.mem.subarray(at - run.start, end - run.start);
@@ -246,13 +313,15 @@ export class NbdExport implements ExportInfo {
   private pieceDone(run: Run, at: number, end: number, error: unknown): void {
     for (const r of run.reqs) {
       const s = this.spanOf(r);
-      if (s.end <= at || s.start >= end) continue;
+      const moved = Math.min(s.end, end) - Math.max(s.start, at);
+      if (moved <= 0) continue;
       if (error !== undefined) r.pieceFailed ??= error;
-      if (--r.piecesLeft > 0) continue;
+      r.pendingBytes -= moved;
+      if (r.pendingBytes > 0) continue;
       if (run.kind === 'read') this.readDone(run, r);
       else void this.writeDone(r);
     }
-    if (run.next >= run.end && run.reqs.every((r) => r.piecesLeft === 0)) run.holder.unref();
+    if (run.next >= run.end && run.reqs.every((r) => r.pendingBytes === 0)) run.holder.unref();
   }
 
   private readDone(run: Run, r: NbdRequest): void {

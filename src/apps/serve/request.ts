@@ -29,8 +29,8 @@ export class NbdRequest {
   failure: RequestFailure | undefined = undefined;
   /** A failed request's first failing byte (absolute), when the device named the block. */
   failedAt: number | undefined = undefined;
-  /** Device commands of a run still to complete before this request can be answered. */
-  piecesLeft = 0;
+  /** Bytes of this request's blocks that its run's commands have still to move before it can be answered. */
+  pendingBytes = 0;
   /** One of the run's commands covering this request failed: it is re-read alone to find its first bad block. */
   pieceFailed: unknown = undefined;
 

@@ -22,12 +22,9 @@ interface Running { proc: ChildProcess; events: Record<string, unknown>[]; uri: 
 let running: Running | undefined;
 afterEach(async () => { await running?.stop(); running = undefined; });
 
-let nextPort = 20000 + (process.pid % 20000);
-
-/** Start `usbms serve ARGS --json` and wait for its `listening` event. */
+/** Start `usbms serve ARGS --json` on a free port of loopback and wait for its `listening` event. */
 async function start(args: string[]): Promise<Running> {
-  const port = nextPort++;
-  const proc = spawn(process.execPath, [CLI, 'serve', '--json', '--listen', String(port), ...args],
+  const proc = spawn(process.execPath, [CLI, 'serve', '--json', '--listen', '0', ...args],
     { cwd: ROOT, env: { ...process.env, DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const events: Record<string, unknown>[] = [];
   let stderr = '';
@@ -47,6 +44,7 @@ async function start(args: string[]): Promise<Running> {
     setTimeout(() => { reject(new Error(`usbms serve did not listen in 20 s: ${stderr}`)); }, 20_000);
   });
   const l = await listening;
+  const port = (l.address as { port: number }).port;
   const exports = l.exports as { uri: string }[];
   const exited = new Promise<number | null>((r) => { proc.on('exit', (code) => { r(code); }); });
   return { proc, events, port, uri: exports[0]!.uri,

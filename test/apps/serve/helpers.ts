@@ -15,7 +15,7 @@ export interface Served {
 
 /** A software disk with these LUNs (MemoryMedia each, random content unless `blank`), served on 127.0.0.1:0. */
 export async function serve(luns: Partial<MockLunOptions>[] = [{}], opts: Partial<NbdServeOptions> = {},
-  devOpts: MockDeviceOptions = {}, blank = false): Promise<Served> {
+  devOpts: MockDeviceOptions = {}, blank = false, maxTransferBytes?: number): Promise<Served> {
   const media: MemoryMedia[] = [];
   const dev = new MockUsbDevice({ ...devOpts, luns: luns.map((l) => {
     const blocks = BigInt(l.blocks ?? 8192);
@@ -24,7 +24,7 @@ export async function serve(luns: Partial<MockLunOptions>[] = [{}], opts: Partia
     media.push(m);
     return { media: m, ...l, blocks };
   }) });
-  const session = await openUsbms({ mock: dev });
+  const session = await openUsbms({ mock: dev, maxTransferBytes });
   const events: ServeEvent[] = [];
   const server = await serveNbd(session, { listen: { host: '127.0.0.1', port: 0 }, name: 'd',
     ...opts, onEvent: (e) => { events.push(e); opts.onEvent?.(e); } });

@@ -253,6 +253,32 @@ describe('a client that misbehaves', () => {
     });
 });
 
+describe('pipelining with a large transfer size (4 MiB per command)', () => {
+  it('a 4 MiB read as 32 requests with nothing behind it: 1 MiB pieces, so replies overlap the reading', async () => {
+    s = await serve([{ blocks: 32768 }], {}, {}, false, 4 << 20);
+    const c = await TestClient.go(s.port, 'd');
+    s.dev.log.length = 0;
+    const got = await Promise.all([...Array(32).keys()].map((i) => c.read(i * 131072, 131072)));
+    got.forEach((r, i) => { expect(r.data.equals(mediaBytes(s!.media[0]!, i * 131072, 131072))).toBe(true); });
+    const reads = s.dev.log.flatMap((e) => (e.type === 'cbw' && e.opcode === 0x28 ? [e.length] : []));
+    expect(Math.max(...reads)).toBeLessThanOrEqual(1 << 20);
+    expect(reads.length).toBeLessThanOrEqual(6); // 4 MiB in 1 MiB pieces, the first request perhaps alone
+    c.disconnect();
+  });
+
+  it('128 KiB writes arriving one after the other are merged into commands of up to 1 MiB, not one each', async () => {
+    s = await serve([{ blocks: 32768 }], { write: true }, {}, false, 4 << 20);
+    const c = await TestClient.go(s.port, 'd');
+    s.dev.log.length = 0;
+    const writes = [...Array(32).keys()].map((i) => c.write(i * 131072, pattern(131072, i + 50)));
+    expect((await Promise.all(writes)).every((r) => r.error === 0)).toBe(true);
+    const cmds = s.dev.log.filter((e) => e.type === 'cbw' && e.opcode === 0x2a).length;
+    expect(cmds).toBeLessThan(16);
+    for (let i = 0; i < 32; i++) expect(mediaBytes(s.media[0]!, i * 131072, 131072).equals(pattern(131072, i + 50))).toBe(true);
+    c.disconnect();
+  });
+});
+
 describe('several connections, many requests in flight', () => {
   it('random aligned and unaligned reads and writes on four connections end byte-exact against a model', async () => {
     const blocks = 4096;
