@@ -153,7 +153,7 @@ fi
 # On demand: USBMS_LAB_USBIP=1 runs it (not yet proven green on the merged tree, so CI does not run it).
 if [ "${USBMS_LAB_USBIP:-0}" = 1 ]; then
   usbip_bad="300 301 4000"
-  mkimg usbip1.img 32M
+  mkimg usbip1.img 16M
   mkimg local.img 8M
   mkimg usbip-rescue.img 4M
   : > "$OUT/usbip-blkdebug.conf"

@@ -42,17 +42,18 @@ vrun() { echo "+ usbms $* (limit ${USBIP_LIMIT_S:-600} s)" >&2; timeout -k 5 "${
 ev() { node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map((x) => JSON.parse(x));
   const v = eval(process.argv[2]); process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"; }
 
-# ---- set-up: both ends of USB/IP in this guest
+# ---- set-up: both ends of USB/IP in this guest (stamped with the guest's uptime: the VM's time is budgeted)
+echo "[usbip] set-up starts at $(now) s"
 for m in usbip-core usbip-host vhci-hcd inet_diag tcp_diag; do busybox modprobe "$m" || echo "modprobe $m failed"; done
 busybox ip link set lo up
 usbipd -D
 wait_for 10 sh -c 'grep -q ":0CA8 00000000:0000 0A" /proc/net/tcp'
 B1=$(busid_of USBVM0); BL=$(busid_of USBVM1); BR=$(busid_of RESCUE1)
-echo "local bus ids: USBVM0=$B1 USBVM1=$BL RESCUE1=$BR"
+echo "local bus ids: USBVM0=$B1 USBVM1=$BL RESCUE1=$BR; usbipd listening at $(now) s"
 export_and_attach USBVM0 || echo "attach USBVM0 failed"
 export_and_attach RESCUE1 || echo "attach RESCUE1 failed"
 V1=$(busid_of USBVM0 vhci); VR=$(busid_of RESCUE1 vhci)
-echo "attached: USBVM0 $B1 -> $V1, RESCUE1 $BR -> $VR"
+echo "attached: USBVM0 $B1 -> $V1, RESCUE1 $BR -> $VR at $(now) s"
 usbip port
 R1="usbip:$HOST:$B1"
 IMG1="$IMAGES/usbip1.img"
@@ -160,7 +161,8 @@ check_detach_reattach_mid_plan() { # usbip detach + attach during a plan: report
 }
 
 # reading: wait until the vhci stick has moved 1000 URBs more than now: usbms is reading (a listing moves a few dozen;
-# the reads below move 8 MiB in 4 KiB commands, three URBs each, so they are still reading when this returns)
+# the reads below move 4 and 8 MiB in 4 KiB commands, three URBs each: 1024 and 2048 commands, of which this waits
+# for about 333, so they are still reading when it returns)
 reading() {
   local v; v=$(busid_of USBVM0 vhci)
   local base; base=$(cat "/sys/bus/usb/devices/$v/urbnum")
@@ -169,7 +171,7 @@ reading() {
 
 check_link_cut_mid_read() { # usbipd killed mid-read: the read goes on (the link is the kernel's); the link cut (ss -K): DEV_GONE, no hang
   local pid rc=0 t0
-  vrun read 0 16384 --device "$R1" --max-transfer 4K --out /dev/null > "$TMP/img1.out" 2> "$TMP/img1.err" &
+  vrun read 0 8192 --device "$R1" --max-transfer 4K --out /dev/null > "$TMP/img1.out" 2> "$TMP/img1.err" &
   pid=$!
   reading || fail "the image never started reading"
   kill "$(pidof usbipd)"; echo "usbipd killed at $(now)"
