@@ -32,6 +32,7 @@ vhci_port_of() { grep -l " $1\$" /var/run/vhci_hcd/port* 2>/dev/null | head -1 |
 # wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
 wait_for() { local n=$(( $1 * 10 )); shift; while ! "$@" > /dev/null 2>&1; do n=$((n - 1)); [ $n -le 0 ] && return 1; sleep 0.1; done; }
 attached() { [ -n "$(busid_of "$1" vhci)" ]; }
+gone() { [ -z "$(busid_of "$1" vhci)" ]; }
 export_and_attach() { # export_and_attach SERIAL: bind its local device to usbip-host, attach it back over loopback
   local b; b=$(busid_of "$1")
   usbip bind -b "$b" || return 1
@@ -137,16 +138,21 @@ check_validate_local_and_usbip() { # validate --all --plan quick: the local and 
 }
 
 check_detach_reattach_mid_plan() { # usbip detach + attach during a plan: reported gone, found again by its remote identity
-  local f="$OUTDIR/usbip-reattach.ndjson" rc=0 port
+  # on another vhci port (another local port path): RESCUE1 is moved into the port it left before it comes back
+  local f="$OUTDIR/usbip-reattach.ndjson" rc=0 port portr
   : > "$f"
   printf '%s\n' '{"name":"reads","steps":[{"step":"identify"},{"step":"sequential-read"},{"step":"sequential-read","name":"again"},{"step":"random-read"}]}' > "$TMP/plan.json"
   vrun validate --device "$R1" --plan "$TMP/plan.json" --json --return-timeout 60 > "$f" 2> "$TMP/reattach.err" &
   local pid=$!
   wait_for 120 grep -q '"event":"step-start","step":"sequential-read"' "$f" || fail "the plan never reached sequential-read"
-  port=$(vhci_port_of "$B1")
-  usbip detach -p "$port"; echo "detached vhci port $port at $(now)"
-  sleep 1
-  usbip attach -r "$HOST" -b "$B1"; wait_for 20 attached USBVM0; echo "attached again as $(busid_of USBVM0 vhci) at $(now)"
+  port=$(vhci_port_of "$B1"); portr=$(vhci_port_of "$BR")
+  usbip detach -p "$port"; echo "detached vhci port $port ($V1) at $(now)"
+  usbip detach -p "$portr"; wait_for 20 gone USBVM0; wait_for 20 gone RESCUE1
+  usbip attach -r "$HOST" -b "$BR"; wait_for 20 attached RESCUE1; echo "RESCUE1 attached as $(busid_of RESCUE1 vhci)"
+  usbip attach -r "$HOST" -b "$B1"; wait_for 20 attached USBVM0
+  local moved; moved=$(busid_of USBVM0 vhci); echo "USBVM0 attached again as $moved at $(now)"
+  [ -n "$moved" ] && [ "$moved" != "$V1" ] || fail "USBVM0 came back as '$moved', not on another port than $V1: the check cannot tell its remote identity from its port"
+  V1="$moved"; VR=$(busid_of RESCUE1 vhci)
   wait "$pid" || rc=$?
   cat "$TMP/reattach.err"
   ev "$f" 'l.map((e) => `${e.event} ${e.step ?? ""} ${e.status ?? ""} ${e.reason ?? ""}`).join("\n")'; echo
@@ -157,6 +163,7 @@ check_detach_reattach_mid_plan() { # usbip detach + attach during a plan: report
     i < 0 ? "no step errored" : `${s[i].reason.startsWith("device vanished") ? "vanished" : s[i].reason} ${s[i + 1]?.status ?? "none"}`')" = "vanished pass" ] ||
     fail "the step the detach hit did not error as vanished, or the step after the re-attach did not pass"
   [ "$(ev "$f" 'l.find((e) => e.event === "done")?.device.usbip?.busid')" = "$B1" ] || fail "the verdict does not name $R1"
+  [ "$(ev "$f" 'l.find((e) => e.event === "returned")?.device.port')" = "$V1" ] || fail "the return is not reported on the new port $V1"
   echo "validate exit $rc (1 step errored while the link was down)"
 }
 
