@@ -33,6 +33,8 @@ vhci_port_of() { grep -l " $1\$" /var/run/vhci_hcd/port* 2>/dev/null | head -1 |
 wait_for() { local n=$(( $1 * 10 )); shift; while ! "$@" > /dev/null 2>&1; do n=$((n - 1)); [ $n -le 0 ] && return 1; sleep 0.1; done; }
 attached() { [ -n "$(busid_of "$1" vhci)" ]; }
 gone() { [ -z "$(busid_of "$1" vhci)" ]; }
+# port_free N: vhci says its port N is free again (status 004, VDEV_ST_NULL), so the next `usbip attach` may take it
+port_free() { grep -qE "^(hs|ss) +0*$1 +004 " /sys/devices/platform/vhci_hcd.*/status*; }
 export_and_attach() { # export_and_attach SERIAL: bind its local device to usbip-host, attach it back over loopback
   local b; b=$(busid_of "$1")
   usbip bind -b "$b" || return 1
@@ -147,7 +149,7 @@ check_detach_reattach_mid_plan() { # usbip detach + attach during a plan: report
   wait_for 120 grep -q '"event":"step-start","step":"sequential-read"' "$f" || fail "the plan never reached sequential-read"
   port=$(vhci_port_of "$B1"); portr=$(vhci_port_of "$BR")
   usbip detach -p "$port"; echo "detached vhci port $port ($V1) at $(now)"
-  usbip detach -p "$portr"; wait_for 20 gone USBVM0; wait_for 20 gone RESCUE1
+  usbip detach -p "$portr"; wait_for 20 gone USBVM0; wait_for 20 gone RESCUE1; wait_for 20 port_free "$port"
   usbip attach -r "$HOST" -b "$BR"; wait_for 20 attached RESCUE1; echo "RESCUE1 attached as $(busid_of RESCUE1 vhci)"
   usbip attach -r "$HOST" -b "$B1"; wait_for 20 attached USBVM0
   local moved; moved=$(busid_of USBVM0 vhci); echo "USBVM0 attached again as $moved at $(now)"
