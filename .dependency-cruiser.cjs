@@ -3,11 +3,12 @@
  * layers and says why each rule is there. Each folder of src/ has one job and imports only the folders below it:
  *
  *   apps (cli, rig, rescue, serve)  ->  api.ts, open.ts, disk/, the mock entry, util/
- *   open.ts, index.ts, api.ts       ->  everything below (composition and the package's public API)
+ *   open.ts, open-transport.ts, index.ts, api.ts ->  everything below (composition and the package's public API)
  *   sources                         ->  mock, usb, util            (the one device-source factory)
  *   disk                            ->  scsa, scsi, util           (the target driver)
  *   scsa                            ->  transport, scsi, util      (the HBA: DDI names, ARQ, DMA)
- *   bot, uas                        ->  transport, usb, util       (the wire protocols under the HBA)
+ *   bot, uas                        ->  transport, quirks, usb, util (the wire protocols under the HBA)
+ *   quirks                          ->  usb/port.ts (types), util  (device quirks as data: the device's, not a protocol's)
  *   mock (and mock/replay, mock/uas)->  usb, scsi, util            (the software devices)
  *   transport                       ->  util                       (the contract between HBA and protocols)
  *   scsi                            ->  util                       (pure CDB/data codecs)
@@ -20,12 +21,13 @@
 /** Folders under src/ (a trailing slash) or single modules. */
 const SRC = {
   apps: '^src/apps/',
-  top: '^src/(open|index|api)\\.ts$',
+  top: '^src/(open|open-transport|index|api)\\.ts$',
   sources: '^src/sources/',
   disk: '^src/disk/',
   scsa: '^src/scsa/',
   bot: '^src/bot/',
   uas: '^src/uas/',
+  quirks: '^src/quirks/',
   transport: '^src/transport/',
   mock: '^src/mock/',
   scsi: '^src/scsi/',
@@ -77,10 +79,13 @@ module.exports = {
       'The target driver talks SCSA (scsi_pkt, scsi_transport) and SCSI; it never sees a wire protocol or a port.'),
     only('hba-knows-no-wire-protocol', SRC.scsa, [SRC.transport, SRC.scsi, SRC.util],
       'The HBA runs packets on the Transport contract (src/transport); Bulk-Only or UAS behind it is not its business.'),
-    only('bot-knows-no-scsa', SRC.bot, [SRC.transport, SRC.usb, SRC.util],
+    only('bot-knows-no-scsa', SRC.bot, [SRC.transport, SRC.quirks, SRC.usb, SRC.util],
       'The Bulk-Only engine implements the Transport on a UsbPort; it knows neither the HBA nor the disk.'),
-    only('uas-knows-no-scsa', SRC.uas, [SRC.transport, SRC.usb, SRC.util],
+    only('uas-knows-no-scsa', SRC.uas, [SRC.transport, SRC.quirks, SRC.usb, SRC.util],
       'The UAS engine implements the Transport on a UsbPort; it knows neither the HBA nor the disk.'),
+    only('quirks-are-data', SRC.quirks, ['^src/usb/port\\.ts$', SRC.util],
+      'Device quirks (declarations, table, overrides) belong to the device, not to one protocol: Bulk-Only, UAS, ' +
+      'the transport choice, the HBA and the disk read their parts; the quirks know only the bus speed type.'),
     only('transport-is-a-contract', SRC.transport, [SRC.util],
       'The Transport contract (types) sits between the HBA and the protocols and depends on neither.'),
     only('scsi-is-pure', SRC.scsi, [SRC.util],
@@ -98,7 +103,7 @@ module.exports = {
       comment: 'The host stack (usb, transport, bot, uas, scsa, disk) must work against a device it does not share ' +
         'code with; only the composition (open.ts, sources, api.ts) and the tools pick the software disk.',
       severity: 'error',
-      from: { path: '^src/(usb|transport|bot|uas|scsa|disk|scsi|util)/' },
+      from: { path: '^src/(usb|transport|quirks|bot|uas|scsa|disk|scsi|util)/' },
       to: { path: '^src/mock/' },
     },
     {

@@ -13,7 +13,10 @@ export * from './disk/index.js';
 export * as scsa from './scsa/index.js';
 export * as scsi from './scsi/index.js';
 export * as bot from './bot/index.js';
-export { BotTransport, BotError, isBotError, parseQuirkOverrides, resolveQuirks } from './bot/index.js';
+export { BotTransport, BotError, isBotError } from './bot/index.js';
+// Device quirks (declarations, the table, overrides): the device's, read by both protocols, the HBA and the disk.
+export * as quirks from './quirks/index.js';
+export { parseQuirkOverrides, resolveQuirks, QuirkParseError } from './quirks/index.js';
 export { UsbmsHba } from './scsa/index.js';
 // The transport seam the HBA runs packets on (BotTransport implements it; src/transport/index.ts has the contract).
 export type {

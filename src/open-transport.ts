@@ -6,7 +6,8 @@
  * quirk (Linux's letter `u`) say otherwise. A device that offers only UAS is refused at SuperSpeed with an error
  * that says why. Part of the composition root: open.ts calls it, `usbms list` shows its choice.
  */
-import { BotTransport, parseQuirkOverrides, resolveQuirks, type BotOptions, type Quirks } from './bot/index.js';
+import { BotTransport, type BotOptions } from './bot/index.js';
+import { parseQuirkOverrides, resolveQuirks, type Quirks } from './quirks/index.js';
 import type { DeviceListing } from './usb/backend.js';
 import type { TransportProtocol } from './transport/index.js';
 import { openUasTransport, uasAltSetting, UasError, uasSpeedProblem, type UasOptions, type UasTransport } from './uas/index.js';

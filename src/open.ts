@@ -6,7 +6,8 @@
  * nowhere else. Detaching the kernel's usb-storage driver is refused while the kernel has a filesystem of that
  * disk mounted (pulling a mounted disk away from the kernel loses data), unless `force`.
  */
-import { BOT_TIMEOUT_KEYS, parseQuirkOverrides, quirkParts, type BotTimeouts, type QuirkParts, type Quirks } from './bot/index.js';
+import { BOT_TIMEOUT_KEYS, type BotTimeouts } from './bot/index.js';
+import { parseQuirkOverrides, quirkParts, type QuirkParts, type Quirks } from './quirks/index.js';
 import { openTransport, parseTransportRequest, type OpenedTransport } from './open-transport.js';
 import { UAS_TIMEOUT_KEYS, type UasTimeouts } from './uas/index.js';
 import { Disk, type DiskOpenOptions } from './disk/index.js';
@@ -25,7 +26,8 @@ import type { RecoverySink } from './util/recovery.js';
 
 // What the command line needs from the layers below, re-exported by the composition root so that the CLI
 // depends on this module (and the disk driver) only.
-export { BotError, QuirkParseError } from './bot/index.js';
+export { BotError } from './bot/index.js';
+export { QuirkParseError } from './quirks/index.js';
 export { UsbError } from './usb/errors.js';
 export { describeTransportChoice } from './open-transport.js';
 export type { MassStorageDeviceInfo };

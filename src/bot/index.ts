@@ -7,10 +7,3 @@ export type { BotErrorKind, BotPhase, BotErrorOptions } from './errors.js';
 export { CbwEncoder, CbwLayout, TagCounter, decodeCbw, CBW_LENGTH, CBW_SIGNATURE } from './cbw.js';
 export { CswLayout, checkCsw, encodeCsw, hostResidue, CSW_LENGTH, CSW_SIGNATURE } from './csw.js';
 export type { Csw, CswVerdict } from './csw.js';
-export {
-  QUIRK_DECLARATIONS, QUIRK_FLAGS, QUIRK_TABLE, NO_QUIRKS, QuirkParseError, parseQuirkOverrides, quirkParts,
-  resolveQuirks, MAX_SECTORS_64_BYTES,
-} from './quirks.js';
-export type {
-  Quirks, QuirkFlag, QuirkEntry, QuirkOverride, QuirkLookup, QuirkDeclaration, QuirkLayer, QuirkParts, LayerQuirks,
-} from './quirks.js';

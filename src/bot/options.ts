@@ -3,11 +3,11 @@
  */
 import type { UsbSpeed } from '../usb/port.js';
 import type { TransportCommand } from '../transport/index.js';
-import type { QuirkOverride, Quirks } from './quirks.js';
+import type { QuirkOverride, Quirks } from '../quirks/index.js';
 import { UsbmsArgumentError } from '../util/errors.js';
 import { rejectUnknownKeys, type KnownKeys } from '../util/options.js';
 import { maxTransferProblem } from '../util/size.js';
-import { QUIRK_OVERRIDE_KEYS, QUIRKS_KEYS } from './quirks.js';
+import { QUIRK_OVERRIDE_KEYS, QUIRKS_KEYS } from '../quirks/index.js';
 import type { RecoverySink } from '../util/recovery.js';
 
 /** Timeouts of the Bulk-Only phases, in milliseconds. */

@@ -8,7 +8,7 @@ import type { ControlSetup, UsbPort } from '../usb/port.js';
 import { logger } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
 import type { RecoverySink } from '../util/recovery.js';
-import type { Quirks } from './quirks.js';
+import type { Quirks } from '../quirks/index.js';
 import { BOT_MAX_LUN, BOT_REQUEST, BOT_REQUEST_TYPE } from '../usb/wire/bot.js';
 
 const log = logger('bot');

@@ -22,7 +22,7 @@ import { awaitData, newDataOutcome, submitData } from './data-phase.js';
 import type { BotPhase } from './errors.js';
 import { PhaseFailure, looksLikeExtraData, usbFailure } from './failure.js';
 import type { BotTimeouts } from './options.js';
-import type { Quirks } from './quirks.js';
+import type { Quirks } from '../quirks/index.js';
 import type { BotSlot } from './slot.js';
 import { CSW_STATUS } from '../usb/wire/bot.js';
 

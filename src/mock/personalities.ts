@@ -35,7 +35,7 @@ export const PERSONALITY_IDS: Readonly<Record<PersonalityName, { vendorId: numbe
 
 /**
  * The quirk each misbehaving personality needs, as the flags a user would give `--quirks VID:PID:FLAGS` for the
- * product it imitates (src/bot/quirks.ts declares them).
+ * product it imitates (src/quirks/table.ts declares them).
  */
 export const PERSONALITY_QUIRKS: Readonly<Partial<Record<PersonalityName, string>>> = {
   'ignore-residue': 'IGNORE_RESIDUE', // reports dCBWDataTransferLength as residue on every command

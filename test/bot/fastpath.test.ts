@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BotError } from '../../src/bot/errors.js';
-import { NO_QUIRKS, parseQuirkOverrides, resolveQuirks } from '../../src/bot/quirks.js';
+import { NO_QUIRKS, parseQuirkOverrides, resolveQuirks } from '../../src/quirks/index.js';
 import { BotTransport } from '../../src/bot/transport.js';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import type { UsbPort } from '../../src/usb/port.js';

@@ -3,7 +3,7 @@ import { MockUsbDevice, createPersonality } from '../../src/mock/index.js';
 import type { MockDeviceOptions, PersonalityName } from '../../src/mock/index.js';
 import type { DataDirection, TransportCommand, TransportSlot } from '../../src/transport/index.js';
 import { BotTransport } from '../../src/bot/transport.js';
-import { parseQuirkOverrides } from '../../src/bot/quirks.js';
+import { parseQuirkOverrides } from '../../src/quirks/index.js';
 import type { BotOptions } from '../../src/bot/transport.js';
 import type { UsbPort } from '../../src/usb/port.js';
 

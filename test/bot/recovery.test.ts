@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { BotTransport } from '../../src/bot/transport.js';
 import { isBotError } from '../../src/bot/errors.js';
 import type { BotError } from '../../src/bot/errors.js';
-import { parseQuirkOverrides, MAX_SECTORS_64_BYTES } from '../../src/bot/quirks.js';
+import { parseQuirkOverrides, MAX_SECTORS_64_BYTES } from '../../src/quirks/index.js';
 import { MockUsbDevice, createPersonality } from '../../src/mock/index.js';
 import { UsbError, UsbStallError, UsbTimeoutError } from '../../src/usb/errors.js';
 import type { UsbPort, UsbTransfer } from '../../src/usb/port.js';

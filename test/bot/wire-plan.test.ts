@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseQuirkOverrides, resolveQuirks } from '../../src/bot/quirks.js';
+import { parseQuirkOverrides, resolveQuirks } from '../../src/quirks/index.js';
 import { wirePlan } from '../../src/bot/run.js';
 
 const QEMU = { vendorId: 0x46f4, productId: 0x0001 };

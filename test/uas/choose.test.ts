@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import { chooseTransport, openTransport, parseTransportRequest } from '../../src/open-transport.js';
-import { parseQuirkOverrides } from '../../src/bot/index.js';
+import { parseQuirkOverrides } from '../../src/quirks/index.js';
 import type { UsbSpeed } from '../../src/usb/port.js';
 import { settle } from './helpers.js';
 

@@ -3,7 +3,7 @@
  * device model take? For each mode of the bare loop (plain; data submitted with the CBW; CSW queued behind the
  * data; both) and each direction and size, it runs a burst of commands and records whether they completed and
  * how fast. A failure (stall, lost CSW: the transfer times out after 2 s) is followed by Reset Recovery. The
- * quirk table (src/bot/quirks.ts) is set from this output, never from a guess.
+ * quirk table (src/quirks/table.ts) is set from this output, never from a guess.
  */
 import { openBareLoop, type BareMode } from './bare-loop.js';
 import { parseByteSize } from '../../src/util/size.js';

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CbwEncoder, BotError, QuirkParseError, parseQuirkOverrides } from '../../../src/bot/index.js';
+import { CbwEncoder, BotError } from '../../../src/bot/index.js';
+import { QuirkParseError, parseQuirkOverrides } from '../../../src/quirks/index.js';
 import { CliError, EXIT, EXIT_STATUS_BY_CODE, exitStatusFor } from '../../../src/apps/cli/exit.js';
 import {
   DiskArgumentError, DiskError, DiskGoneError, DiskMediumError, DiskRangeError, DiskReadOnlyError, DiskTransportError,

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import {
   NO_QUIRKS, QUIRK_DECLARATIONS, QUIRK_FLAGS, QUIRK_TABLE, QuirkParseError, parseQuirkOverrides, quirkParts,
   resolveQuirks, MAX_SECTORS_64_BYTES,
-} from '../../src/bot/quirks.js';
+} from '../../src/quirks/index.js';
 import { createPersonality, PERSONALITY_IDS, PERSONALITY_QUIRKS } from '../../src/mock/index.js';
 import type { PersonalityName } from '../../src/mock/index.js';
 import { openUsbms } from '../../src/open.js';
