@@ -36,10 +36,13 @@ gone() { [ -z "$(busid_of "$1" vhci)" ]; }
 # port_free N: vhci says its port N is free again (status 004, VDEV_ST_NULL), so the next `usbip attach` may take it
 port_free() { grep -qE "^(hs|ss) +0*$1 +004 " /sys/devices/platform/vhci_hcd.*/status*; }
 export_and_attach() { # export_and_attach SERIAL: bind its local device to usbip-host, attach it back over loopback
-  local b; b=$(busid_of "$1")
+  local b t0; b=$(busid_of "$1"); t0=$(now)
   usbip bind -b "$b" || return 1
+  local t1; t1=$(now)
   usbip attach -r "$HOST" -b "$b" || return 1
-  wait_for 20 attached "$1"
+  local t2; t2=$(now)
+  wait_for 20 attached "$1" || return 1
+  echo "[usbip] $1: bind $t0-$t1 s, attach returned at $t2 s, in sysfs at $(now) s (guest uptime)"
 }
 vrun() { echo "+ usbms $* (limit ${USBIP_LIMIT_S:-600} s)" >&2; timeout -k 5 "${USBIP_LIMIT_S:-600}" "${USBMS[@]}" "$@"; }
 ev() { node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map((x) => JSON.parse(x));
