@@ -160,7 +160,22 @@ if (direct !== undefined && vhci !== undefined) {
       kernelMbps: v.kernelMbps, usbmsOverKernel: v.usbmsOverKernel,
       kernelMs: Number.isFinite(v.kernelMbps) ? v.bytes / v.kernelMbps / 1000 : undefined };
   });
-  report.usbip = { tuned: vhci.tune?.maxTransferBytes, perCommand: rows };
+  // Which round-trip savers the stick takes directly and through vhci (tools/bench/fastpath.ts, the bare loop):
+  // per mode, op and size the median ms per command, or null where the mode failed (stall, lost CSW).
+  const saver = (list, mode, op, bytes) => {
+    const x = (list ?? []).find((y) => y.mode === mode && y.op === op && y.bytes === bytes);
+    return x === undefined ? undefined : x.ok ? x.median : null;
+  };
+  const fastpath = [];
+  for (const op of ['read', 'write']) {
+    for (const mode of ['plain', 'earlyData', 'queuedCsw', 'both']) {
+      const sizes = [...new Set((vhci.fastpath ?? []).map((y) => y.bytes))].sort((a, b) => a - b);
+      for (const bytes of sizes) {
+        fastpath.push({ mode, op, bytes, directMs: saver(direct.fastpath, mode, op, bytes), vhciMs: saver(vhci.fastpath, mode, op, bytes) });
+      }
+    }
+  }
+  report.usbip = { tuned: vhci.tune?.maxTransferBytes, perCommand: rows, fastpath };
   console.log(`\n## USB/IP: usbms directly, usbms through vhci, usb-storage through vhci (tuned: ${vhci.tune?.maxTransferBytes ?? '-'} bytes)\n`);
   console.log('| op | bytes/cmd | usbms direct ms/cmd | usbms USB/IP ms/cmd | USB/IP / direct | bare USB/IP ms/cmd | usbms USB/IP MB/s | kernel USB/IP MB/s (dd direct, same bs) | usbms / kernel |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -168,6 +183,11 @@ if (direct !== undefined && vhci !== undefined) {
     console.log(`| ${r.op} | ${kib(r.bytes)} | ${f(r.directMs)} | ${f(r.vhciMs)} | ${f(r.vhciOverDirect)} | ${f(r.bareVhciMs)} | ` +
       `${f(r.usbmsMbps, 1)} | ${f(r.kernelMbps, 1)} | ${f(r.usbmsOverKernel)} |`);
   }
+  console.log('\n## USB/IP: the round-trip savers, bare loop, ms per command direct / USB/IP (NO: stalled or timed out)\n');
+  console.log('| op | mode | bytes/cmd | direct | USB/IP |');
+  console.log('| --- | --- | --- | --- | --- |');
+  const cell = (x) => (x === null ? 'NO' : f(x, 1));
+  for (const r of fastpath) console.log(`| ${r.op} | ${r.mode} | ${kib(r.bytes)} | ${cell(r.directMs)} | ${cell(r.vhciMs)} |`);
 }
 writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\n(JSON: ${join(dir, 'report.json')})`);

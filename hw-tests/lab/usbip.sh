@@ -32,27 +32,34 @@ vhci_port_of() { grep -l " $1\$" /var/run/vhci_hcd/port* 2>/dev/null | head -1 |
 # wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
 wait_for() { local n=$(( $1 * 10 )); shift; while ! "$@" > /dev/null 2>&1; do n=$((n - 1)); [ $n -le 0 ] && return 1; sleep 0.1; done; }
 attached() { [ -n "$(busid_of "$1" vhci)" ]; }
+gone() { [ -z "$(busid_of "$1" vhci)" ]; }
+# port_free N: vhci says its port N is free again (status 004, VDEV_ST_NULL), so the next `usbip attach` may take it
+port_free() { grep -qE "^(hs|ss) +0*$1 +004 " /sys/devices/platform/vhci_hcd.*/status*; }
 export_and_attach() { # export_and_attach SERIAL: bind its local device to usbip-host, attach it back over loopback
-  local b; b=$(busid_of "$1")
+  local b t0; b=$(busid_of "$1"); t0=$(now)
   usbip bind -b "$b" || return 1
+  local t1; t1=$(now)
   usbip attach -r "$HOST" -b "$b" || return 1
-  wait_for 20 attached "$1"
+  local t2; t2=$(now)
+  wait_for 20 attached "$1" || return 1
+  echo "[usbip] $1: bind $t0-$t1 s, attach returned at $t2 s, in sysfs at $(now) s (guest uptime)"
 }
 vrun() { echo "+ usbms $* (limit ${USBIP_LIMIT_S:-600} s)" >&2; timeout -k 5 "${USBIP_LIMIT_S:-600}" "${USBMS[@]}" "$@"; }
 ev() { node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map((x) => JSON.parse(x));
   const v = eval(process.argv[2]); process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"; }
 
-# ---- set-up: both ends of USB/IP in this guest
+# ---- set-up: both ends of USB/IP in this guest (stamped with the guest's uptime: the VM's time is budgeted)
+echo "[usbip] set-up starts at $(now) s"
 for m in usbip-core usbip-host vhci-hcd inet_diag tcp_diag; do busybox modprobe "$m" || echo "modprobe $m failed"; done
 busybox ip link set lo up
 usbipd -D
 wait_for 10 sh -c 'grep -q ":0CA8 00000000:0000 0A" /proc/net/tcp'
 B1=$(busid_of USBVM0); BL=$(busid_of USBVM1); BR=$(busid_of RESCUE1)
-echo "local bus ids: USBVM0=$B1 USBVM1=$BL RESCUE1=$BR"
+echo "local bus ids: USBVM0=$B1 USBVM1=$BL RESCUE1=$BR; usbipd listening at $(now) s"
 export_and_attach USBVM0 || echo "attach USBVM0 failed"
 export_and_attach RESCUE1 || echo "attach RESCUE1 failed"
 V1=$(busid_of USBVM0 vhci); VR=$(busid_of RESCUE1 vhci)
-echo "attached: USBVM0 $B1 -> $V1, RESCUE1 $BR -> $VR"
+echo "attached: USBVM0 $B1 -> $V1, RESCUE1 $BR -> $VR at $(now) s"
 usbip port
 R1="usbip:$HOST:$B1"
 IMG1="$IMAGES/usbip1.img"
@@ -136,16 +143,21 @@ check_validate_local_and_usbip() { # validate --all --plan quick: the local and 
 }
 
 check_detach_reattach_mid_plan() { # usbip detach + attach during a plan: reported gone, found again by its remote identity
-  local f="$OUTDIR/usbip-reattach.ndjson" rc=0 port
+  # on another vhci port (another local port path): RESCUE1 is moved into the port it left before it comes back
+  local f="$OUTDIR/usbip-reattach.ndjson" rc=0 port portr
   : > "$f"
   printf '%s\n' '{"name":"reads","steps":[{"step":"identify"},{"step":"sequential-read"},{"step":"sequential-read","name":"again"},{"step":"random-read"}]}' > "$TMP/plan.json"
   vrun validate --device "$R1" --plan "$TMP/plan.json" --json --return-timeout 60 > "$f" 2> "$TMP/reattach.err" &
   local pid=$!
   wait_for 120 grep -q '"event":"step-start","step":"sequential-read"' "$f" || fail "the plan never reached sequential-read"
-  port=$(vhci_port_of "$B1")
-  usbip detach -p "$port"; echo "detached vhci port $port at $(now)"
-  sleep 1
-  usbip attach -r "$HOST" -b "$B1"; wait_for 20 attached USBVM0; echo "attached again as $(busid_of USBVM0 vhci) at $(now)"
+  port=$(vhci_port_of "$B1"); portr=$(vhci_port_of "$BR")
+  usbip detach -p "$port"; echo "detached vhci port $port ($V1) at $(now)"
+  usbip detach -p "$portr"; wait_for 20 gone USBVM0; wait_for 20 gone RESCUE1; wait_for 20 port_free "$port"
+  usbip attach -r "$HOST" -b "$BR"; wait_for 20 attached RESCUE1; echo "RESCUE1 attached as $(busid_of RESCUE1 vhci)"
+  usbip attach -r "$HOST" -b "$B1"; wait_for 20 attached USBVM0
+  local moved; moved=$(busid_of USBVM0 vhci); echo "USBVM0 attached again as $moved at $(now)"
+  [ -n "$moved" ] && [ "$moved" != "$V1" ] || fail "USBVM0 came back as '$moved', not on another port than $V1: the check cannot tell its remote identity from its port"
+  V1="$moved"; VR=$(busid_of RESCUE1 vhci)
   wait "$pid" || rc=$?
   cat "$TMP/reattach.err"
   ev "$f" 'l.map((e) => `${e.event} ${e.step ?? ""} ${e.status ?? ""} ${e.reason ?? ""}`).join("\n")'; echo
@@ -156,11 +168,13 @@ check_detach_reattach_mid_plan() { # usbip detach + attach during a plan: report
     i < 0 ? "no step errored" : `${s[i].reason.startsWith("device vanished") ? "vanished" : s[i].reason} ${s[i + 1]?.status ?? "none"}`')" = "vanished pass" ] ||
     fail "the step the detach hit did not error as vanished, or the step after the re-attach did not pass"
   [ "$(ev "$f" 'l.find((e) => e.event === "done")?.device.usbip?.busid')" = "$B1" ] || fail "the verdict does not name $R1"
+  [ "$(ev "$f" 'l.find((e) => e.event === "returned")?.device.port')" = "$V1" ] || fail "the return is not reported on the new port $V1"
   echo "validate exit $rc (1 step errored while the link was down)"
 }
 
 # reading: wait until the vhci stick has moved 1000 URBs more than now: usbms is reading (a listing moves a few dozen;
-# the reads below move 8 MiB in 4 KiB commands, three URBs each, so they are still reading when this returns)
+# the reads below move 4 and 8 MiB in 4 KiB commands, three URBs each: 1024 and 2048 commands, of which this waits
+# for about 333, so they are still reading when it returns)
 reading() {
   local v; v=$(busid_of USBVM0 vhci)
   local base; base=$(cat "/sys/bus/usb/devices/$v/urbnum")
@@ -169,7 +183,7 @@ reading() {
 
 check_link_cut_mid_read() { # usbipd killed mid-read: the read goes on (the link is the kernel's); the link cut (ss -K): DEV_GONE, no hang
   local pid rc=0 t0
-  vrun read 0 16384 --device "$R1" --max-transfer 4K --out /dev/null > "$TMP/img1.out" 2> "$TMP/img1.err" &
+  vrun read 0 8192 --device "$R1" --max-transfer 4K --out /dev/null > "$TMP/img1.out" 2> "$TMP/img1.err" &
   pid=$!
   reading || fail "the image never started reading"
   kill "$(pidof usbipd)"; echo "usbipd killed at $(now)"

@@ -36,7 +36,9 @@ const BACKEND_RIG_KEYS = {
 
 /** A rig slot over a {@link UsbBackend}: libusb hardware, or software disks behind software hubs. */
 export class BackendRigDevice implements RigDevice {
-  readonly key: DeviceKey;
+  /** The slot's key; over USB/IP its port follows the device to the vhci port it comes back on. */
+  get key(): DeviceKey { return this.current; }
+  private current: DeviceKey;
   readonly bulkOnly: boolean;
   readonly product: string | undefined;
   readonly slot: DeviceAtPort;
@@ -50,7 +52,7 @@ export class BackendRigDevice implements RigDevice {
     rejectUnknownKeys(opts, BACKEND_RIG_KEYS, 'BackendRigDevice options');
     this.slot = DeviceAtPort.of(backend, identityOf(listing));
     const usbip = this.slot.identity.usbip;
-    this.key = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber,
+    this.current = { port: listing.portPath, vendorId: listing.vendorId, productId: listing.productId, serial: listing.serialNumber,
       ...(usbip === undefined ? {} : { usbip }) };
     // Bulk-Only: the default setting speaks it, or a UAS device offers it as an alternate setting (usbms uses that).
     this.bulkOnly = listing.protocol === 'BOT' || listing.hasBotAltSetting;
@@ -74,7 +76,8 @@ export class BackendRigDevice implements RigDevice {
 
   async waitForReturn(timeoutMs: number): Promise<boolean> {
     try {
-      await this.slot.waitBack({ timeoutMs });
+      const back = await this.slot.waitBack({ timeoutMs });
+      if (back.portPath !== this.current.port) this.current = { ...this.current, port: back.portPath };
       return true;
     } catch (e) {
       // Another device in the slot is never taken for this one: for the run it did not come back.

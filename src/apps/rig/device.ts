@@ -42,7 +42,10 @@ export interface RigDevice {
    * hub is on another host, and this says what to run there). `powerCycle` is then absent.
    */
   readonly powerOutOfReach?: string | undefined;
-  /** Resolves true as soon as the same device (port and identity) is present again, false after `timeoutMs`. */
+  /**
+   * Resolves true as soon as the same device (port and identity; over USB/IP remote name and identity, and then
+   * `key.port` names the vhci port it came back on) is present again, false after `timeoutMs`.
+   */
   waitForReturn(timeoutMs: number): Promise<boolean>;
 }
 
@@ -50,6 +53,14 @@ export interface RigDevice {
 /** The slot's name: its port path, or `usbip:HOST:BUSID (4-1)` for a device attached through USB/IP. */
 export function slotName(k: Pick<DeviceKey, 'port' | 'usbip'>): string {
   return k.usbip === undefined ? k.port : `${formatUsbipSelector(k.usbip)} (${k.port})`;
+}
+
+/**
+ * What stays the same for a slot while its device comes and goes: the port path, or over USB/IP the remote name
+ * (vhci gives the device another local port at every attach).
+ */
+export function slotId(k: Pick<DeviceKey, 'port' | 'usbip'>): string {
+  return k.usbip === undefined ? k.port : formatUsbipSelector(k.usbip);
 }
 
 /** `1-2.3 f055:5b00 SERIAL`: how a slot is named in lines, tables and file names. */
@@ -66,8 +77,7 @@ export function sameIdentity(a: DeviceKey, b: DeviceKey): boolean {
 export function keyFileName(k: DeviceKey): string {
   const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_');
   // Over USB/IP the vhci port changes with every attach: the remote name keeps a resumed run's journal.
-  const where = k.usbip === undefined ? k.port : formatUsbipSelector(k.usbip);
-  return `${safe(where)}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
+  return `${safe(slotId(k))}_${hex4(k.vendorId)}-${hex4(k.productId)}_${safe(k.serial ?? 'noserial')}`;
 }
 
 

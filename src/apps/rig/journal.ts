@@ -8,7 +8,7 @@ import { UsbmsError } from '../../util/errors.js';
 import { rejectUnknownKeys, type KnownKeys } from '../../util/options.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyFileName, type DeviceKey } from './device.js';
+import { keyFileName, slotId, type DeviceKey } from './device.js';
 import type { Figures, StepStatus } from './verdict.js';
 
 export interface JournalStep {
@@ -69,7 +69,7 @@ export class DeviceJournal {
         throw new JournalError(`journal ${path}: ${(e as Error).message}`, { cause: e });
       }
     }
-    const same = old !== undefined && old.version === 1 && old.plan === plan && old.key.port === key.port &&
+    const same = old !== undefined && old.version === 1 && old.plan === plan && slotId(old.key) === slotId(key) &&
       old.key.serial === key.serial && old.key.vendorId === key.vendorId && old.key.productId === key.productId;
     const j = same && old !== undefined ? new DeviceJournal(path, old, true)
       : new DeviceJournal(path, { version: 1, key, plan, seed, started: new Date().toISOString(), steps: {},

@@ -82,4 +82,18 @@ describe('the live table of slots', () => {
     expect(last[1]).toMatch(/^\r0-1\.2 f055:5b00 B\s+done\s+FAIL\s+unreadable/);
     expect(last[1]!.endsWith('\x1b[K')).toBe(true);
   });
+
+  it('keeps a USB/IP slot in its row when the stick comes back on another vhci port, showing the new port', () => {
+    let text = '';
+    const tty = { columns: 100, write: (s: string) => { text += s; return true; } } as unknown as NodeJS.WriteStream;
+    const t = new SlotTable(tty);
+    const dev = (port: string) => ({ port, vidPid: 'f055:5b00', serial: 'R', usbip: { host: 'lab1', busid: '1-1.3' } });
+    const time = new Date().toISOString();
+    t.update({ time, device: dev('4-1'), step: 'sequential-read', event: 'vanished', reason: 'watching' });
+    t.update({ time, device: dev('4-2'), step: 'sequential-read', event: 'returned', reason: null });
+    t.draw();
+    const last = text.split('\x1b[1A').at(-1)!.split('\n').filter((l) => l !== '');
+    expect(last).toHaveLength(1);
+    expect(last[0]).toMatch(/^\rusbip:lab1:1-1\.3 \(4-2\) f055:5b00 R\s+back/);
+  });
 });

@@ -3,10 +3,14 @@
  * counts an exported-and-attached stick once, events and JUnit name the remote host and bus id, a dropped link is
  * a vanished device found again by its remote name on another vhci port, and port power is out of reach.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MockBackend } from '../../../src/mock/backend.js';
 import {
   describeKey, junitXml, keyFileName, parsePlan, resolvePlan, rigDevicesOf, RigSelectError, runRig, selectRigDevices,
+  type RigDevice,
 } from '../../../src/apps/rig/index.js';
 import type { UsbipImport } from '../../../src/usb/usbip.js';
 import { collector, stepEvents, stick } from './helpers.js';
@@ -81,9 +85,30 @@ describe('validate over local and USB/IP sticks at once', () => {
       returnTimeoutMs: 5000 });
     const seen = events.filter((e) => e.device.usbip !== null).map((e) => e.event);
     expect(seen).toEqual(expect.arrayContaining(['vanished', 'returned']));
-    const after = stepEvents(events, '0-2.1').find((e) => e.step === 'random-read');
+    // from the return on, events name the vhci port the stick is on now (with the same remote name)
+    expect(events.find((e) => e.event === 'vanished')?.device.port).toBe('0-2.1');
+    expect(events.find((e) => e.event === 'returned')?.device).toMatchObject({ port: '0-2.3', usbip: { host: '127.0.0.1', busid: '2-1' } });
+    const after = stepEvents(events, '0-2.3').find((e) => e.step === 'random-read');
     expect(after?.status).toBe('pass'); // the plan went on with the device on its new port
+    const remoteResult = r.devices.find((d) => d.device.key.serial === 'USBVM0');
+    expect(remoteResult?.device.key.port).toBe('0-2.3');
+    expect(describeKey(remoteResult!.device.key)).toBe('usbip:127.0.0.1:2-1 (0-2.3) f055:5b00 USBVM0');
     expect(r.devices.find((d) => d.device.key.serial === 'LOCAL')?.status).toBe('pass');
+  });
+
+  it('a journal is resumed when the stick is attached on another vhci port (same remote name)', async () => {
+    const { b, remote } = await lab();
+    const dir = mkdtempSync(join(tmpdir(), 'usbms-usbip-journal-'));
+    const pick = async (): Promise<RigDevice[]> => selectRigDevices(await rigDevicesOf(b), { devices: ['usbip:127.0.0.1:2-1'] }).devices;
+    await runRig(await pick(), { plan: resolvePlan('quick'), write: false, seed: 7, journalDir: dir, readyPollMs: 5 });
+    // `usbip detach`, and the next `usbip attach` lands on another vhci port
+    b.unplug('0-2.1');
+    await b.plug('0-2.4', remote, { usbip: imported(18) });
+    const { events, onEvent } = collector();
+    const r = await runRig(await pick(), { plan: resolvePlan('quick'), write: false, seed: 99, journalDir: dir, onEvent, readyPollMs: 5 });
+    expect(r.devices[0]?.device.key.port).toBe('0-2.4');
+    expect(events.find((e) => e.event === 'start')).toMatchObject({ seed: 7, resumed: true, device: { port: '0-2.4' } });
+    expect(stepEvents(events, '0-2.4').every((e) => e.resumed)).toBe(true);
   });
 
   it('a power cycle step over USB/IP is skipped with the recipe for the host that holds the hub', async () => {

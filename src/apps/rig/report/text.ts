@@ -2,12 +2,15 @@
  * Human output of a validation run: one plain line per event (for logs and pipes), or a live table with one row
  * per slot, redrawn in place on a terminal.
  */
-import { slotName as keySlotName } from '../device.js';
+import { slotId as keySlotId, slotName as keySlotName } from '../device.js';
 import type { DeviceRef, RigEvent } from '../events.js';
 import type { Figures } from '../steps/context.js';
 
 const slotName = (d: DeviceRef): string =>
   `${keySlotName({ port: d.port, usbip: d.usbip ?? undefined })} ${d.vidPid}${d.serial === null ? '' : ` ${d.serial}`}`;
+
+// A row stays the slot's across a return on another vhci port (USB/IP): keyed by the slot, showing where it is now.
+const slotIdOf = (d: DeviceRef): string => `${keySlotId({ port: d.port, usbip: d.usbip ?? undefined })} ${d.vidPid} ${d.serial ?? ''}`;
 
 export function figuresText(f: Figures): string {
   return Object.entries(f).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${String(v)}`).join(' ');
@@ -43,8 +46,10 @@ export class SlotTable {
   constructor(private readonly out: NodeJS.WriteStream) {}
 
   update(e: RigEvent): void {
+    const id = slotIdOf(e.device);
     const slot = slotName(e.device);
-    const row = this.rows.get(slot) ?? { slot, step: '', status: 'waiting', note: '' };
+    const row = this.rows.get(id) ?? { slot, step: '', status: 'waiting', note: '' };
+    row.slot = slot;
     switch (e.event) {
       case 'start': row.status = 'running'; break;
       case 'step-start': row.step = e.step ?? ''; row.status = 'running'; row.note = ''; break;
@@ -55,14 +60,14 @@ export class SlotTable {
       case 'lost': row.status = 'LOST'; row.note = e.reason ?? ''; break;
       case 'done': row.step = 'done'; row.status = e.status.toUpperCase(); row.note = e.reason ?? `exit ${e.exitCode}`; break;
     }
-    this.rows.set(slot, row);
+    this.rows.set(id, row);
     const now = Date.now();
     if (e.event === 'done' || now - this.lastDraw >= 100) this.draw(now);
   }
 
   draw(now = Date.now()): void {
     this.lastDraw = now;
-    const width = Math.max(20, ...[...this.rows.keys()].map((k) => k.length));
+    const width = Math.max(20, ...[...this.rows.values()].map((r) => r.slot.length));
     const cols = this.out.columns > 0 ? this.out.columns : 120;
     const lines = [...this.rows.values()].map((r) =>
       `${r.slot.padEnd(width)}  ${r.step.padEnd(16)} ${r.status.padEnd(9)} ${r.note}`.slice(0, cols - 1));
