@@ -30,15 +30,20 @@ function controlArm(kind: ControlFault): Step['arm'] {
   return { commands: ['csw-phase-error'], controls: [kind] };
 }
 
-/** A targeted schedule for `kind`: write, read (Disk), read (SCSA packet), write, read back all. */
-export function targeted(kind: FaultKind): { schedule: Schedule; armBeforeOpen: ControlFault | undefined } {
-  const base: Step[] = [
+/** The steps of every targeted schedule (Bulk-Only and UAS): write, read (Disk), read (SCSA packet), write, read back all. */
+export function targetedSteps(): Step[] {
+  return [
     { ops: [{ k: 'write', lun: 0, lba: 8, blocks: 16, id: 1 }] },
     { ops: [{ k: 'read', lun: 0, lba: 8, blocks: 16 }] },
     { ops: [{ k: 'pkt-read', lun: 0, lba: 4, blocks: 16, head: false }] },
     { ops: [{ k: 'write', lun: 0, lba: 20, blocks: 16, id: 2 }] },
     { ops: [{ k: 'read', lun: 0, lba: 0, blocks: 40 }] },
   ];
+}
+
+/** A targeted schedule for `kind`: the targeted steps, the fault armed on the step it concerns. */
+export function targeted(kind: FaultKind): { schedule: Schedule; armBeforeOpen: ControlFault | undefined } {
+  const base = targetedSteps();
   let armBeforeOpen: ControlFault | undefined;
   if (kind === 'unplug') {
     base[1]!.arm = { unplug: 'data' };

@@ -3,7 +3,7 @@
  * READ for data-in lies, a WRITE for data-out ones, a hung command for the task management and reset ones).
  */
 import type { Schedule, Step } from './schedule.js';
-import { schedule } from './targeted.js';
+import { schedule, targetedSteps } from './targeted.js';
 import { UAS_COMMAND_FAULTS, type UasCommandFault, type UasControlFault, type UasFaultKind } from './uas-faults.js';
 
 export const UAS_DEVICE = { queueDepth: 32, nexusReset: false };
@@ -15,13 +15,7 @@ export function uasSchedule(id: string, steps: Step[], device: Parameters<typeof
 
 /** A targeted UAS schedule for `kind`: write, read (Disk), read (SCSA packet), write, read back all. */
 export function uasTargeted(kind: UasFaultKind): Schedule {
-  const base: Step[] = [
-    { ops: [{ k: 'write', lun: 0, lba: 8, blocks: 16, id: 1 }] },
-    { ops: [{ k: 'read', lun: 0, lba: 8, blocks: 16 }] },
-    { ops: [{ k: 'pkt-read', lun: 0, lba: 4, blocks: 16, head: false }] },
-    { ops: [{ k: 'write', lun: 0, lba: 20, blocks: 16, id: 2 }] },
-    { ops: [{ k: 'read', lun: 0, lba: 0, blocks: 40 }] },
-  ];
+  const base = targetedSteps();
   if (kind === 'unplug') {
     base[1]!.arm = { unplug: 'data' };
   } else if (kind in UAS_COMMAND_FAULTS) {
