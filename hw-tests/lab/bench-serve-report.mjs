@@ -20,6 +20,17 @@ const mbps = (model, who, op) => {
   return xs.length === 0 ? undefined : { median: median(xs), n: xs.length, min: Math.min(...xs), max: Math.max(...xs) };
 };
 const fmt = (v) => (v === undefined ? '-' : `${v.median.toFixed(1)} (${v.min.toFixed(1)}-${v.max.toFixed(1)}, n=${v.n})`);
+// Where the CPU went during the dd runs (bench-serve.sh's measure): the guest's vCPUs' busy share, and the NBD
+// server's own CPU per MiB moved (usbms serve, qemu-nbd; none for the kernel's usb-storage).
+const cpu = (model, who, op) => {
+  const rs = rows.filter((r) => r.model === model && r.who === who && r.op === op && r.guestBusyPct !== undefined);
+  if (rs.length === 0) return undefined;
+  return {
+    guestBusyPct: median(rs.map((r) => r.guestBusyPct)),
+    serverCpuMsPerMiB: Number(median(rs.map((r) => (1000 * r.serverCpuSeconds) / (r.bytes / 1048576))).toFixed(2)),
+    vcpus: rs[0].vcpus,
+  };
+};
 const lines = [];
 const goals = [];
 const json = { models: {}, goals: [] };
@@ -30,8 +41,10 @@ for (const model of models) {
   lines.push(`${model}: bytes per command ${tune?.bytes ?? '?'}; MB/s median (min-max, runs)`);
   for (const [who, op] of [['qemu-nbd-ram', 'read'], ['serve', 'read'], ['qemu-nbd-ram', 'write'], ['serve', 'write'],
     ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['nbdcopy-ram', 'read'], ['usbms-image', 'read']]) {
-    lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op))}`);
-    if (mbps(model, who, op) !== undefined) figures[`${who} ${op}`] = mbps(model, who, op);
+    const c = cpu(model, who, op);
+    const cpuText = c === undefined ? '' : `   vCPUs busy ${c.guestBusyPct}% of ${c.vcpus}, server ${c.serverCpuMsPerMiB} ms CPU/MiB`;
+    lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op)).padEnd(26)}${cpuText}`);
+    if (mbps(model, who, op) !== undefined) figures[`${who} ${op}`] = { ...mbps(model, who, op), ...(c ?? {}) };
   }
   const ratio = (name, a, b, goal) => {
     if (a === undefined || b === undefined) {

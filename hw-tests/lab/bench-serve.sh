@@ -12,7 +12,8 @@
 # goals (serve >= 0.8x qemu-nbd's RAM image on EHCI and xHCI, >= 0.8x usb-storage on EHCI; nbdcopy >= 0.8x usbms
 # image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt, the same as JSON in OUTDIR/report.json.
 # Env: BENCH_SERVE_DIR (.lab-bench-serve), BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3),
-# BENCH_SERVE_DD_MB (MiB per dd, 64).
+# BENCH_SERVE_DD_MB (MiB per dd, 64), BENCH_SERVE_SMP (guest vCPUs, 2), BENCH_SERVE_PROF=1 (V8 profile of the server
+# into OUTDIR/prof-MODEL). Each dd line also carries the guest's busy share of all vCPUs and the server's CPU seconds.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -24,6 +25,21 @@ guest() {
   local SEL=46f4:0001 U=(node dist/bin/usbms.js)
   emit() { printf '{"model":"%s","who":"%s","op":"%s","bytes":%s,"seconds":%s%s}\n' "$model" "$1" "$2" "$3" "$4" "${5:+,$5}" >> "$J"; }
   ddsec() { dd "$@" 2>&1 | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' | tail -1; }
+  # Where the CPU goes during one dd: the guest's busy and idle jiffies over all vCPUs (/proc/stat) and the CPU
+  # jiffies of the NBD server process (usbms serve or qemu-nbd, its threads included). A run whose vCPUs are near
+  # 100 % busy is bound by CPU, not by waiting for the device or the socket.
+  snap() {
+    local _c u n s i w q sq st; read -r _c u n s i w q sq st _ < /proc/stat
+    local t=0; [ -r "/proc/$1/stat" ] && t=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    echo "$((u + n + s + q + sq + st)) $((i + w)) $t"
+  }
+  # measure WHO OP PID EXTRA -- dd args: one timed dd, its CPU figures beside the seconds
+  measure() {
+    local who="$1" op="$2" pid="$3" extra="$4"; shift 5
+    local a b sec; a=($(snap "$pid")); sec=$(ddsec "$@"); b=($(snap "$pid"))
+    local busy=$((b[0] - a[0])) idle=$((b[1] - a[1])) srv=$((b[2] - a[2]))
+    emit "$who" "$op" $((mb * 1048576)) "$sec" "$extra,\"guestBusyPct\":$(( (100 * busy) / (busy + idle + 1) )),\"serverCpuSeconds\":$(awk -v t="$srv" -v hz="$(getconf CLK_TCK)" 'BEGIN{print t/hz}'),\"vcpus\":$(nproc)"
+  }
   now() { date +%s.%N; }
   busybox ip link set lo up
   busybox modprobe nbd max_part=0 nbds_max=4
@@ -37,7 +53,9 @@ guest() {
   head -c "$size" /dev/zero > /dev/shm/ram.img
   qemu-nbd -f raw -t -b 127.0.0.1 -p 10810 -x ram /dev/shm/ram.img & local qpid=$!
   # DEBUG=usbms:serve: each run's requests and bytes go to the .err file (how the kernel's requests merged)
-  DEBUG=usbms:serve "${U[@]}" serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json \
+  # BENCH_SERVE_PROF=1: the server runs under V8's sampling profiler; the .cpuprofile lands in OUTDIR/prof-MODEL
+  local prof=(); [ "${BENCH_SERVE_PROF:-0}" = 1 ] && prof=(--cpu-prof --cpu-prof-dir="$out/prof-$model")
+  DEBUG=usbms:serve node "${prof[@]}" dist/bin/usbms.js serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json \
     > "$out/$model-serve.ndjson" 2> "$out/$model-serve.err" &
   local spid=$!
   for _ in $(seq 600); do grep -q listening "$out/$model-serve.ndjson" 2>/dev/null && break; sleep 0.1; done
@@ -52,9 +70,9 @@ guest() {
   done
   for r in $(seq "$rounds"); do
     for dev in nbd1 nbd0; do
-      local who; who=$([ "$dev" = nbd0 ] && echo serve || echo qemu-nbd-ram)
-      emit "$who" read $((mb * 1048576)) "$(ddsec if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct)" "\"maxSectorsKb\":$msk"
-      emit "$who" write $((mb * 1048576)) "$(ddsec if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct)" "\"maxSectorsKb\":$msk"
+      local who pid; who=$([ "$dev" = nbd0 ] && echo serve || echo qemu-nbd-ram); pid=$([ "$dev" = nbd0 ] && echo "$spid" || echo "$qpid")
+      measure "$who" read "$pid" "\"maxSectorsKb\":$msk" -- if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct
+      measure "$who" write "$pid" "\"maxSectorsKb\":$msk" -- if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct
     done
     echo "[$model] round $r done" >&2
   done
@@ -84,8 +102,8 @@ guest() {
   if [ -b "$sd" ]; then
     local ms; ms=$(cat "/sys/block/$(basename "$sd")/queue/max_sectors_kb")
     for r in $(seq "$rounds"); do
-      emit usb-storage read $((mb * 1048576)) "$(ddsec if="$sd" of=/dev/null bs=4M count="$count" iflag=direct)" "\"maxSectorsKb\":$ms"
-      emit usb-storage write $((mb * 1048576)) "$(ddsec if=/dev/zero of="$sd" bs=4M count="$count" oflag=direct)" "\"maxSectorsKb\":$ms"
+      measure usb-storage read 0 "\"maxSectorsKb\":$ms" -- if="$sd" of=/dev/null bs=4M count="$count" iflag=direct
+      measure usb-storage write 0 "\"maxSectorsKb\":$ms" -- if=/dev/zero of="$sd" bs=4M count="$count" oflag=direct
     done
   else echo "[$model] no /dev/sdX from usb-storage" >&2; fi
   echo "[$model] done" >&2
@@ -98,11 +116,12 @@ host() {
   mkdir -p "$out"
   bash "$HERE/setup.sh" > /dev/null
   npm run build --silent
-  local pass=(-e "BENCH_SERVE_ROUNDS=${BENCH_SERVE_ROUNDS:-3}" -e "BENCH_SERVE_DD_MB=${BENCH_SERVE_DD_MB:-64}")
+  local pass=(-e "BENCH_SERVE_ROUNDS=${BENCH_SERVE_ROUNDS:-3}" -e "BENCH_SERVE_DD_MB=${BENCH_SERVE_DD_MB:-64}"
+    -e "BENCH_SERVE_PROF=${BENCH_SERVE_PROF:-0}")
   for model in ${1:-ehci xhci}; do
     head -c "${mb}M" /dev/urandom > "$out/$model.img"
     echo "== $model" >&2
-    bash "$HERE/run-in-vm.sh" --timeout 2400 --hc "$model" --mem 3072 --disk "$out/$model.img" "${pass[@]}" -- \
+    bash "$HERE/run-in-vm.sh" --timeout 2400 --hc "$model" --smp "${BENCH_SERVE_SMP:-2}" --mem 3072 --disk "$out/$model.img" "${pass[@]}" -- \
       bash hw-tests/lab/bench-serve.sh guest "$model" "$out" || echo "guest for $model exited $?" >&2
     rm -f "$out/$model.img"
   done

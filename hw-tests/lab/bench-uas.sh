@@ -40,10 +40,11 @@ usbms() { # usbms WHO SELECTOR TRANSPORT QD SIZE PATTERN [--op write --write] [-
   out=$("${QD[@]}" --device "$sel" --transport "$tr" --qd "$qd" --size "$size" --pattern "$pat" --seconds "$SECS" "$@" 2>> "$OUT/uas-qd.err") &&
     line "$who" <<< "$out" >> "$J" || echo "[uas] $who qd $qd $size $pat $* failed" >&2
 }
-bare() { # bare QD: the bare UAS loop, 4 KiB random READs
+bare() { # bare QD [SIZE PATTERN WARMUP]: the bare UAS loop's READs (default 4 KiB random)
   local out; cpu_mark
-  out=$(node build/tools/bench/bare-uas.js --qd "$1" --seconds "$SECS" 2>> "$OUT/uas-qd.err") &&
-    line bare-uas <<< "$out" >> "$J" || echo "[uas] bare qd $1 failed" >&2
+  out=$(node build/tools/bench/bare-uas.js --qd "$1" --size "${2:-4096}" --pattern "${3:-random}" --warmup "${4:-500}" \
+    --seconds "$SECS" 2>> "$OUT/uas-qd.err") &&
+    line bare-uas <<< "$out" >> "$J" || echo "[uas] bare qd $1 ${2:-4096} ${3:-random} failed" >&2
 }
 for r in $(seq "$ROUNDS"); do
   for qd in 1 8; do
@@ -52,6 +53,8 @@ for r in $(seq "$ROUNDS"); do
     bare "$qd"
   done
   # 16 untimed commands of the tuned size warm the path (500 of 8 MiB would be 4 GiB before each job)
+  # the ceiling of node-usb itself for sequential reads at the tuned size (one tag: usbfs holds 16 MiB by default)
+  bare 1 "$TUNED" sequential 16
   for qd in 1 4; do
     usbms usbms-uas "$UAS" uas "$qd" "$TUNED" sequential --max-transfer "$TUNED" --warmup 16
     usbms usbms-bot "$BOT" bot "$qd" "$TUNED" sequential --max-transfer "$TUNED" --warmup 16

@@ -13,6 +13,13 @@ import { Xfer } from './xfer.js';
 /** Deadline durations a slot keeps a timer for (the three phase budgets, and one for a command's own timeout). */
 const MAX_TIMERS = 4;
 
+/**
+ * How long a data completion may trail the status IU that ended its command: libusb hands completions to node in
+ * batches, and the data transfer may come in the batch after the status. Only a device that ends a data phase
+ * without a short packet ever waits this long.
+ */
+export const COMPLETION_GRACE_MS = 5;
+
 /** Where a command is: its IU on the wire, waiting for the device, moving data, or over. */
 export type UasCommandState = 'idle' | 'command' | 'waiting' | 'data' | 'failing' | 'done';
 
@@ -75,6 +82,9 @@ export class UasSlot implements TransportSlot {
   /** This command's status IU is still counted by the status pipe (of that pipe generation). */
   expecting = false;
   statusGeneration = 0;
+  /** The grace after the status IU for the data completion (made on first use, re-armed per command). */
+  private grace: KeptTimer | undefined;
+  private graceSeq = -1;
   /** A reset of someone else's ended this command's task on the device: the rung that did. */
   collateral: 'lun-reset' | 'nexus-reset' | 'port-reset' | undefined;
   /** The failure path in progress (giveUp), so that abort() can wait for it. */
@@ -144,6 +154,22 @@ export class UasSlot implements TransportSlot {
     return t;
   }
 
+  /**
+   * The status IU ended the command while its data transfer is still out: the data the device sent is all there
+   * is, but its last packets may be in the next batch of completions. After the grace the transfer is taken back
+   * (its completion then ends the command). One kept timer per slot: no closure or Timeout per command.
+   */
+  graceForData(): void {
+    this.graceSeq = this.seq;
+    (this.grace ??= new KeptTimer(() => this.onGrace())).arm(COMPLETION_GRACE_MS);
+  }
+
+  private onGrace(): void {
+    if (this.graceSeq !== this.seq || !this.dataActive || this.state !== 'data') return;
+    this.graceSeq = -1;
+    this.dataXfer(this.direction === 'in' ? 'in' : 'out').cancel();
+  }
+
   /** Cancel whatever of this command is on the wire (the completions then arrive with errors). */
   cancelTransfers(): void {
     this.commandXfer.cancel();
@@ -177,6 +203,7 @@ export class UasSlot implements TransportSlot {
   dispose(): void {
     this.disarm();
     for (const t of this.timers) t.dispose();
+    this.grace?.dispose();
   }
 
   private end(): void {
@@ -185,5 +212,6 @@ export class UasSlot implements TransportSlot {
     this.resolveFn = undefined;
     this.rejectFn = undefined;
     this.disarm();
+    if (this.graceSeq !== -1) { this.graceSeq = -1; this.grace?.disarm(); }
   }
 }

@@ -6,17 +6,11 @@
  * data completion means for the command is data-phase.ts's.
  */
 import { logger } from '../util/log.js';
-import type { UasSlot } from './command.js';
+import { COMPLETION_GRACE_MS, type UasSlot } from './command.js';
 import type { UasCore } from './core.js';
 
 const log = logger('uas');
 
-/**
- * How long a completion on one pipe may trail one on another that the device sent after it: libusb hands
- * completions to node in batches, and the data transfer of a command may come in the batch after its status IU.
- * Only a device that ends a data phase without a short packet ever waits this long.
- */
-const COMPLETION_GRACE_MS = 5;
 
 /** One data pipe: the command whose data phase holds it, announced ones waiting, and recoveries holding it. */
 export interface DataPipe {

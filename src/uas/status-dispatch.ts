@@ -99,10 +99,7 @@ export class StatusDispatch {
     if (!s.dataActive) { this.core.complete(s); return; }
     // The device has ended the command, so the data it sent is all there is. Its last packets may still be on
     // their way to us (a completion on another pipe): a moment for them, then the transfer is taken back.
-    const seq = s.seq;
-    this.pipes.later(() => {
-      if (s.seq === seq && s.dataActive && s.state === 'data') s.dataXfer(s.direction === 'in' ? 'in' : 'out').cancel();
-    });
+    s.graceForData();
   }
 
   onStatusFailure(e: unknown): void {

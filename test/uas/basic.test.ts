@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MockUsbDevice } from '../../src/mock/index.js';
 import { openUasTransport } from '../../src/uas/index.js';
+import { UsbCancelledError } from '../../src/usb/errors.js';
+import type { UsbPort } from '../../src/usb/port.js';
 import { command, inquiry, pattern, read10, readCapacity10, run, settle, tur, uasRig, write10, type UasRig } from './helpers.js';
 
 let rig: UasRig | undefined;
@@ -185,6 +187,63 @@ describe('completions that arrive in another order than the device acted', () =>
     for (let i = 0; i < 5; i++) {
       const buf = Buffer.alloc(36);
       expect(await tr.execute(slot, command(inquiry(), 'in', buf))).toMatchObject({ status: 0, transferred: 36 });
+    }
+    await tr.close();
+  });
+
+  /**
+   * The data-in transfers of `port` report their completion `lateMs` after the device sent the data (the status IU
+   * comes first), and a cancel takes a late one back at once as libusb does, with what had moved.
+   */
+  function lateDataIn(port: UsbPort, lateMs: number): void {
+    const create = port.createTransfer.bind(port);
+    port.createTransfer = (pipe) => {
+      const t = create(pipe);
+      if (pipe !== 'in') return t;
+      let takeBack: (() => void) | undefined;
+      return { pipe: t.pipe, get inFlight() { return t.inFlight; },
+        cancel: () => { t.cancel(); takeBack?.(); },
+        submit: async (b, ms) => {
+          const n = await t.submit(b, ms);
+          return new Promise<number>((resolve, reject) => {
+            const timer = setTimeout(() => { takeBack = undefined; resolve(n); }, lateMs);
+            takeBack = () => { clearTimeout(timer); takeBack = undefined; reject(new UsbCancelledError(undefined, { actualLength: 0, pipe: 'in' })); };
+          });
+        } };
+    };
+  }
+
+  it('a data completion trailing its status IU within the grace: the command completes with all of its data', async () => {
+    const dev = new MockUsbDevice({ transports: 'uas', luns: [{ blocks: 4096 }] });
+    const port = dev.open();
+    const tr0 = await openUasTransport(port);
+    const data = pattern(4096, 3);
+    expect(await run(tr0, command(write10(100, 8), 'out', data))).toMatchObject({ status: 0, transferred: 4096 });
+    await tr0.close();
+    const again = dev.open();
+    lateDataIn(again, 2); // under the 5 ms grace
+    const tr = await openUasTransport(again);
+    const slot = tr.allocSlot(1);
+    for (let i = 0; i < 5; i++) {
+      const buf = Buffer.alloc(4096);
+      expect(await tr.execute(slot, command(read10(100, 8), 'in', buf))).toMatchObject({ status: 0, transferred: 4096 });
+      expect(buf.equals(data)).toBe(true);
+    }
+    await tr.close();
+  });
+
+  it('a data completion that never comes after the status IU: taken back after the grace, the residue reported, the slot reused', async () => {
+    const dev = new MockUsbDevice({ transports: 'uas', luns: [{ blocks: 4096 }] });
+    const port = dev.open();
+    lateDataIn(port, 60_000); // held far past any timeout the test would wait for
+    const tr = await openUasTransport(port, { timeouts: { commandMs: 500, dataMs: 20_000, statusMs: 20_000, tmfMs: 300 } });
+    const slot = tr.allocSlot(1);
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      const r = await tr.execute(slot, command(read10(8 * i, 8), 'in', Buffer.alloc(4096)));
+      // not good data by mistake: nothing arrived, so nothing counts as transferred
+      expect(r).toMatchObject({ status: 0, transferred: 0 });
+      expect(Date.now() - t0).toBeLessThan(5_000); // liveness: without the grace it would wait for the 20 s budget
     }
     await tr.close();
   });

@@ -8,7 +8,10 @@
  *
  * It talks to usb@2 directly on purpose and shares only the wire declarations (src/usb/wire/uas.ts) with usbms.
  * Options: --qd N (default 8), --seconds S (default 8), --warmup N (commands first, default 500),
- * --vid-pid 46f4:0003 (default QEMU's usb-uas).
+ * --vid-pid 46f4:0003 (default QEMU's usb-uas), --size BYTES (default 4096; a multiple of 512, at most 16 MiB
+ * over all tags: usbfs's default memory limit) with --pattern random|sequential (default random; sequential reads
+ * the region in order, each tag the next piece): the ceiling of sequential reads at the tuned size, one libusb
+ * transfer per data phase as Linux's uas sends one URB.
  */
 import type { InEndpoint, LibUSBException, OutEndpoint, Transfer } from 'usb';
 import {
@@ -32,6 +35,11 @@ async function main(): Promise<void> {
   const qd = Number(arg('qd', '8'));
   const seconds = Number(arg('seconds', '8'));
   const warmup = Number(arg('warmup', '500'));
+  const size = Number(arg('size', '4096'));
+  const pattern = arg('pattern', 'random');
+  if (size % 512 !== 0 || size <= 0 || size * qd > 16 << 20) throw new Error(`--size ${size} x --qd ${qd}: multiples of 512, at most 16 MiB in all`);
+  if (pattern !== 'random' && pattern !== 'sequential') throw new Error(`--pattern ${pattern}: random or sequential`);
+  const blocks = size / 512;
   const [vid, pid] = arg('vid-pid', '46f4:0003').split(':').map((h) => parseInt(h, 16));
   const usb = await import('usb');
   const device = usb.findByIds(vid!, pid!);
@@ -50,10 +58,14 @@ async function main(): Promise<void> {
   const statusEp = ep<InEndpoint>(PIPE_ID.STATUS);
   const dataEp = ep<InEndpoint>(PIPE_ID.DATA_IN);
 
-  // READ CAPACITY(10) is not needed: random LBAs in the first 64 MiB past 1 MiB (the bench image is 128 MiB).
-  const SLOTS = (64 << 20) / 4096;
+  // READ CAPACITY(10) is not needed: LBAs in the first 64 MiB past 1 MiB (the bench image is 128 MiB), at random
+  // or in order, in pieces of --size.
+  const SLOTS = Math.max(1, Math.floor((64 << 20) / size));
   let x = 0x5eed;
-  const nextLba = (): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return 2048 + ((x >>> 0) % SLOTS) * 8; };
+  let next = 0;
+  const nextLba = pattern === 'sequential'
+    ? (): number => { const lba = 2048 + next * blocks; next = (next + 1) % SLOTS; return lba; }
+    : (): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return 2048 + ((x >>> 0) % SLOTS) * blocks; };
 
   let done = 0;
   let failed = 0;
@@ -98,9 +110,9 @@ async function main(): Promise<void> {
     const iu = Buffer.alloc(CommandIu.span);
     iu[CommandIu.offsets.iuId] = IU_ID.COMMAND;
     iu.writeUInt16BE(t, CommandIu.offsets.tag);
-    iu[CommandIu.offsets.cdb] = 0x28; // READ(10): LBA at CDB bytes 2-5, 8 blocks at 7-8
-    iu.writeUInt16BE(8, CommandIu.offsets.cdb + 7);
-    tags.push({ iu, data: Buffer.alloc(4096), cmd: cmdEp.makeTransfer(0, none), dataIn: dataEp.makeTransfer(0, none) });
+    iu[CommandIu.offsets.cdb] = 0x28; // READ(10): LBA at CDB bytes 2-5, the blocks at 7-8
+    iu.writeUInt16BE(blocks, CommandIu.offsets.cdb + 7);
+    tags.push({ iu, data: Buffer.alloc(size), cmd: cmdEp.makeTransfer(0, none), dataIn: dataEp.makeTransfer(0, none) });
     const sb = Buffer.alloc(512);
     const tr: Transfer = statusEp.makeTransfer(0, (e, _b, n) => onStatus(e, sb, n, tr));
     status.push([sb, tr]);
@@ -117,8 +129,8 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const ops = done - warmup;
   process.stdout.write(`${JSON.stringify({
-    transport: 'bare-uas', queueDepth: qd, size: 4096, pattern: 'random', op: 'read', ops, seconds: secs, failed,
-    iops: ops / secs, mbPerSecond: (ops * 4096) / secs / 1e6, cpuUserMsPerOp: cpu.user / 1000 / ops, cpuSystemMsPerOp: cpu.system / 1000 / ops,
+    transport: 'bare-uas', queueDepth: qd, size, pattern, op: 'read', ops, seconds: secs, failed,
+    iops: ops / secs, mbPerSecond: (ops * size) / secs / 1e6, cpuUserMsPerOp: cpu.user / 1000 / ops, cpuSystemMsPerOp: cpu.system / 1000 / ops,
   })}\n`);
   process.exit(0);
 }
