@@ -5,7 +5,8 @@
 //   serve / qemu-nbd RAM image (the NBD path's ceiling, same kernel client) >= 0.8, EHCI and xHCI, reads and writes
 //   serve / the kernel's usb-storage on the same stick >= 0.8 on EHCI
 //   nbdcopy from serve / usbms image --no-hash at the same bytes per command >= 0.8
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import path from 'node:path';
 
 const dir = process.argv[2];
@@ -22,10 +23,32 @@ const mbps = (model, who, op) => {
 const fmt = (v) => (v === undefined ? '-' : `${v.median.toFixed(1)} (${v.min.toFixed(1)}-${v.max.toFixed(1)}, n=${v.n})`);
 // Where the CPU went during the dd runs (bench-serve.sh's measure): the guest's vCPUs' busy share, and the NBD
 // server's own CPU per MiB moved (usbms serve, qemu-nbd; none for the kernel's usb-storage).
+// The host's side (bench-serve.sh samples /proc/stat and QEMU's CPU every 0.2 s; the guest marks each dd with files
+// whose mtimes are the host's clock): the host's busy share of its cores and the cores QEMU used, per dd.
+const hostCpu = (model) => {
+  const file = path.join(dir, `host-cpu-${model}.txt`);
+  const marks = path.join(dir, `marks-${model}`);
+  if (!existsSync(file) || !existsSync(marks)) return [];
+  const samples = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number));
+  const at = (t) => samples.reduce((best, x) => (Math.abs(x[0] - t) < Math.abs(best[0] - t) ? x : best), samples[0]);
+  const cores = cpus().length;
+  return readdirSync(marks).filter((f) => f.endsWith('.start')).sort().flatMap((f) => {
+    const [, who, op] = f.replace(/\.start$/, '').match(/^\d+-(.+)-(read|write)$/) ?? [];
+    const end = path.join(marks, f.replace(/\.start$/, '.end'));
+    if (who === undefined || !existsSync(end)) return [];
+    const a = at(statSync(path.join(marks, f)).mtimeMs / 1000); const b = at(statSync(end).mtimeMs / 1000);
+    const busy = b[1] - a[1]; const idle = b[2] - a[2]; const secs = b[0] - a[0];
+    if (secs <= 0 || busy + idle <= 0) return [];
+    return [{ who, op, hostBusyPct: Math.round((100 * busy) / (busy + idle)), qemuCores: Number(((b[3] - a[3]) / 100 / secs).toFixed(2)), cores }];
+  });
+};
+const hostRows = Object.fromEntries([...new Set(rows.map((r) => r.model))].map((m) => [m, hostCpu(m)]));
 const cpu = (model, who, op) => {
   const rs = rows.filter((r) => r.model === model && r.who === who && r.op === op && r.guestBusyPct !== undefined);
   if (rs.length === 0) return undefined;
+  const hs = (hostRows[model] ?? []).filter((h) => h.who === who && h.op === op);
   return {
+    ...(hs.length === 0 ? {} : { hostBusyPct: median(hs.map((h) => h.hostBusyPct)), qemuCores: median(hs.map((h) => h.qemuCores)), hostCores: hs[0].cores }),
     guestBusyPct: median(rs.map((r) => r.guestBusyPct)),
     serverCpuMsPerMiB: Number(median(rs.map((r) => (1000 * r.serverCpuSeconds) / (r.bytes / 1048576))).toFixed(2)),
     vcpus: rs[0].vcpus,
@@ -42,7 +65,8 @@ for (const model of models) {
   for (const [who, op] of [['qemu-nbd-ram', 'read'], ['serve', 'read'], ['qemu-nbd-ram', 'write'], ['serve', 'write'],
     ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['nbdcopy-ram', 'read'], ['usbms-image', 'read']]) {
     const c = cpu(model, who, op);
-    const cpuText = c === undefined ? '' : `   vCPUs busy ${c.guestBusyPct}% of ${c.vcpus}, server ${c.serverCpuMsPerMiB} ms CPU/MiB`;
+    const hostText = c?.hostBusyPct === undefined ? '' : `; host busy ${c.hostBusyPct}% of ${c.hostCores} cores, QEMU ${c.qemuCores} cores`;
+    const cpuText = c === undefined ? '' : `   vCPUs busy ${c.guestBusyPct}% of ${c.vcpus}, server ${c.serverCpuMsPerMiB} ms CPU/MiB${hostText}`;
     lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op)).padEnd(26)}${cpuText}`);
     if (mbps(model, who, op) !== undefined) figures[`${who} ${op}`] = { ...mbps(model, who, op), ...(c ?? {}) };
   }

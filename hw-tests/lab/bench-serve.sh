@@ -11,7 +11,7 @@
 # Figures: OUTDIR/MODEL.jsonl (one JSON line per measurement), then the table and the ratios against issue 23's
 # goals (serve >= 0.8x qemu-nbd's RAM image on EHCI and xHCI, >= 0.8x usb-storage on EHCI; nbdcopy >= 0.8x usbms
 # image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt, the same as JSON in OUTDIR/report.json.
-# Env: BENCH_SERVE_DIR (.lab-bench-serve), BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3),
+# Env: BENCH_SERVE_DIR (.lab-bench-serve; it must lie inside the repository, the only host folder the guest sees), BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3),
 # BENCH_SERVE_DD_MB (MiB per dd, 64), BENCH_SERVE_SMP (guest vCPUs, 2), BENCH_SERVE_PROF=1 (V8 profile of the server
 # into OUTDIR/prof-MODEL). Each dd line also carries the guest's busy share of all vCPUs and the server's CPU seconds.
 set -u
@@ -22,6 +22,7 @@ guest() {
   local J="$out/$model.jsonl"; : > "$J"
   local rounds="${BENCH_SERVE_ROUNDS:-3}" mb="${BENCH_SERVE_DD_MB:-64}"
   local count=$((mb / 4))
+  local seq=0; rm -rf "$out/marks-$model"; mkdir -p "$out/marks-$model"
   local SEL=46f4:0001 U=(node dist/bin/usbms.js)
   emit() { printf '{"model":"%s","who":"%s","op":"%s","bytes":%s,"seconds":%s%s}\n' "$model" "$1" "$2" "$3" "$4" "${5:+,$5}" >> "$J"; }
   ddsec() { dd "$@" 2>&1 | sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' | tail -1; }
@@ -36,7 +37,9 @@ guest() {
   # measure WHO OP PID EXTRA -- dd args: one timed dd, its CPU figures beside the seconds
   measure() {
     local who="$1" op="$2" pid="$3" extra="$4"; shift 5
-    local a b sec; a=($(snap "$pid")); sec=$(ddsec "$@"); b=($(snap "$pid"))
+    # marks the host can time: a file made through the shared folder gets the host's clock as its mtime
+    local mark; mark="$out/marks-$model/$(printf %03d "$seq")-$who-$op"; seq=$((seq + 1))
+    local a b sec; : > "$mark.start"; a=($(snap "$pid")); sec=$(ddsec "$@"); b=($(snap "$pid")); : > "$mark.end"
     local busy=$((b[0] - a[0])) idle=$((b[1] - a[1])) srv=$((b[2] - a[2]))
     emit "$who" "$op" $((mb * 1048576)) "$sec" "$extra,\"guestBusyPct\":$(( (100 * busy) / (busy + idle + 1) )),\"serverCpuSeconds\":$(awk -v t="$srv" -v hz="$(getconf CLK_TCK)" 'BEGIN{print t/hz}'),\"vcpus\":$(nproc)"
   }
@@ -121,8 +124,16 @@ host() {
   for model in ${1:-ehci xhci}; do
     head -c "${mb}M" /dev/urandom > "$out/$model.img"
     echo "== $model" >&2
+    # the host's side of the same runs: every 0.2 s its CPU jiffies (busy, idle over all cores) and QEMU's own,
+    # matched to the guest's marks by bench-serve-report.mjs (is the host's CPU what the runs wait for?)
+    ( while sleep 0.2; do
+        read -r _c u n s i w q sq st _ < /proc/stat
+        qt=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 ~ /qemu-system/ {t += $14 + $15} END {print t + 0}')
+        echo "$(date +%s.%N) $((u + n + s + q + sq + st)) $((i + w)) $qt"
+      done > "$out/host-cpu-$model.txt" ) & local sampler=$!
     bash "$HERE/run-in-vm.sh" --timeout 2400 --hc "$model" --smp "${BENCH_SERVE_SMP:-2}" --mem 3072 --disk "$out/$model.img" "${pass[@]}" -- \
       bash hw-tests/lab/bench-serve.sh guest "$model" "$out" || echo "guest for $model exited $?" >&2
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
     rm -f "$out/$model.img"
   done
   node "$HERE/bench-serve-report.mjs" "$out" | tee "$out/report.txt"
