@@ -5,7 +5,8 @@
  * - **Order.** Requests are taken strictly in arrival order, and the HBA runs a LUN's commands in the order they
  *   are given, so a command never overtakes one taken before it. A read-modify-write (a WRITE or WRITE_ZEROES
  *   whose ends are not on block boundaries) locks its blocks from its READ to its WRITE: a later request that
- *   writes any of them waits at the head of the queue until the lock is gone, so nothing lands between the two.
+ *   reads or writes any of them waits at the head of the queue until the lock is gone, so nothing lands between
+ *   the two and a READ sent behind it reads what it wrote.
  * - **Merging.** Consecutive READs that continue each other (from any connection, with no write between them) are
  *   one run; so are consecutive WRITEs whose payloads lie one after the other in one arena (see connection.ts).
  *   A run is cut into commands of the device's transfer size whatever the requests' sizes (the kernel's nbd
@@ -17,6 +18,8 @@
  *   the first requests' replies then go to the socket while the device reads the rest, instead of after it. A WRITE
  *   run whose next payload is still arriving waits for it (at most MERGE_WAIT_MS) until it holds PIPELINE_BYTES,
  *   rather than sending the device a command per 128 KiB request as each payload lands.
+ * - **Readahead.** A sequential reader's next blocks are read into a window while its replies go out; the READs
+ *   the window covers are answered from it (readahead.ts says when, and why a write retires every window).
  * - **Zero copy.** A READ run lands in one pooled buffer; each request's reply is a view of it, written to the
  *   socket behind its header.
  */
@@ -26,7 +29,9 @@ import { logger } from '../../util/log.js';
 import { failureOf } from './errors.js';
 import { BufferPool, SharedBuffer } from './pool.js';
 import { CMD, CMD_FLAG, TFLAG } from './protocol.js';
+import { Readahead, WINDOW_BYTES } from './readahead.js';
 import type { NbdRequest } from './request.js';
+import type { Run, Span } from './run.js';
 
 const log = logger('serve');
 
@@ -54,23 +59,6 @@ export interface ExportErrorEvent {
 }
 
 const OP_NAMES: Record<number, string> = { 0: 'read', 1: 'write', 3: 'flush', 4: 'trim', 6: 'write-zeroes' };
-
-/** A block-aligned byte range [start, end). */
-interface Span { start: number; end: number }
-
-/** Consecutive READs or WRITEs served by one run of transfer-size commands over one buffer. */
-interface Run {
-  readonly kind: 'read' | 'write';
-  readonly start: number;
-  readonly end: number;
-  readonly reqs: NbdRequest[];
-  /** The memory of [start, end): a read's pooled buffer, or the view of the arena the payloads lie in. */
-  readonly mem: Buffer;
-  readonly holder: SharedBuffer;
-  readonly fua: boolean;
-  /** The next byte to hand to a command. */
-  next: number;
-}
 
 /** A request served by its own disk call(s): FLUSH, TRIM, WRITE_ZEROES, an unaligned WRITE. */
 interface Job { readonly req: NbdRequest; readonly lock: Span | undefined }
@@ -100,21 +88,28 @@ export class NbdExport implements ExportInfo {
   private current: Run | undefined;
   private pumpQueued = false;
   private zeros: Buffer | undefined;
+  private readonly readahead: Readahead;
 
   private constructor(readonly name: string, readonly lun: number, readonly description: string,
     readonly size: bigint, readonly blockSize: number, readonly readOnly: boolean, readonly transferBytes: number,
     private readonly provisioning: Provisioning, readonly fuaNative: boolean, private readonly link: DeviceLink,
-    private readonly pool: BufferPool, private readonly emit: (e: ExportErrorEvent) => void) {}
+    private readonly pool: BufferPool, private readonly emit: (e: ExportErrorEvent) => void, readaheadBytes: number) {
+    const window = readaheadBytes - (readaheadBytes % blockSize);
+    this.readahead = new Readahead(window, Number(size), (w) => { this.releaseIfDone(w); });
+  }
 
-  /** The export of `lun` on `link` (read-only unless `write` and the medium is writable). */
+  /**
+   * The export of `lun` on `link` (read-only unless `write` and the medium is writable), reading up to
+   * `readaheadBytes` ahead of a sequential reader (0: no readahead).
+   */
   static async open(link: DeviceLink, lun: number, name: string, description: string, write: boolean,
-    pool: BufferPool, emit: (e: ExportErrorEvent) => void): Promise<NbdExport> {
+    pool: BufferPool, emit: (e: ExportErrorEvent) => void, readaheadBytes = WINDOW_BYTES): Promise<NbdExport> {
     const disk = link.disk(lun);
     const readOnly = !write || disk.writeProtected;
     const provisioning = readOnly ? NO_PROVISIONING : await link.run(lun, (d) => d.provisioning());
     return new NbdExport(name, lun, description, disk.capacityBytes, disk.blockSize, readOnly,
       Math.max(disk.blockSize, disk.maxTransferBytes - (disk.maxTransferBytes % disk.blockSize)), provisioning,
-      disk.fua, link, pool, emit);
+      disk.fua, link, pool, emit, readaheadBytes);
   }
 
   /** TRIM is offered only where the device can deallocate (VPD 0xB2: UNMAP or WRITE SAME with UNMAP). */
@@ -167,8 +162,17 @@ export class NbdExport implements ExportInfo {
     while (this.inFlight < QUEUED_COMMANDS) {
       if (this.current === undefined || this.current.next >= this.current.end) {
         this.current = undefined;
+        // READs that attached to a window wait for its next command: it goes before anything taken after them
+        const owed = this.readahead.owed();
+        if (owed !== undefined) { this.dispatchPiece(owed); continue; }
         const next = this.take();
-        if (next === undefined) return;
+        if (next === undefined) {
+          if (this.readahead.owed() !== undefined) continue; // a write retired a window that READs before it need
+          const idle = this.queue.length === 0 ? this.idleWindow() : undefined;
+          if (idle === undefined) return;
+          this.dispatchPiece(idle);
+          continue;
+        }
         if ('req' in next) {
           this.inFlight++;
           void this.runJob(next).finally(() => { this.inFlight--; this.pump(); });
@@ -180,16 +184,32 @@ export class NbdExport implements ExportInfo {
     }
   }
 
-  /** The next run or job from the head of the queue; undefined when empty or the head must wait for a lock. */
+  /**
+   * The next run or job from the head of the queue; undefined when empty, when the head must wait for a lock, or
+   * when a write must wait for the READs a window still owes (they were taken before it).
+   */
   private take(): Run | Job | undefined {
-    const head = this.queue[0];
-    if (head === undefined) return undefined;
-    const span = this.spanOf(head);
-    const writes = head.type !== CMD.READ && head.type !== CMD.FLUSH;
-    if (writes && this.locks.some((l) => l.start < span.end && span.start < l.end)) return undefined;
-    if (head.type === CMD.WRITE && this.aligned(head) && this.waitForMore(head)) return undefined;
-    this.queue.shift();
-    if (head.type === CMD.READ) return this.readRun(head, span);
+    for (;;) {
+      const head = this.queue[0];
+      if (head === undefined) return undefined;
+      const span = this.spanOf(head);
+      const writes = head.type !== CMD.READ && head.type !== CMD.FLUSH;
+      // READs wait too: one sent behind a read-modify-write of its blocks reads what it wrote, not what was there
+      if (head.type !== CMD.FLUSH && this.locks.some((l) => l.start < span.end && span.start < l.end)) return undefined;
+      if (head.type === CMD.WRITE && this.aligned(head) && this.waitForMore(head)) return undefined;
+      if (writes) {
+        this.readahead.noteWrite();
+        if (this.readahead.owed() !== undefined) return undefined;
+      }
+      this.queue.shift();
+      if (head.type !== CMD.READ) return this.writeOrJob(head, span, writes);
+      const run = this.readRun(head, span);
+      if (run !== undefined) return run;
+    }
+  }
+
+  /** A WRITE run, or a job of its own (FLUSH, TRIM, WRITE_ZEROES, an unaligned WRITE). */
+  private writeOrJob(head: NbdRequest, span: Span, writes: boolean): Run | Job {
     if (head.type === CMD.WRITE && this.aligned(head)) return this.writeRun(head);
     // A job that writes may take several commands (read-modify-write, edges then WRITE SAME): its blocks are
     // locked until it is done, so no later write lands between them.
@@ -198,7 +218,8 @@ export class NbdExport implements ExportInfo {
     return { req: head, lock };
   }
 
-  private readRun(head: NbdRequest, span: Span): Run {
+  /** The READ run `head` starts; undefined when a readahead window serves it (its requests attached). */
+  private readRun(head: NbdRequest, span: Span): Run | undefined {
     const reqs = [head];
     let byteEnd = head.end;
     let end = span.end;
@@ -219,9 +240,45 @@ export class NbdExport implements ExportInfo {
         break;
       }
     }
+    const window = this.readahead.covering(span.start, end);
+    this.readahead.noteRead(span.start, end, window !== undefined);
+    if (window !== undefined) {
+      log('read run of %d request(s), %d bytes at %d: from the readahead window at %d', reqs.length, end - span.start,
+        span.start, window.start);
+      this.attach(window, reqs);
+      return undefined;
+    }
     const buf = this.pool.acquire(end - span.start);
     return this.startRun('read', span.start, end, reqs, buf.subarray(0, end - span.start),
       new SharedBuffer(this.pool, buf), false);
+  }
+
+  /** READs served by `window`: answered as the commands covering them come back (at once for those back already). */
+  private attach(window: Run, reqs: NbdRequest[]): void {
+    const ahead = window.ahead!;
+    for (const r of reqs) {
+      const s = this.spanOf(r);
+      r.pendingBytes = s.end - s.start;
+      r.pieceFailed = undefined;
+      window.reqs.push(r);
+      ahead.needed = Math.max(ahead.needed, s.end);
+    }
+    for (const p of ahead.done) this.account(window, p.at, p.end, p.error, reqs);
+  }
+
+  /** Nothing else to do: the next command of a readahead window (a new window when the reader nears the end). */
+  private idleWindow(): Run | undefined {
+    const unsent = this.readahead.unsent();
+    if (unsent !== undefined) return unsent;
+    const next = this.readahead.nextWindow();
+    if (next === undefined) return undefined;
+    const buf = this.pool.acquire(next.bytes);
+    const w: Run = { kind: 'read', start: next.start, end: next.start + next.bytes, reqs: [],
+      mem: buf.subarray(0, next.bytes), holder: new SharedBuffer(this.pool, buf), fua: false, next: next.start,
+      piecesInFlight: 0, released: false, ahead: { done: [], needed: next.start } };
+    log('readahead window of %d bytes at %d', next.bytes, next.start);
+    this.readahead.add(w);
+    return w;
   }
 
   /**
@@ -289,16 +346,19 @@ export class NbdExport implements ExportInfo {
       r.pieceFailed = undefined;
     }
     log('%s run of %d request(s), %d bytes at %d', kind, reqs.length, end - start, start);
-    return { kind, start, end, reqs, mem, holder: holder ?? NO_HOLDER, fua, next: start };
+    return { kind, start, end, reqs, mem, holder: holder ?? NO_HOLDER, fua, next: start, piecesInFlight: 0,
+      released: false, ahead: undefined };
   }
 
   private dispatchPiece(run: Run): void {
     const at = run.next;
     // Nothing else waiting behind a READ run: pieces its replies can overlap (see the module comment).
-    const piece = run.kind === 'read' && this.queue.length === 0 ? Math.min(this.transferBytes, PIPELINE_BYTES)
-      : this.transferBytes;
+    // (A readahead window goes in such pieces too: the READs that attach to it are answered piece by piece.)
+    const piece = run.kind === 'read' && (this.queue.length === 0 || run.ahead !== undefined)
+      ? Math.min(this.transferBytes, PIPELINE_BYTES) : this.transferBytes;
     const end = Math.min(run.end, at + piece);
     run.next = end;
+    run.piecesInFlight++;
     this.inFlight++;
     const view = run.mem.subarray(at - run.start, end - run.start);
     const lba = BigInt(at / this.blockSize);
@@ -311,7 +371,18 @@ export class NbdExport implements ExportInfo {
   }
 
   private pieceDone(run: Run, at: number, end: number, error: unknown): void {
-    for (const r of run.reqs) {
+    run.piecesInFlight--;
+    if (run.ahead !== undefined) {
+      run.ahead.done.push({ at, end, error });
+      if (error !== undefined) this.readahead.noteFailure();
+    }
+    this.account(run, at, end, error, run.reqs);
+    this.releaseIfDone(run);
+  }
+
+  /** The command for [at, end) of `run` came back: the requests of `reqs` it completes are answered. */
+  private account(run: Run, at: number, end: number, error: unknown, reqs: readonly NbdRequest[]): void {
+    for (const r of reqs) {
       const s = this.spanOf(r);
       const moved = Math.min(s.end, end) - Math.max(s.start, at);
       if (moved <= 0) continue;
@@ -321,7 +392,14 @@ export class NbdExport implements ExportInfo {
       if (run.kind === 'read') this.readDone(run, r);
       else void this.writeDone(r);
     }
-    if (run.next >= run.end && run.reqs.every((r) => r.pendingBytes === 0)) run.holder.unref();
+  }
+
+  /** The run's buffer goes back once every command is back, every request answered, and it is no window. */
+  private releaseIfDone(run: Run): void {
+    if (run.released || run.next < run.end || run.piecesInFlight > 0 || this.readahead.holds(run)) return;
+    if (run.reqs.some((r) => r.pendingBytes > 0)) return;
+    run.released = true;
+    run.holder.unref();
   }
 
   private readDone(run: Run, r: NbdRequest): void {
@@ -333,8 +411,9 @@ export class NbdExport implements ExportInfo {
       return;
     }
     // A command of the run failed at a block the device named: read this request alone, to tell its good bytes
-    // from its first bad block. Any other failure (the device gone for good, a timeout) is the request's as it is.
-    if (failureOf(r.pieceFailed, false).lba === undefined) {
+    // from its first bad block. Any other failure (the device gone for good, a timeout) is the request's as it is,
+    // except a readahead window's: the request's own commands say what its blocks give.
+    if (run.ahead === undefined && failureOf(r.pieceFailed, false).lba === undefined) {
       this.fail(r, r.pieceFailed, false);
       this.finish(r);
       return;

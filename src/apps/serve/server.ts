@@ -29,6 +29,11 @@ export interface NbdServeOptions {
   readonly name?: string | undefined;
   /** TLS credentials: required for a TCP address other than loopback. With them, TLS is required of every client. */
   readonly tls?: TlsOptions | undefined;
+  /**
+   * Bytes read ahead of a sequential reader, per export (default 8 MiB; 0: none). The window is read while the
+   * replies before it go out, so the device and the socket work at once (see docs/serve.md).
+   */
+  readonly readaheadBytes?: number | undefined;
   /** How to find the device again after a re-plug; without it a vanished device fails requests with EIO. */
   readonly reattach?: ReattachOptions | undefined;
   /** Every event, as it happens (the CLI prints them, as NDJSON with --json). */
@@ -151,6 +156,9 @@ function listen(server: net.Server, address: ListenAddress): Promise<ListenAddre
  * Serve the LUNs of an open session as NBD exports until `close()`. The server takes the session over: it
  * closes it (and, after a re-plug, the sessions it opened itself) when it stops.
  */
+/** The most an export reads ahead (the window's buffer, twice over: the one read from and the one filling). */
+const MAX_READAHEAD_BYTES = 64 * 1024 * 1024;
+
 export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}): Promise<NbdServer> {
   const emit = (e: ServeEvent): void => { opts.onEvent?.(e); };
   const tls = opts.tls === undefined ? undefined : loadTls(opts.tls);
@@ -160,6 +168,11 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
   if ('host' in address && !isLoopback(address.host) && tls === undefined) {
     throw new UsbmsArgumentError(`listening on ${address.host}, not a loopback address, needs TLS (a certificate or ` +
       'a PSK file): the disk would be open to the network in clear', { argument: 'listen' });
+  }
+  const ahead = opts.readaheadBytes;
+  if (ahead !== undefined && (!Number.isSafeInteger(ahead) || ahead < 0 || ahead > MAX_READAHEAD_BYTES)) {
+    throw new UsbmsArgumentError(`readaheadBytes ${ahead}: a whole number of bytes from 0 to ${MAX_READAHEAD_BYTES}`,
+      { argument: 'readaheadBytes' });
   }
   const luns = await usableLuns(session, opts.luns);
   const write = opts.write === true;
@@ -177,7 +190,7 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
       const name = opts.name === undefined ? `${portPath}-lun${lun}` : luns.length === 1 ? opts.name : `${opts.name}-lun${lun}`;
       const info = link.disk(lun).info;
       const description = [info.vendor, info.product, serial].filter((x) => x !== '').join(' ');
-      exports.push(await NbdExport.open(link, lun, name, description, write, pool, emit));
+      exports.push(await NbdExport.open(link, lun, name, description, write, pool, emit, opts.readaheadBytes));
     }
     if ('socket' in address) await prepareSocketPath(address.socket, opts.listen === undefined);
   } catch (e) {

@@ -182,6 +182,110 @@ describe('a medium error', () => {
   });
 });
 
+describe('readahead for a sequential reader', () => {
+  const MiB = 1024 * 1024;
+  /** Bytes the device was asked to read so far (READ(10) data lengths). */
+  const readBytes = (): number => s!.dev.log.reduce((n, e) => n + (e.type === 'cbw' && e.opcode === 0x28 ? e.length : 0), 0);
+  /** What the kernel's client sends for `dd bs=4M`: 32 READs of 128 KiB, all in flight, answered before the next. */
+  async function ddBlock(c: TestClient, base: number): Promise<void> {
+    const got = await Promise.all([...Array(32).keys()].map((i) => c.read(base + i * 131072, 131072)));
+    got.forEach((r, i) => {
+      expect(r.error).toBe(0);
+      expect(r.data.equals(mediaBytes(s!.media[0]!, base + i * 131072, 131072)), `read at ${base + i * 131072}`).toBe(true);
+    });
+  }
+  /** Until the device has been asked for nothing more for 50 ms (the readahead has gone as far as it goes). */
+  async function idle(): Promise<void> {
+    for (let last = -1, i = 0; i < 100 && readBytes() !== last; i++) {
+      last = readBytes();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  async function until(what: () => boolean): Promise<void> {
+    for (let i = 0; i < 500 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(what()).toBe(true);
+  }
+
+  it('after two 4 MiB reads in order the device reads the next 8 MiB unasked; READs there take no command of their own',
+    async () => {
+      s = await serve([{ blocks: 32768 }]); // 16 MiB: one window fits, no second one
+      const c = await TestClient.go(s.port, 'd');
+      s.dev.log.length = 0;
+      await ddBlock(c, 0);
+      await ddBlock(c, 4 * MiB);
+      await until(() => readBytes() >= 16 * MiB); // read ahead past the 8 MiB asked for
+      const before = readBytes();
+      await ddBlock(c, 8 * MiB);
+      await ddBlock(c, 12 * MiB);
+      expect(readBytes()).toBe(before);
+      expect(s.events.filter((e) => e.type === 'error')).toEqual([]);
+      c.disconnect();
+    });
+
+  it('a write retires the window: a READ sent behind a WRITE into read-ahead blocks gets the new bytes', async () => {
+    s = await serve([{ blocks: 32768 }], { write: true });
+    const c = await TestClient.go(s.port, 'd');
+    s.dev.log.length = 0;
+    await ddBlock(c, 0);
+    await ddBlock(c, 4 * MiB);
+    await until(() => readBytes() >= 16 * MiB);
+    const fresh = pattern(131072, 77);
+    const [w, r] = await Promise.all([c.write(9 * MiB, fresh), c.read(9 * MiB, 131072)]); // in flight together
+    expect(w.error).toBe(0);
+    expect(r.data.equals(fresh)).toBe(true);
+    // an unaligned write into read-ahead blocks (read-modify-write), then a READ of them
+    const mark = readBytes();
+    await ddBlock(c, 0);
+    await ddBlock(c, 4 * MiB);
+    await idle();
+    expect(readBytes() - mark).toBeGreaterThan(12 * MiB); // read ahead again (the window covers 12 MiB)
+    const odd = pattern(1000, 5);
+    const [w2, r2] = await Promise.all([c.write(12 * MiB + 100, odd), c.read(12 * MiB, 4096)]); // in flight together
+    expect(w2.error).toBe(0);
+    expect(r2.data.subarray(100, 1100).equals(odd)).toBe(true);
+    expect(r2.data.subarray(0, 100).equals(mediaBytes(s.media[0]!, 12 * MiB, 100))).toBe(true);
+    await ddBlock(c, 8 * MiB); // the medium as written, whatever was read ahead before
+    c.disconnect();
+  });
+
+  it('a window\'s failed command is nobody\'s error: only a READ of the bad block fails, at its offset', async () => {
+    s = await serve([{ blocks: 32768 }]);
+    const bad = (10 * MiB) / 512;
+    s.dev.faults.inject({ match: { opcode: 0x28 }, fault: { kind: 'medium-error', lbas: [BigInt(bad)] } });
+    const c = await TestClient.go(s.port, 'd');
+    s.dev.log.length = 0;
+    await ddBlock(c, 0);
+    await ddBlock(c, 4 * MiB);
+    // the first window, [4, 12) MiB, meets the bad block at 10 MiB; after that readahead rests (no second window)
+    await until(() => readBytes() >= 12 * MiB);
+    await idle();
+    expect(readBytes()).toBe(12 * MiB);
+    expect(s.events.filter((e) => e.type === 'error')).toEqual([]); // nobody asked for the bad block yet
+    const near = await c.read(bad * 512 - 4096, 8192);
+    expect(near.error).toBe(ERRNO.EIO);
+    expect(near.chunks.at(-1)!.offset).toBe(BigInt(bad * 512));
+    expect(near.data.subarray(0, 4096).equals(mediaBytes(s.media[0]!, bad * 512 - 4096, 4096))).toBe(true);
+    expect(s.events.filter((e) => e.type === 'error')).toHaveLength(1);
+    expect((await c.read(8 * MiB, 131072)).error).toBe(0);
+    c.disconnect();
+  });
+
+  it('--readahead 0 reads nothing unasked', async () => {
+    s = await serve([{ blocks: 32768 }], { readaheadBytes: 0 });
+    const c = await TestClient.go(s.port, 'd');
+    s.dev.log.length = 0;
+    for (let i = 0; i < 3; i++) await ddBlock(c, i * 4 * MiB);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(readBytes()).toBe(12 * MiB);
+    c.disconnect();
+  });
+
+  it('refuses a readahead that is not a whole number of bytes up to 64 MiB', async () => {
+    await expect(serve([{ blocks: 1024 }], { readaheadBytes: -1 })).rejects.toMatchObject({ code: 'ARG_INVALID' });
+    await expect(serve([{ blocks: 1024 }], { readaheadBytes: 65 * MiB })).rejects.toMatchObject({ code: 'ARG_INVALID' });
+  });
+});
+
 describe('a client that misbehaves', () => {
   it('gets the protocol\'s error for each bad request, and the connection and the medium carry on unchanged', async () => {
     s = await serve([{ blocks: 8192 }]);
@@ -314,7 +418,8 @@ describe('several connections, many requests in flight', () => {
 
   it('adjacent requests in flight are merged into transfer-size commands (32 x 128 KiB READs: 35 READ(10)s of 120 KiB)',
     async () => {
-      s = await serve([{ blocks: 16384 }], { write: true });
+      // (no readahead: this counts the commands the requests themselves take)
+      s = await serve([{ blocks: 16384 }], { write: true, readaheadBytes: 0 });
       const c = await TestClient.go(s.port, 'd');
       s.dev.log.length = 0;
       const reads = [...Array(32).keys()].map((i) => c.read(i * 131072, 131072));

@@ -26,6 +26,7 @@ interface ServeArgs extends Omit<GlobalArgs, 'lun'> {
   'tls-ca'?: string | undefined;
   'tls-psk'?: string | undefined;
   'reattach-timeout': number;
+  readahead: number;
 }
 
 function parseLuns(text: string): number[] | 'all' {
@@ -99,6 +100,8 @@ async function serveCmd(a: ServeArgs): Promise<number> {
     : a.socket !== undefined ? { socket: a.socket } : undefined;
   const wait = a['reattach-timeout'];
   if (!Number.isFinite(wait) || wait < 0) throw new CliError(`--reattach-timeout ${wait} is not a number of seconds >= 0`);
+  const ahead = a.readahead;
+  if (!Number.isFinite(ahead) || ahead < 0 || ahead > 64) throw new CliError(`--readahead ${ahead} is not a number of MiB from 0 to 64`);
   const tls = tlsOptions(a);
   const global: GlobalArgs = { ...a, lun: 0 };
   let session: UsbmsSession;
@@ -123,7 +126,8 @@ async function serveCmd(a: ServeArgs): Promise<number> {
   };
   let server;
   try {
-    server = await serveNbd(session, { luns, write: a.write, listen, name: a.name, tls, reattach, onEvent: print });
+    server = await serveNbd(session, { luns, write: a.write, listen, name: a.name, tls, reattach, onEvent: print,
+      readaheadBytes: Math.round(ahead * 1024 * 1024) });
   } catch (e) {
     await session.close().catch(() => undefined);
     throw e;
@@ -149,6 +153,7 @@ export function registerServeCommand<T>(y: Argv<T>): Argv<T> {
       .option('tls-key', { type: 'string', describe: 'TLS: its private key (PEM)' })
       .option('tls-ca', { type: 'string', describe: 'TLS: require client certificates signed by this CA (PEM)' })
       .option('tls-psk', { type: 'string', describe: 'TLS with pre-shared keys: a psktool file of identity:hexkey lines' })
-      .option('reattach-timeout', { type: 'number', default: 60, describe: 'seconds requests wait for the device after an unplug (0: fail at once)' }),
+      .option('reattach-timeout', { type: 'number', default: 60, describe: 'seconds requests wait for the device after an unplug (0: fail at once)' })
+      .option('readahead', { type: 'number', default: 8, describe: 'MiB read ahead of a sequential reader, per export (0: none)' }),
     (a) => run(() => serveCmd(a as unknown as ServeArgs)));
 }
