@@ -45,10 +45,12 @@ const hostCpu = (model) => {
 const hostRows = Object.fromEntries([...new Set(rows.map((r) => r.model))].map((m) => [m, hostCpu(m)]));
 const cpu = (model, who, op) => {
   const rs = rows.filter((r) => r.model === model && r.who === who && r.op === op && r.guestBusyPct !== undefined);
-  if (rs.length === 0) return undefined;
   const hs = (hostRows[model] ?? []).filter((h) => h.who === who && h.op === op);
+  if (rs.length === 0 && hs.length === 0) return undefined;
+  const host = hs.length === 0 ? {} : { hostBusyPct: median(hs.map((h) => h.hostBusyPct)), qemuCores: median(hs.map((h) => h.qemuCores)), hostCores: hs[0].cores };
+  if (rs.length === 0) return host;
   return {
-    ...(hs.length === 0 ? {} : { hostBusyPct: median(hs.map((h) => h.hostBusyPct)), qemuCores: median(hs.map((h) => h.qemuCores)), hostCores: hs[0].cores }),
+    ...host,
     guestBusyPct: median(rs.map((r) => r.guestBusyPct)),
     serverCpuMsPerMiB: Number(median(rs.map((r) => (1000 * r.serverCpuSeconds) / (r.bytes / 1048576))).toFixed(2)),
     vcpus: rs[0].vcpus,
@@ -66,7 +68,8 @@ for (const model of models) {
     ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['nbdcopy-ram', 'read'], ['usbms-image', 'read']]) {
     const c = cpu(model, who, op);
     const hostText = c?.hostBusyPct === undefined ? '' : `; host busy ${c.hostBusyPct}% of ${c.hostCores} cores, QEMU ${c.qemuCores} cores`;
-    const cpuText = c === undefined ? '' : `   vCPUs busy ${c.guestBusyPct}% of ${c.vcpus}, server ${c.serverCpuMsPerMiB} ms CPU/MiB${hostText}`;
+    const cpuText = c === undefined ? '' : c.guestBusyPct === undefined ? `   ${hostText.slice(2)}`
+      : `   vCPUs busy ${c.guestBusyPct}% of ${c.vcpus}, server ${c.serverCpuMsPerMiB} ms CPU/MiB${hostText}`;
     lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op)).padEnd(26)}${cpuText}`);
     if (mbps(model, who, op) !== undefined) figures[`${who} ${op}`] = { ...mbps(model, who, op), ...(c ?? {}) };
   }

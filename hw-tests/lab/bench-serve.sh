@@ -34,12 +34,14 @@ guest() {
     local t=0; [ -r "/proc/$1/stat" ] && t=$(awk '{print $14 + $15}' "/proc/$1/stat")
     echo "$((u + n + s + q + sq + st)) $((i + w)) $t"
   }
+  # marks the host can time: a file made through the shared folder gets the host's clock as its mtime
+  local mark=""
+  mark_start() { mark="$out/marks-$model/$(printf %03d "$seq")-$1-$2"; seq=$((seq + 1)); : > "$mark.start"; }
+  mark_end() { : > "$mark.end"; }
   # measure WHO OP PID EXTRA -- dd args: one timed dd, its CPU figures beside the seconds
   measure() {
     local who="$1" op="$2" pid="$3" extra="$4"; shift 5
-    # marks the host can time: a file made through the shared folder gets the host's clock as its mtime
-    local mark; mark="$out/marks-$model/$(printf %03d "$seq")-$who-$op"; seq=$((seq + 1))
-    local a b sec; : > "$mark.start"; a=($(snap "$pid")); sec=$(ddsec "$@"); b=($(snap "$pid")); : > "$mark.end"
+    local a b sec; mark_start "$who" "$op"; a=($(snap "$pid")); sec=$(ddsec "$@"); b=($(snap "$pid")); mark_end
     local busy=$((b[0] - a[0])) idle=$((b[1] - a[1])) srv=$((b[2] - a[2]))
     emit "$who" "$op" $((mb * 1048576)) "$sec" "$extra,\"guestBusyPct\":$(( (100 * busy) / (busy + idle + 1) )),\"serverCpuSeconds\":$(awk -v t="$srv" -v hz="$(getconf CLK_TCK)" 'BEGIN{print t/hz}'),\"vcpus\":$(nproc)"
   }
@@ -83,19 +85,21 @@ guest() {
   # nbdcopy (userspace client: multi-conn, many requests) from usbms serve, requests of the transfer size, and
   # from qemu-nbd's RAM image (the ceiling of nbdcopy over loopback in this guest)
   for r in $(seq "$rounds"); do
-    local t0; t0=$(now)
+    local t0; t0=$(now); mark_start nbdcopy read
     nbdcopy --request-size="$T" nbd://127.0.0.1:10809/stick null: 2> "$out/$model-nbdcopy.err" || echo "[$model] nbdcopy failed" >&2
-    emit nbdcopy read "$size" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
-    t0=$(now)
+    mark_end; emit nbdcopy read "$size" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
+    t0=$(now); mark_start nbdcopy-ram read
     nbdcopy --request-size="$T" nbd://127.0.0.1:10810/ram null: 2>> "$out/$model-nbdcopy.err" || echo "[$model] nbdcopy ram failed" >&2
-    emit nbdcopy-ram read "$size" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
+    mark_end; emit nbdcopy-ram read "$size" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')"
   done
   kill -TERM "$spid"; wait "$spid"
   kill "$qpid"; wait "$qpid" 2>/dev/null
   rm -f /dev/shm/ram.img
   # usbms image --no-hash at the same bytes per command (its own seconds, start-up excluded as nbdcopy has none)
   for r in $(seq "$rounds"); do
+    mark_start usbms-image read
     "${U[@]}" image --device "$SEL" --max-transfer "$T" --no-hash --json --out /dev/null > "$out/$model-image.json" 2>&1
+    mark_end
     emit usbms-image read "$size" "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).seconds)' "$out/$model-image.json")"
   done
   # the kernel's own usb-storage on the same stick
