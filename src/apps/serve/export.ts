@@ -29,6 +29,7 @@ import { logger } from '../../util/log.js';
 import { failureOf } from './errors.js';
 import { BufferPool, SharedBuffer } from './pool.js';
 import { CMD, CMD_FLAG, TFLAG } from './protocol.js';
+import { WriteJobs } from './jobs.js';
 import { Readahead, WINDOW_BYTES } from './readahead.js';
 import type { NbdRequest } from './request.js';
 import type { Run, Span } from './run.js';
@@ -87,8 +88,8 @@ export class NbdExport implements ExportInfo {
   private inFlight = 0;
   private current: Run | undefined;
   private pumpQueued = false;
-  private zeros: Buffer | undefined;
   private readonly readahead: Readahead;
+  private readonly jobs: WriteJobs;
 
   private constructor(readonly name: string, readonly lun: number, readonly description: string,
     readonly size: bigint, readonly blockSize: number, readonly readOnly: boolean, readonly transferBytes: number,
@@ -96,6 +97,7 @@ export class NbdExport implements ExportInfo {
     private readonly pool: BufferPool, private readonly emit: (e: ExportErrorEvent) => void, readaheadBytes: number) {
     const window = readaheadBytes - (readaheadBytes % blockSize);
     this.readahead = new Readahead(window, Number(size), (w) => { this.releaseIfDone(w); });
+    this.jobs = new WriteJobs(link, lun, blockSize, transferBytes, provisioning, fuaNative, pool);
   }
 
   /**
@@ -484,9 +486,9 @@ export class NbdExport implements ExportInfo {
     try {
       switch (req.type) {
         case CMD.FLUSH: await this.link.run(this.lun, (d) => d.synchronizeCache()); break;
-        case CMD.TRIM: await this.trimJob(req); break;
-        case CMD.WRITE: await this.rmw(req, req.data); break;
-        case CMD.WRITE_ZEROES: await this.zeroJob(req); break;
+        case CMD.TRIM: await this.jobs.trim(req); break;
+        case CMD.WRITE: await this.jobs.rmw(req, req.data); break;
+        case CMD.WRITE_ZEROES: await this.jobs.zero(req); break;
         default: throw new UsbmsInternalError(`request type ${req.type} has no job`);
       }
       if ((req.flags & CMD_FLAG.FUA) !== 0 && req.type !== CMD.FLUSH && !(req.type === CMD.WRITE && this.fuaNative)) {
@@ -501,69 +503,6 @@ export class NbdExport implements ExportInfo {
       }
     }
     this.finish(req);
-  }
-
-  /** TRIM the whole blocks inside the range (a hint: partial blocks at its ends are left as they are). */
-  private async trimJob(req: NbdRequest): Promise<void> {
-    const { start, end } = this.innerSpan(req);
-    if (end <= start) return;
-    const lba = BigInt(start / this.blockSize);
-    const n = BigInt((end - start) / this.blockSize);
-    if (this.provisioning.unmap) await this.link.run(this.lun, (d) => d.unmap(lba, n));
-    else await this.link.run(this.lun, (d) => d.writeSame(lba, n, { unmap: true }));
-  }
-
-  /**
-   * WRITE_ZEROES: the partial blocks at the ends by read-modify-write, the whole blocks by WRITE SAME(16) with
-   * UNMAP where the device deallocates to zeros and the client did not say NO_HOLE, else by writing zeros.
-   */
-  private async zeroJob(req: NbdRequest): Promise<void> {
-    const bs = this.blockSize;
-    const inner = this.innerSpan(req);
-    if (inner.end <= inner.start) { await this.rmw(req, undefined); return; }
-    if (req.offset < inner.start) await this.rmwRange(req.offset, inner.start, undefined, false);
-    if (req.end > inner.end) await this.rmwRange(inner.end, req.end, undefined, false);
-    const lba = BigInt(inner.start / bs);
-    const p = this.provisioning;
-    if ((req.flags & CMD_FLAG.NO_HOLE) === 0 && p.writeSameUnmap && p.unmappedReadsZero) {
-      await this.link.run(this.lun, (d) => d.writeSame(lba, BigInt((inner.end - inner.start) / bs), { unmap: true }));
-      return;
-    }
-    this.zeros ??= Buffer.alloc(this.transferBytes);
-    for (let at = inner.start; at < inner.end;) {
-      const n = Math.min(this.transferBytes, inner.end - at);
-      const from = BigInt(at / bs);
-      await this.link.run(this.lun, (d) => d.write(from, this.zeros!.subarray(0, n)));
-      at += n;
-    }
-  }
-
-  /** Read-modify-write of a request whose ends are not on block boundaries (payload, or zeros without one). */
-  private rmw(req: NbdRequest, payload: Buffer | undefined): Promise<void> {
-    return this.rmwRange(req.offset, req.end, payload, (req.flags & CMD_FLAG.FUA) !== 0 && this.fuaNative);
-  }
-
-  private async rmwRange(from: number, to: number, payload: Buffer | undefined, fua: boolean): Promise<void> {
-    const bs = this.blockSize;
-    const start = from - (from % bs);
-    const end = Math.ceil(to / bs) * bs;
-    const buf = this.pool.acquire(end - start);
-    try {
-      const mem = buf.subarray(0, end - start);
-      // Only the blocks the payload covers in part are read: the first, the last (one read when they are one).
-      const single = end - start === bs;
-      if (from % bs !== 0 || (single && to % bs !== 0)) {
-        await this.link.run(this.lun, (d) => d.read(BigInt(start / bs), 1, mem.subarray(0, bs)));
-      }
-      if (!single && to % bs !== 0) {
-        await this.link.run(this.lun, (d) => d.read(BigInt((end - bs) / bs), 1, mem.subarray(mem.length - bs)));
-      }
-      if (payload === undefined) mem.fill(0, from - start, to - start);
-      else payload.copy(mem, from - start, 0, to - from);
-      await this.link.run(this.lun, (d) => d.write(BigInt(start / bs), mem, { fua }));
-    } finally {
-      this.pool.release(buf);
-    }
   }
 
   private fail(r: NbdRequest, e: unknown, write: boolean): void {
@@ -586,12 +525,6 @@ export class NbdExport implements ExportInfo {
   private spanOf(r: NbdRequest): Span {
     const bs = this.blockSize;
     return { start: r.offset - (r.offset % bs), end: Math.ceil(r.end / bs) * bs };
-  }
-
-  /** The whole blocks inside the request. */
-  private innerSpan(r: NbdRequest): Span {
-    const bs = this.blockSize;
-    return { start: Math.ceil(r.offset / bs) * bs, end: r.end - (r.end % bs) };
   }
 }
 
