@@ -355,9 +355,11 @@ export class NbdExport implements ExportInfo {
   private dispatchPiece(run: Run): void {
     const at = run.next;
     // Nothing else waiting behind a READ run: pieces its replies can overlap (see the module comment).
-    // (A readahead window goes in such pieces too: the READs that attach to it are answered piece by piece.)
-    const piece = run.kind === 'read' && (this.queue.length === 0 || run.ahead !== undefined)
-      ? Math.min(this.transferBytes, PIPELINE_BYTES) : this.transferBytes;
+    // A readahead window goes in halves (at least such pieces): it is read ahead of the reader, so what counts is
+    // that the device moves it in few commands, and that the READs attaching to it can be answered half by half.
+    const piece = run.ahead !== undefined
+      ? Math.min(this.transferBytes, Math.max(PIPELINE_BYTES, this.blocksOf((run.end - run.start) / 2)))
+      : run.kind === 'read' && this.queue.length === 0 ? Math.min(this.transferBytes, PIPELINE_BYTES) : this.transferBytes;
     const end = Math.min(run.end, at + piece);
     run.next = end;
     run.piecesInFlight++;
@@ -520,6 +522,9 @@ export class NbdExport implements ExportInfo {
   private finish(r: NbdRequest): void { r.sink.complete(r); }
 
   private aligned(r: NbdRequest): boolean { return r.offset % this.blockSize === 0 && r.length % this.blockSize === 0; }
+
+  /** `bytes` rounded down to whole blocks. */
+  private blocksOf(bytes: number): number { return bytes - (bytes % this.blockSize); }
 
   /** The whole blocks the request touches. */
   private spanOf(r: NbdRequest): Span {

@@ -270,6 +270,23 @@ describe('readahead for a sequential reader', () => {
     c.disconnect();
   });
 
+  it('reads a whole disk of an odd number of blocks in order byte-exact, the last window cut at the end', async () => {
+    s = await serve([{ blocks: 32768 + 3 }]);
+    const c = await TestClient.go(s.port, 'd');
+    const size = (32768 + 3) * 512;
+    for (let at = 0; at < size; at += 3 * MiB) {
+      const n = Math.min(3 * MiB, size - at);
+      const parts = [0, 1, 2].filter((k) => k * MiB < n);
+      const got = await Promise.all(parts.map((k) => c.read(at + k * MiB, Math.min(MiB, n - k * MiB))));
+      got.forEach((r, k) => {
+        expect(r.error).toBe(0);
+        expect(r.data.equals(mediaBytes(s!.media[0]!, at + k * MiB, r.data.length))).toBe(true);
+      });
+    }
+    expect(s.events.filter((e) => e.type === 'error')).toEqual([]);
+    c.disconnect();
+  });
+
   it('--readahead 0 reads nothing unasked', async () => {
     s = await serve([{ blocks: 32768 }], { readaheadBytes: 0 });
     const c = await TestClient.go(s.port, 'd');
