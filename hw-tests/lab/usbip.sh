@@ -146,7 +146,9 @@ check_detach_reattach_mid_plan() { # usbip detach + attach during a plan: report
   # on another vhci port (another local port path): RESCUE1 is moved into the port it left before it comes back
   local f="$OUTDIR/usbip-reattach.ndjson" rc=0 port portr
   : > "$f"
-  printf '%s\n' '{"name":"reads","steps":[{"step":"identify"},{"step":"sequential-read"},{"step":"sequential-read","name":"again"},{"step":"random-read"}]}' > "$TMP/plan.json"
+  # Steps after the one the detach should hit: on a fast run the two sequential reads are over before the detach
+  # lands, and the step it hits must still have one after it to show the re-attached stick passing.
+  printf '%s\n' '{"name":"reads","steps":[{"step":"identify"},{"step":"sequential-read"},{"step":"sequential-read","name":"again"},{"step":"random-read"},{"step":"sequential-read","name":"after"},{"step":"identify","name":"last"}]}' > "$TMP/plan.json"
   vrun validate --device "$R1" --plan "$TMP/plan.json" --json --return-timeout 60 > "$f" 2> "$TMP/reattach.err" &
   local pid=$!
   wait_for 120 grep -q '"event":"step-start","step":"sequential-read"' "$f" || fail "the plan never reached sequential-read"
