@@ -54,3 +54,8 @@ export function mediaBytes(m: MemoryMedia, offset: number, length: number): Buff
 export function opcodes(dev: MockUsbDevice): number[] {
   return dev.log.flatMap((e) => (e.type === 'cbw' ? [e.opcode] : []));
 }
+
+/** The data length of each READ(10) the device was sent, in order. */
+export function readLengths(dev: MockUsbDevice): number[] {
+  return dev.log.flatMap((e) => (e.type === 'cbw' && e.opcode === 0x28 ? [e.length] : []));
+}

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CMD, ERRNO, FLAG, Raw, TestClient } from './client.js';
-import { mediaBytes, opcodes, pattern, serve, type Served } from './helpers.js';
+import { mediaBytes, opcodes, pattern, readLengths, serve, type Served } from './helpers.js';
 
 let s: Served | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -185,7 +185,7 @@ describe('a medium error', () => {
 describe('readahead for a sequential reader', () => {
   const MiB = 1024 * 1024;
   /** Bytes the device was asked to read so far (READ(10) data lengths). */
-  const readBytes = (): number => s!.dev.log.reduce((n, e) => n + (e.type === 'cbw' && e.opcode === 0x28 ? e.length : 0), 0);
+  const readBytes = (): number => readLengths(s!.dev).reduce((n, len) => n + len, 0);
   /** What the kernel's client sends for `dd bs=4M`: 32 READs of 128 KiB, all in flight, answered before the next. */
   async function ddBlock(c: TestClient, base: number): Promise<void> {
     const got = await Promise.all([...Array(32).keys()].map((i) => c.read(base + i * 131072, 131072)));
@@ -381,7 +381,7 @@ describe('pipelining with a large transfer size (4 MiB per command)', () => {
     s.dev.log.length = 0;
     const got = await Promise.all([...Array(32).keys()].map((i) => c.read(i * 131072, 131072)));
     got.forEach((r, i) => { expect(r.data.equals(mediaBytes(s!.media[0]!, i * 131072, 131072))).toBe(true); });
-    const reads = s.dev.log.flatMap((e) => (e.type === 'cbw' && e.opcode === 0x28 ? [e.length] : []));
+    const reads = readLengths(s.dev);
     expect(Math.max(...reads)).toBeLessThanOrEqual(1 << 20);
     expect(reads.length).toBeLessThanOrEqual(6); // 4 MiB in 1 MiB pieces, the first request perhaps alone
     c.disconnect();
