@@ -53,6 +53,10 @@ const cpu = (model, who, op) => {
     ...host,
     guestBusyPct: median(rs.map((r) => r.guestBusyPct)),
     serverCpuMsPerMiB: Number(median(rs.map((r) => (1000 * r.serverCpuSeconds) / (r.bytes / 1048576))).toFixed(2)),
+    ...(rs[0].serverSysSeconds === undefined ? {} : {
+      serverSysMsPerMiB: Number(median(rs.map((r) => (1000 * r.serverSysSeconds) / (r.bytes / 1048576))).toFixed(2)),
+      serverMainThreadMsPerMiB: Number(median(rs.map((r) => (1000 * r.serverMainThreadSeconds) / (r.bytes / 1048576))).toFixed(2)),
+    }),
     vcpus: rs[0].vcpus,
   };
 };
@@ -65,11 +69,13 @@ for (const model of models) {
   json.models[model] = { bytesPerCommand: tune?.bytes, mbps: figures };
   lines.push(`${model}: bytes per command ${tune?.bytes ?? '?'}; MB/s median (min-max, runs)`);
   for (const [who, op] of [['qemu-nbd-ram', 'read'], ['serve', 'read'], ['qemu-nbd-ram', 'write'], ['serve', 'write'],
-    ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['nbdcopy-ram', 'read'], ['usbms-image', 'read']]) {
+    ['usb-storage', 'read'], ['usb-storage', 'write'], ['nbdcopy', 'read'], ['nbdcopy-ram', 'read'], ['usbms-image', 'read'],
+    ['qemu-nbd-ram-alt', 'read'], ['serve-alt', 'read'], ['qemu-nbd-ram-alt', 'write'], ['serve-alt', 'write']]) {
+    if (who.endsWith('-alt') && mbps(model, who, op) === undefined) continue;
     const c = cpu(model, who, op);
     const hostText = c?.hostBusyPct === undefined ? '' : `; host busy ${c.hostBusyPct}% of ${c.hostCores} cores, QEMU ${c.qemuCores} cores`;
     const cpuText = c === undefined ? '' : c.guestBusyPct === undefined ? `   ${hostText.slice(2)}`
-      : `   vCPUs busy ${c.guestBusyPct}% of ${c.vcpus}, server ${c.serverCpuMsPerMiB} ms CPU/MiB${hostText}`;
+      : `   vCPUs busy ${c.guestBusyPct}% of ${c.vcpus}, server ${c.serverCpuMsPerMiB} ms CPU/MiB${c.serverSysMsPerMiB === undefined ? '' : ` (kernel ${c.serverSysMsPerMiB}, main thread ${c.serverMainThreadMsPerMiB})`}${hostText}`;
     lines.push(`  ${`${who} ${op}`.padEnd(22)} ${fmt(mbps(model, who, op)).padEnd(26)}${cpuText}`);
     if (mbps(model, who, op) !== undefined) figures[`${who} ${op}`] = { ...mbps(model, who, op), ...(c ?? {}) };
   }
@@ -86,6 +92,14 @@ for (const model of models) {
   for (const op of ['read', 'write']) {
     ratio(`serve / qemu-nbd RAM ${op}`, mbps(model, 'serve', op), mbps(model, 'qemu-nbd-ram', op), 0.8);
     if (model === 'ehci') ratio(`serve / usb-storage ${op}`, mbps(model, 'serve', op), mbps(model, 'usb-storage', op), 0.8);
+  }
+  const alt = rows.find((r) => r.model === model && r.who === 'alt-args');
+  if (alt !== undefined) {
+    json.models[model].altArgs = alt.op;
+    for (const op of ['read', 'write']) {
+      const a = mbps(model, 'serve-alt', op); const b = mbps(model, 'qemu-nbd-ram-alt', op);
+      if (a !== undefined && b !== undefined) goals.push(`${model}: (A/B) serve ${alt.op} / qemu-nbd RAM ${op}: ${(a.median / b.median).toFixed(2)}x`);
+    }
   }
   ratio('nbdcopy / usbms image --no-hash', mbps(model, 'nbdcopy', 'read'), mbps(model, 'usbms-image', 'read'), 0.8);
   const ram = mbps(model, 'nbdcopy-ram', 'read');

@@ -13,7 +13,8 @@
 # image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt, the same as JSON in OUTDIR/report.json.
 # Env: BENCH_SERVE_DIR (.lab-bench-serve; it must lie inside the repository, the only host folder the guest sees), BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3),
 # BENCH_SERVE_DD_MB (MiB per dd, 64), BENCH_SERVE_SMP (guest vCPUs, 2), BENCH_SERVE_PROF=1 (V8 profile of the server
-# into OUTDIR/prof-MODEL). Each dd line also carries the guest's busy share of all vCPUs and the server's CPU seconds.
+# into OUTDIR/prof-MODEL), BENCH_SERVE_ALT_ARGS (a second serve with these extra arguments, measured after the first
+# in the same guest against qemu-nbd again: an A/B of a serve option). Each dd line also carries the guest's busy share of all vCPUs and the server's CPU seconds.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -31,19 +32,26 @@ guest() {
   # 100 % busy is bound by CPU, not by waiting for the device or the socket.
   snap() {
     local _c u n s i w q sq st; read -r _c u n s i w q sq st _ < /proc/stat
-    local t=0; [ -r "/proc/$1/stat" ] && t=$(awk '{print $14 + $15}' "/proc/$1/stat")
-    echo "$((u + n + s + q + sq + st)) $((i + w)) $t"
+    local t=0 us=0 sy=0 mt=0
+    if [ -r "/proc/$1/stat" ]; then
+      read -r us sy < <(awk '{print $14, $15}' "/proc/$1/stat"); t=$((us + sy))
+      mt=$(awk '{print $14 + $15}' "/proc/$1/task/$1/stat" 2>/dev/null || echo 0)
+    fi
+    echo "$((u + n + s + q + sq + st)) $((i + w)) $t $us $sy $mt"
   }
   # marks the host can time: a file made through the shared folder gets the host's clock as its mtime
   local mark=""
-  mark_start() { mark="$out/marks-$model/$(printf %03d "$seq")-$1-$2"; seq=$((seq + 1)); : > "$mark.start"; }
-  mark_end() { : > "$mark.end"; }
+  # (each holds the guest's uptime, the clock of V8's profile samples: bench-serve-profile.mjs splits a profile by them)
+  mark_start() { mark="$out/marks-$model/$(printf %03d "$seq")-$1-$2"; seq=$((seq + 1)); cut -d' ' -f1 /proc/uptime > "$mark.start"; }
+  mark_end() { cut -d' ' -f1 /proc/uptime > "$mark.end"; }
   # measure WHO OP PID EXTRA -- dd args: one timed dd, its CPU figures beside the seconds
   measure() {
     local who="$1" op="$2" pid="$3" extra="$4"; shift 5
     local a b sec; mark_start "$who" "$op"; a=($(snap "$pid")); sec=$(ddsec "$@"); b=($(snap "$pid")); mark_end
-    local busy=$((b[0] - a[0])) idle=$((b[1] - a[1])) srv=$((b[2] - a[2]))
-    emit "$who" "$op" $((mb * 1048576)) "$sec" "$extra,\"guestBusyPct\":$(( (100 * busy) / (busy + idle + 1) )),\"serverCpuSeconds\":$(awk -v t="$srv" -v hz="$(getconf CLK_TCK)" 'BEGIN{print t/hz}'),\"vcpus\":$(nproc)"
+    local busy=$((b[0] - a[0])) idle=$((b[1] - a[1])) hz; hz=$(getconf CLK_TCK)
+    secs() { awk -v t="$1" -v hz="$hz" 'BEGIN{print t/hz}'; }
+    # the server's CPU: all threads, split into user and kernel time, and its main (JavaScript) thread alone
+    emit "$who" "$op" $((mb * 1048576)) "$sec" "$extra,\"guestBusyPct\":$(( (100 * busy) / (busy + idle + 1) )),\"serverCpuSeconds\":$(secs $((b[2] - a[2]))),\"serverUserSeconds\":$(secs $((b[3] - a[3]))),\"serverSysSeconds\":$(secs $((b[4] - a[4]))),\"serverMainThreadSeconds\":$(secs $((b[5] - a[5]))),\"vcpus\":$(nproc)"
   }
   now() { date +%s.%N; }
   busybox ip link set lo up
@@ -60,27 +68,49 @@ guest() {
   # DEBUG=usbms:serve: each run's requests and bytes go to the .err file (how the kernel's requests merged)
   # BENCH_SERVE_PROF=1: the server runs under V8's sampling profiler; the .cpuprofile lands in OUTDIR/prof-MODEL
   local prof=(); [ "${BENCH_SERVE_PROF:-0}" = 1 ] && prof=(--cpu-prof --cpu-prof-dir="$out/prof-$model")
-  DEBUG=usbms:serve node "${prof[@]}" dist/bin/usbms.js serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json \
-    > "$out/$model-serve.ndjson" 2> "$out/$model-serve.err" &
-  local spid=$!
-  for _ in $(seq 600); do grep -q listening "$out/$model-serve.ndjson" 2>/dev/null && break; sleep 0.1; done
-  sleep 1
+  # start_serve TAG ARGS...: usbms serve on the stick with these extra arguments; its pid in spid
+  local spid
+  start_serve() {
+    local tag="$1"; shift
+    DEBUG=usbms:serve node "${prof[@]}" dist/bin/usbms.js serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json "$@" \
+      > "$out/$model-$tag.ndjson" 2> "$out/$model-$tag.err" &
+    spid=$!
+    for _ in $(seq 600); do grep -q listening "$out/$model-$tag.ndjson" 2>/dev/null && break; sleep 0.1; done
+    sleep 1
+  }
+  # dd_rounds WHO RAMWHO: the untimed round, then the timed rounds through nbd1 (qemu-nbd) and nbd0 (serve) in turn
+  dd_rounds() {
+    local swho="$1" rwho="$2"
+    for dev in nbd1 nbd0; do
+      dd if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct status=none
+      dd if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct status=none
+    done
+    for r in $(seq "$rounds"); do
+      for dev in nbd1 nbd0; do
+        local who pid; who=$([ "$dev" = nbd0 ] && echo "$swho" || echo "$rwho"); pid=$([ "$dev" = nbd0 ] && echo "$spid" || echo "$qpid")
+        measure "$who" read "$pid" "\"maxSectorsKb\":$msk" -- if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct
+        measure "$who" write "$pid" "\"maxSectorsKb\":$msk" -- if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct
+      done
+      echo "[$model] $swho round $r done" >&2
+    done
+  }
+  start_serve serve
   nbd-client 127.0.0.1 10809 /dev/nbd0 -N stick > /dev/null || echo "[$model] nbd-client usbms failed" >&2
   nbd-client 127.0.0.1 10810 /dev/nbd1 -N ram > /dev/null || echo "[$model] nbd-client qemu-nbd failed" >&2
   local msk; msk=$(cat /sys/block/nbd0/queue/max_sectors_kb)
   echo "[$model] nbd max_sectors_kb $msk; $rounds rounds of $mb MiB per dd, after one untimed round (V8's warm-up)" >&2
-  for dev in nbd1 nbd0; do
-    dd if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct status=none
-    dd if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct status=none
-  done
-  for r in $(seq "$rounds"); do
-    for dev in nbd1 nbd0; do
-      local who pid; who=$([ "$dev" = nbd0 ] && echo serve || echo qemu-nbd-ram); pid=$([ "$dev" = nbd0 ] && echo "$spid" || echo "$qpid")
-      measure "$who" read "$pid" "\"maxSectorsKb\":$msk" -- if=/dev/$dev of=/dev/null bs=4M count="$count" iflag=direct
-      measure "$who" write "$pid" "\"maxSectorsKb\":$msk" -- if=/dev/zero of=/dev/$dev bs=4M count="$count" oflag=direct
-    done
-    echo "[$model] round $r done" >&2
-  done
+  dd_rounds serve qemu-nbd-ram
+  # BENCH_SERVE_ALT_ARGS: the same rounds again with a second serve, started with these extra arguments (an A/B
+  # in one guest: "serve-alt" against "qemu-nbd-ram-alt", measured in the same minutes)
+  if [ -n "${BENCH_SERVE_ALT_ARGS:-}" ]; then
+    nbd-client -d /dev/nbd0 > /dev/null 2>&1
+    kill -TERM "$spid"; wait "$spid"
+    # shellcheck disable=SC2086 # the extra arguments are words
+    start_serve serve-alt $BENCH_SERVE_ALT_ARGS
+    nbd-client 127.0.0.1 10809 /dev/nbd0 -N stick > /dev/null || echo "[$model] nbd-client usbms (alt) failed" >&2
+    emit alt-args "$BENCH_SERVE_ALT_ARGS" 0 0
+    dd_rounds serve-alt qemu-nbd-ram-alt
+  fi
   nbd-client -d /dev/nbd0 > /dev/null 2>&1; nbd-client -d /dev/nbd1 > /dev/null 2>&1
   # nbdcopy (userspace client: multi-conn, many requests) from usbms serve, requests of the transfer size, and
   # from qemu-nbd's RAM image (the ceiling of nbdcopy over loopback in this guest)
@@ -124,7 +154,7 @@ host() {
   bash "$HERE/setup.sh" > /dev/null
   npm run build --silent
   local pass=(-e "BENCH_SERVE_ROUNDS=${BENCH_SERVE_ROUNDS:-3}" -e "BENCH_SERVE_DD_MB=${BENCH_SERVE_DD_MB:-64}"
-    -e "BENCH_SERVE_PROF=${BENCH_SERVE_PROF:-0}")
+    -e "BENCH_SERVE_PROF=${BENCH_SERVE_PROF:-0}" -e "BENCH_SERVE_ALT_ARGS=${BENCH_SERVE_ALT_ARGS:-}")
   for model in ${1:-ehci xhci}; do
     head -c "${mb}M" /dev/urandom > "$out/$model.img"
     echo "== $model" >&2
