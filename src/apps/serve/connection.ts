@@ -77,6 +77,13 @@ export class NbdConnection implements ReplySink {
   private inFlight = 0;
   private inFlightBytes = 0;
   private wake: (() => void) | undefined;
+  /**
+   * Replies finished in one turn of the event loop leave in one writev: the socket stays corked until the next tick.
+   * A command that completes eight 128 KiB requests then costs one system call (and one wake-up of the client)
+   * instead of eight, which the lab's profile showed as the largest share of the server's time per MiB.
+   */
+  private batching = false;
+  private readonly endBatch = (): void => { this.batching = false; this.stream.uncork(); };
   private arena: { shared: SharedBuffer; used: number } | undefined;
   private shuttingDown = false;
   /** Resolves when the connection is over (socket closed, every request answered or dropped). */
@@ -415,6 +422,11 @@ export class NbdConnection implements ReplySink {
 
   /** ReplySink: send the reply of a finished request (simple or structured, as agreed), then free it. */
   complete(req: NbdRequest): void {
+    if (!this.batching && !this.stream.destroyed) {
+      this.batching = true;
+      this.stream.cork();
+      process.nextTick(this.endBatch);
+    }
     this.inFlight--;
     if (req.type === CMD.WRITE) this.inFlightBytes -= req.length;
     const f = req.failure;
