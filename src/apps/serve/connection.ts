@@ -378,7 +378,8 @@ export class NbdConnection implements ReplySink {
     this.inFlightBytes += req.length;
     exp.arriving(req);
     try {
-      await this.reader.copyStreaming(data, 0, req.length);
+      const arriving = this.reader.copyStreaming(data, 0, req.length);
+      if (arriving !== undefined) await arriving;
     } catch (e) {
       // The client left in the middle of the payload: the request is dropped, nothing of it is written.
       this.inFlightBytes -= req.length;

@@ -1,0 +1,37 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { StreamEndedError, StreamReader } from '../../../src/apps/serve/reader.js';
+
+const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
+
+describe('StreamReader: a WRITE payload filled as its chunks arrive', () => {
+  it('takes the payload whatever the chunking (some bytes here before, the next request in the same chunk as its tail)', async () => {
+    for (const cut of [1, 5, 28, 100, 4095, 4096, 4100]) {
+      const s = new PassThrough();
+      const r = new StreamReader(s);
+      const payload = bytes(4096, cut);
+      const next = bytes(28, 99);
+      const wire = Buffer.concat([payload, next]);
+      s.write(wire.subarray(0, Math.min(cut, 50))); // a little is here before the payload is asked for
+      await new Promise((res) => setImmediate(res));
+      const into = Buffer.alloc(4096 + 8, 0xaa);
+      const filling = r.copyStreaming(into, 8, 4096);
+      for (let at = Math.min(cut, 50); at < wire.length; at += cut) s.write(wire.subarray(at, at + cut));
+      if (filling !== undefined) await filling;
+      expect(into.subarray(0, 8).every((b) => b === 0xaa)).toBe(true); // nothing written before `at`
+      expect(into.subarray(8).equals(payload)).toBe(true);
+      const wait = r.need(28);
+      if (wait !== undefined) await wait;
+      expect(r.take(28).equals(next)).toBe(true); // the bytes after the payload are the next request's, in order
+    }
+  });
+
+  it('fails the payload with StreamEndedError when the client leaves in the middle of it', async () => {
+    const s = new PassThrough();
+    const r = new StreamReader(s);
+    const filling = r.copyStreaming(Buffer.alloc(100), 0, 100);
+    s.write(Buffer.alloc(40, 1));
+    s.end();
+    await expect(filling).rejects.toBeInstanceOf(StreamEndedError);
+  });
+});
