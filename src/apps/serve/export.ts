@@ -20,6 +20,7 @@
  *   rather than sending the device a command per 128 KiB request as each payload lands.
  * - **Readahead.** A sequential reader's next blocks are read into a window while its replies go out; the READs
  *   the window covers are answered from it (readahead.ts says when, and why a write retires every window).
+ * - **Write-behind** (off unless asked): write-behind.ts.
  * - **Zero copy.** A READ run lands in one pooled buffer; each request's reply is a view of it, written to the
  *   socket behind its header.
  */
@@ -31,6 +32,7 @@ import { BufferPool, SharedBuffer } from './pool.js';
 import { CMD, CMD_FLAG, TFLAG } from './protocol.js';
 import { WriteJobs } from './jobs.js';
 import { Readahead, WINDOW_BYTES } from './readahead.js';
+import { WriteBehind } from './write-behind.js';
 import type { NbdRequest } from './request.js';
 import type { Run, Span } from './run.js';
 
@@ -89,12 +91,15 @@ export class NbdExport implements ExportInfo {
   private current: Run | undefined;
   private pumpQueued = false;
   private readonly readahead: Readahead;
+  private readonly behind: WriteBehind;
   private readonly jobs: WriteJobs;
 
   private constructor(readonly name: string, readonly lun: number, readonly description: string,
     readonly size: bigint, readonly blockSize: number, readonly readOnly: boolean, readonly transferBytes: number,
     private readonly provisioning: Provisioning, readonly fuaNative: boolean, private readonly link: DeviceLink,
-    private readonly pool: BufferPool, private readonly emit: (e: ExportErrorEvent) => void, readaheadBytes: number) {
+    private readonly pool: BufferPool, private readonly emit: (e: ExportErrorEvent) => void, readaheadBytes: number,
+    writeBehindBytes: number) {
+    this.behind = new WriteBehind(writeBehindBytes);
     const window = readaheadBytes - (readaheadBytes % blockSize);
     this.readahead = new Readahead(window, Number(size), (w) => { this.releaseIfDone(w); });
     this.jobs = new WriteJobs(link, lun, blockSize, transferBytes, provisioning, fuaNative, pool);
@@ -102,16 +107,18 @@ export class NbdExport implements ExportInfo {
 
   /**
    * The export of `lun` on `link` (read-only unless `write` and the medium is writable), reading up to
-   * `readaheadBytes` ahead of a sequential reader (0: no readahead).
+   * `readaheadBytes` ahead of a sequential reader (0: no readahead) and answering up to `writeBehindBytes` of
+   * WRITEs before the stick has them (0, the default: none).
    */
   static async open(link: DeviceLink, lun: number, name: string, description: string, write: boolean,
-    pool: BufferPool, emit: (e: ExportErrorEvent) => void, readaheadBytes = WINDOW_BYTES): Promise<NbdExport> {
+    pool: BufferPool, emit: (e: ExportErrorEvent) => void, readaheadBytes = WINDOW_BYTES,
+    writeBehindBytes = 0): Promise<NbdExport> {
     const disk = link.disk(lun);
     const readOnly = !write || disk.writeProtected;
     const provisioning = readOnly ? NO_PROVISIONING : await link.run(lun, (d) => d.provisioning());
     return new NbdExport(name, lun, description, disk.capacityBytes, disk.blockSize, readOnly,
       Math.max(disk.blockSize, disk.maxTransferBytes - (disk.maxTransferBytes % disk.blockSize)), provisioning,
-      disk.fua, link, pool, emit, readaheadBytes);
+      disk.fua, link, pool, emit, readaheadBytes, writeBehindBytes);
   }
 
   /** TRIM is offered only where the device can deallocate (VPD 0xB2: UNMAP or WRITE SAME with UNMAP). */
@@ -277,7 +284,7 @@ export class NbdExport implements ExportInfo {
     const buf = this.pool.acquire(next.bytes);
     const w: Run = { kind: 'read', start: next.start, end: next.start + next.bytes, reqs: [],
       mem: buf.subarray(0, next.bytes), holder: new SharedBuffer(this.pool, buf), fua: false, next: next.start,
-      piecesInFlight: 0, released: false, ahead: { done: [], needed: next.start } };
+      piecesInFlight: 0, released: false, behind: undefined, ahead: { done: [], needed: next.start } };
     log('readahead window of %d bytes at %d', next.bytes, next.start);
     this.readahead.add(w);
     return w;
@@ -336,8 +343,18 @@ export class NbdExport implements ExportInfo {
       fua ||= (q.flags & CMD_FLAG.FUA) !== 0;
     }
     const mem = Buffer.from(data.buffer, data.byteOffset, end - head.offset);
-    // The arena stays referenced by each request until its reply; the run needs no reference of its own.
-    return this.startRun('write', head.offset, end, reqs, mem, undefined, fua);
+    if (fua || !this.behind.admit(end - head.offset)) {
+      // The arena stays referenced by each request until its reply; the run needs no reference of its own.
+      return this.startRun('write', head.offset, end, reqs, mem, undefined, fua);
+    }
+    // Write-behind: the run holds the arena and locks its blocks until the stick has them; the requests are
+    // answered now (their replies release their own references).
+    head.holder!.ref();
+    const run = this.startRun('write', head.offset, end, reqs, mem, head.holder, false);
+    run.behind = { start: head.offset, end };
+    this.locks.push(run.behind);
+    for (const r of reqs) this.finish(r);
+    return run;
   }
 
   private startRun(kind: Run['kind'], start: number, end: number, reqs: NbdRequest[], mem: Buffer,
@@ -349,7 +366,7 @@ export class NbdExport implements ExportInfo {
     }
     log('%s run of %d request(s), %d bytes at %d', kind, reqs.length, end - start, start);
     return { kind, start, end, reqs, mem, holder: holder ?? NO_HOLDER, fua, next: start, piecesInFlight: 0,
-      released: false, ahead: undefined };
+      released: false, behind: undefined, ahead: undefined };
   }
 
   private dispatchPiece(run: Run): void {
@@ -380,9 +397,29 @@ export class NbdExport implements ExportInfo {
       run.ahead.done.push({ at, end, error });
       if (error !== undefined) this.readahead.noteFailure();
     }
-    this.account(run, at, end, error, run.reqs);
+    if (run.behind !== undefined) this.behindPieceDone(run, at, end, error);
+    else this.account(run, at, end, error, run.reqs);
     this.releaseIfDone(run);
   }
+
+  /** A command of a write-behind run came back: its requests were answered already. */
+  private behindPieceDone(run: Run, at: number, end: number, error: unknown): void {
+    const lock = run.behind!;
+    if (error !== undefined) {
+      run.failed ??= error;
+      const f = failureOf(error, true);
+      this.emit({ type: 'error', export: this.name, op: 'write (answered, written behind)', offset: at,
+        length: end - at, errno: f.errno, message: f.message, sense: f.sense });
+    }
+    if (run.next < run.end || run.piecesInFlight > 0) return;
+    for (const r of run.reqs) r.pendingBytes = 0;
+    this.locks.splice(this.locks.indexOf(lock), 1);
+    this.behind.done(lock.end - lock.start, run.failed);
+    this.schedule();
+  }
+
+  /** Resolves when every WRITE answered ahead of the stick is on it (the server drains before it closes). */
+  drain(): Promise<void> { return this.behind.drain(); }
 
   /** The command for [at, end) of `run` came back: the requests of `reqs` it completes are answered. */
   private account(run: Run, at: number, end: number, error: unknown, reqs: readonly NbdRequest[]): void {
@@ -396,6 +433,18 @@ export class NbdExport implements ExportInfo {
       if (run.kind === 'read') this.readDone(run, r);
       else void this.writeDone(r);
     }
+  }
+
+  /**
+   * FLUSH: every WRITE answered before it is on the stick first (write-behind), and one that failed there fails the
+   * FLUSH; then SYNCHRONIZE CACHE.
+   */
+  private async flush(): Promise<void> {
+    await this.behind.drain();
+    const lost = this.behind.takeFailure();
+    if (lost instanceof Error) throw lost; // the disk's own error: its errno and sense go into the FLUSH's reply
+    if (lost !== undefined) throw new UsbmsInternalError(`a WRITE answered ahead of the stick failed: ${JSON.stringify(lost)}`);
+    await this.link.run(this.lun, (d) => d.synchronizeCache());
   }
 
   /** The run's buffer goes back once every command is back, every request answered, and it is no window. */
@@ -487,7 +536,7 @@ export class NbdExport implements ExportInfo {
     const { req } = job;
     try {
       switch (req.type) {
-        case CMD.FLUSH: await this.link.run(this.lun, (d) => d.synchronizeCache()); break;
+        case CMD.FLUSH: await this.flush(); break;
         case CMD.TRIM: await this.jobs.trim(req); break;
         case CMD.WRITE: await this.jobs.rmw(req, req.data); break;
         case CMD.WRITE_ZEROES: await this.jobs.zero(req); break;

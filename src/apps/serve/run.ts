@@ -27,6 +27,10 @@ export interface Run {
   piecesInFlight: number;
   /** The buffer went back to the pool (once, when nothing uses it any more). */
   released: boolean;
+  /** A WRITE run answered before the stick has it (write-behind): its locked blocks until it has. */
+  behind: Span | undefined;
+  /** A write-behind run's first failed command (the next FLUSH reports it). */
+  failed?: unknown;
   /** Read ahead of any request: its commands that came back, and how far the READs attached to it reach. */
   readonly ahead: { readonly done: DonePiece[]; needed: number } | undefined;
 }

@@ -13,6 +13,7 @@ import { ServeError } from './errors.js';
 import { NbdExport, type ExportErrorEvent, type ExportInfo } from './export.js';
 import { BufferPool } from './pool.js';
 import { loadTls, type TlsOptions } from './tls.js';
+import { WRITE_BEHIND_LIMIT } from './write-behind.js';
 
 /** Where to listen: a Unix socket path, or a TCP host and port. */
 export type ListenAddress = { readonly socket: string } | { readonly host: string; readonly port: number };
@@ -34,6 +35,12 @@ export interface NbdServeOptions {
    * replies before it go out, so the device and the socket work at once (see docs/serve.md).
    */
   readonly readaheadBytes?: number | undefined;
+  /**
+   * Answer aligned WRITEs without FUA once they are queued, up to 32 MiB ahead of the stick per export, instead of
+   * once the stick has them (default false). FLUSH still waits for all of them and reports one that failed; a stick
+   * that never comes back loses what was answered and not yet written (see docs/serve.md, write-behind).
+   */
+  readonly writeBack?: boolean | undefined;
   /** How to find the device again after a re-plug; without it a vanished device fails requests with EIO. */
   readonly reattach?: ReattachOptions | undefined;
   /** Every event, as it happens (the CLI prints them, as NDJSON with --json). */
@@ -190,7 +197,8 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
       const name = opts.name === undefined ? `${portPath}-lun${lun}` : luns.length === 1 ? opts.name : `${opts.name}-lun${lun}`;
       const info = link.disk(lun).info;
       const description = [info.vendor, info.product, serial].filter((x) => x !== '').join(' ');
-      exports.push(await NbdExport.open(link, lun, name, description, write, pool, emit, opts.readaheadBytes));
+      exports.push(await NbdExport.open(link, lun, name, description, write, pool, emit, opts.readaheadBytes,
+        opts.writeBack === true ? WRITE_BEHIND_LIMIT : 0));
     }
     if ('socket' in address) await prepareSocketPath(address.socket, opts.listen === undefined);
   } catch (e) {
@@ -235,6 +243,7 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
         await all;
         clearTimeout(late);
         await stopped;
+        await Promise.all(exports.map((e) => e.drain())); // WRITEs answered ahead of the stick reach it first
         await link.close();
         if ('socket' in bound && existsSync(bound.socket)) unlinkSync(bound.socket);
         emit({ type: 'closed' });

@@ -303,6 +303,68 @@ describe('readahead for a sequential reader', () => {
   });
 });
 
+describe('write-behind (--write-back)', () => {
+  const slow = { latencyMs: 40 }; // each transfer of the software disk completes 40 ms late: a WRITE takes >= 120 ms
+
+  it('a WRITE is answered before the stick has it; a READ of its blocks and a FLUSH wait for it', async () => {
+    s = await serve([{ blocks: 8192 }], { write: true, writeBack: true }, slow);
+    const c = await TestClient.go(s.port, 'd');
+    const data = pattern(131072, 9);
+    const w = await c.write(65536, data);
+    expect(w.error).toBe(0);
+    expect(mediaBytes(s.media[0]!, 65536, 131072).equals(data)).toBe(false); // answered, not yet on the stick
+    const [r, f] = await Promise.all([c.read(65536 + 4096, 8192), c.request(CMD.FLUSH, 0, 0)]);
+    expect(r.data.equals(data.subarray(4096, 12288))).toBe(true);
+    expect(f.error).toBe(0);
+    expect(mediaBytes(s.media[0]!, 65536, 131072).equals(data)).toBe(true); // FLUSH answered: on the stick
+    c.disconnect();
+  });
+
+  it('a FUA WRITE is still answered only once the stick has it', async () => {
+    s = await serve([{ blocks: 8192 }], { write: true, writeBack: true }, slow);
+    const c = await TestClient.go(s.port, 'd');
+    const data = pattern(65536, 4);
+    expect((await c.write(0, data, 1)).error).toBe(0); // NBD_CMD_FLAG_FUA
+    expect(mediaBytes(s.media[0]!, 0, 65536).equals(data)).toBe(true);
+    c.disconnect();
+  });
+
+  /** The medium turns read-only under the export (a stick's write-protect switch): WRITEs fail DATA PROTECT. */
+  const protect = (on: boolean): void => { Object.defineProperty(s!.media[0]!, 'readOnly', { value: on, configurable: true }); };
+
+  it('a WRITE that fails after its answer is logged when it fails and fails the next FLUSH, not the one after', async () => {
+    s = await serve([{ blocks: 8192 }], { write: true, writeBack: true });
+    const c = await TestClient.go(s.port, 'd');
+    protect(true);
+    expect((await c.write(256 * 512, pattern(65536, 1))).error).toBe(0); // answered ahead of the stick
+    expect((await c.request(CMD.FLUSH, 0, 0)).error).toBe(ERRNO.EPERM); // the stick's DATA PROTECT, reported here
+    expect(s.events.some((e) => e.type === 'error' && e.op === 'write (answered, written behind)' && e.errno === ERRNO.EPERM))
+      .toBe(true);
+    protect(false);
+    expect((await c.request(CMD.FLUSH, 0, 0)).error).toBe(0);
+    c.disconnect();
+  });
+
+  it('without it the same WRITE gets the error in its own reply', async () => {
+    s = await serve([{ blocks: 8192 }], { write: true });
+    const c = await TestClient.go(s.port, 'd');
+    protect(true);
+    expect((await c.write(256 * 512, pattern(65536, 1))).error).toBe(ERRNO.EPERM);
+    c.disconnect();
+  });
+
+  it('the server writes what it answered before it closes the device', async () => {
+    s = await serve([{ blocks: 8192 }], { write: true, writeBack: true }, slow);
+    const c = await TestClient.go(s.port, 'd');
+    const data = pattern(262144, 6);
+    const ws = await Promise.all([0, 1].map((i) => c.write(i * 131072, data.subarray(i * 131072, (i + 1) * 131072))));
+    expect(ws.map((w) => w.error)).toEqual([0, 0]);
+    c.disconnect();
+    await s.server.close();
+    expect(mediaBytes(s.media[0]!, 0, 262144).equals(data)).toBe(true);
+  });
+});
+
 describe('a client that misbehaves', () => {
   it('gets the protocol\'s error for each bad request, and the connection and the medium carry on unchanged', async () => {
     s = await serve([{ blocks: 8192 }]);

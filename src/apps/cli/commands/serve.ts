@@ -27,6 +27,7 @@ interface ServeArgs extends Omit<GlobalArgs, 'lun'> {
   'tls-psk'?: string | undefined;
   'reattach-timeout': number;
   readahead: number;
+  'write-back': boolean;
 }
 
 function parseLuns(text: string): number[] | 'all' {
@@ -127,7 +128,7 @@ async function serveCmd(a: ServeArgs): Promise<number> {
   let server;
   try {
     server = await serveNbd(session, { luns, write: a.write, listen, name: a.name, tls, reattach, onEvent: print,
-      readaheadBytes: Math.round(ahead * 1024 * 1024) });
+      readaheadBytes: Math.round(ahead * 1024 * 1024), writeBack: a['write-back'] });
   } catch (e) {
     await session.close().catch(() => undefined);
     throw e;
@@ -154,6 +155,7 @@ export function registerServeCommand<T>(y: Argv<T>): Argv<T> {
       .option('tls-ca', { type: 'string', describe: 'TLS: require client certificates signed by this CA (PEM)' })
       .option('tls-psk', { type: 'string', describe: 'TLS with pre-shared keys: a psktool file of identity:hexkey lines' })
       .option('reattach-timeout', { type: 'number', default: 60, describe: 'seconds requests wait for the device after an unplug (0: fail at once)' })
-      .option('readahead', { type: 'number', default: 8, describe: 'MiB read ahead of a sequential reader, per export (0: none)' }),
+      .option('readahead', { type: 'number', default: 8, describe: 'MiB read ahead of a sequential reader, per export (0: none)' })
+      .option('write-back', { type: 'boolean', default: false, describe: 'answer WRITEs before the stick has them (up to 32 MiB; FLUSH waits): faster, but an unplug loses them' }),
     (a) => run(() => serveCmd(a as unknown as ServeArgs)));
 }
