@@ -13,7 +13,8 @@
 # image --no-hash) from bench-serve-report.mjs into OUTDIR/report.txt, the same as JSON in OUTDIR/report.json.
 # Env: BENCH_SERVE_DIR (.lab-bench-serve; it must lie inside the repository, the only host folder the guest sees), BENCH_SERVE_MB (stick size, 256), BENCH_SERVE_ROUNDS (3),
 # BENCH_SERVE_DD_MB (MiB per dd, 64), BENCH_SERVE_SMP (guest vCPUs, 2), BENCH_SERVE_PROF=1 (V8 profile of the server
-# into OUTDIR/prof-MODEL), BENCH_SERVE_ALT_ARGS (a second serve with these extra arguments, measured after the first
+# into OUTDIR/prof-MODEL), BENCH_SERVE_DEBUG=1 (the server's
+# DEBUG=usbms:serve log in OUTDIR/MODEL-serve.err), BENCH_SERVE_ALT_ARGS (a second serve with these extra arguments, measured after the first
 # in the same guest against qemu-nbd again: an A/B of a serve option). Each dd line also carries the guest's busy share of all vCPUs and the server's CPU seconds.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -65,14 +66,15 @@ guest() {
   local size; size=$("${U[@]}" capacity --device "$SEL" --json | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{console.log(JSON.parse(s).bytes)})')
   head -c "$size" /dev/zero > /dev/shm/ram.img
   qemu-nbd -f raw -t -b 127.0.0.1 -p 10810 -x ram /dev/shm/ram.img & local qpid=$!
-  # DEBUG=usbms:serve: each run's requests and bytes go to the .err file (how the kernel's requests merged)
+  # BENCH_SERVE_DEBUG=1: DEBUG=usbms:serve, each run's requests and bytes into the .err file (how the kernel's
+  # requests merged; off by default: the logging costs the server time a user's would not spend)
   # BENCH_SERVE_PROF=1: the server runs under V8's sampling profiler; the .cpuprofile lands in OUTDIR/prof-MODEL
   local prof=(); [ "${BENCH_SERVE_PROF:-0}" = 1 ] && prof=(--cpu-prof --cpu-prof-dir="$out/prof-$model")
   # start_serve TAG ARGS...: usbms serve on the stick with these extra arguments; its pid in spid
   local spid
   start_serve() {
     local tag="$1"; shift
-    DEBUG=usbms:serve node "${prof[@]}" dist/bin/usbms.js serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json "$@" \
+    DEBUG="${BENCH_SERVE_DEBUG:+usbms:serve}" node "${prof[@]}" dist/bin/usbms.js serve --device "$SEL" --write --max-transfer "$T" --listen 10809 --name stick --json "$@" \
       > "$out/$model-$tag.ndjson" 2> "$out/$model-$tag.err" &
     spid=$!
     for _ in $(seq 600); do grep -q listening "$out/$model-$tag.ndjson" 2>/dev/null && break; sleep 0.1; done
@@ -154,7 +156,8 @@ host() {
   bash "$HERE/setup.sh" > /dev/null
   npm run build --silent
   local pass=(-e "BENCH_SERVE_ROUNDS=${BENCH_SERVE_ROUNDS:-3}" -e "BENCH_SERVE_DD_MB=${BENCH_SERVE_DD_MB:-64}"
-    -e "BENCH_SERVE_PROF=${BENCH_SERVE_PROF:-0}" -e "BENCH_SERVE_ALT_ARGS=${BENCH_SERVE_ALT_ARGS:-}")
+    -e "BENCH_SERVE_PROF=${BENCH_SERVE_PROF:-0}" -e "BENCH_SERVE_ALT_ARGS=${BENCH_SERVE_ALT_ARGS:-}"
+    -e "BENCH_SERVE_DEBUG=${BENCH_SERVE_DEBUG:-}")
   for model in ${1:-ehci xhci}; do
     head -c "${mb}M" /dev/urandom > "$out/$model.img"
     echo "== $model" >&2

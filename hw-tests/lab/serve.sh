@@ -67,11 +67,12 @@ wait_for() { # wait_for SECONDS CMD...: poll until CMD succeeds
   return 1
 }
 SERVE_PID=""
-start_server() { # start_server OUTDIR
-  node dist/bin/usbms.js serve -d 46f4:0001 --write --listen 10809 --name stick --json --reattach-timeout 60 \
-    > "$1/serve.ndjson" 2> "$1/serve.err" &
+start_server() { # start_server OUTDIR [TAG [ARGS...]]: events in OUTDIR/TAG.ndjson (serve)
+  local out="$1" tag="${2:-serve}"; shift; shift
+  node dist/bin/usbms.js serve -d 46f4:0001 --write --listen 10809 --name stick --json --reattach-timeout 60 "$@" \
+    > "$out/$tag.ndjson" 2> "$out/$tag.err" &
   SERVE_PID=$!
-  wait_for 60 grep -q '"type":"listening"' "$1/serve.ndjson"
+  wait_for 60 grep -q '"type":"listening"' "$out/$tag.ndjson"
 }
 attach() { # attach: the kernel's nbd client on /dev/nbd0, partitions scanned
   nbd-client 127.0.0.1 10809 /dev/nbd0 -N stick > /dev/null && wait_for 20 test -b /dev/nbd0p2
@@ -146,6 +147,45 @@ guest() {
   kill -TERM "$SERVE_PID"; wait "$SERVE_PID"; rc=$?
   if [ "$rc" = 0 ]; then ok "usbms serve stops on SIGTERM with exit 0"; else notok "usbms serve stops cleanly" "exit $rc: $(tail -2 "$out/serve.err")"; fi
   grep -c '"type":"error"' "$out/serve.ndjson" | sed 's/^/# request errors logged: /' >> "$CHECKS_FILE"
+  write_back "$out"
+}
+
+# --write-back: WRITEs answered before the stick has them. A copy written that way (O_DIRECT, so each WRITE goes
+# to serve at once) across a pull and re-plug of the stick, then sync (a FLUSH waits for every answered WRITE):
+# nothing lost, fsck clean, the server writes what it answered before it exits, and the host finds the file.
+write_back() {
+  local out="$1"
+  if ! start_server "$out" serve-wb --write-back || ! attach || ! mount_both; then
+    notok "serve --write-back: listens, attaches, mounts" "$(tail -3 "$out/serve-wb.err" | tr '\n' ' ')"; return 0
+  fi
+  # 36 MiB: more than the 32 MiB answered ahead, so the copy is still running when the stick is pulled with
+  # answered WRITEs not yet on it (room: the earlier copy goes)
+  rm -f /mnt/ext4/big.copy
+  head -c $((36 * 1048576)) /dev/urandom > /tmp/wb.bin
+  local want; want=$(sha256sum /tmp/wb.bin | cut -d' ' -f1)
+  dd if=/tmp/wb.bin of=/mnt/ext4/wb.bin bs=128k oflag=direct status=none &
+  local cp_pid=$!
+  sleep 0.3
+  local running=0; kill -0 "$cp_pid" 2>/dev/null && running=1
+  echo "serve --write-back: pulling the stick"; $USB_VM_QMP 'device_del servedev'
+  sleep 3
+  echo "serve --write-back: plugging it back"; $USB_VM_QMP 'device_add usb-storage,bus=usbhc.0,port=1,drive=serve0,serial=SERVE1,id=servedev'
+  wait "$cp_pid"; local rc=$?
+  sync; local synced=$?
+  echo 3 > /proc/sys/vm/drop_caches
+  local got; got=$(dd if=/mnt/ext4/wb.bin bs=128k iflag=direct status=none | sha256sum | cut -d' ' -f1)
+  local back; back=$(grep -c '"phase":"back"' "$out/serve-wb.ndjson")
+  if [ "$running" = 1 ] && [ "$rc" = 0 ] && [ "$synced" = 0 ] && [ "$got" = "$want" ] && [ "$back" -ge 1 ]; then
+    ok "serve --write-back: a 36 MiB O_DIRECT write across a pull and re-plug, then sync: byte-exact read back from the stick"
+  else notok "serve --write-back: a write across a re-plug" "running $running, dd exit $rc, sync $synced, sha256 $got vs $want, back $back"; fi
+  echo "$want  wb.bin" > "$out/written-wb.sha256"
+  umount_both
+  fsck_both "after the write-back copy"
+  nbd-client -d /dev/nbd0 > /dev/null 2>&1
+  kill -TERM "$SERVE_PID"; wait "$SERVE_PID"; rc=$?
+  local errors; errors=$(grep -c '"type":"error"' "$out/serve-wb.ndjson")
+  if [ "$rc" = 0 ] && [ "$errors" = 0 ]; then ok "serve --write-back stops on SIGTERM with exit 0, no request failed"
+  else notok "serve --write-back stops cleanly" "exit $rc, $errors error events: $(grep -m2 '"type":"error"' "$out/serve-wb.ndjson")"; fi
 }
 
 # ---- host: the image after the VM ------------------------------------------------------------------------------
@@ -161,6 +201,10 @@ check() {
   if [ -n "$want" ] && [ "$fat" = "$want" ] && [ "$ext" = "$want" ]; then
     ok "host: the files the guest wrote through NBD are in the image (mtools on FAT, debugfs on ext4)"
   else notok "host: the guest's files are in the image" "want $want, FAT $fat, ext4 $ext"; fi
+  local wb wbwant; wbwant=$(cut -d' ' -f1 < "$out/written-wb.sha256" 2>/dev/null)
+  wb=$(debugfs -R 'cat /wb.bin' "$out/ext4.after" 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ -n "$wbwant" ] && [ "$wb" = "$wbwant" ]; then ok "host: the file written with --write-back across the re-plug is in the image"
+  else notok "host: the --write-back file is in the image" "want $wbwant, ext4 $wb"; fi
   local r1 r2
   fsck.vfat -n "$out/fat.after" > /dev/null 2>&1; r1=$?
   e2fsck -fn "$out/ext4.after" > /dev/null 2>&1; r2=$?
