@@ -20,7 +20,7 @@ export type Feed = (n: number, buf: Buffer) => boolean;
 export interface OwnBufferSocket {
   readonly socket: Socket;
   /** Who takes the bytes read (set before the event loop turns, as the socket starts reading at once). */
-  feedTo(feed: Feed): void;
+  readonly feedTo: (feed: Feed) => void;
 }
 
 /** `raw` (accepted by a server created with pauseOnConnect) as a socket reading into its own buffer, or undefined. */
@@ -33,8 +33,8 @@ export function withOwnReadBuffer(raw: Socket): OwnBufferSocket | undefined {
   holder._handle = null; // the accepted socket lets go of it: destroying it below closes nothing
   // `handle` is an option @types/node does not list (Node's own server passes it the same way)
   const options = { handle, readable: true, writable: true,
-    onread: { buffer, callback: (n: number, buf: Uint8Array) => feed(n, buf as Buffer) } };
+    onread: { buffer, callback: (n: number, buf: Buffer) => feed(n, buf) } };
   const socket = new net.Socket(options as net.SocketConstructorOpts);
   raw.destroy();
-  return { socket, feedTo(f) { feed = f; } };
+  return { socket, feedTo: (f) => { feed = f; } };
 }
