@@ -34,7 +34,7 @@ export function withOwnReadBuffer(raw: Socket): OwnBufferSocket | undefined {
   // `handle` is an option @types/node does not list (Node's own server passes it the same way)
   const options = { handle, readable: true, writable: true,
     onread: { buffer, callback: (n: number, buf: Buffer) => feed(n, buf) } };
-  const socket = new net.Socket(options as net.SocketConstructorOpts);
+  const socket = new net.Socket(options);
   raw.destroy();
   return { socket, feedTo: (f) => { feed = f; } };
 }
