@@ -21,6 +21,7 @@ import {
   MAX_STRING, NBD_ERRNO, OPT, REP, REPLY_FLAG_DONE, REQUEST_LENGTH, REQUEST_MAGIC, TFLAG, errnoName,
 } from './protocol.js';
 import { ServeError } from './errors.js';
+import type { Feed } from './own-buffer.js';
 import { StreamEndedError, StreamReader } from './reader.js';
 import { NbdRequest, type ReplySink } from './request.js';
 import type { TlsCredentials } from './tls.js';
@@ -89,9 +90,15 @@ export class NbdConnection implements ReplySink {
   /** Resolves when the connection is over (socket closed, every request answered or dropped). */
   readonly done: Promise<void>;
 
-  constructor(readonly id: number, private readonly socket: Socket, private readonly ctx: ConnectionContext) {
+  /** `feedTo` given: the socket reads into a buffer of its own and its reads are handed to what it is given. */
+  constructor(readonly id: number, private readonly socket: Socket, private readonly ctx: ConnectionContext,
+    feedTo?: (feed: Feed) => void) {
     this.stream = socket;
-    this.reader = new StreamReader(socket);
+    if (feedTo === undefined) this.reader = new StreamReader(socket);
+    else {
+      this.reader = new StreamReader(socket, () => { socket.resume(); });
+      feedTo(this.reader.feed);
+    }
     socket.setNoDelay(true);
     // Errors surface through the reader on the stream in use (plain or TLS); the plain socket under TLS must not
     // throw one nobody listens to.

@@ -39,13 +39,22 @@ export class StreamReader {
     }
     this.chunks.push(b);
     this.buffered += b.length;
-    if (this.buffered >= HIGH_WATER && this.buffered >= this.wanted) this.stream?.pause();
+    if (this.fixed === undefined && this.buffered >= HIGH_WATER && this.buffered >= this.wanted) this.stream?.pause();
     if (this.buffered >= this.wanted) this.signal();
   };
+  /**
+   * Fixed-buffer mode (own-buffer.ts): the socket reads into one buffer of ours and calls feed(). Bytes not taken
+   * by a payload at once stay here as views of that buffer, so the socket is stopped (feed returns false) until
+   * they are consumed, or copied out before reading resumes (own()).
+   */
+  private fixed: { resume: () => void; stopped: boolean } | undefined;
   private readonly onEnd = (): void => { this.end(new StreamEndedError('the client closed the connection')); };
   private readonly onError = (e: Error): void => { this.end(new StreamEndedError(`connection error: ${e.message}`)); };
 
-  constructor(stream: Duplex) { this.attach(stream); }
+  /** `resume` given: `stream` reads into a buffer of ours and calls feed() (own-buffer.ts). */
+  constructor(stream: Duplex, resume?: () => void) {
+    if (resume === undefined) this.attach(stream); else this.attachFixed(stream, resume);
+  }
 
   /** Bytes here and not consumed. */
   get available(): number { return this.buffered; }
@@ -59,10 +68,37 @@ export class StreamReader {
     stream.on('error', this.onError);
   }
 
+  /**
+   * Read a socket that reads into a buffer of ours (own-buffer.ts): its reads come through feed(), its end and
+   * errors as events. `resume` starts its reading again after feed returned false.
+   */
+  attachFixed(stream: Duplex, resume: () => void): void {
+    this.stream = stream;
+    this.fixed = { resume, stopped: false };
+    stream.on('end', this.onEnd);
+    stream.on('close', this.onEnd);
+    stream.on('error', this.onError);
+  }
+
+  /**
+   * `view` was just read into the socket's buffer (valid until the next read): a payload being filled takes its
+   * share, the rest stays as views and the socket stops (false) until they are consumed.
+   */
+  readonly feed = (n: number, buf: Buffer): boolean => {
+    const view = buf.subarray(0, n);
+    this.onData(view);
+    if (this.buffered === 0) return true;
+    if (this.wake !== undefined) { this.own(); return true; } // a reader waits for more than is here: keep reading
+    this.fixed!.stopped = true;
+    return false;
+  };
+
   /** Stop reading the current stream (before it is wrapped by TLS); bytes already here stay. */
   detach(): void {
     const s = this.stream;
     if (s === undefined) return;
+    this.own();
+    this.fixed = undefined;
     s.off('data', this.onData);
     s.off('end', this.onEnd);
     s.off('close', this.onEnd);
@@ -75,7 +111,7 @@ export class StreamReader {
     if (this.buffered >= n) return undefined;
     if (this.ended !== undefined) return Promise.reject(this.ended);
     this.wanted = n;
-    if (this.stream?.isPaused() === true) this.stream.resume();
+    this.readMore();
     return new Promise<void>((resolve, reject) => {
       this.wake = () => {
         this.wake = undefined;
@@ -97,10 +133,11 @@ export class StreamReader {
     }
   }
 
-  /** The next `n` bytes as one Buffer: a view of the chunk when it holds them all (no copy), else a copy. */
+  /** The next `n` bytes as one Buffer: a view of the chunk when it holds them all (no copy), else a copy of them. */
   take(n: number): Buffer {
     const c = this.chunks[0];
-    if (c !== undefined && c.length - this.head >= n) {
+    // (a view of the socket's own buffer would be overwritten by its next read: copied in that mode)
+    if (c !== undefined && c.length - this.head >= n && this.fixed === undefined) {
       const view = c.subarray(this.head, this.head + n);
       this.consume(n);
       return view;
@@ -135,7 +172,7 @@ export class StreamReader {
     if (this.ended !== undefined) return Promise.reject(this.ended);
     return new Promise<void>((done, fail) => {
       this.sink = { into, at: at + here, left: n - here, done, fail };
-      if (this.stream?.isPaused() === true) this.stream.resume();
+      this.readMore();
     });
   }
 
@@ -155,7 +192,36 @@ export class StreamReader {
       this.chunks.shift();
       this.head = 0;
     }
+    if (this.fixed !== undefined) {
+      if (this.buffered === 0 && this.fixed.stopped) { this.fixed.stopped = false; this.fixed.resume(); }
+      return;
+    }
     if (this.buffered < HIGH_WATER && this.stream?.isPaused() === true && this.wanted === 0) this.stream.resume();
+  }
+
+  /** More bytes are wanted: start the stream again (in fixed-buffer mode, after copying out what is still held). */
+  private readMore(): void {
+    if (this.fixed === undefined) {
+      if (this.stream?.isPaused() === true) this.stream.resume();
+      return;
+    }
+    if (!this.fixed.stopped) return;
+    this.own();
+    this.fixed.stopped = false;
+    this.fixed.resume();
+  }
+
+  /** Copy bytes held as views of the socket's buffer into memory of our own (before it reads again). */
+  private own(): void {
+    const f = this.fixed;
+    if (f === undefined || this.buffered === 0) return;
+    const stopped = f.stopped;
+    f.stopped = false; // consuming the views below must not start the socket: the caller decides
+    const mine = Buffer.allocUnsafe(this.buffered);
+    this.copy(mine, 0, mine.length);
+    this.chunks.push(mine);
+    this.buffered = mine.length;
+    f.stopped = stopped;
   }
 
   private end(e: Error): void {

@@ -11,6 +11,7 @@ import { NbdConnection, type ConnectionEvent } from './connection.js';
 import { DeviceLink, type LinkEvent, type ReattachOptions } from './device.js';
 import { ServeError } from './errors.js';
 import { NbdExport, type ExportErrorEvent, type ExportInfo } from './export.js';
+import { withOwnReadBuffer } from './own-buffer.js';
 import { BufferPool } from './pool.js';
 import { loadTls, type TlsOptions } from './tls.js';
 import { WRITE_BEHIND_LIMIT } from './write-behind.js';
@@ -165,6 +166,8 @@ function listen(server: net.Server, address: ListenAddress): Promise<ListenAddre
  */
 /** The most an export reads ahead (the window's buffer, twice over: the one read from and the one filling). */
 const MAX_READAHEAD_BYTES = 64 * 1024 * 1024;
+/** Connections served at once; one more is closed as it is accepted. */
+const MAX_CONNECTIONS = 64;
 
 export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}): Promise<NbdServer> {
   const emit = (e: ServeEvent): void => { opts.onEvent?.(e); };
@@ -207,8 +210,14 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
   }
   const connections = new Set<NbdConnection>();
   let nextClient = 1;
-  const server = net.createServer((socket) => {
-    const conn = new NbdConnection(nextClient++, socket, { exports, tls, pool, emit });
+  // pauseOnConnect: nothing is read from an accepted socket before its handle moves to one reading into its own
+  // buffer (own-buffer.ts); the server's own count of connections goes with the accepted one, so the limit is ours
+  const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+    if (connections.size >= MAX_CONNECTIONS) { accepted.destroy(); return; }
+    const own = withOwnReadBuffer(accepted);
+    const socket = own?.socket ?? accepted;
+    if (own === undefined) accepted.resume();
+    const conn = new NbdConnection(nextClient++, socket, { exports, tls, pool, emit }, own?.feedTo);
     connections.add(conn);
     emit({ type: 'connected', client: conn.id, remote: socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress}:${socket.remotePort}` });
     void conn.done.then(() => {
@@ -216,7 +225,6 @@ export async function serveNbd(session: UsbmsSession, opts: NbdServeOptions = {}
       emit({ type: 'disconnected', client: conn.id });
     });
   });
-  server.maxConnections = 64;
   let bound: ListenAddress;
   try {
     bound = await listen(server, address);

@@ -35,3 +35,49 @@ describe('StreamReader: a WRITE payload filled as its chunks arrive', () => {
     await expect(filling).rejects.toBeInstanceOf(StreamEndedError);
   });
 });
+
+describe('StreamReader reading a socket that reads into one buffer of its own (own-buffer.ts)', () => {
+  /** A socket's reads into one reused buffer: feed() is called only while reading, and the buffer is overwritten. */
+  function fixedSource(wire: Buffer, readBytes: number): { reader: StreamReader; pump: () => Promise<void> } {
+    const buf = Buffer.alloc(readBytes);
+    let at = 0;
+    let reading = true;
+    const stream = new PassThrough();
+    const reader = new StreamReader(stream, () => { reading = true; });
+    const pump = async (): Promise<void> => {
+      while (at < wire.length) {
+        await new Promise((res) => setImmediate(res));
+        if (!reading) continue;
+        const n = Math.min(readBytes, wire.length - at);
+        buf.fill(0xee); // the last read's bytes are gone, as when the socket reads again
+        wire.copy(buf, 0, at, at + n);
+        at += n;
+        reading = reader.feed(n, buf);
+      }
+    };
+    return { reader, pump };
+  }
+
+  it('parses headers and payloads byte-exact though every read overwrites the same buffer', async () => {
+    for (const readBytes of [7, 28, 1000, 4096, 65536]) {
+      const parts = [bytes(28, 1), bytes(5000, 2), bytes(28, 3), bytes(131072, 4), bytes(28, 5)];
+      const { reader, pump } = fixedSource(Buffer.concat(parts), readBytes);
+      const pumping = pump();
+      const got: Buffer[] = [];
+      for (const [i, p] of parts.entries()) {
+        if (i % 2 === 0) {
+          const wait = reader.need(p.length);
+          if (wait !== undefined) await wait;
+          got.push(reader.take(p.length)); // kept across later reads: take() must not hand out a view of the buffer
+        } else {
+          const into = Buffer.alloc(p.length);
+          const filling = reader.copyStreaming(into, 0, p.length);
+          if (filling !== undefined) await filling;
+          got.push(into);
+        }
+      }
+      await pumping;
+      parts.forEach((p, i) => { expect(got[i]!.equals(p), `read size ${readBytes}, part ${i}`).toBe(true); });
+    }
+  });
+});
