@@ -47,7 +47,7 @@ export class StreamReader {
    * by a payload at once stay here as views of that buffer, so the socket is stopped (feed returns false) until
    * they are consumed, or copied out before reading resumes (own()).
    */
-  private fixed: { resume: () => void; stopped: boolean } | undefined;
+  private fixed: { resume: () => void; stopped: boolean; memory: ArrayBufferLike | undefined } | undefined;
   private readonly onEnd = (): void => { this.end(new StreamEndedError('the client closed the connection')); };
   private readonly onError = (e: Error): void => { this.end(new StreamEndedError(`connection error: ${e.message}`)); };
 
@@ -74,7 +74,7 @@ export class StreamReader {
    */
   attachFixed(stream: Duplex, resume: () => void): void {
     this.stream = stream;
-    this.fixed = { resume, stopped: false };
+    this.fixed = { resume, stopped: false, memory: undefined };
     stream.on('end', this.onEnd);
     stream.on('close', this.onEnd);
     stream.on('error', this.onError);
@@ -85,11 +85,13 @@ export class StreamReader {
    * share, the rest stays as views and the socket stops (false) until they are consumed.
    */
   readonly feed = (n: number, buf: Buffer): boolean => {
-    const view = buf.subarray(0, n);
-    this.onData(view);
+    const f = this.fixed;
+    if (f === undefined) return false; // detached for TLS, whose own buffers carry the bytes from now on
+    f.memory = buf.buffer;
+    this.onData(buf.subarray(0, n));
     if (this.buffered === 0) return true;
     if (this.wake !== undefined) { this.own(); return true; } // a reader waits for more than is here: keep reading
-    this.fixed!.stopped = true;
+    f.stopped = true;
     return false;
   };
 
@@ -211,17 +213,20 @@ export class StreamReader {
     this.fixed.resume();
   }
 
-  /** Copy bytes held as views of the socket's buffer into memory of our own (before it reads again). */
+  /**
+   * Copy the bytes still held as views of the socket's buffer into memory of our own (before it reads again). Only
+   * those views are copied, so a client that sends a header a byte at a time costs each byte one copy, not one per
+   * read.
+   */
   private own(): void {
-    const f = this.fixed;
-    if (f === undefined || this.buffered === 0) return;
-    const stopped = f.stopped;
-    f.stopped = false; // consuming the views below must not start the socket: the caller decides
-    const mine = Buffer.allocUnsafe(this.buffered);
-    this.copy(mine, 0, mine.length);
-    this.chunks.push(mine);
-    this.buffered = mine.length;
-    f.stopped = stopped;
+    const memory = this.fixed?.memory;
+    if (memory === undefined) return;
+    for (let i = 0; i < this.chunks.length; i++) {
+      const c = this.chunks[i]!;
+      if (c.buffer !== memory) continue;
+      this.chunks[i] = Buffer.from(c.subarray(i === 0 ? this.head : 0));
+      if (i === 0) this.head = 0;
+    }
   }
 
   private end(e: Error): void {
