@@ -89,6 +89,15 @@ fsck_both() { # fsck_both WHEN
   if [ "$r1" = 0 ] && [ "$r2" = 0 ]; then ok "fsck.vfat -n and e2fsck -fn clean $1"
   else notok "fsck clean $1" "fsck.vfat $r1: $(tail -2 /tmp/fsck-fat.txt | tr '\n' ' ') e2fsck $r2: $(tail -2 /tmp/fsck-ext4.txt | tr '\n' ' ')"; fi
 }
+RUNNING=0
+replug_during() { # replug_during PID SECONDS WHO: after SECONDS the stick is pulled (QMP) and plugged back into the
+  # same port 3 s later; RUNNING=1 when PID (the copy) was still running at the pull
+  sleep "$2"
+  RUNNING=0; kill -0 "$1" 2>/dev/null && RUNNING=1
+  echo "$3: pulling the stick"; $USB_VM_QMP 'device_del servedev'
+  sleep 3
+  echo "$3: plugging it back"; $USB_VM_QMP 'device_add usb-storage,bus=usbhc.0,port=1,drive=serve0,serial=SERVE1,id=servedev'
+}
 verify_files() { # verify_files OUTDIR WHEN
   local bad=""
   (cd /mnt/fat && sha256sum -c --quiet "$1/fat.sha256") > /tmp/sha-fat.txt 2>&1 || bad="$bad fat: $(head -2 /tmp/sha-fat.txt | tr '\n' ' ')"
@@ -125,11 +134,7 @@ guest() {
   echo 3 > /proc/sys/vm/drop_caches
   dd if=/mnt/ext4/big.bin of=/mnt/ext4/big.copy bs=128k iflag=direct oflag=direct status=none &
   local cp_pid=$! copy_t; copy_t=$(now)
-  sleep 1
-  local running=0; kill -0 "$cp_pid" 2>/dev/null && running=1
-  echo "serve: pulling the stick"; $USB_VM_QMP 'device_del servedev'
-  sleep 3
-  echo "serve: plugging it back"; $USB_VM_QMP 'device_add usb-storage,bus=usbhc.0,port=1,drive=serve0,serial=SERVE1,id=servedev'
+  replug_during "$cp_pid" 1 serve; local running=$RUNNING
   wait "$cp_pid"; local rc=$?
   local copy_s; copy_s=$(since "$copy_t")
   local big; big=$(cut -d' ' -f1 < <(grep ' big.bin$' "$out/ext4.sha256"))
@@ -165,11 +170,7 @@ write_back() {
   local want; want=$(sha256sum /tmp/wb.bin | cut -d' ' -f1)
   dd if=/tmp/wb.bin of=/mnt/ext4/wb.bin bs=128k oflag=direct status=none &
   local cp_pid=$!
-  sleep 0.3
-  local running=0; kill -0 "$cp_pid" 2>/dev/null && running=1
-  echo "serve --write-back: pulling the stick"; $USB_VM_QMP 'device_del servedev'
-  sleep 3
-  echo "serve --write-back: plugging it back"; $USB_VM_QMP 'device_add usb-storage,bus=usbhc.0,port=1,drive=serve0,serial=SERVE1,id=servedev'
+  replug_during "$cp_pid" 0.3 "serve --write-back"; local running=$RUNNING
   wait "$cp_pid"; local rc=$?
   sync; local synced=$?
   echo 3 > /proc/sys/vm/drop_caches
